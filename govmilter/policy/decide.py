@@ -1,0 +1,140 @@
+"""``decide()``: the one place a verdict is made, shared by the milter and ``govmilter check``."""
+
+from __future__ import annotations
+
+import datetime as _dt
+from collections.abc import Callable
+
+from govmilter.domains import DomainClassification, classify_address, parse_address
+from govmilter.policy.model import Action, DocumentClass, Mode, Policy, Rule
+from govmilter.verdict import Envelope, MessageFacts, RecipientVerdict, Verdict
+
+#: The id reported when no rule matched and the implicit accept applied.
+IMPLICIT_RULE_ID = "implicit-accept"
+
+Classifier = Callable[[str], DomainClassification]
+
+
+def list_classifier(policy: Policy, today: _dt.date | None = None) -> Classifier:
+    """Classify addresses by the policy's lists and exceptions alone (no DNS)."""
+    day = today or _dt.date.today()
+    return lambda text: classify_address(parse_address(text), policy.domains, day)
+
+
+def effective_mode(rule: Rule | None, policy: Policy) -> Mode:
+    """Monitor if the whole policy or the rule is in monitor mode: the global switch always wins."""
+    if policy.mode is Mode.MONITOR or (rule is not None and rule.mode is Mode.MONITOR):
+        return Mode.MONITOR
+    return Mode.ENFORCE
+
+
+def _document_matches(wanted: DocumentClass, found: DocumentClass) -> bool:
+    if wanted is DocumentClass.ANY:
+        return True
+    if wanted is DocumentClass.OFFICIAL:
+        return found in (DocumentClass.OFFICIAL, DocumentClass.SECRET)
+    return wanted is found
+
+
+def rule_mismatch(
+    rule: Rule,
+    envelope: Envelope,
+    sender: DomainClassification,
+    recipient: DomainClassification,
+    document: DocumentClass | None,
+) -> str | None:
+    """Say why ``rule`` does not match, or return None when it does.
+
+    ``document`` None means the content is not known yet (RCPT time): the document condition is
+    then not checked here.
+    """
+    if rule.senders is not None and sender.domain_class not in rule.senders:
+        return f"sender class is {sender.domain_class}, rule wants {_names(rule.senders)}"
+    if rule.recipients is not None and recipient.domain_class not in rule.recipients:
+        return f"recipient class is {recipient.domain_class}, rule wants {_names(rule.recipients)}"
+    if rule.authenticated is not None and bool(envelope.authenticated_user) != rule.authenticated:
+        state = "authenticated" if envelope.authenticated_user else "not authenticated"
+        return f"sender is {state}, rule wants authenticated={str(rule.authenticated).lower()}"
+    if rule.services is not None and envelope.service not in rule.services:
+        return f"service is {envelope.service or 'unknown'}, rule wants {_names(rule.services)}"
+    if document is not None and not _document_matches(rule.document, document):
+        return f"document is {document}, rule wants {rule.document}"
+    return None
+
+
+def _names(values: frozenset[object]) -> str:
+    return "|".join(sorted(str(v) for v in values))
+
+
+def _verdict_for(address: str, recipient: DomainClassification, rule: Rule | None,
+                 policy: Policy) -> RecipientVerdict:
+    mode = effective_mode(rule, policy)
+    if rule is None:
+        return RecipientVerdict(address, recipient, IMPLICIT_RULE_ID, Action.ACCEPT, mode, True)
+    return RecipientVerdict(
+        address=address, classification=recipient, rule_id=rule.id, action=rule.action,
+        mode=mode, compliant=rule.compliant, reply=rule.reply,
+        tag=rule.tag if rule.action is Action.TAG else None, scope=rule.scope,
+        copy_to=rule.copy_to, hold_reason=rule.hold_reason,
+    )
+
+
+def decide_recipient(
+    address: str,
+    envelope: Envelope,
+    sender: DomainClassification,
+    document: DocumentClass,
+    policy: Policy,
+    classify: Classifier,
+) -> RecipientVerdict:
+    """Walk the rules in order for one recipient; the first match wins."""
+    recipient = classify(address)
+    for rule in policy.rules:
+        if rule_mismatch(rule, envelope, sender, recipient, document) is None:
+            return _verdict_for(address, recipient, rule, policy)
+    return _verdict_for(address, recipient, None, policy)
+
+
+def decide_at_rcpt(
+    address: str,
+    envelope: Envelope,
+    policy: Policy,
+    classify: Classifier | None = None,
+) -> RecipientVerdict | None:
+    """Decide for a recipient before the content is known, if the rules allow it.
+
+    Returns the verdict when the first rule whose envelope conditions match needs no content
+    (``document: any``), or when no rule can match at all; returns None when the decision has to
+    wait for the end of the message. The result always equals what :func:`decide` gives later.
+    """
+    classify = classify or list_classifier(policy)
+    sender = classify(envelope.sender)
+    recipient = classify(address)
+    for rule in policy.rules:
+        if rule_mismatch(rule, envelope, sender, recipient, None) is None:
+            return _verdict_for(address, recipient, rule, policy) if rule.content_free else None
+    return _verdict_for(address, recipient, None, policy)
+
+
+def decide(
+    envelope: Envelope,
+    facts: MessageFacts,
+    policy: Policy,
+    classify: Classifier | None = None,
+) -> Verdict:
+    """Decide what happens to each recipient of a message.
+
+    Pure: the same envelope, facts and policy always give the same verdict, whether called by the
+    milter at end of message or by ``govmilter check`` on a saved file.
+    """
+    classify = classify or list_classifier(policy)
+    sender = classify(envelope.sender)
+    document = facts.document.document_class
+    verdicts = tuple(
+        decide_recipient(address, envelope, sender, document, policy, classify)
+        for address in envelope.recipients
+    )
+    return Verdict(
+        sender=envelope.sender, sender_class=sender, document=facts.document,
+        recipients=verdicts, policy_mode=policy.mode,
+    )

@@ -1,0 +1,572 @@
+"""Reading a YAML policy into a :class:`Policy`, with every problem reported as ``file:line``."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import difflib
+import hashlib
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from govmilter.domains import (
+    DomainClass,
+    DomainError,
+    DomainException,
+    DomainLists,
+    DomainSuffixSet,
+    builtin_freemail_domains,
+    normalize_domain,
+    parse_address,
+)
+from govmilter.errors import GovmilterError
+from govmilter.policy.model import (
+    Action,
+    DetectionSettings,
+    DocumentClass,
+    FailureAction,
+    Limits,
+    Mode,
+    Policy,
+    PolicyProblem,
+    PolicySource,
+    RejectScope,
+    Reply,
+    Rule,
+    Tag,
+)
+
+
+class PolicyError(GovmilterError):
+    """The policy is not valid."""
+
+    def __init__(self, problems: list[PolicyProblem]) -> None:
+        self.problems = tuple(problems)
+        super().__init__("\n".join(str(p) for p in problems) or "invalid policy")
+
+
+def default_policy_path() -> Path:
+    """The embedded default policy shipped inside the package."""
+    return Path(__file__).resolve().parent.parent / "policies" / "default.yaml"
+
+
+# --- YAML with line numbers --------------------------------------------------------------------
+
+
+class _Map(dict[Any, Any]):
+    """A mapping that remembers the line of itself and of each key."""
+
+    line: int
+    key_lines: dict[Any, int]
+
+
+class _Seq(list[Any]):
+    """A sequence that remembers the line of itself and of each item."""
+
+    line: int
+    item_lines: list[int]
+
+
+class _LineLoader(yaml.SafeLoader):
+    duplicates: list[tuple[int, str]]
+
+
+def _construct_map(loader: _LineLoader, node: yaml.MappingNode) -> _Map:
+    loader.flatten_mapping(node)
+    result = _Map()
+    result.line = node.start_mark.line + 1
+    result.key_lines = {}
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        line = key_node.start_mark.line + 1
+        if key in result.key_lines:
+            loader.duplicates.append((line, f"duplicate key {key!r}"))
+        result[key] = loader.construct_object(value_node, deep=True)
+        result.key_lines[key] = line
+    return result
+
+
+def _construct_seq(loader: _LineLoader, node: yaml.SequenceNode) -> _Seq:
+    result = _Seq(loader.construct_object(child, deep=True) for child in node.value)
+    result.line = node.start_mark.line + 1
+    result.item_lines = [child.start_mark.line + 1 for child in node.value]
+    return result
+
+
+_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_map)
+_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_seq)
+
+
+# --- validation ---------------------------------------------------------------------------------
+
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
+_ENHANCED_RE = re.compile(r"^([245])\.\d{1,3}\.\d{1,3}$")
+_RULE_ID_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$")
+_SERVICE_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+
+
+class _Checker:
+    """Walks the parsed YAML, collecting problems instead of stopping at the first."""
+
+    def __init__(self, path: str, today: _dt.date) -> None:
+        self.path = path
+        self.today = today
+        self.problems: list[PolicyProblem] = []
+
+    def error(self, line: int, message: str) -> None:
+        self.problems.append(PolicyProblem(self.path, line, message))
+
+    def warn(self, line: int, message: str) -> None:
+        self.problems.append(PolicyProblem(self.path, line, message, "warning"))
+
+    def mapping(self, value: Any, line: int, where: str, allowed: tuple[str, ...]) -> _Map | None:
+        """Check that ``value`` is a mapping with only ``allowed`` keys."""
+        if value is None:
+            empty = _Map()
+            empty.line, empty.key_lines = line, {}
+            return empty
+        if not isinstance(value, _Map):
+            self.error(line, f"{where} must be a mapping, not {_kind(value)}")
+            return None
+        for key, key_line in value.key_lines.items():
+            if key not in allowed:
+                hint = difflib.get_close_matches(str(key), allowed, n=1)
+                suggestion = f"; did you mean {hint[0]!r}?" if hint else ""
+                self.error(
+                    key_line,
+                    f"unknown key {key!r} in {where} (expected one of: {', '.join(allowed)})"
+                    f"{suggestion}",
+                )
+        return value
+
+    def sequence(self, value: Any, line: int, where: str) -> list[tuple[Any, int]]:
+        """Return ``(item, line)`` pairs; a scalar is accepted as a one-item list."""
+        if value is None:
+            return []
+        if isinstance(value, _Seq):
+            return list(zip(value, value.item_lines, strict=True))
+        if isinstance(value, (str, int)) and not isinstance(value, bool):
+            return [(value, line)]
+        self.error(line, f"{where} must be a list, not {_kind(value)}")
+        return []
+
+    def enum(self, value: Any, line: int, where: str, kind: type[Any]) -> Any:
+        allowed = [m.value for m in kind]
+        if isinstance(value, str) and value in allowed:
+            return kind(value)
+        hint = difflib.get_close_matches(str(value), allowed, n=1)
+        suggestion = f"; did you mean {hint[0]!r}?" if hint else ""
+        self.error(line, f"{where}: unknown value {value!r} (expected one of: "
+                   f"{', '.join(allowed)}){suggestion}")
+        return None
+
+    def number(self, value: Any, line: int, where: str, *, minimum: float = 0,
+               integer: bool = True) -> Any:
+        ok_types: tuple[type, ...] = (int,) if integer else (int, float)
+        if isinstance(value, bool) or not isinstance(value, ok_types):
+            self.error(line, f"{where} must be {'an integer' if integer else 'a number'}, "
+                       f"not {_kind(value)}")
+            return None
+        if float(value) < minimum:
+            self.error(line, f"{where} must be at least {minimum}")
+            return None
+        return value
+
+    def boolean(self, value: Any, line: int, where: str) -> bool | None:
+        if isinstance(value, bool):
+            return value
+        self.error(line, f"{where} must be true or false, not {_kind(value)}")
+        return None
+
+    def text(self, value: Any, line: int, where: str, *, single_line: bool = True) -> str | None:
+        if not isinstance(value, str):
+            self.error(line, f"{where} must be text, not {_kind(value)}")
+            return None
+        if single_line and _CONTROL_RE.search(value):
+            self.error(line, f"{where} must not contain control characters (CR, LF, NUL...): "
+                       "they would inject lines into SMTP replies or headers")
+            return None
+        return value
+
+    def domain(self, value: Any, line: int, where: str) -> str | None:
+        if not isinstance(value, str):
+            self.error(line, f"{where}: domain must be text, not {_kind(value)}")
+            return None
+        try:
+            normalize_domain(value[2:] if value.startswith("*.") else value)
+        except DomainError as exc:
+            self.error(line, f"{where}: invalid domain {value!r}: {exc}")
+            return None
+        if "@" in value:
+            self.error(line, f"{where}: {value!r} is an address, not a domain")
+            return None
+        return value
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "nothing"
+    return {dict: "a mapping", _Map: "a mapping", list: "a list", _Seq: "a list", str: "text",
+            bool: "true/false", int: "a number", float: "a number"}.get(type(value),
+                                                                           type(value).__name__)
+
+
+def _line(m: _Map, key: str) -> int:
+    return m.key_lines.get(key, m.line)
+
+
+_TOP_KEYS = ("version", "mode", "monitor_header", "on_error", "domains", "detection", "limits",
+             "rules")
+_DOMAIN_KEYS = ("official", "internal", "freemail", "exceptions")
+_OFFICIAL_KEYS = ("suffixes", "agencies")
+_FREEMAIL_KEYS = ("builtin", "extra", "exclude")
+_EXCEPTION_KEYS = ("address", "domain", "treat_as", "expires", "reason")
+_RULE_KEYS = ("id", "description", "when", "action", "mode", "compliant", "reply", "tag",
+              "scope", "copy_to", "hold_reason")
+_WHEN_KEYS = ("sender", "recipient", "document", "authenticated", "service")
+_REPLY_KEYS = ("code", "enhanced", "vi", "en")
+_TAG_KEYS = ("header", "subject_prefix")
+_LIMIT_FIELDS = {
+    "max_scan_bytes": True, "max_attachment_bytes": True, "max_attachments": True,
+    "max_depth": True, "max_pdf_pages": True, "max_zip_entries": True, "max_zip_ratio": True,
+    "max_seconds": False, "memory_bytes": True,
+}
+
+
+def parse_policy(text: str, filename: str = "<string>", *, today: _dt.date | None = None,
+                 freemail_source: Callable[[], frozenset[str]] = builtin_freemail_domains
+                 ) -> Policy:
+    """Validate YAML text and compile it into a :class:`Policy`.
+
+    :raises PolicyError: with every error found, each as ``filename:line: message``.
+    """
+    check = _Checker(filename, today or _dt.date.today())
+    loader = _LineLoader(text)
+    loader.duplicates = []
+    try:
+        data = loader.get_single_data()
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+        line = mark.line + 1 if mark is not None else 1
+        problem = getattr(exc, "problem", None) or str(exc)
+        problems = [PolicyProblem(filename, line, f"YAML syntax error: {problem}")]
+        raise PolicyError(problems) from None
+    finally:
+        loader.dispose()
+    for line, message in loader.duplicates:
+        check.error(line, message)
+    top = check.mapping(data, 1, "the policy", _TOP_KEYS)
+    if top is None:
+        raise PolicyError(check.problems)
+
+    version = top.get("version", 1)
+    if version != 1:
+        check.error(_line(top, "version"), f"unsupported policy version {version!r} (expected 1)")
+    mode = check.enum(top.get("mode", "enforce"), _line(top, "mode"), "mode", Mode) or Mode.ENFORCE
+    monitor_header = bool(check.boolean(top.get("monitor_header", False),
+                                        _line(top, "monitor_header"), "monitor_header"))
+    on_error = check.enum(top.get("on_error", "tempfail"), _line(top, "on_error"), "on_error",
+                          FailureAction) or FailureAction.TEMPFAIL
+    domains = _domains(check, top.get("domains"), _line(top, "domains"), freemail_source)
+    detection = _detection(check, top.get("detection"), _line(top, "detection"))
+    limits = _limits(check, top.get("limits"), _line(top, "limits"))
+    rules = _rules(check, top.get("rules"), _line(top, "rules"))
+
+    errors = [p for p in check.problems if p.severity == "error"]
+    if errors:
+        raise PolicyError(check.problems)
+    sha = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return Policy(
+        source=PolicySource(filename, sha), mode=mode, domains=domains, rules=tuple(rules),
+        limits=limits, detection=detection, on_error=on_error, monitor_header=monitor_header,
+        warnings=tuple(check.problems),
+    )
+
+
+def load_policy(path: str | Path | None = None, *, today: _dt.date | None = None) -> Policy:
+    """Read and compile a policy file; the embedded default when ``path`` is None.
+
+    :raises PolicyError: when the file cannot be read or is invalid.
+    """
+    file = Path(path) if path is not None else default_policy_path()
+    try:
+        text = file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PolicyError([PolicyProblem(str(file), 0, f"cannot read policy: {exc}")]) from None
+    return parse_policy(text, str(file), today=today)
+
+
+def _domains(check: _Checker, value: Any, line: int,
+             freemail_source: Callable[[], frozenset[str]]) -> DomainLists:
+    m = check.mapping(value, line, "domains", _DOMAIN_KEYS)
+    if m is None:
+        return DomainLists()
+    official_map = m.get("official")
+    if official_map is None and "official" not in m:
+        suffixes, agencies = ["gov.vn"], []
+    else:
+        om = check.mapping(official_map, _line(m, "official"), "domains.official", _OFFICIAL_KEYS)
+        om = om if om is not None else _Map()
+        suffixes = _domain_list(check, om.get("suffixes"), _line(m, "official"),
+                                "domains.official.suffixes")
+        agencies = _domain_list(check, om.get("agencies"), _line(m, "official"),
+                                "domains.official.agencies")
+    internal = _domain_list(check, m.get("internal"), _line(m, "internal"), "domains.internal")
+    fm = check.mapping(m.get("freemail"), _line(m, "freemail"), "domains.freemail",
+                       _FREEMAIL_KEYS)
+    fm = fm if fm is not None else _Map()
+    builtin = check.boolean(fm.get("builtin", True), _line(fm, "builtin"),
+                            "domains.freemail.builtin")
+    extra = _domain_list(check, fm.get("extra"), _line(fm, "extra"), "domains.freemail.extra")
+    exclude = _domain_list(check, fm.get("exclude"), _line(fm, "exclude"),
+                           "domains.freemail.exclude")
+    freemail = set(extra)
+    if builtin:
+        freemail.update(freemail_source())
+    exceptions = _exceptions(check, m.get("exceptions"), _line(m, "exceptions"))
+    return DomainLists(
+        official=DomainSuffixSet([*suffixes, *agencies]),
+        internal=DomainSuffixSet(internal),
+        freemail=DomainSuffixSet(freemail),
+        freemail_exclude=DomainSuffixSet(exclude),
+        exceptions=tuple(exceptions),
+    )
+
+
+def _domain_list(check: _Checker, value: Any, line: int, where: str) -> list[str]:
+    found = []
+    for item, item_line in check.sequence(value, line, where):
+        domain = check.domain(item, item_line, where)
+        if domain is not None:
+            found.append(domain)
+    return found
+
+
+def _exceptions(check: _Checker, value: Any, line: int) -> list[DomainException]:
+    result = []
+    for index, (item, item_line) in enumerate(check.sequence(value, line, "domains.exceptions")):
+        where = f"domains.exceptions[{index}]"
+        m = check.mapping(item, item_line, where, _EXCEPTION_KEYS)
+        if m is None:
+            continue
+        target: str | None = None
+        if ("address" in m) == ("domain" in m):
+            check.error(m.line, f"{where} needs exactly one of 'address' or 'domain'")
+        elif "address" in m:
+            addr = parse_address(str(m["address"]))
+            if addr.domain is None or not addr.local:
+                check.error(_line(m, "address"), f"{where}: invalid address {m['address']!r}")
+            else:
+                target = f"{addr.local.casefold()}@{addr.domain}"
+        else:
+            domain = check.domain(m["domain"], _line(m, "domain"), where)
+            target = normalize_domain(domain) if domain else None
+        treat_as = check.enum(m.get("treat_as", "official"), _line(m, "treat_as"),
+                              f"{where}.treat_as", DomainClass)
+        reason = m.get("reason")
+        if reason is None:
+            check.error(m.line, f"{where} needs a 'reason' (it is shown in verdicts and reports)")
+        else:
+            reason = check.text(reason, _line(m, "reason"), f"{where}.reason")
+        expires = m.get("expires")
+        if expires is not None and not isinstance(expires, _dt.date):
+            check.error(_line(m, "expires"),
+                        f"{where}.expires must be a date like 2027-01-31, not {expires!r}")
+            expires = None
+        if isinstance(expires, _dt.datetime):
+            expires = expires.date()
+        if expires is not None and expires < check.today:
+            check.warn(_line(m, "expires"),
+                       f"{where} expired on {expires.isoformat()} and is ignored")
+        if target and treat_as and reason:
+            result.append(DomainException(target, treat_as, reason, expires))
+    return result
+
+
+def _detection(check: _Checker, value: Any, line: int) -> DetectionSettings:
+    m = check.mapping(value, line, "detection", ("threshold",))
+    if m is None or "threshold" not in m:
+        return DetectionSettings()
+    threshold = check.number(m["threshold"], _line(m, "threshold"), "detection.threshold",
+                             minimum=0.1, integer=False)
+    return DetectionSettings(threshold=float(threshold)) if threshold else DetectionSettings()
+
+
+def _limits(check: _Checker, value: Any, line: int) -> Limits:
+    m = check.mapping(value, line, "limits", tuple(_LIMIT_FIELDS))
+    if m is None:
+        return Limits()
+    values: dict[str, Any] = {}
+    for key, integer in _LIMIT_FIELDS.items():
+        if key in m:
+            minimum = 1.0 if integer else 0.01
+            number = check.number(m[key], _line(m, key), f"limits.{key}", minimum=minimum,
+                                  integer=integer)
+            if number is not None:
+                values[key] = number
+    return Limits(**values)
+
+
+def _class_set(check: _Checker, value: Any, line: int, where: str
+               ) -> frozenset[DomainClass] | None:
+    items = check.sequence(value, line, where)
+    if any(item == "any" for item, _ in items):
+        return None
+    classes = {check.enum(item, item_line, where, DomainClass) for item, item_line in items}
+    return frozenset(c for c in classes if c is not None)
+
+
+def _rules(check: _Checker, value: Any, line: int) -> list[Rule]:
+    rules: list[Rule] = []
+    seen: dict[str, int] = {}
+    items = check.sequence(value, line, "rules")
+    if not items:
+        check.error(line, "rules: the policy needs at least one rule")
+    for index, (item, item_line) in enumerate(items):
+        rule = _rule(check, item, item_line, f"rules[{index}]")
+        if rule is None:
+            continue
+        if rule.id in seen:
+            check.error(rule.line, f"duplicate rule id {rule.id!r} (first used on line "
+                        f"{seen[rule.id]})")
+            continue
+        seen[rule.id] = rule.line
+        rules.append(rule)
+    return rules
+
+
+def _rule(check: _Checker, value: Any, line: int, where: str) -> Rule | None:
+    m = check.mapping(value, line, where, _RULE_KEYS)
+    if m is None:
+        return None
+    before = len(check.problems)
+    rule_id = m.get("id")
+    if rule_id is None:
+        check.error(m.line, f"{where} needs an 'id'")
+        rule_id = ""
+    elif not isinstance(rule_id, str) or not _RULE_ID_RE.match(rule_id):
+        check.error(_line(m, "id"), f"{where}: rule id {rule_id!r} must be lower-case letters, "
+                    "digits, '-', '_' or '.', at most 63 characters (it becomes a metric label)")
+    else:
+        where = f"rule {rule_id!r}"
+    when = check.mapping(m.get("when"), _line(m, "when"), f"{where}.when", _WHEN_KEYS)
+    when = when if when is not None else _Map()
+    senders = _class_set(check, when.get("sender", "any"), _line(when, "sender"),
+                         f"{where}.when.sender")
+    recipients = _class_set(check, when.get("recipient", "any"), _line(when, "recipient"),
+                            f"{where}.when.recipient")
+    document = check.enum(when.get("document", "any"), _line(when, "document"),
+                          f"{where}.when.document", DocumentClass)
+    authenticated = None
+    if "authenticated" in when:
+        authenticated = check.boolean(when["authenticated"], _line(when, "authenticated"),
+                                      f"{where}.when.authenticated")
+    services = None
+    if "service" in when:
+        names = []
+        for item, item_line in check.sequence(when["service"], _line(when, "service"),
+                                              f"{where}.when.service"):
+            if isinstance(item, str) and _SERVICE_RE.match(item):
+                names.append(item)
+            else:
+                check.error(item_line, f"{where}.when.service: invalid service name {item!r}")
+        services = frozenset(names)
+    if "action" not in m:
+        check.error(m.line, f"{where} needs an 'action' (accept, tag, quarantine or reject)")
+    action = check.enum(m.get("action", "accept"), _line(m, "action"), f"{where}.action", Action)
+    mode = None
+    if "mode" in m:
+        mode = check.enum(m["mode"], _line(m, "mode"), f"{where}.mode", Mode)
+    compliant = action in (Action.ACCEPT, None)
+    if "compliant" in m:
+        compliant = bool(check.boolean(m["compliant"], _line(m, "compliant"),
+                                       f"{where}.compliant"))
+    reply = _reply(check, m, where, action)
+    tag = _tag(check, m, where)
+    scope = check.enum(m.get("scope", "recipient"), _line(m, "scope"), f"{where}.scope",
+                       RejectScope)
+    if "scope" in m and action is not Action.REJECT:
+        check.warn(_line(m, "scope"), f"{where}: 'scope' only matters for action reject")
+    copy_to = None
+    if "copy_to" in m:
+        addr = parse_address(str(m["copy_to"]))
+        if not isinstance(m["copy_to"], str) or addr.domain is None or not addr.local or \
+                _CONTROL_RE.search(m["copy_to"]):
+            check.error(_line(m, "copy_to"), f"{where}.copy_to: invalid address "
+                        f"{m['copy_to']!r}")
+        else:
+            copy_to = addr.text
+    hold_reason = None
+    if "hold_reason" in m:
+        hold_reason = check.text(m["hold_reason"], _line(m, "hold_reason"),
+                                 f"{where}.hold_reason")
+    description = ""
+    if "description" in m:
+        description = check.text(m["description"], _line(m, "description"),
+                                 f"{where}.description", single_line=False) or ""
+    if any(p.severity == "error" for p in check.problems[before:]):
+        return None
+    return Rule(
+        id=rule_id, line=m.line, description=description.strip(), senders=senders,
+        recipients=recipients, document=document, authenticated=authenticated,
+        services=services, action=action, mode=mode, compliant=compliant, reply=reply, tag=tag,
+        scope=scope, copy_to=copy_to, hold_reason=hold_reason,
+    )
+
+
+_DEFAULT_REPLY = Reply(
+    550, "5.7.1",
+    ("Van ban chinh thuc khong duoc gui toi hop thu mien phi",
+     "Official documents must not be sent to free webmail"),
+)
+
+
+def _reply(check: _Checker, m: _Map, where: str, action: Action | None) -> Reply | None:
+    if "reply" not in m:
+        return _DEFAULT_REPLY if action is Action.REJECT else None
+    if action is not Action.REJECT:
+        check.warn(_line(m, "reply"), f"{where}: 'reply' is only used by action reject")
+    rm = check.mapping(m["reply"], _line(m, "reply"), f"{where}.reply", _REPLY_KEYS)
+    if rm is None:
+        return None
+    code = check.number(rm.get("code", 550), _line(rm, "code"), f"{where}.reply.code")
+    if code is not None and not (400 <= code <= 599):
+        check.error(_line(rm, "code"), f"{where}.reply.code must be a 4xx or 5xx SMTP code")
+        code = None
+    enhanced = str(rm.get("enhanced", f"{str(code or 550)[0]}.7.1"))
+    match = _ENHANCED_RE.match(enhanced)
+    if not match:
+        check.error(_line(rm, "enhanced"), f"{where}.reply.enhanced must look like 5.7.1")
+    elif code is not None and match.group(1) != str(code)[0]:
+        check.error(_line(rm, "enhanced"),
+                    f"{where}.reply.enhanced {enhanced} does not match code {code}")
+    lines = []
+    for key in ("vi", "en"):
+        if key in rm:
+            text = check.text(rm[key], _line(rm, key), f"{where}.reply.{key}")
+            if text:
+                lines.append(text)
+    if not lines:
+        lines = list(_DEFAULT_REPLY.lines)
+    if code is None or not match:
+        return None
+    return Reply(int(code), enhanced, tuple(lines))
+
+
+def _tag(check: _Checker, m: _Map, where: str) -> Tag:
+    if "tag" not in m:
+        return Tag()
+    tm = check.mapping(m["tag"], _line(m, "tag"), f"{where}.tag", _TAG_KEYS)
+    if tm is None:
+        return Tag()
+    header = True
+    if "header" in tm:
+        header = bool(check.boolean(tm["header"], _line(tm, "header"), f"{where}.tag.header"))
+    prefix = None
+    if "subject_prefix" in tm:
+        prefix = check.text(tm["subject_prefix"], _line(tm, "subject_prefix"),
+                            f"{where}.tag.subject_prefix")
+    return Tag(header=header, subject_prefix=prefix)

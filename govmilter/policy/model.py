@@ -1,0 +1,173 @@
+"""The compiled, immutable policy: what ``policies/*.yaml`` means once validated."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+from govmilter.domains import DomainClass, DomainLists
+
+
+class Mode(enum.StrEnum):
+    """Whether a rule's action is applied to the mail or only reported."""
+
+    ENFORCE = "enforce"
+    MONITOR = "monitor"
+
+
+class Action(enum.StrEnum):
+    """What a rule does to a recipient (or, for quarantine, to the whole message)."""
+
+    ACCEPT = "accept"  #: deliver untouched
+    TAG = "tag"  #: deliver with an X-GovMilter header (and optional subject prefix)
+    QUARANTINE = "quarantine"  #: put the whole message in Postfix's hold queue
+    REJECT = "reject"  #: refuse this recipient (or the message, with ``scope: message``)
+
+    @property
+    def severity(self) -> int:
+        """Order used to pick the message-level action: reject > quarantine > tag > accept."""
+        return _SEVERITY[self]
+
+
+_SEVERITY = {Action.ACCEPT: 0, Action.TAG: 1, Action.QUARANTINE: 2, Action.REJECT: 3}
+
+
+class DocumentClass(enum.StrEnum):
+    """What a message carries, as seen by the document detector.
+
+    ``secret`` is a kind of ``official``: a rule on ``official`` also matches secret documents, so
+    a policy without a secret rule never lets them through more easily than other documents.
+    """
+
+    ANY = "any"
+    OFFICIAL = "official"  #: an official document, secret or not
+    SECRET = "secret"  #: an official document marked MẬT, TỐI MẬT or TUYỆT MẬT
+    UNSCANNABLE = "unscannable"  #: no document found, but some part could not be scanned
+    NONE = "none"  #: no official document, everything scanned
+
+
+class RejectScope(enum.StrEnum):
+    """What a reject removes: only the matching recipient, or the whole message."""
+
+    RECIPIENT = "recipient"
+    MESSAGE = "message"
+
+
+class FailureAction(enum.StrEnum):
+    """What the milter answers when it cannot reach a verdict (exception, timeout)."""
+
+    TEMPFAIL = "tempfail"
+    ACCEPT = "accept"
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """An SMTP reply: code, enhanced status code and the text lines (Vietnamese, then English)."""
+
+    code: int
+    enhanced: str
+    lines: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Tag:
+    """How a tag action marks the message."""
+
+    header: bool = True
+    subject_prefix: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """One policy rule; ``None`` conditions match anything."""
+
+    id: str
+    line: int
+    description: str = ""
+    senders: frozenset[DomainClass] | None = None
+    recipients: frozenset[DomainClass] | None = None
+    document: DocumentClass = DocumentClass.ANY
+    authenticated: bool | None = None
+    services: frozenset[str] | None = None
+    action: Action = Action.ACCEPT
+    mode: Mode | None = None
+    compliant: bool = True
+    reply: Reply | None = None
+    tag: Tag = field(default_factory=Tag)
+    scope: RejectScope = RejectScope.RECIPIENT
+    copy_to: str | None = None
+    hold_reason: str | None = None
+
+    @property
+    def content_free(self) -> bool:
+        """True when the rule needs no message content, so it can decide at RCPT time."""
+        return self.document is DocumentClass.ANY
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Bounds on the work done per message (the policy's ``limits:`` section)."""
+
+    max_scan_bytes: int = 20 * 1024 * 1024
+    max_attachment_bytes: int = 10 * 1024 * 1024
+    max_attachments: int = 50
+    max_depth: int = 10
+    max_pdf_pages: int = 30
+    max_zip_entries: int = 200
+    max_zip_ratio: int = 100
+    max_seconds: float = 10.0
+    memory_bytes: int = 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class DetectionSettings:
+    """Thresholds of the official-document detector."""
+
+    threshold: float = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class PolicySource:
+    """Where a policy came from, for logs, metrics and reports."""
+
+    path: str
+    sha256: str
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyProblem:
+    """One validation finding, rendered as ``path:line: message``."""
+
+    path: str
+    line: int
+    message: str
+    severity: str = "error"  #: "error" or "warning"
+
+    def __str__(self) -> str:
+        prefix = "warning: " if self.severity == "warning" else ""
+        return f"{self.path}:{self.line}: {prefix}{self.message}"
+
+
+@dataclass(frozen=True)
+class Policy:
+    """A validated policy; immutable, so a connection can keep the snapshot it started with."""
+
+    source: PolicySource
+    mode: Mode
+    domains: DomainLists
+    rules: tuple[Rule, ...]
+    limits: Limits = field(default_factory=Limits)
+    detection: DetectionSettings = field(default_factory=DetectionSettings)
+    on_error: FailureAction = FailureAction.TEMPFAIL
+    monitor_header: bool = False
+    warnings: tuple[PolicyProblem, ...] = ()
+
+    def rule(self, rule_id: str) -> Rule:
+        """Return the rule with this id.
+
+        :raises KeyError: if there is none.
+        """
+        for rule in self.rules:
+            if rule.id == rule_id:
+                return rule
+        raise KeyError(rule_id)

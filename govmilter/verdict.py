@@ -1,0 +1,125 @@
+"""The facts a decision is made on, and the decision itself: frozen values shared by every room."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from govmilter.domains import DomainClassification
+from govmilter.policy.model import Action, DocumentClass, Mode, RejectScope, Reply, Tag
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    """The SMTP envelope and the session facts rules may use."""
+
+    sender: str
+    recipients: tuple[str, ...]
+    authenticated_user: str | None = None  #: Postfix macro {auth_authen}
+    service: str | None = None  #: Postfix macro {daemon_name}: which smtpd (MX, submission)
+    queue_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OfficialDocumentEvidence:
+    """What the document detector found in a message.
+
+    ``evidence`` holds short strings a person can read (``"subject: number/symbol 588/BTTTT-THH"``);
+    never whole sentences of the message, so they may be shown to an administrator but are kept
+    out of logs.
+    """
+
+    official: bool
+    score: float
+    secrecy: str | None = None  #: as written: "MẬT", "TỐI MẬT" or "TUYỆT MẬT"
+    urgency: str | None = None  #: "KHẨN", "THƯỢNG KHẨN", "HỎA TỐC" (and "HỎA TỐC HẸN GIỜ")
+    evidence: tuple[str, ...] = ()
+    unscannable: tuple[str, ...] = ()  #: why some part could not be scanned (limit, encryption)
+
+    @property
+    def document_class(self) -> DocumentClass:
+        """The class rules match on: secret, official, unscannable or none."""
+        if self.official:
+            return DocumentClass.SECRET if self.secrecy else DocumentClass.OFFICIAL
+        return DocumentClass.UNSCANNABLE if self.unscannable else DocumentClass.NONE
+
+
+NO_DOCUMENT = OfficialDocumentEvidence(official=False, score=0.0)
+
+
+@dataclass(frozen=True, slots=True)
+class MessageFacts:
+    """Everything :func:`govmilter.policy.decide` needs to know about the message content."""
+
+    document: OfficialDocumentEvidence = NO_DOCUMENT
+    header_from: tuple[str, ...] = ()
+    header_to: tuple[str, ...] = ()
+    scanned_bytes: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class RecipientVerdict:
+    """The decision for one recipient."""
+
+    address: str
+    classification: DomainClassification
+    rule_id: str
+    action: Action
+    mode: Mode
+    compliant: bool
+    reply: Reply | None = None
+    tag: Tag | None = None
+    scope: RejectScope = RejectScope.RECIPIENT
+    copy_to: str | None = None
+    hold_reason: str | None = None
+
+    @property
+    def applied(self) -> bool:
+        """False when the rule runs in monitor mode: the action is reported, not carried out."""
+        return self.mode is Mode.ENFORCE
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The decision for one message: a verdict per recipient plus the facts behind it."""
+
+    sender: str
+    sender_class: DomainClassification
+    document: OfficialDocumentEvidence
+    recipients: tuple[RecipientVerdict, ...]
+    policy_mode: Mode
+    notes: tuple[str, ...] = field(default=())
+
+    def enforced(self) -> tuple[RecipientVerdict, ...]:
+        """The recipient verdicts whose action is carried out (not monitor-only)."""
+        return tuple(r for r in self.recipients if r.applied)
+
+    @property
+    def message_action(self) -> Action:
+        """The action on the message as a whole, as it would be without monitor mode.
+
+        Reject when every recipient is rejected or a reject rule has ``scope: message``;
+        otherwise the most severe of quarantine, tag, accept.
+        """
+        return _message_action(self.recipients)
+
+    @property
+    def applied_message_action(self) -> Action:
+        """The message-level action actually carried out (monitor-mode verdicts count as accept)."""
+        return _message_action(self.enforced(), total=len(self.recipients))
+
+    @property
+    def compliant(self) -> bool:
+        """True when every recipient's flow is compliant."""
+        return all(r.compliant for r in self.recipients)
+
+
+def _message_action(verdicts: tuple[RecipientVerdict, ...], total: int | None = None) -> Action:
+    if not verdicts:
+        return Action.ACCEPT
+    rejected = [v for v in verdicts if v.action is Action.REJECT]
+    if any(v.scope is RejectScope.MESSAGE for v in rejected):
+        return Action.REJECT
+    if rejected and len(rejected) == (total if total is not None else len(verdicts)):
+        return Action.REJECT
+    remaining = [v.action for v in verdicts if v.action is not Action.REJECT]
+    return max(remaining, key=lambda a: a.severity, default=Action.ACCEPT)

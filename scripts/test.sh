@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Set up the machine (apt + pip) and run every check: ruff, mypy, the test suite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+PYTHON=${PYTHON:-python3}
+echo "== ruff"; "$PYTHON" -m ruff check govmilter tests
+echo "== mypy"; "$PYTHON" -m mypy
+echo "== pytest"; "$PYTHON" -m pytest "$@"
