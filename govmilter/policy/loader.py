@@ -165,12 +165,12 @@ class _Checker:
 
     def number(self, value: Any, line: int, where: str, *, minimum: float = 0,
                integer: bool = True) -> Any:
-        ok_types: tuple[type, ...] = (int,) if integer else (int, float)
-        if isinstance(value, bool) or not isinstance(value, ok_types):
+        numeric = isinstance(value, int) or (not integer and isinstance(value, float))
+        if isinstance(value, bool) or not numeric:
             self.error(line, f"{where} must be {'an integer' if integer else 'a number'}, "
                        f"not {_kind(value)}")
             return None
-        if float(value) < minimum:
+        if value < minimum:
             self.error(line, f"{where} must be at least {minimum}")
             return None
         return value
