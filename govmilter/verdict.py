@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from govmilter.domains import DomainClassification
+from govmilter.domains import DomainClass, DomainClassification
 from govmilter.policy.model import Action, DocumentClass, Mode, RejectScope, Reply, Tag
 
 
@@ -123,3 +123,30 @@ def _message_action(verdicts: tuple[RecipientVerdict, ...], total: int | None = 
         return Action.REJECT
     remaining = [v.action for v in verdicts if v.action is not Action.REJECT]
     return max(remaining, key=lambda a: a.severity, default=Action.ACCEPT)
+
+
+#: The bounded set of flows that metrics and reports count (sender class → recipient class).
+FLOWS = (
+    "official_to_official", "official_to_freemail", "official_to_lookalike",
+    "official_to_external", "freemail_to_official", "external_to_official", "other",
+)
+
+
+def flow_label(sender: DomainClass, recipient: DomainClass) -> str:
+    """Name the flow of one recipient for metrics: one of :data:`FLOWS`.
+
+    Hosted and unknown recipients of an official sender count as external; lookalikes have their
+    own flow because a document leaking to one is what monitoring staff must see first.
+    """
+    official = DomainClass.OFFICIAL
+    if sender is official:
+        if recipient is official:
+            return "official_to_official"
+        if recipient is DomainClass.FREEMAIL:
+            return "official_to_freemail"
+        if recipient is DomainClass.LOOKALIKE:
+            return "official_to_lookalike"
+        return "official_to_external"
+    if recipient is official:
+        return "freemail_to_official" if sender is DomainClass.FREEMAIL else "external_to_official"
+    return "other"
