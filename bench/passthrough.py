@@ -1,0 +1,88 @@
+"""The baseline milter (b): pymilter, accepts everything, does nothing else.
+
+It asks for the whole message (envelope, headers, body), as any content milter must, so that
+Postfix does the same protocol work as for govmilter; it keeps nothing. Its histogram uses the
+same definition as govmilter's (seconds from MAIL FROM to the end-of-message reply) so the two
+are compared like with like.
+
+    python -m bench.passthrough --socket unix:/tmp/x.sock --metrics-port 9999 [--nodelay]
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import time
+
+import Milter
+from prometheus_client import CollectorRegistry, Histogram, start_http_server
+
+from govmilter.transport import open_listener_without_nagle
+
+TAG_HEADER = False
+REGISTRY = CollectorRegistry()
+PROCESSING = Histogram(
+    "passthrough_processing_seconds", "Seconds from MAIL FROM to the end-of-message reply.",
+    buckets=(.001, .0025, .005, .01, .025, .04, .05, .1, .15, .25, .5, 1, 2.5, 5, 10),
+    registry=REGISTRY)
+
+
+class PassThrough(Milter.Base):  # type: ignore[misc]
+    """Accept every message; read all of it."""
+
+    def __init__(self) -> None:
+        self.started = 0.0
+        self.size = 0
+
+    def envfrom(self, sender: str, *params: str) -> int:
+        self.started = time.perf_counter()
+        self.size = 0
+        return Milter.CONTINUE
+
+    def envrcpt(self, recipient: str, *params: str) -> int:
+        return Milter.CONTINUE
+
+    def data(self) -> int:
+        return Milter.CONTINUE
+
+    def header(self, name: str, value: str) -> int:
+        self.size += len(name) + len(value)
+        return Milter.CONTINUE
+
+    def eoh(self) -> int:
+        return Milter.CONTINUE
+
+    def body(self, chunk: bytes) -> int:
+        self.size += len(chunk)
+        return Milter.CONTINUE
+
+    def eom(self) -> int:
+        if TAG_HEADER:
+            self.addheader("X-Passthrough", "seen")
+        PROCESSING.observe(time.perf_counter() - self.started)
+        return Milter.ACCEPT
+
+
+def main() -> None:
+    """Run the pass-through milter until SIGTERM."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--socket", required=True, help="libmilter socket: unix:/path, inet:port@host")
+    parser.add_argument("--metrics-port", type=int, required=True)
+    parser.add_argument("--nodelay", action="store_true",
+                        help="set TCP_NODELAY on the inet listening socket (inherited by accepts)")
+    parser.add_argument("--tag", action="store_true", help="add a header to every message")
+    args = parser.parse_args()
+    global TAG_HEADER
+    TAG_HEADER = args.tag
+    # libmilter owns SIGTERM/SIGHUP: block them before any thread starts (see the notes).
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGHUP, signal.SIGTERM, signal.SIGINT})
+    start_http_server(args.metrics_port, addr="127.0.0.1", registry=REGISTRY)
+    Milter.factory = PassThrough
+    Milter.set_flags(Milter.ADDHDRS if args.tag else 0)
+    if args.nodelay:
+        open_listener_without_nagle("passthrough", args.socket)
+    Milter.runmilter("passthrough", args.socket, timeout=60)
+
+
+if __name__ == "__main__":
+    main()
