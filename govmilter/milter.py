@@ -104,14 +104,17 @@ def prefixed_subject(prefix: str, subject: bytes | None) -> str | None:
 
     Returns None when the original subject is not valid UTF-8 (left alone rather than damaged).
     """
-    encoded = Header(prefix).encode()
     if subject is None:
-        return encoded
+        return Header(prefix).encode()
     try:
-        original = subject.decode("utf-8")
+        original = subject.decode("utf-8").replace("\r\n", "\n")  # milter folds with bare LF
     except UnicodeDecodeError:
         return None
-    return f"{encoded} {original.replace(chr(13) + chr(10), chr(10))}"
+    # white space between two encoded words is dropped by readers (RFC 2047 section 6.2), so
+    # before an encoded subject the separating space goes inside the encoded prefix
+    if original.lstrip().startswith("=?"):
+        return f"{Header(prefix + ' ').encode()} {original}"
+    return f"{Header(prefix).encode()} {original}"
 
 
 def _guarded(stage: str) -> Callable[[_F], _F]:
