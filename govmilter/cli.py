@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from govmilter import __version__
+from govmilter.daemon import DaemonError, add_run_arguments
 from govmilter.policy import Policy, PolicyError, decide, load_policy
 from govmilter.render import verdict_to_json, verdict_to_text
 from govmilter.scan import scan_message
@@ -40,6 +41,9 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--auth", metavar="USER", help="treat the sender as SMTP-authenticated")
     check.add_argument("--service", help="Postfix service name ({daemon_name}) to assume")
     check.add_argument("--json", action="store_true", help="print the verdict as JSON")
+
+    run = sub.add_parser("run", help="run the milter daemon for Postfix")
+    add_run_arguments(run)
 
     validate = sub.add_parser("validate", help="check a policy file; errors as file:line")
     validate.add_argument("policy", nargs="?", help="policy YAML (default: the embedded one)")
@@ -111,7 +115,18 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"check": cmd_check, "validate": cmd_validate}
+def cmd_run(args: argparse.Namespace) -> int:
+    """``govmilter run``: the milter daemon (its logic lives in :mod:`govmilter.daemon`)."""
+    from govmilter.daemon import options_from_args, run
+
+    try:
+        return run(options_from_args(args))
+    except DaemonError as exc:
+        print(f"govmilter run: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+COMMANDS = {"check": cmd_check, "run": cmd_run, "validate": cmd_validate}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
