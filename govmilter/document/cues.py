@@ -25,7 +25,7 @@ PARTY_RE = re.compile(rf"(?<![\d/])(\d{{1,5}})-({_ABBR})/({_ABBR})")
 # "Số: 588/BTTTT-THH" opens a line (or follows a colon); "công văn số 588/..." inside a sentence
 # is a citation, which news and replies do all the time, and only counts as a symbol.
 _NUMBER_LINE_RE = re.compile(
-    rf"(?:^[ \t]*S[ốo]\s*[:.]?|\bS[ốo]\s*:)\s*(\d{{1,5}}\s*[/-]\s*{_ABBR}[^\s,;]*)",
+    rf"(?:^[ \t]*S[ốo]\s*[:.]?|\bS[ốo]\s*:)\s*(\d{{1,5}}\s*[/-]\s*(?:\d{{4}}/)?{_ABBR}[^\s,;]*)",
     re.IGNORECASE | re.MULTILINE)
 # A draft or template leaves the number blank: "Số:      /QĐ-UBND".
 _BLANK_NUMBER_RE = re.compile(rf"(?m)^[ \t]*S[ốo]\s*:?[ \t._…]*/\s*{_ABBR}-{_ABBR}", re.IGNORECASE)
@@ -57,8 +57,8 @@ _TYPE_LINE_RE = re.compile(
     r"(?m)^\s*(" + "|".join(t.upper() for t in DOCUMENT_TYPES) + r")\s*$"
 )
 # The issuer stands in the first lines, above the number. A state body (ministry, people's
-# committee, department...) is a cue; a company is a strong counter-cue: businesses copy the
-# national heading and number their letters, but their letters are not văn bản hành chính.
+# committee, department...) is a cue; a company voids the text: businesses copy the national
+# heading and number their letters, but their letters are not văn bản hành chính.
 _HEAD_LINES = 12
 _AGENCY_RE = re.compile(
     r"(?m)^\s*(bo |uy ban nhan dan|ubnd|hoi dong nhan dan|so (?![\d:])|cuc |tong cuc |van phong |"
@@ -174,8 +174,11 @@ def text_cues(text: str, source: str) -> list[Cue]:
     # The issuer only matters for a text in letter form (heading or number line).
     head = _head(flat.casefold()) if any(c.key in ("heading", "symbol") for c in cues) else ""
     if _COMPANY_RE.search(head):
-        cues.append(Cue(-4.0, "issuer is a company, not a state body", source, "issuer"))
-    elif _AGENCY_RE.search(head):
+        # A company's letter in administrative form is still not a văn bản of a state body:
+        # none of this text's cues count (other texts of the message still do).
+        return [Cue(0.0, "issuer is a company, not a state body: this text is not counted",
+                    source, f"company:{source}")]
+    if _AGENCY_RE.search(head):
         cues.append(Cue(1.0, "issuer is a state body", source, "issuer"))
     secrecy = find_secrecy(text)
     if secrecy:

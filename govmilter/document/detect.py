@@ -24,8 +24,6 @@ from govmilter.verdict import OfficialDocumentEvidence
 # nhận, Lưu, signer): a long text is scored on its head and tail, which bounds the work.
 _HEAD_CHARS = 48 * 1024
 _TAIL_CHARS = 16 * 1024
-#: Groups where the weakest cue wins: one company letterhead outweighs any state-body guess.
-_WEAKEST_WINS = frozenset({"issuer"})
 
 
 def scoring_window(text: str) -> str:
@@ -55,12 +53,7 @@ def _merge(cues: list[Cue]) -> list[Cue]:
     merged: dict[str, Cue] = {}
     for cue in cues:
         current = merged.get(cue.group)
-        if current is None:
-            merged[cue.group] = cue
-        elif cue.group in _WEAKEST_WINS:
-            if cue.weight < current.weight:
-                merged[cue.group] = cue
-        elif cue.weight > current.weight:
+        if current is None or cue.weight > current.weight:
             merged[cue.group] = cue
     return list(merged.values())
 
