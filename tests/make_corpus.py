@@ -31,7 +31,6 @@ from email.mime.application import MIMEApplication
 from email.mime.base import MIMEBase
 from email.mime.message import MIMEMessage
 from email.mime.multipart import MIMEMultipart
-from email.mime.text import MIMEText
 from email.utils import format_datetime
 from pathlib import Path
 from xml.sax.saxutils import escape
@@ -143,7 +142,8 @@ def make_document(index: int, rng: random.Random) -> Document:
         lines.append(f"V/v {subject}")
     else:
         lines += [type_name.upper(), f"Về việc {subject}"]
-    if type_name in ("công văn", "tờ trình", "báo cáo", "giấy mời", "công điện") or rng.random() < .3:
+    addressed = ("công văn", "tờ trình", "báo cáo", "giấy mời", "công điện")
+    if type_name in addressed or rng.random() < .3:
         lines.append(rng.choice(("Kính gửi: Các sở, ban, ngành thuộc tỉnh",
                                  "Kính gửi: Các Bộ, cơ quan ngang Bộ, cơ quan thuộc Chính phủ",
                                  "Kính gửi: Ủy ban nhân dân các huyện, thị xã, thành phố")))
@@ -228,18 +228,18 @@ def docx_bytes(lines: list[str] | tuple[str, ...], media: bytes = b"") -> bytes:
                    for line in lines)
     files = {
         "[Content_Types].xml": (
-            '<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.'
-            'org/package/2006/content-types"><Default Extension="rels" ContentType="application/'
-            'vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType'
-            '="application/xml"/><Override PartName="/word/document.xml" ContentType="application'
-            '/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"/></Types>'
-        ).encode(),
+            b'<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.'
+            b'org/package/2006/content-types"><Default Extension="rels" ContentType="application/'
+            b'vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType'
+            b'="application/xml"/><Override PartName="/word/document.xml" ContentType="application'
+            b'/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"/></Types>'
+        ),
         "_rels/.rels": (
-            '<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.'
-            'openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://'
-            'schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" '
-            'Target="word/document.xml"/></Relationships>'
-        ).encode(),
+            b'<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.'
+            b'openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://'
+            b'schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" '
+            b'Target="word/document.xml"/></Relationships>'
+        ),
         "word/document.xml": (
             '<?xml version="1.0" encoding="UTF-8" standalone="yes"?><w:document xmlns:w="http://'
             f'schemas.openxmlformats.org/wordprocessingml/2006/main"><w:body>{body}</w:body>'
@@ -257,11 +257,11 @@ def odt_bytes(lines: list[str] | tuple[str, ...]) -> bytes:
     return _zip({
         "mimetype": b"application/vnd.oasis.opendocument.text",
         "META-INF/manifest.xml": (
-            '<?xml version="1.0" encoding="UTF-8"?><manifest:manifest xmlns:manifest="urn:oasis:'
-            'names:tc:opendocument:xmlns:manifest:1.0"><manifest:file-entry manifest:full-path="/"'
-            ' manifest:media-type="application/vnd.oasis.opendocument.text"/><manifest:file-entry '
-            'manifest:full-path="content.xml" manifest:media-type="text/xml"/></manifest:manifest>'
-        ).encode(),
+            b'<?xml version="1.0" encoding="UTF-8"?><manifest:manifest xmlns:manifest="urn:oasis:'
+            b'names:tc:opendocument:xmlns:manifest:1.0"><manifest:file-entry manifest:full-path="/"'
+            b' manifest:media-type="application/vnd.oasis.opendocument.text"/><manifest:file-entry '
+            b'manifest:full-path="content.xml" manifest:media-type="text/xml"/></manifest:manifest>'
+        ),
         "content.xml": (
             '<?xml version="1.0" encoding="UTF-8"?><office:document-content xmlns:office="urn:'
             'oasis:names:tc:opendocument:xmlns:office:1.0" xmlns:text="urn:oasis:names:tc:'
@@ -503,7 +503,7 @@ def _english(rng: random.Random, i: int) -> list[str]:
 def _reply(rng: random.Random, i: int) -> tuple[str, list[str]]:
     symbol = f"{rng.randint(10, 999)}/UBND-VP"
     return (f"Re: Công văn số {symbol}", [
-        f"Kính gửi: Văn phòng UBND tỉnh", f"Trả lời công văn số {symbol} của Quý cơ quan,",
+        "Kính gửi: Văn phòng UBND tỉnh", f"Trả lời công văn số {symbol} của Quý cơ quan,",
         f"{COMPANIES[i % len(COMPANIES)].title()} xin gửi thông tin như sau.",
         f"Hà Nội, ngày {rng.randint(1, 28)} tháng 3 năm 2024", "Trân trọng."])
 

@@ -154,7 +154,8 @@ def text_cues(text: str, source: str) -> list[Cue]:
     if _MOTTO_RE.search(sk):
         cues.append(Cue(2.0, "motto 'Độc lập - Tự do - Hạnh phúc'", source, "motto"))
     number = _NUMBER_LINE_RE.search(text) or _NUMBER_LINE_RE.search(flat)
-    symbol = find_symbol(text)
+    # The number line names the document; other symbols in the text are citations.
+    symbol = (find_symbol(number.group(1)) if number else None) or find_symbol(text)
     if number and symbol:
         cues.append(Cue(3.0, f"number/symbol {symbol}", source, "symbol", identity=True))
     elif _BLANK_NUMBER_RE.search(flat):

@@ -19,6 +19,7 @@ from govmilter.document.legacy import looks_legacy, repair
 from govmilter.message import MessageContent
 from govmilter.policy.model import DetectionSettings, Limits
 from govmilter.verdict import OfficialDocumentEvidence
+from govmilter.vntext import nfc
 
 # Cues stand in a document's first page (heading, number, V/v, addressee) and its end (Nơi
 # nhận, Lưu, signer): a long text is scored on its head and tail, which bounds the work.
@@ -35,7 +36,7 @@ def scoring_window(text: str) -> str:
 
 def _score_text(part: ExtractedText) -> tuple[list[Cue], str]:
     """Cues of one text, repairing a legacy encoding first when the text has one."""
-    window = scoring_window(part.text)
+    window = nfc(scoring_window(part.text))  # NFD (macOS, some PDFs) is not a legacy encoding
     fixed = repair(window)
     if fixed is not None:
         note = Cue(0.0, f"text in legacy encoding {fixed.encoding}, repaired", part.source,

@@ -119,7 +119,7 @@ def _pdf(data: bytes, source: str, budget: ScanBudget, found: Extraction) -> Non
                                    "(Ban Cơ yếu Chính phủ)", source, "signature", identity=True))
     elif signature.signed:
         found.cues.append(Cue(1.5, "PDF digital signature (/ByteRange)", source, "signature"))
-    _add(found, budget, f"{source} (PDF)", pdf_text(data, budget))
+    _add(found, budget, f"{source} (PDF)", pdf_text(data, budget, source))
 
 
 def _zip(data: bytes, source: str, budget: ScanBudget, found: Extraction, depth: int) -> None:

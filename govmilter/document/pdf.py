@@ -52,7 +52,7 @@ def pdf_signature(data: bytes) -> PdfSignature:
     return PdfSignature(signed=True, government_ca=False)
 
 
-def pdf_text(data: bytes, budget: ScanBudget) -> str:
+def pdf_text(data: bytes, budget: ScanBudget, source: str = "PDF") -> str:
     """Text of the PDF's pages within ``max_pdf_pages``: the first ones and the last one.
 
     The last page is kept because that is where ``Nơi nhận:`` and the signer stand.
@@ -75,7 +75,7 @@ def pdf_text(data: bytes, budget: ScanBudget) -> str:
             pages = list(range(count))
             if count > max_pages:
                 pages = [*range(max_pages - 1), count - 1] if max_pages > 1 else [0]
-                budget.note(f"PDF has {count} pages; {max_pages} were read "
+                budget.note(f"{source}: PDF has {count} pages; {max_pages} were read "
                             "(limits.max_pdf_pages)")
             for index in pages:
                 if budget.expired():
