@@ -393,7 +393,7 @@ def test_check_prints_attachment_evidence(tmp_path: Path,
 
 def test_require_symbol_is_validated_with_its_line(tmp_path: Path) -> None:
     text = default_policy_path().read_text(encoding="utf-8").replace(
-        "  threshold: 5\n", "  threshold: 5\n  require_symbol: sometimes\n")
+        "  require_symbol: true\n", "  require_symbol: sometimes\n")
     path = tmp_path / "p.yaml"
     path.write_text(text, encoding="utf-8")
     with pytest.raises(PolicyError) as caught:

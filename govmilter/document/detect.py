@@ -7,6 +7,8 @@ from collections.abc import Callable
 
 from govmilter.document.budget import ScanBudget
 from govmilter.document.cues import (
+    SCORED_HEAD_CHARS,
+    SCORED_TAIL_CHARS,
     Cue,
     find_secrecy,
     find_urgency,
@@ -21,17 +23,12 @@ from govmilter.policy.model import DetectionSettings, Limits
 from govmilter.verdict import OfficialDocumentEvidence
 from govmilter.vntext import nfc
 
-# Cues stand in a document's first page (heading, number, V/v, addressee) and its end (Nơi
-# nhận, Lưu, signer): a long text is scored on its head and tail, which bounds the work.
-_HEAD_CHARS = 48 * 1024
-_TAIL_CHARS = 16 * 1024
-
 
 def scoring_window(text: str) -> str:
     """The part of a text that is scored: all of it, or its head and tail when long."""
-    if len(text) <= _HEAD_CHARS + _TAIL_CHARS:
+    if len(text) <= SCORED_HEAD_CHARS + SCORED_TAIL_CHARS:
         return text
-    return text[:_HEAD_CHARS] + "\n" + text[-_TAIL_CHARS:]
+    return text[:SCORED_HEAD_CHARS] + "\n" + text[-SCORED_TAIL_CHARS:]
 
 
 def _score_text(part: ExtractedText) -> tuple[list[Cue], str]:

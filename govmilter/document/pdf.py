@@ -52,10 +52,13 @@ def pdf_signature(data: bytes) -> PdfSignature:
     return PdfSignature(signed=True, government_ca=False)
 
 
-def pdf_text(data: bytes, budget: ScanBudget, source: str = "PDF") -> str:
+def pdf_text(data: bytes, budget: ScanBudget, source: str = "PDF",
+             enough: int | None = None) -> str:
     """Text of the PDF's pages within ``max_pdf_pages``: the first ones and the last one.
 
-    The last page is kept because that is where ``Nơi nhận:`` and the signer stand.
+    The last page is kept because that is where ``Nơi nhận:`` and the signer stand. Once
+    ``enough`` characters are read, middle pages are skipped (only a document's head and tail
+    are scored), which keeps long reports cheap.
 
     :raises Unscannable: encrypted, unreadable, or without a text layer (a scan).
     """
@@ -77,14 +80,18 @@ def pdf_text(data: bytes, budget: ScanBudget, source: str = "PDF") -> str:
                 pages = [*range(max_pages - 1), count - 1] if max_pages > 1 else [0]
                 budget.note(f"{source}: PDF has {count} pages; {max_pages} were read "
                             "(limits.max_pdf_pages)")
+            read = 0
             for index in pages:
                 if budget.expired():
                     break
+                if enough is not None and read >= enough and index != count - 1:
+                    continue
                 page = document[index]
                 try:
                     textpage = page.get_textpage()
                     try:
                         texts.append(textpage.get_text_bounded())
+                        read += len(texts[-1])
                     finally:
                         textpage.close()
                 finally:
