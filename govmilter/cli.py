@@ -15,6 +15,7 @@ from pathlib import Path
 
 from govmilter import __version__
 from govmilter.daemon import DaemonError, add_run_arguments
+from govmilter.evaluate import CorpusError, evaluate_corpus, evaluation_to_json, evaluation_to_text
 from govmilter.policy import Policy, PolicyError, decide, load_policy
 from govmilter.render import verdict_to_json, verdict_to_text
 from govmilter.scan import scan_message
@@ -47,6 +48,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     validate = sub.add_parser("validate", help="check a policy file; errors as file:line")
     validate.add_argument("policy", nargs="?", help="policy YAML (default: the embedded one)")
+
+    evaluate = sub.add_parser("eval", help="measure document detection on a labelled corpus")
+    evaluate.add_argument("corpus", help="directory with official/ and negative/ .eml files")
+    evaluate.add_argument("--policy", help="policy YAML (default: the embedded default policy)")
+    evaluate.add_argument("--json", action="store_true", help="print the figures as JSON")
     return parser
 
 
@@ -126,7 +132,22 @@ def cmd_run(args: argparse.Namespace) -> int:
         return EXIT_USAGE
 
 
-COMMANDS = {"check": cmd_check, "run": cmd_run, "validate": cmd_validate}
+def cmd_eval(args: argparse.Namespace) -> int:
+    """``govmilter eval``: precision, recall and misses of the detector on a corpus."""
+    policy = _load(args.policy)
+    try:
+        result = evaluate_corpus(Path(args.corpus), policy)
+    except CorpusError as exc:
+        print(f"govmilter eval: {exc}", file=sys.stderr)
+        return EXIT_INPUT
+    if args.json:
+        print(json.dumps(evaluation_to_json(result), ensure_ascii=False, indent=2))
+    else:
+        print(evaluation_to_text(result))
+    return EXIT_OK
+
+
+COMMANDS = {"check": cmd_check, "run": cmd_run, "validate": cmd_validate, "eval": cmd_eval}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -387,12 +387,22 @@ def _exceptions(check: _Checker, value: Any, line: int) -> list[DomainException]
 
 
 def _detection(check: _Checker, value: Any, line: int) -> DetectionSettings:
-    m = check.mapping(value, line, "detection", ("threshold",))
-    if m is None or "threshold" not in m:
+    m = check.mapping(value, line, "detection", ("threshold", "require_symbol"))
+    if m is None:
         return DetectionSettings()
-    threshold = check.number(m["threshold"], _line(m, "threshold"), "detection.threshold",
-                             minimum=0.1, integer=False)
-    return DetectionSettings(threshold=float(threshold)) if threshold else DetectionSettings()
+    defaults = DetectionSettings()
+    threshold: Any = defaults.threshold
+    if "threshold" in m:
+        threshold = check.number(m["threshold"], _line(m, "threshold"), "detection.threshold",
+                                 minimum=0.1, integer=False)
+    require_symbol: bool | None = defaults.require_symbol
+    if "require_symbol" in m:
+        require_symbol = check.boolean(m["require_symbol"], _line(m, "require_symbol"),
+                                       "detection.require_symbol")
+    return DetectionSettings(
+        threshold=float(threshold) if threshold else defaults.threshold,
+        require_symbol=defaults.require_symbol if require_symbol is None else require_symbol,
+    )
 
 
 def _limits(check: _Checker, value: Any, line: int) -> Limits:

@@ -124,6 +124,11 @@ class DetectionSettings:
     """Thresholds of the official-document detector."""
 
     threshold: float = 5.0
+    #: Count a message as official only when it also names the document: a number/symbol
+    #: (``Số: 588/BTTTT-THH``, in the text, subject or a file name), an edXML envelope or a
+    #: Government CA signature. Decree 30/2020 makes the number a mandatory component; without
+    #: it, letters that merely copy the national heading (job applications) would count.
+    require_symbol: bool = True
 
 
 @dataclass(frozen=True, slots=True)
