@@ -13,6 +13,7 @@ import email.policy
 import io
 import random
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
@@ -177,7 +178,7 @@ def attachment_message(subject: str, body: str, data: bytes, filename: str,
 def write_messages(directory: Path) -> dict[str, MessageKind]:
     """Write the three benchmark messages into ``directory`` (reused when already there)."""
     directory.mkdir(parents=True, exist_ok=True)
-    makers = {
+    makers: dict[str, tuple[str, Callable[[], bytes]]] = {
         "plain": ("plain 5 KB text", lambda: plain_message()),
         "pdf": ("official letter, 200 KB PDF attachment", lambda: attachment_message(
             "V/v triển khai hệ thống thư điện tử công vụ",

@@ -19,6 +19,8 @@ from prometheus_client import CollectorRegistry, Histogram, start_http_server
 
 from govmilter.transport import open_listener_without_nagle
 
+CONTINUE: int = Milter.CONTINUE
+ACCEPT: int = Milter.ACCEPT
 TAG_HEADER = False
 REGISTRY = CollectorRegistry()
 PROCESSING = Histogram(
@@ -37,36 +39,37 @@ class PassThrough(Milter.Base):  # type: ignore[misc]
     def envfrom(self, sender: str, *params: str) -> int:
         self.started = time.perf_counter()
         self.size = 0
-        return Milter.CONTINUE
+        return CONTINUE
 
     def envrcpt(self, recipient: str, *params: str) -> int:
-        return Milter.CONTINUE
+        return CONTINUE
 
     def data(self) -> int:
-        return Milter.CONTINUE
+        return CONTINUE
 
     def header(self, name: str, value: str) -> int:
         self.size += len(name) + len(value)
-        return Milter.CONTINUE
+        return CONTINUE
 
     def eoh(self) -> int:
-        return Milter.CONTINUE
+        return CONTINUE
 
     def body(self, chunk: bytes) -> int:
         self.size += len(chunk)
-        return Milter.CONTINUE
+        return CONTINUE
 
     def eom(self) -> int:
         if TAG_HEADER:
             self.addheader("X-Passthrough", "seen")
         PROCESSING.observe(time.perf_counter() - self.started)
-        return Milter.ACCEPT
+        return ACCEPT
 
 
 def main() -> None:
     """Run the pass-through milter until SIGTERM."""
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--socket", required=True, help="libmilter socket: unix:/path, inet:port@host")
+    parser.add_argument("--socket", required=True,
+                        help="libmilter socket: unix:/path or inet:port@host")
     parser.add_argument("--metrics-port", type=int, required=True)
     parser.add_argument("--nodelay", action="store_true",
                         help="set TCP_NODELAY on the inet listening socket (inherited by accepts)")

@@ -17,6 +17,7 @@ several instances (other tests, other helpers) run side by side.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -53,7 +54,8 @@ def wait_for_port(port: int, timeout: float = 10.0) -> None:
                 return
         except OSError:
             if time.monotonic() > deadline:
-                raise HarnessError(f"nothing listens on 127.0.0.1:{port} after {timeout}s") from None
+                raise HarnessError(f"nothing listens on 127.0.0.1:{port} after {timeout}s"
+                                   ) from None
             time.sleep(0.05)
 
 
@@ -252,10 +254,8 @@ class PrivatePostfix:
                 return
             time.sleep(0.1)
         # postfix stop failed or hung: end this master by pid (its children notice and exit).
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
 
     def __enter__(self) -> PrivatePostfix:
         return self.start()

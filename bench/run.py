@@ -200,8 +200,9 @@ def milter_for(config: str, workdir: Path) -> Iterator[Milter]:
         command = [sys.executable, "-m", "govmilter", "run", "--socket", libmilter_spec,
                    "--metrics", f"127.0.0.1:{metrics_port}", "--socket-mode", "666"]
         name = "govmilter_processing_seconds"
-        # govmilter-1cpu: extraction in the milter process itself.
-        extra = {"GOVMILTER_EXTRACT_WORKERS": "0"} if config == "govmilter-1cpu" else {}
+        if config == "govmilter-1cpu":  # scanning in the milter process: one core at most
+            command += ["--scan-workers", "0"]
+        extra = {}
     log = (workdir / f"{config}.log").open("wb")
     # The milter runs as root and Postfix as "postfix": the socket must be writable by all.
     process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=_env(extra),
@@ -335,12 +336,10 @@ def print_table(report: Report) -> None:
 # ---- commands -------------------------------------------------------------------------------
 
 def pool_available() -> bool:
-    """True when this checkout has the attachment worker pool (govmilter.workers)."""
-    try:
-        import govmilter.workers  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    """True when this checkout has the scanning worker pool (govmilter.workers)."""
+    import importlib.util
+
+    return importlib.util.find_spec("govmilter.workers") is not None
 
 
 def benchmark(args: argparse.Namespace) -> Report:
@@ -360,8 +359,6 @@ def benchmark(args: argparse.Namespace) -> Report:
         for mix in args.mixes.split(","):
             for sessions in sessions_list:
                 for config in configs:
-                    if config == "govmilter-1cpu" and mix == "plain":
-                        continue  # no attachment: nothing for a pool to do
                     result = run_once(config, kinds[mix], counts[mix], sessions, workdir)
                     print(f"{mix:6} s={sessions:<3} {config:15} {result.accepted_per_s:8.1f}/s "
                           f"recv {result.received}/{result.sent} p99 {result.milter_p99_ms} ms "

@@ -25,6 +25,8 @@ from govmilter.metrics import DEFAULT_METRICS_PORT, Metrics, start_metrics_serve
 from govmilter.milter import MILTER_ACTIONS, ClassifierFactory, MilterRuntime, milter_factory
 from govmilter.policy import list_classifier
 from govmilter.reload import PolicyHolder, block_signals
+from govmilter.transport import open_listener_without_nagle
+from govmilter.workers import DEFAULT_INLINE_BELOW, ScanPool, default_workers
 
 log = logging.getLogger("govmilter")
 
@@ -49,6 +51,8 @@ class RunOptions:
     watch_interval: float = 2.0
     syslog: bool = False
     verbose: bool = False
+    scan_workers: int | None = None  #: worker processes for scanning; None: one per CPU
+    scan_inline_below: int = DEFAULT_INLINE_BELOW
 
 
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:
@@ -68,6 +72,12 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--syslog", action="store_true",
                         help="log to syslog (facility mail) instead of standard error")
     parser.add_argument("--verbose", action="store_true", help="log debug messages")
+    parser.add_argument("--scan-workers", type=int, default=None, metavar="N",
+                        help="processes that scan messages, to use every core (default: one "
+                        "per CPU, none on a single CPU; 0: scan in the milter process)")
+    parser.add_argument("--scan-inline-below", type=int, default=DEFAULT_INLINE_BELOW,
+                        metavar="BYTES", help="scan smaller messages in the milter process "
+                        "(default: %(default)s)")
 
 
 def options_from_args(args: argparse.Namespace) -> RunOptions:
@@ -79,7 +89,8 @@ def options_from_args(args: argparse.Namespace) -> RunOptions:
     metrics = None if args.metrics in ("off", "none", "") else args.metrics
     return RunOptions(policy=args.policy, socket=args.socket, metrics=metrics, socket_mode=mode,
                       user=args.user, watch_interval=args.watch_interval, syslog=args.syslog,
-                      verbose=args.verbose)
+                      verbose=args.verbose, scan_workers=args.scan_workers,
+                      scan_inline_below=args.scan_inline_below)
 
 
 def setup_logging(syslog: bool, verbose: bool) -> None:
@@ -178,19 +189,25 @@ def run(options: RunOptions, classifier_factory: ClassifierFactory = list_classi
     holder.start_signal_listener()
     if options.watch_interval > 0:
         holder.start_file_watch(options.watch_interval)
-    runtime = MilterRuntime(lambda: holder.policy, metrics, classifier_factory)
+    workers = default_workers() if options.scan_workers is None else options.scan_workers
+    scanner = ScanPool(max(0, workers), options.scan_inline_below)
+    scanner.start()
+    runtime = MilterRuntime(lambda: holder.policy, metrics, classifier_factory, scanner)
     Milter.factory = milter_factory(runtime)
     Milter.set_flags(MILTER_ACTIONS)
-    log.info("govmilter %s starting: policy=%s sha256=%s mode=%s socket=%s metrics=%s pid=%d",
-             __version__, policy.source.path, policy.source.sha256, policy.mode, options.socket,
-             metrics_address, os.getpid())
+    log.info("govmilter %s starting: policy=%s sha256=%s mode=%s socket=%s metrics=%s "
+             "scan_workers=%d pid=%d", __version__, policy.source.path, policy.source.sha256,
+             policy.mode, options.socket, metrics_address, scanner.workers, os.getpid())
     # libmilter creates the socket with the process umask
     os.umask(0o777 & ~options.socket_mode)
     try:
+        # inet: Nagle off on every accepted connection (see govmilter.transport)
+        open_listener_without_nagle(MILTER_NAME, options.socket)
         Milter.runmilter(MILTER_NAME, options.socket, timeout=600)
-    except Milter.milter.error as exc:
+    except (Milter.milter.error, OSError) as exc:
         raise DaemonError(f"milter failed on {options.socket}: {exc}") from None
     finally:
         holder.stop()
+        scanner.close()
     log.info("govmilter stopped")
     return 0

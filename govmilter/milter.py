@@ -29,10 +29,10 @@ import Milter
 from govmilter.metrics import Metrics, message_mode
 from govmilter.policy import Action, FailureAction, Mode, Policy, Reply, decide, decide_at_rcpt
 from govmilter.policy.decide import Classifier, list_classifier
-from govmilter.scan import scan_message
 from govmilter.spool import MessageSpool
 from govmilter.verdict import NO_DOCUMENT, Envelope, RecipientVerdict, Verdict
 from govmilter.vntext import to_ascii
+from govmilter.workers import ScanPool
 
 log = logging.getLogger("govmilter")
 
@@ -56,14 +56,17 @@ class MilterRuntime:
 
     ``current_policy`` returns the active policy (e.g. ``PolicyHolder.policy``). The classifier is
     built by ``classifier_factory`` once per policy (and again each day, so expiring exceptions
-    expire); plug a DNS-based classifier in here.
+    expire); plug a DNS-based classifier in here. ``scanner`` scans the message at end of data:
+    by default in the callback's own thread; the daemon gives a worker-process pool.
     """
 
     def __init__(self, current_policy: Callable[[], Policy], metrics: Metrics | None = None,
-                 classifier_factory: ClassifierFactory = list_classifier) -> None:
+                 classifier_factory: ClassifierFactory = list_classifier,
+                 scanner: ScanPool | None = None) -> None:
         self.current_policy = current_policy
         self.metrics = metrics if metrics is not None else Metrics()
         self.classifier_factory = classifier_factory
+        self.scanner = scanner if scanner is not None else ScanPool(0)
         self._lock = threading.Lock()
         self._cached: tuple[Policy, _dt.date, Classifier] | None = None
 
@@ -236,7 +239,7 @@ class GovMilter(Milter.Base):  # type: ignore[misc]
         # one byte past the scanner's cut-off so it still notices (and says) that it was cut
         raw = txn.spool.read(limits.max_scan_bytes * 2 + 1) if txn.spool else b""
         try:
-            facts = scan_message(raw, self.policy)
+            facts = self.runtime.scanner.scan(raw, self.policy)
         except Exception as exc:
             return self.failed("scan", exc)
         del raw

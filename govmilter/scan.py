@@ -4,14 +4,23 @@ from __future__ import annotations
 
 from govmilter.document import detect_document
 from govmilter.message import parse_message
-from govmilter.policy.model import Policy
+from govmilter.policy.model import DetectionSettings, Limits, Policy
 from govmilter.verdict import MessageFacts
 
 
 def scan_message(raw: bytes, policy: Policy) -> MessageFacts:
     """Parse the message within the policy's limits and detect an official document in it."""
-    content = parse_message(raw, policy.limits)
-    document = detect_document(content, policy.detection, policy.limits)
+    return scan_with(raw, policy.limits, policy.detection)
+
+
+def scan_with(raw: bytes, limits: Limits, detection: DetectionSettings) -> MessageFacts:
+    """:func:`scan_message` given only the two parts of the policy that scanning reads.
+
+    Those are small to pickle (a worker process receives them with every message; the whole
+    policy, with its domain lists, is about 80 KB).
+    """
+    content = parse_message(raw, limits)
+    document = detect_document(content, detection, limits)
     return MessageFacts(
         document=document, header_from=content.header_from, header_to=content.header_to,
         scanned_bytes=content.scanned_bytes,

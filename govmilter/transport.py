@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import socket
 
-import milter
+import Milter
 
 
 def parse_inet_spec(spec: str) -> tuple[str, int] | None:
@@ -62,11 +62,11 @@ def open_listener_without_nagle(name: str, spec: str) -> int:
     address = parse_inet_spec(spec)
     if address is None:
         return 0
-    milter.setconn(spec)
-    milter.register(name)
+    Milter.milter.setconn(spec)
+    Milter.milter.register(name)
     try:
-        milter.opensocket(False)
-    except milter.error as exc:
+        Milter.milter.opensocket(False)
+    except Milter.milter.error as exc:
         raise OSError(f"cannot listen on {spec}: {exc}") from exc
     fds = listening_fds(address[1])
     for fd in fds:
