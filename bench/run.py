@@ -63,6 +63,7 @@ class RunResult:
     milter_p99_ms: float | None = None
     milter_samples: int = 0
     peak_rss_mb: float | None = None
+    milter_cpu_ms_per_msg: float | None = None
     smtp_source_errors: str = ""
 
     @property
@@ -84,21 +85,47 @@ class Report:
 
 # ---- measuring ----------------------------------------------------------------------------
 
-def process_tree_rss(pid: int) -> int:
-    """Resident memory (bytes) of ``pid`` and all its descendants (worker processes)."""
-    total, stack = 0, [pid]
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and all its descendants (the scanning worker processes)."""
+    found, stack = [], [pid]
     while stack:
         current = stack.pop()
+        found.append(current)
         try:
-            with open(f"/proc/{current}/status") as status:
-                for line in status:
-                    if line.startswith("VmRSS:"):
-                        total += int(line.split()[1]) * 1024
-                        break
             for task in os.listdir(f"/proc/{current}/task"):
                 with open(f"/proc/{current}/task/{task}/children") as children:
                     stack.extend(int(c) for c in children.read().split())
         except (OSError, ValueError):
+            continue
+    return found
+
+
+def process_tree_rss(pid: int) -> int:
+    """Resident memory (bytes) of ``pid`` and all its descendants."""
+    total = 0
+    for member in process_tree(pid):
+        try:
+            with open(f"/proc/{member}/status") as status:
+                for line in status:
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1]) * 1024
+                        break
+        except (OSError, ValueError):
+            continue
+    return total
+
+
+def process_tree_cpu(pid: int) -> float:
+    """CPU seconds (user + system) used so far by ``pid`` and its living descendants, plus
+    the descendants that already ended and were waited for (``cutime``/``cstime``)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for member in process_tree(pid):
+        try:
+            with open(f"/proc/{member}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+            total += sum(int(v) for v in fields[11:15]) / ticks
+        except (OSError, ValueError, IndexError):
             continue
     return total
 
@@ -237,6 +264,7 @@ def run_once(config: str, kind: MessageKind, count: int, sessions: int, workdir:
     with milter_for(config, run_dir) as milter, SmtpSink(run_dir / "sink") as sink, \
             PrivatePostfix(run_dir / "postfix", sink.port, milter.postfix_spec) as postfix:
         sampler = RssSampler(milter.process.pid) if milter.process else None
+        cpu_before = process_tree_cpu(milter.process.pid) if milter.process else 0.0
         with sampler or _nothing():
             started = time.monotonic()
             source = subprocess.run(
@@ -257,8 +285,10 @@ def run_once(config: str, kind: MessageKind, count: int, sessions: int, workdir:
             p50, p99 = quantile(buckets, 0.5), quantile(buckets, 0.99)
             result.milter_p50_ms = round(p50 * 1000, 1) if p50 is not None else None
             result.milter_p99_ms = round(p99 * 1000, 1) if p99 is not None else None
-        if sampler:
+        if sampler and milter.process:
             result.peak_rss_mb = round(sampler.peak / 2**20, 1)
+            cpu = process_tree_cpu(milter.process.pid) - cpu_before
+            result.milter_cpu_ms_per_msg = round(cpu * 1000 / max(1, received), 2)
     return result
 
 
@@ -317,14 +347,15 @@ def machine() -> dict[str, str]:
 def print_table(report: Report) -> None:
     """The human-readable summary."""
     print(f"\n{'mix':6} {'sess':>4} {'config':15} {'sent':>6} {'recv':>6} {'acc/s':>8} "
-          f"{'dlv/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'RSS MB':>7}")
+          f"{'dlv/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'RSS MB':>7} {'CPU ms':>7}")
     for r in report.runs:
         def num(value: float | None) -> str:
             return "-" if value is None else f"{value:g}"
         flag = "" if r.lossless else "  LOST"
         print(f"{r.mix:6} {r.sessions:>4} {r.config:15} {r.sent:>6} {r.received:>6} "
               f"{r.accepted_per_s:>8.1f} {r.delivered_per_s:>8.1f} {num(r.milter_p50_ms):>7} "
-              f"{num(r.milter_p99_ms):>7} {num(r.peak_rss_mb):>7}{flag}")
+              f"{num(r.milter_p99_ms):>7} {num(r.peak_rss_mb):>7} "
+              f"{num(r.milter_cpu_ms_per_msg):>7}{flag}")
     print()
     for row in report.ratios:
         cells = "  ".join(f"{k}={v}" for k, v in row.items() if k not in ("mix", "sessions"))
@@ -362,7 +393,8 @@ def benchmark(args: argparse.Namespace) -> Report:
                     result = run_once(config, kinds[mix], counts[mix], sessions, workdir)
                     print(f"{mix:6} s={sessions:<3} {config:15} {result.accepted_per_s:8.1f}/s "
                           f"recv {result.received}/{result.sent} p99 {result.milter_p99_ms} ms "
-                          f"rss {result.peak_rss_mb} MB", flush=True)
+                          f"rss {result.peak_rss_mb} MB cpu {result.milter_cpu_ms_per_msg} "
+                          "ms/msg", flush=True)
                     report.runs.append(result)
     report.ratios = ratios(report.runs)
     return report

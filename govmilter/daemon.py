@@ -28,6 +28,9 @@ from govmilter.reload import PolicyHolder, block_signals
 from govmilter.transport import open_listener_without_nagle
 from govmilter.workers import DEFAULT_INLINE_BELOW, ScanPool, default_workers
 
+#: Seconds a thread may run Python before one waiting for the GIL gets it (see run()).
+GIL_SWITCH_INTERVAL = 0.0005
+
 log = logging.getLogger("govmilter")
 
 DEFAULT_SOCKET = "unix:/var/spool/postfix/govmilter/govmilter.sock"
@@ -190,6 +193,11 @@ def run(options: RunOptions, classifier_factory: ClassifierFactory = list_classi
     if options.watch_interval > 0:
         holder.start_file_watch(options.watch_interval)
     workers = default_workers() if options.scan_workers is None else options.scan_workers
+    # Every milter callback needs the GIL; a thread waiting for it waits up to the switch
+    # interval (5 ms by default) while another thread runs Python, and a message makes about
+    # 14 callbacks. Measured on 2 cores (bench/, plain mail, 10 sessions): 0.5 ms gave the
+    # best throughput, the default the worst.
+    sys.setswitchinterval(GIL_SWITCH_INTERVAL)
     scanner = ScanPool(max(0, workers), options.scan_inline_below)
     scanner.start()
     runtime = MilterRuntime(lambda: holder.policy, metrics, classifier_factory, scanner)
