@@ -16,8 +16,8 @@ from govmilter.vntext import nfc, skeleton, strip_diacritics
 
 #: Cues stand in a document's first page (heading, number, V/v, addressee) and its end (Nơi
 #: nhận, Lưu, signer): a long text is scored on this many characters of head and of tail.
-SCORED_HEAD_CHARS = 48 * 1024
-SCORED_TAIL_CHARS = 16 * 1024
+SCORED_HEAD_CHARS = 8 * 1024
+SCORED_TAIL_CHARS = 8 * 1024
 
 _UP = "A-ZĐÂĂÊÔƠƯ"
 _ABBR = rf"[{_UP}][{_UP}a-zđ0-9&.]*"
