@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import email.policy
 import io
+import os
 import random
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
@@ -175,8 +176,9 @@ def attachment_message(subject: str, body: str, data: bytes, filename: str,
     return message.as_bytes()
 
 
-def write_messages(directory: Path) -> dict[str, MessageKind]:
-    """Write the three benchmark messages into ``directory`` (reused when already there)."""
+def write_messages(directory: Path, names: Iterable[str] = ("plain", "pdf", "docx")
+                   ) -> dict[str, MessageKind]:
+    """Write the benchmark messages ``names`` into ``directory`` (reused when already there)."""
     directory.mkdir(parents=True, exist_ok=True)
     makers: dict[str, tuple[str, Callable[[], bytes]]] = {
         "plain": ("plain 5 KB text", lambda: plain_message()),
@@ -190,9 +192,13 @@ def write_messages(directory: Path) -> dict[str, MessageKind]:
             "application", "vnd.openxmlformats-officedocument.wordprocessingml.document")),
     }
     kinds = {}
-    for name, (description, make) in makers.items():
+    for name in names:
+        description, make = makers[name]
         path = directory / f"{name}.eml"
         if not path.exists():
-            path.write_bytes(make())
+            # Write then rename: a concurrent run never sends a half-written file.
+            partial = directory / f".{name}.{os.getpid()}.tmp"
+            partial.write_bytes(make())
+            partial.replace(path)
         kinds[name] = MessageKind(name, description, path)
     return kinds
