@@ -430,11 +430,17 @@ def drift(args: argparse.Namespace) -> Report:
                           f"RSS {rss / 2**20:.1f} MB", flush=True)
                 peak = sampler.peak
             lost = sent - sink.received()
-    # Reference after the first four batches (both kinds seen: imports, caches, pools warm).
-    reference = float(str(samples[min(3, len(samples) - 1)]["rss_mb"]))
-    final = float(str(samples[-1]["rss_mb"]))
+    # Compare like with like: the batches cycle plain, plain, plain, PDF, and RSS after a PDF
+    # batch is higher than after a plain one. Reference: the mean over the second cycle (the
+    # first warms imports, caches and workers); final: the mean over the last cycle.
+    cycle = 4
+    rss = [float(str(sample["rss_mb"])) for sample in samples]
+    reference_cycle = rss[cycle: 2 * cycle] or rss[:cycle]
+    reference = sum(reference_cycle) / len(reference_cycle)
+    final = sum(rss[-cycle:]) / len(rss[-cycle:])
     report.drift = {
-        "messages": sent, "lost": lost, "reference_mb": reference, "final_mb": final,
+        "messages": sent, "lost": lost, "reference_mb": round(reference, 1),
+        "final_mb": round(final, 1),
         "drift_percent": round((final - reference) / reference * 100, 1),
         "peak_mb": round(peak / 2**20, 1), "samples": samples,
     }
