@@ -7,6 +7,7 @@ Each sub-command is a thin layer over the core; ``main(argv)`` returns the exit 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as _dt
 import json
 import sys
@@ -14,7 +15,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from govmilter import __version__
-from govmilter.policy import Policy, PolicyError, decide, load_policy
+from govmilter.policy import Policy, PolicyError, decide, list_classifier, load_policy
+from govmilter.policy.decide import stand_in_sender
 from govmilter.render import verdict_to_json, verdict_to_text
 from govmilter.scan import scan_message
 from govmilter.verdict import Envelope, MessageFacts
@@ -77,13 +79,27 @@ def cmd_check(args: argparse.Namespace) -> int:
         print(f"govmilter check: cannot read {args.message}: {exc.strerror or exc}",
               file=sys.stderr)
         return EXIT_INPUT
-    facts = scan_message(raw, policy)
-    envelope = envelope_for(facts, args.sender, args.rcpt, args.auth, args.service)
+    if not raw.strip():
+        print(f"govmilter check: {args.message} is empty: no message to check", file=sys.stderr)
+        return EXIT_INPUT
+    try:
+        facts = scan_message(raw, policy)
+    except Exception as exc:  # the milter answers on_error here; say so instead of a traceback
+        print(f"govmilter check: the message could not be scanned ({type(exc).__name__}); "
+              f"the milter would answer with on_error: {policy.on_error}", file=sys.stderr)
+        return EXIT_INPUT
+    sender: str | None = args.sender
+    notes: tuple[str, ...] = ()
+    if sender is None:  # the From header stands in, read the least-privileged way
+        sender, notes = stand_in_sender(facts.header_from, list_classifier(policy))
+    envelope = envelope_for(facts, sender, args.rcpt, args.auth, args.service)
     if not envelope.recipients:
         print("govmilter check: no recipients: give --rcpt or a message with To/Cc",
               file=sys.stderr)
         return EXIT_INPUT
     verdict = decide(envelope, facts, policy)
+    if notes:
+        verdict = dataclasses.replace(verdict, notes=(*verdict.notes, *notes))
     if args.json:
         print(json.dumps(verdict_to_json(verdict, policy), ensure_ascii=False, indent=2))
     else:
