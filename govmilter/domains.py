@@ -155,8 +155,9 @@ _AMBIGUOUS_DEFECTS = frozenset({
 })
 _FOLD_RE = re.compile(r"\r?\n(?=[ \t])")
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
-_LOCAL_STOP = frozenset(' \t\r\n<>()[],;:"\\@')
-_DOMAIN_STOP = frozenset(' \t\r\n<>()[],;:"\\@')
+#: Where an address-like text ends: space, specials, and every control character (a NUL must not
+#: glue two addresses into one, as in ``attacker@gmail.com<NUL>@mic.gov.vn``).
+_ADDRESS_STOP = frozenset(' <>()[],;:"\\@' + "".join(map(chr, range(32))) + "\x7f")
 
 
 @dataclass(frozen=True, slots=True)
@@ -305,10 +306,10 @@ def address_like(text: str) -> list[Address]:
     at = text.find("@")
     while at >= 0 and len(found) < MAX_HEADER_ADDRESSES:
         left = at
-        while left > 0 and at - left < 256 and text[left - 1] not in _LOCAL_STOP:
+        while left > 0 and at - left < 256 and text[left - 1] not in _ADDRESS_STOP:
             left -= 1
         right = at + 1
-        while right < len(text) and right - at < 256 and text[right] not in _DOMAIN_STOP:
+        while right < len(text) and right - at < 256 and text[right] not in _ADDRESS_STOP:
             right += 1
         candidate = parse_address(text[left:right])
         if candidate.domain is not None and candidate.local:

@@ -128,7 +128,9 @@ def decode_text(data: bytes, charset: str | None) -> str:
     declared charset; then CP1258, whose combining tone bytes NFC composes.
     """
     codec = _text_codec(charset)
-    if not data.isascii() and not (codec or "").startswith(_WIDE_CODECS):
+    # UTF-16/32 text of Latin script is full of NUL bytes; without them the label is wrong.
+    wide = (codec or "").startswith(_WIDE_CODECS) and b"\x00" in data
+    if not data.isascii() and not wide:
         try:
             return nfc(data.decode("utf-8"))
         except UnicodeDecodeError:
@@ -295,13 +297,22 @@ def _addresses(values: list[str], name: str, notes: list[str]) -> list[Address]:
     return list(found.values())
 
 
+def raw_payload(part: email.message.Message) -> object:
+    """The payload as parsed: a list of parts or the undecoded body text.
+
+    Read as the stdlib's own decoder reads it: ``get_payload()`` without ``decode=True`` would
+    first decode an 8-bit body with the declared charset (``punycode``: quadratic, and raising).
+    """
+    return getattr(part, "_payload", None)
+
+
 def decoded_payload(part: email.message.Message, cap: int) -> tuple[bytes, bool]:
     """The part's decoded body, and whether decoding stopped early.
 
     A base64 body far larger than ``cap`` is decoded only as far as needed to fill ``cap``
     (the stdlib would decode all of it first: 27 MB of base64 held three times over).
     """
-    payload = part.get_payload()
+    payload = raw_payload(part)
     cte = str(part.get("Content-Transfer-Encoding") or "").strip().lower()
     # 4 characters per 3 bytes, plus room for line ends and some garbage between them.
     prefix_chars = (cap // 3 + 2) * 4 * 5 // 4 + 4096
@@ -384,7 +395,7 @@ class _Walk:
 
     def children(self, part: email.message.Message, ctype: str) -> list[email.message.Message]:
         """The sub-parts to visit; forwarded subjects are read, signatures are skipped."""
-        payload = part.get_payload()
+        payload = raw_payload(part)
         children = [c for c in (payload if isinstance(payload, list) else [])
                     if isinstance(c, email.message.Message)]
         if ctype == "message/rfc822":
