@@ -14,6 +14,7 @@ from __future__ import annotations
 import binascii
 import codecs
 import email
+import email.errors
 import email.header
 import email.message
 import email.policy
@@ -103,7 +104,8 @@ def decode_header_value(value: object) -> str:
     text = str(value)
     try:
         return nfc(str(email.header.make_header(email.header.decode_header(text))))
-    except (ValueError, LookupError, UnicodeError, AssertionError):
+    except (ValueError, LookupError, UnicodeError, AssertionError,
+            email.errors.MessageError):  # found by the fuzzer: bad base64 or charset in a word
         return nfc(text)
 
 

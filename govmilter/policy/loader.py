@@ -304,9 +304,10 @@ def parse_policy(text: str, filename: str = "<string>", *, today: _dt.date | Non
     if len(text) > MAX_POLICY_BYTES:
         raise PolicyError([PolicyProblem(filename, 1, f"policy larger than {MAX_POLICY_BYTES} "
                                                       "bytes")])
-    loader = _LineLoader(text)
-    loader.duplicates = []
+    loader: _LineLoader | None = None
     try:
+        loader = _LineLoader(text)  # its reader refuses NUL and other non-printables at once
+        loader.duplicates = []
         node = loader.get_single_node()
         bomb = _oversized_node(node, MAX_YAML_NODES) if node is not None else None
         if bomb is not None:
@@ -319,12 +320,16 @@ def parse_policy(text: str, filename: str = "<string>", *, today: _dt.date | Non
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         line = mark.line + 1 if mark is not None else 1
         problem = getattr(exc, "problem", None) or str(exc)
+        if isinstance(exc, yaml.reader.ReaderError):  # it has a character position, no mark
+            line = text.count("\n", 0, max(exc.position, 0)) + 1
+            problem = f"character #x{exc.character:04x} is not allowed ({exc.reason})"
         problems = [PolicyProblem(filename, line, f"YAML syntax error: {problem}")]
         raise PolicyError(problems) from None
     except RecursionError:  # PyYAML composes and constructs recursively
         raise PolicyError([PolicyProblem(filename, 1, "YAML nested too deeply")]) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     for line, message in loader.duplicates:
         check.error(line, message)
     top = check.mapping(data, 1, "the policy", _TOP_KEYS)
