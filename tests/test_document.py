@@ -403,3 +403,20 @@ def test_require_symbol_is_validated_with_its_line(tmp_path: Path) -> None:
     ok = path.with_name("ok.yaml")
     ok.write_text(text.replace("sometimes", "false"), encoding="utf-8")
     assert load_policy(ok).detection.require_symbol is False
+
+
+# --- hostile input --------------------------------------------------------------------------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=60, deadline=None)
+@given(magic=st.sampled_from([b"%PDF-1.7\n", b"PK\x03\x04", b"<edXML xmlns='QCVN_102_2016'>",
+                              b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", b""]),
+       body=st.binary(max_size=2048),
+       name=st.sampled_from(["a.pdf", "a.docx", "a.odt", "a.zip", "a.edxml", "a.doc", None]))
+def test_garbage_attachments_never_raise(magic: bytes, body: bytes, name: str | None) -> None:
+    result = detect(attachments=(Attachment(name, "application/octet-stream", magic + body),))
+    assert isinstance(result.score, float)
+    assert all(isinstance(reason, str) for reason in result.unscannable)
