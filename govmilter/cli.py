@@ -176,17 +176,15 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
     policy = _load(args.policy)
     against = _load(args.against) if args.against is not None else None
-    try:
-        source = replay.MessageSource(args.source)
-    except replay.ReplaySourceError as exc:
-        print(f"govmilter replay: {exc}", file=sys.stderr)
-        return EXIT_INPUT
     progress = replay.ProgressLine()
     try:
-        results = replay.replay_source(source, policy, against, policy_path=args.policy,
-                                       against_path=args.against, jobs=args.jobs,
+        source = replay.MessageSource(args.source)
+        results = replay.replay_source(source, policy, against, jobs=args.jobs,
                                        progress=progress)
         report = replay.summarize(args.source, results, policy, against)
+    except replay.ReplayError as exc:
+        print(f"govmilter replay: {exc}", file=sys.stderr)
+        return EXIT_INPUT
     finally:
         progress.close()
     if args.json:

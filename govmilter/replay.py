@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import collections
 import concurrent.futures
+import concurrent.futures.process
 import email.parser
 import email.policy
 import mailbox
@@ -36,8 +37,8 @@ from govmilter.scan import scan_message
 from govmilter.verdict import Envelope, MessageFacts, RecipientVerdict, Verdict
 
 
-class ReplaySourceError(GovmilterError):
-    """The mail source cannot be opened."""
+class ReplayError(GovmilterError):
+    """The replay cannot run: the mail source cannot be opened, or a policy file changed."""
 
 
 #: Sources with at least this many messages are scanned by worker processes; below it, starting
@@ -90,20 +91,20 @@ class MessageSource:
                 with self.path.open("rb") as file:
                     head = file.read(5)
             except OSError as exc:
-                raise ReplaySourceError(f"cannot read {self.path}: {exc.strerror or exc}") from None
+                raise ReplayError(f"cannot read {self.path}: {exc.strerror or exc}") from None
             if head == b"From ":
                 self.kind = "mbox"
                 self._mbox = mailbox.mbox(self.path, factory=None, create=False)
                 try:
                     self._mbox_keys = list(self._mbox.iterkeys())
                 except OSError as exc:
-                    raise ReplaySourceError(
+                    raise ReplayError(
                         f"cannot read {self.path}: {exc.strerror or exc}") from None
             else:
                 self.kind = "message"
                 self._files = [self.path]
         else:
-            raise ReplaySourceError(
+            raise ReplayError(
                 f"{self.path}: no such Maildir, mbox, .eml folder or message file")
 
     def __len__(self) -> int:
@@ -197,17 +198,30 @@ def replay_message(message: SourceMessage, policy: Policy, against: Policy | Non
 _worker_policies: tuple[Policy, Policy | None] | None = None
 
 
-def _init_worker(policy_path: str | None, against_path: str | None) -> None:
-    """Load the policies once per worker process, not once per message."""
+def _load_same(path: str, sha256: str) -> Policy:
+    policy = load_policy(path)
+    if policy.source.sha256 != sha256:
+        # The parent reports under the policy it loaded; a worker must not decide with another.
+        raise ReplayError(f"{path} changed while the replay was running; run it again")
+    return policy
+
+
+def _init_worker(policy: tuple[str, str], against: tuple[str, str] | None) -> None:
+    """Load the policies (path, sha256) once per worker process, not once per message."""
     global _worker_policies
-    _worker_policies = (load_policy(policy_path),
-                        load_policy(against_path) if against_path is not None else None)
+    _worker_policies = (_load_same(*policy), _load_same(*against) if against else None)
 
 
 def _replay_batch(batch: list[SourceMessage]) -> list[ReplayedMessage]:
     assert _worker_policies is not None, "worker started without _init_worker"
     policy, against = _worker_policies
     return [replay_message(m, policy, against) for m in batch]
+
+
+def _from_file(policy: Policy) -> tuple[str, str] | None:
+    """(path, sha256) for a worker to load the policy again, or None when it has no file."""
+    return ((policy.source.path, policy.source.sha256) if Path(policy.source.path).is_file()
+            else None)
 
 
 def _batches(source: MessageSource) -> Iterator[list[SourceMessage]]:
@@ -226,20 +240,24 @@ def replay_source(
     policy: Policy,
     against: Policy | None = None,
     *,
-    policy_path: str | None = None,
-    against_path: str | None = None,
     jobs: int = 2,
     progress: ProgressCallback | None = None,
 ) -> Iterator[ReplayedMessage]:
     """Replay every message of ``source``, in source order.
 
     With ``jobs`` > 1 and a large source, messages are scanned by that many worker processes
-    (scanning is CPU-bound); the workers load the policies from ``policy_path`` and
-    ``against_path`` (None: the embedded default) and receive message bytes in bounded batches.
+    (scanning is CPU-bound): each loads the policies once from their files (and checks their
+    sha256) and receives message bytes in bounded batches. Policies that do not come from a file
+    are replayed in this process.
+
+    :raises ReplayError: when a policy file changed since it was loaded.
     """
     total = len(source)
     done = 0
-    if jobs <= 1 or total < PARALLEL_MIN_MESSAGES:
+    new_file = _from_file(policy)
+    old_file = _from_file(against) if against is not None else None
+    if (jobs <= 1 or total < PARALLEL_MIN_MESSAGES or new_file is None
+            or (against is not None and old_file is None)):
         for message in source:
             yield replay_message(message, policy, against)
             done += 1
@@ -248,7 +266,7 @@ def replay_source(
         return
     with concurrent.futures.ProcessPoolExecutor(
             max_workers=jobs, initializer=_init_worker,
-            initargs=(policy_path, against_path if against is not None else None)) as pool:
+            initargs=(new_file, old_file)) as pool:
         pending: collections.deque[concurrent.futures.Future[list[ReplayedMessage]]] = (
             collections.deque())
         batches = _batches(source)
@@ -267,6 +285,8 @@ def replay_source(
                     done += 1
                 if progress:
                     progress(done, total)
+        except concurrent.futures.process.BrokenProcessPool as exc:
+            raise ReplayError(f"a worker process died ({exc}); try --jobs 1") from None
         finally:
             for future in pending:
                 future.cancel()
