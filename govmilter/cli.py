@@ -10,7 +10,7 @@ import argparse
 import datetime as _dt
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from govmilter import __version__
@@ -137,10 +137,14 @@ def cmd_check(args: argparse.Namespace) -> int:
         return EXIT_INPUT
     policy, facts, envelope = scanned
     verdict = decide(envelope, facts, policy)
-    if args.json:
-        print(json.dumps(verdict_to_json(verdict, policy), ensure_ascii=False, indent=2))
-    else:
-        print(verdict_to_text(verdict, policy))
+    return _print_result(args, lambda: verdict_to_json(verdict, policy),
+                         lambda: verdict_to_text(verdict, policy))
+
+
+def _print_result(args: argparse.Namespace, as_json: Callable[[], object],
+                  as_text: Callable[[], str]) -> int:
+    """Print the result as JSON with ``--json``, else as text."""
+    print(json.dumps(as_json(), ensure_ascii=False, indent=2) if args.json else as_text())
     return EXIT_OK
 
 
@@ -187,11 +191,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
         return EXIT_INPUT
     finally:
         progress.close()
-    if args.json:
-        print(json.dumps(replay.report_to_json(report), ensure_ascii=False, indent=2))
-    else:
-        print(replay.report_to_text(report))
-    return EXIT_OK
+    return _print_result(args, lambda: replay.report_to_json(report),
+                         lambda: replay.report_to_text(report))
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
@@ -203,11 +204,8 @@ def cmd_explain(args: argparse.Namespace) -> int:
         return EXIT_INPUT
     policy, facts, envelope = scanned
     explanation = explain(envelope, facts, policy)
-    if args.json:
-        print(json.dumps(explanation_to_json(explanation, policy), ensure_ascii=False, indent=2))
-    else:
-        print(explanation_to_text(explanation, policy))
-    return EXIT_OK
+    return _print_result(args, lambda: explanation_to_json(explanation, policy),
+                         lambda: explanation_to_text(explanation, policy))
 
 
 COMMANDS = {"check": cmd_check, "validate": cmd_validate, "replay": cmd_replay,

@@ -20,7 +20,7 @@ from govmilter.policy import (
     rule_conditions,
 )
 from govmilter.policy.model import DocumentClass
-from govmilter.render import verdict_to_json
+from govmilter.render import message_action_line, verdict_heading, verdict_to_json
 from govmilter.verdict import (
     Envelope,
     MessageFacts,
@@ -158,12 +158,7 @@ def _step_line(number: int, step: RuleStep, width: int) -> str:
 def explanation_to_text(explanation: Explanation, policy: Policy) -> str:
     """The walk as a person reads it: document first, then each recipient's rules in order."""
     verdict = explanation.verdict
-    lines = [
-        f"policy:   {policy.source.path} (sha256 {policy.source.sha256[:12]}, mode {policy.mode})",
-        f"sender:   {verdict.sender or '<>'} [{verdict.sender_class.domain_class}: "
-        f"{verdict.sender_class.reason}]",
-        *_document_lines(verdict.document, policy),
-    ]
+    lines = [*verdict_heading(verdict, policy), *_document_lines(verdict.document, policy)]
     width = max((len(f"{len(policy.rules)}. {r.id}") for r in policy.rules), default=0)
     for recipient in explanation.recipients:
         r = recipient.verdict
@@ -179,7 +174,5 @@ def explanation_to_text(explanation: Explanation, policy: Policy) -> str:
         if r.reply is not None and r.action.value == "reject":
             lines.append(f"     reply: {r.reply.code} {r.reply.enhanced} {r.reply.lines[0]}")
     lines.append("")
-    lines.append(f"message:  {verdict.message_action.value}"
-                 + ("" if verdict.message_action == verdict.applied_message_action
-                    else f" (applied: {verdict.applied_message_action.value})"))
+    lines.append(message_action_line(verdict))
     return "\n".join(lines)

@@ -70,14 +70,26 @@ def verdict_to_json(verdict: Verdict, policy: Policy) -> dict[str, Any]:
     }
 
 
-def verdict_to_text(verdict: Verdict, policy: Policy) -> str:
-    """A short report a security engineer reads in a terminal."""
-    doc = verdict.document
-    lines = [
+def verdict_heading(verdict: Verdict, policy: Policy) -> list[str]:
+    """The first lines of a text report: which policy, which sender and its class."""
+    return [
         f"policy:   {policy.source.path} (sha256 {policy.source.sha256[:12]}, mode {policy.mode})",
         f"sender:   {verdict.sender or '<>'} [{verdict.sender_class.domain_class}: "
         f"{verdict.sender_class.reason}]",
     ]
+
+
+def message_action_line(verdict: Verdict) -> str:
+    """The last line of a text report: the action on the whole message, and what was applied."""
+    return (f"message:  {verdict.message_action.value}"
+            + ("" if verdict.message_action == verdict.applied_message_action
+               else f" (applied: {verdict.applied_message_action.value})"))
+
+
+def verdict_to_text(verdict: Verdict, policy: Policy) -> str:
+    """A short report a security engineer reads in a terminal."""
+    doc = verdict.document
+    lines = verdict_heading(verdict, policy)
     if doc.official:
         marks = ", ".join(m for m in (doc.secrecy, doc.urgency) if m)
         lines.append(f"document: OFFICIAL (score {doc.score} >= {policy.detection.threshold})"
@@ -99,7 +111,5 @@ def verdict_to_text(verdict: Verdict, policy: Policy) -> str:
                      f"by rule {r.rule_id}, {compliance}")
         if r.reply is not None and r.action.value == "reject":
             lines.append(f"      reply: {r.reply.code} {r.reply.enhanced} {r.reply.lines[0]}")
-    lines.append(f"message:  {verdict.message_action.value}"
-                 + ("" if verdict.message_action == verdict.applied_message_action
-                    else f" (applied: {verdict.applied_message_action.value})"))
+    lines.append(message_action_line(verdict))
     return "\n".join(lines)
