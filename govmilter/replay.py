@@ -21,6 +21,7 @@ import concurrent.futures
 import concurrent.futures.process
 import email.parser
 import email.policy
+import itertools
 import mailbox
 import sys
 import time
@@ -34,7 +35,13 @@ from govmilter.domains import parse_address
 from govmilter.errors import GovmilterError
 from govmilter.policy import IMPLICIT_RULE_ID, Action, Policy, decide, load_policy
 from govmilter.scan import scan_message
-from govmilter.verdict import Envelope, MessageFacts, RecipientVerdict, Verdict
+from govmilter.verdict import (
+    Envelope,
+    MessageFacts,
+    OfficialDocumentEvidence,
+    RecipientVerdict,
+    Verdict,
+)
 
 
 class ReplayError(GovmilterError):
@@ -325,8 +332,7 @@ class ChangedVerdict:
     message: str
     old: RecipientVerdict
     new: RecipientVerdict
-    document_class: str
-    evidence: tuple[str, ...]
+    document: OfficialDocumentEvidence  #: as the new policy's scan found it
 
 
 @dataclass(frozen=True)
@@ -366,9 +372,7 @@ def summarize(source: str, results: Iterator[ReplayedMessage], policy: Policy,
         against_counts.add(result.old)
         for old, new in zip(result.old.recipients, result.new.recipients, strict=True):
             if _verdict_key(old) != _verdict_key(new):
-                changed.append(ChangedVerdict(
-                    result.name, old, new, result.new.document.document_class.value,
-                    result.new.document.evidence))
+                changed.append(ChangedVerdict(result.name, old, new, result.new.document))
     return ReplayReport(source, policy, counts, against, against_counts, total,
                         tuple(unreadable), tuple(changed))
 
@@ -404,8 +408,8 @@ def report_to_json(report: ReplayReport) -> dict[str, Any]:
                            **_counts_json(report.against_counts)}
         data["changed"] = [
             {"message": c.message, "recipient": c.new.address, "old": _outcome_json(c.old),
-             "new": _outcome_json(c.new), "document_class": c.document_class,
-             "evidence": list(c.evidence)}
+             "new": _outcome_json(c.new), "document_class": c.document.document_class.value,
+             "score": c.document.score, "evidence": list(c.document.evidence)}
             for c in report.changed
         ]
     return data
@@ -495,11 +499,15 @@ def report_to_text(report: ReplayReport) -> str:
         lines.append("")
         lines.append(f"changed verdicts: {_plural(len(report.changed), 'recipient')} in "
                      f"{_plural(messages, 'message')}")
-        for c in report.changed:
-            lines.append(f"  {c.message}: {c.new.address}: {_outcome_text(c.old)} -> "
-                         f"{_outcome_text(c.new)}")
-            lines.append(f"      document {c.document_class}: " + ("; ".join(c.evidence)
-                                                                    or "no evidence"))
+        # Changes come message by message: the evidence is shown once, after its recipients.
+        for _, group in itertools.groupby(report.changed, key=lambda c: c.message):
+            changes = list(group)
+            for c in changes:
+                lines.append(f"  {c.message}: {c.new.address}: {_outcome_text(c.old)} -> "
+                             f"{_outcome_text(c.new)}")
+            doc = changes[0].document
+            lines.append(f"      document {doc.document_class}, score {doc.score}: "
+                         + ("; ".join(doc.evidence) or "no evidence"))
     return "\n".join(lines)
 
 

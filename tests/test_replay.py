@@ -156,11 +156,11 @@ def test_mbox_counts_from_the_command_line(
     assert "changed" not in data and "against" not in data
 
 
-def _expected_changes(named: dict[str, GeneratedMessage]) -> set[tuple[str, str]]:
-    """Official non-secret documents from an official sender to a freemail recipient."""
-    return {(name, rcpt) for name, m in named.items() for rcpt in m.recipients
+def _expected_changes(named: dict[str, GeneratedMessage]) -> list[tuple[str, str]]:
+    """Official non-secret documents from an official sender to a freemail recipient, in order."""
+    return [(name, rcpt) for name, m in named.items() for rcpt in m.recipients
             if m.kind == "official" and class_of(m.sender) == "official"
-            and class_of(rcpt) == "freemail"}
+            and class_of(rcpt) == "freemail"]
 
 
 def test_policy_edit_changes_exactly_the_expected_verdicts(
@@ -176,7 +176,7 @@ def test_policy_edit_changes_exactly_the_expected_verdicts(
     assert reports[0] == reports[1]  # the worker processes give exactly the serial answer
     data = reports[0]
     changed = {(c["message"], c["recipient"]) for c in data["changed"]}
-    assert changed == _expected_changes(named)
+    assert changed == set(_expected_changes(named))
     assert len(changed) == len(data["changed"]) > 10
     for change in data["changed"]:
         assert change["old"] == {"action": "tag", "rule": "document-to-freemail",
@@ -184,6 +184,7 @@ def test_policy_edit_changes_exactly_the_expected_verdicts(
         assert change["new"] == {"action": "reject", "rule": "document-to-freemail",
                                  "mode": "enforce"}
         assert change["document_class"] == "official"
+        assert change["score"] >= 5.0
         assert "body: national heading" in change["evidence"]
     assert data["rules"] == data["against"]["rules"]  # same rules decide, with other actions
     assert {k: data["against"][k] for k in ("rules", "actions", "message_actions")} == \
@@ -200,15 +201,20 @@ def test_text_report_lists_the_changes_with_evidence(
                    "--against", str(default_policy_path()))
     assert done.returncode == 0, done.stderr
     out = done.stdout
-    expected = sorted(_expected_changes(named), key=lambda c: int(c[0].split("#")[1]))
+    expected = _expected_changes(named)
     messages = len({name for name, _ in expected})
     assert f"changed verdicts: {len(expected)} recipients in {messages} messages" in out
     lines = out.splitlines()
-    for name, rcpt in expected:
-        line = f"  {name}: {rcpt}: tag(document-to-freemail) -> reject(document-to-freemail)"
-        evidence = lines[lines.index(line) + 1]
-        assert evidence.startswith("      document official: ")
-        assert "national heading" in evidence
+    listed = lines[lines.index(next(x for x in lines if x.startswith("changed verdicts"))) + 1:]
+    changes = [x for x in listed if not x.startswith("      document ")]
+    assert changes == [f"  {name}: {rcpt}: tag(document-to-freemail) -> "
+                       "reject(document-to-freemail)" for name, rcpt in expected]
+    # One evidence line per message, after its last changed recipient.
+    evidence = [i for i, x in enumerate(listed) if x.startswith("      document official, score")]
+    assert len(evidence) == messages == len(listed) - len(changes)
+    assert all("body: national heading" in listed[i] for i in evidence)
+    message_of = [x.split(":")[0] for x in listed]
+    assert all(message_of[i - 1] != message_of[i + 1] for i in evidence[:-1])
     row = next(line for line in lines if line.lstrip().startswith("document-to-freemail"))
     assert row.split()[:2] == ["document-to-freemail", "tag"]
     assert row.split()[2:4] == ["->", "reject"]
