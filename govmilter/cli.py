@@ -50,8 +50,12 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--jobs", type=int, default=2, metavar="N",
                         help="worker processes for large sources (default 2; 1: no workers)")
 
-    explain = sub.add_parser("explain", help="walk the rules for each recipient of a message, "
-                             "saying why each did or did not match")
+    explain = sub.add_parser(
+        "explain", help="walk the rules for each recipient of a message, saying why each did or "
+        "did not match", description="Walk the rules in order for each recipient and say why "
+        "each did or did not match, and which evidence made the document official or secret. "
+        "The envelope is taken as replay takes it: --sender/--rcpt, else Return-Path and "
+        "X-Original-To or Delivered-To, else From and To/Cc.")
     _add_message_arguments(explain)
     explain.add_argument("--json", action="store_true",
                          help="print the check --json object with each recipient's rule walk")
@@ -108,10 +112,12 @@ def envelope_for(facts: MessageFacts, sender: str | None, rcpts: Sequence[str],
                     service=service)
 
 
-def _scan_for_command(args: argparse.Namespace
+def _scan_for_command(args: argparse.Namespace, *, stored_envelope: bool = False
                       ) -> tuple[Policy, MessageFacts, Envelope] | None:
     """Load the policy, read and scan the message, build the envelope (check and explain).
 
+    With ``stored_envelope`` the envelope is read from Return-Path and X-Original-To or
+    Delivered-To first, as ``replay`` does, so that explain shows the verdict replay counted.
     Prints the problem and returns None when the message cannot be read or has no recipient.
     """
     policy = _load(args.policy)
@@ -122,7 +128,13 @@ def _scan_for_command(args: argparse.Namespace
               file=sys.stderr)
         return None
     facts = scan_message(raw, policy)
-    envelope = envelope_for(facts, args.sender, args.rcpt, args.auth, args.service)
+    if stored_envelope:
+        from govmilter.replay import envelope_from_headers
+
+        envelope = envelope_from_headers(raw, facts, args.sender, args.rcpt, args.auth,
+                                         args.service)
+    else:
+        envelope = envelope_for(facts, args.sender, args.rcpt, args.auth, args.service)
     if not envelope.recipients:
         print(f"govmilter {args.command}: no recipients: give --rcpt or a message with To/Cc",
               file=sys.stderr)
@@ -199,7 +211,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
     """``govmilter explain``: the rule walk behind each recipient's verdict."""
     from govmilter.explain import explain, explanation_to_json, explanation_to_text
 
-    scanned = _scan_for_command(args)
+    scanned = _scan_for_command(args, stored_envelope=True)
     if scanned is None:
         return EXIT_INPUT
     policy, facts, envelope = scanned

@@ -149,19 +149,25 @@ def _first_address(values: Sequence[Any]) -> str | None:
     return None
 
 
-def envelope_from_headers(raw: bytes, facts: MessageFacts) -> Envelope:
+def envelope_from_headers(raw: bytes, facts: MessageFacts, sender: str | None = None,
+                          rcpts: Sequence[str] = (), auth: str | None = None,
+                          service: str | None = None) -> Envelope:
     """Rebuild the SMTP envelope a stored message was delivered with, as far as headers tell.
 
     The sender is ``Return-Path`` (``<>`` for bounces); the recipient is ``X-Original-To`` (the
     address as the client sent it in RCPT TO, which is what the milter saw), else
     ``Delivered-To``: a stored copy was delivered to that one recipient. Without those headers
-    the envelope is From and To/Cc, as for ``govmilter check``.
+    the envelope is From and To/Cc, as for ``govmilter check``. A given ``sender`` or ``rcpts``
+    wins over the headers.
     """
     headers = _HEADER_PARSER.parsebytes(raw, headersonly=True)
-    sender = _first_address(headers.get_all("Return-Path", []))
-    recipient = (_first_address(headers.get_all("X-Original-To", []))
-                 or _first_address(headers.get_all("Delivered-To", [])))
-    return envelope_for(facts, sender, [recipient] if recipient else [])
+    if sender is None:
+        sender = _first_address(headers.get_all("Return-Path", []))
+    if not rcpts:
+        recipient = (_first_address(headers.get_all("X-Original-To", []))
+                     or _first_address(headers.get_all("Delivered-To", [])))
+        rcpts = [recipient] if recipient else []
+    return envelope_for(facts, sender, rcpts, auth, service)
 
 
 @dataclass(frozen=True, slots=True)

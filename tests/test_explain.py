@@ -126,3 +126,17 @@ def test_explain_unreadable_message_is_a_clear_error(
     assert err.startswith("govmilter explain: cannot read ")
     assert "Traceback" not in err
 
+
+
+def test_explain_takes_the_envelope_as_replay_does(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    stored = generate(3)[1]  # delivered with Return-Path and X-Original-To, decoy From and To
+    message = tmp_path / "stored.eml"
+    message.write_bytes(stored.raw)
+    assert main(["explain", "--json", str(message)]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["sender"]["address"] == stored.sender
+    assert [r["address"] for r in data["recipients"]] == list(stored.recipients)
+    assert main(["explain", "--json", "--rcpt", "other@gmail.com", str(message)]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert [r["address"] for r in data["recipients"]] == ["other@gmail.com"]
