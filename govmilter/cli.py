@@ -14,7 +14,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from govmilter import __version__
+from govmilter.dnsintel import DnsIntel, dns_classifier
 from govmilter.policy import Policy, PolicyError, decide, load_policy
+from govmilter.policy.decide import Classifier
 from govmilter.render import verdict_to_json, verdict_to_text
 from govmilter.scan import scan_message
 from govmilter.verdict import Envelope, MessageFacts
@@ -40,6 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--auth", metavar="USER", help="treat the sender as SMTP-authenticated")
     check.add_argument("--service", help="Postfix service name ({daemon_name}) to assume")
     check.add_argument("--json", action="store_true", help="print the verdict as JSON")
+    check.add_argument("--no-dns", action="store_true",
+                       help="classify by the policy's lists only (no MX or existence lookups)")
 
     validate = sub.add_parser("validate", help="check a policy file; errors as file:line")
     validate.add_argument("policy", nargs="?", help="policy YAML (default: the embedded one)")
@@ -68,6 +72,14 @@ def envelope_for(facts: MessageFacts, sender: str | None, rcpts: Sequence[str],
                     service=service)
 
 
+def _classifier(policy: Policy, envelope: Envelope, no_dns: bool) -> Classifier | None:
+    """The DNS-backed classifier the milter uses, unless DNS is off; None means lists only."""
+    if no_dns or not policy.dns.enabled:
+        return None
+    with DnsIntel(policy.dns) as intel:
+        return dns_classifier(policy, intel, (envelope.sender, *envelope.recipients))
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     """``govmilter check``: the same verdict as the daemon, for a saved message."""
     policy = _load(args.policy)
@@ -83,7 +95,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         print("govmilter check: no recipients: give --rcpt or a message with To/Cc",
               file=sys.stderr)
         return EXIT_INPUT
-    verdict = decide(envelope, facts, policy)
+    verdict = decide(envelope, facts, policy, _classifier(policy, envelope, args.no_dns))
     if args.json:
         print(json.dumps(verdict_to_json(verdict, policy), ensure_ascii=False, indent=2))
     else:
@@ -106,6 +118,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
           f"{len(d.freemail)} freemail ({len(d.freemail_exclude)} excluded), "
           f"{len(d.exceptions)} exceptions ({active} active)")
     print(f"  detection:  threshold {policy.detection.threshold}")
+    dns = policy.dns
+    servers = ", ".join(str(ns) for ns in dns.nameservers) or "system resolv.conf"
+    print(f"  dns:        {'on' if dns.enabled else 'off'} ({servers}; timeout {dns.timeout:g} s, "
+          f"budget {dns.budget:g} s, cache {dns.cache_size})")
     if policy.warnings:
         print(f"  warnings:   {len(policy.warnings)} (above)")
     return EXIT_OK
