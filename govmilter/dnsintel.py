@@ -199,7 +199,7 @@ def names_to_look_up(base: DomainClassification, lists: DomainLists) -> tuple[st
     off, and its NXDOMAIN answers must not turn official mail into look-alikes.
     """
     domain = base.domain
-    if domain is None or base.internal:
+    if domain is None or base.internal or domain.startswith("["):  # [192.0.2.1] has no MX
         return ()
     if base.domain_class is DomainClass.EXTERNAL:
         return (domain,)

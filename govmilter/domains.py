@@ -288,9 +288,9 @@ def classify_domain(domain: str, lists: DomainLists) -> DomainClassification:
     hit = lists.internal.match(domain)
     if hit is not None:
         return DomainClassification(DomainClass.OFFICIAL, domain, f"internal domain {hit}", True)
-    lookalike = find_lookalike(domain, lists.lookalike)
     hit = lists.official.match(domain)
     if hit is not None:
+        lookalike = find_lookalike(domain, lists.lookalike)
         if lookalike is not None:
             return DomainClassification(
                 DomainClass.LOOKALIKE, domain,
@@ -300,6 +300,7 @@ def classify_domain(domain: str, lists: DomainLists) -> DomainClassification:
     hit = lists.freemail.match(domain)
     if hit is not None and lists.freemail_exclude.match(domain) is None:
         return DomainClassification(DomainClass.FREEMAIL, domain, f"freemail list {hit}")
+    lookalike = find_lookalike(domain, lists.lookalike)
     if lookalike is not None:
         return DomainClassification(DomainClass.LOOKALIKE, domain, lookalike.reason,
                                     evidence=(lookalike.evidence,))

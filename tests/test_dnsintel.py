@@ -124,6 +124,13 @@ def silent() -> Iterator[socket.socket]:
     sock.close()
 
 
+def _silent_settings(silent: socket.socket, **changes: object) -> DnsSettings:
+    """Settings that send every query to the silent socket."""
+    port = int(silent.getsockname()[1])
+    return dataclasses.replace(  # type: ignore[arg-type]
+        DnsSettings(nameservers=(Nameserver("127.0.0.1", port),)), **changes)
+
+
 @pytest.fixture(scope="module")
 def server(silent: socket.socket, tmp_path_factory: pytest.TempPathFactory
            ) -> Iterator[DnsServer]:
@@ -193,6 +200,7 @@ def _policy(settings: DnsSettings, internal: str = "[mic.gov.vn]") -> Policy:
     ("a@other.org", DomainClass.UNKNOWN, "dns:failure (server answered REFUSED)"),
     ("a@x.silent.example", DomainClass.UNKNOWN, "dns:timeout (timed out)"),
     ("a@gmail.com", DomainClass.FREEMAIL, None),  # on the list: DNS not asked
+    ("a@[192.0.2.1]", DomainClass.EXTERNAL, None),  # an address literal has no MX to ask for
 ])
 def test_domains_are_classified_from_dns(server: DnsServer, address: str,
                                          expected: DomainClass, evidence: str | None) -> None:
@@ -289,11 +297,9 @@ def test_cache_is_bounded(server: DnsServer) -> None:
 
 
 def test_failures_are_cached_briefly(silent: socket.socket) -> None:
-    port = int(silent.getsockname()[1])
     now = [0.0]
     sent: list[str] = []
-    settings = DnsSettings(nameservers=(Nameserver("127.0.0.1", port),), timeout=0.3,
-                           budget=2.0, failure_ttl=30)
+    settings = _silent_settings(silent, timeout=0.3, budget=2.0, failure_ttl=30)
     with DnsIntel(settings, on_lookup=lambda _s, o: sent.append(o), clock=lambda: now[0]) as i:
         first = i.lookup_many(["partner.example"])["partner.example"]
         again = i.lookup_many(["partner.example"])["partner.example"]
@@ -308,9 +314,7 @@ def test_failures_are_cached_briefly(silent: socket.socket) -> None:
 
 def test_a_silent_server_costs_at_most_the_budget(silent: socket.socket) -> None:
     """Lookups longer than the budget are cut at the budget, all recipients together."""
-    port = int(silent.getsockname()[1])
-    settings = DnsSettings(nameservers=(Nameserver("127.0.0.1", port),), timeout=3.0,
-                           budget=0.5)
+    settings = _silent_settings(silent, timeout=3.0, budget=0.5)
     policy = dataclasses.replace(_policy(settings), dns=settings)
     recipients = [f"r{i}@company{i}.example" for i in range(6)]
     with DnsIntel(settings) as intel:
@@ -327,9 +331,7 @@ def test_a_silent_server_costs_at_most_the_budget(silent: socket.socket) -> None
 
 
 def test_lookup_timeout_applies_within_a_larger_budget(silent: socket.socket) -> None:
-    port = int(silent.getsockname()[1])
-    settings = DnsSettings(nameservers=(Nameserver("127.0.0.1", port),), timeout=0.3,
-                           budget=10.0)
+    settings = _silent_settings(silent, timeout=0.3, budget=10.0)
     with DnsIntel(settings) as intel:
         started = time.monotonic()
         answers = intel.lookup_many(["a.example", "b.example"])
