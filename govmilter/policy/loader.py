@@ -199,13 +199,13 @@ class _Checker:
         if not isinstance(value, str):
             self.error(line, f"{where}: domain must be text, not {_kind(value)}")
             return None
+        if "@" in value:
+            self.error(line, f"{where}: {value!r} is an address, not a domain")
+            return None
         try:
             normalize_domain(value[2:] if value.startswith("*.") else value)
         except DomainError as exc:
             self.error(line, f"{where}: invalid domain {value!r}: {exc}")
-            return None
-        if "@" in value:
-            self.error(line, f"{where}: {value!r} is an address, not a domain")
             return None
         return value
 
