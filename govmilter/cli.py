@@ -15,7 +15,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from govmilter import __version__
+from govmilter.dnsintel import DnsIntel, dns_classifier
 from govmilter.policy import Policy, PolicyError, decide, load_policy
+from govmilter.policy.decide import Classifier
 from govmilter.render import verdict_to_json, verdict_to_text
 from govmilter.scan import scan_message
 from govmilter.verdict import Envelope, MessageFacts
@@ -89,6 +91,8 @@ def _add_message_arguments(parser: argparse.ArgumentParser) -> None:
                         help="envelope recipient, repeatable (default: To and Cc headers)")
     parser.add_argument("--auth", metavar="USER", help="treat the sender as SMTP-authenticated")
     parser.add_argument("--service", help="Postfix service name ({daemon_name}) to assume")
+    parser.add_argument("--no-dns", action="store_true",
+                        help="classify by the policy's lists only (no MX or existence lookups)")
 
 
 def _load(path: str | None) -> Policy:
@@ -111,6 +115,14 @@ def envelope_for(facts: MessageFacts, sender: str | None, rcpts: Sequence[str],
     recipients = tuple(rcpts) if rcpts else facts.header_to
     return Envelope(sender=envelope_sender, recipients=recipients, authenticated_user=auth,
                     service=service)
+
+
+def _classifier(policy: Policy, envelope: Envelope, no_dns: bool) -> Classifier | None:
+    """The DNS-backed classifier the milter uses, unless DNS is off; None means lists only."""
+    if no_dns or not policy.dns.enabled:
+        return None
+    with DnsIntel(policy.dns) as intel:
+        return dns_classifier(policy, intel, (envelope.sender, *envelope.recipients))
 
 
 def _scan_for_command(args: argparse.Namespace, *, stored_envelope: bool = False
@@ -149,7 +161,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     if scanned is None:
         return EXIT_INPUT
     policy, facts, envelope = scanned
-    verdict = decide(envelope, facts, policy)
+    verdict = decide(envelope, facts, policy, _classifier(policy, envelope, args.no_dns))
     return _print_result(args, lambda: verdict_to_json(verdict, policy),
                          lambda: verdict_to_text(verdict, policy))
 
@@ -181,6 +193,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
           f"{len(d.freemail)} freemail ({len(d.freemail_exclude)} excluded), "
           f"{len(d.exceptions)} exceptions ({active} active)")
     print(f"  detection:  threshold {policy.detection.threshold}")
+    dns = policy.dns
+    servers = ", ".join(str(ns) for ns in dns.nameservers) or "system resolv.conf"
+    print(f"  dns:        {'on' if dns.enabled else 'off'} ({servers}; timeout {dns.timeout:g} s, "
+          f"budget {dns.budget:g} s, cache {dns.cache_size})")
     if policy.warnings or shadowed:
         print(f"  warnings:   {len(policy.warnings) + len(shadowed)} (above)")
     return EXIT_OK
@@ -216,7 +232,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
     if scanned is None:
         return EXIT_INPUT
     policy, facts, envelope = scanned
-    explanation = explain(envelope, facts, policy)
+    explanation = explain(envelope, facts, policy, _classifier(policy, envelope, args.no_dns))
     return _print_result(args, lambda: explanation_to_json(explanation, policy),
                          lambda: explanation_to_text(explanation, policy))
 

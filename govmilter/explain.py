@@ -19,8 +19,9 @@ from govmilter.policy import (
     list_classifier,
     rule_conditions,
 )
+from govmilter.policy.decide import Classifier
 from govmilter.policy.model import DocumentClass
-from govmilter.render import message_action_line, verdict_heading, verdict_to_json
+from govmilter.render import class_text, message_action_line, verdict_heading, verdict_to_json
 from govmilter.verdict import (
     Envelope,
     MessageFacts,
@@ -80,9 +81,14 @@ def secrecy_evidence(document: OfficialDocumentEvidence) -> tuple[str, ...]:
     return tuple(e for e in document.evidence if "secrecy marking" in e)
 
 
-def explain(envelope: Envelope, facts: MessageFacts, policy: Policy) -> Explanation:
-    """Decide the message and walk the rules in order for each recipient, saying why."""
-    classify = list_classifier(policy)
+def explain(envelope: Envelope, facts: MessageFacts, policy: Policy,
+            classify: Classifier | None = None) -> Explanation:
+    """Decide the message and walk the rules in order for each recipient, saying why.
+
+    ``classify`` is the address classifier ``decide()`` gets (the DNS-backed one, as ``check``
+    uses); None classifies by the policy's lists alone.
+    """
+    classify = classify or list_classifier(policy)
     verdict = decide(envelope, facts, policy, classify)
     document = facts.document.document_class
     recipients = []
@@ -163,8 +169,7 @@ def explanation_to_text(explanation: Explanation, policy: Policy) -> str:
     for recipient in explanation.recipients:
         r = recipient.verdict
         lines.append("")
-        lines.append(f"recipient {r.address} [{r.classification.domain_class}: "
-                     f"{r.classification.reason}]")
+        lines.append(f"recipient {r.address} {class_text(r.classification)}")
         lines += [_step_line(n, step, width) for n, step in enumerate(recipient.steps, start=1)]
         if not any(step.status is RuleStatus.MATCH for step in recipient.steps):
             lines.append(f"  no rule matched: {r.rule_id}")

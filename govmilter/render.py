@@ -22,6 +22,7 @@ def _class_json(c: DomainClassification) -> dict[str, Any]:
         "domain_unicode": display_domain(c.domain) if c.domain else None,
         "reason": c.reason,
         "internal": c.internal,
+        "evidence": list(c.evidence),
     }
 
 
@@ -70,12 +71,17 @@ def verdict_to_json(verdict: Verdict, policy: Policy) -> dict[str, Any]:
     }
 
 
+def class_text(c: DomainClassification) -> str:
+    """``[freemail: MX ... is consumer webmail; evidence mx:gmail-smtp-in.l.google.com]``."""
+    evidence = f"; evidence {', '.join(c.evidence)}" if c.evidence else ""
+    return f"[{c.domain_class}: {c.reason}{evidence}]"
+
+
 def verdict_heading(verdict: Verdict, policy: Policy) -> list[str]:
     """The first lines of a text report: which policy, which sender and its class."""
     return [
         f"policy:   {policy.source.path} (sha256 {policy.source.sha256[:12]}, mode {policy.mode})",
-        f"sender:   {verdict.sender or '<>'} [{verdict.sender_class.domain_class}: "
-        f"{verdict.sender_class.reason}]",
+        f"sender:   {verdict.sender or '<>'} {class_text(verdict.sender_class)}",
     ]
 
 
@@ -106,8 +112,8 @@ def verdict_to_text(verdict: Verdict, policy: Policy) -> str:
     for r in verdict.recipients:
         state = "" if r.applied else " (monitor: not applied)"
         compliance = "compliant" if r.compliant else "NON-COMPLIANT"
-        lines.append(f"  {r.address} [{r.classification.domain_class}: "
-                     f"{r.classification.reason}] -> {r.action.value.upper()}{state} "
+        lines.append(f"  {r.address} {class_text(r.classification)} -> "
+                     f"{r.action.value.upper()}{state} "
                      f"by rule {r.rule_id}, {compliance}")
         if r.reply is not None and r.action.value == "reject":
             lines.append(f"      reply: {r.reply.code} {r.reply.enhanced} {r.reply.lines[0]}")

@@ -25,6 +25,7 @@ ADDRESSES = {
     "freemail": ("nguyenvana@gmail.com", "tranthib@yahoo.com", "lec@outlook.com",
                  "hoangd@hn.vnn.vn"),
     "external": ("info@vnexpress.net", "sales@acme-consulting.vn", "partner@vingroup.net"),
+    "lookalike": ("vanthu@mic.gov.vn.com", "admin@govvn.com"),  # imitate gov.vn, no DNS needed
 }
 #: The From/To written in messages whose envelope is in Return-Path/X-Original-To: a class no
 #: generated envelope address has in the same role, so header fallback would be visible.
@@ -81,7 +82,7 @@ def generate(count: int = 300, seed: int = 588) -> list[GeneratedMessage]:
     for index in range(count):
         kind = rng.choice(("secret", "official", "official", "plain", "plain"))
         sender = rng.choice(ADDRESSES[rng.choice(("official", "official", "freemail",
-                                                  "external"))])
+                                                  "external", "lookalike"))])
         style = index % 3  # 0: To/Cc only; 1: X-Original-To; 2: Delivered-To
         if style == 0:
             pool = [a for addresses in ADDRESSES.values() for a in addresses if a != sender]

@@ -38,23 +38,28 @@ COUNT = 300
 
 #: The default policy's rules and actions, restated independently of govmilter as the oracle.
 DEFAULT_ACTIONS = {
-    "official-to-official": "accept", "secret-to-freemail": "reject",
-    "document-to-freemail": "tag", "unscannable-to-freemail": "tag",
-    "document-from-freemail": "tag", "default-accept": "accept",
+    "official-to-official": "accept", "document-to-lookalike": "quarantine",
+    "secret-to-freemail": "reject", "document-to-freemail": "tag",
+    "unscannable-to-freemail": "tag", "document-from-freemail": "tag",
+    "document-from-lookalike": "tag", "default-accept": "accept",
 }
+SEVERITY = ("accept", "tag", "quarantine", "reject")
 
 
 def expected_rule(sender: str, recipient: str, kind: str) -> str:
     """Which default-policy rule decides this recipient, from what the generator made."""
     s, r = class_of(sender), class_of(recipient)
+    document = kind != "plain"
     if s == r == "official":
         return "official-to-official"
+    if s == "official" and r == "lookalike" and document:
+        return "document-to-lookalike"
     if s == "official" and r == "freemail" and kind == "secret":
         return "secret-to-freemail"
-    if s == "official" and r == "freemail" and kind != "plain":
+    if s == "official" and r == "freemail" and document:
         return "document-to-freemail"
-    if s == "freemail" and r == "official" and kind != "plain":
-        return "document-from-freemail"
+    if r == "official" and s in ("freemail", "lookalike") and document:
+        return f"document-from-{s}"
     return "default-accept"
 
 
@@ -62,7 +67,7 @@ def expected_counts(messages: list[GeneratedMessage], actions: dict[str, str]
                     ) -> dict[str, dict[str, int]]:
     """Counts as documented: once per message per rule, per action; message action once."""
     rules: Counter[str] = Counter(dict.fromkeys(actions, 0))
-    per_action: Counter[str] = Counter(dict.fromkeys(("accept", "tag", "quarantine", "reject"), 0))
+    per_action: Counter[str] = Counter(dict.fromkeys(SEVERITY, 0))
     message_actions = Counter(per_action)
     for m in messages:
         decided = [expected_rule(m.sender, r, m.kind) for r in m.recipients]
@@ -71,8 +76,8 @@ def expected_counts(messages: list[GeneratedMessage], actions: dict[str, str]
         per_action.update(set(given))
         if all(a == "reject" for a in given):
             message_actions["reject"] += 1
-        else:
-            message_actions["tag" if "tag" in given else "accept"] += 1
+        else:  # rejected recipients are removed; the rest decide, most severe first
+            message_actions[max((a for a in given if a != "reject"), key=SEVERITY.index)] += 1
     return {"rules": dict(rules), "actions": dict(per_action),
             "message_actions": dict(message_actions)}
 
@@ -141,6 +146,7 @@ def test_maildir_counts_match_the_generator_using_both_workers(
     assert {k: data[k] for k in expected} == expected
     # The generator mixes everything the default policy tells apart.
     assert all(n > 0 for rule, n in data["rules"].items() if rule != "unscannable-to-freemail")
+    assert data["message_actions"]["quarantine"] > 0
 
 
 def test_mbox_counts_from_the_command_line(
