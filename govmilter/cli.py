@@ -69,7 +69,10 @@ REPLAY_HELP = """\
 Replay stored mail through a policy, with the same scan and decide() as the milter.
 
 The envelope of each message: sender from Return-Path, recipient from X-Original-To
-(else Delivered-To); without them, From and To/Cc as for `check`.
+(else Delivered-To); without them, From and To/Cc as for `check`. Addresses are
+classified by the policy's lists and the static look-alike checks, without DNS, so
+that a replay is repeatable and sends no lookups for thousands of domains
+(`explain --no-dns` shows the same verdict for one message).
 
 Counting: `total` is every message in SOURCE; `unreadable` those that could not be
 read or have no recipient. Per rule and per action, a message counts ONCE for each

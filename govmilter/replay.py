@@ -12,6 +12,10 @@ Counting (also in ``govmilter replay --help``): ``total`` is every message in th
 decided at least one of its recipients, so a message to three freemail recipients tagged by one
 rule adds 1, not 3, and the counts may add up to more than ``total``. ``message_actions`` counts
 each message once, by its action as a whole. Changed verdicts are listed per recipient.
+
+Addresses are classified by the policy's lists and static look-alike checks (``decide()``'s
+default classifier), never by DNS: a replay must give the same answer twice and must not send
+lookups for every domain in an archive.
 """
 
 from __future__ import annotations
