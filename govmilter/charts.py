@@ -24,6 +24,10 @@ def _svg(width: int, height: int, title: str, body: list[str]) -> str:
             + "".join(body) + "</svg>")
 
 
+def _cut(text: str, length: int) -> str:
+    return text if len(text) <= length else text[:max(1, length - 1)] + "…"
+
+
 def bar_chart(items: Sequence[tuple[str, float]], title: str,
               value_text: Callable[[float], str], *, colors: Sequence[str] = PALETTE[:1],
               width: int = 720, max_value: float | None = None) -> str:
@@ -32,7 +36,10 @@ def bar_chart(items: Sequence[tuple[str, float]], title: str,
     ``colors`` cycles over the bars (one colour: all bars alike).
     """
     bar_h, gap, top = 22, 8, 34
-    label_w = min(320, 12 + 7 * max((len(label) for label, _ in items), default=10))
+    # ~7.6 px per character at 13 px; past half the width a label is cut with an ellipsis.
+    longest = max((len(label) for label, _ in items), default=10)
+    fits = min(longest, int((width / 2 - 20) / 7.6))
+    label_w = int(20 + 7.6 * fits)
     value_w = 90
     plot_w = width - label_w - value_w - 20
     height = top + len(items) * (bar_h + gap) + 10
@@ -43,7 +50,7 @@ def bar_chart(items: Sequence[tuple[str, float]], title: str,
         length = 0.0 if scale <= 0 else max(0.0, value) / scale * plot_w
         color = colors[index % len(colors)]
         body.append(f'<text x="{label_w - 8}" y="{y + bar_h * 0.7:.1f}" '
-                    f'text-anchor="end">{escape(label)}</text>')
+                    f'text-anchor="end">{escape(_cut(label, fits))}</text>')
         body.append(f'<rect x="{label_w}" y="{y}" width="{plot_w}" height="{bar_h}" '
                     f'fill="#f0f0f0"/>')
         body.append(f'<rect x="{label_w}" y="{y}" width="{length:.1f}" height="{bar_h}" '
@@ -85,7 +92,9 @@ def line_chart(series: Mapping[str, Sequence[tuple[float, float]]], title: str,
     label_every = max(1, len(xs) // 8)  # at most ~8 dates under the axis
     for index, x in enumerate(xs):
         if index % label_every == 0 or index == len(xs) - 1:
-            body.append(f'<text x="{px(x):.1f}" y="{top + plot_h + 18}" text-anchor="middle" '
+            # the last date ends at the plot's right edge instead of running off the picture
+            anchor = "end" if index == len(xs) - 1 and len(xs) > 1 else "middle"
+            body.append(f'<text x="{px(x):.1f}" y="{top + plot_h + 18}" text-anchor="{anchor}" '
                         f'fill="#555555">{escape(x_text(x))}</text>')
     for index, (name, points) in enumerate(series.items()):
         color = PALETTE[index % len(PALETTE)]

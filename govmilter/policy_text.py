@@ -73,6 +73,11 @@ def vn_date(day: _dt.date) -> str:
     return day.strftime("%d/%m/%Y")
 
 
+def vn_int(value: float) -> str:
+    """A count the Vietnamese way: 12.345 (dot between thousands)."""
+    return f"{round(value):,}".replace(",", ".")
+
+
 def _classes(classes: frozenset[DomainClass] | None, anyone: str) -> str:
     if classes is None:
         return anyone
@@ -134,7 +139,7 @@ def describe_policy(policy: Policy, today: _dt.date | None = None) -> PolicyText
         f"Khi không kiểm tra được thư (on_error): {on_error}.",
         f"Tên miền công vụ (official): {len(d.official)} hậu tố và tên miền cơ quan; "
         f"tên miền nội bộ (internal): {len(d.internal)}; "
-        f"tên miền thư miễn phí (freemail): {len(d.freemail)}, "
+        f"tên miền thư miễn phí (freemail): {vn_int(len(d.freemail))}, "
         f"trừ {len(d.freemail_exclude)} tên miền loại ra (excluded).",
         f"Thư được coi là văn bản khi điểm nhận dạng từ {policy.detection.threshold:g} "
         f"(detection threshold); các quy tắc được xét theo thứ tự, quy tắc đầu tiên khớp "

@@ -24,7 +24,7 @@ from html import escape
 from govmilter import __version__
 from govmilter.charts import PALETTE, bar_chart, line_chart
 from govmilter.errors import GovmilterError
-from govmilter.policy_text import ACTION_VI, PolicyText, vn_date
+from govmilter.policy_text import ACTION_VI, PolicyText, vn_date, vn_int
 from govmilter.prometheus_api import PrometheusClient, Sample
 
 #: Vietnam keeps UTC+7 all year; the Ministry reads its reports in local time.
@@ -241,11 +241,6 @@ def collect(client: PrometheusClient, start: float, end: float,
 # --- formatting --------------------------------------------------------------------------------
 
 
-def vn_int(value: float) -> str:
-    """A count the Vietnamese way: 12.345 (dot between thousands)."""
-    return f"{round(value):,}".replace(",", ".")
-
-
 def vn_percent(ratio: float | None) -> str:
     """A ratio as a Vietnamese percentage: 93,5%; a dash when there is no ratio."""
     return "—" if ratio is None else f"{ratio * 100:.1f}%".replace(".", ",")
@@ -306,6 +301,7 @@ class Chart:
 
     svg: str
     text_bars: tuple[tuple[str, float, str], ...] = ()  #: (label, value, value as text)
+    scale: float | None = None  #: the value of a full bar (default: the largest value)
 
 
 Block = Heading | Paragraph | Bullets | Table | Chart
@@ -314,7 +310,7 @@ Block = Heading | Paragraph | Bullets | Table | Chart
 def _bars(items: Sequence[tuple[str, float]], title: str, fmt: Callable[[float], str],
           colors: Sequence[str] = PALETTE[:1], max_value: float | None = None) -> Chart:
     return Chart(bar_chart(items, title, fmt, colors=colors, max_value=max_value),
-                 tuple((label, value, fmt(value)) for label, value in items))
+                 tuple((label, value, fmt(value)) for label, value in items), max_value)
 
 
 def _policy_blocks(policy: PolicyText, data: ReportData) -> list[Block]:
@@ -398,7 +394,7 @@ def build_document(data: ReportData, policy: PolicyText) -> list[Block]:
     if data.ratio_over_time:
         unit = "ngày (per day)" if data.step >= DAY else "giờ (per hour)"
         point = _period_point(data.step)
-        blocks.append(Heading(3, f"Theo thời gian, từng {unit} (over time)"))
+        blocks.append(Heading(3, f"Theo thời gian (over time), từng {unit}"))
         blocks.append(Chart(line_chart(data.ratio_over_time,
                                        f"Tỷ lệ tuân thủ theo {unit.split(' ')[0]} "
                                        "(compliance ratio over time)", point, vn_percent)))
@@ -495,7 +491,7 @@ def to_markdown(blocks: Sequence[Block]) -> str:
             lines += ["| " + " | ".join(map(_md_cell, row)) + " |" for row in block.rows]
             out.append("\n".join(lines))
         elif block.text_bars:
-            scale = max(value for _, value, _ in block.text_bars) or 1.0
+            scale = block.scale or max(value for _, value, _ in block.text_bars) or 1.0
             width = max(len(label) for label, _, _ in block.text_bars)
             out.append("```\n" + "\n".join(
                 f"{label:<{width}}  {'█' * max(0, round(value / scale * 30)):<30}  {text}"
