@@ -18,7 +18,10 @@ from govmilter import __version__
 from govmilter.dnsintel import DnsIntel, dns_classifier
 from govmilter.policy import Policy, PolicyError, decide, load_policy
 from govmilter.policy.decide import Classifier
+from govmilter.policy_text import describe_policy
+from govmilter.prometheus_api import PrometheusClient, PrometheusError
 from govmilter.render import verdict_to_json, verdict_to_text
+from govmilter.report import ReportError, make_report, parse_duration, parse_time
 from govmilter.scan import scan_message
 from govmilter.verdict import Envelope, MessageFacts
 
@@ -62,6 +65,23 @@ def build_parser() -> argparse.ArgumentParser:
     _add_message_arguments(explain)
     explain.add_argument("--json", action="store_true",
                          help="print the check --json object with each recipient's rule walk")
+
+    report = sub.add_parser("report", help="write the compliance report from Prometheus data")
+    report.add_argument("--prometheus", required=True, metavar="URL",
+                        help="Prometheus (or Thanos Querier) base URL, e.g. http://127.0.0.1:9090")
+    report.add_argument("--since", default="30d", metavar="DURATION",
+                        help="length of the report period, e.g. 30d, 2w, 12h (default: 30d)")
+    report.add_argument("--end", metavar="TIME",
+                        help="end of the period: ISO date/time (Vietnam time unless a zone is "
+                             "given) or unix time (default: now)")
+    report.add_argument("--agency", metavar="NAME", help="only this agency (the agency label)")
+    report.add_argument("--policy", help="policy YAML the report opens with (default: embedded)")
+    report.add_argument("--format", choices=("html", "md"),
+                        help="html (default, charts included) or md for mail "
+                             "(default: from --out's extension)")
+    report.add_argument("--out", metavar="FILE", help="write here (default: standard output)")
+    report.add_argument("--timeout", type=float, default=30.0, metavar="SECONDS",
+                        help="time limit per Prometheus query (default: 30)")
     return parser
 
 
@@ -240,8 +260,37 @@ def cmd_explain(args: argparse.Namespace) -> int:
                          lambda: explanation_to_text(explanation, policy))
 
 
-COMMANDS = {"check": cmd_check, "validate": cmd_validate, "replay": cmd_replay,
-            "explain": cmd_explain}
+def cmd_report(args: argparse.Namespace) -> int:
+    """``govmilter report``: the compliance report (see govmilter.report)."""
+    fmt = args.format or ("md" if args.out and args.out.endswith((".md", ".txt")) else "html")
+    try:
+        since = parse_duration(args.since)
+        end = parse_time(args.end) if args.end else _dt.datetime.now().timestamp()
+        client = PrometheusClient(args.prometheus, timeout=args.timeout)
+    except (ReportError, PrometheusError) as exc:
+        print(f"govmilter report: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    policy = describe_policy(_load(args.policy))
+    try:
+        text = make_report(client, policy, since=since, end=end, agency=args.agency, fmt=fmt)
+    except (ReportError, PrometheusError) as exc:
+        print(f"govmilter report: {exc}", file=sys.stderr)
+        return EXIT_INPUT
+    if not args.out:
+        sys.stdout.write(text)
+        return EXIT_OK
+    try:
+        Path(args.out).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        print(f"govmilter report: cannot write {args.out}: {exc.strerror or exc}",
+              file=sys.stderr)
+        return EXIT_INPUT
+    print(f"govmilter report: wrote {args.out}", file=sys.stderr)
+    return EXIT_OK
+
+
+COMMANDS = {"check": cmd_check, "validate": cmd_validate, "report": cmd_report,
+            "replay": cmd_replay, "explain": cmd_explain}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
