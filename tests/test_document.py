@@ -104,6 +104,21 @@ def test_heading_without_a_number_is_not_official_unless_the_policy_allows() -> 
     assert relaxed.official
 
 
+def test_check_and_explain_say_why_an_unnamed_letter_is_not_official(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "don.eml"
+    path.write_bytes(("From: a@gmail.com\nTo: b@hanoi.gov.vn\nSubject: Don\n"
+                      "Content-Type: text/plain; charset=utf-8\n\n"
+                      "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM\n"
+                      "Độc lập - Tự do - Hạnh phúc\nĐƠN XIN VIỆC\nKính gửi: Phòng Tổ chức\n")
+                     .encode())
+    assert main(["check", "--no-dns", str(path)]) == 0
+    assert "document: none (score 6.0 >= 5.0, but no number/symbol names a document)" in (
+        capsys.readouterr().out)
+    assert main(["explain", "--no-dns", str(path)]) == 0
+    assert "nothing names a document (detection.require_symbol)" in capsys.readouterr().out
+
+
 def test_a_company_letter_in_administrative_form_is_not_counted() -> None:
     letter = DOC.replace("BỘ THÔNG TIN VÀ TRUYỀN THÔNG", "CÔNG TY TNHH AN PHÁT        ")
     result = detect(letter)
