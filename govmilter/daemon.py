@@ -31,6 +31,7 @@ log = logging.getLogger("govmilter")
 DEFAULT_SOCKET = "unix:/var/spool/postfix/govmilter/govmilter.sock"
 DEFAULT_METRICS = f"127.0.0.1:{DEFAULT_METRICS_PORT}"
 MILTER_NAME = "govmilter"
+MAX_UNIX_PATH = 107  # sockaddr_un.sun_path is 108 bytes with the final NUL
 
 
 class DaemonError(GovmilterError):
@@ -107,14 +108,16 @@ def parse_host_port(text: str) -> tuple[str, int]:
 
 def unix_socket_path(socket: str) -> Path | None:
     """The file of a ``unix:``/``local:`` socket spec, None for inet sockets."""
-    for prefix in ("unix:", "local:"):
-        if socket.startswith(prefix):
-            return Path(socket[len(prefix):])
-    if socket.startswith("/"):
-        return Path(socket)
     if socket.startswith(("inet:", "inet6:")):
         return None
-    raise DaemonError(f"--socket {socket!r}: expected unix:/path or inet:PORT@HOST")
+    path = socket.split(":", 1)[1] if socket.startswith(("unix:", "local:")) else socket
+    if not path.startswith("/"):
+        raise DaemonError(f"--socket {socket!r}: expected unix:/absolute/path or "
+                          "inet:PORT@HOST")
+    if len(path.encode()) > MAX_UNIX_PATH:
+        raise DaemonError(f"--socket {socket!r}: a unix socket path may have at most "
+                          f"{MAX_UNIX_PATH} bytes")
+    return Path(path)
 
 
 def prepare_socket_dir(path: Path, user: str | None) -> None:
