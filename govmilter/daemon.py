@@ -31,6 +31,7 @@ log = logging.getLogger("govmilter")
 DEFAULT_SOCKET = "unix:/var/spool/postfix/govmilter/govmilter.sock"
 DEFAULT_METRICS = f"127.0.0.1:{DEFAULT_METRICS_PORT}"
 MILTER_NAME = "govmilter"
+POSTFIX_GROUP = "postfix"
 MAX_UNIX_PATH = 107  # sockaddr_un.sun_path is 108 bytes with the final NUL
 
 
@@ -121,7 +122,11 @@ def unix_socket_path(socket: str) -> Path | None:
 
 
 def prepare_socket_dir(path: Path, user: str | None) -> None:
-    """Create the socket's directory if missing (owned by ``user`` when root creates it)."""
+    """Create the socket's directory if missing; give it to ``user``, or to Postfix's group.
+
+    Run as root without ``--user`` (the quick start), the daemon keeps root but takes Postfix's
+    group, so the socket it creates (mode 660) is one Postfix's smtpd can open.
+    """
     directory = path.parent
     if not directory.is_dir():
         try:
@@ -129,17 +134,31 @@ def prepare_socket_dir(path: Path, user: str | None) -> None:
         except OSError as exc:
             raise DaemonError(f"cannot create socket directory {directory}: {exc}") from None
         log.info("created socket directory %s", directory)
-    if user is not None and os.geteuid() == 0:
-        entry = pwd.getpwnam(user)
+    if os.geteuid() != 0:
+        return
+    if user is not None:
+        entry = user_entry(user)
         os.chown(directory, entry.pw_uid, entry.pw_gid)
+        return
+    try:
+        postfix_gid = grp.getgrnam(POSTFIX_GROUP).gr_gid
+    except KeyError:
+        return
+    os.chown(directory, -1, postfix_gid)
+    os.setgid(postfix_gid)
+
+
+def user_entry(user: str) -> pwd.struct_passwd:
+    """The password entry of ``user``, or a clear error."""
+    try:
+        return pwd.getpwnam(user)
+    except KeyError:
+        raise DaemonError(f"--user {user!r}: no such user") from None
 
 
 def drop_privileges(user: str) -> None:
     """Become ``user`` (and its groups); only root can, anyone else must already be it."""
-    try:
-        entry = pwd.getpwnam(user)
-    except KeyError:
-        raise DaemonError(f"--user {user!r}: no such user") from None
+    entry = user_entry(user)
     if os.geteuid() != 0:
         if os.geteuid() != entry.pw_uid:
             raise DaemonError(f"--user {user!r} needs root to switch user")
@@ -162,7 +181,8 @@ def run(options: RunOptions, classifier_factory: ClassifierFactory = list_classi
     if options.user is not None:
         drop_privileges(options.user)
     elif os.geteuid() == 0:
-        log.warning("running as root: use --user (or the systemd unit) in production")
+        log.warning("running as root (group %s): use --user or the systemd unit in production",
+                    grp.getgrgid(os.getgid()).gr_name)
     # an invalid policy raises PolicyError here: the daemon refuses to start
     holder = PolicyHolder(options.policy, on_load=metrics.policy_loaded,
                           on_failure=metrics.policy_reload_failed)
