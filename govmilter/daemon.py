@@ -169,12 +169,21 @@ def drop_privileges(user: str) -> None:
     log.info("running as user=%s group=%s", user, grp.getgrgid(entry.pw_gid).gr_name)
 
 
-def run(options: RunOptions, classifier_factory: ClassifierFactory = list_classifier) -> int:
-    """Run the milter until SIGTERM/SIGHUP (clean stop, 0) or a start-up error (2)."""
+def run(options: RunOptions, classifier_factory: ClassifierFactory = list_classifier,
+        metrics: Metrics | None = None) -> int:
+    """Run the milter until SIGTERM/SIGHUP (clean stop: 0).
+
+    ``classifier_factory`` builds the address classifier for each policy (the DNS classifier
+    plugs in here); pass ``metrics`` when that factory also records into them
+    (``govmilter_dns_lookup_seconds``).
+
+    :raises DaemonError: on a start-up error (the CLI prints it and exits 2).
+    :raises PolicyError: when the policy is invalid.
+    """
     # before anything can start a thread (see the module docstring)
     block_signals()
     setup_logging(options.syslog, options.verbose)
-    metrics = Metrics()
+    metrics = metrics if metrics is not None else Metrics()
     socket_path = unix_socket_path(options.socket)
     if socket_path is not None:
         prepare_socket_dir(socket_path, options.user)
