@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from govmilter import __version__
+from govmilter.daemon import DaemonError, add_run_arguments
 from govmilter.dnsintel import DnsIntel, dns_classifier
 from govmilter.evaluate import CorpusError, evaluate_corpus, evaluation_to_json, evaluation_to_text
 from govmilter.policy import Policy, PolicyError, decide, load_policy
@@ -41,6 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check", help="give the milter's verdict for a saved .eml message")
     _add_message_arguments(check)
     check.add_argument("--json", action="store_true", help="print the verdict as JSON")
+
+    run = sub.add_parser("run", help="run the milter daemon for Postfix")
+    add_run_arguments(run)
 
     validate = sub.add_parser("validate", help="check a policy file; errors as file:line")
     validate.add_argument("policy", nargs="?", help="policy YAML (default: the embedded one)")
@@ -309,7 +313,18 @@ def cmd_report(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"check": cmd_check, "validate": cmd_validate, "report": cmd_report,
+def cmd_run(args: argparse.Namespace) -> int:
+    """``govmilter run``: the milter daemon (its logic lives in :mod:`govmilter.daemon`)."""
+    from govmilter.daemon import options_from_args, run
+
+    try:
+        return run(options_from_args(args))
+    except DaemonError as exc:
+        print(f"govmilter run: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+COMMANDS = {"check": cmd_check, "run": cmd_run, "validate": cmd_validate, "report": cmd_report,
             "replay": cmd_replay, "explain": cmd_explain, "eval": cmd_eval}
 
 
