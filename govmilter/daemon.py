@@ -20,10 +20,10 @@ from pathlib import Path
 import Milter
 
 from govmilter import __version__
+from govmilter.dnsintel import DnsClassifierFactory
 from govmilter.errors import GovmilterError
 from govmilter.metrics import DEFAULT_METRICS_PORT, Metrics, start_metrics_server
 from govmilter.milter import MILTER_ACTIONS, ClassifierFactory, MilterRuntime, milter_factory
-from govmilter.policy import list_classifier
 from govmilter.reload import PolicyHolder, block_signals
 
 log = logging.getLogger("govmilter")
@@ -169,13 +169,12 @@ def drop_privileges(user: str) -> None:
     log.info("running as user=%s group=%s", user, grp.getgrgid(entry.pw_gid).gr_name)
 
 
-def run(options: RunOptions, classifier_factory: ClassifierFactory = list_classifier,
+def run(options: RunOptions, classifier_factory: ClassifierFactory | None = None,
         metrics: Metrics | None = None) -> int:
     """Run the milter until SIGTERM/SIGHUP (clean stop: 0).
 
-    ``classifier_factory`` builds the address classifier for each policy (the DNS classifier
-    plugs in here); pass ``metrics`` when that factory also records into them
-    (``govmilter_dns_lookup_seconds``).
+    ``classifier_factory`` builds the address classifier for each policy; by default the lists
+    plus DNS checks (when the policy's ``dns.enabled``), with each lookup timed in ``metrics``.
 
     :raises DaemonError: on a start-up error (the CLI prints it and exits 2).
     :raises PolicyError: when the policy is invalid.
@@ -184,6 +183,8 @@ def run(options: RunOptions, classifier_factory: ClassifierFactory = list_classi
     block_signals()
     setup_logging(options.syslog, options.verbose)
     metrics = metrics if metrics is not None else Metrics()
+    if classifier_factory is None:
+        classifier_factory = DnsClassifierFactory(on_lookup=metrics.dns_lookup)
     socket_path = unix_socket_path(options.socket)
     if socket_path is not None:
         prepare_socket_dir(socket_path, options.user)

@@ -419,3 +419,45 @@ def dns_classifier(policy: Policy, intel: DnsIntel | None, addresses: Iterable[s
         return fallback
     known = intel.classify_many(addresses, policy.domains, today=today, budget=budget)
     return lambda text: known[text] if text in known else fallback(text)
+
+
+class DnsClassifierFactory:
+    """Per-policy classifiers backed by one shared :class:`DnsIntel` (for a long-running daemon).
+
+    Calling the factory with a policy returns a classifier that looks an address up on demand,
+    within the policy's per-message budget, and answers from the cache afterwards: the milter
+    classifies each recipient at RCPT time, so by end of message every answer is cached. The
+    :class:`DnsIntel` is rebuilt only when the policy's ``dns:`` section changes.
+    """
+
+    def __init__(self, on_lookup: LookupObserver | None = None) -> None:
+        self._on_lookup = on_lookup
+        self._lock = threading.Lock()
+        self._intel: DnsIntel | None = None
+
+    def _intel_for(self, settings: DnsSettings) -> DnsIntel:
+        with self._lock:
+            if self._intel is None or self._intel.settings != settings:
+                if self._intel is not None:
+                    self._intel.close()
+                self._intel = DnsIntel(settings, on_lookup=self._on_lookup)
+            return self._intel
+
+    def __call__(self, policy: Policy) -> Classifier:
+        fallback = list_classifier(policy)
+        if not policy.dns.enabled:
+            return fallback
+        intel = self._intel_for(policy.dns)
+        lists = policy.domains
+
+        def classify(text: str) -> DomainClassification:
+            return intel.classify_many((text,), lists).get(text) or fallback(text)
+
+        return classify
+
+    def close(self) -> None:
+        """Stop the shared lookup threads."""
+        with self._lock:
+            if self._intel is not None:
+                self._intel.close()
+                self._intel = None

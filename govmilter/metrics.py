@@ -148,6 +148,12 @@ class Metrics:
         self.processing_seconds.observe(seconds)
         self.scanned_bytes.observe(scanned_bytes)
 
+    def dns_lookup(self, seconds: float, outcome: str) -> None:
+        """Time one DNS lookup; a failed or timed-out one also counts as a ``dns`` error."""
+        self.dns_lookup_seconds.observe(seconds)
+        if outcome in ("timeout", "failure"):
+            self.errors.labels("dns").inc()
+
     def error(self, stage: str) -> None:
         """Count an error caught in ``stage`` (one of :data:`ERROR_STAGES`, else ``other``)."""
         self.errors.labels(stage if stage in ERROR_STAGES else "other").inc()

@@ -10,16 +10,14 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import shutil
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
-import dns.resolver
 import pytest
+from dns_harness import DnsServer, silent_settings
 
 from govmilter.dnsintel import DnsIntel, LookupOutcome, dns_classifier
 from govmilter.domains import DomainClass
@@ -37,137 +35,15 @@ from govmilter.verdict import Envelope
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET_EML = ROOT / "tests" / "data" / "cong-van-secret.eml"
-DNSMASQ = shutil.which("dnsmasq") or "/usr/sbin/dnsmasq"
 #: Slack for thread scheduling on a loaded 2-core CI machine; the bounds are about correctness
 #: (the budget is honoured), not speed.
 MARGIN = 1.0
 
-pytestmark = pytest.mark.skipif(not os.path.exists(DNSMASQ),
-                                reason="dnsmasq is installed by scripts/setup.sh")
-
-RECORDS = [
-    "--local=/example/", "--local=/gov.vn/", "--local=/test/",  # unknown names: NXDOMAIN
-    "--local-ttl=300",
-    # custom domains on consumer webmail
-    "--mx-host=familie.example,gmail-smtp-in.l.google.com,5",
-    "--mx-host=familie.example,alt1.gmail-smtp-in.l.google.com,10",
-    "--mx-host=hotmail-custom.example,hotmail-custom-example.olc.protection.outlook.com,10",
-    "--mx-host=yahoo-custom.example,mta6.am0.yahoodns.net,1",
-    # business hosting on the same infrastructure
-    "--mx-host=workspace.example,aspmx.l.google.com,1",
-    "--mx-host=workspace.example,alt1.aspmx.l.google.com,5",
-    "--mx-host=m365.example,m365-example.mail.protection.outlook.com,0",
-    "--mx-host=yahoo-biz.example,mx-biz.mail.am0.yahoodns.net,1",
-    # a company running its own mail, and a name with an address but no MX
-    "--mx-host=partner.example,mx.partner.example,10",
-    "--host-record=nomx.example,192.0.2.10",
-    # official names: the suffix, an agency with MX, an agency with only an address, and
-    # mid.gov.vn, which exists although it is one edit from mic.gov.vn
-    "--mx-host=gov.vn,mx.gov.vn,10",
-    "--mx-host=mic.gov.vn,mail.mic.gov.vn,10",
-    "--host-record=hanoi.gov.vn,192.0.2.20",
-    "--mx-host=mid.gov.vn,mail.mid.gov.vn,10",
-]
 
 
-@dataclasses.dataclass
-class DnsServer:
-    """A running dnsmasq and the silent socket behind ``silent.example``."""
-
-    port: int
-    silent_port: int
-    log: Path
-
-    def queries(self, name: str) -> int:
-        """How many queries for ``name`` reached the server (its --log-queries log)."""
-        marker = f"] {name} from "
-        text = self.log.read_text(encoding="utf-8", errors="replace") if self.log.exists() else ""
-        return sum(1 for line in text.splitlines() if "query[" in line and marker in line)
-
-    def settings(self, **changes: object) -> DnsSettings:
-        base = DnsSettings(nameservers=(Nameserver("127.0.0.1", self.port),), timeout=1.0,
-                           budget=2.0)
-        return dataclasses.replace(base, **changes)  # type: ignore[arg-type]
-
-
-def _free_port() -> int:
-    """A port free for both UDP and TCP on loopback (dnsmasq listens on both)."""
-    while True:
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
-            udp.bind(("127.0.0.1", 0))
-            port = int(udp.getsockname()[1])
-            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
-                try:
-                    tcp.bind(("127.0.0.1", port))
-                except OSError:
-                    continue
-                return port
-
-
-def _answers(port: int) -> bool:
-    resolver = dns.resolver.Resolver(configure=False)
-    resolver.nameservers = ["127.0.0.1"]
-    resolver.port = port
-    try:
-        resolver.resolve("gov.vn.", "MX", lifetime=0.5)
-    except dns.exception.DNSException:
-        return False
-    return True
-
-
-@pytest.fixture(scope="module")
-def silent() -> Iterator[socket.socket]:
-    """A UDP socket on loopback that receives queries and never answers."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.bind(("127.0.0.1", 0))
-    yield sock
-    sock.close()
-
-
-def _silent_settings(silent: socket.socket, **changes: object) -> DnsSettings:
-    """Settings that send every query to the silent socket."""
-    port = int(silent.getsockname()[1])
-    return dataclasses.replace(  # type: ignore[arg-type]
-        DnsSettings(nameservers=(Nameserver("127.0.0.1", port),)), **changes)
-
-
-@pytest.fixture(scope="module")
-def server(silent: socket.socket, tmp_path_factory: pytest.TempPathFactory
-           ) -> Iterator[DnsServer]:
-    """dnsmasq in the foreground on a free loopback port, stopped after the module."""
-    directory = tmp_path_factory.mktemp("dnsmasq")
-    directory.chmod(0o777)  # dnsmasq started as root drops to "nobody" and then writes its log
-    silent_port = int(silent.getsockname()[1])
-    for _attempt in range(5):  # another test may grab the port between probe and start
-        port = _free_port()
-        log = directory / f"queries-{port}.log"
-        process = subprocess.Popen(
-            [DNSMASQ, "--keep-in-foreground", "--conf-file=/dev/null", "--no-resolv", "--no-hosts",
-             "--pid-file=", f"--port={port}", "--listen-address=127.0.0.1", "--bind-interfaces",
-             "--log-queries", f"--log-facility={log}",
-             f"--server=/silent.example/127.0.0.1#{silent_port}", *RECORDS],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and process.poll() is None and not _answers(port):
-            time.sleep(0.05)
-        if process.poll() is None:
-            break
-        error = process.stderr.read().decode() if process.stderr else ""
-        process.wait()
-    else:
-        pytest.fail(f"dnsmasq did not start: {error}")
-    try:
-        yield DnsServer(port, silent_port, log)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        if process.stderr:
-            process.stderr.close()
-
+@pytest.fixture
+def server(dns_server: DnsServer) -> DnsServer:
+    return dns_server
 
 def _policy(settings: DnsSettings, internal: str = "[mic.gov.vn]") -> Policy:
     """The default policy with this agency's domain and the test's resolver settings."""
@@ -299,7 +175,7 @@ def test_cache_is_bounded(server: DnsServer) -> None:
 def test_failures_are_cached_briefly(silent: socket.socket) -> None:
     now = [0.0]
     sent: list[str] = []
-    settings = _silent_settings(silent, timeout=0.3, budget=2.0, failure_ttl=30)
+    settings = silent_settings(silent, timeout=0.3, budget=2.0, failure_ttl=30)
     with DnsIntel(settings, on_lookup=lambda _s, o: sent.append(o), clock=lambda: now[0]) as i:
         first = i.lookup_many(["partner.example"])["partner.example"]
         again = i.lookup_many(["partner.example"])["partner.example"]
@@ -314,7 +190,7 @@ def test_failures_are_cached_briefly(silent: socket.socket) -> None:
 
 def test_a_silent_server_costs_at_most_the_budget(silent: socket.socket) -> None:
     """Lookups longer than the budget are cut at the budget, all recipients together."""
-    settings = _silent_settings(silent, timeout=3.0, budget=0.5)
+    settings = silent_settings(silent, timeout=3.0, budget=0.5)
     policy = dataclasses.replace(_policy(settings), dns=settings)
     recipients = [f"r{i}@company{i}.example" for i in range(6)]
     with DnsIntel(settings) as intel:
@@ -331,7 +207,7 @@ def test_a_silent_server_costs_at_most_the_budget(silent: socket.socket) -> None
 
 
 def test_lookup_timeout_applies_within_a_larger_budget(silent: socket.socket) -> None:
-    settings = _silent_settings(silent, timeout=0.3, budget=10.0)
+    settings = silent_settings(silent, timeout=0.3, budget=10.0)
     with DnsIntel(settings) as intel:
         started = time.monotonic()
         answers = intel.lookup_many(["a.example", "b.example"])
