@@ -17,6 +17,10 @@ from typing import Any
 
 import pytest
 import yaml
+from prometheus_client import CollectorRegistry
+
+from govmilter.metrics import Metrics
+from govmilter.policy import load_policy
 
 ROOT = Path(__file__).resolve().parent.parent
 PROM = ROOT / "deploy" / "prometheus"
@@ -26,18 +30,15 @@ PROMTOOL = shutil.which("promtool") or "/usr/bin/promtool"
 pytestmark = pytest.mark.skipif(not Path(PROMTOOL).exists(),
                                 reason="promtool missing: run scripts/setup.sh")
 
-#: The metric contract of govmilter/metrics.py (issue #5), plus the scrape job's ``up``.
-COUNTERS = ("messages", "recipients", "recipient_actions", "message_actions", "rule_matches",
-            "errors", "failure_actions", "policy_reloads", "policy_reload_failures")
-HISTOGRAMS = ("processing_seconds", "scanned_bytes", "dns_lookup_seconds")
-GAUGES = ("policy_last_reload_success_timestamp_seconds", "policy_info", "build_info",
-          "connections_in_progress")
-EXPORTED = frozenset(
-    {f"govmilter_{c}_total" for c in COUNTERS}
-    | {f"govmilter_{h}_{suffix}" for h in HISTOGRAMS for suffix in ("bucket", "sum", "count")}
-    | {f"govmilter_{g}" for g in GAUGES}
-    | {"up"}
-)
+def _exported() -> frozenset[str]:
+    """Every sample name the daemon's metrics really export, plus the scrape job's ``up``."""
+    registry = CollectorRegistry()
+    Metrics(registry).policy_loaded(load_policy(), initial=True)  # as the daemon does at start
+    names = {sample.name for family in registry.collect() for sample in family.samples}
+    return frozenset(names | {"up"})
+
+
+EXPORTED = _exported()
 
 _KEYWORDS = frozenset({"and", "or", "unless", "offset", "bool", "by", "without", "on", "ignoring",
                        "group_left", "group_right", "inf", "nan", "atan2"})
