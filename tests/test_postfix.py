@@ -226,3 +226,45 @@ def test_sigterm_stops_the_daemon_cleanly(postfix: PrivatePostfix, policy_file: 
     assert daemon.stop() == 0
     assert "govmilter stopped" in daemon.log()
 
+
+
+def test_metrics_endpoint_counts_exactly_the_smtp_traffic_sent(
+        postfix: PrivatePostfix, milter: RunningMilter, policy_file: Path) -> None:
+    """A fresh daemon, a known mix of mail through Postfix, then /metrics over HTTP."""
+    with RunningMilter(postfix.base / "m-count", policy_file) as daemon:
+        postfix.configure_milter(daemon.spec, "tempfail")
+        for n in range(3):  # compliant: plain mail between official mailboxes
+            assert postfix.send(OFFICIAL_SENDER, [OFFICIAL_RCPT],
+                                with_id(PLAIN, f"count-plain-{n}")) == {}
+        for n in range(2):  # secret documents to gmail alone: refused as a whole
+            with pytest.raises(smtplib.SMTPDataError):
+                postfix.send(OFFICIAL_SENDER, [FREEMAIL_RCPT], with_id(SECRET, f"count-s{n}"))
+        # a secret document to one official and one gmail recipient: gmail removed
+        assert postfix.send(OFFICIAL_SENDER, [OFFICIAL_RCPT, FREEMAIL_RCPT],
+                            with_id(SECRET, "count-mixed")) == {}
+        # an official document to gmail: held
+        assert postfix.send(OFFICIAL_SENDER, [FREEMAIL_RCPT], with_id(OFFICIAL, "count-q")) == {}
+        wait_until(lambda: daemon.metric("govmilter_processing_seconds_count") == 7, 15,
+                   "seven messages decided")
+        m = daemon.metric
+        assert m("govmilter_messages_total", document="none", compliance="compliant") == 3
+        assert m("govmilter_messages_total", document="secret", compliance="non_compliant") == 3
+        assert m("govmilter_messages_total", document="official", compliance="non_compliant") == 1
+        assert m("govmilter_recipients_total", flow="official_to_official", document="none",
+                 compliance="compliant") == 3
+        assert m("govmilter_recipients_total", flow="official_to_official", document="secret",
+                 compliance="compliant") == 1
+        assert m("govmilter_recipients_total", flow="official_to_freemail", document="secret",
+                 compliance="non_compliant") == 3
+        assert m("govmilter_recipients_total", flow="official_to_freemail", document="official",
+                 compliance="non_compliant") == 1
+        assert m("govmilter_rule_matches_total", rule="secret-to-freemail",
+                 compliance="non_compliant") == 3
+        assert m("govmilter_rule_matches_total", rule="document-to-freemail",
+                 compliance="non_compliant") == 1
+        assert m("govmilter_recipient_actions_total", action="reject", mode="enforce") == 3
+        assert m("govmilter_recipient_actions_total", action="tag", mode="enforce") == 4
+        assert m("govmilter_message_actions_total", action="reject", mode="enforce") == 2
+        assert m("govmilter_message_actions_total", action="quarantine", mode="enforce") == 1
+        assert m("govmilter_errors_total", stage="eom") == 0
+    postfix.configure_milter(milter.spec)
