@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from govmilter.errors import GovmilterError
+from govmilter.lookalike import LookalikeSettings, find_lookalike
 
 
 class DomainError(GovmilterError, ValueError):
@@ -388,6 +389,9 @@ class DomainClassification:
     domain: str | None
     reason: str
     internal: bool = False
+    #: short machine-readable tokens behind the class: ``mx:<host>``, ``dns:nxdomain``,
+    #: ``lookalike:one-edit:mic.gov.vn``, ``dns:timeout``
+    evidence: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -399,6 +403,7 @@ class DomainLists:
     freemail: DomainSuffixSet = field(default_factory=DomainSuffixSet)
     freemail_exclude: DomainSuffixSet = field(default_factory=DomainSuffixSet)
     exceptions: tuple[DomainException, ...] = ()
+    lookalike: LookalikeSettings = field(default_factory=LookalikeSettings)
 
     def find_exception(self, address: Address, day: _dt.date) -> DomainException | None:
         """Return the active exception for this address or its domain, address entries first."""
@@ -436,16 +441,31 @@ def classify_address(
 
 
 def classify_domain(domain: str, lists: DomainLists) -> DomainClassification:
-    """Classify a normalised domain by the lists alone (no exceptions, no DNS)."""
+    """Classify a normalised domain by the lists and the static look-alike checks (no DNS).
+
+    Internal domains are never look-alikes. A name under an official suffix that is one edit from
+    a protected agency domain (``mlc.gov.vn`` for ``mic.gov.vn``) is a look-alike here; with DNS,
+    :mod:`govmilter.dnsintel` turns it back into official when the name exists.
+    """
     hit = lists.internal.match(domain)
     if hit is not None:
         return DomainClassification(DomainClass.OFFICIAL, domain, f"internal domain {hit}", True)
     hit = lists.official.match(domain)
     if hit is not None:
+        lookalike = find_lookalike(domain, lists.lookalike)
+        if lookalike is not None:
+            return DomainClassification(
+                DomainClass.LOOKALIKE, domain,
+                f"{lookalike.reason} (official suffix {hit}, existence not checked)",
+                evidence=(lookalike.evidence,))
         return DomainClassification(DomainClass.OFFICIAL, domain, f"official suffix {hit}")
     hit = lists.freemail.match(domain)
     if hit is not None and lists.freemail_exclude.match(domain) is None:
         return DomainClassification(DomainClass.FREEMAIL, domain, f"freemail list {hit}")
+    lookalike = find_lookalike(domain, lists.lookalike)
+    if lookalike is not None:
+        return DomainClassification(DomainClass.LOOKALIKE, domain, lookalike.reason,
+                                    evidence=(lookalike.evidence,))
     return DomainClassification(DomainClass.EXTERNAL, domain, "not on any list")
 
 

@@ -11,7 +11,7 @@ from govmilter.verdict import MessageFacts
 def scan_message(raw: bytes, policy: Policy) -> MessageFacts:
     """Parse the message within the policy's limits and detect an official document in it."""
     content = parse_message(raw, policy.limits)
-    document = detect_document(content, policy.detection)
+    document = detect_document(content, policy.detection, policy.limits)
     return MessageFacts(
         document=document, header_from=content.header_from, header_to=content.header_to,
         scanned_bytes=content.scanned_bytes, notes=content.notes,

@@ -4,7 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(postfix libmilter-dev miltertest dnsmasq-base prometheus gcc python3-dev)
+APT_PACKAGES=(postfix libmilter-dev miltertest dnsmasq-base prometheus gcc python3-dev
+              fonts-dejavu-core)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
@@ -20,7 +21,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 PYTHON=${PYTHON:-python3}
-if ! "$PYTHON" -c "import govmilter, Milter, miltertest, pytest" 2>/dev/null \
+if ! "$PYTHON" -c "import govmilter, Milter, miltertest, pytest, pypdfium2, fpdf" 2>/dev/null \
    || [ pyproject.toml -nt .setup-stamp ] 2>/dev/null; then
   echo "setup: installing govmilter and its test dependencies with pip"
   "$PYTHON" -m pip install --quiet --disable-pip-version-check --root-user-action=ignore -e ".[test]"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as _dt
 import difflib
 import hashlib
+import ipaddress
 import re
 import reprlib
 from collections.abc import Callable
@@ -24,13 +25,16 @@ from govmilter.domains import (
     parse_address,
 )
 from govmilter.errors import GovmilterError
+from govmilter.lookalike import REAL_NEIGHBOURS_OF_GOV_VN, LookalikeSettings
 from govmilter.policy.model import (
     Action,
     DetectionSettings,
+    DnsSettings,
     DocumentClass,
     FailureAction,
     Limits,
     Mode,
+    Nameserver,
     Policy,
     PolicyProblem,
     PolicySource,
@@ -252,13 +256,13 @@ class _Checker:
         if not isinstance(value, str):
             self.error(line, f"{where}: domain must be text, not {_kind(value)}")
             return None
+        if "@" in value:
+            self.error(line, f"{where}: {_brief(value)} is an address, not a domain")
+            return None
         try:
             normalize_domain(value[2:] if value.startswith("*.") else value)
         except DomainError as exc:
             self.error(line, f"{where}: invalid domain {_brief(value)}: {_brief(str(exc))}")
-            return None
-        if "@" in value:
-            self.error(line, f"{where}: {_brief(value)} is an address, not a domain")
             return None
         return value
 
@@ -276,8 +280,14 @@ def _line(m: _Map, key: str) -> int:
 
 
 _TOP_KEYS = ("version", "mode", "monitor_header", "on_error", "domains", "detection", "limits",
-             "rules")
-_DOMAIN_KEYS = ("official", "internal", "freemail", "exceptions")
+             "dns", "rules")
+_DOMAIN_KEYS = ("official", "internal", "freemail", "exceptions", "lookalike")
+_LOOKALIKE_KEYS = ("enabled", "protect", "allow")
+_DNS_KEYS = ("enabled", "nameservers", "timeout", "budget", "cache_size", "negative_ttl",
+             "failure_ttl", "max_ttl", "consumer_mx", "hosted_mx", "hosted_class")
+#: dns: keys holding seconds, and the smallest value that makes sense for each
+_DNS_SECONDS = {"timeout": 0.01, "budget": 0.01, "negative_ttl": 0.0, "failure_ttl": 0.0,
+                "max_ttl": 0.0}
 _OFFICIAL_KEYS = ("suffixes", "agencies")
 _FREEMAIL_KEYS = ("builtin", "extra", "exclude")
 _EXCEPTION_KEYS = ("address", "domain", "treat_as", "expires", "reason")
@@ -348,6 +358,7 @@ def parse_policy(text: str, filename: str = "<string>", *, today: _dt.date | Non
     domains = _domains(check, top.get("domains"), _line(top, "domains"), freemail_source)
     detection = _detection(check, top.get("detection"), _line(top, "detection"))
     limits = _limits(check, top.get("limits"), _line(top, "limits"))
+    dns = _dns(check, top.get("dns"), _line(top, "dns"))
     rules = _rules(check, top.get("rules"), _line(top, "rules"))
 
     errors = [p for p in check.problems if p.severity == "error"]
@@ -357,7 +368,7 @@ def parse_policy(text: str, filename: str = "<string>", *, today: _dt.date | Non
     return Policy(
         source=PolicySource(filename, sha), mode=mode, domains=domains, rules=tuple(rules),
         limits=limits, detection=detection, on_error=on_error, monitor_header=monitor_header,
-        warnings=tuple(check.problems),
+        dns=dns, warnings=tuple(check.problems),
     )
 
 
@@ -405,13 +416,107 @@ def _domains(check: _Checker, value: Any, line: int,
     if builtin:
         freemail.update(freemail_source())
     exceptions = _exceptions(check, m.get("exceptions"), _line(m, "exceptions"))
+    lookalike = _lookalike(check, m.get("lookalike"), _line(m, "lookalike"),
+                           suffixes, [*agencies, *internal])
     return DomainLists(
         official=DomainSuffixSet([*suffixes, *agencies]),
         internal=DomainSuffixSet(internal),
         freemail=DomainSuffixSet(freemail),
         freemail_exclude=DomainSuffixSet(exclude),
         exceptions=tuple(exceptions),
+        lookalike=lookalike,
     )
+
+
+def _bare(entries: list[str]) -> tuple[str, ...]:
+    """Normalised domains without the ``*.`` prefix: what a look-alike imitates is the name."""
+    return tuple(dict.fromkeys(normalize_domain(e.removeprefix("*.")) for e in entries))
+
+
+def _lookalike(check: _Checker, value: Any, line: int, suffixes: list[str],
+               protected: list[str]) -> LookalikeSettings:
+    m = check.mapping(value, line, "domains.lookalike", _LOOKALIKE_KEYS)
+    m = m if m is not None else _Map()
+    enabled = check.boolean(m.get("enabled", True), _line(m, "enabled"),
+                            "domains.lookalike.enabled")
+    extra = _domain_list(check, m.get("protect"), _line(m, "protect"),
+                         "domains.lookalike.protect")
+    if "allow" in m:
+        allow = _bare(_domain_list(check, m["allow"], _line(m, "allow"),
+                                   "domains.lookalike.allow"))
+    else:
+        allow = REAL_NEIGHBOURS_OF_GOV_VN
+    return LookalikeSettings(enabled=enabled is not False, suffixes=_bare(suffixes),
+                             protected=_bare([*protected, *extra]), allow=frozenset(allow))
+
+
+def _nameserver(check: _Checker, value: Any, line: int) -> Nameserver | None:
+    """Parse ``192.0.2.53``, ``192.0.2.53:5353``, ``2001:db8::53`` or ``[2001:db8::53]:5353``."""
+    where = "dns.nameservers"
+    if not isinstance(value, str):
+        check.error(line, f"{where}: {value!r} must be an IP address as text")
+        return None
+    host, port_text = value, ""
+    if value.startswith("["):
+        host, _, rest = value[1:].partition("]")
+        port_text = rest.removeprefix(":")
+    elif value.count(":") == 1:
+        host, port_text = value.split(":")
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        check.error(line, f"{where}: {value!r} is not an IP address (optionally with :port); "
+                    "host names would need DNS to find DNS")
+        return None
+    port = 53
+    if port_text:
+        if not port_text.isdigit() or not 1 <= int(port_text) <= 65535:
+            check.error(line, f"{where}: invalid port in {value!r}")
+            return None
+        port = int(port_text)
+    return Nameserver(str(address), port)
+
+
+def _mx_patterns(check: _Checker, m: _Map, key: str, default: tuple[str, ...]
+                 ) -> tuple[str, ...]:
+    if key not in m:
+        return default
+    return tuple(_domain_list(check, m[key], _line(m, key), f"dns.{key}"))
+
+
+def _dns(check: _Checker, value: Any, line: int) -> DnsSettings:
+    m = check.mapping(value, line, "dns", _DNS_KEYS)
+    if m is None:
+        return DnsSettings()
+    defaults = DnsSettings()
+    enabled = check.boolean(m.get("enabled", True), _line(m, "enabled"), "dns.enabled")
+    servers = [_nameserver(check, item, item_line) for item, item_line in
+               check.sequence(m.get("nameservers"), _line(m, "nameservers"), "dns.nameservers")]
+    seconds: dict[str, Any] = {}
+    for key, minimum in _DNS_SECONDS.items():
+        if key in m:
+            number = check.number(m[key], _line(m, key), f"dns.{key}", minimum=minimum,
+                                  integer=False)
+            if number is not None:
+                seconds[key] = float(number)
+    cache_size = defaults.cache_size
+    if "cache_size" in m:
+        cache_size = check.number(m["cache_size"], _line(m, "cache_size"), "dns.cache_size",
+                                  minimum=0) or 0
+    hosted_class = defaults.hosted_class
+    if "hosted_class" in m:
+        hosted_class = check.enum(m["hosted_class"], _line(m, "hosted_class"),
+                                  "dns.hosted_class", DomainClass) or hosted_class
+    settings = DnsSettings(
+        enabled=enabled is not False, nameservers=tuple(s for s in servers if s is not None),
+        cache_size=int(cache_size), hosted_class=hosted_class,
+        consumer_mx=_mx_patterns(check, m, "consumer_mx", defaults.consumer_mx),
+        hosted_mx=_mx_patterns(check, m, "hosted_mx", defaults.hosted_mx), **seconds,
+    )
+    if settings.budget < settings.timeout:
+        check.warn(_line(m, "budget"), f"dns.budget ({settings.budget:g} s) is shorter than "
+                   f"dns.timeout ({settings.timeout:g} s): lookups are cut at the budget")
+    return settings
 
 
 def _domain_list(check: _Checker, value: Any, line: int, where: str) -> list[str]:
@@ -467,12 +572,22 @@ def _exceptions(check: _Checker, value: Any, line: int) -> list[DomainException]
 
 
 def _detection(check: _Checker, value: Any, line: int) -> DetectionSettings:
-    m = check.mapping(value, line, "detection", ("threshold",))
-    if m is None or "threshold" not in m:
+    m = check.mapping(value, line, "detection", ("threshold", "require_symbol"))
+    if m is None:
         return DetectionSettings()
-    threshold = check.number(m["threshold"], _line(m, "threshold"), "detection.threshold",
-                             minimum=0.1, integer=False)
-    return DetectionSettings(threshold=float(threshold)) if threshold else DetectionSettings()
+    defaults = DetectionSettings()
+    threshold: Any = defaults.threshold
+    if "threshold" in m:
+        threshold = check.number(m["threshold"], _line(m, "threshold"), "detection.threshold",
+                                 minimum=0.1, integer=False)
+    require_symbol: bool | None = defaults.require_symbol
+    if "require_symbol" in m:
+        require_symbol = check.boolean(m["require_symbol"], _line(m, "require_symbol"),
+                                       "detection.require_symbol")
+    return DetectionSettings(
+        threshold=float(threshold) if threshold else defaults.threshold,
+        require_symbol=defaults.require_symbol if require_symbol is None else require_symbol,
+    )
 
 
 def _limits(check: _Checker, value: Any, line: int) -> Limits:

@@ -1,0 +1,229 @@
+"""``govmilter run``: start the milter daemon (logging, signals, policy reload, metrics, socket).
+
+Order matters (see notes/milters-and-pymilter.md): block SIGHUP/SIGTERM/SIGINT/SIGUSR1 *before*
+any thread starts, then start the reload threads and the metrics server, then hand the main
+thread to libmilter, whose own signal thread stops it cleanly on SIGTERM or SIGHUP.
+"""
+
+from __future__ import annotations
+
+import argparse
+import grp
+import logging
+import logging.handlers
+import os
+import pwd
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import Milter
+
+from govmilter import __version__
+from govmilter.dnsintel import DnsClassifierFactory
+from govmilter.errors import GovmilterError
+from govmilter.metrics import DEFAULT_METRICS_PORT, Metrics, start_metrics_server
+from govmilter.milter import MILTER_ACTIONS, ClassifierFactory, MilterRuntime, milter_factory
+from govmilter.reload import PolicyHolder, block_signals
+
+log = logging.getLogger("govmilter")
+
+DEFAULT_SOCKET = "unix:/var/spool/postfix/govmilter/govmilter.sock"
+DEFAULT_METRICS = f"127.0.0.1:{DEFAULT_METRICS_PORT}"
+MILTER_NAME = "govmilter"
+POSTFIX_GROUP = "postfix"
+MAX_UNIX_PATH = 107  # sockaddr_un.sun_path is 108 bytes with the final NUL
+
+
+class DaemonError(GovmilterError):
+    """The milter could not start."""
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """Everything ``govmilter run`` is told on its command line."""
+
+    policy: str | None = None
+    socket: str = DEFAULT_SOCKET
+    metrics: str | None = DEFAULT_METRICS  #: HOST:PORT, or None for no endpoint
+    socket_mode: int = 0o660
+    user: str | None = None
+    watch_interval: float = 2.0
+    syslog: bool = False
+    verbose: bool = False
+
+
+def add_run_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of ``govmilter run``."""
+    parser.add_argument("--policy", help="policy YAML (default: the embedded default policy); "
+                        "reloaded on SIGUSR1 and when the file changes")
+    parser.add_argument("--socket", default=DEFAULT_SOCKET,
+                        help="unix:/path or inet:PORT@HOST (default: %(default)s)")
+    parser.add_argument("--metrics", default=DEFAULT_METRICS, metavar="HOST:PORT",
+                        help="Prometheus endpoint (default: %(default)s; 'off' to disable)")
+    parser.add_argument("--socket-mode", default="660", metavar="OCTAL",
+                        help="permissions of a unix socket (default: %(default)s)")
+    parser.add_argument("--user", help="when started as root: run as this user (its primary "
+                        "group owns the socket)")
+    parser.add_argument("--watch-interval", type=float, default=2.0, metavar="SECONDS",
+                        help="how often the policy file is checked for changes (0: never)")
+    parser.add_argument("--syslog", action="store_true",
+                        help="log to syslog (facility mail) instead of standard error")
+    parser.add_argument("--verbose", action="store_true", help="log debug messages")
+
+
+def options_from_args(args: argparse.Namespace) -> RunOptions:
+    """Check and convert the parsed arguments."""
+    try:
+        mode = int(args.socket_mode, 8)
+    except ValueError:
+        raise DaemonError(f"--socket-mode {args.socket_mode!r} is not an octal mode") from None
+    metrics = None if args.metrics in ("off", "none", "") else args.metrics
+    return RunOptions(policy=args.policy, socket=args.socket, metrics=metrics, socket_mode=mode,
+                      user=args.user, watch_interval=args.watch_interval, syslog=args.syslog,
+                      verbose=args.verbose)
+
+
+def setup_logging(syslog: bool, verbose: bool) -> None:
+    """One line per event on stderr (journald adds time and pid) or to syslog (facility mail)."""
+    handler: logging.Handler
+    if syslog:
+        handler = logging.handlers.SysLogHandler(
+            address="/dev/log", facility=logging.handlers.SysLogHandler.LOG_MAIL)
+        handler.setFormatter(logging.Formatter("govmilter[%(process)d]: %(message)s"))
+    else:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
+    log.handlers[:] = [handler]
+    log.setLevel(logging.DEBUG if verbose else logging.INFO)
+    log.propagate = False
+
+
+def parse_host_port(text: str) -> tuple[str, int]:
+    """``HOST:PORT`` (``[v6]:PORT`` too) → (host, port)."""
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit():
+        raise DaemonError(f"--metrics {text!r}: expected HOST:PORT, e.g. 127.0.0.1:9755")
+    return host.strip("[]") or "127.0.0.1", int(port)
+
+
+def unix_socket_path(socket: str) -> Path | None:
+    """The file of a ``unix:``/``local:`` socket spec, None for inet sockets."""
+    if socket.startswith(("inet:", "inet6:")):
+        return None
+    path = socket.split(":", 1)[1] if socket.startswith(("unix:", "local:")) else socket
+    if not path.startswith("/"):
+        raise DaemonError(f"--socket {socket!r}: expected unix:/absolute/path or "
+                          "inet:PORT@HOST")
+    if len(path.encode()) > MAX_UNIX_PATH:
+        raise DaemonError(f"--socket {socket!r}: a unix socket path may have at most "
+                          f"{MAX_UNIX_PATH} bytes")
+    return Path(path)
+
+
+def prepare_socket_dir(path: Path, user: str | None) -> None:
+    """Create the socket's directory if missing; give it to ``user``, or to Postfix's group.
+
+    Run as root without ``--user`` (the quick start), the daemon keeps root but takes Postfix's
+    group, so the socket it creates (mode 660) is one Postfix's smtpd can open.
+    """
+    directory = path.parent
+    if not directory.is_dir():
+        try:
+            directory.mkdir(mode=0o750, parents=True)
+        except OSError as exc:
+            raise DaemonError(f"cannot create socket directory {directory}: {exc}") from None
+        log.info("created socket directory %s", directory)
+    if os.geteuid() != 0:
+        return
+    if user is not None:
+        entry = user_entry(user)
+        os.chown(directory, entry.pw_uid, entry.pw_gid)
+        return
+    try:
+        postfix_gid = grp.getgrnam(POSTFIX_GROUP).gr_gid
+    except KeyError:
+        return
+    os.chown(directory, -1, postfix_gid)
+    os.setgid(postfix_gid)
+
+
+def user_entry(user: str) -> pwd.struct_passwd:
+    """The password entry of ``user``, or a clear error."""
+    try:
+        return pwd.getpwnam(user)
+    except KeyError:
+        raise DaemonError(f"--user {user!r}: no such user") from None
+
+
+def drop_privileges(user: str) -> None:
+    """Become ``user`` (and its groups); only root can, anyone else must already be it."""
+    entry = user_entry(user)
+    if os.geteuid() != 0:
+        if os.geteuid() != entry.pw_uid:
+            raise DaemonError(f"--user {user!r} needs root to switch user")
+        return
+    os.initgroups(user, entry.pw_gid)
+    os.setgid(entry.pw_gid)
+    os.setuid(entry.pw_uid)
+    log.info("running as user=%s group=%s", user, grp.getgrgid(entry.pw_gid).gr_name)
+
+
+def run(options: RunOptions, classifier_factory: ClassifierFactory | None = None,
+        metrics: Metrics | None = None) -> int:
+    """Run the milter until SIGTERM/SIGHUP (clean stop: 0).
+
+    ``classifier_factory`` builds the address classifier for each policy; by default the lists
+    plus DNS checks (when the policy's ``dns.enabled``), with each lookup timed in ``metrics``.
+
+    :raises DaemonError: on a start-up error (the CLI prints it and exits 2).
+    :raises PolicyError: when the policy is invalid.
+    """
+    # before anything can start a thread (see the module docstring)
+    block_signals()
+    setup_logging(options.syslog, options.verbose)
+    metrics = metrics if metrics is not None else Metrics()
+    if classifier_factory is None:
+        classifier_factory = DnsClassifierFactory(on_lookup=metrics.dns_lookup)
+    socket_path = unix_socket_path(options.socket)
+    if socket_path is not None:
+        prepare_socket_dir(socket_path, options.user)
+    if options.user is not None:
+        drop_privileges(options.user)
+    elif os.geteuid() == 0:
+        log.warning("running as root (group %s): use --user or the systemd unit in production",
+                    grp.getgrgid(os.getgid()).gr_name)
+    # an invalid policy raises PolicyError here: the daemon refuses to start
+    holder = PolicyHolder(options.policy, on_load=metrics.policy_loaded,
+                          on_failure=metrics.policy_reload_failed)
+    metrics.policy_loaded(holder.policy, initial=True)
+    metrics_address = "off"
+    if options.metrics is not None:
+        host, port = parse_host_port(options.metrics)
+        try:
+            server, _ = start_metrics_server(metrics, host, port)
+        except OSError as exc:
+            raise DaemonError(f"cannot serve metrics on {options.metrics}: {exc}") from None
+        metrics_address = f"{host}:{server.server_port}"
+    policy = holder.policy
+    for warning in policy.warnings:
+        log.warning("policy: %s", warning)
+    holder.start_signal_listener()
+    if options.watch_interval > 0:
+        holder.start_file_watch(options.watch_interval)
+    runtime = MilterRuntime(lambda: holder.policy, metrics, classifier_factory)
+    Milter.factory = milter_factory(runtime)
+    Milter.set_flags(MILTER_ACTIONS)
+    log.info("govmilter %s starting: policy=%s sha256=%s mode=%s socket=%s metrics=%s pid=%d",
+             __version__, policy.source.path, policy.source.sha256, policy.mode, options.socket,
+             metrics_address, os.getpid())
+    # libmilter creates the socket with the process umask
+    os.umask(0o777 & ~options.socket_mode)
+    try:
+        Milter.runmilter(MILTER_NAME, options.socket, timeout=600)
+    except Milter.milter.error as exc:
+        raise DaemonError(f"milter failed on {options.socket}: {exc}") from None
+    finally:
+        holder.stop()
+    log.info("govmilter stopped")
+    return 0

@@ -1,0 +1,41 @@
+"""Official-document detection: is there a Vietnamese administrative document in this message?
+
+``detect_document`` reads the subject, the text bodies and the attachments (PDF, DOCX, ODT,
+edXML, text, ZIP one level deep) within the policy's limits, and scores the cues it finds:
+
+- :mod:`.cues`: text cues and their weights (heading, number/symbol, V/v, markings...);
+- :mod:`.legacy`: repair of TCVN3, VNI, CP1258 and UTF-8 mojibake text;
+- :mod:`.extract` with :mod:`.pdf`, :mod:`.office`, :mod:`.edxml`, :mod:`.archive`: attachment
+  text, bounded by :mod:`.budget`;
+- :mod:`.detect`: the scoring and the evidence.
+"""
+
+from govmilter.document.cues import (
+    ADMIN_RE,
+    DOCUMENT_TYPES,
+    PARTY_RE,
+    VBQPPL_RE,
+    Cue,
+    filename_cues,
+    find_secrecy,
+    find_symbol,
+    find_urgency,
+    subject_cues,
+    text_cues,
+)
+from govmilter.document.detect import detect_document
+
+__all__ = [
+    "ADMIN_RE",
+    "DOCUMENT_TYPES",
+    "PARTY_RE",
+    "VBQPPL_RE",
+    "Cue",
+    "detect_document",
+    "filename_cues",
+    "find_secrecy",
+    "find_symbol",
+    "find_urgency",
+    "subject_cues",
+    "text_cues",
+]

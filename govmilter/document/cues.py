@@ -1,0 +1,219 @@
+"""Text cues of a Vietnamese administrative document, and their weights.
+
+Each cue found adds to a score; the message is official when the score reaches the policy's
+threshold (and, by default, a document number/symbol was found). Evidence strings name the cue
+and where it was found, never the surrounding text. Key phrases are matched on diacritic-free
+skeletons (see :mod:`govmilter.vntext`); secrecy and urgency markings are matched accent-aware on
+NFC text, as standalone lines, so that *mất* and *mặt* are never read as ``MẬT``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from govmilter.vntext import nfc, skeleton, strip_diacritics
+
+#: Cues stand in a document's first page (heading, number, V/v, addressee) and its end (Nơi
+#: nhận, Lưu, signer): a long text is scored on this many characters of head and of tail.
+SCORED_HEAD_CHARS = 48 * 1024
+SCORED_TAIL_CHARS = 16 * 1024
+
+_UP = "A-ZĐÂĂÊÔƠƯ"
+_ABBR = rf"[{_UP}][{_UP}a-zđ0-9&.]*"
+#: Legal documents: 30/2020/NĐ-CP, 01/2011/TT-BNV, 50/2005/QH11
+VBQPPL_RE = re.compile(rf"(?<![\d/])(\d{{1,5}})/(\d{{4}})/({_ABBR})(?:-({_ABBR}))?")
+#: Administrative documents: 588/BTTTT-THH, 05/TTr-UBND, 12/SGD&ĐT-GDTH
+ADMIN_RE = re.compile(rf"(?<![\d/])(\d{{1,5}})/({_ABBR})-({_ABBR}(?:-{_ABBR})*)")
+#: Party documents: 15-CV/TU, 36-HD/VPTW
+PARTY_RE = re.compile(rf"(?<![\d/])(\d{{1,5}})-({_ABBR})/({_ABBR})")
+# "Số: 588/BTTTT-THH" opens a line (or follows a colon); "công văn số 588/..." inside a sentence
+# is a citation, which news and replies do all the time, and only counts as a symbol.
+_NUMBER_LINE_RE = re.compile(
+    rf"(?:^[ \t]*S[ốo]\s*[:.]?|\bS[ốo]\s*:)\s*(\d{{1,5}}\s*[/-]\s*(?:\d{{4}}/)?{_ABBR}[^\s,;]*)",
+    re.IGNORECASE | re.MULTILINE)
+# A draft or template leaves the number blank: "Số:      /QĐ-UBND".
+_BLANK_NUMBER_RE = re.compile(rf"(?m)^[ \t]*S[ốo]\s*:?[ \t._…]*/\s*{_ABBR}-{_ABBR}", re.IGNORECASE)
+_VV_RE = re.compile(r"^\s*V/v\s*:?\s+\S", re.IGNORECASE | re.MULTILINE)
+_SECRECY_RE = re.compile(r"^[\s*\"'“”(\[]*(TUYỆT MẬT|TỐI MẬT|MẬT)[\s*\"'“”)\].]*$", re.MULTILINE)
+_URGENCY_RE = re.compile(r"^[\s*\"'“”(\[]*(HỎA TỐC HẸN GIỜ|HOẢ TỐC HẸN GIỜ|HỎA TỐC|HOẢ TỐC|"
+                         r"THƯỢNG KHẨN|KHẨN)[\s*\"'“”)\].]*$", re.MULTILINE)
+_SIGN_RE = re.compile(r"(?m)^\s*(TM|KT|TL|TUQ|Q)\.\s+\S")
+
+# Skeleton phrases (diacritics removed, casefolded) with their weights.
+_HEADING = "cong hoa xa hoi chu nghia viet nam"
+_PARTY_HEADING = "dang cong san viet nam"
+_MOTTO_RE = re.compile(r"doc lap\s*-\s*tu do\s*-\s*hanh phuc")
+_SK_CUES: tuple[tuple[str, re.Pattern[str], float, str], ...] = (
+    ("salutation", re.compile(r"\bkinh gui\s*:"), 1.0, "salutation 'Kính gửi:'"),
+    ("recipients", re.compile(r"\bnoi nhan\s*:"), 1.5, "recipient list 'Nơi nhận:'"),
+    ("archive", re.compile(r"\bluu\s*:?\s*vt\b"), 1.0, "archive mark 'Lưu: VT'"),
+    ("date", re.compile(r"\bngay\s+\d{1,2}\s+thang\s+\d{1,2}\s+nam\s+\d{4}"), 1.0, "date line"),
+    ("closing", re.compile(r"\./\.\s*$", re.MULTILINE), 0.5, "closing mark './.'"),
+)
+DOCUMENT_TYPES = (
+    "nghi quyet", "quyet dinh", "chi thi", "quy che", "quy dinh", "thong cao", "thong bao",
+    "huong dan", "chuong trinh", "ke hoach", "phuong an", "de an", "du an", "bao cao",
+    "bien ban", "to trinh", "hop dong", "cong van", "cong dien", "ban ghi nho", "ban thoa thuan",
+    "giay uy quyen", "giay moi", "giay gioi thieu", "giay nghi phep", "phieu gui",
+    "phieu chuyen", "phieu bao", "thu cong", "nghi dinh", "thong tu",
+)
+_TYPE_LINE_RE = re.compile(
+    r"(?m)^\s*(" + "|".join(t.upper() for t in DOCUMENT_TYPES) + r")\s*$"
+)
+# The issuer stands in the first lines, above the number. A state body (ministry, people's
+# committee, department...) is a cue; a company voids the text: businesses copy the national
+# heading and number their letters, but their letters are not văn bản hành chính.
+_HEAD_LINES = 12
+_AGENCY_RE = re.compile(
+    r"(?m)^\s*(bo |uy ban nhan dan|ubnd|hoi dong nhan dan|so (?![\d:])|cuc |tong cuc |van phong |"
+    r"chinh phu|thu tuong|ban |toa an|vien kiem sat|kiem toan nha nuoc|quoc hoi|tinh uy|"
+    r"thanh uy|huyen uy|dang uy|truong dai hoc|benh vien)")
+_COMPANY_RE = re.compile(
+    r"\b(cong ty|tong cong ty|tap doan|ngan hang tmcp|tnhh|co phan|jsc|co\.,? ltd|corporation"
+    r"|doanh nghiep tu nhan|hop tac xa)\b")
+
+
+@dataclass(frozen=True, slots=True)
+class Cue:
+    """One piece of evidence: what was found, where, and how much it weighs.
+
+    Cues with the same ``key`` count once per message (the strongest wins), so that a body and
+    its HTML twin, or a symbol in the subject and in the attachment, do not add up. ``identity``
+    marks the cues that name a document (number/symbol, edXML envelope, Government CA signature).
+    """
+
+    weight: float
+    description: str
+    source: str
+    key: str = ""
+    identity: bool = False
+
+    def __str__(self) -> str:
+        return f"{self.source}: {self.description}"
+
+    @property
+    def group(self) -> str:
+        """The key cues are deduplicated on (the description when no key was given)."""
+        return self.key or self.description
+
+
+def find_symbol(text: str) -> str | None:
+    """Return the first document number/symbol in ``text`` (``588/BTTTT-THH``), or None."""
+    for pattern in (VBQPPL_RE, ADMIN_RE, PARTY_RE):
+        match = pattern.search(text)
+        if match:
+            return match.group(0)
+    return None
+
+
+def find_secrecy(text: str) -> str | None:
+    """Return the most severe secrecy marking written as a standalone line, or None."""
+    found = {m.group(1) for m in _SECRECY_RE.finditer(nfc(text))}
+    for level in SECRECY_LEVELS[::-1]:
+        if level in found:
+            return level
+    return None
+
+
+#: Secrecy levels, least secret first.
+SECRECY_LEVELS = ("MẬT", "TỐI MẬT", "TUYỆT MẬT")
+
+
+def more_secret(a: str | None, b: str | None) -> str | None:
+    """The more severe of two secrecy markings (None for no marking)."""
+    rank = {level: i + 1 for i, level in enumerate(SECRECY_LEVELS)}
+    return a if rank.get(a or "", 0) >= rank.get(b or "", 0) else b
+
+
+def find_urgency(text: str) -> str | None:
+    """Return the urgency marking written as a standalone line (``HỎA TỐC``...), or None."""
+    match = _URGENCY_RE.search(nfc(text))
+    return match.group(1).replace("HOẢ", "HỎA") if match else None
+
+
+_HEAD_END_RE = re.compile(r"^\s*(kinh gui|v/v|can cu|noi nhan)")
+
+
+def _head(folded: str) -> str:
+    """The issuer zone: the first lines, up to the addressee or abstract (which may name a firm)."""
+    lines: list[str] = []
+    for line in folded.split("\n"):
+        if _HEAD_END_RE.match(line) or len(lines) >= _HEAD_LINES:
+            break
+        if line.strip():
+            lines.append(line)
+    return "\n".join(lines)
+
+
+def text_cues(text: str, source: str) -> list[Cue]:
+    """Score one text (a body, an extracted attachment, a subject) for document cues."""
+    cues: list[Cue] = []
+    text = nfc(text)
+    flat = strip_diacritics(text)
+    sk = skeleton(text)
+    if _HEADING in sk:
+        cues.append(Cue(3.0, "national heading", source, "heading"))
+    elif _PARTY_HEADING in sk and PARTY_RE.search(text):
+        cues.append(Cue(3.0, "Party heading 'ĐẢNG CỘNG SẢN VIỆT NAM'", source, "heading"))
+    if _MOTTO_RE.search(sk):
+        cues.append(Cue(2.0, "motto 'Độc lập - Tự do - Hạnh phúc'", source, "motto"))
+    number = _NUMBER_LINE_RE.search(text) or _NUMBER_LINE_RE.search(flat)
+    # The number line names the document; other symbols in the text are citations.
+    symbol = (find_symbol(number.group(1)) if number else None) or find_symbol(text)
+    if number and symbol:
+        cues.append(Cue(3.0, f"number/symbol {symbol}", source, "symbol", identity=True))
+    elif _BLANK_NUMBER_RE.search(flat):
+        cues.append(Cue(2.0, "unnumbered (draft) number line", source, "symbol", identity=True))
+    elif symbol:
+        cues.append(Cue(1.5, f"symbol {symbol}", source, "symbol"))
+    if _VV_RE.search(text):
+        cues.append(Cue(1.5, "abstract line 'V/v'", source, "abstract"))
+    for key, pattern, weight, description in _SK_CUES:
+        if pattern.search(sk):
+            cues.append(Cue(weight, description, source, key))
+    if _SIGN_RE.search(text):
+        cues.append(Cue(1.0, "signing authority (TM./KT./TL.)", source, "signer"))
+    type_line = _TYPE_LINE_RE.search(flat.upper())
+    if type_line:
+        cues.append(Cue(1.0, f"document type '{type_line.group(1).lower()}'", source, "type"))
+    # The issuer only matters for a text in letter form (heading or number line).
+    head = _head(flat.casefold()) if any(c.key in ("heading", "symbol") for c in cues) else ""
+    if _COMPANY_RE.search(head):
+        # A company's letter in administrative form is still not a văn bản of a state body:
+        # none of this text's cues count (other texts of the message still do).
+        return [Cue(0.0, "issuer is a company, not a state body: this text is not counted",
+                    source, f"company:{source}")]
+    if _AGENCY_RE.search(head):
+        cues.append(Cue(1.0, "issuer is a state body", source, "issuer"))
+    secrecy = find_secrecy(text)
+    if secrecy:
+        cues.append(Cue(2.0, f"secrecy marking {secrecy}", source, "secrecy"))
+    urgency = find_urgency(text)
+    if urgency:
+        cues.append(Cue(1.0, f"urgency marking {urgency}", source, "urgency"))
+    return cues
+
+
+def subject_cues(subject: str) -> list[Cue]:
+    """Cues in the Subject: a number/symbol or a 'V/v' abstract is common there."""
+    cues: list[Cue] = []
+    symbol = find_symbol(nfc(subject))
+    if symbol:
+        cues.append(Cue(2.0, f"number/symbol {symbol}", "subject", "symbol", identity=True))
+    if re.search(r"(?i)(^|\s)V/v\b", subject):
+        cues.append(Cue(1.0, "abstract 'V/v'", "subject", "abstract"))
+    return cues
+
+
+def filename_cues(filename: str, source: str = "attachment") -> list[Cue]:
+    """Cues in an attachment's file name: ``588_BTTTT-THH.pdf``, ``1896_QD-TTg.doc``."""
+    name = strip_diacritics(nfc(filename)).rsplit(".", 1)[0]
+    # "30_2020_ND-CP" and "588_BTTTT-THH": underscores or spaces stand for the slashes.
+    candidate = re.sub(r"^(\d{1,5})[_ ](\d{4})[_ ]", r"\1/\2/", name)
+    candidate = re.sub(r"^(\d{1,5})[_ ]", r"\1/", candidate)
+    symbol = find_symbol(candidate)
+    if symbol:
+        return [Cue(2.0, f"number/symbol {symbol} in a file name", source, "symbol",
+                    identity=True)]
+    return []

@@ -1,0 +1,93 @@
+"""The detector: every cue from the subject, bodies and attachments, scored against the policy."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from govmilter.document.budget import ScanBudget
+from govmilter.document.cues import (
+    SCORED_HEAD_CHARS,
+    SCORED_TAIL_CHARS,
+    Cue,
+    find_secrecy,
+    find_urgency,
+    more_secret,
+    subject_cues,
+    text_cues,
+)
+from govmilter.document.extract import ExtractedText, extract_attachments
+from govmilter.document.legacy import looks_legacy, repair
+from govmilter.message import MessageContent
+from govmilter.policy.model import DetectionSettings, Limits
+from govmilter.verdict import OfficialDocumentEvidence
+from govmilter.vntext import nfc
+
+
+def scoring_window(text: str) -> str:
+    """The part of a text that is scored: all of it, or its head and tail when long."""
+    if len(text) <= SCORED_HEAD_CHARS + SCORED_TAIL_CHARS:
+        return text
+    return text[:SCORED_HEAD_CHARS] + "\n" + text[-SCORED_TAIL_CHARS:]
+
+
+def _score_text(part: ExtractedText) -> tuple[list[Cue], str]:
+    """Cues of one text, repairing a legacy encoding first when the text has one."""
+    window = nfc(scoring_window(part.text))  # NFD (macOS, some PDFs) is not a legacy encoding
+    fixed = repair(window)
+    if fixed is not None:
+        note = Cue(0.0, f"text in legacy encoding {fixed.encoding}, repaired", part.source,
+                   f"legacy:{part.source}")
+        return [note, *text_cues(fixed.text, part.source)], fixed.text
+    cues = text_cues(window, part.source)
+    if not cues and looks_legacy(window):
+        cues.append(Cue(0.0, "text looks legacy-encoded and could not be repaired",
+                        part.source, f"legacy:{part.source}"))
+    return cues, window
+
+
+def _merge(cues: list[Cue]) -> list[Cue]:
+    """One cue per group, in the order groups were first seen."""
+    merged: dict[str, Cue] = {}
+    for cue in cues:
+        current = merged.get(cue.group)
+        if current is None or cue.weight > current.weight:
+            merged[cue.group] = cue
+    return list(merged.values())
+
+
+def detect_document(content: MessageContent, settings: DetectionSettings,
+                    limits: Limits | None = None,
+                    clock: Callable[[], float] = time.monotonic) -> OfficialDocumentEvidence:
+    """Decide whether the message carries an official document, with evidence and markings.
+
+    ``limits`` bound the attachment extraction (pages, ZIP entries and ratio, time); past one,
+    the reason joins ``unscannable`` and scanning of that part stops.
+    """
+    budget = ScanBudget(limits or Limits(), clock)
+    cues = subject_cues(content.subject)
+    extraction = extract_attachments(content.attachments, budget)
+    texts = [ExtractedText(p.source, p.text) for p in content.texts] + extraction.texts
+    cues.extend(extraction.cues)
+    secrecy: str | None = None
+    urgency = extraction.urgency
+    for part in texts:
+        if budget.expired():
+            break
+        text_found, scored = _score_text(part)
+        cues.extend(text_found)
+        secrecy = more_secret(secrecy, find_secrecy(scored))
+        urgency = urgency or find_urgency(scored)
+    merged = _merge(cues)
+    score = round(float(sum(c.weight for c in merged)), 2)
+    named = any(c.identity for c in merged)
+    official = score >= settings.threshold and (named or not settings.require_symbol)
+    evidence = [str(c) for c in merged]
+    if score >= settings.threshold and not official:
+        evidence.append("no document number/symbol found: not counted as official "
+                        "(detection.require_symbol)")
+    return OfficialDocumentEvidence(
+        official=official, score=score, secrecy=secrecy if official else None,
+        urgency=urgency if official else None, evidence=tuple(evidence),
+        unscannable=(*content.unscannable, *budget.reasons),
+    )

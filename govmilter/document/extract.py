@@ -1,0 +1,160 @@
+"""Text and structural cues from attachments: PDF, DOCX, ODT, edXML, text, legacy .doc, ZIP.
+
+The format is sniffed from the bytes first (a ``.pdf`` name on a ZIP is read as a ZIP), then
+from the declared type and file name. ZIP archives and edXML packages are opened one level deep:
+their files are scanned, archives inside them are not (and that is said in ``unscannable``).
+Reasons name the attachment by position ("attachment 2"), never by file name or content.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from govmilter.document.archive import GuardedZip
+from govmilter.document.budget import ScanBudget, Unscannable
+from govmilter.document.cues import SCORED_HEAD_CHARS, Cue, filename_cues
+from govmilter.document.edxml import is_edxml, read_edxml
+from govmilter.document.office import docx_text, is_docx, is_odt, odt_text
+from govmilter.document.pdf import pdf_signature, pdf_text
+from govmilter.message import Attachment, decode_text, html_to_text
+
+_OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+_TEXT_EXTENSIONS = (".txt", ".htm", ".html", ".eml", ".csv", ".xml")
+# Runs of Latin/Vietnamese text in a legacy Word file (UTF-16LE pieces), for a best-effort read.
+_DOC_RUN_RE = re.compile("[\x20-\x7e\xa0-\u024f\u0300-\u0323\u1ea0-\u1ef9\r\n\t“”‘’–—…]{6,}")
+
+
+@dataclass(frozen=True, slots=True)
+class ExtractedText:
+    """Text read from one file; ``source`` says which (``attachment 2 (PDF)``)."""
+
+    source: str
+    text: str
+
+
+@dataclass
+class Extraction:
+    """What the attachments yielded (mutable while being filled, then read once)."""
+
+    texts: list[ExtractedText] = field(default_factory=list)
+    cues: list[Cue] = field(default_factory=list)
+    urgency: str | None = None
+
+
+def sniff(data: bytes, filename: str | None, content_type: str) -> str | None:
+    """The format to read a file as: pdf, zip, edxml, doc, text, html, or None to skip it."""
+    name = (filename or "").lower()
+    if b"%PDF-" in data[:1024]:
+        return "pdf"
+    if data[:4] in (b"PK\x03\x04", b"PK\x05\x06"):
+        return "zip"
+    if is_edxml(data, filename):
+        return "edxml"
+    if data[:8] == _OLE2_MAGIC and (name.endswith(".doc") or content_type == "application/msword"):
+        return "doc"
+    if content_type == "application/pdf" or name.endswith(".pdf"):
+        return "pdf"  # damaged or cut: reading it says so
+    if name.endswith((".docx", ".odt", ".zip")) or content_type in (
+            "application/zip", "application/x-zip-compressed",
+            "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+            "application/vnd.oasis.opendocument.text"):
+        return "zip"
+    if content_type == "text/html" or name.endswith((".htm", ".html")):
+        return "html"
+    if content_type.startswith("text/") or name.endswith(_TEXT_EXTENSIONS):
+        return "text"
+    return None
+
+
+def legacy_doc_text(data: bytes) -> str:
+    """Best-effort text of a Word 97-2003 ``.doc``: its UTF-16LE and 8-bit text runs."""
+    runs = _DOC_RUN_RE.findall(data.decode("utf-16-le", errors="ignore"))
+    runs += re.findall(r"[\x20-\x7e\r\n\t]{12,}", data.decode("latin-1"))
+    return "\n".join(runs).replace("\r", "\n")
+
+
+def extract_attachments(attachments: tuple[Attachment, ...], budget: ScanBudget) -> Extraction:
+    """Read every attachment within the budget; what could not be read goes to its reasons."""
+    found = Extraction()
+    for index, attachment in enumerate(attachments, 1):
+        if budget.expired():
+            break
+        _extract(attachment.filename, attachment.content_type, attachment.data,
+                 f"attachment {index}", budget, found, depth=0)
+    return found
+
+
+def _extract(filename: str | None, content_type: str, data: bytes, source: str,
+             budget: ScanBudget, found: Extraction, depth: int) -> None:
+    if filename:
+        found.cues.extend(filename_cues(filename, source))
+    kind = sniff(data, filename, content_type)
+    try:
+        if kind == "pdf":
+            _pdf(data, source, budget, found)
+        elif kind == "zip":
+            _zip(data, source, budget, found, depth)
+        elif kind == "edxml":
+            _edxml(data, source, budget, found, depth)
+        elif kind == "doc":
+            _add(found, budget, f"{source} (Word 97-2003, best effort)", legacy_doc_text(data))
+        elif kind in ("text", "html"):
+            text = decode_text(data, None)
+            _add(found, budget, f"{source} ({kind})", html_to_text(text) if kind == "html"
+                 else text)
+    except Unscannable as exc:
+        budget.note(f"{source}: {exc}")
+
+
+def _add(found: Extraction, budget: ScanBudget, source: str, text: str) -> None:
+    if text.strip():
+        found.texts.append(ExtractedText(source, budget.take_text(text)))
+
+
+def _pdf(data: bytes, source: str, budget: ScanBudget, found: Extraction) -> None:
+    signature = pdf_signature(data)
+    if signature.government_ca:
+        found.cues.append(Cue(3.0, "PDF signed with a Government CA certificate "
+                                   "(Ban Cơ yếu Chính phủ)", source, "signature", identity=True))
+    elif signature.signed:
+        found.cues.append(Cue(1.5, "PDF digital signature (/ByteRange)", source, "signature"))
+    _add(found, budget, f"{source} (PDF)", pdf_text(data, budget, source, enough=SCORED_HEAD_CHARS))
+
+
+def _zip(data: bytes, source: str, budget: ScanBudget, found: Extraction, depth: int) -> None:
+    archive = GuardedZip(data, budget, "ZIP archive")
+    if is_docx(archive):
+        archive.what = "DOCX document"
+        _add(found, budget, f"{source} (DOCX)", docx_text(archive))
+        return
+    if is_odt(archive):
+        archive.what = "ODT document"
+        _add(found, budget, f"{source} (ODT)", odt_text(archive))
+        return
+    if depth > 0:
+        raise Unscannable("archive inside an archive was not opened (one level only)")
+    for number, info in enumerate(archive.entries, 1):
+        if budget.expired():
+            break
+        entry_source = f"{source} > entry {number}"
+        try:
+            entry = archive.read(info)
+        except Unscannable as exc:
+            budget.note(f"{entry_source}: {exc}")
+            continue
+        _extract(info.filename, "", entry, entry_source, budget, found, depth + 1)
+
+
+def _edxml(data: bytes, source: str, budget: ScanBudget, found: Extraction, depth: int) -> None:
+    package = read_edxml(data, source, budget.limits.max_attachment_bytes)
+    found.cues.extend(package.cues)
+    found.urgency = found.urgency or package.urgency
+    _add(found, budget, f"{source} (edXML header)", package.header_text)
+    if depth > 0 and package.files:
+        raise Unscannable("files inside a nested edXML package were not opened")
+    for number, file in enumerate(package.files, 1):
+        if budget.expired():
+            break
+        _extract(file.name, "", file.data, f"{source} > file {number}", budget, found,
+                 depth + 1)
