@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import datetime as _dt
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from govmilter.domains import DomainClass, DomainClassification, classify_address, parse_address
+from govmilter.domains import DomainClassification, classify_address, parse_address
 from govmilter.policy.model import Action, DocumentClass, Mode, Policy, Rule
 from govmilter.verdict import Envelope, MessageFacts, RecipientVerdict, Verdict
 
@@ -175,21 +175,3 @@ def decide(
         sender=envelope.sender, sender_class=sender, document=facts.document,
         recipients=verdicts, policy_mode=policy.mode, notes=facts.notes,
     )
-
-
-def stand_in_sender(candidates: Sequence[str], classify: Classifier) -> tuple[str, tuple[str, ...]]:
-    """Pick the header address that stands in for a missing envelope sender, with a note.
-
-    When the From fields offer several mailboxes (several fields, a list, a malformed header read
-    both ways), the least-privileged reading wins: the first candidate that is not official, and
-    an official one only when every candidate is official. No candidate gives the null sender.
-    """
-    if not candidates:
-        return "", ("sender: no From address, the null sender stands in",)
-    if len(candidates) == 1:
-        return candidates[0], ()
-    for candidate in candidates:
-        if classify(candidate).domain_class is not DomainClass.OFFICIAL:
-            return candidate, (f"sender: {len(candidates)} From candidates, the first "
-                               "non-official one stands in for the envelope sender",)
-    return candidates[0], (f"sender: {len(candidates)} From candidates, all official",)

@@ -7,8 +7,8 @@ limits, and never gives an official sender unless every From candidate is offici
 from __future__ import annotations
 
 from govmilter.domains import DomainClass
+from govmilter.envelope import stand_in_sender
 from govmilter.policy import decide, list_classifier, load_policy
-from govmilter.policy.decide import stand_in_sender
 from govmilter.scan import scan_message
 from govmilter.verdict import Envelope, Verdict
 
