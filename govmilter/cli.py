@@ -9,15 +9,22 @@ from __future__ import annotations
 import argparse
 import datetime as _dt
 import json
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from govmilter import __version__
 from govmilter.daemon import DaemonError, add_run_arguments
+from govmilter.dnsintel import DnsIntel, dns_classifier
+from govmilter.envelope import envelope_for, envelope_from_headers
 from govmilter.evaluate import CorpusError, evaluate_corpus, evaluation_to_json, evaluation_to_text
 from govmilter.policy import Policy, PolicyError, decide, load_policy
+from govmilter.policy.decide import Classifier
+from govmilter.policy_text import describe_policy
+from govmilter.prometheus_api import PrometheusClient, PrometheusError
 from govmilter.render import verdict_to_json, verdict_to_text
+from govmilter.report import ReportError, make_report, parse_duration, parse_time
 from govmilter.scan import scan_message
 from govmilter.verdict import Envelope, MessageFacts
 
@@ -34,13 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     check = sub.add_parser("check", help="give the milter's verdict for a saved .eml message")
-    check.add_argument("message", help="the message file (RFC 5322), or - for standard input")
-    check.add_argument("--policy", help="policy YAML (default: the embedded default policy)")
-    check.add_argument("--sender", help="envelope sender (default: the From header)")
-    check.add_argument("--rcpt", action="append", default=[], metavar="ADDR",
-                       help="envelope recipient, repeatable (default: To and Cc headers)")
-    check.add_argument("--auth", metavar="USER", help="treat the sender as SMTP-authenticated")
-    check.add_argument("--service", help="Postfix service name ({daemon_name}) to assume")
+    _add_message_arguments(check)
     check.add_argument("--json", action="store_true", help="print the verdict as JSON")
 
     run = sub.add_parser("run", help="run the milter daemon for Postfix")
@@ -53,7 +54,78 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("corpus", help="directory with official/ and negative/ .eml files")
     evaluate.add_argument("--policy", help="policy YAML (default: the embedded default policy)")
     evaluate.add_argument("--json", action="store_true", help="print the figures as JSON")
+    replay = sub.add_parser(
+        "replay", help="count a policy's verdicts over stored mail; diff against an older policy",
+        formatter_class=argparse.RawDescriptionHelpFormatter, description=REPLAY_HELP)
+    replay.add_argument("source", help="a Maildir, an mbox file, a folder of .eml files or one "
+                        "message file")
+    replay.add_argument("--policy", help="policy YAML (default: the embedded default policy)")
+    replay.add_argument("--against", metavar="OLD.yaml",
+                        help="an older policy: also list every recipient whose verdict changes")
+    replay.add_argument("--json", action="store_true", help="print the counts as one JSON object")
+    replay.add_argument("--jobs", type=int, default=2, metavar="N",
+                        help="worker processes for large sources (default 2; 1: no workers)")
+
+    explain = sub.add_parser(
+        "explain", help="walk the rules for each recipient of a message, saying why each did or "
+        "did not match", description="Walk the rules in order for each recipient and say why "
+        "each did or did not match, and which evidence made the document official or secret. "
+        "The envelope is taken as replay takes it: --sender/--rcpt, else Return-Path and "
+        "X-Original-To or Delivered-To, else From and To/Cc.")
+    _add_message_arguments(explain)
+    explain.add_argument("--json", action="store_true",
+                         help="print the check --json object with each recipient's rule walk")
+
+    report = sub.add_parser("report", help="write the compliance report from Prometheus data")
+    report.add_argument("--prometheus", required=True, metavar="URL",
+                        help="Prometheus (or Thanos Querier) base URL, e.g. http://127.0.0.1:9090")
+    report.add_argument("--since", default="30d", metavar="DURATION",
+                        help="length of the report period, e.g. 30d, 2w, 12h (default: 30d)")
+    report.add_argument("--end", metavar="TIME",
+                        help="end of the period: ISO date/time (Vietnam time unless a zone is "
+                             "given) or unix time (default: now)")
+    report.add_argument("--agency", metavar="NAME", help="only this agency (the agency label)")
+    report.add_argument("--policy", help="policy YAML the report opens with (default: embedded)")
+    report.add_argument("--format", choices=("html", "md"),
+                        help="html (default, charts included) or md for mail "
+                             "(default: from --out's extension)")
+    report.add_argument("--out", metavar="FILE", help="write here (default: standard output)")
+    report.add_argument("--timeout", type=float, default=30.0, metavar="SECONDS",
+                        help="time limit per Prometheus query (default: 30)")
     return parser
+
+
+REPLAY_HELP = """\
+Replay stored mail through a policy, with the same scan and decide() as the milter.
+
+The envelope of each message: sender from Return-Path, recipient from X-Original-To
+(else Delivered-To); without them, From and To/Cc as for `check`. Addresses are
+classified by the policy's lists and the static look-alike checks, without DNS, so
+that a replay is repeatable and sends no lookups for thousands of domains
+(`explain --no-dns` shows the same verdict for one message).
+
+Counting: `total` is every message in SOURCE; `unreadable` those that could not be
+read or have no recipient. Per rule and per action, a message counts ONCE for each
+rule (each action) that decided at least one of its recipients: a message to three
+freemail recipients tagged by one rule adds 1 to that rule, not 3, so the rows may
+add up to more than the messages replayed. "per message action" counts each message
+once, by its action as a whole. With --against, changed verdicts are listed per
+recipient: "message: recipient: old-action(rule) -> new-action(rule)" and the
+document evidence.
+"""
+
+
+def _add_message_arguments(parser: argparse.ArgumentParser) -> None:
+    """The message, policy and envelope options shared by ``check`` and ``explain``."""
+    parser.add_argument("message", help="the message file (RFC 5322), or - for standard input")
+    parser.add_argument("--policy", help="policy YAML (default: the embedded default policy)")
+    parser.add_argument("--sender", help="envelope sender (default: the From header)")
+    parser.add_argument("--rcpt", action="append", default=[], metavar="ADDR",
+                        help="envelope recipient, repeatable (default: To and Cc headers)")
+    parser.add_argument("--auth", metavar="USER", help="treat the sender as SMTP-authenticated")
+    parser.add_argument("--service", help="Postfix service name ({daemon_name}) to assume")
+    parser.add_argument("--no-dns", action="store_true",
+                        help="classify by the policy's lists only (no MX or existence lookups)")
 
 
 def _load(path: str | None) -> Policy:
@@ -69,41 +141,79 @@ def _read_message(name: str) -> bytes:
     return Path(name).read_bytes()
 
 
-def envelope_for(facts: MessageFacts, sender: str | None, rcpts: Sequence[str],
-                 auth: str | None = None, service: str | None = None) -> Envelope:
-    """Build the envelope ``check`` assumes: given addresses, else From and To/Cc headers."""
-    envelope_sender = sender if sender is not None else (facts.header_from[:1] or ("",))[0]
-    recipients = tuple(rcpts) if rcpts else facts.header_to
-    return Envelope(sender=envelope_sender, recipients=recipients, authenticated_user=auth,
-                    service=service)
+def _classifier(policy: Policy, envelope: Envelope, no_dns: bool) -> Classifier | None:
+    """The DNS-backed classifier the milter uses, unless DNS is off; None means lists only."""
+    if no_dns or not policy.dns.enabled:
+        return None
+    with DnsIntel(policy.dns) as intel:
+        return dns_classifier(policy, intel, (envelope.sender, *envelope.recipients))
 
 
-def cmd_check(args: argparse.Namespace) -> int:
-    """``govmilter check``: the same verdict as the daemon, for a saved message."""
+def _scan_for_command(args: argparse.Namespace, *, stored_envelope: bool = False
+                      ) -> tuple[Policy, MessageFacts, Envelope] | None:
+    """Load the policy, read and scan the message, build the envelope (check and explain).
+
+    With ``stored_envelope`` the envelope is read from Return-Path and X-Original-To or
+    Delivered-To first, as ``replay`` does, so that explain shows the verdict replay counted.
+    Prints the problem and returns None when the message cannot be read or has no recipient.
+    """
     policy = _load(args.policy)
     try:
         raw = _read_message(args.message)
     except OSError as exc:
-        print(f"govmilter check: cannot read {args.message}: {exc.strerror or exc}",
+        print(f"govmilter {args.command}: cannot read {args.message}: {exc.strerror or exc}",
               file=sys.stderr)
-        return EXIT_INPUT
-    facts = scan_message(raw, policy)
-    envelope = envelope_for(facts, args.sender, args.rcpt, args.auth, args.service)
-    if not envelope.recipients:
-        print("govmilter check: no recipients: give --rcpt or a message with To/Cc",
+        return None
+    if not raw.strip():
+        print(f"govmilter {args.command}: {args.message} is empty: no message to check",
               file=sys.stderr)
-        return EXIT_INPUT
-    verdict = decide(envelope, facts, policy)
-    if args.json:
-        print(json.dumps(verdict_to_json(verdict, policy), ensure_ascii=False, indent=2))
+        return None
+    try:
+        facts = scan_message(raw, policy)
+    except Exception as exc:  # the milter answers on_error here; say so instead of a traceback
+        print(f"govmilter {args.command}: the message could not be scanned "
+              f"({type(exc).__name__}); the milter would answer with on_error: "
+              f"{policy.on_error}", file=sys.stderr)
+        return None
+    if stored_envelope:
+        envelope, facts = envelope_from_headers(raw, facts, policy, args.sender, args.rcpt,
+                                                args.auth, args.service)
     else:
-        print(verdict_to_text(verdict, policy))
+        envelope, facts = envelope_for(facts, policy, args.sender, args.rcpt, args.auth,
+                                       args.service)
+    if not envelope.recipients:
+        print(f"govmilter {args.command}: no recipients: give --rcpt or a message with To/Cc",
+              file=sys.stderr)
+        return None
+    return policy, facts, envelope
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    """``govmilter check``: the same verdict as the daemon, for a saved message."""
+    scanned = _scan_for_command(args)
+    if scanned is None:
+        return EXIT_INPUT
+    policy, facts, envelope = scanned
+    verdict = decide(envelope, facts, policy, _classifier(policy, envelope, args.no_dns))
+    return _print_result(args, lambda: verdict_to_json(verdict, policy),
+                         lambda: verdict_to_text(verdict, policy))
+
+
+def _print_result(args: argparse.Namespace, as_json: Callable[[], object],
+                  as_text: Callable[[], str]) -> int:
+    """Print the result as JSON with ``--json``, else as text."""
+    print(json.dumps(as_json(), ensure_ascii=False, indent=2) if args.json else as_text())
     return EXIT_OK
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
     """``govmilter validate``: a one-screen summary, or every problem as file:line."""
+    from govmilter.policy.analysis import shadowed_rule_warnings
+
     policy = _load(args.policy)
+    shadowed = shadowed_rule_warnings(policy)
+    for warning in shadowed:
+        print(warning, file=sys.stderr)
     d = policy.domains
     today = _dt.date.today()
     active = sum(1 for e in d.exceptions if e.active_on(today))
@@ -116,20 +226,13 @@ def cmd_validate(args: argparse.Namespace) -> int:
           f"{len(d.freemail)} freemail ({len(d.freemail_exclude)} excluded), "
           f"{len(d.exceptions)} exceptions ({active} active)")
     print(f"  detection:  threshold {policy.detection.threshold}")
-    if policy.warnings:
-        print(f"  warnings:   {len(policy.warnings)} (above)")
+    dns = policy.dns
+    servers = ", ".join(str(ns) for ns in dns.nameservers) or "system resolv.conf"
+    print(f"  dns:        {'on' if dns.enabled else 'off'} ({servers}; timeout {dns.timeout:g} s, "
+          f"budget {dns.budget:g} s, cache {dns.cache_size})")
+    if policy.warnings or shadowed:
+        print(f"  warnings:   {len(policy.warnings) + len(shadowed)} (above)")
     return EXIT_OK
-
-
-def cmd_run(args: argparse.Namespace) -> int:
-    """``govmilter run``: the milter daemon (its logic lives in :mod:`govmilter.daemon`)."""
-    from govmilter.daemon import options_from_args, run
-
-    try:
-        return run(options_from_args(args))
-    except DaemonError as exc:
-        print(f"govmilter run: {exc}", file=sys.stderr)
-        return EXIT_USAGE
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
@@ -147,7 +250,82 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"check": cmd_check, "run": cmd_run, "validate": cmd_validate, "eval": cmd_eval}
+def cmd_replay(args: argparse.Namespace) -> int:
+    """``govmilter replay``: per-rule and per-action counts over stored mail, and what changes."""
+    from govmilter import replay
+
+    policy = _load(args.policy)
+    against = _load(args.against) if args.against is not None else None
+    progress = replay.ProgressLine()
+    try:
+        source = replay.MessageSource(args.source)
+        results = replay.replay_source(source, policy, against, jobs=args.jobs,
+                                       progress=progress)
+        report = replay.summarize(args.source, results, policy, against)
+    except replay.ReplayError as exc:
+        print(f"govmilter replay: {exc}", file=sys.stderr)
+        return EXIT_INPUT
+    finally:
+        progress.close()
+    return _print_result(args, lambda: replay.report_to_json(report),
+                         lambda: replay.report_to_text(report))
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    """``govmilter explain``: the rule walk behind each recipient's verdict."""
+    from govmilter.explain import explain, explanation_to_json, explanation_to_text
+
+    scanned = _scan_for_command(args, stored_envelope=True)
+    if scanned is None:
+        return EXIT_INPUT
+    policy, facts, envelope = scanned
+    explanation = explain(envelope, facts, policy, _classifier(policy, envelope, args.no_dns))
+    return _print_result(args, lambda: explanation_to_json(explanation, policy),
+                         lambda: explanation_to_text(explanation, policy))
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """``govmilter report``: the compliance report (see govmilter.report)."""
+    fmt = args.format or ("md" if args.out and args.out.endswith((".md", ".txt")) else "html")
+    try:
+        since = parse_duration(args.since)
+        end = parse_time(args.end) if args.end else _dt.datetime.now().timestamp()
+        client = PrometheusClient(args.prometheus, timeout=args.timeout)
+    except (ReportError, PrometheusError) as exc:
+        print(f"govmilter report: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    policy = describe_policy(_load(args.policy))
+    try:
+        text = make_report(client, policy, since=since, end=end, agency=args.agency, fmt=fmt)
+    except (ReportError, PrometheusError) as exc:
+        print(f"govmilter report: {exc}", file=sys.stderr)
+        return EXIT_INPUT
+    if not args.out:
+        sys.stdout.write(text)
+        return EXIT_OK
+    try:
+        Path(args.out).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        print(f"govmilter report: cannot write {args.out}: {exc.strerror or exc}",
+              file=sys.stderr)
+        return EXIT_INPUT
+    print(f"govmilter report: wrote {args.out}", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """``govmilter run``: the milter daemon (its logic lives in :mod:`govmilter.daemon`)."""
+    from govmilter.daemon import options_from_args, run
+
+    try:
+        return run(options_from_args(args))
+    except DaemonError as exc:
+        print(f"govmilter run: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+COMMANDS = {"check": cmd_check, "run": cmd_run, "validate": cmd_validate, "report": cmd_report,
+            "replay": cmd_replay, "explain": cmd_explain, "eval": cmd_eval}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -164,6 +342,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader left (`govmilter replay ... | head`): not an error worth a traceback.
+        # Point stdout at /dev/null so the interpreter's final flush does not fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
 
 
 if __name__ == "__main__":

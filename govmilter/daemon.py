@@ -20,10 +20,10 @@ from pathlib import Path
 import Milter
 
 from govmilter import __version__
+from govmilter.dnsintel import DnsClassifierFactory
 from govmilter.errors import GovmilterError
 from govmilter.metrics import DEFAULT_METRICS_PORT, Metrics, start_metrics_server
 from govmilter.milter import MILTER_ACTIONS, ClassifierFactory, MilterRuntime, milter_factory
-from govmilter.policy import list_classifier
 from govmilter.reload import PolicyHolder, block_signals
 from govmilter.transport import open_listener_without_nagle
 from govmilter.workers import DEFAULT_INLINE_BELOW, ScanPool, default_workers
@@ -36,6 +36,8 @@ log = logging.getLogger("govmilter")
 DEFAULT_SOCKET = "unix:/var/spool/postfix/govmilter/govmilter.sock"
 DEFAULT_METRICS = f"127.0.0.1:{DEFAULT_METRICS_PORT}"
 MILTER_NAME = "govmilter"
+POSTFIX_GROUP = "postfix"
+MAX_UNIX_PATH = 107  # sockaddr_un.sun_path is 108 bytes with the final NUL
 
 
 class DaemonError(GovmilterError):
@@ -121,18 +123,24 @@ def parse_host_port(text: str) -> tuple[str, int]:
 
 def unix_socket_path(socket: str) -> Path | None:
     """The file of a ``unix:``/``local:`` socket spec, None for inet sockets."""
-    for prefix in ("unix:", "local:"):
-        if socket.startswith(prefix):
-            return Path(socket[len(prefix):])
-    if socket.startswith("/"):
-        return Path(socket)
     if socket.startswith(("inet:", "inet6:")):
         return None
-    raise DaemonError(f"--socket {socket!r}: expected unix:/path or inet:PORT@HOST")
+    path = socket.split(":", 1)[1] if socket.startswith(("unix:", "local:")) else socket
+    if not path.startswith("/"):
+        raise DaemonError(f"--socket {socket!r}: expected unix:/absolute/path or "
+                          "inet:PORT@HOST")
+    if len(path.encode()) > MAX_UNIX_PATH:
+        raise DaemonError(f"--socket {socket!r}: a unix socket path may have at most "
+                          f"{MAX_UNIX_PATH} bytes")
+    return Path(path)
 
 
 def prepare_socket_dir(path: Path, user: str | None) -> None:
-    """Create the socket's directory if missing (owned by ``user`` when root creates it)."""
+    """Create the socket's directory if missing; give it to ``user``, or to Postfix's group.
+
+    Run as root without ``--user`` (the quick start), the daemon keeps root but takes Postfix's
+    group, so the socket it creates (mode 660) is one Postfix's smtpd can open.
+    """
     directory = path.parent
     if not directory.is_dir():
         try:
@@ -140,17 +148,31 @@ def prepare_socket_dir(path: Path, user: str | None) -> None:
         except OSError as exc:
             raise DaemonError(f"cannot create socket directory {directory}: {exc}") from None
         log.info("created socket directory %s", directory)
-    if user is not None and os.geteuid() == 0:
-        entry = pwd.getpwnam(user)
+    if os.geteuid() != 0:
+        return
+    if user is not None:
+        entry = user_entry(user)
         os.chown(directory, entry.pw_uid, entry.pw_gid)
+        return
+    try:
+        postfix_gid = grp.getgrnam(POSTFIX_GROUP).gr_gid
+    except KeyError:
+        return
+    os.chown(directory, -1, postfix_gid)
+    os.setgid(postfix_gid)
+
+
+def user_entry(user: str) -> pwd.struct_passwd:
+    """The password entry of ``user``, or a clear error."""
+    try:
+        return pwd.getpwnam(user)
+    except KeyError:
+        raise DaemonError(f"--user {user!r}: no such user") from None
 
 
 def drop_privileges(user: str) -> None:
     """Become ``user`` (and its groups); only root can, anyone else must already be it."""
-    try:
-        entry = pwd.getpwnam(user)
-    except KeyError:
-        raise DaemonError(f"--user {user!r}: no such user") from None
+    entry = user_entry(user)
     if os.geteuid() != 0:
         if os.geteuid() != entry.pw_uid:
             raise DaemonError(f"--user {user!r} needs root to switch user")
@@ -161,19 +183,30 @@ def drop_privileges(user: str) -> None:
     log.info("running as user=%s group=%s", user, grp.getgrgid(entry.pw_gid).gr_name)
 
 
-def run(options: RunOptions, classifier_factory: ClassifierFactory = list_classifier) -> int:
-    """Run the milter until SIGTERM/SIGHUP (clean stop, 0) or a start-up error (2)."""
+def run(options: RunOptions, classifier_factory: ClassifierFactory | None = None,
+        metrics: Metrics | None = None) -> int:
+    """Run the milter until SIGTERM/SIGHUP (clean stop: 0).
+
+    ``classifier_factory`` builds the address classifier for each policy; by default the lists
+    plus DNS checks (when the policy's ``dns.enabled``), with each lookup timed in ``metrics``.
+
+    :raises DaemonError: on a start-up error (the CLI prints it and exits 2).
+    :raises PolicyError: when the policy is invalid.
+    """
     # before anything can start a thread (see the module docstring)
     block_signals()
     setup_logging(options.syslog, options.verbose)
-    metrics = Metrics()
+    metrics = metrics if metrics is not None else Metrics()
+    if classifier_factory is None:
+        classifier_factory = DnsClassifierFactory(on_lookup=metrics.dns_lookup)
     socket_path = unix_socket_path(options.socket)
     if socket_path is not None:
         prepare_socket_dir(socket_path, options.user)
     if options.user is not None:
         drop_privileges(options.user)
     elif os.geteuid() == 0:
-        log.warning("running as root: use --user (or the systemd unit) in production")
+        log.warning("running as root (group %s): use --user or the systemd unit in production",
+                    grp.getgrgid(os.getgid()).gr_name)
     # an invalid policy raises PolicyError here: the daemon refuses to start
     holder = PolicyHolder(options.policy, on_load=metrics.policy_loaded,
                           on_failure=metrics.policy_reload_failed)

@@ -31,7 +31,7 @@ FAILURE_LABELS = tuple(f.value for f in FailureAction)
 #: Where an error can happen: one per milter callback, plus the work done inside them.
 ERROR_STAGES = (
     "connect", "helo", "envfrom", "envrcpt", "data", "header", "eoh", "body", "eom", "abort",
-    "close", "scan", "dns", "reload",
+    "close", "scan", "dns", "reload", "other",
 )
 
 #: Seconds per message: fine below 100 ms (the normal case), and up to Postfix's 30 s command
@@ -148,9 +148,15 @@ class Metrics:
         self.processing_seconds.observe(seconds)
         self.scanned_bytes.observe(scanned_bytes)
 
+    def dns_lookup(self, seconds: float, outcome: str) -> None:
+        """Time one DNS lookup; a failed or timed-out one also counts as a ``dns`` error."""
+        self.dns_lookup_seconds.observe(seconds)
+        if outcome in ("timeout", "failure"):
+            self.errors.labels("dns").inc()
+
     def error(self, stage: str) -> None:
-        """Count an error caught in ``stage`` (one of :data:`ERROR_STAGES`)."""
-        self.errors.labels(stage if stage in ERROR_STAGES else "eom").inc()
+        """Count an error caught in ``stage`` (one of :data:`ERROR_STAGES`, else ``other``)."""
+        self.errors.labels(stage if stage in ERROR_STAGES else "other").inc()
 
     def failure_action(self, action: FailureAction) -> None:
         """Count an answer given from the policy's ``on_error`` setting."""

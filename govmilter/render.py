@@ -22,6 +22,7 @@ def _class_json(c: DomainClassification) -> dict[str, Any]:
         "domain_unicode": display_domain(c.domain) if c.domain else None,
         "reason": c.reason,
         "internal": c.internal,
+        "evidence": list(c.evidence),
     }
 
 
@@ -70,18 +71,38 @@ def verdict_to_json(verdict: Verdict, policy: Policy) -> dict[str, Any]:
     }
 
 
+def class_text(c: DomainClassification) -> str:
+    """``[freemail: MX ... is consumer webmail; evidence mx:gmail-smtp-in.l.google.com]``."""
+    evidence = f"; evidence {', '.join(c.evidence)}" if c.evidence else ""
+    return f"[{c.domain_class}: {c.reason}{evidence}]"
+
+
+def verdict_heading(verdict: Verdict, policy: Policy) -> list[str]:
+    """The first lines of a text report: which policy, which sender and its class."""
+    return [
+        f"policy:   {policy.source.path} (sha256 {policy.source.sha256[:12]}, mode {policy.mode})",
+        f"sender:   {verdict.sender or '<>'} {class_text(verdict.sender_class)}",
+    ]
+
+
+def message_action_line(verdict: Verdict) -> str:
+    """The last line of a text report: the action on the whole message, and what was applied."""
+    return (f"message:  {verdict.message_action.value}"
+            + ("" if verdict.message_action == verdict.applied_message_action
+               else f" (applied: {verdict.applied_message_action.value})"))
+
+
 def verdict_to_text(verdict: Verdict, policy: Policy) -> str:
     """A short report a security engineer reads in a terminal."""
     doc = verdict.document
-    lines = [
-        f"policy:   {policy.source.path} (sha256 {policy.source.sha256[:12]}, mode {policy.mode})",
-        f"sender:   {verdict.sender or '<>'} [{verdict.sender_class.domain_class}: "
-        f"{verdict.sender_class.reason}]",
-    ]
+    lines = verdict_heading(verdict, policy)
     if doc.official:
         marks = ", ".join(m for m in (doc.secrecy, doc.urgency) if m)
         lines.append(f"document: OFFICIAL (score {doc.score} >= {policy.detection.threshold})"
                      + (f", marked {marks}" if marks else ""))
+    elif doc.score >= policy.detection.threshold:
+        lines.append(f"document: none (score {doc.score} >= {policy.detection.threshold}, but no "
+                     "number/symbol names a document)")
     else:
         lines.append(f"document: none (score {doc.score} < {policy.detection.threshold})")
     for item in doc.evidence:
@@ -94,12 +115,10 @@ def verdict_to_text(verdict: Verdict, policy: Policy) -> str:
     for r in verdict.recipients:
         state = "" if r.applied else " (monitor: not applied)"
         compliance = "compliant" if r.compliant else "NON-COMPLIANT"
-        lines.append(f"  {r.address} [{r.classification.domain_class}: "
-                     f"{r.classification.reason}] -> {r.action.value.upper()}{state} "
+        lines.append(f"  {r.address} {class_text(r.classification)} -> "
+                     f"{r.action.value.upper()}{state} "
                      f"by rule {r.rule_id}, {compliance}")
         if r.reply is not None and r.action.value == "reject":
             lines.append(f"      reply: {r.reply.code} {r.reply.enhanced} {r.reply.lines[0]}")
-    lines.append(f"message:  {verdict.message_action.value}"
-                 + ("" if verdict.message_action == verdict.applied_message_action
-                    else f" (applied: {verdict.applied_message_action.value})"))
+    lines.append(message_action_line(verdict))
     return "\n".join(lines)

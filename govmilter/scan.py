@@ -23,5 +23,5 @@ def scan_with(raw: bytes, limits: Limits, detection: DetectionSettings) -> Messa
     document = detect_document(content, detection, limits)
     return MessageFacts(
         document=document, header_from=content.header_from, header_to=content.header_to,
-        scanned_bytes=content.scanned_bytes,
+        scanned_bytes=content.scanned_bytes, notes=content.notes,
     )

@@ -54,8 +54,9 @@ rules:
 
 def policy_yaml(*, mode: str = "enforce", monitor_header: bool = False,
                 on_error: str = "tempfail", rules: str = RULES, memory_bytes: int = 1048576,
-                max_attachment_bytes: int = 10485760) -> str:
-    """The YAML text of a test policy."""
+                max_attachment_bytes: int = 10485760,
+                dns: str = "dns: {enabled: false}") -> str:
+    """The YAML text of a test policy (DNS off unless ``dns`` says otherwise)."""
     return f"""version: 1
 mode: {mode}
 monitor_header: {str(monitor_header).lower()}
@@ -66,4 +67,5 @@ domains:
 limits:
   memory_bytes: {memory_bytes}
   max_attachment_bytes: {max_attachment_bytes}
+{dns}
 {rules}"""

@@ -104,6 +104,21 @@ def test_heading_without_a_number_is_not_official_unless_the_policy_allows() -> 
     assert relaxed.official
 
 
+def test_check_and_explain_say_why_an_unnamed_letter_is_not_official(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "don.eml"
+    path.write_bytes(("From: a@gmail.com\nTo: b@hanoi.gov.vn\nSubject: Don\n"
+                      "Content-Type: text/plain; charset=utf-8\n\n"
+                      "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM\n"
+                      "Độc lập - Tự do - Hạnh phúc\nĐƠN XIN VIỆC\nKính gửi: Phòng Tổ chức\n")
+                     .encode())
+    assert main(["check", "--no-dns", str(path)]) == 0
+    assert "document: none (score 6.0 >= 5.0, but no number/symbol names a document)" in (
+        capsys.readouterr().out)
+    assert main(["explain", "--no-dns", str(path)]) == 0
+    assert "nothing names a document (detection.require_symbol)" in capsys.readouterr().out
+
+
 def test_a_company_letter_in_administrative_form_is_not_counted() -> None:
     letter = DOC.replace("BỘ THÔNG TIN VÀ TRUYỀN THÔNG", "CÔNG TY TNHH AN PHÁT        ")
     result = detect(letter)
@@ -403,3 +418,20 @@ def test_require_symbol_is_validated_with_its_line(tmp_path: Path) -> None:
     ok = path.with_name("ok.yaml")
     ok.write_text(text.replace("sometimes", "false"), encoding="utf-8")
     assert load_policy(ok).detection.require_symbol is False
+
+
+# --- hostile input --------------------------------------------------------------------------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=60, deadline=None)
+@given(magic=st.sampled_from([b"%PDF-1.7\n", b"PK\x03\x04", b"<edXML xmlns='QCVN_102_2016'>",
+                              b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", b""]),
+       body=st.binary(max_size=2048),
+       name=st.sampled_from(["a.pdf", "a.docx", "a.odt", "a.zip", "a.edxml", "a.doc", None]))
+def test_garbage_attachments_never_raise(magic: bytes, body: bytes, name: str | None) -> None:
+    result = detect(attachments=(Attachment(name, "application/octet-stream", magic + body),))
+    assert isinstance(result.score, float)
+    assert all(isinstance(reason, str) for reason in result.unscannable)

@@ -33,7 +33,8 @@ from govmilter.policy.decide import Classifier, list_classifier
 from govmilter.spool import MessageSpool
 
 ENCRYPTED = (
-    b"From: <vanthu@mic.gov.vn>\nTo: <nguyenvana@gmail.com>\nSubject: =?utf-8?q?B=C3=A1o_c=C3=A1o?=\n"
+    b"From: <vanthu@mic.gov.vn>\nTo: <nguyenvana@gmail.com>\n"
+    b"Subject: =?utf-8?q?B=C3=A1o_c=C3=A1o?=\n"
     b"MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=b\n\n--b\n"
     b"Content-Type: text/plain\n\nsee attachment\n--b\nContent-Type: application/pkcs7-mime\n"
     b"Content-Transfer-Encoding: base64\n\nAAAA\n--b--\n"

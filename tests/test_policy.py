@@ -45,8 +45,9 @@ def test_default_policy_loads_with_the_documented_rules() -> None:
     policy = load_policy()
     assert policy.mode is Mode.ENFORCE
     assert [r.id for r in policy.rules] == [
-        "official-to-official", "secret-to-freemail", "document-to-freemail",
-        "unscannable-to-freemail", "document-from-freemail", "default-accept",
+        "official-to-official", "document-to-lookalike", "secret-to-freemail",
+        "document-to-freemail", "unscannable-to-freemail", "document-from-freemail",
+        "document-from-lookalike", "default-accept",
     ]
     secret = policy.rule("secret-to-freemail")
     assert secret.action is Action.REJECT and secret.document is DocumentClass.SECRET

@@ -79,7 +79,7 @@ def detect_document(content: MessageContent, settings: DetectionSettings,
         secrecy = more_secret(secrecy, find_secrecy(scored))
         urgency = urgency or find_urgency(scored)
     merged = _merge(cues)
-    score = round(sum(c.weight for c in merged), 2)
+    score = round(float(sum(c.weight for c in merged)), 2)
     named = any(c.identity for c in merged)
     official = score >= settings.threshold and (named or not settings.require_symbol)
     evidence = [str(c) for c in merged]

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import datetime as _dt
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
 from govmilter.domains import DomainClassification, classify_address, parse_address
 from govmilter.policy.model import Action, DocumentClass, Mode, Policy, Rule
@@ -36,6 +37,50 @@ def _document_matches(wanted: DocumentClass, found: DocumentClass) -> bool:
     return wanted is found
 
 
+@dataclass(frozen=True, slots=True)
+class ConditionCheck:
+    """One condition of a rule checked against a message: which, whether it holds, and why."""
+
+    condition: str  #: "sender", "recipient", "authenticated", "service" or "document"
+    matched: bool
+    reason: str  #: what was found and what the rule wants, e.g. "sender class is official, ..."
+
+
+def rule_conditions(
+    rule: Rule,
+    envelope: Envelope,
+    sender: DomainClassification,
+    recipient: DomainClassification,
+    document: DocumentClass | None,
+) -> Iterator[ConditionCheck]:
+    """Check each condition ``rule`` sets, in order; conditions it leaves open are not listed.
+
+    Lazy, so that :func:`rule_mismatch` stops at the first failing condition. ``document`` None
+    means the content is not known yet (RCPT time): the document condition is then skipped.
+    """
+    if rule.senders is not None:
+        yield ConditionCheck("sender", sender.domain_class in rule.senders,
+                             f"sender class is {sender.domain_class}, "
+                             f"rule wants {_names(rule.senders)}")
+    if rule.recipients is not None:
+        yield ConditionCheck("recipient", recipient.domain_class in rule.recipients,
+                             f"recipient class is {recipient.domain_class}, "
+                             f"rule wants {_names(rule.recipients)}")
+    if rule.authenticated is not None:
+        state = "authenticated" if envelope.authenticated_user else "not authenticated"
+        yield ConditionCheck("authenticated",
+                             bool(envelope.authenticated_user) == rule.authenticated,
+                             f"sender is {state}, "
+                             f"rule wants authenticated={str(rule.authenticated).lower()}")
+    if rule.services is not None:
+        yield ConditionCheck("service", envelope.service in rule.services,
+                             f"service is {envelope.service or 'unknown'}, "
+                             f"rule wants {_names(rule.services)}")
+    if document is not None and rule.document is not DocumentClass.ANY:
+        yield ConditionCheck("document", _document_matches(rule.document, document),
+                             f"document is {document}, rule wants {rule.document}")
+
+
 def rule_mismatch(
     rule: Rule,
     envelope: Envelope,
@@ -48,17 +93,9 @@ def rule_mismatch(
     ``document`` None means the content is not known yet (RCPT time): the document condition is
     then not checked here.
     """
-    if rule.senders is not None and sender.domain_class not in rule.senders:
-        return f"sender class is {sender.domain_class}, rule wants {_names(rule.senders)}"
-    if rule.recipients is not None and recipient.domain_class not in rule.recipients:
-        return f"recipient class is {recipient.domain_class}, rule wants {_names(rule.recipients)}"
-    if rule.authenticated is not None and bool(envelope.authenticated_user) != rule.authenticated:
-        state = "authenticated" if envelope.authenticated_user else "not authenticated"
-        return f"sender is {state}, rule wants authenticated={str(rule.authenticated).lower()}"
-    if rule.services is not None and envelope.service not in rule.services:
-        return f"service is {envelope.service or 'unknown'}, rule wants {_names(rule.services)}"
-    if document is not None and not _document_matches(rule.document, document):
-        return f"document is {document}, rule wants {rule.document}"
+    for check in rule_conditions(rule, envelope, sender, recipient, document):
+        if not check.matched:
+            return check.reason
     return None
 
 
@@ -136,5 +173,5 @@ def decide(
     )
     return Verdict(
         sender=envelope.sender, sender_class=sender, document=facts.document,
-        recipients=verdicts, policy_mode=policy.mode,
+        recipients=verdicts, policy_mode=policy.mode, notes=facts.notes,
     )

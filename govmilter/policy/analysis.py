@@ -1,0 +1,101 @@
+"""Static analysis of a compiled policy: rules that can never match.
+
+Rules are tried in order and the first match wins, so a rule whose every case is already taken by
+earlier rules is dead: editing it changes nothing, which is exactly the surprise a security team
+must hear about before shipping. The analysis is exact rather than heuristic: a rule's conditions
+only look at a handful of small value sets (sender class, recipient class, document class,
+authenticated or not, which service), so every combination is enumerated and judged by
+:func:`govmilter.policy.decide.rule_mismatch`, the same function ``decide()`` uses. A rule is
+therefore reported only when no message at all could reach it, whether one broader rule or several
+earlier rules together cover it.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from govmilter.domains import DomainClass, DomainClassification
+from govmilter.policy.decide import rule_mismatch
+from govmilter.policy.model import DocumentClass, Policy, PolicyProblem, Rule
+from govmilter.verdict import Envelope
+
+#: The document classes the detector can report (``any`` is only a rule condition).
+FOUND_DOCUMENTS = (DocumentClass.SECRET, DocumentClass.OFFICIAL, DocumentClass.UNSCANNABLE,
+                   DocumentClass.NONE)
+
+#: A service name no rule can name (rule service names never contain a NUL): "any other service".
+_OTHER_SERVICE = "\x00other"
+
+
+@dataclass(frozen=True, slots=True)
+class _Case:
+    """One combination of the facts rules look at."""
+
+    envelope: Envelope
+    sender: DomainClassification
+    recipient: DomainClassification
+    document: DocumentClass
+
+
+@dataclass(frozen=True, slots=True)
+class ShadowedRule:
+    """A rule no message can reach, and the earlier rules that take all its cases."""
+
+    rule: Rule
+    by: tuple[Rule, ...]  #: empty when the rule's own conditions accept nothing
+
+
+def _cases(policy: Policy) -> Iterator[_Case]:
+    """Every combination of the facts the policy's rules can tell apart."""
+    named = sorted({name for rule in policy.rules for name in rule.services or ()})
+    services: list[str | None] = [None, *named, _OTHER_SERVICE]
+    classes = [DomainClassification(c, None, "") for c in DomainClass]
+    for sender, recipient, document, user, service in itertools.product(
+            classes, classes, FOUND_DOCUMENTS, (None, "user"), services):
+        envelope = Envelope(sender="", recipients=(), authenticated_user=user, service=service)
+        yield _Case(envelope, sender, recipient, document)
+
+
+def find_shadowed_rules(policy: Policy) -> tuple[ShadowedRule, ...]:
+    """Return the rules that can never match, in policy order."""
+    rules = policy.rules
+    # For each rule, the earlier rules that win the cases it matches (by index).
+    winners: list[set[int]] = [set() for _ in rules]
+    reachable = [False] * len(rules)
+    for case in _cases(policy):
+        winner: int | None = None
+        for index, rule in enumerate(rules):
+            if rule_mismatch(rule, case.envelope, case.sender, case.recipient,
+                             case.document) is not None:
+                continue
+            if winner is None:
+                winner = index
+                reachable[index] = True
+            else:
+                winners[index].add(winner)
+    return tuple(
+        ShadowedRule(rule, tuple(rules[i] for i in sorted(winners[index])))
+        for index, rule in enumerate(rules) if not reachable[index]
+    )
+
+
+def shadowed_rule_warnings(policy: Policy) -> tuple[PolicyProblem, ...]:
+    """One ``file:line`` warning per dead rule, at the dead rule's line, naming what hides it."""
+    problems = []
+    for shadowed in find_shadowed_rules(policy):
+        rule = shadowed.rule
+        if not shadowed.by:
+            message = f"rule {rule.id!r} can never match: its conditions accept no message"
+        elif len(shadowed.by) == 1:
+            earlier = shadowed.by[0]
+            message = (f"rule {rule.id!r} can never match: it is shadowed by the earlier rule "
+                       f"{earlier.id!r} (line {earlier.line}), which matches every message it "
+                       "would")
+        else:
+            names = ", ".join(f"{r.id!r} (line {r.line})" for r in shadowed.by)
+            message = (f"rule {rule.id!r} can never match: it is shadowed by the earlier rules "
+                       f"{names}, which together match every message it would")
+        problems.append(PolicyProblem(policy.source.path, rule.line, message, "warning"))
+    return tuple(problems)

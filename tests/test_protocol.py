@@ -1,0 +1,203 @@
+"""The running daemon over its socket, driven by an independent milter client.
+
+The client is the pure-Python ``miltertest`` package (flowerysong/miltertest), which speaks the
+MTA side of the milter protocol; no Postfix is needed.
+"""
+
+from __future__ import annotations
+
+import email
+import shutil
+import socket
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import miltertest as mt
+import pytest
+from dns_harness import DnsServer
+from postfix_harness import RunningMilter, wait_until
+from samples import (
+    EXTERNAL_RCPT,
+    FREEMAIL_RCPT,
+    OFFICER,
+    OFFICIAL,
+    OFFICIAL_RCPT,
+    OFFICIAL_SENDER,
+    PLAIN,
+    SECRET,
+    SECRET_REPLY_EN,
+    policy_yaml,
+)
+
+Reply = tuple[str, dict[str, Any]]
+DISPOSITIONS = {mt.SMFIR_ACCEPT, mt.SMFIR_CONTINUE, mt.SMFIR_DISCARD, mt.SMFIR_REJECT,
+                mt.SMFIR_TEMPFAIL, mt.SMFIR_REPLYCODE}
+
+
+class MtaSession:
+    """One MTA connection to the milter, as Postfix would hold it."""
+
+    def __init__(self, path: Path, service: str = "smtpd") -> None:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(15)
+        sock.connect(str(path))
+        self.conn = mt.MilterConnection(sock)
+        self.conn.optneg_mta()
+        self.sock = sock
+        self.conn.send_macro(mt.SMFIC_CONNECT, **{"{daemon_name}": service, "j": "mx.test"})
+        if not self._skipped(mt.SMFIP_NOCONNECT):
+            assert self.conn.send_ar(mt.SMFIC_CONNECT, hostname="client.example",
+                                     family=mt.SMFIA_INET, port=4711,
+                                     address="192.0.2.1")[0] == mt.SMFIR_CONTINUE
+
+    def _skipped(self, flag: int) -> bool:
+        return bool(self.conn.protocol_flags & flag)
+
+    def message(self, sender: str, rcpts: list[str], raw: bytes, queue_id: str
+                ) -> tuple[list[Reply], list[Reply]]:
+        """One transaction: returns the RCPT replies and the end-of-message actions."""
+        assert self.conn.send_ar(mt.SMFIC_MAIL, args=[f"<{sender}>"])[0] == mt.SMFIR_CONTINUE
+        rcpt_replies = []
+        for rcpt in rcpts:
+            self.conn.send_macro(mt.SMFIC_RCPT, i=queue_id)
+            rcpt_replies.append(self.conn.send_ar(mt.SMFIC_RCPT, args=[f"<{rcpt}>"]))
+        if all(reply[0] != mt.SMFIR_CONTINUE for reply in rcpt_replies):
+            self.conn._send(mt.SMFIC_ABORT)  # as Postfix does when no recipient is left
+            return rcpt_replies, []
+        self.conn.send_macro(mt.SMFIC_DATA, i=queue_id)
+        assert self.conn.send_ar(mt.SMFIC_DATA)[0] == mt.SMFIR_CONTINUE
+        head, body = raw.split(b"\n\n", 1)
+        parsed = email.message_from_bytes(head + b"\n\n")
+        self.conn.send_headers([(name, str(value)) for name, value in parsed.items()])
+        assert self.conn.send_ar(mt.SMFIC_EOH)[0] == mt.SMFIR_CONTINUE
+        # this client takes the body as text and sends it UTF-8 encoded
+        self.conn.send_body(body.replace(b"\n", b"\r\n").decode())
+        self.conn.send_macro(mt.SMFIC_BODYEOB, i=queue_id)
+        eom = self.conn.send_eom()
+        # this client takes QUARANTINE for a final answer; in the protocol (and in Postfix) it
+        # is a modification, followed by more modifications and the real answer
+        while eom[-1][0] == mt.SMFIR_QUARANTINE:
+            eom.append(self.conn.recv())
+            while eom[-1][0] not in DISPOSITIONS:
+                eom.append(self.conn.recv())
+        return rcpt_replies, eom
+
+    def close(self) -> None:
+        self.conn._send(mt.SMFIC_QUIT)
+        self.sock.close()
+
+
+@pytest.fixture(scope="module")
+def workdir() -> Iterator[Path]:
+    # short: a unix socket path has at most 107 bytes, too few for pytest's tmp_path names
+    path = Path(tempfile.mkdtemp(prefix="gm-proto-"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def daemon(workdir: Path) -> Iterator[RunningMilter]:
+    policy = workdir / "policy.yaml"
+    policy.write_text(policy_yaml())
+    with RunningMilter(workdir / "milter", policy) as running:
+        yield running
+
+
+def actions(eom: list[Reply], kind: str) -> list[dict[str, Any]]:
+    return [params for cmd, params in eom if cmd == kind]
+
+
+def test_several_recipients_and_messages_on_one_connection(daemon: RunningMilter) -> None:
+    session = MtaSession(daemon.socket_path)
+    # 1. a secret document to an official and a freemail recipient: only the freemail one goes
+    rcpt, eom = session.message(OFFICIAL_SENDER, [OFFICIAL_RCPT, FREEMAIL_RCPT], SECRET, "Q1")
+    assert [r[0] for r in rcpt] == [mt.SMFIR_CONTINUE, mt.SMFIR_CONTINUE]
+    assert actions(eom, mt.SMFIR_DELRCPT) == [{"rcpt": f"<{FREEMAIL_RCPT}>"}]
+    assert actions(eom, mt.SMFIR_ADDHEADER) == [
+        {"name": "X-GovMilter", "value": "compliant; rule=official-to-official; document=secret"}]
+    assert eom[-1][0] == mt.SMFIR_CONTINUE
+    # 2. the same document to the freemail recipient alone: the whole message is refused
+    _, eom = session.message(OFFICIAL_SENDER, [FREEMAIL_RCPT], SECRET, "Q2")
+    assert eom[-1][0] == mt.SMFIR_REPLYCODE
+    # on the wire '%' stays doubled (libmilter's format escaping); Postfix shows it single
+    assert eom[-1][1]["smtpcode"] == "550"
+    assert SECRET_REPLY_EN.replace("%", "%%") in eom[-1][1]["text"]
+    # 3. ordinary mail between official mailboxes: tagged compliant
+    _, eom = session.message(OFFICIAL_SENDER, [OFFICIAL_RCPT], PLAIN, "Q3")
+    assert actions(eom, mt.SMFIR_ADDHEADER)[0]["value"].startswith("compliant;")
+    session.close()
+    wait_until(lambda: all(f"qid=Q{n} " in daemon.log() for n in (1, 2, 3)), 10, "log lines")
+
+
+def test_content_free_rule_refuses_one_recipient_at_rcpt(daemon: RunningMilter) -> None:
+    session = MtaSession(daemon.socket_path, service="submission")
+    rcpt, eom = session.message(OFFICIAL_SENDER, [EXTERNAL_RCPT, OFFICIAL_RCPT], PLAIN, "Q4")
+    assert rcpt[0][0] == mt.SMFIR_REPLYCODE and rcpt[0][1]["smtpcode"] == "554"
+    assert rcpt[1][0] == mt.SMFIR_CONTINUE
+    assert eom[-1][0] == mt.SMFIR_CONTINUE and actions(eom, mt.SMFIR_DELRCPT) == []
+    session.close()
+
+
+def test_invalid_reload_is_refused_and_connections_keep_their_policy(
+        daemon: RunningMilter, workdir: Path) -> None:
+    policy = workdir / "policy.yaml"
+    sha = daemon.log().split("sha256=")[1].split()[0]
+    early = MtaSession(daemon.socket_path)
+    early.message(OFFICIAL_SENDER, [OFFICIAL_RCPT], PLAIN, "Q5")  # connection is under way
+
+    policy.write_text("rules:\n  - id: Bad Rule\n    action: explode\n")
+    daemon.reload()
+    wait_until(lambda: "policy reload refused" in daemon.log(), 10, "the refusal")
+    assert daemon.metric("govmilter_policy_reload_failures_total") >= 1
+    assert daemon.metric("govmilter_policy_info", sha256=sha, mode="enforce") == 1
+
+    policy.write_text(policy_yaml(mode="monitor"))  # the file watcher picks this up
+    wait_until(lambda: daemon.metric("govmilter_policy_info", mode="monitor") == 1, 10,
+               "the monitor policy")
+    late = MtaSession(daemon.socket_path)
+    _, eom = late.message(OFFICIAL_SENDER, [FREEMAIL_RCPT], SECRET, "Q6")
+    assert eom[-1][0] == mt.SMFIR_CONTINUE  # monitor mode: nothing refused
+    _, eom = early.message(OFFICIAL_SENDER, [FREEMAIL_RCPT], SECRET, "Q7")
+    assert eom[-1][0] == mt.SMFIR_REPLYCODE  # still the policy it connected with
+    early.close()
+    late.close()
+
+
+@pytest.fixture(scope="module")
+def dns_daemon(workdir: Path, dns_server: DnsServer) -> Iterator[RunningMilter]:
+    """The daemon with DNS checks against the test's dnsmasq (budget 1 s per message)."""
+    policy = workdir / "dns-policy.yaml"
+    policy.write_text(policy_yaml(dns=f"dns: {{nameservers: ['127.0.0.1:{dns_server.port}'], "
+                                      "timeout: 0.5, budget: 1}"))
+    with RunningMilter(workdir / "dns-milter", policy) as running:
+        yield running
+
+
+def test_dns_turns_a_gmail_hosted_domain_into_freemail(dns_daemon: RunningMilter) -> None:
+    """familie.example is on no list; its MX is Gmail's, so a document to it is held."""
+    session = MtaSession(dns_daemon.socket_path)
+    _, eom = session.message(OFFICIAL_SENDER, ["ba@familie.example"], OFFICIAL, "D1")
+    assert actions(eom, mt.SMFIR_QUARANTINE)
+    assert actions(eom, mt.SMFIR_ADDRCPT) == [{"rcpt": f"<{OFFICER}>"}]
+    assert eom[-1][0] == mt.SMFIR_CONTINUE
+    session.close()
+    assert dns_daemon.metric("govmilter_dns_lookup_seconds_count") >= 1
+    wait_until(lambda: "qid=D1 sender=official rcpts=freemail " in dns_daemon.log(), 10, "log")
+
+
+def test_silent_dns_costs_at_most_the_budget_and_mail_flows(dns_daemon: RunningMilter) -> None:
+    """A recipient whose DNS never answers is classified unknown in time; the mail goes on."""
+    session = MtaSession(dns_daemon.socket_path)
+    started = time.monotonic()
+    rcpt, eom = session.message(OFFICIAL_SENDER, ["ba@x.silent.example"], OFFICIAL, "D2")
+    elapsed = time.monotonic() - started
+    session.close()
+    assert rcpt[0][0] == mt.SMFIR_CONTINUE and eom[-1][0] == mt.SMFIR_CONTINUE
+    # a correctness bound (the per-message budget is honoured), with slack for a loaded CI
+    assert elapsed < 1.0 + 2.0
+    wait_until(lambda: "qid=D2 sender=official rcpts=unknown " in dns_daemon.log(), 10, "log")
+    wait_until(lambda: dns_daemon.metric("govmilter_errors_total", stage="dns") >= 1, 10,
+               "the DNS time-out counted")
