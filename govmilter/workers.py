@@ -34,6 +34,7 @@ import time
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures.process import BrokenProcessPool
+from multiprocessing import resource_tracker
 
 from govmilter.policy.model import Policy
 from govmilter.scan import scan_message, scan_with
@@ -126,8 +127,17 @@ class ScanPool:
                 raise ScanFailed("scan worker died") from exc
 
     def start(self) -> None:
-        """Start the worker processes now, from the calling (main) thread, not on first use."""
+        """Start the worker processes now, from the calling (main) thread, not on first use.
+
+        multiprocessing's resource tracker, started with the first worker, blocks and then
+        *unblocks* SIGINT and SIGTERM in the calling thread; the pool's threads started right
+        after would inherit that, and a SIGTERM meant for libmilter's signal thread would kill
+        the daemon outright. So the tracker is started first and the mask put back.
+        """
         if self.workers:
+            mask = signal.pthread_sigmask(signal.SIG_BLOCK, set())
+            resource_tracker.ensure_running()
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
             pool = self._pool()
             for future in [pool.submit(_worker_ready) for _ in range(self.workers)]:
                 future.result()
