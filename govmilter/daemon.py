@@ -13,7 +13,9 @@ import logging
 import logging.handlers
 import os
 import pwd
+import stat
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,6 +51,7 @@ class RunOptions:
     socket_mode: int = 0o660
     user: str | None = None
     watch_interval: float = 2.0
+    spool_dir: str | None = None  #: None: $TMPDIR, else /tmp (see tempfile.gettempdir)
     syslog: bool = False
     verbose: bool = False
 
@@ -63,10 +66,14 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
                         help="Prometheus endpoint (default: %(default)s; 'off' to disable)")
     parser.add_argument("--socket-mode", default="660", metavar="OCTAL",
                         help="permissions of a unix socket (default: %(default)s)")
-    parser.add_argument("--user", help="when started as root: run as this user (its primary "
-                        "group owns the socket)")
+    parser.add_argument("--user", help="when started as root: run as this user (the socket "
+                        "directory gets group postfix and the set-group-ID bit, so the socket "
+                        "is the user's, group postfix)")
     parser.add_argument("--watch-interval", type=float, default=2.0, metavar="SECONDS",
                         help="how often the policy file is checked for changes (0: never)")
+    parser.add_argument("--spool-dir", metavar="DIR",
+                        help="directory for messages larger than the policy's "
+                        "limits.memory_bytes (anonymous 0600 files; default: $TMPDIR or /tmp)")
     parser.add_argument("--syslog", action="store_true",
                         help="log to syslog (facility mail) instead of standard error")
     parser.add_argument("--verbose", action="store_true", help="log debug messages")
@@ -80,8 +87,8 @@ def options_from_args(args: argparse.Namespace) -> RunOptions:
         raise DaemonError(f"--socket-mode {args.socket_mode!r} is not an octal mode") from None
     metrics = None if args.metrics in ("off", "none", "") else args.metrics
     return RunOptions(policy=args.policy, socket=args.socket, metrics=metrics, socket_mode=mode,
-                      user=args.user, watch_interval=args.watch_interval, syslog=args.syslog,
-                      verbose=args.verbose)
+                      user=args.user, watch_interval=args.watch_interval,
+                      spool_dir=args.spool_dir, syslog=args.syslog, verbose=args.verbose)
 
 
 def setup_logging(syslog: bool, verbose: bool) -> None:
@@ -122,10 +129,15 @@ def unix_socket_path(socket: str) -> Path | None:
 
 
 def prepare_socket_dir(path: Path, user: str | None) -> None:
-    """Create the socket's directory if missing; give it to ``user``, or to Postfix's group.
+    """Create the socket's directory if missing; as root, give it Postfix's group, set-group-ID.
 
-    Run as root without ``--user`` (the quick start), the daemon keeps root but takes Postfix's
-    group, so the socket it creates (mode 660) is one Postfix's smtpd can open.
+    Postfix's daemons run with their primary group only (its ``set_ugid`` drops supplementary
+    groups), so adding ``postfix`` to another group does not let smtpd open a 660 socket of that
+    group. The directory gets group ``postfix`` and the set-group-ID bit instead: the socket
+    libmilter creates in it inherits group ``postfix`` while the milter keeps its own user and
+    group. With ``--user`` the directory also becomes that user's, so it can replace a stale
+    socket. Run as root without ``--user`` (the quick start), the daemon keeps root but takes
+    Postfix's group as well.
     """
     directory = path.parent
     if not directory.is_dir():
@@ -136,16 +148,51 @@ def prepare_socket_dir(path: Path, user: str | None) -> None:
         log.info("created socket directory %s", directory)
     if os.geteuid() != 0:
         return
+    try:
+        postfix_gid = grp.getgrnam(POSTFIX_GROUP).gr_gid
+    except KeyError:  # no Postfix here (a test, another MTA): the user's own group
+        postfix_gid = -1
     if user is not None:
         entry = user_entry(user)
-        os.chown(directory, entry.pw_uid, entry.pw_gid)
-        return
+        os.chown(directory, entry.pw_uid, postfix_gid if postfix_gid >= 0 else entry.pw_gid)
+    elif postfix_gid >= 0:
+        os.chown(directory, -1, postfix_gid)
+        os.setgid(postfix_gid)
+    if postfix_gid >= 0:
+        os.chmod(directory, stat.S_IMODE(directory.stat().st_mode) | stat.S_ISGID)
+
+
+def warn_if_postfix_cannot_connect(path: Path, socket_mode: int) -> None:
+    """Say at start-up when the socket will be in a group Postfix's smtpd does not run with."""
+    if socket_mode & 0o006:
+        return  # other users may connect (a test set-up); nothing to check
     try:
         postfix_gid = grp.getgrnam(POSTFIX_GROUP).gr_gid
     except KeyError:
         return
-    os.chown(directory, -1, postfix_gid)
-    os.setgid(postfix_gid)
+    directory = path.parent
+    st = directory.stat()
+    group = st.st_gid if st.st_mode & stat.S_ISGID else os.getegid()
+    if group != postfix_gid:
+        log.warning("the socket will have group %s, but Postfix's smtpd runs with group %s only: "
+                    "give %s group %s and mode 2750 (install -d -g %s -m 2750 %s)",
+                    _group_name(group), POSTFIX_GROUP, directory, POSTFIX_GROUP, POSTFIX_GROUP,
+                    directory)
+
+
+def _group_name(gid: int) -> str:
+    try:
+        return grp.getgrgid(gid).gr_name
+    except KeyError:
+        return str(gid)
+
+
+def check_spool_dir(spool_dir: str | None) -> str:
+    """The directory big messages go to, checked writable by the (final) user of the daemon."""
+    directory = spool_dir if spool_dir is not None else tempfile.gettempdir()
+    if not os.path.isdir(directory) or not os.access(directory, os.W_OK | os.X_OK):
+        raise DaemonError(f"--spool-dir {directory!r}: not a directory this user can write to")
+    return directory
 
 
 def user_entry(user: str) -> pwd.struct_passwd:
@@ -192,7 +239,10 @@ def run(options: RunOptions, classifier_factory: ClassifierFactory | None = None
         drop_privileges(options.user)
     elif os.geteuid() == 0:
         log.warning("running as root (group %s): use --user or the systemd unit in production",
-                    grp.getgrgid(os.getgid()).gr_name)
+                    _group_name(os.getgid()))
+    if socket_path is not None:
+        warn_if_postfix_cannot_connect(socket_path, options.socket_mode)
+    spool_dir = check_spool_dir(options.spool_dir)
     # an invalid policy raises PolicyError here: the daemon refuses to start
     holder = PolicyHolder(options.policy, on_load=metrics.policy_loaded,
                           on_failure=metrics.policy_reload_failed)
@@ -211,12 +261,12 @@ def run(options: RunOptions, classifier_factory: ClassifierFactory | None = None
     holder.start_signal_listener()
     if options.watch_interval > 0:
         holder.start_file_watch(options.watch_interval)
-    runtime = MilterRuntime(lambda: holder.policy, metrics, classifier_factory)
+    runtime = MilterRuntime(lambda: holder.policy, metrics, classifier_factory, spool_dir)
     Milter.factory = milter_factory(runtime)
     Milter.set_flags(MILTER_ACTIONS)
-    log.info("govmilter %s starting: policy=%s sha256=%s mode=%s socket=%s metrics=%s pid=%d",
-             __version__, policy.source.path, policy.source.sha256, policy.mode, options.socket,
-             metrics_address, os.getpid())
+    log.info("govmilter %s starting: policy=%s sha256=%s mode=%s socket=%s metrics=%s pid=%d "
+             "spool=%s", __version__, policy.source.path, policy.source.sha256, policy.mode,
+             options.socket, metrics_address, os.getpid(), spool_dir)
     # libmilter creates the socket with the process umask
     os.umask(0o777 & ~options.socket_mode)
     try:

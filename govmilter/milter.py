@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
+import errno
 import functools
 import logging
 import threading
@@ -60,10 +61,13 @@ class MilterRuntime:
     """
 
     def __init__(self, current_policy: Callable[[], Policy], metrics: Metrics | None = None,
-                 classifier_factory: ClassifierFactory = list_classifier) -> None:
+                 classifier_factory: ClassifierFactory = list_classifier,
+                 spool_dir: str | None = None) -> None:
         self.current_policy = current_policy
         self.metrics = metrics if metrics is not None else Metrics()
         self.classifier_factory = classifier_factory
+        #: where messages past ``limits.memory_bytes`` go (None: ``$TMPDIR``, else ``/tmp``)
+        self.spool_dir = spool_dir
         self._lock = threading.Lock()
         self._cached: tuple[Policy, _dt.date, Classifier] | None = None
 
@@ -269,9 +273,12 @@ class GovMilter(Milter.Base):  # type: ignore[misc]
         queue_id = (txn.queue_id if txn else None) or "NOQUEUE"
         where = traceback.extract_tb(exc.__traceback__)[-1:] if exc.__traceback__ else []
         place = f"{where[0].filename.rsplit('/', 1)[-1]}:{where[0].lineno}" if where else "?"
-        # the exception text may quote message bytes, so only its type and place are logged
-        log.error("error stage=%s qid=%s exception=%s at=%s action=%s", stage, queue_id,
-                  type(exc).__name__, place, self.policy.on_error)
+        # the exception text may quote message bytes, so only its type, errno and place are
+        # logged (the errno name tells a full disk, ENOSPC, from a bug)
+        errno_name = errno.errorcode.get(exc.errno or 0, "") if isinstance(exc, OSError) else ""
+        log.error("error stage=%s qid=%s exception=%s%s at=%s action=%s", stage, queue_id,
+                  type(exc).__name__, f"({errno_name})" if errno_name else "", place,
+                  self.policy.on_error)
         self.metrics.error(stage)
         if stage in ("abort", "close"):
             if txn is not None:
@@ -295,7 +302,7 @@ class GovMilter(Milter.Base):  # type: ignore[misc]
 
     def _spool(self, txn: _Transaction) -> MessageSpool:
         if txn.spool is None:
-            txn.spool = MessageSpool(self.policy.limits.memory_bytes)
+            txn.spool = MessageSpool(self.policy.limits.memory_bytes, self.runtime.spool_dir)
         return txn.spool
 
     def _envelope(self, txn: _Transaction, recipients: tuple[str, ...]) -> Envelope:
