@@ -27,6 +27,7 @@ from typing import Any, TypeVar
 
 import Milter
 
+from govmilter.domains import DomainClassification
 from govmilter.metrics import Metrics, message_mode
 from govmilter.policy import Action, FailureAction, Mode, Policy, Reply, decide, decide_at_rcpt
 from govmilter.policy.decide import Classifier, list_classifier
@@ -147,6 +148,9 @@ class _Transaction:
     subject: bytes | None = None
     stamped_headers: int = 0  # X-GovMilter headers that arrived with the message
     queue_id: str | None = None
+    #: each address classified once per message: RCPT and end of message share the answer, so
+    #: a silent DNS server costs one lookup time-out per address, not one per decision
+    classes: dict[str, DomainClassification] = dataclasses.field(default_factory=dict)
 
     def close(self) -> None:
         if self.spool is not None:
@@ -192,7 +196,7 @@ class GovMilter(Milter.Base):  # type: ignore[misc]
         txn = self._transaction()
         address = strip_brackets(recipient)
         verdict = decide_at_rcpt(address, self._envelope(txn, (address,)), self.policy,
-                                 self.classify)
+                                 self._classifier(txn))
         if verdict is not None and verdict.action is Action.REJECT and verdict.applied:
             txn.rejected.append(verdict)
             self._reply(verdict.reply or FAILURE_REPLY)
@@ -245,7 +249,7 @@ class GovMilter(Milter.Base):  # type: ignore[misc]
             return self.failed("scan", exc)
         del raw
         envelope = self._envelope(txn, tuple(txn.recipients))
-        decided = decide(envelope, facts, self.policy, self.classify)
+        decided = decide(envelope, facts, self.policy, self._classifier(txn))
         report = dataclasses.replace(decided, recipients=tuple(txn.rejected) + decided.recipients)
         result = self._apply(txn, decided, report)
         self._finish(txn, report, facts.scanned_bytes)
@@ -304,6 +308,15 @@ class GovMilter(Milter.Base):  # type: ignore[misc]
         if txn.spool is None:
             txn.spool = MessageSpool(self.policy.limits.memory_bytes, self.runtime.spool_dir)
         return txn.spool
+
+    def _classifier(self, txn: _Transaction) -> Classifier:
+        """The connection's classifier, remembering each answer for the rest of the message."""
+        def classify(address: str) -> DomainClassification:
+            known = txn.classes.get(address)
+            if known is None:
+                known = txn.classes[address] = self.classify(address)
+            return known
+        return classify
 
     def _envelope(self, txn: _Transaction, recipients: tuple[str, ...]) -> Envelope:
         return Envelope(sender=txn.sender, recipients=recipients,
@@ -388,7 +401,7 @@ class GovMilter(Milter.Base):  # type: ignore[misc]
         if txn is None:
             return
         if txn.rejected:
-            report = Verdict(sender=txn.sender, sender_class=self.classify(txn.sender),
+            report = Verdict(sender=txn.sender, sender_class=self._classifier(txn)(txn.sender),
                              document=NO_DOCUMENT, recipients=tuple(txn.rejected),
                              policy_mode=self.policy.mode)
             self._finish(txn, report, 0)
