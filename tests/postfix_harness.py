@@ -468,6 +468,7 @@ class Attempt:
     code: int  #: the final reply: 250 when Postfix took the message
     stage: str  #: the command that got the final reply: CONNECT, HELO, MAIL, RCPT, DATA or END
     queue_id: str | None = None
+    text: str = ""  #: the reply after the code, e.g. ``4.3.0 govmilter: temporary failure ...``
 
     @property
     def accepted(self) -> bool:
@@ -504,9 +505,10 @@ def parse_transcript(text: str) -> tuple[list[Attempt], list[str]]:
         code = int(reply.group(1))
         if command == "END":
             queued = re.search(r"queued as (\w+)", reply.group(3))
-            attempts.append(Attempt(recipient, code, "END", queued.group(1) if queued else None))
+            attempts.append(Attempt(recipient, code, "END", queued.group(1) if queued else None,
+                                    reply.group(3)))
         elif code >= 400 and command in ("CONNECT", "HELO", "MAIL", "RCPT", "DATA"):
-            attempts.append(Attempt(recipient, code, command))
+            attempts.append(Attempt(recipient, code, command, None, reply.group(3)))
     return attempts, fatal
 
 
