@@ -17,6 +17,7 @@ from pathlib import Path
 from govmilter import __version__
 from govmilter.daemon import DaemonError, add_run_arguments
 from govmilter.dnsintel import DnsIntel, dns_classifier
+from govmilter.envelope import envelope_for, envelope_from_headers
 from govmilter.evaluate import CorpusError, evaluate_corpus, evaluation_to_json, evaluation_to_text
 from govmilter.policy import Policy, PolicyError, decide, load_policy
 from govmilter.policy.decide import Classifier
@@ -140,15 +141,6 @@ def _read_message(name: str) -> bytes:
     return Path(name).read_bytes()
 
 
-def envelope_for(facts: MessageFacts, sender: str | None, rcpts: Sequence[str],
-                 auth: str | None = None, service: str | None = None) -> Envelope:
-    """Build the envelope ``check`` assumes: given addresses, else From and To/Cc headers."""
-    envelope_sender = sender if sender is not None else (facts.header_from[:1] or ("",))[0]
-    recipients = tuple(rcpts) if rcpts else facts.header_to
-    return Envelope(sender=envelope_sender, recipients=recipients, authenticated_user=auth,
-                    service=service)
-
-
 def _classifier(policy: Policy, envelope: Envelope, no_dns: bool) -> Classifier | None:
     """The DNS-backed classifier the milter uses, unless DNS is off; None means lists only."""
     if no_dns or not policy.dns.enabled:
@@ -172,14 +164,23 @@ def _scan_for_command(args: argparse.Namespace, *, stored_envelope: bool = False
         print(f"govmilter {args.command}: cannot read {args.message}: {exc.strerror or exc}",
               file=sys.stderr)
         return None
-    facts = scan_message(raw, policy)
+    if not raw.strip():
+        print(f"govmilter {args.command}: {args.message} is empty: no message to check",
+              file=sys.stderr)
+        return None
+    try:
+        facts = scan_message(raw, policy)
+    except Exception as exc:  # the milter answers on_error here; say so instead of a traceback
+        print(f"govmilter {args.command}: the message could not be scanned "
+              f"({type(exc).__name__}); the milter would answer with on_error: "
+              f"{policy.on_error}", file=sys.stderr)
+        return None
     if stored_envelope:
-        from govmilter.replay import envelope_from_headers
-
-        envelope = envelope_from_headers(raw, facts, args.sender, args.rcpt, args.auth,
-                                         args.service)
+        envelope, facts = envelope_from_headers(raw, facts, policy, args.sender, args.rcpt,
+                                                args.auth, args.service)
     else:
-        envelope = envelope_for(facts, args.sender, args.rcpt, args.auth, args.service)
+        envelope, facts = envelope_for(facts, policy, args.sender, args.rcpt, args.auth,
+                                       args.service)
     if not envelope.recipients:
         print(f"govmilter {args.command}: no recipients: give --rcpt or a message with To/Cc",
               file=sys.stderr)
@@ -251,7 +252,6 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 def cmd_replay(args: argparse.Namespace) -> int:
     """``govmilter replay``: per-rule and per-action counts over stored mail, and what changes."""
-    # Imported here: replay builds on this module's envelope_for.
     from govmilter import replay
 
     policy = _load(args.policy)

@@ -23,8 +23,6 @@ from __future__ import annotations
 import collections
 import concurrent.futures
 import concurrent.futures.process
-import email.parser
-import email.policy
 import itertools
 import mailbox
 import sys
@@ -34,14 +32,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-from govmilter.cli import envelope_for
-from govmilter.domains import parse_address
+from govmilter.envelope import envelope_from_headers
 from govmilter.errors import GovmilterError
 from govmilter.policy import IMPLICIT_RULE_ID, Action, Policy, decide, load_policy
 from govmilter.scan import scan_message
 from govmilter.verdict import (
-    Envelope,
-    MessageFacts,
     OfficialDocumentEvidence,
     RecipientVerdict,
     Verdict,
@@ -141,39 +136,6 @@ class MessageSource:
 # --- one message ---------------------------------------------------------------------------------
 
 
-_HEADER_PARSER = email.parser.BytesHeaderParser(policy=email.policy.compat32)
-
-
-def _first_address(values: Sequence[Any]) -> str | None:
-    """The topmost header value that holds a usable address (the most recent hop adds on top)."""
-    for value in values:
-        address = parse_address(str(value))
-        if address.domain is not None or address.is_null:
-            return address.text
-    return None
-
-
-def envelope_from_headers(raw: bytes, facts: MessageFacts, sender: str | None = None,
-                          rcpts: Sequence[str] = (), auth: str | None = None,
-                          service: str | None = None) -> Envelope:
-    """Rebuild the SMTP envelope a stored message was delivered with, as far as headers tell.
-
-    The sender is ``Return-Path`` (``<>`` for bounces); the recipient is ``X-Original-To`` (the
-    address as the client sent it in RCPT TO, which is what the milter saw), else
-    ``Delivered-To``: a stored copy was delivered to that one recipient. Without those headers
-    the envelope is From and To/Cc, as for ``govmilter check``. A given ``sender`` or ``rcpts``
-    wins over the headers.
-    """
-    headers = _HEADER_PARSER.parsebytes(raw, headersonly=True)
-    if sender is None:
-        sender = _first_address(headers.get_all("Return-Path", []))
-    if not rcpts:
-        recipient = (_first_address(headers.get_all("X-Original-To", []))
-                     or _first_address(headers.get_all("Delivered-To", [])))
-        rcpts = [recipient] if recipient else []
-    return envelope_for(facts, sender, rcpts, auth, service)
-
-
 @dataclass(frozen=True, slots=True)
 class ReplayedMessage:
     """The verdicts for one message under the new (and the old) policy, or why there are none."""
@@ -193,7 +155,7 @@ def replay_message(message: SourceMessage, policy: Policy, against: Policy | Non
         return ReplayedMessage(message.name, None, problem="empty file")
     try:
         facts = scan_message(message.raw, policy)
-        envelope = envelope_from_headers(message.raw, facts)
+        envelope, facts = envelope_from_headers(message.raw, facts, policy)
         if not envelope.recipients:
             return ReplayedMessage(message.name, None, problem="no recipient (no "
                                    "X-Original-To, Delivered-To, To or Cc)")

@@ -14,5 +14,5 @@ def scan_message(raw: bytes, policy: Policy) -> MessageFacts:
     document = detect_document(content, policy.detection, policy.limits)
     return MessageFacts(
         document=document, header_from=content.header_from, header_to=content.header_to,
-        scanned_bytes=content.scanned_bytes,
+        scanned_bytes=content.scanned_bytes, notes=content.notes,
     )

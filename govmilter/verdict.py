@@ -54,6 +54,8 @@ class MessageFacts:
     header_from: tuple[str, ...] = ()
     header_to: tuple[str, ...] = ()
     scanned_bytes: int = 0
+    #: what was odd about the headers (several From fields, malformed lists); no addresses
+    notes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

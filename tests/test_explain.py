@@ -9,9 +9,9 @@ import pytest
 from mailgen import generate
 
 from govmilter.cli import main
+from govmilter.envelope import envelope_from_headers
 from govmilter.explain import RuleStatus, explain
 from govmilter.policy import decide, load_policy, parse_policy
-from govmilter.replay import envelope_from_headers
 from govmilter.scan import scan_message
 
 DATA = Path(__file__).parent / "data"
@@ -126,7 +126,7 @@ def test_explain_agrees_with_decide_on_generated_mail() -> None:
     for policy in policies:
         for message in generate(120, seed=7):
             facts = scan_message(message.raw, policy)
-            envelope = envelope_from_headers(message.raw, facts)
+            envelope, facts = envelope_from_headers(message.raw, facts, policy)
             verdict = decide(envelope, facts, policy)
             explanation = explain(envelope, facts, policy)
             assert explanation.verdict == verdict

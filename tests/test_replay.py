@@ -21,12 +21,12 @@ from mailgen import (
 )
 
 from govmilter.cli import main
+from govmilter.envelope import envelope_from_headers
 from govmilter.policy import default_policy_path, load_policy
 from govmilter.replay import (
     PARALLEL_MIN_MESSAGES,
     MessageSource,
     ProgressLine,
-    envelope_from_headers,
     replay_source,
     report_to_json,
     summarize,
@@ -258,7 +258,8 @@ def test_envelope_comes_from_return_path_and_x_original_to() -> None:
     raw = (b"Return-Path: <>\nDelivered-To: final@hanoi.gov.vn\n"
            b"X-Original-To: alias@mic.gov.vn\nFrom: someone@gmail.com\n"
            b"To: list@example.org\n\nbody\n")
-    envelope = envelope_from_headers(raw, scan_message(raw, load_policy()))
+    policy = load_policy()
+    envelope, _ = envelope_from_headers(raw, scan_message(raw, policy), policy)
     assert envelope.sender == ""  # a bounce: the null sender, not the From header
     assert envelope.recipients == ("alias@mic.gov.vn",)
 
@@ -280,3 +281,13 @@ def test_progress_line_only_on_a_terminal() -> None:
     assert "\rreplay [#######.......................] 150/600 messages (25%)" in shown
     assert "600/600 messages (100%)" in shown
     assert shown.endswith("\r\x1b[K")
+
+
+def test_stored_mail_reads_a_spoofed_from_the_least_privileged_way() -> None:
+    """No Return-Path: the From header stands in, and a second mailbox hidden in it wins."""
+    raw = (b'From: "vanthu@mic.gov.vn" <boss@mic.gov.vn>, spy@gmail.com\n'
+           b"X-Original-To: x@hanoi.gov.vn\n\nbody\n")
+    policy = load_policy()
+    envelope, facts = envelope_from_headers(raw, scan_message(raw, policy), policy)
+    assert envelope.sender == "spy@gmail.com"
+    assert any("least" in note or "non-official" in note for note in facts.notes)

@@ -173,5 +173,5 @@ def decide(
     )
     return Verdict(
         sender=envelope.sender, sender_class=sender, document=facts.document,
-        recipients=verdicts, policy_mode=policy.mode,
+        recipients=verdicts, policy_mode=policy.mode, notes=facts.notes,
     )

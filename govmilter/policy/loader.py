@@ -7,6 +7,7 @@ import difflib
 import hashlib
 import ipaddress
 import re
+import reprlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -87,7 +88,7 @@ def _construct_map(loader: _LineLoader, node: yaml.MappingNode) -> _Map:
         key = loader.construct_object(key_node, deep=True)
         line = key_node.start_mark.line + 1
         if key in result.key_lines:
-            loader.duplicates.append((line, f"duplicate key {key!r}"))
+            loader.duplicates.append((line, f"duplicate key {_brief(key)}"))
         result[key] = loader.construct_object(value_node, deep=True)
         result.key_lines[key] = line
     return result
@@ -106,10 +107,66 @@ _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _co
 
 # --- validation ---------------------------------------------------------------------------------
 
-_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
-_ENHANCED_RE = re.compile(r"^([245])\.\d{1,3}\.\d{1,3}$")
-_RULE_ID_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$")
-_SERVICE_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+#: C0 and C1 controls and the Unicode line separators: each can end a line somewhere (Python's
+#: str.splitlines splits on U+0085 and U+2028), so none may reach an SMTP reply or a header.
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+# \Z, not $: "$" also matches before a final newline, which would let "5.7.1\n" through.
+_ENHANCED_RE = re.compile(r"^([245])\.\d{1,3}\.\d{1,3}\Z")
+_RULE_ID_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}\Z")
+_SERVICE_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}\Z")
+#: Largest policy file read (the default is 7 kB; a long freemail list stays far below).
+MAX_POLICY_BYTES = 4 * 1024 * 1024
+#: Most YAML nodes a policy may expand to, counting every use of an alias: anchors and aliases
+#: can otherwise describe 9^9 items in a few lines ("billion laughs").
+MAX_YAML_NODES = 100_000
+
+_BRIEF = reprlib.Repr()
+_BRIEF.maxstring = _BRIEF.maxother = 60
+_BRIEF.maxlist = _BRIEF.maxdict = _BRIEF.maxtuple = 4
+_BRIEF.maxlevel = 2
+
+
+def _brief(value: Any) -> str:
+    """A short repr for error messages, whatever the size of the value."""
+    return _BRIEF.repr(value)
+
+
+def _oversized_node(root: yaml.Node, limit: int) -> yaml.Node | None:
+    """The first node that expands (every alias counted) to more than ``limit`` nodes or refers
+    to itself; None when the document is within the limit.
+
+    Iterative, with the size of each shared node computed once, so a bomb costs its written size.
+    """
+    sizes: dict[int, int] = {}
+    open_nodes: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        key = id(node)
+        if key in sizes:
+            continue
+        children = _children(node)
+        if not children_done:
+            if key in open_nodes:
+                return node  # an alias to one of its own ancestors: infinite
+            open_nodes.add(key)
+            stack.append((node, True))
+            stack.extend((child, False) for child in children if id(child) not in sizes)
+            continue
+        open_nodes.discard(key)
+        total = 1 + sum(sizes.get(id(child), limit + 1) for child in children)
+        if total > limit:
+            return node
+        sizes[key] = total
+    return None
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    if isinstance(node, yaml.MappingNode):
+        return [item for pair in node.value for item in pair]
+    return []
 
 
 class _Checker:
@@ -141,7 +198,7 @@ class _Checker:
                 suggestion = f"; did you mean {hint[0]!r}?" if hint else ""
                 self.error(
                     key_line,
-                    f"unknown key {key!r} in {where} (expected one of: {', '.join(allowed)})"
+                    f"unknown key {_brief(key)} in {where} (expected one of: {', '.join(allowed)})"
                     f"{suggestion}",
                 )
         return value
@@ -161,9 +218,9 @@ class _Checker:
         allowed = [m.value for m in kind]
         if isinstance(value, str) and value in allowed:
             return kind(value)
-        hint = difflib.get_close_matches(str(value), allowed, n=1)
+        hint = difflib.get_close_matches(value, allowed, n=1) if isinstance(value, str) else []
         suggestion = f"; did you mean {hint[0]!r}?" if hint else ""
-        self.error(line, f"{where}: unknown value {value!r} (expected one of: "
+        self.error(line, f"{where}: unknown value {_brief(value)} (expected one of: "
                    f"{', '.join(allowed)}){suggestion}")
         return None
 
@@ -200,12 +257,12 @@ class _Checker:
             self.error(line, f"{where}: domain must be text, not {_kind(value)}")
             return None
         if "@" in value:
-            self.error(line, f"{where}: {value!r} is an address, not a domain")
+            self.error(line, f"{where}: {_brief(value)} is an address, not a domain")
             return None
         try:
             normalize_domain(value[2:] if value.startswith("*.") else value)
         except DomainError as exc:
-            self.error(line, f"{where}: invalid domain {value!r}: {exc}")
+            self.error(line, f"{where}: invalid domain {_brief(value)}: {_brief(str(exc))}")
             return None
         return value
 
@@ -254,18 +311,35 @@ def parse_policy(text: str, filename: str = "<string>", *, today: _dt.date | Non
     :raises PolicyError: with every error found, each as ``filename:line: message``.
     """
     check = _Checker(filename, today or _dt.date.today())
-    loader = _LineLoader(text)
-    loader.duplicates = []
+    if len(text) > MAX_POLICY_BYTES:
+        raise PolicyError([PolicyProblem(filename, 1, f"policy larger than {MAX_POLICY_BYTES} "
+                                                      "bytes")])
+    loader: _LineLoader | None = None
     try:
-        data = loader.get_single_data()
+        loader = _LineLoader(text)  # its reader refuses NUL and other non-printables at once
+        loader.duplicates = []
+        node = loader.get_single_node()
+        bomb = _oversized_node(node, MAX_YAML_NODES) if node is not None else None
+        if bomb is not None:
+            raise PolicyError([PolicyProblem(
+                filename, bomb.start_mark.line + 1, f"the policy expands to more than "
+                f"{MAX_YAML_NODES} YAML nodes through anchors and aliases (or an alias refers "
+                "to itself)")])
+        data = loader.construct_document(node) if node is not None else None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         line = mark.line + 1 if mark is not None else 1
         problem = getattr(exc, "problem", None) or str(exc)
+        if isinstance(exc, yaml.reader.ReaderError):  # it has a character position, no mark
+            line = text.count("\n", 0, max(exc.position, 0)) + 1
+            problem = f"character #x{exc.character:04x} is not allowed ({exc.reason})"
         problems = [PolicyProblem(filename, line, f"YAML syntax error: {problem}")]
         raise PolicyError(problems) from None
+    except RecursionError:  # PyYAML composes and constructs recursively
+        raise PolicyError([PolicyProblem(filename, 1, "YAML nested too deeply")]) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     for line, message in loader.duplicates:
         check.error(line, message)
     top = check.mapping(data, 1, "the policy", _TOP_KEYS)
@@ -274,7 +348,8 @@ def parse_policy(text: str, filename: str = "<string>", *, today: _dt.date | Non
 
     version = top.get("version", 1)
     if version != 1:
-        check.error(_line(top, "version"), f"unsupported policy version {version!r} (expected 1)")
+        check.error(_line(top, "version"),
+                    f"unsupported policy version {_brief(version)} (expected 1)")
     mode = check.enum(top.get("mode", "enforce"), _line(top, "mode"), "mode", Mode) or Mode.ENFORCE
     monitor_header = bool(check.boolean(top.get("monitor_header", False),
                                         _line(top, "monitor_header"), "monitor_header"))
@@ -304,6 +379,9 @@ def load_policy(path: str | Path | None = None, *, today: _dt.date | None = None
     """
     file = Path(path) if path is not None else default_policy_path()
     try:
+        if file.stat().st_size > MAX_POLICY_BYTES:
+            raise PolicyError([PolicyProblem(str(file), 1, f"policy larger than "
+                                                           f"{MAX_POLICY_BYTES} bytes")])
         text = file.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise PolicyError([PolicyProblem(str(file), 0, f"cannot read policy: {exc}")]) from None
@@ -461,9 +539,11 @@ def _exceptions(check: _Checker, value: Any, line: int) -> list[DomainException]
         if ("address" in m) == ("domain" in m):
             check.error(m.line, f"{where} needs exactly one of 'address' or 'domain'")
         elif "address" in m:
-            addr = parse_address(str(m["address"]))
-            if addr.domain is None or not addr.local:
-                check.error(_line(m, "address"), f"{where}: invalid address {m['address']!r}")
+            text = m["address"] if isinstance(m["address"], str) else ""
+            addr = parse_address(text)
+            if addr.domain is None or not addr.local or _CONTROL_RE.search(text):
+                check.error(_line(m, "address"),
+                            f"{where}: invalid address {_brief(m['address'])}")
             else:
                 target = f"{addr.local.casefold()}@{addr.domain}"
         else:
@@ -479,7 +559,7 @@ def _exceptions(check: _Checker, value: Any, line: int) -> list[DomainException]
         expires = m.get("expires")
         if expires is not None and not isinstance(expires, _dt.date):
             check.error(_line(m, "expires"),
-                        f"{where}.expires must be a date like 2027-01-31, not {expires!r}")
+                        f"{where}.expires must be a date like 2027-01-31, not {_brief(expires)}")
             expires = None
         if isinstance(expires, _dt.datetime):
             expires = expires.date()
@@ -563,8 +643,9 @@ def _rule(check: _Checker, value: Any, line: int, where: str) -> Rule | None:
         check.error(m.line, f"{where} needs an 'id'")
         rule_id = ""
     elif not isinstance(rule_id, str) or not _RULE_ID_RE.match(rule_id):
-        check.error(_line(m, "id"), f"{where}: rule id {rule_id!r} must be lower-case letters, "
-                    "digits, '-', '_' or '.', at most 63 characters (it becomes a metric label)")
+        check.error(_line(m, "id"), f"{where}: rule id {_brief(rule_id)} must be lower-case "
+                    "letters, digits, '-', '_' or '.', at most 63 characters (it becomes a "
+                    "metric label)")
     else:
         where = f"rule {rule_id!r}"
     when = check.mapping(m.get("when"), _line(m, "when"), f"{where}.when", _WHEN_KEYS)
@@ -587,7 +668,8 @@ def _rule(check: _Checker, value: Any, line: int, where: str) -> Rule | None:
             if isinstance(item, str) and _SERVICE_RE.match(item):
                 names.append(item)
             else:
-                check.error(item_line, f"{where}.when.service: invalid service name {item!r}")
+                check.error(item_line,
+                            f"{where}.when.service: invalid service name {_brief(item)}")
         services = frozenset(names)
     if "action" not in m:
         check.error(m.line, f"{where} needs an 'action' (accept, tag, quarantine or reject)")
@@ -607,11 +689,11 @@ def _rule(check: _Checker, value: Any, line: int, where: str) -> Rule | None:
         check.warn(_line(m, "scope"), f"{where}: 'scope' only matters for action reject")
     copy_to = None
     if "copy_to" in m:
-        addr = parse_address(str(m["copy_to"]))
-        if not isinstance(m["copy_to"], str) or addr.domain is None or not addr.local or \
-                _CONTROL_RE.search(m["copy_to"]):
+        text = m["copy_to"] if isinstance(m["copy_to"], str) else ""
+        addr = parse_address(text)
+        if addr.domain is None or not addr.local or _CONTROL_RE.search(text):
             check.error(_line(m, "copy_to"), f"{where}.copy_to: invalid address "
-                        f"{m['copy_to']!r}")
+                        f"{_brief(m['copy_to'])}")
         else:
             copy_to = addr.text
     hold_reason = None
@@ -651,7 +733,8 @@ def _reply(check: _Checker, m: _Map, where: str, action: Action | None) -> Reply
     if code is not None and not (400 <= code <= 599):
         check.error(_line(rm, "code"), f"{where}.reply.code must be a 4xx or 5xx SMTP code")
         code = None
-    enhanced = str(rm.get("enhanced", f"{str(code or 550)[0]}.7.1"))
+    enhanced_value = rm.get("enhanced", f"{str(code or 550)[0]}.7.1")
+    enhanced = enhanced_value if isinstance(enhanced_value, str) else ""
     match = _ENHANCED_RE.match(enhanced)
     if not match:
         check.error(_line(rm, "enhanced"), f"{where}.reply.enhanced must look like 5.7.1")
