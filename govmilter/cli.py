@@ -22,6 +22,7 @@ from govmilter.evaluate import CorpusError, evaluate_corpus, evaluation_to_json,
 from govmilter.policy import Policy, PolicyError, decide, load_policy
 from govmilter.policy.decide import Classifier
 from govmilter.policy_text import describe_policy
+from govmilter.privileges import PrivilegeError
 from govmilter.prometheus_api import PrometheusClient, PrometheusError
 from govmilter.render import verdict_to_json, verdict_to_text
 from govmilter.report import ReportError, make_report, parse_duration, parse_time
@@ -319,7 +320,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     try:
         return run(options_from_args(args))
-    except DaemonError as exc:
+    except (DaemonError, PrivilegeError) as exc:
         print(f"govmilter run: {exc}", file=sys.stderr)
         return EXIT_USAGE
 

@@ -12,8 +12,9 @@ import grp
 import logging
 import logging.handlers
 import os
-import pwd
+import stat
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from govmilter.dnsintel import DnsClassifierFactory
 from govmilter.errors import GovmilterError
 from govmilter.metrics import DEFAULT_METRICS_PORT, Metrics, start_metrics_server
 from govmilter.milter import MILTER_ACTIONS, ClassifierFactory, MilterRuntime, milter_factory
+from govmilter.privileges import drop_privileges, user_entry
 from govmilter.reload import PolicyHolder, block_signals
 from govmilter.transport import open_listener_without_nagle
 from govmilter.workers import DEFAULT_INLINE_BELOW, ScanPool, default_workers
@@ -54,6 +56,7 @@ class RunOptions:
     socket_mode: int = 0o660
     user: str | None = None
     watch_interval: float = 2.0
+    spool_dir: str | None = None  #: None: $TMPDIR, else /tmp (see tempfile.gettempdir)
     syslog: bool = False
     verbose: bool = False
     scan_workers: int | None = None  #: worker processes for scanning; None: one per CPU
@@ -70,10 +73,14 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
                         help="Prometheus endpoint (default: %(default)s; 'off' to disable)")
     parser.add_argument("--socket-mode", default="660", metavar="OCTAL",
                         help="permissions of a unix socket (default: %(default)s)")
-    parser.add_argument("--user", help="when started as root: run as this user (its primary "
-                        "group owns the socket)")
+    parser.add_argument("--user", help="when started as root: run as this user (the socket "
+                        "directory gets group postfix and the set-group-ID bit, so the socket "
+                        "is the user's, group postfix)")
     parser.add_argument("--watch-interval", type=float, default=2.0, metavar="SECONDS",
                         help="how often the policy file is checked for changes (0: never)")
+    parser.add_argument("--spool-dir", metavar="DIR",
+                        help="directory for messages larger than the policy's "
+                        "limits.memory_bytes (anonymous 0600 files; default: $TMPDIR or /tmp)")
     parser.add_argument("--syslog", action="store_true",
                         help="log to syslog (facility mail) instead of standard error")
     parser.add_argument("--verbose", action="store_true", help="log debug messages")
@@ -93,9 +100,9 @@ def options_from_args(args: argparse.Namespace) -> RunOptions:
         raise DaemonError(f"--socket-mode {args.socket_mode!r} is not an octal mode") from None
     metrics = None if args.metrics in ("off", "none", "") else args.metrics
     return RunOptions(policy=args.policy, socket=args.socket, metrics=metrics, socket_mode=mode,
-                      user=args.user, watch_interval=args.watch_interval, syslog=args.syslog,
-                      verbose=args.verbose, scan_workers=args.scan_workers,
-                      scan_inline_below=args.scan_inline_below)
+                      user=args.user, watch_interval=args.watch_interval,
+                      spool_dir=args.spool_dir, syslog=args.syslog, verbose=args.verbose,
+                      scan_workers=args.scan_workers, scan_inline_below=args.scan_inline_below)
 
 
 def setup_logging(syslog: bool, verbose: bool) -> None:
@@ -136,10 +143,15 @@ def unix_socket_path(socket: str) -> Path | None:
 
 
 def prepare_socket_dir(path: Path, user: str | None) -> None:
-    """Create the socket's directory if missing; give it to ``user``, or to Postfix's group.
+    """Create the socket's directory if missing; as root, give it Postfix's group, set-group-ID.
 
-    Run as root without ``--user`` (the quick start), the daemon keeps root but takes Postfix's
-    group, so the socket it creates (mode 660) is one Postfix's smtpd can open.
+    Postfix's daemons run with their primary group only (its ``set_ugid`` drops supplementary
+    groups), so adding ``postfix`` to another group does not let smtpd open a 660 socket of that
+    group. The directory gets group ``postfix`` and the set-group-ID bit instead: the socket
+    libmilter creates in it inherits group ``postfix`` while the milter keeps its own user and
+    group. With ``--user`` the directory also becomes that user's, so it can replace a stale
+    socket. Run as root without ``--user`` (the quick start), the daemon keeps root but takes
+    Postfix's group as well.
     """
     directory = path.parent
     if not directory.is_dir():
@@ -150,37 +162,51 @@ def prepare_socket_dir(path: Path, user: str | None) -> None:
         log.info("created socket directory %s", directory)
     if os.geteuid() != 0:
         return
+    try:
+        postfix_gid = grp.getgrnam(POSTFIX_GROUP).gr_gid
+    except KeyError:  # no Postfix here (a test, another MTA): the user's own group
+        postfix_gid = -1
     if user is not None:
         entry = user_entry(user)
-        os.chown(directory, entry.pw_uid, entry.pw_gid)
-        return
+        os.chown(directory, entry.pw_uid, postfix_gid if postfix_gid >= 0 else entry.pw_gid)
+    elif postfix_gid >= 0:
+        os.chown(directory, -1, postfix_gid)
+        os.setgid(postfix_gid)
+    if postfix_gid >= 0:
+        os.chmod(directory, stat.S_IMODE(directory.stat().st_mode) | stat.S_ISGID)
+
+
+def warn_if_postfix_cannot_connect(path: Path, socket_mode: int) -> None:
+    """Say at start-up when the socket will be in a group Postfix's smtpd does not run with."""
+    if socket_mode & 0o006:
+        return  # other users may connect (a test set-up); nothing to check
     try:
         postfix_gid = grp.getgrnam(POSTFIX_GROUP).gr_gid
     except KeyError:
         return
-    os.chown(directory, -1, postfix_gid)
-    os.setgid(postfix_gid)
+    directory = path.parent
+    st = directory.stat()
+    group = st.st_gid if st.st_mode & stat.S_ISGID else os.getegid()
+    if group != postfix_gid:
+        log.warning("the socket will have group %s, but Postfix's smtpd runs with group %s only: "
+                    "give %s group %s and mode 2750 (install -d -g %s -m 2750 %s)",
+                    _group_name(group), POSTFIX_GROUP, directory, POSTFIX_GROUP, POSTFIX_GROUP,
+                    directory)
 
 
-def user_entry(user: str) -> pwd.struct_passwd:
-    """The password entry of ``user``, or a clear error."""
+def _group_name(gid: int) -> str:
     try:
-        return pwd.getpwnam(user)
+        return grp.getgrgid(gid).gr_name
     except KeyError:
-        raise DaemonError(f"--user {user!r}: no such user") from None
+        return str(gid)
 
 
-def drop_privileges(user: str) -> None:
-    """Become ``user`` (and its groups); only root can, anyone else must already be it."""
-    entry = user_entry(user)
-    if os.geteuid() != 0:
-        if os.geteuid() != entry.pw_uid:
-            raise DaemonError(f"--user {user!r} needs root to switch user")
-        return
-    os.initgroups(user, entry.pw_gid)
-    os.setgid(entry.pw_gid)
-    os.setuid(entry.pw_uid)
-    log.info("running as user=%s group=%s", user, grp.getgrgid(entry.pw_gid).gr_name)
+def check_spool_dir(spool_dir: str | None) -> str:
+    """The directory big messages go to, checked writable by the (final) user of the daemon."""
+    directory = spool_dir if spool_dir is not None else tempfile.gettempdir()
+    if not os.path.isdir(directory) or not os.access(directory, os.W_OK | os.X_OK):
+        raise DaemonError(f"--spool-dir {directory!r}: not a directory this user can write to")
+    return directory
 
 
 def run(options: RunOptions, classifier_factory: ClassifierFactory | None = None,
@@ -199,14 +225,22 @@ def run(options: RunOptions, classifier_factory: ClassifierFactory | None = None
     metrics = metrics if metrics is not None else Metrics()
     if classifier_factory is None:
         classifier_factory = DnsClassifierFactory(on_lookup=metrics.dns_lookup)
+    workers = default_workers() if options.scan_workers is None else options.scan_workers
     socket_path = unix_socket_path(options.socket)
     if socket_path is not None:
         prepare_socket_dir(socket_path, options.user)
+    # The scan workers start while the daemon is still root (their interpreter may be readable
+    # by root alone) and switch to the same user themselves.
+    scanner = ScanPool(max(0, workers), options.scan_inline_below, user=options.user)
+    scanner.start()
     if options.user is not None:
         drop_privileges(options.user)
     elif os.geteuid() == 0:
         log.warning("running as root (group %s): use --user or the systemd unit in production",
-                    grp.getgrgid(os.getgid()).gr_name)
+                    _group_name(os.getgid()))
+    if socket_path is not None:
+        warn_if_postfix_cannot_connect(socket_path, options.socket_mode)
+    spool_dir = check_spool_dir(options.spool_dir)
     # an invalid policy raises PolicyError here: the daemon refuses to start
     holder = PolicyHolder(options.policy, on_load=metrics.policy_loaded,
                           on_failure=metrics.policy_reload_failed)
@@ -225,20 +259,19 @@ def run(options: RunOptions, classifier_factory: ClassifierFactory | None = None
     holder.start_signal_listener()
     if options.watch_interval > 0:
         holder.start_file_watch(options.watch_interval)
-    workers = default_workers() if options.scan_workers is None else options.scan_workers
     # Every milter callback needs the GIL; a thread waiting for it waits up to the switch
     # interval (5 ms by default) while another thread runs Python, and a message makes about
     # 14 callbacks. Measured on 2 cores (bench/, plain mail, 10 sessions): 0.5 ms gave the
     # best throughput, the default the worst.
     sys.setswitchinterval(GIL_SWITCH_INTERVAL)
-    scanner = ScanPool(max(0, workers), options.scan_inline_below)
-    scanner.start()
-    runtime = MilterRuntime(lambda: holder.policy, metrics, classifier_factory, scanner)
+    runtime = MilterRuntime(lambda: holder.policy, metrics, classifier_factory, scanner=scanner,
+                            spool_dir=spool_dir)
     Milter.factory = milter_factory(runtime)
     Milter.set_flags(MILTER_ACTIONS)
     log.info("govmilter %s starting: policy=%s sha256=%s mode=%s socket=%s metrics=%s "
-             "scan_workers=%d pid=%d", __version__, policy.source.path, policy.source.sha256,
-             policy.mode, options.socket, metrics_address, scanner.workers, os.getpid())
+             "scan_workers=%d spool=%s pid=%d", __version__, policy.source.path,
+             policy.source.sha256, policy.mode, options.socket, metrics_address, scanner.workers,
+             spool_dir, os.getpid())
     # libmilter creates the socket with the process umask
     os.umask(0o777 & ~options.socket_mode)
     try:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
+import errno
 import functools
 import logging
 import threading
@@ -26,6 +27,7 @@ from typing import Any, TypeVar
 
 import Milter
 
+from govmilter.domains import DomainClassification
 from govmilter.metrics import Metrics, message_mode
 from govmilter.policy import Action, FailureAction, Mode, Policy, Reply, decide, decide_at_rcpt
 from govmilter.policy.decide import Classifier, list_classifier
@@ -62,11 +64,13 @@ class MilterRuntime:
 
     def __init__(self, current_policy: Callable[[], Policy], metrics: Metrics | None = None,
                  classifier_factory: ClassifierFactory = list_classifier,
-                 scanner: ScanPool | None = None) -> None:
+                 scanner: ScanPool | None = None, spool_dir: str | None = None) -> None:
         self.current_policy = current_policy
         self.metrics = metrics if metrics is not None else Metrics()
         self.classifier_factory = classifier_factory
         self.scanner = scanner if scanner is not None else ScanPool(0)
+        #: where messages past ``limits.memory_bytes`` go (None: ``$TMPDIR``, else ``/tmp``)
+        self.spool_dir = spool_dir
         self._lock = threading.Lock()
         self._cached: tuple[Policy, _dt.date, Classifier] | None = None
 
@@ -146,6 +150,9 @@ class _Transaction:
     subject: bytes | None = None
     stamped_headers: int = 0  # X-GovMilter headers that arrived with the message
     queue_id: str | None = None
+    #: each address classified once per message: RCPT and end of message share the answer, so
+    #: a silent DNS server costs one lookup time-out per address, not one per decision
+    classes: dict[str, DomainClassification] = dataclasses.field(default_factory=dict)
 
     def close(self) -> None:
         if self.spool is not None:
@@ -191,7 +198,7 @@ class GovMilter(Milter.Base):  # type: ignore[misc]
         txn = self._transaction()
         address = strip_brackets(recipient)
         verdict = decide_at_rcpt(address, self._envelope(txn, (address,)), self.policy,
-                                 self.classify)
+                                 self._classifier(txn))
         if verdict is not None and verdict.action is Action.REJECT and verdict.applied:
             txn.rejected.append(verdict)
             self._reply(verdict.reply or FAILURE_REPLY)
@@ -244,7 +251,7 @@ class GovMilter(Milter.Base):  # type: ignore[misc]
             return self.failed("scan", exc)
         del raw
         envelope = self._envelope(txn, tuple(txn.recipients))
-        decided = decide(envelope, facts, self.policy, self.classify)
+        decided = decide(envelope, facts, self.policy, self._classifier(txn))
         report = dataclasses.replace(decided, recipients=tuple(txn.rejected) + decided.recipients)
         result = self._apply(txn, decided, report)
         self._finish(txn, report, facts.scanned_bytes)
@@ -272,9 +279,12 @@ class GovMilter(Milter.Base):  # type: ignore[misc]
         queue_id = (txn.queue_id if txn else None) or "NOQUEUE"
         where = traceback.extract_tb(exc.__traceback__)[-1:] if exc.__traceback__ else []
         place = f"{where[0].filename.rsplit('/', 1)[-1]}:{where[0].lineno}" if where else "?"
-        # the exception text may quote message bytes, so only its type and place are logged
-        log.error("error stage=%s qid=%s exception=%s at=%s action=%s", stage, queue_id,
-                  type(exc).__name__, place, self.policy.on_error)
+        # the exception text may quote message bytes, so only its type, errno and place are
+        # logged (the errno name tells a full disk, ENOSPC, from a bug)
+        errno_name = errno.errorcode.get(exc.errno or 0, "") if isinstance(exc, OSError) else ""
+        log.error("error stage=%s qid=%s exception=%s%s at=%s action=%s", stage, queue_id,
+                  type(exc).__name__, f"({errno_name})" if errno_name else "", place,
+                  self.policy.on_error)
         self.metrics.error(stage)
         if stage in ("abort", "close"):
             if txn is not None:
@@ -298,8 +308,17 @@ class GovMilter(Milter.Base):  # type: ignore[misc]
 
     def _spool(self, txn: _Transaction) -> MessageSpool:
         if txn.spool is None:
-            txn.spool = MessageSpool(self.policy.limits.memory_bytes)
+            txn.spool = MessageSpool(self.policy.limits.memory_bytes, self.runtime.spool_dir)
         return txn.spool
+
+    def _classifier(self, txn: _Transaction) -> Classifier:
+        """The connection's classifier, remembering each answer for the rest of the message."""
+        def classify(address: str) -> DomainClassification:
+            known = txn.classes.get(address)
+            if known is None:
+                known = txn.classes[address] = self.classify(address)
+            return known
+        return classify
 
     def _envelope(self, txn: _Transaction, recipients: tuple[str, ...]) -> Envelope:
         return Envelope(sender=txn.sender, recipients=recipients,
@@ -384,7 +403,7 @@ class GovMilter(Milter.Base):  # type: ignore[misc]
         if txn is None:
             return
         if txn.rejected:
-            report = Verdict(sender=txn.sender, sender_class=self.classify(txn.sender),
+            report = Verdict(sender=txn.sender, sender_class=self._classifier(txn)(txn.sender),
                              document=NO_DOCUMENT, recipients=tuple(txn.rejected),
                              policy_mode=self.policy.mode)
             self._finish(txn, report, 0)

@@ -4,10 +4,15 @@ The milter keeps each message it is given until the end of the message. Small me
 memory; past ``memory_bytes`` the data moves to a temporary file created with mode 0600 and
 already unlinked (``tempfile.TemporaryFile``), so nothing is left on disk even if the process is
 killed, and :meth:`MessageSpool.close` frees it at end of message or abort.
+
+A full disk shows up as an ``OSError`` (ENOSPC) from :meth:`MessageSpool.write`; the milter answers
+that message with the policy's ``on_error``. :meth:`close` never raises, so freeing a message whose
+last buffered bytes could not be written does not turn one failure into two.
 """
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 
 
@@ -37,5 +42,11 @@ class MessageSpool:
         return data
 
     def close(self) -> None:
-        """Free the memory or the temporary file; safe to call twice."""
-        self._file.close()
+        """Free the memory or the temporary file; safe to call twice, never raises.
+
+        Closing flushes the write buffer first; on a full disk that flush fails again, but the
+        descriptor is closed all the same (``io`` closes the raw file in a ``finally``) and the
+        bytes are being thrown away anyway, so the error is dropped here.
+        """
+        with contextlib.suppress(OSError):
+            self._file.close()

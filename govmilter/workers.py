@@ -37,6 +37,7 @@ from concurrent.futures.process import BrokenProcessPool
 from multiprocessing import resource_tracker
 
 from govmilter.policy.model import Policy
+from govmilter.privileges import drop_privileges
 from govmilter.scan import scan_message, scan_with
 from govmilter.verdict import MessageFacts
 
@@ -70,12 +71,13 @@ class ScanPool:
     """
 
     def __init__(self, workers: int, inline_below: int = DEFAULT_INLINE_BELOW,
-                 max_tasks: int = DEFAULT_MAX_TASKS) -> None:
+                 max_tasks: int = DEFAULT_MAX_TASKS, user: str | None = None) -> None:
         if workers < 0:
             raise ValueError("workers must be 0 or more")
         self.workers = workers
         self.inline_below = inline_below
         self.max_tasks = max_tasks
+        self.user = user  #: each worker switches to this user after start-up (see _worker_init)
         self._lock = threading.Lock()
         self._slots = threading.BoundedSemaphore(max(1, 2 * workers))
         self._executor: ProcessPoolExecutor | None = None
@@ -86,7 +88,7 @@ class ScanPool:
                 self._executor = ProcessPoolExecutor(
                     max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"),
                     max_tasks_per_child=self.max_tasks, initializer=_worker_init,
-                    initargs=(os.getpid(),))
+                    initargs=(os.getpid(), self.user))
             return self._executor
 
     def _replace(self, broken: ProcessPoolExecutor, why: str) -> None:
@@ -150,14 +152,16 @@ class ScanPool:
             executor.shutdown(wait=True, cancel_futures=True)
 
 
-def _worker_init(parent: int) -> None:
-    """In each worker: take signals again and exit when the milter is gone.
+def _worker_init(parent: int, user: str | None) -> None:
+    """In each worker: switch user, take signals again and exit when the milter is gone.
 
     The daemon blocks SIGTERM/SIGHUP/SIGINT before starting any thread (libmilter's signal
     thread waits for them), and a spawned process inherits that mask: unblock them, so that
     stopping the service stops its workers. A worker whose milter was killed (SIGKILL, OOM)
     would otherwise wait on its task queue forever: a watchdog thread ends it.
     """
+    if user is not None:
+        drop_privileges(user)  # a no-op when the milter already runs as that user
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGHUP, signal.SIGINT})
 
     def watch() -> None:

@@ -34,6 +34,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,6 +54,20 @@ def postfix_available() -> bool:
     return (shutil.which("postfix", path="/usr/sbin:/usr/bin") is not None
             and shutil.which("smtp-sink", path="/usr/sbin:/usr/bin") is not None
             and os.geteuid() == 0)
+
+
+def require_postfix() -> None:
+    """Skip the calling test without Postfix and root; fail instead when CI=true.
+
+    On CI a skip would hide a broken path, so there the missing part is an error.
+    """
+    import pytest  # here, so the harness stays usable from benchmark scripts without pytest
+
+    if not postfix_available():
+        message = "needs root, postfix and smtp-sink (run scripts/setup.sh)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI=true but {message}")
+        pytest.skip(message)
 
 
 def free_port() -> int:
@@ -82,10 +97,13 @@ class RunningMilter:
     """
 
     def __init__(self, directory: Path, policy: Path | None = None,
-                 extra_args: Sequence[str] = ()) -> None:
+                 extra_args: Sequence[str] = (), *, socket_mode: str = "666",
+                 env: dict[str, str] | None = None) -> None:
         self.directory = Path(directory).resolve()
         self.policy = policy
         self.extra_args = tuple(extra_args)
+        self.socket_mode = socket_mode
+        self.env = dict(env or {})
         self.socket_path = self.directory / "govmilter.sock"
         self.log_path = self.directory / "govmilter.log"
         self.metrics_port: int | None = None
@@ -101,11 +119,12 @@ class RunningMilter:
         self.directory.mkdir(parents=True, exist_ok=True)
         self.directory.chmod(0o755)
         args = [sys.executable, "-m", "govmilter", "run", "--socket", self.spec,
-                "--metrics", "127.0.0.1:0", "--socket-mode", "666", "--watch-interval", "0.2",
+                "--metrics", "127.0.0.1:0", "--socket-mode", self.socket_mode,
+                "--watch-interval", "0.2",
                 *self.extra_args]
         if self.policy is not None:
             args += ["--policy", str(self.policy)]
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        env = dict(os.environ, **self.env, PYTHONPATH=os.pathsep.join(
             p for p in (str(REPO_ROOT), os.environ.get("PYTHONPATH", "")) if p))
         start_offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         with self.log_path.open("ab") as log:
@@ -141,6 +160,20 @@ class RunningMilter:
     def reload(self) -> None:
         """Ask for a policy reload (SIGUSR1, what ``systemctl reload`` sends)."""
         self.signal(signal.SIGUSR1)
+
+    @property
+    def pid(self) -> int:
+        """The daemon's process id."""
+        assert self.process is not None
+        return self.process.pid
+
+    def pause(self) -> None:
+        """SIGSTOP: a real stall (the socket still accepts connections, nothing answers)."""
+        self.signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        """SIGCONT after :meth:`pause`."""
+        self.signal(signal.SIGCONT)
 
     def stop(self, timeout: float = 20.0) -> int:
         """SIGTERM and wait; returns the exit code (0 for a clean stop)."""
@@ -187,6 +220,10 @@ class RunningMilter:
 
 
 # ---- Postfix ------------------------------------------------------------------------------
+
+#: Postfix's queues; the first four hold mail still on its way, ``hold`` what was put aside.
+IN_FLIGHT_QUEUES = ("maildrop", "incoming", "active", "deferred")
+MAIL_QUEUES = (*IN_FLIGHT_QUEUES, "hold", "corrupt")
 
 @dataclass(frozen=True)
 class Dump:
@@ -310,6 +347,13 @@ class PrivatePostfix:
         except OSError:
             return False
 
+    def configure(self, **settings: str) -> None:
+        """Change main.cf settings (e.g. ``milter_command_timeout="2s"``) and reload."""
+        self.main.update(settings)
+        self._postconf("-e", *(f"{k}={v}" for k, v in settings.items()))
+        if self.started:
+            self.reload()
+
     def configure_milter(self, milter: str | None, default_action: str | None = None) -> None:
         """Point ``smtpd_milters`` at ``milter`` (and set the default action), then reload."""
         self.milter = milter
@@ -390,6 +434,20 @@ class PrivatePostfix:
         root = self.spool / queue
         return [p for p in root.rglob("*") if p.is_file()] if root.exists() else []
 
+    def queued(self, queues: Sequence[str] = MAIL_QUEUES) -> dict[str, int]:
+        """How many queue files each queue holds (``postqueue -c`` refuses a private config)."""
+        return {queue: len(self.queue_files(queue)) for queue in queues}
+
+    def wait_queue_empty(self, timeout: float = 60,
+                         queues: Sequence[str] = IN_FLIGHT_QUEUES) -> None:
+        """Wait until nothing is waiting for delivery (the hold queue is left alone)."""
+        wait_until(lambda: not any(self.queued(queues).values()), timeout,
+                   f"an empty queue (still {self.queued(queues)})", interval=0.2)
+
+    def received(self, marker: str) -> list[str]:
+        """Every recipient smtp-sink got, one entry per delivery, of those containing ``marker``."""
+        return [r for dump in self.dumps() for r in dump.recipients if marker in r]
+
     def hold_queue(self) -> list[str]:
         """Queue ids held by the milter's quarantine."""
         return [p.name for p in self.queue_files("hold")]
@@ -398,3 +456,181 @@ class PrivatePostfix:
         """Postfix's log of this instance."""
         return self.maillog_path.read_text(errors="replace") if self.maillog_path.exists() \
             else ""
+
+
+# ---- load: Postfix's smtp-source, and what came out ----------------------------------------
+
+@dataclass(frozen=True)
+class Attempt:
+    """One message smtp-source tried to send, as its ``-v`` transcript shows it."""
+
+    recipient: str | None  #: the numbered recipient; None when refused before RCPT
+    code: int  #: the final reply: 250 when Postfix took the message
+    stage: str  #: the command that got the final reply: CONNECT, HELO, MAIL, RCPT, DATA or END
+    queue_id: str | None = None
+    text: str = ""  #: the reply after the code, e.g. ``4.3.0 govmilter: temporary failure ...``
+
+    @property
+    def accepted(self) -> bool:
+        """Postfix answered the end of DATA with 250: from here the mail is Postfix's to keep."""
+        return self.stage == "END" and self.code == 250
+
+
+_COMMANDS = {"HELO": "HELO", "EHLO": "HELO", "MAIL": "MAIL", "RCPT": "RCPT", "DATA": "DATA",
+             ".": "END", "RSET": "RSET", "QUIT": "QUIT"}
+
+
+def parse_transcript(text: str) -> tuple[list[Attempt], list[str]]:
+    """The attempts of ONE smtp-source session (``-s 1 -v``), and its fatal errors."""
+    attempts: list[Attempt] = []
+    fatal: list[str] = []
+    command, recipient = "CONNECT", None
+    for line in text.splitlines():
+        line = line.removeprefix("smtp-source: ")
+        if line.startswith("fatal:"):
+            fatal.append(line)
+            continue
+        reply = re.match(r"<<< (\d{3})([ -]?)(.*)", line)
+        if reply is None:
+            verb = _COMMANDS.get(line.split(" ", 1)[0].split(":", 1)[0])
+            if verb is not None:
+                command = verb
+                if verb == "MAIL":
+                    recipient = None
+                elif verb == "RCPT":
+                    recipient = line.split("<", 1)[1].rstrip(">")
+            continue
+        if reply.group(2) == "-":
+            continue  # a continued multi-line reply: the last line decides
+        code = int(reply.group(1))
+        if command == "END":
+            queued = re.search(r"queued as (\w+)", reply.group(3))
+            attempts.append(Attempt(recipient, code, "END", queued.group(1) if queued else None,
+                                    reply.group(3)))
+        elif code >= 400 and command in ("CONNECT", "HELO", "MAIL", "RCPT", "DATA"):
+            attempts.append(Attempt(recipient, code, command, None, reply.group(3)))
+    return attempts, fatal
+
+
+@dataclass(frozen=True)
+class SourceReport:
+    """What the smtp-source processes of one run saw."""
+
+    sessions: tuple[tuple[Attempt, ...], ...]  #: each session's attempts, in order
+    exit_codes: tuple[int, ...]
+    fatal: tuple[str, ...]
+
+    @property
+    def attempts(self) -> tuple[Attempt, ...]:
+        """Every attempt of every session."""
+        return tuple(a for session in self.sessions for a in session)
+
+    @property
+    def accepted(self) -> list[str]:
+        """The recipients of the messages Postfix answered 250 at the end of DATA."""
+        return [a.recipient for a in self.attempts if a.accepted and a.recipient]
+
+    def codes(self) -> Counter[int]:
+        """How many attempts ended with each reply code (250, 451, ...)."""
+        return Counter(a.code for a in self.attempts)
+
+
+class SmtpSource:
+    """Postfix's ``smtp-source -A -N -v`` against a port, as ``sessions`` parallel processes.
+
+    One process per session (``-s 1``) so each ``-v`` transcript is in order and every reply can
+    be tied to its message; each process gets its own recipient prefix (``w3-``) and ``-N``
+    numbers its messages, so every message has a unique recipient such as ``17w3-x@host``.
+    ``-A`` keeps going after 4xx replies; ``delay`` (``-w``, whole seconds) paces each session.
+    """
+
+    def __init__(self, port: int, sender: str, recipient: str, messages: int, *,
+                 sessions: int = 5, delay: int = 0, size: int = 0) -> None:
+        self.port = port
+        self.sender = sender
+        self.recipient = recipient
+        self.messages = messages
+        self.sessions = sessions
+        self.delay = delay
+        self.size = size
+        self.processes: list[subprocess.Popen[bytes]] = []
+        self.logs: list[Path] = []
+        self._dir = Path(tempfile.mkdtemp(prefix="govmilter-source-"))
+
+    def start(self) -> SmtpSource:
+        """Start every session; returns at once."""
+        share, extra = divmod(self.messages, self.sessions)
+        for worker in range(self.sessions):
+            count = share + (1 if worker < extra else 0)
+            if count == 0:
+                continue
+            args = ["smtp-source", "-A", "-N", "-v", "-s", "1", "-m", str(count),
+                    "-f", self.sender, "-t", f"w{worker}-{self.recipient}"]
+            if self.delay:
+                args += ["-w", str(self.delay)]
+            if self.size:
+                args += ["-l", str(self.size)]
+            log = self._dir / f"session-{worker}.log"
+            with log.open("wb") as out:
+                self.processes.append(subprocess.Popen(
+                    [*args, f"127.0.0.1:{self.port}"], stdin=subprocess.DEVNULL,
+                    stdout=subprocess.DEVNULL, stderr=out))
+            self.logs.append(log)
+        return self
+
+    def wait(self, timeout: float = 120) -> SourceReport:
+        """Wait for every session to end and read the transcripts."""
+        deadline = time.monotonic() + timeout
+        codes = []
+        for process in self.processes:
+            try:
+                codes.append(process.wait(max(deadline - time.monotonic(), 0.1)))
+            except subprocess.TimeoutExpired:
+                self.kill()
+                raise HarnessError(f"smtp-source still running after {timeout}s") from None
+        sessions: list[tuple[Attempt, ...]] = []
+        fatal: list[str] = []
+        for log in self.logs:
+            found, errors = parse_transcript(log.read_text(errors="replace"))
+            sessions.append(tuple(found))
+            fatal += errors
+        shutil.rmtree(self._dir, ignore_errors=True)
+        return SourceReport(tuple(sessions), tuple(codes), tuple(fatal))
+
+    @property
+    def running(self) -> bool:
+        """True while a session is still sending."""
+        return any(process.poll() is None for process in self.processes)
+
+    def kill(self) -> None:
+        """Stop every session still running."""
+        for process in self.processes:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+
+    def __enter__(self) -> SmtpSource:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.kill()
+        shutil.rmtree(self._dir, ignore_errors=True)
+
+
+@dataclass(frozen=True)
+class Reconciliation:
+    """Messages accepted by Postfix against messages the sink received."""
+
+    lost: frozenset[str]  #: answered 250, never delivered
+    duplicated: dict[str, int]  #: delivered more than once (recipient → deliveries)
+    unexpected: frozenset[str]  #: delivered although the client was not told 250 (it retries)
+
+
+def reconcile(accepted: Iterable[str], received: Iterable[str]) -> Reconciliation:
+    """Compare what Postfix accepted with what smtp-sink received, recipient by recipient."""
+    taken = set(accepted)
+    deliveries = Counter(received)
+    return Reconciliation(
+        lost=frozenset(taken - set(deliveries)),
+        duplicated={r: n for r, n in deliveries.items() if n > 1},
+        unexpected=frozenset(set(deliveries) - taken))
