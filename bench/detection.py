@@ -16,8 +16,11 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+sys.path.insert(0, str(ROOT))  # run as a script: the checkout's govmilter and bench
 
+import bench  # noqa: E402, F401  (puts tests/ on sys.path for make_corpus)
+
+# isort: split
 from make_corpus import (  # noqa: E402
     attachment,
     docx_bytes,

@@ -36,11 +36,15 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from postfix_harness import PrivatePostfix, RunningMilter, free_port, port_open, wait_until
+
 from bench.messages import RECIPIENT, SENDER, MessageKind, write_messages
-from bench.postfix import PrivatePostfix, SmtpSink, free_port, make_reachable, wait_for_port
+from govmilter.policy.loader import default_policy_path
 
 REPO = Path(__file__).resolve().parent.parent
 CACHE = Path(tempfile.gettempdir()) / "govmilter-bench-messages"
+#: Postfix processes per service: room for 50 sessions in and 50 deliveries out at once.
+PROCESS_LIMIT = 120
 
 #: Messages per run (full mode) for each mix; --quick divides them.
 FULL_COUNTS = {"plain": 3000, "pdf": 600, "docx": 150}
@@ -194,55 +198,69 @@ def quantile(buckets: Sequence[tuple[float, float]], q: float) -> float | None:
 class Milter:
     """A running milter process: its Postfix address and where its histogram is."""
 
-    process: subprocess.Popen[bytes] | None
+    pid: int | None
     postfix_spec: str | None
     metrics_port: int | None
     histogram_name: str
 
 
-def _env(extra: dict[str, str] | None = None) -> dict[str, str]:
+def bench_policy(workdir: Path, dns: str) -> Path:
+    """The default policy, with DNS classification switched as ``--dns`` says.
+
+    ``off`` (the default): the benchmark's domains (mic.gov.vn, gmail.com) are classified by
+    the lists alone. With DNS on, every official sender costs lookups of its domain and of
+    gov.vn (cached for negative_ttl, retried after failure_ttl), so the figures would measure
+    the machine's resolver (fast NXDOMAIN in a sandbox, a 1 s time-out when unreachable).
+    ``system``: the default policy as shipped (dns.enabled with /etc/resolv.conf).
+    """
+    if dns == "system":
+        return default_policy_path()
+    text = default_policy_path().read_text()
+    switched = text.replace("dns:\n  enabled: true", "dns:\n  enabled: false", 1)
+    if switched == text:
+        raise SystemExit("bench: the default policy no longer has 'dns:\\n  enabled: true'; "
+                         "update bench.run.bench_policy")
+    path = workdir / "policy-dns-off.yaml"
+    path.write_text(switched)
+    return path
+
+
+def _passthrough_env() -> dict[str, str]:
     path = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p)
-    return {**os.environ, "PYTHONPATH": path, **(extra or {})}
+    return {**os.environ, "PYTHONPATH": path}
 
 
 @contextmanager
-def milter_for(config: str, workdir: Path) -> Iterator[Milter]:
-    """Start the milter of ``config`` (none for ``postfix``), stop it afterwards."""
+def milter_for(config: str, workdir: Path, policy: Path) -> Iterator[Milter]:
+    """Start the milter of ``config`` (none for ``postfix``), stop it afterwards.
+
+    govmilter runs through the tests' :class:`RunningMilter` (as root, no ``--user``: the
+    scanning code is the same, and Postfix reaches the socket through ``--socket-mode 666``).
+    """
     if config == "postfix":
         yield Milter(None, None, None, "")
         return
+    if config != "passthrough":
+        extra = ["--scan-workers", "0"] if config == "govmilter-1cpu" else []
+        with RunningMilter(workdir / config, policy, extra,
+                           inet=config.endswith("-inet")) as milter:
+            yield Milter(milter.pid, milter.postfix_spec, milter.metrics_port,
+                         "govmilter_processing_seconds")
+        return
     metrics_port = free_port()
-    if config.endswith("-inet"):
-        port = free_port()
-        libmilter_spec, postfix_spec = f"inet:{port}@127.0.0.1", f"inet:127.0.0.1:{port}"
-    else:
-        socket_path = workdir / f"{config}.sock"
-        libmilter_spec = postfix_spec = f"unix:{socket_path}"
-    if config == "passthrough":
-        command = [sys.executable, "-m", "bench.passthrough", "--socket", libmilter_spec,
-                   "--metrics-port", str(metrics_port)]
-        name = "passthrough_processing_seconds"
-        extra: dict[str, str] = {}
-    else:
-        command = [sys.executable, "-m", "govmilter", "run", "--socket", libmilter_spec,
-                   "--metrics", f"127.0.0.1:{metrics_port}", "--socket-mode", "666"]
-        name = "govmilter_processing_seconds"
-        if config == "govmilter-1cpu":  # scanning in the milter process: one core at most
-            command += ["--scan-workers", "0"]
-        extra = {}
-    log = (workdir / f"{config}.log").open("wb")
-    # The milter runs as root and Postfix as "postfix": the socket must be writable by all.
-    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=_env(extra),
-                               cwd=REPO, preexec_fn=lambda: os.umask(0))
+    socket_path = workdir / "passthrough.sock"
+    with (workdir / "passthrough.log").open("wb") as log:
+        # umask 0: the milter runs as root and Postfix as "postfix"; the socket must be writable
+        process = subprocess.Popen(
+            [sys.executable, "-m", "bench.passthrough", "--socket", f"unix:{socket_path}",
+             "--metrics-port", str(metrics_port)],
+            stdout=log, stderr=subprocess.STDOUT, env=_passthrough_env(), cwd=REPO,
+            preexec_fn=lambda: os.umask(0))
     try:
-        wait_for_port(metrics_port, timeout=30)
-        if libmilter_spec.startswith("unix:"):
-            deadline = time.monotonic() + 30
-            while not Path(libmilter_spec[5:]).exists() and time.monotonic() < deadline:
-                time.sleep(0.05)
-        else:
-            wait_for_port(int(libmilter_spec.split(":")[1].split("@")[0]), timeout=30)
-        yield Milter(process, postfix_spec, metrics_port, name)
+        wait_until(lambda: port_open(metrics_port) and socket_path.exists(), 30,
+                   "the pass-through milter to listen")
+        yield Milter(process.pid, f"unix:{socket_path}", metrics_port,
+                     "passthrough_processing_seconds")
     finally:
         process.terminate()
         try:
@@ -250,21 +268,27 @@ def milter_for(config: str, workdir: Path) -> Iterator[Milter]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-        log.close()
+
+
+def private_postfix(run_dir: Path, milter: Milter) -> PrivatePostfix:
+    """The tests' private Postfix, sized for the load: counting sink, 120 processes."""
+    return PrivatePostfix(run_dir / "postfix", milter.postfix_spec, sink_dumps=False,
+                          process_limit=PROCESS_LIMIT,
+                          main={"message_size_limit": str(50 * 1024 * 1024)})
 
 
 # ---- one run --------------------------------------------------------------------------------
 
-def run_once(config: str, kind: MessageKind, count: int, sessions: int, workdir: Path
-             ) -> RunResult:
+def run_once(config: str, kind: MessageKind, count: int, sessions: int, workdir: Path,
+             policy: Path) -> RunResult:
     """Send ``count`` messages of ``kind`` over ``sessions`` parallel SMTP sessions."""
     run_dir = workdir / f"{config}-{kind.name}-{sessions}"
     run_dir.mkdir(parents=True)
-    make_reachable(run_dir)
-    with milter_for(config, run_dir) as milter, SmtpSink(run_dir / "sink") as sink, \
-            PrivatePostfix(run_dir / "postfix", sink.port, milter.postfix_spec) as postfix:
-        sampler = RssSampler(milter.process.pid) if milter.process else None
-        cpu_before = process_tree_cpu(milter.process.pid) if milter.process else 0.0
+    run_dir.chmod(0o755)  # Postfix's daemons (user postfix) walk into it
+    with milter_for(config, run_dir, policy) as milter, \
+            private_postfix(run_dir, milter) as postfix:
+        sampler = RssSampler(milter.pid) if milter.pid else None
+        cpu_before = process_tree_cpu(milter.pid) if milter.pid else 0.0
         with sampler or _nothing():
             started = time.monotonic()
             source = subprocess.run(
@@ -272,7 +296,7 @@ def run_once(config: str, kind: MessageKind, count: int, sessions: int, workdir:
                  "-t", RECIPIENT, "-F", str(kind.path), f"127.0.0.1:{postfix.smtp_port}"],
                 capture_output=True, text=True, timeout=1800)
             accepted = time.monotonic() - started
-            received = sink.wait_for(count, timeout=600)
+            received = postfix.wait_for_count(count, timeout=600)
             delivered = time.monotonic() - started
         result = RunResult(
             config=config, mix=kind.name, sessions=sessions, sent=count, received=received,
@@ -285,9 +309,9 @@ def run_once(config: str, kind: MessageKind, count: int, sessions: int, workdir:
             p50, p99 = quantile(buckets, 0.5), quantile(buckets, 0.99)
             result.milter_p50_ms = round(p50 * 1000, 1) if p50 is not None else None
             result.milter_p99_ms = round(p99 * 1000, 1) if p99 is not None else None
-        if sampler and milter.process:
+        if sampler and milter.pid:
             result.peak_rss_mb = round(sampler.peak / 2**20, 1)
-            cpu = process_tree_cpu(milter.process.pid) - cpu_before
+            cpu = process_tree_cpu(milter.pid) - cpu_before
             result.milter_cpu_ms_per_msg = round(cpu * 1000 / max(1, received), 2)
     return result
 
@@ -341,7 +365,19 @@ def machine() -> dict[str, str]:
         "postfix": version(["postconf", "-h", "mail_version"]),
         "pymilter": str(milter_module.__version__),
         "load_before": " ".join(Path("/proc/loadavg").read_text().split()[:3]),
+        "memory": _memory_total(),
     }
+
+
+def _memory_total() -> str:
+    """Total memory as /proc/meminfo says it, in GiB."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                return f"{int(line.split()[1]) / 2**20:.1f} GiB"
+    except (OSError, ValueError):
+        pass
+    return "?"
 
 
 def print_table(report: Report) -> None:
@@ -386,11 +422,13 @@ def benchmark(args: argparse.Namespace) -> Report:
     report = Report(command=" ".join(["python -m bench.run", *sys.argv[1:]]), machine=machine())
     with tempfile.TemporaryDirectory(prefix="govmilter-bench-") as tmp:
         workdir = Path(tmp)
-        make_reachable(workdir)
+        workdir.chmod(0o755)
+        policy = bench_policy(workdir, args.dns)
         for mix in args.mixes.split(","):
             for sessions in sessions_list:
                 for config in configs:
-                    result = run_once(config, kinds[mix], counts[mix], sessions, workdir)
+                    result = run_once(config, kinds[mix], counts[mix], sessions, workdir,
+                                      policy)
                     print(f"{mix:6} s={sessions:<3} {config:15} {result.accepted_per_s:8.1f}/s "
                           f"recv {result.received}/{result.sent} p99 {result.milter_p99_ms} ms "
                           f"rss {result.peak_rss_mb} MB cpu {result.milter_cpu_ms_per_msg} "
@@ -409,12 +447,13 @@ def drift(args: argparse.Namespace) -> Report:
     lost = 0
     with tempfile.TemporaryDirectory(prefix="govmilter-drift-") as tmp:
         workdir = Path(tmp)
-        make_reachable(workdir)
-        with milter_for("govmilter", workdir) as milter, SmtpSink(workdir / "sink") as sink, \
-                PrivatePostfix(workdir / "postfix", sink.port, milter.postfix_spec) as postfix:
-            assert milter.process is not None
+        workdir.chmod(0o755)
+        policy = bench_policy(workdir, args.dns)
+        with milter_for("govmilter", workdir, policy) as milter, \
+                private_postfix(workdir, milter) as postfix:
+            assert milter.pid is not None
             sent = 0
-            with RssSampler(milter.process.pid) as sampler:
+            with RssSampler(milter.pid) as sampler:
                 for batch in range(batches):
                     kind = kinds["pdf" if batch % 4 == 3 else "plain"]
                     subprocess.run(
@@ -423,21 +462,21 @@ def drift(args: argparse.Namespace) -> Report:
                          f"127.0.0.1:{postfix.smtp_port}"],
                         capture_output=True, timeout=1800)
                     sent += args.batch
-                    received = sink.wait_for(sent, timeout=600)
-                    rss = process_tree_rss(milter.process.pid)
+                    received = postfix.wait_for_count(sent, timeout=600)
+                    rss = process_tree_rss(milter.pid)
                     samples.append({"messages": sent, "rss_mb": round(rss / 2**20, 1)})
                     print(f"drift: {sent} messages, {received} received, "
                           f"RSS {rss / 2**20:.1f} MB", flush=True)
                 peak = sampler.peak
-            lost = sent - sink.received()
+            lost = sent - postfix.received_count()
     # Compare like with like: the batches cycle plain, plain, plain, PDF, and RSS after a PDF
     # batch is higher than after a plain one. Reference: the mean over the second cycle (the
     # first warms imports, caches and workers); final: the mean over the last cycle.
     cycle = 4
-    rss = [float(str(sample["rss_mb"])) for sample in samples]
-    reference_cycle = rss[cycle: 2 * cycle] or rss[:cycle]
+    rss_series = [float(str(sample["rss_mb"])) for sample in samples]
+    reference_cycle = rss_series[cycle: 2 * cycle] or rss_series[:cycle]
     reference = sum(reference_cycle) / len(reference_cycle)
-    final = sum(rss[-cycle:]) / len(rss[-cycle:])
+    final = sum(rss_series[-cycle:]) / len(rss_series[-cycle:])
     report.drift = {
         "messages": sent, "lost": lost, "reference_mb": round(reference, 1),
         "final_mb": round(final, 1),
@@ -460,6 +499,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--messages", type=int, default=20000, help="drift: messages in total")
     parser.add_argument("--batch", type=int, default=1000, help="drift: messages per batch")
     parser.add_argument("--json", type=Path, default=Path("bench-results.json"))
+    parser.add_argument("--dns", choices=("off", "system"), default="off",
+                        help="govmilter's DNS classification: off (default; the lists alone) "
+                        "or system (the default policy as shipped, /etc/resolv.conf)")
     args = parser.parse_args(argv)
     if args.sessions is None:
         args.sessions = "10" if args.quick else "10,50"

@@ -3,7 +3,8 @@
 ``RunningMilter`` starts ``govmilter run`` (this checkout's code) on a unix socket in a directory
 Postfix can reach; ``PrivatePostfix`` starts Postfix from the Debian packages as a private
 instance (own config, queue and log under one temporary directory, SMTP on a free loopback port,
-no chroot) relaying everything to ``smtp-sink``, which dumps each delivered transaction to a file.
+no chroot) relaying everything to ``smtp-sink``, which dumps each delivered transaction to a file
+(or, with ``sink_dumps=False``, only counts them: what a benchmark of 20,000 messages needs).
 
 Both pick free ports, use their own directories and stop only what they started, so several
 can run at once on one machine. Typical use (as root, which Postfix needs)::
@@ -13,6 +14,10 @@ can run at once on one machine. Typical use (as root, which Postfix needs)::
         postfix.send("a@mic.gov.vn", ["b@hanoi.gov.vn"], message_bytes)
         [dump] = postfix.wait_for_dumps(1)
         dump.headers["X-GovMilter"], dump.recipients
+
+This is the ONE copy of the private-Postfix recipe: the benchmark (bench/) imports this module
+too (bench/__init__.py puts tests/ on ``sys.path``), so nothing here may import pytest at module
+level or depend on govmilter's internals.
 
 Postfix commands always get an ABSOLUTE ``-c`` path: with a relative one ``postfix stop`` and
 ``reload`` fail silently (measured, see notes/ops-metrics-postfix.md).
@@ -77,6 +82,15 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def port_open(port: int) -> bool:
+    """True when something accepts TCP connections on 127.0.0.1:``port``."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
 def wait_until(condition: object, timeout: float, what: str, interval: float = 0.05) -> None:
     """Poll ``condition()`` until true, else raise :class:`HarnessError` naming ``what``."""
     deadline = time.monotonic() + timeout
@@ -98,21 +112,32 @@ class RunningMilter:
 
     def __init__(self, directory: Path, policy: Path | None = None,
                  extra_args: Sequence[str] = (), *, socket_mode: str = "666",
-                 env: dict[str, str] | None = None) -> None:
+                 env: dict[str, str] | None = None, inet: bool = False) -> None:
         self.directory = Path(directory).resolve()
         self.policy = policy
         self.extra_args = tuple(extra_args)
         self.socket_mode = socket_mode
         self.env = dict(env or {})
         self.socket_path = self.directory / "govmilter.sock"
+        #: ``inet=True``: listen on a free loopback TCP port instead of the unix socket.
+        self.inet_port = free_port() if inet else None
         self.log_path = self.directory / "govmilter.log"
         self.metrics_port: int | None = None
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
     def spec(self) -> str:
-        """The socket as both libmilter and Postfix write it."""
+        """The socket as libmilter writes it (``unix:/path`` or ``inet:PORT@127.0.0.1``)."""
+        if self.inet_port is not None:
+            return f"inet:{self.inet_port}@127.0.0.1"
         return f"unix:{self.socket_path}"
+
+    @property
+    def postfix_spec(self) -> str:
+        """The socket as Postfix's ``smtpd_milters`` writes it."""
+        if self.inet_port is not None:
+            return f"inet:127.0.0.1:{self.inet_port}"
+        return self.spec
 
     def start(self, timeout: float = 20.0) -> RunningMilter:
         """Start the daemon and wait until it listens."""
@@ -136,9 +161,13 @@ class RunningMilter:
                 raise HarnessError(f"govmilter exited with {self.process.returncode}:\n"
                                    + self.log()[-3000:])
             match = re.search(r"starting: .* metrics=[^ ]*:(\d+)", self.log()[start_offset:])
-            if not match or not self.socket_path.exists():
+            if not match:
                 return False
             self.metrics_port = int(match.group(1))
+            if self.inet_port is not None:
+                return port_open(self.inet_port)
+            if not self.socket_path.exists():
+                return False
             with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
                 try:
                     probe.connect(str(self.socket_path))
@@ -251,10 +280,16 @@ class PrivatePostfix:
 
     ``milter`` is a Postfix milter spec (``unix:/abs/path`` or ``inet:host:port``) or None;
     ``default_action`` is ``milter_default_action``; ``main`` adds or overrides main.cf settings.
+
+    ``sink_dumps=False`` makes smtp-sink only count (``-c``) instead of writing one file per
+    transaction: :meth:`received_count` then says how many messages arrived, and :meth:`dumps`
+    stays empty. ``process_limit`` is ``default_process_limit`` (smtpd, smtp and cleanup
+    processes each): a load of N parallel sessions needs at least N.
     """
 
     def __init__(self, base_dir: Path | None = None, milter: str | None = None,
-                 default_action: str = "tempfail", main: dict[str, str] | None = None) -> None:
+                 default_action: str = "tempfail", main: dict[str, str] | None = None, *,
+                 sink_dumps: bool = True, process_limit: int = 20) -> None:
         if base_dir is None:
             # under /tmp, not pytest's 0700 tmp_path: Postfix's daemons run as user postfix
             base_dir = Path(tempfile.mkdtemp(prefix="govmilter-postfix-"))
@@ -268,6 +303,10 @@ class PrivatePostfix:
         self.main = dict(main or {})
         self.smtp_port = free_port()
         self.sink_port = free_port()
+        self.sink_dumps = sink_dumps
+        self.process_limit = process_limit
+        #: smtp-sink's ``-c`` counters, rewritten with a carriage return after each update
+        self.sink_counters = self.base / "smtp-sink.out"
         self.sink: subprocess.Popen[bytes] | None = None
         self.started = False
 
@@ -298,7 +337,13 @@ class PrivatePostfix:
             "maillog_file": str(self.maillog_path), "maillog_file_prefixes": base,
             "alias_maps": "", "alias_database": "", "local_recipient_maps": "",
             "smtp_tls_security_level": "none", "smtpd_tls_security_level": "none",
-            "default_process_limit": "20",
+            "default_process_limit": str(self.process_limit),
+            # the sink is on loopback: let the smtp client open as many sessions as smtpd does,
+            # and let one client (smtp-source) open as many as it likes
+            "default_destination_concurrency_limit": str(self.process_limit),
+            "smtpd_client_connection_count_limit": "0",
+            "smtpd_client_connection_rate_limit": "0",
+            "smtpd_client_message_rate_limit": "0",
             # the milter settings deploy/postfix-main.cf recommends, with shorter timeouts
             "smtpd_milters": self.milter or "", "non_smtpd_milters": "",
             "milter_default_action": self.default_action, "milter_protocol": "6",
@@ -330,22 +375,23 @@ class PrivatePostfix:
             key, _, value = line.partition(" = ")
             if key.endswith("/chroot") and value.strip() != "n":
                 self._postconf("-F", f"{key}=n")
-        self.sink = subprocess.Popen(
-            ["smtp-sink", "-u", "postfix", "-d", f"{self.sink_dir}/msg.",
-             f"127.0.0.1:{self.sink_port}", "100"],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        # -c counts every message; -m raises the cap on simultaneous sessions (default 256);
+        # the last argument is the listen backlog.
+        sink = ["smtp-sink", "-c", "-u", "postfix", "-m", "1000"]
+        if self.sink_dumps:
+            sink += ["-d", f"{self.sink_dir}/msg."]
+        with self.sink_counters.open("wb") as counters:
+            self.sink = subprocess.Popen(
+                [*sink, f"127.0.0.1:{self.sink_port}", str(max(100, self.process_limit * 2))],
+                stdin=subprocess.DEVNULL, stdout=counters, stderr=subprocess.STDOUT)
+        # Postfix must find the sink at once: a deferred first message waits a retry cycle.
+        wait_until(lambda: port_open(self.sink_port), 10, "smtp-sink to listen")
         self._postfix("check")
         self._postfix("start")
         self.started = True
-        wait_until(self._smtp_ready, 20, "Postfix to accept SMTP")
+        wait_until(lambda: port_open(self.smtp_port), 20, "Postfix to accept SMTP")
         return self
 
-    def _smtp_ready(self) -> bool:
-        try:
-            with socket.create_connection(("127.0.0.1", self.smtp_port), timeout=1):
-                return True
-        except OSError:
-            return False
 
     def configure(self, **settings: str) -> None:
         """Change main.cf settings (e.g. ``milter_command_timeout="2s"``) and reload."""
@@ -447,6 +493,33 @@ class PrivatePostfix:
     def received(self, marker: str) -> list[str]:
         """Every recipient smtp-sink got, one entry per delivery, of those containing ``marker``."""
         return [r for dump in self.dumps() for r in dump.recipients if marker in r]
+
+    def received_count(self) -> int:
+        """How many messages smtp-sink accepted so far (its last ``mesg=`` counter).
+
+        Works in both sink modes; with ``sink_dumps=False`` it is the only record.
+        """
+        try:
+            tail = self.sink_counters.read_bytes()[-4096:]
+        except OSError:
+            return 0
+        counts = re.findall(rb"mesg=(\d+)", tail)
+        return int(counts[-1]) if counts else 0
+
+    def wait_for_count(self, count: int, timeout: float, idle: float = 15.0) -> int:
+        """Wait until smtp-sink received ``count`` messages; give up after ``timeout`` seconds
+        overall or ``idle`` seconds without progress. Returns how many arrived (a loss shows
+        as a smaller number, never as an exception: a benchmark reports it)."""
+        deadline = time.monotonic() + timeout
+        last, last_change = self.received_count(), time.monotonic()
+        while last < count and time.monotonic() < deadline:
+            time.sleep(0.05)
+            now = self.received_count()
+            if now != last:
+                last, last_change = now, time.monotonic()
+            elif time.monotonic() - last_change > idle:
+                break
+        return self.received_count()
 
     def hold_queue(self) -> list[str]:
         """Queue ids held by the milter's quarantine."""
