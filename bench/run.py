@@ -36,7 +36,15 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from postfix_harness import PrivatePostfix, RunningMilter, free_port, port_open, wait_until
+from postfix_harness import (
+    PrivatePostfix,
+    RunningMilter,
+    checkout_env,
+    free_port,
+    port_open,
+    stop_process,
+    wait_until,
+)
 
 from bench.messages import RECIPIENT, SENDER, MessageKind, write_messages
 from govmilter.policy.loader import default_policy_path
@@ -225,11 +233,6 @@ def bench_policy(workdir: Path, dns: str) -> Path:
     return path
 
 
-def _passthrough_env() -> dict[str, str]:
-    path = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p)
-    return {**os.environ, "PYTHONPATH": path}
-
-
 @contextmanager
 def milter_for(config: str, workdir: Path, policy: Path) -> Iterator[Milter]:
     """Start the milter of ``config`` (none for ``postfix``), stop it afterwards.
@@ -254,7 +257,7 @@ def milter_for(config: str, workdir: Path, policy: Path) -> Iterator[Milter]:
         process = subprocess.Popen(
             [sys.executable, "-m", "bench.passthrough", "--socket", f"unix:{socket_path}",
              "--metrics-port", str(metrics_port)],
-            stdout=log, stderr=subprocess.STDOUT, env=_passthrough_env(), cwd=REPO,
+            stdout=log, stderr=subprocess.STDOUT, env=checkout_env(), cwd=REPO,
             preexec_fn=lambda: os.umask(0))
     try:
         wait_until(lambda: port_open(metrics_port) and socket_path.exists(), 30,
@@ -262,12 +265,7 @@ def milter_for(config: str, workdir: Path, policy: Path) -> Iterator[Milter]:
         yield Milter(process.pid, f"unix:{socket_path}", metrics_port,
                      "passthrough_processing_seconds")
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process, 20)
 
 
 def private_postfix(run_dir: Path, milter: Milter) -> PrivatePostfix:

@@ -91,6 +91,23 @@ def port_open(port: int) -> bool:
         return False
 
 
+def stop_process(process: subprocess.Popen[bytes], timeout: float) -> int:
+    """SIGTERM ``process`` (one we started), SIGKILL it after ``timeout`` s; its exit code."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+    return process.wait()
+
+
+def checkout_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment for a subprocess that must run THIS checkout's code (PYTHONPATH)."""
+    path = os.pathsep.join(p for p in (str(REPO_ROOT), os.environ.get("PYTHONPATH", "")) if p)
+    return {**os.environ, **(extra or {}), "PYTHONPATH": path}
+
+
 def wait_until(condition: object, timeout: float, what: str, interval: float = 0.05) -> None:
     """Poll ``condition()`` until true, else raise :class:`HarnessError` naming ``what``."""
     deadline = time.monotonic() + timeout
@@ -149,8 +166,7 @@ class RunningMilter:
                 *self.extra_args]
         if self.policy is not None:
             args += ["--policy", str(self.policy)]
-        env = dict(os.environ, **self.env, PYTHONPATH=os.pathsep.join(
-            p for p in (str(REPO_ROOT), os.environ.get("PYTHONPATH", "")) if p))
+        env = checkout_env(self.env)
         start_offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=log,
@@ -208,14 +224,7 @@ class RunningMilter:
         """SIGTERM and wait; returns the exit code (0 for a clean stop)."""
         if self.process is None:
             return 0
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        code = self.process.returncode
+        code = stop_process(self.process, timeout)
         self.process = None
         return code
 
@@ -431,11 +440,7 @@ class PrivatePostfix:
                 return False
             wait_until(master_gone, 20, "the Postfix master to exit")
         if self.sink is not None:
-            self.sink.terminate()
-            try:
-                self.sink.wait(10)
-            except subprocess.TimeoutExpired:
-                self.sink.kill()
+            stop_process(self.sink, 10)
             self.sink = None
 
     def cleanup(self) -> None:
