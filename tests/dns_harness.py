@@ -18,6 +18,7 @@ from pathlib import Path
 
 import dns.exception
 import dns.resolver
+from postfix_harness import stop_process
 
 from govmilter.policy.model import DnsSettings, Nameserver
 
@@ -130,12 +131,7 @@ def running_dnsmasq(directory: Path, silent_port: int) -> Iterator[DnsServer]:
     try:
         yield DnsServer(port, silent_port, log)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process, 5)
         if process.stderr:
             process.stderr.close()
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from postfix_harness import stop_process
 
 from govmilter.charts import bar_chart, line_chart
 from govmilter.policy import default_policy_path, load_policy
@@ -173,12 +174,7 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
             time.sleep(0.2)
         yield Server(url, end)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process, 10)
         log.close()
 
 
