@@ -233,6 +233,17 @@ def run(options: RunOptions, classifier_factory: ClassifierFactory | None = None
     # by root alone) and switch to the same user themselves.
     scanner = ScanPool(max(0, workers), options.scan_inline_below, user=options.user)
     scanner.start()
+    try:
+        return _serve(options, scanner, metrics, classifier_factory, socket_path)
+    finally:
+        # also on a start-up error (bad policy, busy metrics port): a pool left running makes
+        # the interpreter's exit hook write to a closed pipe
+        scanner.close()
+
+
+def _serve(options: RunOptions, scanner: ScanPool, metrics: Metrics,
+           classifier_factory: ClassifierFactory, socket_path: Path | None) -> int:
+    """Everything after the scan workers started: drop privileges, load, listen until stopped."""
     if options.user is not None:
         drop_privileges(options.user)
     elif os.geteuid() == 0:
@@ -282,6 +293,5 @@ def run(options: RunOptions, classifier_factory: ClassifierFactory | None = None
         raise DaemonError(f"milter failed on {options.socket}: {exc}") from None
     finally:
         holder.stop()
-        scanner.close()
     log.info("govmilter stopped")
     return 0
