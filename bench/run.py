@@ -9,6 +9,8 @@ same ``smtp-source`` load and relays it to ``smtp-sink``:
 
 - ``postfix``: no milter (a);
 - ``passthrough``: a pymilter that reads everything and accepts everything (b, bench/passthrough);
+- ``passthrough-noreply``: the same, negotiating no replies to headers and body chunks as
+  govmilter does (only with ``--configs``): what that protocol saving alone is worth;
 - ``govmilter``: govmilter on the default policy over a unix socket (c);
 - ``govmilter-inet``: the same over ``inet:`` on loopback (d);
 - ``govmilter-1cpu``: (c) with attachment extraction in the milter process, no worker pool
@@ -243,7 +245,7 @@ def milter_for(config: str, workdir: Path, policy: Path) -> Iterator[Milter]:
     if config == "postfix":
         yield Milter(None, None, None, "")
         return
-    if config != "passthrough":
+    if not config.startswith("passthrough"):
         extra = ["--scan-workers", "0"] if config == "govmilter-1cpu" else []
         with RunningMilter(workdir / config, policy, extra,
                            inet=config.endswith("-inet")) as milter:
@@ -256,7 +258,8 @@ def milter_for(config: str, workdir: Path, policy: Path) -> Iterator[Milter]:
         # umask 0: the milter runs as root and Postfix as "postfix"; the socket must be writable
         process = subprocess.Popen(
             [sys.executable, "-m", "bench.passthrough", "--socket", f"unix:{socket_path}",
-             "--metrics-port", str(metrics_port)],
+             "--metrics-port", str(metrics_port),
+             *(["--noreply"] if config == "passthrough-noreply" else [])],
             stdout=log, stderr=subprocess.STDOUT, env=checkout_env(), cwd=REPO,
             preexec_fn=lambda: os.umask(0))
     try:
@@ -329,6 +332,7 @@ def ratios(runs: Sequence[RunResult]) -> list[dict[str, object]]:
         pairs = {"govmilter/postfix": ("govmilter", "postfix"),
                  "govmilter/passthrough": ("govmilter", "passthrough"),
                  "passthrough/postfix": ("passthrough", "postfix"),
+                 "govmilter/passthrough-noreply": ("govmilter", "passthrough-noreply"),
                  "inet/unix": ("govmilter-inet", "govmilter"),
                  "pool/1cpu": ("govmilter", "govmilter-1cpu")}
         row: dict[str, object] = {"mix": mix, "sessions": sessions}

@@ -28,7 +28,7 @@ from govmilter.milter import MILTER_ACTIONS, ClassifierFactory, MilterRuntime, m
 from govmilter.privileges import drop_privileges, user_entry
 from govmilter.reload import PolicyHolder, block_signals
 from govmilter.transport import open_listener_without_nagle
-from govmilter.workers import DEFAULT_INLINE_BELOW, ScanPool, default_workers
+from govmilter.workers import DEFAULT_INLINE_BELOW, ScanFailed, ScanPool, default_workers
 
 #: Seconds a thread may run Python before one waiting for the GIL gets it (see run()).
 GIL_SWITCH_INTERVAL = 0.0005
@@ -232,8 +232,11 @@ def run(options: RunOptions, classifier_factory: ClassifierFactory | None = None
     # The scan workers start while the daemon is still root (their interpreter may be readable
     # by root alone) and switch to the same user themselves.
     scanner = ScanPool(max(0, workers), options.scan_inline_below, user=options.user)
-    scanner.start()
     try:
+        try:
+            scanner.start()
+        except ScanFailed as exc:
+            raise DaemonError(f"cannot start the scan workers: {exc}") from None
         return _serve(options, scanner, metrics, classifier_factory, socket_path)
     finally:
         # also on a start-up error (bad policy, busy metrics port): a pool left running makes

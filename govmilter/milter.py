@@ -137,6 +137,28 @@ def _guarded(stage: str) -> Callable[[_F], _F]:
     return wrap
 
 
+def _unanswered(stage: str) -> Callable[[_F], _F]:
+    """For the callbacks Postfix is told not to wait for (header, eoh, body): no reply.
+
+    Declared with ``@Milter.noreply``, they save Postfix a round trip per header and per body
+    chunk. An exception cannot be answered there: it is kept, the rest of the message is not
+    stored, and end of message answers it with the policy's failure action.
+    """
+    def wrap(method: _F) -> _F:
+        @functools.wraps(method)
+        def run(self: GovMilter, *args: Any) -> int:
+            txn = self._transaction()
+            if txn.failure is None:
+                try:
+                    method(self, *args)
+                except Exception as exc:
+                    txn.failure = (stage, exc)
+                    txn.close()
+            return CONTINUE
+        return run  # type: ignore[return-value]
+    return wrap
+
+
 @dataclasses.dataclass
 class _Transaction:
     """One message on the connection, from MAIL FROM to end of message or abort."""
@@ -153,6 +175,8 @@ class _Transaction:
     #: each address classified once per message: RCPT and end of message share the answer, so
     #: a silent DNS server costs one lookup time-out per address, not one per decision
     classes: dict[str, DomainClassification] = dataclasses.field(default_factory=dict)
+    #: an exception in a callback without reply, answered at end of message
+    failure: tuple[str, Exception] | None = None
 
     def close(self) -> None:
         if self.spool is not None:
@@ -212,8 +236,9 @@ class GovMilter(Milter.Base):  # type: ignore[misc]
         self._transaction().queue_id = self.getsymval("i")
         return CONTINUE
 
+    @Milter.noreply  # type: ignore[misc,untyped-decorator]
     @Milter.decode("bytes")  # type: ignore[misc,untyped-decorator]
-    @_guarded("header")
+    @_unanswered("header")
     def header(self, name: str, value: bytes) -> int:
         """Keep the header (as bytes: 8-bit headers must reach the scanner unchanged)."""
         txn = self._transaction()
@@ -225,13 +250,15 @@ class GovMilter(Milter.Base):  # type: ignore[misc]
         self._spool(txn).write(name.encode("ascii", "replace") + b": " + value + b"\r\n")
         return CONTINUE
 
-    @_guarded("eoh")
+    @Milter.noreply  # type: ignore[misc,untyped-decorator]
+    @_unanswered("eoh")
     def eoh(self) -> int:
         """End of headers: the blank line before the body."""
         self._spool(self._transaction()).write(b"\r\n")
         return CONTINUE
 
-    @_guarded("body")
+    @Milter.noreply  # type: ignore[misc,untyped-decorator]
+    @_unanswered("body")
     def body(self, chunk: bytes) -> int:
         """A body chunk: kept in memory up to the policy's limit, then in a temporary file."""
         self._spool(self._transaction()).write(chunk)
@@ -242,14 +269,18 @@ class GovMilter(Milter.Base):  # type: ignore[misc]
         """Scan, decide, carry out the verdict, count and log it."""
         txn = self._transaction()
         txn.queue_id = self.getsymval("i") or txn.queue_id
+        if txn.failure is not None:
+            return self.failed(*txn.failure)
         limits = self.policy.limits
         # one byte past the scanner's cut-off so it still notices (and says) that it was cut
-        raw = txn.spool.read(limits.max_scan_bytes * 2 + 1) if txn.spool else b""
+        limit = limits.max_scan_bytes * 2 + 1
+        spool = txn.spool
         try:
-            facts = self.runtime.scanner.scan(raw, self.policy)
+            # read only once a scan worker is free: waiting threads hold no copy of their message
+            facts = self.runtime.scanner.scan_lazily(
+                lambda: spool.read(limit) if spool else b"", self.policy)
         except Exception as exc:
             return self.failed("scan", exc)
-        del raw
         envelope = self._envelope(txn, tuple(txn.recipients))
         decided = decide(envelope, facts, self.policy, self._classifier(txn))
         report = dataclasses.replace(decided, recipients=tuple(txn.rejected) + decided.recipients)

@@ -41,6 +41,10 @@ ENCRYPTED = (
 )
 
 
+def _reply_or_continue(rc: int) -> int:
+    return int(Milter.CONTINUE if rc == Milter.NOREPLY else rc)
+
+
 class RecordingCtx(MilterTestCtx):  # type: ignore[misc]
     __test__ = False
     """pymilter's TestCtx, recording the header and quarantine actions it cannot show itself."""
@@ -50,6 +54,21 @@ class RecordingCtx(MilterTestCtx):  # type: ignore[misc]
         self.headers_added: list[tuple[str, str]] = []
         self.headers_changed: list[tuple[str, int, str]] = []
         self.quarantined: str | None = None
+
+    # TestCtx stops at any answer but CONTINUE; like Postfix, go on past the events the milter
+    # negotiated no reply for (headers, end of headers, body chunks)
+    def _header(self, field: str, value: str) -> int:
+        return _reply_or_continue(super()._header(field, value))
+
+    def _eoh(self) -> int:
+        return _reply_or_continue(super()._eoh())
+
+    def _feed_body(self, fp: Any) -> int:
+        while chunk := fp.read(8192):
+            rc = _reply_or_continue(self._priv.body(chunk))
+            if rc != Milter.CONTINUE:
+                return rc
+        return int(Milter.CONTINUE)
 
     def addheader(self, field: str, value: str, idx: int) -> None:
         super().addheader(field, value, idx)

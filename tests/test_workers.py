@@ -3,7 +3,12 @@ message, never the milter."""
 
 from __future__ import annotations
 
+import dataclasses
+import os
+import signal
+import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from samples import OFFICIAL, PLAIN
@@ -37,10 +42,69 @@ def test_no_workers_scans_in_the_calling_thread() -> None:
 
 
 def test_a_killed_worker_fails_that_scan_only_and_the_pool_comes_back(pool: ScanPool) -> None:
-    executor = pool._pool()
-    for process in list(executor._processes.values()):  # what a crash in PDFium looks like
-        process.kill()
-        process.join()
-    with pytest.raises(ScanFailed):
+    for pid in pool.worker_pids():  # what a crash in PDFium looks like
+        os.kill(pid, signal.SIGKILL)
+    with pytest.raises(ScanFailed, match="died"):
         pool.scan(OFFICIAL, POLICY)
     assert pool.scan(OFFICIAL, POLICY).document.official is True
+
+
+def test_a_hung_worker_is_killed_after_the_time_limit_and_replaced() -> None:
+    policy = dataclasses.replace(POLICY, limits=dataclasses.replace(POLICY.limits,
+                                                                    max_seconds=0.5))
+    scanner = ScanPool(1, hang_grace=0.5)
+    scanner.start()
+    try:
+        [hung] = scanner.worker_pids()
+        os.kill(hung, signal.SIGSTOP)  # what a PDF that hangs PDFium looks like
+        with pytest.raises(ScanFailed, match="longer than 1s"):
+            scanner.scan(OFFICIAL, policy)
+        assert _ends_within(hung, 5.0)  # killed, not left frozen
+        assert scanner.worker_pids() != [hung]
+        assert scanner.scan(OFFICIAL, policy).document.official is True
+    finally:
+        scanner.close()
+
+
+def test_an_exception_in_the_scan_reaches_the_caller_and_the_worker_stays() -> None:
+    scanner = ScanPool(1)
+    scanner.start()
+    try:
+        [worker] = scanner.worker_pids()
+        broken = dataclasses.replace(POLICY, detection=None)  # the worker's scan raises
+        with pytest.raises(AttributeError):
+            scanner.scan(PLAIN, broken)
+        assert scanner.worker_pids() == [worker]
+        assert scanner.scan(PLAIN, POLICY).document.official is False
+    finally:
+        scanner.close()
+
+
+def test_a_worker_is_replaced_after_max_tasks_and_close_leaves_no_process() -> None:
+    scanner = ScanPool(1, max_tasks=2)
+    scanner.start()
+    [first] = scanner.worker_pids()
+    for _ in range(2):
+        scanner.scan(PLAIN, POLICY)
+    [second] = scanner.worker_pids()
+    assert second != first
+    assert scanner.scan(PLAIN, POLICY).document.official is False
+    scanner.close()
+    for pid in (first, second):
+        assert not os.path.exists(f"/proc/{pid}")  # exited and reaped, no zombie
+    with pytest.raises(ScanFailed, match="closed"):
+        scanner.scan(PLAIN, POLICY)
+
+
+def _ends_within(pid: int, seconds: float) -> bool:
+    """True once the process is gone or a zombie (killed, exit status not yet collected)."""
+    stat = Path(f"/proc/{pid}/stat")
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if stat.read_text().rsplit(")", 1)[1].split()[0] in "ZX":
+                return True
+        except FileNotFoundError:
+            return True
+        time.sleep(0.05)
+    return False
