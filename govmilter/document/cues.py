@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from govmilter.vntext import nfc, skeleton, strip_diacritics
+from govmilter.vntext import nfc, skeleton_of_stripped, strip_diacritics
 
 #: Cues stand in a document's first page (heading, number, V/v, addressee) and its end (Nơi
 #: nhận, Lưu, signer): a long text is scored on this many characters of head and of tail.
@@ -31,21 +31,43 @@ VBQPPL_RE = re.compile(rf"{_NUMBER}/(\d{{4}})/({_ABBR})(?:-({_ABBR}))?")
 ADMIN_RE = re.compile(rf"{_NUMBER}/({_ABBR})-({_ABBR}(?:-{_ABBR})*)")
 #: Party documents: 15-CV/TU, 36-HD/VPTW
 PARTY_RE = re.compile(rf"{_NUMBER}-({_ABBR})/({_ABBR})")
+# Patterns that must open a line start with their first letters, not with "^" (or "\b"), and
+# where they stand is checked in code (_opens_line): a pattern starting with an assertion gives
+# the regex engine nothing to skip ahead to, so it tries every position of the text (2.5x to 4x
+# slower). For the same reason the first letters are spelled in both cases instead of under
+# IGNORECASE, which disables the skip ("ſ" is what IGNORECASE also matches for "s"). The rest
+# stands in a look-ahead, so a match never swallows the start of the next line.
+_SO = "[Ssſ][ỐốOo]"
+
+
+def _opens_line(text: str, start: int, blank: str | None = None) -> bool:
+    """True when only whitespace (or the ``blank`` characters) precedes ``start`` on its line."""
+    line_start = text.rfind("\n", 0, start) + 1
+    return not text[line_start:start].strip(blank)
+
+
+def _line_opening(pattern: re.Pattern[str], text: str, blank: str | None = None) -> bool:
+    """True when ``pattern`` matches at the opening of some line of ``text``."""
+    return any(_opens_line(text, m.start(), blank) for m in pattern.finditer(text))
+
+
+def _word_first(word: str, rest: str) -> re.Pattern[str]:
+    """``\\bword`` followed by ``rest``, with the word boundary checked after the literal word."""
+    literal = re.escape(word)
+    return re.compile(rf"{literal}(?<!\w{literal}){rest}")
+
+
 # "Số: 588/BTTTT-THH" opens a line (or follows a colon); "công văn số 588/..." inside a sentence
 # is a citation, which news and replies do all the time, and only counts as a symbol.
-# The pattern starts with the letter S so the regex engine can skip ahead; where it stands (line
-# start, or after a word boundary with a colon) is checked in number_line(): an alternation
-# starting with "^" made the engine try every position (2.5x slower).
 _NUMBER_LINE_RE = re.compile(
-    rf"S[ốo]\s*([:.]?)\s*(\d{{1,5}}\s*[/-]\s*(?:\d{{4}}/)?{_ABBR}[^\s,;]*)", re.IGNORECASE)
+    rf"{_SO}(?i:\s*([:.]?)\s*(\d{{1,5}}\s*[/-]\s*(?:\d{{4}}/)?{_ABBR}[^\s,;]*))")
 
 
 def number_line(text: str) -> str | None:
     """The number and symbol of a "Số: ..." line (``588/BTTTT-THH``), or None."""
     for match in _NUMBER_LINE_RE.finditer(text):
         start = match.start()
-        line_start = text.rfind("\n", 0, start) + 1
-        if not text[line_start:start].strip(" \t"):
+        if _opens_line(text, start, " \t"):
             return match.group(2)  # the line opens with "Số"
         before = text[start - 1] if start else " "
         if match.group(1) == ":" and not (before.isalnum() or before == "_"):
@@ -54,22 +76,23 @@ def number_line(text: str) -> str | None:
 
 
 # A draft or template leaves the number blank: "Số:      /QĐ-UBND".
-_BLANK_NUMBER_RE = re.compile(rf"(?m)^[ \t]*S[ốo]\s*:?[ \t._…]*/\s*{_ABBR}-{_ABBR}", re.IGNORECASE)
-_VV_RE = re.compile(r"^\s*V/v\s*:?\s+\S", re.IGNORECASE | re.MULTILINE)
+_BLANK_NUMBER_RE = re.compile(rf"{_SO}(?=(?i:\s*:?[ \t._…]*/\s*{_ABBR}-{_ABBR}))")
+_VV_RE = re.compile(r"[Vv]/[Vv](?=\s*:?\s+\S)")
 _SECRECY_RE = re.compile(r"^[\s*\"'“”(\[]*(TUYỆT MẬT|TỐI MẬT|MẬT)[\s*\"'“”)\].]*$", re.MULTILINE)
 _URGENCY_RE = re.compile(r"^[\s*\"'“”(\[]*(HỎA TỐC HẸN GIỜ|HOẢ TỐC HẸN GIỜ|HỎA TỐC|HOẢ TỐC|"
                          r"THƯỢNG KHẨN|KHẨN)[\s*\"'“”)\].]*$", re.MULTILINE)
-_SIGN_RE = re.compile(r"(?m)^\s*(TM|KT|TL|TUQ|Q)\.\s+\S")
+_SIGN_RE = re.compile(r"(?:TM|KT|TL|TUQ|Q)(?=\.\s+\S)")
 
 # Skeleton phrases (diacritics removed, casefolded) with their weights.
 _HEADING = "cong hoa xa hoi chu nghia viet nam"
 _PARTY_HEADING = "dang cong san viet nam"
 _MOTTO_RE = re.compile(r"doc lap\s*-\s*tu do\s*-\s*hanh phuc")
 _SK_CUES: tuple[tuple[str, re.Pattern[str], float, str], ...] = (
-    ("salutation", re.compile(r"\bkinh gui\s*:"), 1.0, "salutation 'Kính gửi:'"),
-    ("recipients", re.compile(r"\bnoi nhan\s*:"), 1.5, "recipient list 'Nơi nhận:'"),
-    ("archive", re.compile(r"\bluu\s*:?\s*vt\b"), 1.0, "archive mark 'Lưu: VT'"),
-    ("date", re.compile(r"\bngay\s+\d{1,2}\s+thang\s+\d{1,2}\s+nam\s+\d{4}"), 1.0, "date line"),
+    ("salutation", _word_first("kinh gui", r"\s*:"), 1.0, "salutation 'Kính gửi:'"),
+    ("recipients", _word_first("noi nhan", r"\s*:"), 1.5, "recipient list 'Nơi nhận:'"),
+    ("archive", _word_first("luu", r"\s*:?\s*vt\b"), 1.0, "archive mark 'Lưu: VT'"),
+    ("date", _word_first("ngay", r"\s+\d{1,2}\s+thang\s+\d{1,2}\s+nam\s+\d{4}"), 1.0,
+     "date line"),
     ("closing", re.compile(r"\./\.\s*$", re.MULTILINE), 0.5, "closing mark './.'"),
 )
 DOCUMENT_TYPES = (
@@ -80,7 +103,7 @@ DOCUMENT_TYPES = (
     "phieu chuyen", "phieu bao", "thu cong", "nghi dinh", "thong tu",
 )
 _TYPE_LINE_RE = re.compile(
-    r"(?m)^\s*(" + "|".join(t.upper() for t in DOCUMENT_TYPES) + r")\s*$"
+    r"(?m)(" + "|".join(t.upper() for t in DOCUMENT_TYPES) + r")(?=\s*$)"
 )
 # The issuer stands in the first lines, above the number. A state body (ministry, people's
 # committee, department...) is a cue; a company voids the text: businesses copy the national
@@ -132,7 +155,10 @@ def find_symbol(text: str) -> str | None:
 
 def find_secrecy(text: str) -> str | None:
     """Return the most severe secrecy marking written as a standalone line, or None."""
-    found = {m.group(1) for m in _SECRECY_RE.finditer(nfc(text))}
+    text = nfc(text)
+    if "MẬT" not in text:  # every level ends with it: most mail is spared a scan
+        return None
+    found = {m.group(1) for m in _SECRECY_RE.finditer(text)}
     for level in SECRECY_LEVELS[::-1]:
         if level in found:
             return level
@@ -151,7 +177,10 @@ def more_secret(a: str | None, b: str | None) -> str | None:
 
 def find_urgency(text: str) -> str | None:
     """Return the urgency marking written as a standalone line (``HỎA TỐC``...), or None."""
-    match = _URGENCY_RE.search(nfc(text))
+    text = nfc(text)
+    if "KHẨN" not in text and "TỐC" not in text:  # every marking has one of the two
+        return None
+    match = _URGENCY_RE.search(text)
     return match.group(1).replace("HOẢ", "HỎA") if match else None
 
 
@@ -174,7 +203,7 @@ def text_cues(text: str, source: str) -> list[Cue]:
     cues: list[Cue] = []
     text = nfc(text)
     flat = strip_diacritics(text)
-    sk = skeleton(text)
+    sk = skeleton_of_stripped(flat)
     if _HEADING in sk:
         cues.append(Cue(3.0, "national heading", source, "heading"))
     elif _PARTY_HEADING in sk and PARTY_RE.search(text):
@@ -186,18 +215,20 @@ def text_cues(text: str, source: str) -> list[Cue]:
     symbol = (find_symbol(number) if number else None) or find_symbol(text)
     if number and symbol:
         cues.append(Cue(3.0, f"number/symbol {symbol}", source, "symbol", identity=True))
-    elif _BLANK_NUMBER_RE.search(flat):
+    elif _line_opening(_BLANK_NUMBER_RE, flat, " \t"):
         cues.append(Cue(2.0, "unnumbered (draft) number line", source, "symbol", identity=True))
     elif symbol:
         cues.append(Cue(1.5, f"symbol {symbol}", source, "symbol"))
-    if _VV_RE.search(text):
+    if _line_opening(_VV_RE, text):
         cues.append(Cue(1.5, "abstract line 'V/v'", source, "abstract"))
     for key, pattern, weight, description in _SK_CUES:
         if pattern.search(sk):
             cues.append(Cue(weight, description, source, key))
-    if _SIGN_RE.search(text):
+    if _line_opening(_SIGN_RE, text):
         cues.append(Cue(1.0, "signing authority (TM./KT./TL.)", source, "signer"))
-    type_line = _TYPE_LINE_RE.search(flat.upper())
+    upper = flat.upper()
+    type_line = next((m for m in _TYPE_LINE_RE.finditer(upper) if _opens_line(upper, m.start())),
+                     None)
     if type_line:
         cues.append(Cue(1.0, f"document type '{type_line.group(1).lower()}'", source, "type"))
     # The issuer only matters for a text in letter form (heading or number line).
