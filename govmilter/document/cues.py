@@ -44,6 +44,8 @@ _NUMBER_LINE_RE = re.compile(
 
 def number_line(text: str) -> str | None:
     """The number and symbol of a "Số: ..." line (``588/BTTTT-THH``), or None."""
+    if "/" not in text and "-" not in text:  # the number's separator: most mail is spared a scan
+        return None
     for match in _NUMBER_LINE_RE.finditer(text):
         start = match.start()
         line_start = text.rfind("\n", 0, start) + 1

@@ -17,7 +17,7 @@ from govmilter.document.cues import (
     text_cues,
 )
 from govmilter.document.extract import ExtractedText, extract_attachments
-from govmilter.document.legacy import looks_legacy, repair
+from govmilter.document.legacy import best_repair, looks_legacy
 from govmilter.message import MessageContent
 from govmilter.policy.model import DetectionSettings, Limits
 from govmilter.verdict import OfficialDocumentEvidence
@@ -34,13 +34,14 @@ def scoring_window(text: str) -> str:
 def _score_text(part: ExtractedText) -> tuple[list[Cue], str]:
     """Cues of one text, repairing a legacy encoding first when the text has one."""
     window = nfc(scoring_window(part.text))  # NFD (macOS, some PDFs) is not a legacy encoding
-    fixed = repair(window)
+    legacy = looks_legacy(window)
+    fixed = best_repair(window) if legacy else None
     if fixed is not None:
         note = Cue(0.0, f"text in legacy encoding {fixed.encoding}, repaired", part.source,
                    f"legacy:{part.source}")
         return [note, *text_cues(fixed.text, part.source)], fixed.text
     cues = text_cues(window, part.source)
-    if not cues and looks_legacy(window):
+    if not cues and legacy:
         cues.append(Cue(0.0, "text looks legacy-encoded and could not be repaired",
                         part.source, f"legacy:{part.source}"))
     return cues, window
