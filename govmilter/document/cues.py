@@ -201,10 +201,24 @@ def _head(folded: str) -> str:
     return "\n".join(lines)
 
 
+@dataclass(frozen=True, slots=True)
+class TextScore:
+    """One text's cues, and its secrecy and urgency markings (read even when it does not count)."""
+
+    cues: tuple[Cue, ...]
+    secrecy: str | None
+    urgency: str | None
+
+
 def text_cues(text: str, source: str) -> list[Cue]:
     """Score one text (a body, an extracted attachment, a subject) for document cues."""
+    return list(score_nfc_text(nfc(text), source).cues)
+
+
+def score_nfc_text(text: str, source: str) -> TextScore:
+    """:func:`text_cues` and the markings of a text already in NFC, in one pass."""
     cues: list[Cue] = []
-    text = nfc(text)
+    secrecy, urgency = _secrecy(text), _urgency(text)
     flat = strip_diacritics(text)
     sk = skeleton_of_stripped(flat)
     lines, flat_lines = "\n" + text, "\n" + flat  # for the whole-line patterns
@@ -238,17 +252,15 @@ def text_cues(text: str, source: str) -> list[Cue]:
     if _COMPANY_RE.search(head):
         # A company's letter in administrative form is still not a văn bản of a state body:
         # none of this text's cues count (other texts of the message still do).
-        return [Cue(0.0, "issuer is a company, not a state body: this text is not counted",
-                    source, f"company:{source}")]
+        return TextScore((Cue(0.0, "issuer is a company, not a state body: this text is not "
+                                  "counted", source, f"company:{source}"),), secrecy, urgency)
     if _AGENCY_RE.search(head):
         cues.append(Cue(1.0, "issuer is a state body", source, "issuer"))
-    secrecy = _secrecy(text)
     if secrecy:
         cues.append(Cue(2.0, f"secrecy marking {secrecy}", source, "secrecy"))
-    urgency = _urgency(text)
     if urgency:
         cues.append(Cue(1.0, f"urgency marking {urgency}", source, "urgency"))
-    return cues
+    return TextScore(tuple(cues), secrecy, urgency)
 
 
 def subject_cues(subject: str) -> list[Cue]:
