@@ -11,7 +11,13 @@ from pathlib import Path
 import pytest
 
 from govmilter.cli import main
-from govmilter.document import detect_document, filename_cues, find_secrecy, find_symbol
+from govmilter.document import (
+    detect_document,
+    filename_cues,
+    find_secrecy,
+    find_symbol,
+    text_cues,
+)
 from govmilter.document.extract import legacy_doc_text
 from govmilter.document.legacy import encode_cp1258, encode_tcvn3, encode_vni, repair
 from govmilter.message import Attachment, MessageContent, TextPart
@@ -135,6 +141,27 @@ def test_draft_with_blank_number_counts_as_named() -> None:
     draft = DOC.replace("Số: 588/BTTTT-THH", "Số:      /QĐ-UBND")
     assert detect(draft).official
     assert has(detect(draft), "unnumbered (draft) number line")
+
+
+@pytest.mark.parametrize(("line", "cue"), [
+    ("SỐ: 588/BTTTT-THH", "number/symbol 588/BTTTT-THH"),
+    ("Số:      /QĐ-UBND", "unnumbered (draft) number line"),
+    ("V/v góp ý dự thảo quy chế", "abstract line 'V/v'"),
+    ("Kính gửi: Sở Tài chính", "salutation 'Kính gửi:'"),
+    ("Nơi nhận:", "recipient list 'Nơi nhận:'"),
+    ("Lưu: VT, THH.", "archive mark 'Lưu: VT'"),
+    ("ngày 5 tháng 3 năm 2024", "date line"),
+    ("  TM. ỦY BAN NHÂN DÂN", "signing authority (TM./KT./TL.)"),
+    ("Quyết định", "document type 'quyet dinh'"),
+])
+def test_a_cue_counts_at_a_line_or_word_start_and_not_glued_to_a_word(line: str,
+                                                                       cue: str) -> None:
+    def found(text: str) -> bool:
+        return any(c.description == cue for c in text_cues(text, "body"))
+
+    assert found(line)  # the text's first line
+    assert found(f"Chào anh,\n{line}\nhẹn gặp")
+    assert not found(f"Chào anhx{line}")
 
 
 @pytest.mark.parametrize("marking", ["MẬT", "TỐI MẬT", "TUYỆT MẬT"])

@@ -4,20 +4,20 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import replace
 
 from govmilter.document.budget import ScanBudget
 from govmilter.document.cues import (
     SCORED_HEAD_CHARS,
     SCORED_TAIL_CHARS,
     Cue,
-    find_secrecy,
-    find_urgency,
+    TextScore,
     more_secret,
+    score_nfc_text,
     subject_cues,
-    text_cues,
 )
 from govmilter.document.extract import ExtractedText, extract_attachments
-from govmilter.document.legacy import looks_legacy, repair
+from govmilter.document.legacy import best_repair, looks_legacy
 from govmilter.message import MessageContent
 from govmilter.policy.model import DetectionSettings, Limits
 from govmilter.verdict import OfficialDocumentEvidence
@@ -31,19 +31,21 @@ def scoring_window(text: str) -> str:
     return text[:SCORED_HEAD_CHARS] + "\n" + text[-SCORED_TAIL_CHARS:]
 
 
-def _score_text(part: ExtractedText) -> tuple[list[Cue], str]:
-    """Cues of one text, repairing a legacy encoding first when the text has one."""
+def _score_text(part: ExtractedText) -> TextScore:
+    """Cues and markings of one text, repairing a legacy encoding first when the text has one."""
     window = nfc(scoring_window(part.text))  # NFD (macOS, some PDFs) is not a legacy encoding
-    fixed = repair(window)
+    legacy = looks_legacy(window)
+    fixed = best_repair(window) if legacy else None
     if fixed is not None:
         note = Cue(0.0, f"text in legacy encoding {fixed.encoding}, repaired", part.source,
                    f"legacy:{part.source}")
-        return [note, *text_cues(fixed.text, part.source)], fixed.text
-    cues = text_cues(window, part.source)
-    if not cues and looks_legacy(window):
-        cues.append(Cue(0.0, "text looks legacy-encoded and could not be repaired",
-                        part.source, f"legacy:{part.source}"))
-    return cues, window
+        repaired = score_nfc_text(nfc(fixed.text), part.source)
+        return replace(repaired, cues=(note, *repaired.cues))
+    score = score_nfc_text(window, part.source)
+    if not score.cues and legacy:
+        return replace(score, cues=(Cue(0.0, "text looks legacy-encoded and could not be "
+                                         "repaired", part.source, f"legacy:{part.source}"),))
+    return score
 
 
 def _merge(cues: list[Cue]) -> list[Cue]:
@@ -74,10 +76,10 @@ def detect_document(content: MessageContent, settings: DetectionSettings,
     for part in texts:
         if budget.expired():
             break
-        text_found, scored = _score_text(part)
-        cues.extend(text_found)
-        secrecy = more_secret(secrecy, find_secrecy(scored))
-        urgency = urgency or find_urgency(scored)
+        found = _score_text(part)
+        cues.extend(found.cues)
+        secrecy = more_secret(secrecy, found.secrecy)
+        urgency = urgency or found.urgency
     merged = _merge(cues)
     score = round(float(sum(c.weight for c in merged)), 2)
     named = any(c.identity for c in merged)

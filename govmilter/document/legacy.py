@@ -162,8 +162,11 @@ def repair(text: str) -> Repair | None:
 
     None when the text does not look legacy-encoded, or no decoder makes it read better.
     """
-    if not looks_legacy(text):
-        return None
+    return best_repair(text) if looks_legacy(text) else None
+
+
+def best_repair(text: str) -> Repair | None:
+    """:func:`repair` of a text already known to look legacy-encoded (:func:`looks_legacy`)."""
     sample = text[:_SAMPLE]
     best: tuple[int, str] | None = None
     baseline = _quality(sample)
