@@ -310,7 +310,8 @@ def _plain_mailboxes(element: str) -> list[Address] | None:
 def _plain_encoded_words(words: str) -> bool:
     """True when every encoded word of a display name decodes cleanly to printable text
     without ``@`` (the stdlib would note an address in the name, or a defect)."""
-    from email import _encoded_words
+    # The decoder the stdlib parser itself uses (private, untyped): same text, same defects.
+    from email import _encoded_words  # type: ignore[attr-defined]
 
     for word in _PLAIN_EW_RE.finditer(words):
         try:
