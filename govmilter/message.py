@@ -247,6 +247,11 @@ def _container_words(data: memoryview) -> int:
     return lowered.count(b"multipart/") + lowered.count(b"message/")
 
 
+def _line_ends(data: memoryview) -> int:
+    chunk = data.tobytes()
+    return chunk.count(b"\n") + chunk.count(b"\r")
+
+
 def _line_cut(data: memoryview, max_lines: int) -> int | None:
     """The offset where line ``max_lines`` ends (CR, LF or CRLF, as the parser counts), or None.
 
@@ -256,6 +261,9 @@ def _line_cut(data: memoryview, max_lines: int) -> int | None:
     if len(data) <= max_lines:
         return None  # every line end is at least one byte
     block = 1 << 20
+    if sum(_line_ends(data[start:start + block]) for start in range(0, len(data), block)) \
+            <= max_lines:
+        return None  # CR and LF bytes bound the lines: no need to count CRLF pairs
     seen = 0
     for start in range(0, len(data), block):
         chunk = data[start:start + block].tobytes()
