@@ -457,7 +457,7 @@ def _restore_runs(message: email.message.Message, data: memoryview,
     stack = [message]
     while stack:
         part = stack.pop()
-        if any(_RUN_PREFIX in str(value) for value in part.values()):
+        if any(_RUN_PREFIX in str(value) for _, value in part.raw_items()):
             return False
         for attribute in ("_payload", "preamble", "epilogue"):
             value = getattr(part, attribute, None)
