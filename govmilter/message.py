@@ -21,6 +21,7 @@ import email.policy
 import html
 import re
 from dataclasses import dataclass
+from email import _encoded_words  # type: ignore[attr-defined]  # the stdlib's own decoder
 from email.feedparser import BytesFeedParser
 
 from govmilter.domains import Address, read_address_header
@@ -357,8 +358,23 @@ def decoded_payload(part: email.message.Message, cap: int) -> tuple[bytes, bool]
         prefix = payload[:prefix_chars].encode("ascii", "surrogateescape")
         clean = _NOT_BASE64_RE.sub(b"", prefix)
         return binascii.a2b_base64(clean[:len(clean) // 4 * 4]), True
-    decoded = part.get_payload(decode=True)
+    decoded = stdlib_decoded_payload(part)
     return (decoded if isinstance(decoded, bytes) else b""), False
+
+
+def stdlib_decoded_payload(part: email.message.Message) -> object:
+    """``part.get_payload(decode=True)``, with base64 ASCII bodies decoded as it does (same
+    decoder, same defects) but without splitting them into a list of lines first: deleting CR
+    and LF gives the same bytes as joining ``bytes.splitlines()``, three times faster."""
+    payload = raw_payload(part)
+    if isinstance(payload, str) and payload.isascii() and \
+            str(part.get("content-transfer-encoding", "")).lower() == "base64":
+        decoded, defects = _encoded_words.decode_b(
+            payload.encode("ascii").translate(None, b"\r\n"))
+        for defect in defects:
+            part.policy.handle_defect(part, defect)
+        return decoded
+    return part.get_payload(decode=True)
 
 
 def parse_message(raw: bytes, limits: Limits) -> MessageContent:

@@ -8,13 +8,15 @@ every field of the :class:`~govmilter.message.MessageContent`.
 from __future__ import annotations
 
 import base64
+import email
+import email.policy
 import re
 
 import pytest
 from hostile_mail import OFFICIAL_TEXT, message, multipart
 
 import govmilter.message
-from govmilter.message import MessageContent, parse_message
+from govmilter.message import MessageContent, parse_message, stdlib_decoded_payload
 from govmilter.policy import Limits
 
 LIMITS = Limits()
@@ -85,3 +87,18 @@ def test_attachment_is_decoded_whole_from_a_collapsed_run() -> None:
     content = parse_message(multipart([attachment()]), LIMITS)
     assert [(a.filename, a.data) for a in content.attachments] == [("cong-van.pdf", DOCUMENT)]
     assert content.unscannable == ()
+
+
+@pytest.mark.parametrize("body", [
+    base64_lines(DOCUMENT), base64_lines(DOCUMENT, b"\r"), base64_lines(DOCUMENT, b"\n"),
+    b"QUJD\r\nRA\r\n", b"QUJDRA=\r\n", b"QUJ", b"QUJDR\r\n", b"QU*J!D\r\n", b"", b"\r\n",
+    b"QUJD\xff\r\n", b"QU\x0bJD\x0c\r\n", b"QUJD====RA==\r\n",
+], ids=["crlf", "cr", "lf", "padding missing", "padding short", "truncated", "length 1 mod 4",
+        "junk characters", "empty", "blank line", "8-bit byte", "vertical tab and form feed",
+        "padding inside"])
+def test_base64_bodies_decode_as_the_stdlib_decodes_them(body: bytes) -> None:
+    raw = b"Content-Type: application/pdf\r\nContent-Transfer-Encoding: Base64\r\n\r\n" + body
+    ours = email.message_from_bytes(raw, policy=email.policy.compat32)
+    theirs = email.message_from_bytes(raw, policy=email.policy.compat32)
+    assert stdlib_decoded_payload(ours) == theirs.get_payload(decode=True)
+    assert [type(d) for d in ours.defects] == [type(d) for d in theirs.defects]
