@@ -5,7 +5,10 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from hostile_mail import encoded_word
+from test_hostile_headers import SPOOFED_FROM
 
+import govmilter.domains
 from govmilter.domains import (
     DomainClass,
     DomainError,
@@ -18,6 +21,7 @@ from govmilter.domains import (
     header_addresses,
     normalize_domain,
     parse_address,
+    read_address_header,
 )
 from govmilter.policy import load_policy
 
@@ -136,3 +140,26 @@ def test_lookup_is_o_labels_whatever_the_list_size() -> None:
     assert large.match("a.b.c.unlisted.example") is None
     labels = 5
     assert _CountingSet.lookups <= 2 * labels
+
+
+#: Plain forms read without the stdlib parser, and near misses that must still go through it.
+PLAIN_AND_NEAR_MISSES = [
+    "vanthu@mic.gov.vn", "Van Thu <vanthu@mic.gov.vn>", '"Văn thư, Bộ" <vanthu@mic.gov.vn>',
+    '"Van Thu, Bo" <vanthu@mic.gov.vn>', encoded_word("Văn thư") + " <vanthu@mic.gov.vn>",
+    "=?utf-8?q?V=C4=83n_th=C6=B0?= <vanthu@mic.gov.vn>, a@gmail.com ,\tb@hanoi.gov.vn",
+    "<VanThu@MIC.GOV.VN>", "a@b.c, ", ", a@b.c", "a@b.c,,d@e.f", "Nguyen V. A <a@gmail.com>",
+    "x=?utf-8?q?a?= <a@gmail.com>", "=?utf-8?q?a?=<a@gmail.com>", '"a\\"b" <a@gmail.com>',
+    '"=?utf-8?q?boss=40mic.gov.vn?=" <a@gmail.com>', encoded_word("a<b@c.d>") + " <a@gmail.com>",
+    "=?x-bogus?q?a?= <a@gmail.com>", "=?utf-8?b?/w==?= <a@gmail.com>", "a@[1.2.3.4]",
+    "a..b@gmail.com", "a@gmail..com", "a@gmail.com.", "Boss <a@gmail.com> extra",
+    *[v if isinstance(v, str) else v.decode("utf-8", "replace") for _, v in SPOOFED_FROM],
+]
+
+
+@pytest.mark.parametrize("value", PLAIN_AND_NEAR_MISSES)
+def test_plain_address_forms_read_as_the_stdlib_parser_reads_them(
+        value: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    fast = read_address_header(value, "From")
+    with monkeypatch.context() as patch:
+        patch.setattr(govmilter.domains, "_plain_mailboxes", lambda element: None)
+        assert fast == read_address_header(value, "From")
