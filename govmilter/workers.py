@@ -86,10 +86,14 @@ class _Worker:
         with theirs:
             # A plain child process, not multiprocessing's: no resource tracker process (14 MB)
             # and nothing that touches the daemon's signal mask.
+            # It finds govmilter where the milter did (its sys.path, as multiprocessing would
+            # pass it), runs in / (never imports from a working directory others may write to,
+            # which "-m" would put first on its path) and keeps stdout/stderr for its errors.
             self.process = subprocess.Popen(
                 [sys.executable, "-B", "-m", "govmilter.workers", str(theirs.fileno()),
                  str(parent), user or ""],
-                pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL)
+                pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL, cwd="/",
+                env={**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)})
         self.conn = Connection(ours.detach())
         self.ready = False
         self.tasks = 0
