@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from govmilter.document.archive import GuardedZip
 from govmilter.document.budget import ScanBudget, Unscannable
-from govmilter.document.cues import SCORED_HEAD_CHARS, Cue, filename_cues
+from govmilter.document.cues import Cue, filename_cues
 from govmilter.document.edxml import is_edxml, read_edxml
 from govmilter.document.office import docx_text, is_docx, is_odt, odt_text
 from govmilter.document.pdf import pdf_signature, pdf_text
@@ -119,7 +119,7 @@ def _pdf(data: bytes, source: str, budget: ScanBudget, found: Extraction) -> Non
                                    "(Ban Cơ yếu Chính phủ)", source, "signature", identity=True))
     elif signature.signed:
         found.cues.append(Cue(1.5, "PDF digital signature (/ByteRange)", source, "signature"))
-    _add(found, budget, f"{source} (PDF)", pdf_text(data, budget, source, enough=SCORED_HEAD_CHARS))
+    _add(found, budget, f"{source} (PDF)", pdf_text(data, budget, source))
 
 
 def _zip(data: bytes, source: str, budget: ScanBudget, found: Extraction, depth: int) -> None:

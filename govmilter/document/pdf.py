@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from govmilter.document.budget import ScanBudget, Unscannable
@@ -52,20 +53,76 @@ def pdf_signature(data: bytes) -> PdfSignature:
     return PdfSignature(signed=True, government_ca=False)
 
 
-def pdf_text(data: bytes, budget: ScanBudget, source: str = "PDF",
-             enough: int | None = None) -> str:
-    """Text of the PDF's pages within ``max_pdf_pages``: the first ones and the last one.
+#: A long PDF is read from both ends (PDFium needs about 1 ms a page of text): pages from the
+#: start until this much text is read (a letter's first page holds the heading, number, V/v,
+#: secrecy and urgency markings and the addressee; a cover page is shorter, so the next is read)...
+PDF_HEAD_CHARS = 2000
+#: ...and pages from the end until this much. The closing block alone (Nơi nhận, Lưu, signer) is
+#: 100 to 300 characters; a last page with less holds only a name or a seal, so the page
+#: before it is read too.
+PDF_TAIL_CHARS = 100
 
-    The last page is kept because that is where ``Nơi nhận:`` and the signer stand. Once
-    ``enough`` characters are read, middle pages are skipped (only a document's head and tail
-    are scored), which keeps long reports cheap.
+
+def pages_to_read(count: int, max_pages: int, head_chars: int, tail_chars: int,
+                  text_of: Callable[[int], str]) -> tuple[list[str], bool]:
+    """Texts of pages from both ends of a ``count``-page document, at most ``max_pages`` of them.
+
+    Pages from the start until ``head_chars`` characters are read (leaving room for the last
+    page), then from the end until ``tail_chars``, then more from the start if the head is still
+    short and pages are left. Returns the texts in document order and whether ``max_pages``
+    stopped the reading before both ends had their text.
+    """
+    head: list[str] = []
+    tail: list[str] = []
+    head_read = tail_read = 0
+    low, high = 0, count - 1
+    reserve = max_pages - 1 if max_pages > 1 else 1  # head pages before the last one is read
+
+    def read_head() -> None:
+        nonlocal head_read, low
+        head.append(text_of(low))
+        head_read += len(head[-1])
+        low += 1
+
+    while low <= high and head_read < head_chars and len(head) < reserve:
+        read_head()
+    while low <= high and tail_read < tail_chars and len(head) + len(tail) < max_pages:
+        tail.append(text_of(high))
+        tail_read += len(tail[-1])
+        high -= 1
+    while low <= high and head_read < head_chars and len(head) + len(tail) < max_pages:
+        read_head()
+    cut = low <= high and (head_read < head_chars or tail_read < tail_chars)
+    return head + tail[::-1], cut
+
+
+def pdf_text(data: bytes, budget: ScanBudget, source: str = "PDF",
+             head_chars: int = PDF_HEAD_CHARS, tail_chars: int = PDF_TAIL_CHARS) -> str:
+    """Text of the PDF's first and last pages, within ``max_pdf_pages``.
+
+    A document's cues stand on its first page and its last (see :data:`PDF_HEAD_CHARS`), so a
+    long PDF costs a few pages, not all of them (PDFium needs about 1 ms a page). When the
+    page limit stops the reading before both ends have their text, that is noted.
 
     :raises Unscannable: encrypted, unreadable, or without a text layer (a scan).
     """
     import pypdfium2  # lazy: only messages with a PDF pay for the import
 
-    max_pages = budget.limits.max_pdf_pages
-    texts: list[str] = []
+    def text_of(index: int) -> str:
+        page = document[index]
+        try:
+            textpage = page.get_textpage()
+            try:
+                return str(textpage.get_text_bounded())
+            finally:
+                textpage.close()
+        finally:
+            page.close()
+
+    def within_deadline(index: int) -> str:
+        return "" if budget.expired() else text_of(index)
+
+    max_pages = max(budget.limits.max_pdf_pages, 1)
     with _PDFIUM_LOCK:
         try:
             document = pypdfium2.PdfDocument(data)
@@ -75,32 +132,15 @@ def pdf_text(data: bytes, budget: ScanBudget, source: str = "PDF",
             raise Unscannable("PDF could not be read (damaged or not a PDF)") from exc
         try:
             count = len(document)
-            pages = list(range(count))
-            if count > max_pages:
-                pages = [*range(max_pages - 1), count - 1] if max_pages > 1 else [0]
-                budget.note(f"{source}: PDF has {count} pages; {max_pages} were read "
-                            "(limits.max_pdf_pages)")
-            read = 0
-            for index in pages:
-                if budget.expired():
-                    break
-                if enough is not None and read >= enough and index != count - 1:
-                    continue
-                page = document[index]
-                try:
-                    textpage = page.get_textpage()
-                    try:
-                        texts.append(textpage.get_text_bounded())
-                        read += len(texts[-1])
-                    finally:
-                        textpage.close()
-                finally:
-                    page.close()
+            pages, cut = pages_to_read(count, max_pages, head_chars, tail_chars, within_deadline)
         except pypdfium2.PdfiumError as exc:
             raise Unscannable("PDF page could not be read") from exc
         finally:
             document.close()
-    text = "\n".join(texts).replace("\r\n", "\n").replace("\r", "\n")
+    if cut and not budget.expired():
+        budget.note(f"{source}: PDF has {count} pages; {len(pages)} were read "
+                    "(limits.max_pdf_pages)")
+    text = "\n".join(pages).replace("\r\n", "\n").replace("\r", "\n")
     if count and not text.strip():
         raise Unscannable("PDF has no text layer (a scanned image?)")
     return text
