@@ -23,8 +23,10 @@ from __future__ import annotations
 import collections
 import concurrent.futures
 import concurrent.futures.process
+import dataclasses
 import itertools
 import mailbox
+import os
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -144,6 +146,8 @@ class ReplayedMessage:
     new: Verdict | None
     old: Verdict | None = None
     problem: str | None = None
+    #: process id of the worker process that replayed it; None when replayed in this process
+    worker: int | None = None
 
 
 def replay_message(message: SourceMessage, policy: Policy, against: Policy | None = None
@@ -194,7 +198,8 @@ def _init_worker(policy: tuple[str, str], against: tuple[str, str] | None) -> No
 def _replay_batch(batch: list[SourceMessage]) -> list[ReplayedMessage]:
     assert _worker_policies is not None, "worker started without _init_worker"
     policy, against = _worker_policies
-    return [replay_message(m, policy, against) for m in batch]
+    pid = os.getpid()
+    return [dataclasses.replace(replay_message(m, policy, against), worker=pid) for m in batch]
 
 
 def _from_file(policy: Policy) -> tuple[str, str] | None:
@@ -226,8 +231,9 @@ def replay_source(
 
     With ``jobs`` > 1 and a large source, messages are scanned by that many worker processes
     (scanning is CPU-bound): each loads the policies once from their files (and checks their
-    sha256) and receives message bytes in bounded batches. Policies that do not come from a file
-    are replayed in this process.
+    sha256) and receives message bytes in bounded batches, and each result names the worker's
+    process id (:attr:`ReplayedMessage.worker`), which :func:`summarize` counts. Policies that do
+    not come from a file are replayed in this process.
 
     :raises ReplayError: when a policy file changed since it was loaded.
     """
@@ -319,6 +325,8 @@ class ReplayReport:
     total: int = 0
     unreadable: tuple[tuple[str, str], ...] = ()  #: (message, why)
     changed: tuple[ChangedVerdict, ...] = ()
+    #: worker processes that scanned at least one message; 0 when all ran in this process
+    workers: int = 0
 
 
 def _verdict_key(r: RecipientVerdict) -> tuple[str, str, str]:
@@ -333,8 +341,11 @@ def summarize(source: str, results: Iterator[ReplayedMessage], policy: Policy,
     total = 0
     unreadable: list[tuple[str, str]] = []
     changed: list[ChangedVerdict] = []
+    workers: set[int] = set()
     for result in results:
         total += 1
+        if result.worker is not None and result.worker != os.getpid():
+            workers.add(result.worker)
         if result.new is None:
             unreadable.append((result.name, result.problem or "unreadable"))
             continue
@@ -346,7 +357,7 @@ def summarize(source: str, results: Iterator[ReplayedMessage], policy: Policy,
             if _verdict_key(old) != _verdict_key(new):
                 changed.append(ChangedVerdict(result.name, old, new, result.new.document))
     return ReplayReport(source, policy, counts, against, against_counts, total,
-                        tuple(unreadable), tuple(changed))
+                        tuple(unreadable), tuple(changed), len(workers))
 
 
 # --- output --------------------------------------------------------------------------------------
@@ -374,6 +385,7 @@ def report_to_json(report: ReplayReport) -> dict[str, Any]:
         "unreadable": len(report.unreadable),
         "unreadable_messages": [{"message": m, "reason": why} for m, why in report.unreadable],
         **_counts_json(report.counts),
+        "workers": report.workers,
     }
     if report.against is not None and report.against_counts is not None:
         data["against"] = {"policy": _policy_json(report.against),
@@ -413,8 +425,12 @@ def _change(new: int, old: int) -> str:
 def report_to_text(report: ReplayReport) -> str:
     """The report a security engineer reads in a terminal."""
     read = report.total - len(report.unreadable)
+    workers = report.workers
+    scanned = (f"by {workers} worker process{'' if workers == 1 else 'es'}" if workers
+               else "in one process")
     lines = [f"source:   {report.source} ({_plural(report.total, 'message')}, {read} replayed, "
              f"{len(report.unreadable)} unreadable)",
+             f"scanned:  {scanned}",
              f"policy:   {report.policy.source.path} "
              f"(sha256 {report.policy.source.sha256[:12]})"]
     old_counts = report.against_counts

@@ -96,6 +96,15 @@ def test_validate_default_policy_summary() -> None:
         pytest.param("rules:\n  - id: a\n    action: explode\n", ":3: rule 'a'.action: unknown "
                      "value 'explode'", id="unknown-action"),
         pytest.param("rules: [\n", ":2: YAML syntax error", id="yaml-syntax"),
+        pytest.param("rules:\n  - id: a\n    action: accept\n    when: 3\n",
+                     ":4: rule 'a'.when must be a mapping, not a number", id="when-number"),
+        pytest.param("domains:\n  freemail: [gmail.com]\nrules:\n  - id: a\n    action: accept\n",
+                     ":2: domains.freemail must be a mapping, not a list", id="freemail-list"),
+        pytest.param("? [a]\n: b\nrules:\n  - id: a\n    action: accept\n",
+                     ":1: key ['a'] must be text, not a list", id="complex-key"),
+        pytest.param("domains:\n  internal: [bad-.vn]\nrules:\n  - id: a\n    action: accept\n",
+                     ":2: domains.internal: invalid domain 'bad-.vn': label 'bad-' in domain "
+                     "'bad-.vn' starts or ends with '-'", id="hyphen-domain"),
     ],
 )
 def test_validate_errors_are_file_line_without_traceback(tmp_path: Path, text: str,

@@ -462,3 +462,23 @@ def test_garbage_attachments_never_raise(magic: bytes, body: bytes, name: str | 
     result = detect(attachments=(Attachment(name, "application/octet-stream", magic + body),))
     assert isinstance(result.score, float)
     assert all(isinstance(reason, str) for reason in result.unscannable)
+
+
+#: Latin-1 symbols from the A0-BF range: "stray" letters of a wrong decoding, none of which
+#: TCVN3, VNI or CP1258 turn into Vietnamese, and lone UTF-8 continuation bytes for mojibake.
+UNREPAIRABLE = "Ghi chu: \xaf\xb1\xb2\xb3 \xbf\xaf\xb1\xb2\xb3 \xb1\xb2\xb3\xbf\n"
+
+
+def test_legacy_looking_text_that_cannot_be_repaired_is_flagged(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert repair(UNREPAIRABLE) is None
+    result = detect(UNREPAIRABLE)
+    assert not result.official
+    assert result.evidence == ("body: text looks legacy-encoded and could not be repaired",)
+    message = tmp_path / "legacy.eml"
+    message.write_bytes(b"From: a@mic.gov.vn\nTo: b@gmail.com\nSubject: x\nMIME-Version: 1.0\n"
+                        b"Content-Type: text/plain; charset=iso-8859-1\n"
+                        b"Content-Transfer-Encoding: 8bit\n\n" + UNREPAIRABLE.encode("latin-1"))
+    assert main(["check", "--no-dns", str(message)]) == 0
+    assert "  evidence: body: text looks legacy-encoded and could not be repaired\n" in \
+        capsys.readouterr().out

@@ -63,6 +63,65 @@ def test_normalize_domain_rejects_invalid(bad: str) -> None:
         normalize_domain(bad)
 
 
+@pytest.mark.parametrize(
+    ("bad", "why"),
+    [
+        pytest.param("-bad-.vn", "label '-bad-' in domain '-bad-.vn' starts or ends with '-'",
+                     id="hyphens-around"),
+        pytest.param("bad-.vn", "label 'bad-' in domain 'bad-.vn' starts or ends with '-'",
+                     id="trailing-hyphen"),
+        pytest.param("-bộ.vn", "label '-bộ' in domain '-bộ.vn' starts or ends with '-'",
+                     id="u-label-hyphen"),
+        pytest.param("1.2.3.4", "'1.2.3.4' is an IP address, not a domain", id="ipv4"),
+        pytest.param("10.0.1", "top-level label '1' of '10.0.1' is all digits", id="numeric-tld"),
+        pytest.param("xn--zz.vn", "label 'xn--zz' in domain 'xn--zz.vn' is not valid punycode",
+                     id="bad-punycode"),
+        pytest.param("XN--ZZ.VN", "label 'XN--ZZ' in domain 'XN--ZZ.VN' is not valid punycode",
+                     id="bad-punycode-upper"),
+    ],
+)
+def test_normalize_domain_says_why_a_name_is_not_a_domain(bad: str, why: str) -> None:
+    with pytest.raises(DomainError) as info:
+        normalize_domain(bad)
+    assert str(info.value) == why
+
+
+@pytest.mark.parametrize(
+    ("text", "domain"),
+    [
+        pytest.param("163.com", "163.com", id="numeric-label"),
+        pytest.param("a-b--c.gov.vn", "a-b--c.gov.vn", id="inner-hyphens"),
+        pytest.param("XN--BT-E0A2790A.gov.vn", "xn--bt-e0a2790a.gov.vn", id="a-label-upper"),
+        pytest.param("[192.0.2.1]", "[192.0.2.1]", id="address-literal"),
+    ],
+)
+def test_normalize_domain_keeps_valid_names(text: str, domain: str) -> None:
+    assert normalize_domain(text) == domain
+
+
+@pytest.mark.parametrize("address", ["x@-x.com", "x@gmail-.com", "x@1.2.3.4",
+                                     "x@xn--zz.gmail.com", "<x@-mic.gov.vn>"])
+def test_mail_from_an_invalid_domain_is_external_and_never_raises(address: str) -> None:
+    """An envelope or header domain that is no host name can be neither official nor a
+    listed provider: the address is kept, without a domain, and classified external."""
+    parsed = parse_address(address)
+    assert (parsed.text, parsed.domain) == (address.strip("<>"), None)
+    result = classify_address(parsed, DEFAULT)
+    assert (result.domain_class, result.reason) == (DomainClass.EXTERNAL, "no valid domain")
+    header = read_address_header(f"Someone <{address.strip('<>')}>, b@gmail.com", "To")
+    assert [(a.text, a.domain) for a in header.addresses] == [
+        (address.strip("<>"), None), ("b@gmail.com", "gmail.com")]
+
+
+@pytest.mark.parametrize("value", ["John (comment) <j@gmail.com>", "j@gmail.com (John Doe)"])
+def test_address_comments_are_parsed_away(value: str) -> None:
+    found = read_address_header(value, "From")
+    assert [a.text for a in found.addresses] == ["j@gmail.com"]
+    assert not found.ambiguous and not found.notes
+    assert [classify_address(a, DEFAULT).domain_class for a in header_addresses(value)] == [
+        DomainClass.FREEMAIL]
+
+
 def test_header_addresses_decode_display_names_without_trusting_them() -> None:
     value = '=?utf-8?b?VsSDbiB0aMawIDx2YW50aHVAbWljLmdvdi52bj4=?= <x@gmail.com>, "B" <b@hn.vnn.vn>'
     found = [a.text for a in header_addresses(value)]

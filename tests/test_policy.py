@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import textwrap
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
+import yaml
 
 from govmilter.domains import DomainClass
 from govmilter.policy import (
@@ -14,6 +17,7 @@ from govmilter.policy import (
     Mode,
     PolicyError,
     PolicyProblem,
+    default_policy_path,
     load_policy,
     parse_policy,
 )
@@ -119,6 +123,128 @@ def test_validation_errors_point_at_the_line(text: str, line: int, fragment: str
     assert any(p.line == line and fragment in p.message for p in found), \
         "\n".join(str(p) for p in found)
     assert all(str(p).startswith("p.yaml:") for p in found)
+
+
+RULE_A = "rules:\n  - id: a\n    action: accept\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "message"),
+    [
+        pytest.param(RULE_A + "    when: 3\n", 4, "rule 'a'.when must be a mapping, not a number",
+                     id="when-number"),
+        pytest.param(RULE_A + "    when: [x]\n", 4, "rule 'a'.when must be a mapping, not a list",
+                     id="when-list"),
+        pytest.param("domains: {freemail: 3}\n" + MINIMAL, 1,
+                     "domains.freemail must be a mapping, not a number", id="freemail-number"),
+        pytest.param("domains:\n  lookalike: 3\n" + MINIMAL, 2,
+                     "domains.lookalike must be a mapping, not a number", id="lookalike-number"),
+        pytest.param("domains:\n  official: [gov.vn]\n" + MINIMAL, 2,
+                     "domains.official must be a mapping, not a list", id="official-list"),
+        pytest.param("? [a]\n: b\n" + MINIMAL, 1, "key ['a'] must be text, not a list",
+                     id="complex-key-list"),
+        pytest.param(RULE_A + "    when:\n      ? {sender: x}\n      : y\n", 5,
+                     "key {'sender': 'x'} must be text, not a mapping", id="complex-key-mapping"),
+        pytest.param("rules: {}\n", 1, "rules must be a list, not a mapping", id="rules-mapping"),
+        pytest.param("rules:\n  - accept\n", 2, "rules[0] must be a mapping, not text",
+                     id="rule-text"),
+        pytest.param("rules:\n  -\n" + RULE_A.removeprefix("rules:\n"), 2,
+                     "rules[0] must be a mapping, not nothing", id="rule-empty"),
+        pytest.param("rules: !!omap [{a: 1}]\n", 1,
+                     "rules must be a list, not a tagged list (!!omap or !!pairs)",
+                     id="rules-omap"),
+        pytest.param(RULE_A + "    when: !!set {a}\n", 4,
+                     "rule 'a'.when must be a mapping, not a set (!!set)", id="when-set"),
+        pytest.param("domains:\n  exceptions: [partner.vn]\n" + MINIMAL, 2,
+                     "domains.exceptions[0] must be a mapping, not text", id="exception-text"),
+        pytest.param("dns:\n  nameservers: {a: 1}\n" + MINIMAL, 2,
+                     "dns.nameservers must be a list, not a mapping", id="nameservers-mapping"),
+        pytest.param("- just\n- a list\n", 1, "the policy must be a mapping, not a list",
+                     id="top-level-list"),
+        pytest.param("3\n", 1, "the policy must be a mapping, not a number", id="top-level-number"),
+    ],
+)
+def test_wrong_typed_sections_are_file_line_errors(text: str, line: int, message: str) -> None:
+    assert f"p.yaml:{line}: {message}" in [str(p) for p in problems(text)]
+
+
+def _containers(data: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[tuple[Any, ...], Any]]:
+    """Every mapping and list inside the parsed YAML, with its path of keys and indexes."""
+    items = data.items() if isinstance(data, dict) else enumerate(data)
+    for key, value in items:
+        if isinstance(value, (dict, list)):
+            yield (*path, key), value
+            yield from _containers(value, (*path, key))
+
+
+def _replaced(data: Any, path: tuple[Any, ...], value: Any) -> Any:
+    if not path:
+        return value
+    copy = dict(data) if isinstance(data, dict) else list(data)
+    copy[path[0]] = _replaced(data[path[0]], path[1:], value)
+    return copy
+
+
+def _every_section_with_a_wrong_type() -> Iterator[Any]:
+    """The default policy (plus an exception) with one mapping or list replaced by a wrong type,
+    and the message expected (None where a scalar stands for a one-item list)."""
+    data = yaml.safe_load(default_policy_path().read_text(encoding="utf-8"))
+    data["domains"]["exceptions"] = [{"domain": "partner.vn", "reason": "x",
+                                      "expires": dt.date(2030, 1, 1)}]
+    for path, value in _containers(data):
+        if isinstance(value, dict):
+            wrong: list[tuple[Any, str | None]] = [
+                (3, "must be a mapping, not a number"), ("x", "must be a mapping, not text"),
+                (True, "must be a mapping, not true/false"),
+                (["x"], "must be a mapping, not a list")]
+        else:
+            wrong = [(3, None), ("x", None), (True, "must be a list, not true/false"),
+                     ({"x": 1}, "must be a list, not a mapping")]
+        for replacement, message in wrong:
+            yield pytest.param(yaml.safe_dump(_replaced(data, path, replacement)), message,
+                               id=".".join(map(str, path)) + f"={replacement!r}")
+
+
+@pytest.mark.parametrize(("text", "message"), _every_section_with_a_wrong_type())
+def test_any_mapping_or_list_of_the_default_policy_given_a_wrong_type_is_a_file_line_error(
+        text: str, message: str | None) -> None:
+    """No shape of a section leads to anything but file:line problems (never an exception)."""
+    try:
+        parse_policy(text, "p.yaml", today=TODAY, freemail_source=lambda: frozenset())
+    except PolicyError as exc:
+        assert all(p.path == "p.yaml" and p.line >= 1 for p in exc.problems)
+        found = [p.message for p in exc.problems]
+    else:
+        found = []
+    assert message is None or any(message in m for m in found), found
+
+
+@pytest.mark.parametrize(
+    ("domain", "why"),
+    [
+        pytest.param("-bad-.vn", "label '-bad-' in domain '-bad-.vn' starts or ends with '-'",
+                     id="hyphens-around"),
+        pytest.param("bad-.vn", "label 'bad-' in domain 'bad-.vn' starts or ends with '-'",
+                     id="trailing-hyphen"),
+        pytest.param("1.2.3.4", "'1.2.3.4' is an IP address, not a domain", id="ip-address"),
+        pytest.param("xn--zz.vn", "label 'xn--zz' in domain 'xn--zz.vn' is not valid punycode",
+                     id="bad-punycode"),
+        pytest.param("*.-x.vn", "label '-x' in domain '-x.vn' starts or ends with '-'",
+                     id="wildcard-hyphen"),
+    ],
+)
+def test_invalid_domains_in_a_policy_are_refused_with_the_reason(domain: str, why: str) -> None:
+    found = problems(f"domains:\n  freemail:\n    extra:\n      - ok.vn\n      - '{domain}'\n"
+                     + MINIMAL)
+    assert [str(p) for p in found] == [
+        f"p.yaml:5: domains.freemail.extra: invalid domain {domain!r}: {why}"]
+
+
+def test_numeric_and_hyphenated_labels_inside_a_domain_are_still_domains() -> None:
+    policy = ok("domains:\n  internal: [a-b.gov.vn, 163.com, xn--bt-e0a2790a.gov.vn]\n"
+                + MINIMAL)
+    assert "mail.163.com" in policy.domains.internal
+    assert "bộtư.gov.vn".encode("idna").decode() in policy.domains.internal
 
 
 def test_all_errors_are_reported_not_just_the_first() -> None:

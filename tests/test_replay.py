@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import os
@@ -27,8 +28,11 @@ from govmilter.replay import (
     PARALLEL_MIN_MESSAGES,
     MessageSource,
     ProgressLine,
+    SourceMessage,
+    replay_message,
     replay_source,
     report_to_json,
+    report_to_text,
     summarize,
 )
 from govmilter.scan import scan_message
@@ -142,6 +146,7 @@ def test_maildir_counts_match_the_generator_using_both_workers(
     report = summarize(str(path), replay_source(source, policy, jobs=2), policy)
     data = report_to_json(report)
     assert (data["total"], data["unreadable"]) == (COUNT, 0)
+    assert data["workers"] >= 1  # other processes scanned, not this one
     expected = expected_counts(messages, DEFAULT_ACTIONS)
     assert {k: data[k] for k in expected} == expected
     # The generator mixes everything the default policy tells apart.
@@ -157,6 +162,7 @@ def test_mbox_counts_from_the_command_line(
     assert done.stderr == ""  # no progress bar when stderr is not a terminal
     data = json.loads(done.stdout)
     assert (data["total"], data["unreadable"]) == (COUNT, 0)
+    assert data["workers"] >= 1  # --jobs defaults to 2: scanned by other processes
     expected = expected_counts(messages, DEFAULT_ACTIONS)
     assert {k: data[k] for k in expected} == expected
     assert "changed" not in data and "against" not in data
@@ -179,7 +185,9 @@ def test_policy_edit_changes_exactly_the_expected_verdicts(
             MessageSource(path), new, old, jobs=jobs), new, old))
         for jobs in (1, 2)
     ]
-    assert reports[0] == reports[1]  # the worker processes give exactly the serial answer
+    # Serial in this process, then by both worker processes: exactly the same answer.
+    assert [r.pop("workers") for r in reports] == [0, 2]
+    assert reports[0] == reports[1]
     data = reports[0]
     changed = {(c["message"], c["recipient"]) for c in data["changed"]}
     assert changed == set(_expected_changes(named))
@@ -207,6 +215,7 @@ def test_text_report_lists_the_changes_with_evidence(
                    "--against", str(default_policy_path()))
     assert done.returncode == 0, done.stderr
     out = done.stdout
+    assert out.splitlines()[1] == "scanned:  by 2 worker processes"
     expected = _expected_changes(named)
     messages = len({name for name, _ in expected})
     assert f"changed verdicts: {len(expected)} recipients in {messages} messages" in out
@@ -238,12 +247,38 @@ def test_eml_folder_counts_unreadable_messages_and_goes_on(
     assert done.returncode == 0, done.stderr
     data = json.loads(done.stdout)
     assert (data["total"], data["unreadable"]) == (15, 3)
+    assert data["workers"] == 0  # too few messages to be worth starting processes
     reasons = {u["message"]: u["reason"] for u in data["unreadable_messages"]}
     assert reasons["empty.eml"] == "empty file"
     assert reasons["no-recipient.eml"].startswith("no recipient")
     assert reasons["odd.eml"].startswith("cannot read")
     expected = expected_counts(messages[:12], DEFAULT_ACTIONS)
     assert {k: data[k] for k in expected} == expected
+
+
+def test_jobs_1_scans_in_one_process_and_says_so(
+        mbox: tuple[Path, dict[str, GeneratedMessage]]) -> None:
+    path, _ = mbox
+    done = run_cli("replay", "--jobs", "1", str(path))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[:2] == [
+        f"source:   {path} ({COUNT} messages, {COUNT} replayed, 0 unreadable)",
+        "scanned:  in one process"]
+
+
+def test_worker_processes_are_counted_by_the_process_ids_in_the_results() -> None:
+    """The count comes from who scanned: a result replayed here, or twice by one worker,
+    adds no worker."""
+    policy = load_policy()
+    raw = b"From: a@mic.gov.vn\nTo: b@gmail.com\nSubject: x\n\nhello\n"
+    here = replay_message(SourceMessage("here.eml", raw), policy)
+    assert here.worker is None
+    results = [here, dataclasses.replace(here, name="a.eml", worker=os.getpid()),
+               dataclasses.replace(here, name="b.eml", worker=1_000_001),
+               dataclasses.replace(here, name="c.eml", worker=1_000_001)]
+    report = summarize("src", iter(results), policy)
+    assert report.workers == 1
+    assert "scanned:  by 1 worker process\n" in report_to_text(report)
 
 
 def test_missing_source_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]

@@ -62,43 +62,53 @@ def default_policy_path() -> Path:
 
 
 class _Map(dict[Any, Any]):
-    """A mapping that remembers the line of itself and of each key."""
+    """A mapping that remembers the line of itself and of each key.
 
-    line: int
-    key_lines: dict[Any, int]
+    The line is required: every mapping the checker looks into, even the empty stand-in for a
+    missing or wrong-typed section, can name a line in an error message.
+    """
+
+    def __init__(self, line: int) -> None:
+        super().__init__()
+        self.line = line
+        self.key_lines: dict[Any, int] = {}
 
 
 class _Seq(list[Any]):
     """A sequence that remembers the line of itself and of each item."""
 
-    line: int
-    item_lines: list[int]
+    def __init__(self, items: list[Any], line: int, item_lines: list[int]) -> None:
+        super().__init__(items)
+        self.line = line
+        self.item_lines = item_lines
 
 
 class _LineLoader(yaml.SafeLoader):
-    duplicates: list[tuple[int, str]]
+    #: (line, message) of problems found while constructing: duplicate and unusable keys
+    problems: list[tuple[int, str]]
 
 
 def _construct_map(loader: _LineLoader, node: yaml.MappingNode) -> _Map:
     loader.flatten_mapping(node)
-    result = _Map()
-    result.line = node.start_mark.line + 1
-    result.key_lines = {}
+    result = _Map(node.start_mark.line + 1)
     for key_node, value_node in node.value:
         key = loader.construct_object(key_node, deep=True)
         line = key_node.start_mark.line + 1
+        try:
+            hash(key)
+        except TypeError:  # a YAML complex key ("? [a]"): a list or mapping cannot be a name
+            loader.problems.append((line, f"key {_brief(key)} must be text, not {_kind(key)}"))
+            continue
         if key in result.key_lines:
-            loader.duplicates.append((line, f"duplicate key {_brief(key)}"))
+            loader.problems.append((line, f"duplicate key {_brief(key)}"))
         result[key] = loader.construct_object(value_node, deep=True)
         result.key_lines[key] = line
     return result
 
 
 def _construct_seq(loader: _LineLoader, node: yaml.SequenceNode) -> _Seq:
-    result = _Seq(loader.construct_object(child, deep=True) for child in node.value)
-    result.line = node.start_mark.line + 1
-    result.item_lines = [child.start_mark.line + 1 for child in node.value]
-    return result
+    return _Seq([loader.construct_object(child, deep=True) for child in node.value],
+                node.start_mark.line + 1, [child.start_mark.line + 1 for child in node.value])
 
 
 _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_map)
@@ -183,18 +193,23 @@ class _Checker:
     def warn(self, line: int, message: str) -> None:
         self.problems.append(PolicyProblem(self.path, line, message, "warning"))
 
-    def mapping(self, value: Any, line: int, where: str, allowed: tuple[str, ...]) -> _Map | None:
-        """Check that ``value`` is a mapping with only ``allowed`` keys."""
-        if value is None:
-            empty = _Map()
-            empty.line, empty.key_lines = line, {}
-            return empty
+    def mapping(self, value: Any, line: int, where: str, allowed: tuple[str, ...], *,
+                empty_ok: bool = True) -> _Map | None:
+        """Check that ``value`` is a mapping with only ``allowed`` keys.
+
+        Nothing (``key:`` left empty) is an empty mapping at ``line`` when ``empty_ok``; any
+        other type is reported at ``line`` and gives None, so that the caller skips the section
+        (or uses ``_Map(line)``) instead of reporting every key it lacks.
+        """
+        if value is None and empty_ok:
+            return _Map(line)
         if not isinstance(value, _Map):
             self.error(line, f"{where} must be a mapping, not {_kind(value)}")
             return None
         for key, key_line in value.key_lines.items():
             if key not in allowed:
-                hint = difflib.get_close_matches(str(key), allowed, n=1)
+                hint = difflib.get_close_matches(key, allowed, n=1) if isinstance(key, str) \
+                    else []
                 suggestion = f"; did you mean {hint[0]!r}?" if hint else ""
                 self.error(
                     key_line,
@@ -262,7 +277,8 @@ class _Checker:
         try:
             normalize_domain(value[2:] if value.startswith("*.") else value)
         except DomainError as exc:
-            self.error(line, f"{where}: invalid domain {_brief(value)}: {_brief(str(exc))}")
+            detail = str(exc) if len(str(exc)) <= 160 else str(exc)[:157] + "..."
+            self.error(line, f"{where}: invalid domain {_brief(value)}: {detail}")
             return None
         return value
 
@@ -270,9 +286,11 @@ class _Checker:
 def _kind(value: Any) -> str:
     if value is None:
         return "nothing"
-    return {dict: "a mapping", _Map: "a mapping", list: "a list", _Seq: "a list", str: "text",
-            bool: "true/false", int: "a number", float: "a number"}.get(type(value),
-                                                                           type(value).__name__)
+    # Plain lists, sets and dicts come only from the tags !!omap, !!pairs and !!set.
+    return {_Map: "a mapping", _Seq: "a list", str: "text", bool: "true/false", int: "a number",
+            float: "a number", list: "a tagged list (!!omap or !!pairs)",
+            set: "a set (!!set)", bytes: "binary data (!!binary)", _dt.date: "a date",
+            _dt.datetime: "a date and time"}.get(type(value), type(value).__name__)
 
 
 def _line(m: _Map, key: str) -> int:
@@ -317,7 +335,7 @@ def parse_policy(text: str, filename: str = "<string>", *, today: _dt.date | Non
     loader: _LineLoader | None = None
     try:
         loader = _LineLoader(text)  # its reader refuses NUL and other non-printables at once
-        loader.duplicates = []
+        loader.problems = []
         node = loader.get_single_node()
         bomb = _oversized_node(node, MAX_YAML_NODES) if node is not None else None
         if bomb is not None:
@@ -340,7 +358,7 @@ def parse_policy(text: str, filename: str = "<string>", *, today: _dt.date | Non
     finally:
         if loader is not None:
             loader.dispose()
-    for line, message in loader.duplicates:
+    for line, message in loader.problems:
         check.error(line, message)
     top = check.mapping(data, 1, "the policy", _TOP_KEYS)
     if top is None:
@@ -398,15 +416,15 @@ def _domains(check: _Checker, value: Any, line: int,
         suffixes, agencies = ["gov.vn"], []
     else:
         om = check.mapping(official_map, _line(m, "official"), "domains.official", _OFFICIAL_KEYS)
-        om = om if om is not None else _Map()
-        suffixes = _domain_list(check, om.get("suffixes"), _line(m, "official"),
+        om = om if om is not None else _Map(_line(m, "official"))
+        suffixes = _domain_list(check, om.get("suffixes"), _line(om, "suffixes"),
                                 "domains.official.suffixes")
-        agencies = _domain_list(check, om.get("agencies"), _line(m, "official"),
+        agencies = _domain_list(check, om.get("agencies"), _line(om, "agencies"),
                                 "domains.official.agencies")
     internal = _domain_list(check, m.get("internal"), _line(m, "internal"), "domains.internal")
     fm = check.mapping(m.get("freemail"), _line(m, "freemail"), "domains.freemail",
                        _FREEMAIL_KEYS)
-    fm = fm if fm is not None else _Map()
+    fm = fm if fm is not None else _Map(_line(m, "freemail"))
     builtin = check.boolean(fm.get("builtin", True), _line(fm, "builtin"),
                             "domains.freemail.builtin")
     extra = _domain_list(check, fm.get("extra"), _line(fm, "extra"), "domains.freemail.extra")
@@ -436,7 +454,7 @@ def _bare(entries: list[str]) -> tuple[str, ...]:
 def _lookalike(check: _Checker, value: Any, line: int, suffixes: list[str],
                protected: list[str]) -> LookalikeSettings:
     m = check.mapping(value, line, "domains.lookalike", _LOOKALIKE_KEYS)
-    m = m if m is not None else _Map()
+    m = m if m is not None else _Map(line)
     enabled = check.boolean(m.get("enabled", True), _line(m, "enabled"),
                             "domains.lookalike.enabled")
     extra = _domain_list(check, m.get("protect"), _line(m, "protect"),
@@ -454,7 +472,7 @@ def _nameserver(check: _Checker, value: Any, line: int) -> Nameserver | None:
     """Parse ``192.0.2.53``, ``192.0.2.53:5353``, ``2001:db8::53`` or ``[2001:db8::53]:5353``."""
     where = "dns.nameservers"
     if not isinstance(value, str):
-        check.error(line, f"{where}: {value!r} must be an IP address as text")
+        check.error(line, f"{where}: {_brief(value)} must be an IP address as text")
         return None
     host, port_text = value, ""
     if value.startswith("["):
@@ -532,7 +550,7 @@ def _exceptions(check: _Checker, value: Any, line: int) -> list[DomainException]
     result = []
     for index, (item, item_line) in enumerate(check.sequence(value, line, "domains.exceptions")):
         where = f"domains.exceptions[{index}]"
-        m = check.mapping(item, item_line, where, _EXCEPTION_KEYS)
+        m = check.mapping(item, item_line, where, _EXCEPTION_KEYS, empty_ok=False)
         if m is None:
             continue
         target: str | None = None
@@ -634,7 +652,7 @@ def _rules(check: _Checker, value: Any, line: int) -> list[Rule]:
 
 
 def _rule(check: _Checker, value: Any, line: int, where: str) -> Rule | None:
-    m = check.mapping(value, line, where, _RULE_KEYS)
+    m = check.mapping(value, line, where, _RULE_KEYS, empty_ok=False)
     if m is None:
         return None
     before = len(check.problems)
@@ -649,7 +667,7 @@ def _rule(check: _Checker, value: Any, line: int, where: str) -> Rule | None:
     else:
         where = f"rule {rule_id!r}"
     when = check.mapping(m.get("when"), _line(m, "when"), f"{where}.when", _WHEN_KEYS)
-    when = when if when is not None else _Map()
+    when = when if when is not None else _Map(_line(m, "when"))
     senders = _class_set(check, when.get("sender", "any"), _line(when, "sender"),
                          f"{where}.when.sender")
     recipients = _class_set(check, when.get("recipient", "any"), _line(when, "recipient"),
