@@ -9,9 +9,12 @@
 * A failed or slow lookup never blocks and never raises: the class is ``unknown`` (for names the
   lists call official, the list class stays), with the failure as evidence.
 
-Lookups for all addresses of a message run concurrently on a small thread pool and are cut at the
-per-message budget; answers are cached by their TTL, "no such name" by the SOA's negative TTL, and
-failures briefly, in a bounded LRU cache. This module knows nothing about milters or Prometheus:
+Lookups for all addresses of a message run concurrently on a small thread pool, and all the
+waiting for one message stays within the per-message budget (:class:`MessageLookups`: a lookup
+starts when its address is known and is given at most what is left of the budget; once the budget
+is spent, the remaining addresses are classified without waiting, evidence ``dns:budget spent``).
+Answers are cached by their TTL, "no such name" by the SOA's negative TTL, and failures briefly,
+in a bounded LRU cache. This module knows nothing about milters or Prometheus:
 ``on_lookup(seconds, outcome)`` lets the caller count each query.
 """
 
@@ -42,7 +45,7 @@ from govmilter.domains import (
     classify_domain,
     parse_address,
 )
-from govmilter.policy.decide import Classifier, list_classifier
+from govmilter.policy.decide import Classifier, MessageClassifier, list_classifier
 from govmilter.policy.model import DnsSettings, Policy
 
 #: Called once per DNS query actually sent (cache hits are not queries): seconds, outcome value.
@@ -57,11 +60,13 @@ class LookupOutcome(enum.StrEnum):
     NXDOMAIN = "nxdomain"  #: the name does not exist
     TIMEOUT = "timeout"  #: no answer within the time allowed
     FAILURE = "failure"  #: SERVFAIL, REFUSED, no nameserver, malformed answer...
+    #: not asked: the message's time budget was spent before the query could be sent
+    BUDGET_SPENT = "budget spent"
 
     @property
     def failed(self) -> bool:
         """True when DNS gave no usable answer."""
-        return self in (LookupOutcome.TIMEOUT, LookupOutcome.FAILURE)
+        return self in (LookupOutcome.TIMEOUT, LookupOutcome.FAILURE, LookupOutcome.BUDGET_SPENT)
 
     @property
     def exists(self) -> bool:
@@ -147,15 +152,17 @@ def _negative_ttl(response: dns.message.Message | None, default: float) -> float
     return default
 
 
-def query_mx(resolver: dns.resolver.Resolver | None, name: str, settings: DnsSettings
-             ) -> MxAnswer:
-    """Ask for the MX records of ``name``; never raises, every failure is an outcome."""
+def query_mx(resolver: dns.resolver.Resolver | None, name: str, settings: DnsSettings,
+             lifetime: float | None = None) -> MxAnswer:
+    """Ask for the MX records of ``name``, giving up after ``lifetime`` seconds (default: the
+    policy's ``dns.timeout``); never raises, every failure is an outcome."""
     if resolver is None:
         return MxAnswer(name, LookupOutcome.FAILURE, detail="no nameserver configured",
                         ttl=settings.failure_ttl)
     try:
         answer = resolver.resolve(name + ".", "MX", raise_on_no_answer=False,
-                                  lifetime=settings.timeout, search=False)
+                                  lifetime=settings.timeout if lifetime is None else lifetime,
+                                  search=False)
     except dns.resolver.NXDOMAIN as exc:
         responses = list(exc.responses().values())  # type: ignore[no-untyped-call]
         ttl = _negative_ttl(responses[0] if responses else None, settings.negative_ttl)
@@ -210,6 +217,8 @@ def names_to_look_up(base: DomainClassification, lists: DomainLists) -> tuple[st
 
 
 def _failure_evidence(answer: MxAnswer) -> str:
+    if answer.outcome is LookupOutcome.BUDGET_SPENT:
+        return "dns:budget spent"  # the size of the budget goes in the reason
     return f"dns:{answer.outcome.value}" + (f" ({answer.detail})" if answer.detail else "")
 
 
@@ -299,6 +308,19 @@ def refine(base: DomainClassification, lists: DomainLists, patterns: MxPatterns,
 
 # --- the service --------------------------------------------------------------------------------
 
+#: What :meth:`DnsIntel.ask` gives: an answer now (cached, or not asked), or the query under way.
+Asked = MxAnswer | Future[MxAnswer]
+
+
+def _budget_spent(name: str, budget: float) -> MxAnswer:
+    """The answer for a name never asked: the message's budget was spent first (not cached)."""
+    return MxAnswer(name, LookupOutcome.BUDGET_SPENT,
+                    detail=f"the message's DNS budget of {budget:g} s was spent")
+
+
+def _exhausted(budget: float) -> str:
+    return f"budget of {budget:g} s exhausted"
+
 
 class DnsIntel:
     """Cached, concurrent, time-bounded MX lookups and the classification built on them.
@@ -329,11 +351,20 @@ class DnsIntel:
     def __exit__(self, *_: object) -> None:
         self.close()
 
-    def _query(self, name: str) -> MxAnswer:
+    def _query(self, name: str, until: float, budget: float) -> MxAnswer:
         started = time.monotonic()
+        # never longer than dns.timeout, nor past the time the asking message has left
+        lifetime = min(self.settings.timeout, until - started)
+        cut = lifetime < self.settings.timeout
         try:
-            answer = query_mx(self._resolver, name, self.settings)
-            self._cache.put(name, answer)
+            if lifetime <= 0:  # waited in the pool's queue until the budget was gone: not sent
+                return _budget_spent(name, budget)
+            answer = query_mx(self._resolver, name, self.settings, lifetime)
+            if cut and answer.outcome is LookupOutcome.TIMEOUT:
+                # cut short by a message's budget: says nothing about the server, not cached
+                answer = replace(answer, detail=_exhausted(budget))
+            else:
+                self._cache.put(name, answer)
         finally:
             with self._lock:
                 self._inflight.pop(name, None)
@@ -342,44 +373,65 @@ class DnsIntel:
                 self._on_lookup(time.monotonic() - started, answer.outcome.value)
         return answer
 
-    def _future(self, name: str) -> Future[MxAnswer]:
+    def _future(self, name: str, until: float, budget: float) -> Future[MxAnswer]:
         """The pending query for ``name``: an identical one in flight is shared, not repeated."""
         with self._lock:
             future = self._inflight.get(name)
             if future is None:
-                future = self._pool.submit(self._query, name)
+                future = self._pool.submit(self._query, name, until, budget)
                 self._inflight[name] = future
             return future
+
+    def ask(self, name: str, until: float, budget: float | None = None) -> Asked:
+        """Start looking ``name`` up, for an answer by ``until`` (a ``time.monotonic()`` time).
+
+        Gives the cached answer when there is one, a ``budget spent`` answer (nothing sent) when
+        ``until`` has passed, else the query under way, given at most the time left (a query for
+        the same name already under way is shared). ``budget`` (default ``dns.budget``) is only
+        quoted in the evidence of an answer cut short.
+        """
+        limit = self.settings.budget if budget is None else budget
+        cached = self._cache.get(name)
+        if cached is not None:
+            return cached
+        if until <= time.monotonic():
+            return _budget_spent(name, limit)
+        try:
+            return self._future(name, until, limit)
+        except RuntimeError:  # pool shut down: answer without DNS, do not raise
+            return MxAnswer(name, LookupOutcome.FAILURE, detail="shut down")
+
+    def collect(self, asked: dict[str, Asked], until: float, budget: float | None = None
+                ) -> dict[str, MxAnswer]:
+        """The answers to :meth:`ask`, waiting for the queries under way until ``until`` at most.
+
+        A query still unanswered then gets a ``timeout`` answer saying the budget ran out.
+        """
+        limit = self.settings.budget if budget is None else budget
+        pending = [a for a in asked.values() if isinstance(a, Future)]
+        if pending:
+            wait(pending, timeout=max(until - time.monotonic(), 0.0))
+        results: dict[str, MxAnswer] = {}
+        for name, asking in asked.items():
+            if isinstance(asking, MxAnswer):
+                results[name] = asking
+            elif asking.done() and not asking.cancelled() and asking.exception() is None:
+                results[name] = asking.result()
+            else:
+                results[name] = MxAnswer(name, LookupOutcome.TIMEOUT, detail=_exhausted(limit))
+        return results
 
     def lookup_many(self, names: Iterable[str], budget: float | None = None
                     ) -> dict[str, MxAnswer]:
         """MX answers for ``names``, from the cache or queried concurrently.
 
         Returns within ``budget`` seconds (default: the policy's ``dns.budget``); a name still
-        unanswered then gets a ``timeout`` answer saying the budget ran out (its query goes on in
-        the background and fills the cache for the next message).
+        unanswered then gets a ``timeout`` answer saying the budget ran out.
         """
         limit = self.settings.budget if budget is None else budget
-        results: dict[str, MxAnswer] = {}
-        pending: dict[str, Future[MxAnswer]] = {}
-        for name in dict.fromkeys(names):
-            cached = self._cache.get(name)
-            if cached is not None:
-                results[name] = cached
-            else:
-                try:
-                    pending[name] = self._future(name)
-                except RuntimeError:  # pool shut down: answer without DNS, do not raise
-                    results[name] = MxAnswer(name, LookupOutcome.FAILURE, detail="shut down")
-        if pending:
-            wait(pending.values(), timeout=max(limit, 0.0))
-        for name, future in pending.items():
-            if future.done() and not future.cancelled() and future.exception() is None:
-                results[name] = future.result()
-            else:
-                results[name] = MxAnswer(name, LookupOutcome.TIMEOUT,
-                                         detail=f"budget of {limit:g} s exhausted")
-        return results
+        until = time.monotonic() + limit
+        asked = {name: self.ask(name, until, limit) for name in dict.fromkeys(names)}
+        return self.collect(asked, until, limit)
 
     def classify_many(self, addresses: Iterable[str], lists: DomainLists, *,
                       today: _dt.date | None = None, budget: float | None = None
@@ -389,21 +441,75 @@ class DnsIntel:
         Exceptions, internal domains, freemail-list hits and static look-alikes are final: DNS only
         looks at external domains and at names under an official suffix.
         """
-        day = today or _dt.date.today()
-        bases: dict[str, DomainClassification] = {}
-        final: dict[str, DomainClassification] = {}
-        for text in dict.fromkeys(addresses):
-            address = parse_address(text)
-            exception = lists.find_exception(address, day)
-            if address.domain is None or exception is not None:
-                final[text] = classify_address(address, lists, day)
-            else:
-                bases[text] = classify_domain(address.domain, lists)
-        names = [name for base in bases.values() for name in names_to_look_up(base, lists)]
-        answers = self.lookup_many(names, budget) if names else {}
-        for text, base in bases.items():
-            final[text] = refine(base, lists, self.patterns, answers)
-        return final
+        lookups = MessageLookups(self, lists, today=today, budget=budget)
+        texts = list(dict.fromkeys(addresses))
+        for text in texts:
+            lookups.start(text)  # every lookup under way before the first wait
+        return {text: lookups(text) for text in texts}
+
+
+class MessageLookups:
+    """The DNS side of one message: a :class:`~govmilter.policy.decide.MessageClassifier`.
+
+    A lookup starts as soon as its address is known (:meth:`start`: the sender at MAIL FROM, each
+    recipient at its RCPT), and the lookups run concurrently. Asking for a class waits for that
+    address's answers only. All the waiting for the message together stays within ``budget``
+    seconds (default ``dns.budget``): a lookup is given at most what is left of it, and once it is
+    spent the remaining addresses are classified at once without DNS (evidence
+    ``dns:budget spent``; ``on_budget_spent`` is called for each lookup not made). Time nobody
+    waits (the client sending its next command) is not charged. Each address is classified once.
+    """
+
+    def __init__(self, intel: DnsIntel, lists: DomainLists, *, today: _dt.date | None = None,
+                 budget: float | None = None,
+                 on_budget_spent: Callable[[], None] | None = None) -> None:
+        self._intel = intel
+        self._lists = lists
+        self._day = today or _dt.date.today()
+        self.budget = intel.settings.budget if budget is None else budget
+        self._left = self.budget
+        self._on_budget_spent = on_budget_spent
+        self._asked: dict[str, tuple[DomainClassification, dict[str, Asked]]] = {}
+        self._known: dict[str, DomainClassification] = {}
+
+    @property
+    def left(self) -> float:
+        """Seconds of waiting this message still has."""
+        return self._left
+
+    def start(self, address: str) -> None:
+        """Classify by the lists now and start the DNS lookups the address needs; never waits."""
+        if address in self._known or address in self._asked:
+            return
+        parsed = parse_address(address)
+        if parsed.domain is None or self._lists.find_exception(parsed, self._day) is not None:
+            self._known[address] = classify_address(parsed, self._lists, self._day)
+            return
+        base = classify_domain(parsed.domain, self._lists)
+        names = names_to_look_up(base, self._lists)
+        if not names:
+            self._known[address] = base
+            return
+        until = time.monotonic() + self._left
+        self._asked[address] = (base, {n: self._intel.ask(n, until, self.budget) for n in names})
+
+    def __call__(self, address: str) -> DomainClassification:
+        """The class of ``address``, waiting for its lookups no longer than the budget left."""
+        self.start(address)
+        known = self._known.get(address)
+        if known is not None:
+            return known
+        base, asked = self._asked.pop(address)
+        began = time.monotonic()
+        answers = self._intel.collect(asked, began + self._left, self.budget)
+        self._left = max(self._left - (time.monotonic() - began), 0.0)
+        if self._on_budget_spent is not None:
+            for answer in answers.values():
+                if answer.outcome is LookupOutcome.BUDGET_SPENT:
+                    with contextlib.suppress(Exception):  # counting must not lose the answer
+                        self._on_budget_spent()
+        result = self._known[address] = refine(base, self._lists, self._intel.patterns, answers)
+        return result
 
 
 def dns_classifier(policy: Policy, intel: DnsIntel | None, addresses: Iterable[str], *,
@@ -421,12 +527,33 @@ def dns_classifier(policy: Policy, intel: DnsIntel | None, addresses: Iterable[s
     return lambda text: known[text] if text in known else fallback(text)
 
 
+class DnsClassifier:
+    """The classifier of one policy backed by a shared :class:`DnsIntel`.
+
+    Called with an address, it classifies that address on its own within the budget. The milter
+    opens one :meth:`message` per transaction instead, so that the lookups of the sender and
+    every recipient overlap and share one budget (a
+    :class:`~govmilter.policy.decide.MessageClassifierSource`).
+    """
+
+    def __init__(self, policy: Policy, intel: DnsIntel) -> None:
+        self._intel = intel
+        self._lists = policy.domains
+
+    def __call__(self, address: str) -> DomainClassification:
+        return self._intel.classify_many((address,), self._lists)[address]
+
+    def message(self, on_budget_spent: Callable[[], None] | None = None) -> MessageClassifier:
+        """The classifier of one message: one budget for all of its addresses."""
+        return MessageLookups(self._intel, self._lists, on_budget_spent=on_budget_spent)
+
+
 class DnsClassifierFactory:
     """Per-policy classifiers backed by one shared :class:`DnsIntel` (for a long-running daemon).
 
-    Calling the factory with a policy returns a classifier that looks an address up on demand,
-    within the policy's per-message budget, and answers from the cache afterwards: the milter
-    classifies each recipient at RCPT time, so by end of message every answer is cached. The
+    Calling the factory with a policy returns a :class:`DnsClassifier` (or the list classifier
+    when the policy's DNS is off); the milter opens one :meth:`DnsClassifier.message` per
+    transaction, so all DNS waiting of a message stays within the policy's ``dns.budget``. The
     :class:`DnsIntel` is rebuilt only when the policy's ``dns:`` section changes.
     """
 
@@ -444,16 +571,9 @@ class DnsClassifierFactory:
             return self._intel
 
     def __call__(self, policy: Policy) -> Classifier:
-        fallback = list_classifier(policy)
         if not policy.dns.enabled:
-            return fallback
-        intel = self._intel_for(policy.dns)
-        lists = policy.domains
-
-        def classify(text: str) -> DomainClassification:
-            return intel.classify_many((text,), lists).get(text) or fallback(text)
-
-        return classify
+            return list_classifier(policy)
+        return DnsClassifier(policy, self._intel_for(policy.dns))
 
     def close(self) -> None:
         """Stop the shared lookup threads."""

@@ -1,7 +1,11 @@
 """The pymilter adapter: callbacks, per-connection state, and carrying out a :class:`Verdict`.
 
-No policy logic lives here. At RCPT the adapter asks :func:`govmilter.policy.decide_at_rcpt`
-(refusing just that recipient when it answers an enforced reject); at end of message it runs
+No policy logic lives here. Each transaction gets its own classifier
+(:func:`govmilter.policy.decide.message_classifier`): the sender's classification (and its DNS
+lookups) starts at MAIL FROM and each recipient's at its RCPT, all within one per-message DNS
+budget. At RCPT the adapter asks :func:`govmilter.policy.decide_at_rcpt` when the policy can
+refuse a recipient there (refusing just that recipient when it answers an enforced reject), so
+the classes are waited for at RCPT only then; at end of message it runs
 :func:`govmilter.scan.scan_message` and :func:`govmilter.policy.decide`, then maps the verdict onto
 milter actions: a whole-message reply, ``delrcpt``, the ``X-GovMilter`` header, a subject prefix,
 ``quarantine`` and ``addrcpt``.
@@ -27,10 +31,15 @@ from typing import Any, TypeVar
 
 import Milter
 
-from govmilter.domains import DomainClassification
 from govmilter.metrics import Metrics, message_mode
 from govmilter.policy import Action, FailureAction, Mode, Policy, Reply, decide, decide_at_rcpt
-from govmilter.policy.decide import Classifier, list_classifier
+from govmilter.policy.decide import (
+    Classifier,
+    MessageClassifier,
+    list_classifier,
+    message_classifier,
+    refuses_at_rcpt,
+)
 from govmilter.spool import MessageSpool
 from govmilter.verdict import NO_DOCUMENT, Envelope, RecipientVerdict, Verdict
 from govmilter.vntext import to_ascii
@@ -166,15 +175,15 @@ class _Transaction:
     sender: str
     authenticated_user: str | None
     started: float
+    #: each address classified once per message, RCPT and end of message sharing the answer,
+    #: and all DNS waiting of the message within one budget (started at MAIL FROM)
+    classify: MessageClassifier
     recipients: dict[str, str] = dataclasses.field(default_factory=dict)  # address → as sent
     rejected: list[RecipientVerdict] = dataclasses.field(default_factory=list)  # at RCPT
     spool: MessageSpool | None = None
     subject: bytes | None = None
     stamped_headers: int = 0  # X-GovMilter headers that arrived with the message
     queue_id: str | None = None
-    #: each address classified once per message: RCPT and end of message share the answer, so
-    #: a silent DNS server costs one lookup time-out per address, not one per decision
-    classes: dict[str, DomainClassification] = dataclasses.field(default_factory=dict)
     #: an exception in a callback without reply, answered at end of message
     failure: tuple[str, Exception] | None = None
 
@@ -192,6 +201,8 @@ class GovMilter(Milter.Base):  # type: ignore[misc]
         self.metrics = runtime.metrics
         # the snapshot: a reload during this connection does not change its rules
         self.policy, self.classify = runtime.snapshot()
+        #: whether RCPT can refuse a recipient; if not, RCPT waits for no classification
+        self.decides_at_rcpt = refuses_at_rcpt(self.policy)
         self.service: str | None = None
         self.txn: _Transaction | None = None
         self.counted = False
@@ -212,8 +223,10 @@ class GovMilter(Milter.Base):  # type: ignore[misc]
         self._end_transaction()
         if self.service is None:
             self.service = self.getsymval("{daemon_name}")
-        self.txn = _Transaction(strip_brackets(sender), self.getsymval("{auth_authen}") or None,
-                                time.monotonic())
+        txn = self.txn = _Transaction(strip_brackets(sender),
+                                      self.getsymval("{auth_authen}") or None, time.monotonic(),
+                                      self._message_classifier())
+        txn.classify.start(txn.sender)  # its DNS lookup runs while the recipients arrive
         return CONTINUE
 
     @_guarded("envrcpt")
@@ -221,8 +234,12 @@ class GovMilter(Milter.Base):  # type: ignore[misc]
         """Decide now when the rules need no content; refuse just this recipient on reject."""
         txn = self._transaction()
         address = strip_brackets(recipient)
+        txn.classify.start(address)  # its DNS lookup runs while the client goes on
+        if not self.decides_at_rcpt:
+            txn.recipients[address] = recipient
+            return CONTINUE
         verdict = decide_at_rcpt(address, self._envelope(txn, (address,)), self.policy,
-                                 self._classifier(txn))
+                                 txn.classify)
         if verdict is not None and verdict.action is Action.REJECT and verdict.applied:
             txn.rejected.append(verdict)
             self._reply(verdict.reply or FAILURE_REPLY)
@@ -282,7 +299,7 @@ class GovMilter(Milter.Base):  # type: ignore[misc]
         except Exception as exc:
             return self.failed("scan", exc)
         envelope = self._envelope(txn, tuple(txn.recipients))
-        decided = decide(envelope, facts, self.policy, self._classifier(txn))
+        decided = decide(envelope, facts, self.policy, txn.classify)
         report = dataclasses.replace(decided, recipients=tuple(txn.rejected) + decided.recipients)
         result = self._apply(txn, decided, report)
         self._finish(txn, report, facts.scanned_bytes)
@@ -334,7 +351,7 @@ class GovMilter(Milter.Base):  # type: ignore[misc]
     # ---- helpers ---------------------------------------------------------------------------
     def _transaction(self) -> _Transaction:
         if self.txn is None:  # MTAs always send MAIL first; be safe with odd clients
-            self.txn = _Transaction("", None, time.monotonic())
+            self.txn = _Transaction("", None, time.monotonic(), self._message_classifier())
         return self.txn
 
     def _spool(self, txn: _Transaction) -> MessageSpool:
@@ -342,14 +359,9 @@ class GovMilter(Milter.Base):  # type: ignore[misc]
             txn.spool = MessageSpool(self.policy.limits.memory_bytes, self.runtime.spool_dir)
         return txn.spool
 
-    def _classifier(self, txn: _Transaction) -> Classifier:
-        """The connection's classifier, remembering each answer for the rest of the message."""
-        def classify(address: str) -> DomainClassification:
-            known = txn.classes.get(address)
-            if known is None:
-                known = txn.classes[address] = self.classify(address)
-            return known
-        return classify
+    def _message_classifier(self) -> MessageClassifier:
+        """A new message's classifier; a lookup its DNS budget left no time for is a DNS error."""
+        return message_classifier(self.classify, lambda: self.metrics.error("dns"))
 
     def _envelope(self, txn: _Transaction, recipients: tuple[str, ...]) -> Envelope:
         return Envelope(sender=txn.sender, recipients=recipients,
@@ -434,7 +446,7 @@ class GovMilter(Milter.Base):  # type: ignore[misc]
         if txn is None:
             return
         if txn.rejected:
-            report = Verdict(sender=txn.sender, sender_class=self._classifier(txn)(txn.sender),
+            report = Verdict(sender=txn.sender, sender_class=txn.classify(txn.sender),
                              document=NO_DOCUMENT, recipients=tuple(txn.rejected),
                              policy_mode=self.policy.mode)
             self._finish(txn, report, 0)

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from dns_harness import DnsServer, silent_settings
 
-from govmilter.dnsintel import DnsIntel, LookupOutcome, dns_classifier
+from govmilter.dnsintel import DnsClassifierFactory, DnsIntel, LookupOutcome, dns_classifier
 from govmilter.domains import DomainClass
 from govmilter.policy import (
     Action,
@@ -29,6 +29,7 @@ from govmilter.policy import (
     default_policy_path,
     parse_policy,
 )
+from govmilter.policy.decide import message_classifier
 from govmilter.policy.model import DnsSettings, Nameserver, Policy
 from govmilter.scan import scan_message
 from govmilter.verdict import Envelope
@@ -214,6 +215,78 @@ def test_lookup_timeout_applies_within_a_larger_budget(silent: socket.socket) ->
         elapsed = time.monotonic() - started
     assert elapsed < settings.budget
     assert {a.detail for a in answers.values()} == {"timed out"}
+
+
+#: Slack over the budget for the per-message bounds below: they must tell "the budget" from
+#: "a time-out per address" (1 s against 2.5 s here), on a loaded 2-core machine.
+SLACK = 0.4
+
+
+def _silent_message_settings(silent: socket.socket) -> DnsSettings:
+    # failure_ttl 0: nothing cached, so every lookup of every message meets the silence
+    return silent_settings(silent, timeout=0.5, budget=1.0, failure_ttl=0)
+
+
+def test_one_message_waits_for_dns_at_most_its_budget_across_all_addresses(
+        silent: socket.socket) -> None:
+    """The milter's worst case: the sender's lookup starts at MAIL FROM and each RCPT waits for
+    its recipient's class. 1 sender + 4 recipients, timeout 0.5 s each, budget 1 s: the message
+    waits about 1 s in all (not 5 x 0.5 s); once the budget is spent, the remaining recipients
+    are classified at once, without DNS, and each lookup not made is counted."""
+    settings = _silent_message_settings(silent)
+    policy = _policy(settings)
+    sender, recipients = "boss@sender.example", [f"r{i}@company{i}.example" for i in range(4)]
+    factory = DnsClassifierFactory()
+    spent: list[int] = []
+    try:
+        classify = message_classifier(factory(policy), lambda: spent.append(1))
+        started = time.monotonic()
+        classify.start(sender)  # MAIL FROM
+        at_rcpt = []
+        for address in recipients:  # RCPT: start, then wait for the class
+            classify.start(address)
+            at_rcpt.append(classify(address))
+        at_eom = [classify(a) for a in (sender, *recipients)]  # end of message: all known
+        elapsed = time.monotonic() - started
+        # the next message has a budget of its own
+        again = message_classifier(factory(policy))
+        restarted = time.monotonic()
+        fresh = again(recipients[-1])
+        second = time.monotonic() - restarted
+    finally:
+        factory.close()
+    print(f"\n1 sender + 4 silent recipients, timeout 0.5 s, budget 1 s: {elapsed:.2f} s")
+    assert elapsed < settings.budget + SLACK, elapsed
+    assert at_eom[1:] == at_rcpt  # classified once per message
+    assert {c.domain_class for c in at_eom} == {DomainClass.UNKNOWN}
+    evidence = [c.evidence for c in at_eom]
+    assert evidence[:2] == [("dns:timeout (timed out)",)] * 2  # sender and first recipient
+    assert evidence[-2:] == [("dns:budget spent",)] * 2  # nothing left to wait with
+    assert "DNS budget of 1 s was spent" in at_eom[-1].reason
+    assert len(spent) == sum(e == ("dns:budget spent",) for e in evidence) >= 2
+    assert fresh.evidence == ("dns:timeout (timed out)",) and second >= 0.4
+
+
+def test_lookups_started_early_overlap_and_the_end_waits_once(silent: socket.socket) -> None:
+    """When nothing is decided at RCPT, the five lookups run together: the message waits about
+    one time-out (0.5 s) at its end, and every address got its full lookup."""
+    settings = _silent_message_settings(silent)
+    policy = _policy(settings)
+    addresses = ["boss@sender.example", *(f"r{i}@firm{i}.example" for i in range(4))]
+    factory = DnsClassifierFactory()
+    try:
+        classify = message_classifier(factory(policy))
+        started = time.monotonic()
+        for address in addresses:
+            classify.start(address)
+        result = [classify(a) for a in addresses]
+        elapsed = time.monotonic() - started
+    finally:
+        factory.close()
+    print(f"\n1 sender + 4 silent recipients started early: {elapsed:.2f} s")
+    assert elapsed < settings.timeout + SLACK, elapsed
+    assert {c.domain_class for c in result} == {DomainClass.UNKNOWN}
+    assert {c.evidence for c in result} == {("dns:timeout (timed out)",)}
 
 
 def test_decide_answers_in_time_with_a_silent_zone(server: DnsServer) -> None:

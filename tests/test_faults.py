@@ -319,11 +319,14 @@ def test_silent_dns_delays_each_message_by_its_lookup_timeouts_only_and_mail_flo
         postfix: PrivatePostfix, silent: socket.socket) -> None:
     """Sender and recipient need a lookup each; each gives up after dns.timeout (0.5 s).
 
-    ``failure_ttl: 0`` keeps failures out of the cache, so every message meets the silence.
+    The sender's lookup starts at MAIL FROM and the recipient's at RCPT, so they overlap, and all
+    DNS waiting of a message stays within dns.budget (1 s). ``failure_ttl: 0`` keeps failures
+    out of the cache, so every message meets the silence.
     """
     port = silent.getsockname()[1]
+    budget = 1.0
     dns = (f"dns: {{enabled: true, nameservers: ['127.0.0.1:{port}'], timeout: 0.5, "
-           "budget: 1.0, failure_ttl: 0}")
+           f"budget: {budget}, failure_ttl: 0}}")
     messages = 20
     with milter_on(postfix, policy_yaml(dns=dns), "tempfail") as milter:
         outcome = load(postfix, "dns", messages, lambda source: None, sessions=5, delay=0,
@@ -331,18 +334,20 @@ def test_silent_dns_delays_each_message_by_its_lookup_timeouts_only_and_mail_flo
         m = milter.metric
         dns_errors, lookups = m("govmilter_errors_total", stage="dns"), \
             m("govmilter_dns_lookup_seconds_count")
-        decided, quick, within = m("govmilter_processing_seconds_count"), \
-            m("govmilter_processing_seconds_bucket", le="0.5"), \
-            m("govmilter_processing_seconds_bucket", le="2.5")
+        decided, quick = m("govmilter_processing_seconds_count"), \
+            m("govmilter_processing_seconds_bucket", le="0.5")
         seconds = [float(s) for s in re.findall(r" seconds=([\d.]+)", milter.log())]
-    record(f"DNS silent (timeout 0.5 s): each message decided in {min(seconds):.1f}–"
+    record(f"DNS silent (timeout 0.5 s, budget 1 s): each message decided in {min(seconds):.1f}–"
            f"{max(seconds):.1f} s", "tempfail", outcome, tags=False)
     outcome.assert_nothing_lost(messages)
     assert outcome.report.codes() == {250: messages}
     assert decided == messages == len(seconds)
     assert quick == 0  # every message really waited for the silent server
-    assert within == messages, f"a message took longer than 2.5 s: {max(seconds)}"
-    assert dns_errors == lookups > 0  # every lookup timed out, and each one was counted
+    # the whole message, MAIL FROM to verdict, within the budget: the two lookups overlap
+    # (about 0.6 s); one time-out after the other would be 1.2 s
+    assert max(seconds) < budget, f"a message took longer than the DNS budget: {max(seconds)}"
+    # every lookup timed out and was counted; so would be one the budget left no time for
+    assert dns_errors >= lookups > 0
 
 
 # ---- an invalid policy arrives ---------------------------------------------------------------

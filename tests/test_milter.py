@@ -29,7 +29,7 @@ from govmilter.domains import DomainClassification
 from govmilter.metrics import Metrics
 from govmilter.milter import HEADER_NAME, GovMilter, MilterRuntime, milter_factory
 from govmilter.policy import Policy, parse_policy
-from govmilter.policy.decide import Classifier, list_classifier
+from govmilter.policy.decide import Classifier, MessageClassifier, list_classifier
 from govmilter.spool import MessageSpool
 
 ENCRYPTED = (
@@ -198,6 +198,77 @@ def test_recipients_refused_at_rcpt_are_counted_when_no_message_follows() -> Non
     assert h.sample("govmilter_rule_matches_total", rule="submission-to-external",
                     compliance="non_compliant") == 1
     assert h.sample("govmilter_messages_total", document="none", compliance="non_compliant") == 1
+
+
+class RecordingSource:
+    """A classifier source like the DNS one: records when each message's classifier starts an
+    address and when it is first asked for its class; one address's DNS budget "is spent"."""
+
+    def __init__(self, policy: Policy, spent_on: str = "") -> None:
+        self.lists = list_classifier(policy)
+        self.spent_on = spent_on
+        self.events: list[tuple[int, str, str]] = []  # (message number, event, address)
+        self.messages = 0
+
+    def __call__(self, address: str) -> DomainClassification:
+        return self.lists(address)
+
+    def message(self, on_budget_spent: Callable[[], None] | None = None) -> MessageClassifier:
+        self.messages += 1
+        return RecordingMessage(self, self.messages, on_budget_spent)
+
+
+class RecordingMessage:
+    def __init__(self, source: RecordingSource, number: int,
+                 on_budget_spent: Callable[[], None] | None) -> None:
+        self.source, self.number, self.on_budget_spent = source, number, on_budget_spent
+        self.known: dict[str, DomainClassification] = {}
+
+    def start(self, address: str) -> None:
+        self.source.events.append((self.number, "start", address))
+
+    def __call__(self, address: str) -> DomainClassification:
+        if address not in self.known:
+            self.source.events.append((self.number, "class", address))
+            if address == self.source.spent_on and self.on_budget_spent is not None:
+                self.on_budget_spent()
+            self.known[address] = self.source(address)
+        return self.known[address]
+
+
+def test_lookups_start_at_mail_and_rcpt_and_wait_only_where_a_rule_needs_them() -> None:
+    """Each address's classification starts as soon as it arrives. A policy that cannot refuse
+    a recipient at RCPT (here: monitor mode) asks for no class before the end of the message, so
+    slow lookups overlap; each message gets a classifier (a DNS budget) of its own."""
+    policy = parse_policy(policy_yaml(mode="monitor"))
+    source = RecordingSource(policy, spent_on=FREEMAIL_RCPT)
+    h = Harness(policy, lambda _policy: source)
+    h.connect()
+    assert h.feed(SECRET, OFFICIAL_SENDER, OFFICIAL_RCPT, FREEMAIL_RCPT) == Milter.CONTINUE
+    assert h.feed(PLAIN, OFFICIAL_SENDER, OFFICIAL_RCPT) == Milter.CONTINUE
+    assert source.events == [
+        (1, "start", OFFICIAL_SENDER), (1, "start", OFFICIAL_RCPT), (1, "start", FREEMAIL_RCPT),
+        (1, "class", OFFICIAL_SENDER), (1, "class", OFFICIAL_RCPT), (1, "class", FREEMAIL_RCPT),
+        (2, "start", OFFICIAL_SENDER), (2, "start", OFFICIAL_RCPT),
+        (2, "class", OFFICIAL_SENDER), (2, "class", OFFICIAL_RCPT),
+    ]
+    # a lookup the budget left no time for counts as a DNS error (no address in the label)
+    assert h.sample("govmilter_errors_total", stage="dns") == 1
+
+
+def test_a_policy_that_refuses_at_rcpt_waits_for_the_classes_there() -> None:
+    policy = parse_policy(policy_yaml())  # submission-to-external refuses at RCPT
+    source = RecordingSource(policy)
+    h = Harness(policy, lambda _policy: source)
+    h.connect(service="submission")
+    assert h.ctx._envfrom(f"<{OFFICIAL_SENDER}>") == Milter.CONTINUE
+    assert h.ctx._envrcpt(f"<{EXTERNAL_RCPT}>") == Milter.REJECT
+    assert h.ctx._envrcpt(f"<{OFFICIAL_RCPT}>") == Milter.CONTINUE
+    assert source.events == [
+        (1, "start", OFFICIAL_SENDER),
+        (1, "start", EXTERNAL_RCPT), (1, "class", OFFICIAL_SENDER), (1, "class", EXTERNAL_RCPT),
+        (1, "start", OFFICIAL_RCPT), (1, "class", OFFICIAL_RCPT),
+    ]
 
 
 def test_subject_prefix_is_rfc2047_encoded_in_front_of_the_original_subject() -> None:

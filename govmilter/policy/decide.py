@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as _dt
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
 
 from govmilter.domains import DomainClassification, classify_address, parse_address
 from govmilter.policy.model import Action, DocumentClass, Mode, Policy, Rule
@@ -14,6 +15,58 @@ from govmilter.verdict import Envelope, MessageFacts, RecipientVerdict, Verdict
 IMPLICIT_RULE_ID = "implicit-accept"
 
 Classifier = Callable[[str], DomainClassification]
+
+
+class MessageClassifier(Protocol):
+    """The classifier of one message, from MAIL FROM to end of message.
+
+    ``start`` begins classifying an address as soon as it is known (the sender at MAIL FROM, each
+    recipient at its RCPT) without waiting; calling it gives the class, waiting only as long as
+    the message's budget allows. Each address is classified once per message.
+    """
+
+    def start(self, address: str) -> None: ...
+
+    def __call__(self, address: str) -> DomainClassification: ...
+
+
+@runtime_checkable
+class MessageClassifierSource(Protocol):
+    """A per-policy classifier that can also open a :class:`MessageClassifier` per message.
+
+    ``on_budget_spent`` is called once for each lookup the message's time budget left no time for.
+    """
+
+    def __call__(self, address: str) -> DomainClassification: ...
+
+    def message(self, on_budget_spent: Callable[[], None] | None = None
+                ) -> MessageClassifier: ...
+
+
+class _Remembered:
+    """A plain classifier asked once per address (for classifiers with nothing to wait for)."""
+
+    def __init__(self, classify: Classifier) -> None:
+        self._classify = classify
+        self._known: dict[str, DomainClassification] = {}
+
+    def start(self, address: str) -> None:
+        """Nothing to start early: the classifier answers at once."""
+
+    def __call__(self, address: str) -> DomainClassification:
+        known = self._known.get(address)
+        if known is None:
+            known = self._known[address] = self._classify(address)
+        return known
+
+
+def message_classifier(classify: Classifier,
+                       on_budget_spent: Callable[[], None] | None = None) -> MessageClassifier:
+    """The classifier for one message: the source's own when it has one, else ``classify``
+    remembered per address."""
+    if isinstance(classify, MessageClassifierSource):
+        return classify.message(on_budget_spent)
+    return _Remembered(classify)
 
 
 def list_classifier(policy: Policy, today: _dt.date | None = None) -> Classifier:
@@ -130,6 +183,17 @@ def decide_recipient(
         if rule_mismatch(rule, envelope, sender, recipient, document) is None:
             return _verdict_for(address, recipient, rule, policy)
     return _verdict_for(address, recipient, None, policy)
+
+
+def refuses_at_rcpt(policy: Policy) -> bool:
+    """Whether any rule can refuse a recipient at RCPT time (content-free, enforced reject).
+
+    When none can, nothing decided at RCPT changes what happens to the mail, so the caller need
+    not wait for the classes there: the decision (and its DNS waiting) all happens at end of
+    message, where :func:`decide` gives the same verdicts.
+    """
+    return any(rule.content_free and rule.action is Action.REJECT
+               and effective_mode(rule, policy) is Mode.ENFORCE for rule in policy.rules)
 
 
 def decide_at_rcpt(
