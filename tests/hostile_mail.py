@@ -6,7 +6,12 @@ Each builder returns the raw bytes a gateway could receive; nothing here is a te
 from __future__ import annotations
 
 import base64
+import io
 import json
+import random
+import struct
+import zipfile
+import zlib
 from pathlib import Path
 
 from govmilter.cli import main
@@ -80,3 +85,200 @@ def check_json(tmp_path: Path, raw: bytes, *args: str) -> dict[str, object]:
     result = json.loads(out.getvalue())
     assert isinstance(result, dict)
     return result
+
+
+# ---- attachments ----------------------------------------------------------------------------
+
+def with_attachment(data: bytes, filename: str, content_type: str = "application/octet-stream",
+                    subject: str = "tai lieu", text: bytes = b"Gui anh tai lieu.\r\n",
+                    sender: str = "vanthu@mic.gov.vn", to: str = "b@gmail.com") -> bytes:
+    """A message with a short text part and ``data`` as a base64 attachment."""
+    body = base64.encodebytes(data).replace(b"\n", CRLF)
+    part = (f"Content-Type: {content_type}\r\nContent-Transfer-Encoding: base64\r\n"
+            f'Content-Disposition: attachment; filename="{filename}"\r\n\r\n').encode() + body
+    return multipart([b"Content-Type: text/plain\r\n\r\n" + text, part],
+                     headers=[("From", sender), ("To", to), ("Subject", subject)])
+
+
+def zip_archive(files: dict[str, bytes]) -> bytes:
+    """A plain deflated ZIP of ``files``."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in files.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+def zip_bomb(expanded: int, name: str = "huge.txt", head: bytes = b"", tail: bytes = b"",
+             extra: dict[str, bytes] | None = None) -> bytes:
+    """A ZIP whose entry ``name`` inflates to about ``expanded`` bytes (``head``, then ``a``s,
+    then ``tail``), written in 1 MiB pieces so the expansion is never held in memory."""
+    buffer = io.BytesIO()
+    piece = b"a" * (1 << 20)
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for other, data in (extra or {}).items():
+            archive.writestr(other, data)
+        with archive.open(name, "w", force_zip64=expanded > 0x7FFFFFFF) as entry:
+            entry.write(head)
+            for _ in range(expanded // len(piece)):
+                entry.write(piece)
+            entry.write(tail)
+    return buffer.getvalue()
+
+
+DOCX_TYPES = (b'<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/'
+              b'2006/content-types"><Override PartName="/word/document.xml" ContentType="'
+              b'application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+'
+              b'xml"/></Types>')
+
+
+def docx_bomb(expanded: int) -> bytes:
+    """A DOCX whose ``word/document.xml`` inflates to about ``expanded`` bytes of one run."""
+    return zip_bomb(expanded, "word/document.xml",
+                    head=b'<w:document xmlns:w="x"><w:body><w:p><w:r><w:t>',
+                    tail=b"</w:t></w:r></w:p></w:body></w:document>",
+                    extra={"[Content_Types].xml": DOCX_TYPES})
+
+
+def docx_many_entries(count: int) -> bytes:
+    """A DOCX (it has ``word/document.xml``) with ``count`` more, empty, entries."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
+        archive.writestr("[Content_Types].xml", DOCX_TYPES)
+        archive.writestr("word/document.xml", b"<w:document/>")
+        for index in range(count):
+            archive.writestr(f"word/media/i{index}.png", b"")
+    return buffer.getvalue()
+
+
+def docx_many_parts(parts: int, part_bytes: int = 10 * 1024 * 1024) -> bytes:
+    """A DOCX of ``parts`` header parts of ``part_bytes`` each, every one within an 100:1
+    expansion ratio (a letter of noise every 200 bytes keeps deflate near 83:1)."""
+    rng = random.Random(8)
+    text = bytearray(b"a" * part_bytes)
+    for index in range(0, part_bytes, 200):
+        text[index] = rng.randrange(98, 122)
+    xml = b"<w:p><w:r><w:t>" + bytes(text) + b"</w:t></w:r></w:p>"
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("[Content_Types].xml", DOCX_TYPES)
+        archive.writestr("word/document.xml", xml)
+        for index in range(1, parts):
+            archive.writestr(f"word/header{index}.xml", xml)
+    return buffer.getvalue()
+
+
+def zip_with_lying_size(zipped: bytes, declared: int, crc: int | None = None) -> bytes:
+    """``zipped`` (a one-entry ZIP) with headers saying the entry inflates to ``declared`` bytes,
+    and, given ``crc``, that CRC (of the first ``declared`` bytes, say: then a reader that stops
+    at the declared size finds nothing wrong, while ``unzip`` inflates the whole stream)."""
+    data = bytearray(zipped)
+    local = data.index(b"PK\x03\x04")
+    central = data.index(b"PK\x01\x02")
+    for offset in (local + 22, central + 24):  # uncompressed size
+        struct.pack_into("<I", data, offset, declared)
+    if crc is not None:
+        for offset in (local + 14, central + 16):
+            struct.pack_into("<I", data, offset, crc)
+    return bytes(data)
+
+
+class _ZipCrypto:
+    """The traditional PKWARE stream cipher (APPNOTE 6.1), encrypting side."""
+
+    def __init__(self, password: bytes) -> None:
+        self.keys = [0x12345678, 0x23456789, 0x34567890]
+        for byte in password:
+            self._update(byte)
+
+    @staticmethod
+    def _crc(value: int, byte: int) -> int:
+        return zlib.crc32(bytes([byte]), value ^ 0xFFFFFFFF) ^ 0xFFFFFFFF
+
+    def _update(self, byte: int) -> None:
+        keys = self.keys
+        keys[0] = self._crc(keys[0], byte)
+        keys[1] = ((keys[1] + (keys[0] & 0xFF)) * 134775813 + 1) & 0xFFFFFFFF
+        keys[2] = self._crc(keys[2], keys[1] >> 24)
+
+    def encrypt(self, plain: bytes) -> bytes:
+        out = bytearray()
+        for byte in plain:
+            temp = (self.keys[2] | 2) & 0xFFFF
+            out.append(byte ^ (((temp * (temp ^ 1)) >> 8) & 0xFF))
+            self._update(byte)
+        return bytes(out)
+
+
+def zipcrypto(name: str, data: bytes, password: bytes) -> bytes:
+    """A real password-protected ZIP (traditional PKWARE encryption, stored) of one file:
+    ``zipfile`` reads it back with the password, and only with it."""
+    cipher = _ZipCrypto(password)
+    crc = zlib.crc32(data)
+    sealed = cipher.encrypt(bytes(random.Random(1).randrange(256) for _ in range(11))
+                            + bytes([crc >> 24]) + data)
+    raw_name = name.encode()
+    # version 20, flag bit 0 (encrypted), stored, no time, crc, sizes, name length, no extra
+    fields = struct.pack("<HHHHHIIIHH", 20, 1, 0, 0, 0, crc, len(sealed), len(data),
+                         len(raw_name), 0)
+    local = b"PK\x03\x04" + fields + raw_name + sealed
+    central = (b"PK\x01\x02" + struct.pack("<H", 20) + fields
+               + struct.pack("<HHHII", 0, 0, 0, 0, 0) + raw_name)
+    end = b"PK\x05\x06" + struct.pack("<HHHHIIH", 0, 0, 1, 1, len(central), len(local), 0)
+    return local + central + end
+
+
+def nested_zip(depth: int, leaf: dict[str, bytes]) -> bytes:
+    """``leaf`` zipped, then that archive zipped again, ``depth`` times in all."""
+    data = zip_archive(leaf)
+    for level in range(1, depth):
+        data = zip_archive({f"level{level}.zip": data})
+    return data
+
+
+def pdf_from_objects(objects: list[bytes], prev: str | None = None) -> bytes:
+    """A PDF with ``objects`` as objects 1, 2, ... (1 is the catalog), a correct xref table,
+    and ``prev``: ``"self"`` makes the trailer's ``/Prev`` point at its own xref section."""
+    out = bytearray(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
+    offsets = []
+    for number, body in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    extra = b" /Prev %d" % xref if prev == "self" else b""
+    out += b"trailer\n<< /Size %d /Root 1 0 R%s >>\nstartxref\n%d\n%%%%EOF\n" % (
+        len(objects) + 1, extra, xref)
+    return bytes(out)
+
+
+PDF_TEXT = b"BT /F1 12 Tf 72 700 Td (So: 588/BTTTT-THH) Tj ET"
+PDF_CONTENT = b"<< /Length %d >>\nstream\n%s\nendstream" % (len(PDF_TEXT), PDF_TEXT)
+PDF_FONT = b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"
+
+
+def pdf_page(parent: int, contents: int = 4, font: int = 5) -> bytes:
+    """A page dictionary with the given parent, content stream and font objects."""
+    return (b"<< /Type /Page /Parent %d 0 R /MediaBox [0 0 612 792] /Contents %d 0 R "
+            b"/Resources << /Font << /F1 %d 0 R >> >> >>" % (parent, contents, font))
+
+
+def looping_pdf() -> bytes:
+    """A PDF whose page tree loops: the /Pages object lists itself among its /Kids."""
+    return pdf_from_objects([b"<< /Type /Catalog /Pages 2 0 R >>",
+                             b"<< /Type /Pages /Kids [2 0 R 3 0 R] /Count 2 >>",
+                             pdf_page(2), PDF_CONTENT, PDF_FONT])
+
+
+def page_tree_dag(levels: int) -> bytes:
+    """A PDF of ``levels + 4`` objects whose page tree has 2**levels pages: every /Pages node
+    lists the next one twice, and the last lists the one page twice."""
+    objects = [b"<< /Type /Catalog /Pages 2 0 R >>"]
+    page = levels + 2
+    for node in range(2, levels + 2):
+        kid = node + 1 if node < levels + 1 else page
+        objects.append(b"<< /Type /Pages /Kids [%d 0 R %d 0 R] /Count %d >>"
+                       % (kid, kid, 2 ** (levels + 2 - node)))
+    objects += [pdf_page(levels + 1, page + 1, page + 2), PDF_CONTENT, PDF_FONT]
+    return pdf_from_objects(objects)

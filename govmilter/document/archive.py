@@ -7,6 +7,7 @@ ratio are bounded by the policy's limits, and encrypted entries are refused.
 
 from __future__ import annotations
 
+import copy
 import io
 import zipfile
 
@@ -53,10 +54,14 @@ class GuardedZip:
             raise Unscannable(f"{self.what} entry expands more than {ratio}:1 "
                               "(limits.max_zip_ratio): possible ZIP bomb")
         cap = limits.max_attachment_bytes
+        # zipfile stops at the declared size, unzip inflates the whole stream: read on to the
+        # cap, so what a lying header hides is read (and a CRC made for the prefix fails)
+        whole = copy.copy(info)
+        whole.file_size = max(info.file_size, cap + 1)
         chunks: list[bytes] = []
         size = 0
         try:
-            with self._zip.open(info) as stream:
+            with self._zip.open(whole) as stream:
                 while size <= cap:
                     chunk = stream.read(_CHUNK)
                     if not chunk:
