@@ -241,14 +241,21 @@ class RunningMilter:
         with urllib.request.urlopen(url, timeout=5) as response:
             return str(response.read().decode())
 
-    def metric(self, name: str, **labels: str) -> float:
-        """One sample's value from the endpoint (0.0 if absent)."""
+    def metric(self, name: str, absent: float | None = None, **labels: str) -> float:
+        """One sample's value from the endpoint; ``absent`` for a sample not (yet) there.
+
+        :raises LookupError: no such sample and no ``absent`` value. Every label combination
+            the milter knows is exported from start-up, so an absent one is a bug, never a zero;
+            only series made later (the info of a policy still to be loaded) may be absent.
+        """
         for family in text_string_to_metric_families(self.metrics_text()):
             for sample in family.samples:
                 if sample.name == name and all(sample.labels.get(k) == v
                                                for k, v in labels.items()):
                     return float(sample.value)
-        return 0.0
+        if absent is not None:
+            return absent
+        raise LookupError(f"no sample {name}{labels or ''} on /metrics")
 
     def __enter__(self) -> RunningMilter:
         return self.start()

@@ -174,7 +174,7 @@ def test_invalid_reload_is_refused_and_connections_keep_their_policy(
     assert daemon.metric("govmilter_policy_info", sha256=sha, mode="enforce") == 1
 
     policy.write_text(policy_yaml(mode="monitor"))  # the file watcher picks this up
-    wait_until(lambda: daemon.metric("govmilter_policy_info", mode="monitor") == 1, 10,
+    wait_until(lambda: daemon.metric("govmilter_policy_info", 0.0, mode="monitor") == 1, 10,
                "the monitor policy")
     late = MtaSession(daemon.socket_path)
     _, eom = late.message(OFFICIAL_SENDER, [FREEMAIL_RCPT], SECRET, "Q6")
