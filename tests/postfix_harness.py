@@ -291,6 +291,10 @@ def parse_dump(path: Path) -> Dump:
                 tuple(r.removeprefix("TO:").strip("<>") for r in rcpts), message, raw)
 
 
+#: What Debian's Postfix start-up (configure-instance.sh) copies into the chroot's etc/.
+CHROOT_FILES = ("localtime", "services", "resolv.conf", "hosts", "nsswitch.conf", "host.conf")
+
+
 class PrivatePostfix:
     """A private Postfix instance on loopback relaying to smtp-sink (see module docstring).
 
@@ -301,11 +305,16 @@ class PrivatePostfix:
     transaction: :meth:`received_count` then says how many messages arrived, and :meth:`dumps`
     stays empty. ``process_limit`` is ``default_process_limit`` (smtpd, smtp and cleanup
     processes each): a load of N parallel sessions needs at least N.
+
+    ``chroot=True`` keeps the chroot column of Debian's master.cf (smtpd, cleanup and smtp in
+    the queue directory, as on an installed system) and copies into the queue directory the
+    files Debian's start-up copies there (``/etc/services``, ``/etc/hosts``, ...); by default
+    nothing runs chrooted.
     """
 
     def __init__(self, base_dir: Path | None = None, milter: str | None = None,
                  default_action: str = "tempfail", main: dict[str, str] | None = None, *,
-                 sink_dumps: bool = True, process_limit: int = 20) -> None:
+                 sink_dumps: bool = True, process_limit: int = 20, chroot: bool = False) -> None:
         if base_dir is None:
             # under /tmp, not pytest's 0700 tmp_path: Postfix's daemons run as user postfix
             base_dir = Path(tempfile.mkdtemp(prefix="govmilter-postfix-"))
@@ -321,6 +330,7 @@ class PrivatePostfix:
         self.sink_port = free_port()
         self.sink_dumps = sink_dumps
         self.process_limit = process_limit
+        self.chroot = chroot
         #: smtp-sink's ``-c`` counters, rewritten with a carriage return after each update
         self.sink_counters = self.base / "smtp-sink.out"
         self.sink: subprocess.Popen[bytes] | None = None
@@ -383,14 +393,21 @@ class PrivatePostfix:
         shutil.copy("/etc/postfix/master.cf", self.conf / "master.cf")
         (self.conf / "main.cf").write_text("")
         self._postconf("-e", *(f"{k}={v}" for k, v in self.settings().items()))
-        # SMTP on a private port instead of *:25, and no chroot anywhere
-        self._postconf("-M", f"smtp/inet=127.0.0.1:{self.smtp_port} inet n - n - - smtpd")
-        fields = subprocess.run(["postconf", "-c", str(self.conf), "-F"], check=True, text=True,
-                                capture_output=True).stdout
-        for line in fields.splitlines():
-            key, _, value = line.partition(" = ")
-            if key.endswith("/chroot") and value.strip() != "n":
-                self._postconf("-F", f"{key}=n")
+        # SMTP on a private port instead of *:25; chroot as Debian ships it, or nowhere
+        self._postconf("-M", f"smtp/inet=127.0.0.1:{self.smtp_port} inet n - "
+                       f"{'y' if self.chroot else 'n'} - - smtpd")
+        if self.chroot:
+            (self.spool / "etc").mkdir(exist_ok=True)
+            for name in CHROOT_FILES:
+                if Path("/etc", name).exists():
+                    shutil.copy(Path("/etc", name), self.spool / "etc" / name)
+        else:
+            fields = subprocess.run(["postconf", "-c", str(self.conf), "-F"], check=True,
+                                    text=True, capture_output=True).stdout
+            for line in fields.splitlines():
+                key, _, value = line.partition(" = ")
+                if key.endswith("/chroot") and value.strip() != "n":
+                    self._postconf("-F", f"{key}=n")
         # -c counts every message; -m raises the cap on simultaneous sessions (default 256);
         # the last argument is the listen backlog.
         sink = ["smtp-sink", "-c", "-u", "postfix", "-m", "1000"]
