@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import logging
+import os
 from collections.abc import Callable
 from email.header import decode_header, make_header
 from pathlib import Path
@@ -31,6 +32,8 @@ from govmilter.milter import HEADER_NAME, GovMilter, MilterRuntime, milter_facto
 from govmilter.policy import Policy, parse_policy
 from govmilter.policy.decide import Classifier, MessageClassifier, list_classifier
 from govmilter.spool import MessageSpool
+from govmilter.verdict import MessageFacts
+from govmilter.workers import ScanPool
 
 ENCRYPTED = (
     b"From: <vanthu@mic.gov.vn>\nTo: <nguyenvana@gmail.com>\n"
@@ -403,3 +406,41 @@ def test_spool_keeps_small_messages_in_memory_and_leaves_no_file(tmp_path: Path)
     assert spool.size == 150
     spool.close()
     spool.close()
+
+
+def test_a_spooled_message_the_client_abandons_is_freed() -> None:
+    h = harness(memory_bytes=4096)
+    ctx = h.ctx
+    assert ctx._envfrom(f"<{OFFICIAL_SENDER}>") == Milter.CONTINUE
+    assert ctx._envrcpt(f"<{FREEMAIL_RCPT}>") == Milter.CONTINUE
+    _reply_or_continue(ctx._header("Subject", "big"))
+    _reply_or_continue(ctx._eoh())
+    _reply_or_continue(ctx._priv.body(b"x" * 20_000))  # past memory_bytes: on disk now
+    txn = h.milter.txn
+    assert txn is not None and txn.spool is not None and txn.spool.on_disk
+    descriptor = txn.spool._file.fileno()
+    assert os.readlink(f"/proc/self/fd/{descriptor}").endswith("(deleted)")  # anonymous file
+    ctx._abort()  # RSET, QUIT or a lost connection
+    assert h.milter.txn is None
+    with pytest.raises(OSError):  # the file is closed: nothing of the message is kept
+        os.fstat(descriptor)
+
+
+class _ExplodingScanner(ScanPool):
+    def scan_lazily(self, read: Callable[[], bytes], policy: Policy) -> MessageFacts:
+        raise RuntimeError("scanner exploded")
+
+
+def test_an_error_at_end_of_message_is_logged_with_the_queue_id(
+        caplog: pytest.LogCaptureFixture) -> None:
+    policy = parse_policy(policy_yaml())
+    h = Harness(policy)
+    h.runtime.scanner = _ExplodingScanner(0)
+    h.connect()  # sets macro i (the queue id) to QID42
+    with caplog.at_level(logging.ERROR, logger="govmilter"):
+        assert h.feed(OFFICIAL, OFFICIAL_SENDER, FREEMAIL_RCPT) == Milter.TEMPFAIL
+    [record] = caplog.records
+    line = record.getMessage()
+    assert "stage=scan" in line and "qid=QID42" in line and "RuntimeError" in line
+    assert "exploded" not in line  # the exception's text is not logged (it may quote content)
+    assert h.sample("govmilter_errors_total", stage="scan") == 1
