@@ -40,6 +40,7 @@ DEFAULT_METRICS = f"127.0.0.1:{DEFAULT_METRICS_PORT}"
 MILTER_NAME = "govmilter"
 POSTFIX_GROUP = "postfix"
 MAX_UNIX_PATH = 107  # sockaddr_un.sun_path is 108 bytes with the final NUL
+DEFAULT_SYSLOG_SOCKET = "/dev/log"
 
 
 class DaemonError(GovmilterError):
@@ -58,6 +59,7 @@ class RunOptions:
     watch_interval: float = 2.0
     spool_dir: str | None = None  #: None: $TMPDIR, else /tmp (see tempfile.gettempdir)
     syslog: bool = False
+    syslog_socket: str = DEFAULT_SYSLOG_SOCKET  #: the local syslog socket for ``syslog``
     verbose: bool = False
     scan_workers: int | None = None  #: worker processes for scanning; None: one per CPU
     scan_inline_below: int = DEFAULT_INLINE_BELOW
@@ -83,6 +85,9 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
                         "limits.memory_bytes (anonymous 0600 files; default: $TMPDIR or /tmp)")
     parser.add_argument("--syslog", action="store_true",
                         help="log to syslog (facility mail) instead of standard error")
+    parser.add_argument("--syslog-socket", metavar="PATH",
+                        help="the syslog daemon's unix socket (default: "
+                        f"{DEFAULT_SYSLOG_SOCKET}); implies --syslog")
     parser.add_argument("--verbose", action="store_true", help="log debug messages")
     parser.add_argument("--scan-workers", type=int, default=None, metavar="N",
                         help="processes that scan messages, to use every core (default: one "
@@ -101,16 +106,21 @@ def options_from_args(args: argparse.Namespace) -> RunOptions:
     metrics = None if args.metrics in ("off", "none", "") else args.metrics
     return RunOptions(policy=args.policy, socket=args.socket, metrics=metrics, socket_mode=mode,
                       user=args.user, watch_interval=args.watch_interval,
-                      spool_dir=args.spool_dir, syslog=args.syslog, verbose=args.verbose,
+                      spool_dir=args.spool_dir,
+                      syslog=args.syslog or args.syslog_socket is not None,
+                      syslog_socket=args.syslog_socket or DEFAULT_SYSLOG_SOCKET,
+                      verbose=args.verbose,
                       scan_workers=args.scan_workers, scan_inline_below=args.scan_inline_below)
 
 
-def setup_logging(syslog: bool, verbose: bool) -> None:
-    """One line per event on stderr (journald adds time and pid) or to syslog (facility mail)."""
+def setup_logging(syslog: bool, verbose: bool,
+                  syslog_socket: str = DEFAULT_SYSLOG_SOCKET) -> None:
+    """One line per event on stderr (journald adds time and pid) or to syslog (facility mail,
+    through the local socket ``syslog_socket``)."""
     handler: logging.Handler
     if syslog:
         handler = logging.handlers.SysLogHandler(
-            address="/dev/log", facility=logging.handlers.SysLogHandler.LOG_MAIL)
+            address=syslog_socket, facility=logging.handlers.SysLogHandler.LOG_MAIL)
         handler.setFormatter(logging.Formatter("govmilter[%(process)d]: %(message)s"))
     else:
         handler = logging.StreamHandler(sys.stderr)
@@ -152,6 +162,11 @@ def prepare_socket_dir(path: Path, user: str | None) -> None:
     group. With ``--user`` the directory also becomes that user's, so it can replace a stale
     socket. Run as root without ``--user`` (the quick start), the daemon keeps root but takes
     Postfix's group as well.
+
+    A shared directory (world-writable or sticky, such as ``/tmp``) is never changed: its owner,
+    group and mode belong to everyone who uses it. The socket then gets the milter's own group
+    (Postfix's, as root without ``--user``), and :func:`warn_if_postfix_cannot_connect` says so
+    when Postfix cannot use it.
     """
     directory = path.parent
     if not directory.is_dir():
@@ -166,6 +181,14 @@ def prepare_socket_dir(path: Path, user: str | None) -> None:
         postfix_gid = grp.getgrnam(POSTFIX_GROUP).gr_gid
     except KeyError:  # no Postfix here (a test, another MTA): the user's own group
         postfix_gid = -1
+    mode = directory.stat().st_mode
+    if mode & (stat.S_IWOTH | stat.S_ISVTX):
+        log.warning("socket directory %s is shared (world-writable or sticky): its owner, group "
+                    "and mode are left as they are; give the socket a directory of its own, "
+                    "such as %s", directory, Path(DEFAULT_SOCKET.removeprefix("unix:")).parent)
+        if user is None and postfix_gid >= 0:
+            os.setgid(postfix_gid)  # the socket gets the process's group instead
+        return
     if user is not None:
         entry = user_entry(user)
         os.chown(directory, entry.pw_uid, postfix_gid if postfix_gid >= 0 else entry.pw_gid)
@@ -173,7 +196,7 @@ def prepare_socket_dir(path: Path, user: str | None) -> None:
         os.chown(directory, -1, postfix_gid)
         os.setgid(postfix_gid)
     if postfix_gid >= 0:
-        os.chmod(directory, stat.S_IMODE(directory.stat().st_mode) | stat.S_ISGID)
+        os.chmod(directory, stat.S_IMODE(mode) | stat.S_ISGID)
 
 
 def warn_if_postfix_cannot_connect(path: Path, socket_mode: int) -> None:
@@ -221,7 +244,7 @@ def run(options: RunOptions, classifier_factory: ClassifierFactory | None = None
     """
     # before anything can start a thread (see the module docstring)
     block_signals()
-    setup_logging(options.syslog, options.verbose)
+    setup_logging(options.syslog, options.verbose, options.syslog_socket)
     metrics = metrics if metrics is not None else Metrics()
     if classifier_factory is None:
         classifier_factory = DnsClassifierFactory(on_lookup=metrics.dns_lookup)

@@ -3,5 +3,6 @@
 # Extra arguments go to `govmilter run` (for example --socket inet:8899@127.0.0.1).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
-exec govmilter run "$@"
+# sourced: leaves $PYTHON at the interpreter govmilter was installed into (maybe .venv's)
+source scripts/setup.sh
+exec "$PYTHON" -m govmilter run "$@"

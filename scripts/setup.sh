@@ -1,11 +1,44 @@
 #!/usr/bin/env bash
 # Install everything govmilter and its tests need on a Debian machine (run as root).
 # Idempotent: packages already present are not fetched again.
+#
+# govmilter goes into $PYTHON (default python3) with pip, editable (`pip install -e .[test]`).
+# When that interpreter cannot take it -- Debian's own /usr/bin/python3 is "externally managed"
+# (PEP 668) and has no pip unless python3-pip is installed -- it goes into the virtual
+# environment $GOVMILTER_VENV (default .venv in this clone) made from $PYTHON instead.
+# scripts/run.sh and scripts/test.sh source this file and then use $PYTHON, which is left
+# pointing at the interpreter that has govmilter (.venv/bin/python in the second case).
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+PYTHON=${PYTHON:-python3}
+GOVMILTER_VENV=${GOVMILTER_VENV:-.venv}
+
+# Whether $PYTHON itself can take a pip install: it has pip, and it is a virtual environment or
+# not marked EXTERNALLY-MANAGED (the marker sits in the standard library's directory).
+python_takes_pip() {
+  "$PYTHON" -m pip --version >/dev/null 2>&1 && "$PYTHON" - <<'EOF' 2>/dev/null
+import os, sys, sysconfig
+in_venv = sys.prefix != sys.base_prefix
+marked = os.path.exists(os.path.join(sysconfig.get_path("stdlib"), "EXTERNALLY-MANAGED"))
+sys.exit(0 if in_venv or not marked else 1)
+EOF
+}
 
 APT_PACKAGES=(postfix libmilter-dev miltertest dnsmasq-base prometheus gcc python3-dev
-              fonts-dejavu-core)
+              fonts-dejavu-core systemd)
+use_venv=no
+if ! command -v "$PYTHON" >/dev/null 2>&1; then
+  case "$PYTHON" in
+    python3|/usr/bin/python3) APT_PACKAGES+=(python3) ;;  # a minimal Debian without Python
+    *) echo "setup: PYTHON=$PYTHON: no such interpreter" >&2; exit 1 ;;
+  esac
+  use_venv=yes
+elif ! python_takes_pip; then
+  use_venv=yes
+fi
+[ "$use_venv" = no ] || APT_PACKAGES+=(python3-venv)  # Debian's python3 -m venv needs it
+
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
@@ -20,10 +53,24 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-PYTHON=${PYTHON:-python3}
+stamp=.setup-stamp
+if [ "$use_venv" = yes ]; then
+  # (re)made when missing, broken, or made from another interpreter than $PYTHON
+  base=$("$PYTHON" -c 'import sys; print(sys.base_prefix)')
+  if [ "$("$GOVMILTER_VENV/bin/python" -c 'import sys; print(sys.base_prefix)' 2>/dev/null)" \
+       != "$base" ]; then
+    echo "setup: $PYTHON cannot take pip installs: making the virtual environment $GOVMILTER_VENV"
+    "$PYTHON" -m venv --clear "$GOVMILTER_VENV"
+  fi
+  GOVMILTER_VENV=$(cd "$GOVMILTER_VENV" && pwd)
+  PYTHON=$GOVMILTER_VENV/bin/python
+  stamp=$GOVMILTER_VENV/.setup-stamp
+fi
+
 if ! "$PYTHON" -c "import govmilter, Milter, miltertest, pytest, pypdfium2, fpdf" 2>/dev/null \
-   || [ pyproject.toml -nt .setup-stamp ] 2>/dev/null; then
+   || [ pyproject.toml -nt "$stamp" ] 2>/dev/null; then
   echo "setup: installing govmilter and its test dependencies with pip"
   "$PYTHON" -m pip install --quiet --disable-pip-version-check --root-user-action=ignore -e ".[test]"
-  touch .setup-stamp
+  touch "$stamp"
 fi
+[ "$use_venv" = no ] || echo "setup: govmilter is installed in $GOVMILTER_VENV ($GOVMILTER_VENV/bin/govmilter)"

@@ -2,8 +2,8 @@
 # Set up the machine (apt + pip) and run every check: ruff, mypy, the test suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
-PYTHON=${PYTHON:-python3}
+# sourced: leaves $PYTHON at the interpreter govmilter was installed into (maybe .venv's)
+source scripts/setup.sh
 echo "== ruff"; "$PYTHON" -m ruff check govmilter tests
 echo "== mypy"; "$PYTHON" -m mypy
 echo "== pytest"; "$PYTHON" -m pytest "$@"

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 from dns_harness import DNSMASQ, DnsServer, running_dnsmasq, silent_socket
+from postfix_harness import require
 
 
 @pytest.fixture(scope="session")
@@ -21,10 +22,7 @@ def silent() -> Iterator[socket.socket]:
 def dns_server(silent: socket.socket, tmp_path_factory: pytest.TempPathFactory
                ) -> Iterator[DnsServer]:
     """dnsmasq with the test zones, for the whole run."""
-    if not os.path.exists(DNSMASQ):
-        if os.environ.get("CI") == "true":
-            pytest.fail("dnsmasq is missing: scripts/setup.sh installs it")
-        pytest.skip("dnsmasq is installed by scripts/setup.sh")
+    require(os.path.exists(DNSMASQ), "dnsmasq is missing: scripts/setup.sh installs it")
     with running_dnsmasq(tmp_path_factory.mktemp("dnsmasq"), int(silent.getsockname()[1])
                          ) as server:
         yield server

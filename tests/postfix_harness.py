@@ -61,18 +61,22 @@ def postfix_available() -> bool:
             and os.geteuid() == 0)
 
 
-def require_postfix() -> None:
-    """Skip the calling test without Postfix and root; fail instead when CI=true.
-
-    On CI a skip would hide a broken path, so there the missing part is an error.
-    """
+def require(available: object, missing: str) -> None:
+    """Skip the calling test (or fixture) when a real part is not ``available``; under CI=true
+    fail instead: ``scripts/setup.sh`` installs every part, so on CI a skip would hide a broken
+    path. ``missing`` says what is missing and how to get it."""
     import pytest  # here, so the harness stays usable from benchmark scripts without pytest
 
-    if not postfix_available():
-        message = "needs root, postfix and smtp-sink (run scripts/setup.sh)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI=true but {message}")
-        pytest.skip(message)
+    if available:
+        return
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"CI=true but {missing}")
+    pytest.skip(missing)
+
+
+def require_postfix() -> None:
+    """:func:`require` root, Postfix and smtp-sink."""
+    require(postfix_available(), "needs root, postfix and smtp-sink (run scripts/setup.sh)")
 
 
 def free_port() -> int:

@@ -8,6 +8,7 @@ tests/data/regressions/, which the replay test runs for ever after.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from fuzz.harness import check_message
+from postfix_harness import require
 
 TESTS = Path(__file__).resolve().parent
 REGRESSIONS = TESTS / "data" / "regressions"
@@ -35,7 +37,8 @@ def test_regression_corpus_is_not_empty() -> None:
 
 
 def test_fuzzer_finds_no_crash_in_a_bounded_run(tmp_path: Path) -> None:
-    pytest.importorskip("atheris")
+    require(importlib.util.find_spec("atheris"),
+            "atheris missing: scripts/setup.sh installs it (the test extra)")
     seconds = int(os.environ.get("GOVMILTER_FUZZ_SECONDS", "20"))
     artifacts, corpus = tmp_path / "artifacts", tmp_path / "corpus"
     artifacts.mkdir()

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import email
 import itertools
-import os
 import smtplib
 import threading
 import time
@@ -17,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from postfix_harness import Dump, PrivatePostfix, RunningMilter, postfix_available, wait_until
+from postfix_harness import Dump, PrivatePostfix, RunningMilter, require_postfix, wait_until
 from samples import (
     FREEMAIL_RCPT,
     OFFICIAL,
@@ -38,11 +37,7 @@ _milter_numbers = itertools.count()
 @pytest.fixture(scope="module")
 def postfix() -> Iterator[PrivatePostfix]:
     """One private Postfix for the module; each test plugs in its own milter."""
-    if not postfix_available():
-        message = "needs root, postfix and smtp-sink (run scripts/setup.sh)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI=true but {message}")
-        pytest.skip(message)
+    require_postfix()
     with PrivatePostfix() as instance:
         yield instance
 
