@@ -11,13 +11,10 @@ no message content, and ``govmilter_messages_total`` counts it, unscannable ones
 from __future__ import annotations
 
 import shutil
-import socket
-import struct
 import tempfile
 from collections.abc import Iterator
 from email.header import Header
 from pathlib import Path
-from typing import Any
 
 import miltertest as mt
 import pytest
@@ -35,10 +32,8 @@ from hostile_mail import (
 from postfix_harness import RunningMilter, wait_until
 from prometheus_client.parser import text_string_to_metric_families
 from samples import FREEMAIL_RCPT, OFFICIAL_RCPT, OFFICIAL_SENDER, policy_yaml
+from test_protocol import MtaSession
 
-Reply = tuple[str, dict[str, Any]]
-DISPOSITIONS = {mt.SMFIR_ACCEPT, mt.SMFIR_CONTINUE, mt.SMFIR_DISCARD, mt.SMFIR_REJECT,
-                mt.SMFIR_TEMPFAIL, mt.SMFIR_REPLYCODE}
 #: The test policy's unscannable-to-freemail subject tag, as the milter writes it (RFC 2047).
 PREFIX = Header("[VĂN BẢN GỬI WEBMAIL]").encode()
 
@@ -103,69 +98,6 @@ MESSAGES: list[tuple[str, str, str, bytes, str, str]] = [
 ]
 
 
-class Mta:
-    """The MTA side of one milter connection; message bodies go as raw bytes."""
-
-    def __init__(self, path: Path) -> None:
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(30)
-        self.sock.connect(str(path))
-        self.conn = mt.MilterConnection(self.sock)
-        self.conn.optneg_mta()
-        self.conn.send_macro(mt.SMFIC_CONNECT, **{"{daemon_name}": "smtpd", "j": "mx.test"})
-        if not self.conn.protocol_flags & mt.SMFIP_NOCONNECT:
-            assert self.conn.send_ar(mt.SMFIC_CONNECT, hostname="client.example",
-                                     family=mt.SMFIA_INET, port=4711,
-                                     address="192.0.2.1")[0] == mt.SMFIR_CONTINUE
-
-    def _no_reply(self, flag: int) -> bool:
-        return bool(self.conn.protocol_flags & flag)
-
-    def message(self, sender: str, rcpt: str, raw: bytes, queue_id: str) -> list[Reply]:
-        """One transaction; returns the end-of-message actions, the answer last."""
-        assert self.conn.send_ar(mt.SMFIC_MAIL, args=[f"<{sender}>"])[0] == mt.SMFIR_CONTINUE
-        self.conn.send_macro(mt.SMFIC_RCPT, i=queue_id)
-        assert self.conn.send_ar(mt.SMFIC_RCPT, args=[f"<{rcpt}>"])[0] == mt.SMFIR_CONTINUE
-        self.conn.send_macro(mt.SMFIC_DATA, i=queue_id)
-        assert self.conn.send_ar(mt.SMFIC_DATA)[0] == mt.SMFIR_CONTINUE
-        head, body = raw.split(CRLF + CRLF, 1)
-        fields: list[list[str]] = []
-        for line in head.decode("ascii").split("\r\n"):
-            if line[:1] in (" ", "\t") and fields:
-                fields[-1][1] += "\r\n" + line
-            else:
-                name, _, value = line.partition(":")
-                fields.append([name, value.lstrip(" ")])
-        for name, value in fields:
-            self._event(mt.SMFIC_HEADER, mt.SMFIP_NR_HDR, name=name, value=value)
-        self._event(mt.SMFIC_EOH, mt.SMFIP_NR_EOH)
-        for start in range(0, len(body), mt.MILTER_CHUNK_SIZE):
-            self._body(body[start:start + mt.MILTER_CHUNK_SIZE])
-        self.conn.send_macro(mt.SMFIC_BODYEOB, i=queue_id)
-        eom = self.conn.send_eom()
-        while eom[-1][0] == mt.SMFIR_QUARANTINE:  # a modification, the answer follows
-            eom.append(self.conn.recv())
-            while eom[-1][0] not in DISPOSITIONS:
-                eom.append(self.conn.recv())
-        return eom
-
-    def _event(self, command: str, no_reply: int, **args: Any) -> None:
-        if self._no_reply(no_reply):
-            self.conn._send(command, **args)
-        else:
-            assert self.conn.send_ar(command, **args)[0] == mt.SMFIR_CONTINUE
-
-    def _body(self, chunk: bytes) -> None:
-        # miltertest sends str bodies UTF-8 encoded; Postfix sends the bytes as they are
-        self.sock.sendall(struct.pack("!I", len(chunk) + 1) + mt.SMFIC_BODY.encode() + chunk)
-        if not self._no_reply(mt.SMFIP_NR_BODY):
-            assert self.conn.recv()[0] == mt.SMFIR_CONTINUE
-
-    def close(self) -> None:
-        self.conn._send(mt.SMFIC_QUIT)
-        self.sock.close()
-
-
 @pytest.fixture(scope="module")
 def daemon() -> Iterator[RunningMilter]:
     # short: a unix socket path has at most 107 bytes, too few for pytest's tmp_path names
@@ -192,9 +124,9 @@ def test_hostile_messages_are_answered_counted_and_logged(daemon: RunningMilter)
               "unscannable": total(daemon, "govmilter_messages_total", document="unscannable"),
               "errors": total(daemon, "govmilter_errors_total"),
               "failures": total(daemon, "govmilter_failure_actions_total")}
-    mta = Mta(daemon.socket_path)
+    mta = MtaSession(daemon.socket_path)
     for queue_id, sender, rcpt, raw, document, answer in MESSAGES:
-        eom = mta.message(sender, rcpt, raw, queue_id)
+        _, eom = mta.message(sender, [rcpt], raw, queue_id)
         assert eom[-1][0] == answer, (queue_id, eom)
         if document == "unscannable":  # the policy tags: the subject gets the prefix
             changes = [p for cmd, p in eom if cmd in (mt.SMFIR_CHGHEADER, mt.SMFIR_ADDHEADER)
