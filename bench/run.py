@@ -29,6 +29,7 @@ import math
 import os
 import platform
 import re
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -72,6 +73,8 @@ class RunResult:
     mix: str
     sessions: int
     sent: int
+    #: which round of ``--repeat`` this run belongs to (ratios are taken within a round)
+    round: int
     received: int
     accepted_per_s: float
     delivered_per_s: float
@@ -299,9 +302,9 @@ def private_postfix(run_dir: Path, milter: Milter) -> PrivatePostfix:
 # ---- one run --------------------------------------------------------------------------------
 
 def run_once(config: str, kind: MessageKind, count: int, sessions: int, workdir: Path,
-             policy: Path) -> RunResult:
+             policy: Path, round_number: int = 0) -> RunResult:
     """Send ``count`` messages of ``kind`` over ``sessions`` parallel SMTP sessions."""
-    run_dir = workdir / f"{config}-{kind.name}-{sessions}"
+    run_dir = workdir / f"{config}-{kind.name}-{sessions}-{round_number}"
     run_dir.mkdir(parents=True)
     run_dir.chmod(0o755)  # Postfix's daemons (user postfix) walk into it
     with milter_for(config, run_dir, policy) as milter, \
@@ -318,7 +321,8 @@ def run_once(config: str, kind: MessageKind, count: int, sessions: int, workdir:
             received = postfix.wait_for_count(count, timeout=600)
             delivered = time.monotonic() - started
         result = RunResult(
-            config=config, mix=kind.name, sessions=sessions, sent=count, received=received,
+            config=config, mix=kind.name, sessions=sessions, sent=count, round=round_number,
+            received=received,
             accepted_per_s=round(count / accepted, 1),
             delivered_per_s=round(received / delivered, 1),
             smtp_source_errors=(source.stderr.strip()[-500:] if source.returncode else ""))
@@ -344,23 +348,37 @@ def _nothing() -> Iterator[None]:
     yield
 
 
+RATIO_PAIRS = {"govmilter/postfix": ("govmilter", "postfix"),
+               "govmilter/passthrough": ("govmilter", "passthrough"),
+               "passthrough/postfix": ("passthrough", "postfix"),
+               "govmilter/passthrough-noreply": ("govmilter", "passthrough-noreply"),
+               "inet/unix": ("govmilter-inet", "govmilter"),
+               "pool/1cpu": ("govmilter", "govmilter-1cpu")}
+
+
 def ratios(runs: Sequence[RunResult]) -> list[dict[str, object]]:
-    """The issue's ratios per (mix, sessions), on accepted messages/s."""
+    """The issue's ratios per (mix, sessions), on accepted messages/s.
+
+    Each ratio is taken within one round (configurations run one after another, so a slow or
+    fast spell of the machine moves both sides); with several rounds (``--repeat``) a ratio is
+    the median of the rounds' ratios, and ``<label> range`` gives their lowest and highest.
+    """
     out: list[dict[str, object]] = []
     groups = sorted({(r.mix, r.sessions) for r in runs}, key=lambda g: (g[0], g[1]))
     for mix, sessions in groups:
-        rate = {r.config: r.accepted_per_s for r in runs
-                if r.mix == mix and r.sessions == sessions and r.lossless}
-        pairs = {"govmilter/postfix": ("govmilter", "postfix"),
-                 "govmilter/passthrough": ("govmilter", "passthrough"),
-                 "passthrough/postfix": ("passthrough", "postfix"),
-                 "govmilter/passthrough-noreply": ("govmilter", "passthrough-noreply"),
-                 "inet/unix": ("govmilter-inet", "govmilter"),
-                 "pool/1cpu": ("govmilter", "govmilter-1cpu")}
         row: dict[str, object] = {"mix": mix, "sessions": sessions}
-        for label, (top, bottom) in pairs.items():
-            if top in rate and bottom in rate and rate[bottom]:
-                row[label] = round(rate[top] / rate[bottom], 2)
+        rounds = sorted({r.round for r in runs if r.mix == mix and r.sessions == sessions})
+        for label, (top, bottom) in RATIO_PAIRS.items():
+            found = []
+            for number in rounds:
+                rate = {r.config: r.accepted_per_s for r in runs if r.mix == mix
+                        and r.sessions == sessions and r.round == number and r.lossless}
+                if rate.get(top) and rate.get(bottom):
+                    found.append(rate[top] / rate[bottom])
+            if found:
+                row[label] = round(statistics.median(found), 2)
+                if len(found) > 1:
+                    row[f"{label} range"] = [round(min(found), 2), round(max(found), 2)]
         out.append(row)
     return out
 
@@ -404,22 +422,29 @@ def _memory_total() -> str:
     return "?"
 
 
+def ratio_range(row: dict[str, object], label: str) -> str:
+    """`` (low-high)`` over the rounds, when there were several."""
+    spread = row.get(f"{label} range")
+    return f" ({spread[0]}-{spread[1]})" if isinstance(spread, list) else ""
+
+
 def print_table(report: Report) -> None:
     """The human-readable summary."""
-    print(f"\n{'mix':6} {'sess':>4} {'config':15} {'sent':>6} {'recv':>6} {'acc/s':>8} "
+    print(f"\n{'mix':6} {'sess':>4} {'r':>2} {'config':15} {'sent':>6} {'recv':>6} {'acc/s':>8} "
           f"{'dlv/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'p99 log':>7} {'RSS MB':>7} "
           f"{'CPU ms':>7}")
     for r in report.runs:
         def num(value: float | None) -> str:
             return "-" if value is None else f"{value:g}"
         flag = "" if r.lossless else "  LOST"
-        print(f"{r.mix:6} {r.sessions:>4} {r.config:15} {r.sent:>6} {r.received:>6} "
+        print(f"{r.mix:6} {r.sessions:>4} {r.round:>2} {r.config:15} {r.sent:>6} {r.received:>6} "
               f"{r.accepted_per_s:>8.1f} {r.delivered_per_s:>8.1f} {num(r.milter_p50_ms):>7} "
               f"{num(r.milter_p99_ms):>7} {num(r.milter_p99_log_ms):>7} {num(r.peak_rss_mb):>7} "
               f"{num(r.milter_cpu_ms_per_msg):>7}{flag}")
     print()
     for row in report.ratios:
-        cells = "  ".join(f"{k}={v}" for k, v in row.items() if k not in ("mix", "sessions"))
+        cells = "  ".join(f"{label}={row[label]}{ratio_range(row, label)}"
+                          for label in RATIO_PAIRS if label in row)
         print(f"{row['mix']:6} {row['sessions']:>4}  {cells}")
     if report.drift:
         print("\nRSS drift:", json.dumps(report.drift))
@@ -451,15 +476,19 @@ def benchmark(args: argparse.Namespace) -> Report:
         policy = bench_policy(workdir, args.dns)
         for mix in args.mixes.split(","):
             for sessions in sessions_list:
-                for config in configs:
-                    result = run_once(config, kinds[mix], counts[mix], sessions, workdir,
-                                      policy)
-                    print(f"{mix:6} s={sessions:<3} {config:15} {result.accepted_per_s:8.1f}/s "
-                          f"recv {result.received}/{result.sent} p99 {result.milter_p99_ms} ms "
-                          f"(log {result.milter_p99_log_ms}) "
-                          f"rss {result.peak_rss_mb} MB cpu {result.milter_cpu_ms_per_msg} "
-                          "ms/msg", flush=True)
-                    report.runs.append(result)
+                for number in range(args.repeat):
+                    # each round starts with another configuration: none always runs first
+                    shift = number % len(configs)
+                    for config in configs[shift:] + configs[:shift]:
+                        result = run_once(config, kinds[mix], counts[mix], sessions, workdir,
+                                          policy, number)
+                        report.runs.append(result)
+                        print(f"{mix:6} s={sessions:<3} r={number} {config:15} "
+                              f"{result.accepted_per_s:8.1f}/s "
+                              f"recv {result.received}/{result.sent} "
+                              f"p99 {result.milter_p99_ms} ms (log {result.milter_p99_log_ms}) "
+                              f"rss {result.peak_rss_mb} MB "
+                              f"cpu {result.milter_cpu_ms_per_msg} ms/msg", flush=True)
     report.ratios = ratios(report.runs)
     return report
 
@@ -522,6 +551,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--sessions", default=None, help="comma list (default 10,50; quick 10)")
     parser.add_argument("--configs", default=",".join(CONFIGS))
     parser.add_argument("--scale", type=float, default=1.0, help="multiply message counts")
+    parser.add_argument("--repeat", type=int, default=1, metavar="N",
+                        help="rounds of every configuration per load, in rotating order; "
+                        "ratios are the median of the rounds' (default 1)")
     parser.add_argument("--messages", type=int, default=20000, help="drift: messages in total")
     parser.add_argument("--batch", type=int, default=1000, help="drift: messages per batch")
     parser.add_argument("--json", type=Path, default=Path("bench-results.json"))
