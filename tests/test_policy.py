@@ -259,6 +259,19 @@ def test_expired_exception_is_a_warning_not_an_error() -> None:
     assert "expired on 2025-01-01" in str(policy.warnings[0])
 
 
+@pytest.mark.parametrize("official", ["  official:\n", "  official:\n    suffixes: []\n"])
+def test_an_official_list_left_empty_is_a_warning(official: str) -> None:
+    policy = ok("domains:\n" + official + MINIMAL)
+    assert [(w.line, w.severity) for w in policy.warnings] == [(2, "warning")]
+    assert "no address is official" in str(policy.warnings[0])
+    assert "mail.mic.gov.vn" not in policy.domains.official
+
+
+def test_without_an_official_key_gov_vn_is_official_and_nothing_is_said() -> None:
+    policy = ok("domains:\n  internal: [mic.gov.vn]\n" + MINIMAL)
+    assert policy.warnings == () and "mail.hanoi.gov.vn" in policy.domains.official
+
+
 def test_unreadable_file_is_a_policy_error(tmp_path) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(PolicyError) as info:
         load_policy(tmp_path / "missing.yaml")

@@ -421,6 +421,12 @@ def _domains(check: _Checker, value: Any, line: int,
                                 "domains.official.suffixes")
         agencies = _domain_list(check, om.get("agencies"), _line(om, "agencies"),
                                 "domains.official.agencies")
+        if not suffixes and not agencies:
+            # legal (a test policy may want it), but then no address is ever official and
+            # every rule about official senders or recipients is dead
+            check.warn(_line(m, "official"), "domains.official lists no suffix and no agency: "
+                       "no address is official (gov.vn is the default only when the key is "
+                       "left out)")
     internal = _domain_list(check, m.get("internal"), _line(m, "internal"), "domains.internal")
     fm = check.mapping(m.get("freemail"), _line(m, "freemail"), "domains.freemail",
                        _FREEMAIL_KEYS)
