@@ -194,13 +194,23 @@ def part_filename(part: email.message.Message) -> str | None:
     return decode_header_value(name)[:MAX_HEADER_CHARS] if name else None
 
 
-def prepare_for_parser(raw: bytes, limits: Limits) -> tuple[memoryview, list[str]]:
+#: (start, end) of one base64 run in the bytes handed to the parser (see _BASE64_RUN_RE)
+Run = tuple[int, int]
+
+
+def prepare_for_parser(raw: bytes, limits: Limits
+                       ) -> tuple[memoryview, list[str], list[Run] | None]:
     """Cut and defuse ``raw`` so that the stdlib parser works in bounded time and memory.
 
-    Returns the bytes to parse and the reasons (for ``unscannable``) when anything was held back:
+    Returns the bytes to parse, the reasons (for ``unscannable``) when anything was held back:
     bytes past twice the scan limit (room for base64), lines past :data:`MAX_PARSE_LINES`, and
     ``multipart``/``message`` sections past :data:`MAX_CONTAINERS`, whose type is renamed so the
-    parser keeps them as opaque parts (their siblings are still read).
+    parser keeps them as opaque parts (their siblings are still read); and the base64 runs of
+    the bytes returned (None when defusing changed them), for :func:`_parse_collapsed`.
+
+    Container words are counted outside base64 runs only: a run's lines hold no ``:`` and no
+    ``-``, so they are never a header nor a boundary and cannot open a section (counting them
+    meant lower-casing every attachment: 0.45 ms of a 285 KB message's 1.6 ms parse).
     """
     reasons: list[str] = []
     data = memoryview(raw)  # slices of a view share the message's memory
@@ -212,8 +222,14 @@ def prepare_for_parser(raw: bytes, limits: Limits) -> tuple[memoryview, list[str
     if cut is not None:
         reasons.append(f"more than {MAX_PARSE_LINES} lines: the rest was not parsed")
         data = data[:cut]
-    if _container_count(data) <= MAX_CONTAINERS:
-        return data, reasons
+    runs = base64_runs(data)
+    outside, done = 0, 0
+    for start, end in [*runs, (len(data), len(data))]:
+        outside += _container_count(data[done:start])
+        done = end
+    if outside <= MAX_CONTAINERS:
+        return data, reasons, runs
+    # more than enough: rename from the first word past the cap, runs included (as before)
     for count, match in enumerate(_CONTAINER_RE.finditer(data), start=1):
         if count > MAX_CONTAINERS:
             head, tail = data[:match.start()], data[match.start():]
@@ -222,7 +238,7 @@ def prepare_for_parser(raw: bytes, limits: Limits) -> tuple[memoryview, list[str
             reasons.append(f"more than {MAX_CONTAINERS} multipart/message sections: "
                            "the rest was not parsed")
             break
-    return data, reasons
+    return data, reasons, None
 
 
 def _container_count(data: memoryview, block: int = 1 << 20) -> int:
@@ -384,9 +400,9 @@ def parse_message(raw: bytes, limits: Limits) -> MessageContent:
     Encrypted parts (S/MIME enveloped or opaque-signed, PGP/MIME, inline PGP) are unscannable;
     the content of ``multipart/signed`` is read and its signature skipped.
     """
-    data, unscannable = prepare_for_parser(raw, limits)
+    data, unscannable, runs = prepare_for_parser(raw, limits)
     try:
-        message = _parse_collapsed(data)
+        message = _parse_collapsed(data, runs)
     except RecursionError:  # prepare_for_parser makes this unreachable; kept as a fail-safe
         return MessageContent("", (), (), (), (), ("message structure could not be parsed",),
                               len(raw))
@@ -428,20 +444,25 @@ def _holds(data: memoryview, needle: bytes, block: int = 1 << 20) -> bool:
                for start in range(0, len(data), block))
 
 
-def _parse_collapsed(data: memoryview) -> email.message.Message:
+def base64_runs(data: memoryview) -> list[Run]:
+    """Where the base64 runs of ``data`` are (see :data:`_BASE64_RUN_RE`)."""
+    return [match.span(1) for match in _BASE64_RUN_RE.finditer(data)]
+
+
+def _parse_collapsed(data: memoryview, found: list[Run] | None = None) -> email.message.Message:
     """Parse ``data`` as :func:`_feed` would, without making the parser split base64 runs.
 
     Each run becomes one token line (keeping the run's last line end, which the parser may strip
     before a boundary) and is put back into the parsed texts. Unless every token is found exactly
     once in a part's body, preamble or epilogue (and in no header), ``data`` is parsed as is.
+    ``found``: the runs of ``data`` when already known (:func:`prepare_for_parser`).
     """
     runs: list[tuple[int, int]] = []  # run start, end of its last line's text
     pieces: list[bytes | memoryview] = []
     done = 0
-    for match in _BASE64_RUN_RE.finditer(data):
+    for start, end in base64_runs(data) if found is None else found:
         if not runs and _holds(data, _RUN_PREFIX.encode()):
             return _feed(data)  # crafted to hold the prefix: tokens would be ambiguous
-        start, end = match.span(1)
         text_end = end - (2 if data[end - 2:end].tobytes() == b"\r\n" else 1)
         pieces += (data[done:start], b"%s%08d" % (_RUN_PREFIX.encode(), len(runs)),
                    data[text_end:end])

@@ -89,6 +89,19 @@ def test_attachment_is_decoded_whole_from_a_collapsed_run() -> None:
     assert content.unscannable == ()
 
 
+def test_container_words_inside_base64_open_no_section_and_are_not_counted() -> None:
+    """``multipart/`` is base64 text too; in an attachment's run it opens no MIME section, so it
+    does not count towards ``MAX_CONTAINERS`` (it did: the part was then renamed and its base64
+    mangled, and the message reported as having too many sections)."""
+    line = b"multipart/message/" * 4 + b"AAAA\r\n"  # 76 base64 characters
+    body = line * (2 * govmilter.message.MAX_CONTAINERS)
+    part = (b'Content-Type: application/pdf; name="x.pdf"\r\n'
+            b"Content-Transfer-Encoding: base64\r\n\r\n" + body)
+    content = parse_message(multipart([part]), LIMITS)
+    assert content.unscannable == ()
+    assert [a.data for a in content.attachments] == [base64.b64decode(body.replace(b"\r\n", b""))]
+
+
 @pytest.mark.parametrize("body", [
     base64_lines(DOCUMENT), base64_lines(DOCUMENT, b"\r"), base64_lines(DOCUMENT, b"\n"),
     b"QUJD\r\nRA\r\n", b"QUJDRA=\r\n", b"QUJ", b"QUJDR\r\n", b"QU*J!D\r\n", b"", b"\r\n",
