@@ -306,6 +306,15 @@ def test_zip_bomb_is_stopped_by_the_ratio_limit() -> None:
     assert any("max_zip_ratio" in r and "ZIP bomb" in r for r in result.unscannable)
 
 
+def test_a_zip_entry_past_the_attachment_limit_is_cut_and_says_which_attachment() -> None:
+    archive = zip_of({"588_BTTTT-THH.txt": DOC.encode() + b"x" * 5000})
+    result = detect(attachments=(Attachment("a.txt", "text/plain", b"hello"),
+                                 Attachment("vb.zip", "application/zip", archive)),
+                    limits=Limits(max_attachment_bytes=4096))
+    assert "attachment 2: ZIP archive entry larger than 4096 bytes was cut" in result.unscannable
+    assert result.official  # the head of the entry was still read
+
+
 def test_zip_entry_count_and_password_are_limits() -> None:
     many = zip_of({f"f{i}.txt": b"x" for i in range(5)})
     result = detect(attachments=(Attachment("a.zip", "application/zip", many),),

@@ -21,9 +21,11 @@ _CHUNK = 64 * 1024
 class GuardedZip:
     """A ZIP archive opened within the scan's limits."""
 
-    def __init__(self, data: bytes, budget: ScanBudget, what: str = "ZIP archive") -> None:
+    def __init__(self, data: bytes, budget: ScanBudget, what: str = "ZIP archive",
+                 source: str = "") -> None:
         self.what = what
         self.budget = budget
+        self.source = source  #: which attachment (``attachment 2``), for reasons noted here
         try:
             self._zip = zipfile.ZipFile(io.BytesIO(data))
             infos = self._zip.infolist()
@@ -78,6 +80,7 @@ class GuardedZip:
                               ) from exc
         data = b"".join(chunks)
         if len(data) > cap:
-            self.budget.note(f"{self.what} entry larger than {cap} bytes was cut")
+            where = f"{self.source}: " if self.source else ""
+            self.budget.note(f"{where}{self.what} entry larger than {cap} bytes was cut")
             data = data[:cap]
         return data

@@ -123,7 +123,7 @@ def _pdf(data: bytes, source: str, budget: ScanBudget, found: Extraction) -> Non
 
 
 def _zip(data: bytes, source: str, budget: ScanBudget, found: Extraction, depth: int) -> None:
-    archive = GuardedZip(data, budget, "ZIP archive")
+    archive = GuardedZip(data, budget, "ZIP archive", source)
     if is_docx(archive):
         archive.what = "DOCX document"
         _add(found, budget, f"{source} (DOCX)", docx_text(archive))
