@@ -198,7 +198,7 @@ def test_big_message_spools_to_a_private_unlinked_file_freed_at_end_of_message(
         assert conn.send_ar(mt.SMFIC_RCPT, args=[f"<{OFFICIAL_RCPT}>"])[0] == mt.SMFIR_CONTINUE
         assert conn.send_ar(mt.SMFIC_DATA)[0] == mt.SMFIR_CONTINUE
         # past memory_bytes: now in a file, message in flight
-        session.content([("From", f"<{OFFICIAL_SENDER}>"), ("Subject", "big")], "x" * 200_000)
+        session.content([("From", f"<{OFFICIAL_SENDER}>"), ("Subject", "big")], b"x" * 200_000)
         [(target, mode)] = spool_descriptors(daemon.pid, spool_dir)
         assert target.endswith("(deleted)")  # no name on disk: nothing left if it is killed
         assert mode == 0o600
