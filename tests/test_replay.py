@@ -135,7 +135,7 @@ def test_generated_documents_are_detected_as_the_generator_meant(
                      "none": made["plain"]}
 
 
-def test_maildir_counts_match_the_generator_using_both_workers(
+def test_maildir_counts_match_the_generator_scanned_by_worker_processes(
         maildir: tuple[Path, dict[str, GeneratedMessage]], messages: list[GeneratedMessage]
         ) -> None:
     path, _ = maildir
@@ -185,8 +185,10 @@ def test_policy_edit_changes_exactly_the_expected_verdicts(
             MessageSource(path), new, old, jobs=jobs), new, old))
         for jobs in (1, 2)
     ]
-    # Serial in this process, then by both worker processes: exactly the same answer.
-    assert [r.pop("workers") for r in reports] == [0, 2]
+    # Serial in this process, then by worker processes (both, unless one started so late that
+    # the other had done every batch): exactly the same answer.
+    serial, parallel = (r.pop("workers") for r in reports)
+    assert serial == 0 and parallel in (1, 2)
     assert reports[0] == reports[1]
     data = reports[0]
     changed = {(c["message"], c["recipient"]) for c in data["changed"]}
