@@ -139,5 +139,6 @@ def running_dnsmasq(directory: Path, silent_port: int) -> Iterator[DnsServer]:
 def silent_settings(silent: socket.socket, **changes: object) -> DnsSettings:
     """Settings that send every query to the silent socket."""
     port = int(silent.getsockname()[1])
-    return dataclasses.replace(  # type: ignore[arg-type]
-        DnsSettings(nameservers=(Nameserver("127.0.0.1", port),)), **changes)
+    return dataclasses.replace(
+        DnsSettings(nameservers=(Nameserver("127.0.0.1", port),)),
+        **changes)  # type: ignore[arg-type]

@@ -572,9 +572,9 @@ def make_corpus(out: Path, official: int = 102, negative: int = 96) -> tuple[int
                                   "nguoinhan@gmail.com", i))
     negatives = list(NEGATIVE_VARIANTS.items())
     for i in range(negative):
-        name, build = negatives[i % len(negatives)]
-        subject, message = build(rng, i)
-        path = out / "negative" / f"{name}-{i:03d}.eml"
+        kind, make = negatives[i % len(negatives)]
+        subject, message = make(rng, i)
+        path = out / "negative" / f"{kind}-{i:03d}.eml"
         path.write_bytes(envelope(message, subject, "Someone <someone@example.com>",
                                   "ban@gmail.com", 1000 + i))
     return official, negative

@@ -31,7 +31,7 @@ def readme_table() -> dict[str, str]:
     """``setting`` → ``value`` cells of the README table under the postfix-main.cf link."""
     text = README.read_text(encoding="utf-8")
     table = text[text.index("[`deploy/postfix-main.cf`](deploy/postfix-main.cf) sets"):]
-    rows = {}
+    rows: dict[str, str] = {}
     for line in table.splitlines()[1:]:
         if not line.startswith("|") and rows:
             break

@@ -110,9 +110,10 @@ def write_openmetrics(path: Path, end: int, sha_mic: str) -> None:
                       for i in steps]
     hosts = ((MIC, "mx1", sha_mic, "enforce"), (MIC, "mx2", sha_mic, "enforce"),
              (HANOI, "mail", "f" * 64, "monitor"))
-    for name, value in (("govmilter_policy_info", lambda _: 1),
-                        ("govmilter_policy_last_reload_success_timestamp_seconds",
-                         lambda _: start + 3600)):
+    gauges: tuple[tuple[str, Callable[[int], int]], ...] = (
+        ("govmilter_policy_info", lambda _: 1),
+        ("govmilter_policy_last_reload_success_timestamp_seconds", lambda _: start + 3600))
+    for name, value in gauges:
         lines.append(f"# TYPE {name} gauge")
         for agency, instance, sha, mode in hosts:
             extra = f',sha256="{sha}",mode="{mode}"' if name.endswith("_info") else ""

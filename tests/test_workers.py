@@ -71,7 +71,7 @@ def test_an_exception_in_the_scan_reaches_the_caller_and_the_worker_stays() -> N
     scanner.start()
     try:
         [worker] = scanner.worker_pids()
-        broken = dataclasses.replace(POLICY, detection=None)  # the worker's scan raises
+        broken = dataclasses.replace(POLICY, detection=None)  # type: ignore[arg-type]  # raises
         with pytest.raises(AttributeError):
             scanner.scan(PLAIN, broken)
         assert scanner.worker_pids() == [worker]
