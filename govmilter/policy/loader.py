@@ -218,6 +218,12 @@ class _Checker:
                 )
         return value
 
+    def section(self, value: Any, line: int, where: str, allowed: tuple[str, ...]) -> _Map:
+        """:meth:`mapping` for an optional section: a wrong type is reported and the section
+        read as empty (its defaults), so that its keys are not reported missing one by one."""
+        checked = self.mapping(value, line, where, allowed)
+        return checked if checked is not None else _Map(line)
+
     def sequence(self, value: Any, line: int, where: str) -> list[tuple[Any, int]]:
         """Return ``(item, line)`` pairs; a scalar is accepted as a one-item list."""
         if value is None:
@@ -415,8 +421,7 @@ def _domains(check: _Checker, value: Any, line: int,
     if official_map is None and "official" not in m:
         suffixes, agencies = ["gov.vn"], []
     else:
-        om = check.mapping(official_map, _line(m, "official"), "domains.official", _OFFICIAL_KEYS)
-        om = om if om is not None else _Map(_line(m, "official"))
+        om = check.section(official_map, _line(m, "official"), "domains.official", _OFFICIAL_KEYS)
         suffixes = _domain_list(check, om.get("suffixes"), _line(om, "suffixes"),
                                 "domains.official.suffixes")
         agencies = _domain_list(check, om.get("agencies"), _line(om, "agencies"),
@@ -428,9 +433,8 @@ def _domains(check: _Checker, value: Any, line: int,
                        "no address is official (gov.vn is the default only when the key is "
                        "left out)")
     internal = _domain_list(check, m.get("internal"), _line(m, "internal"), "domains.internal")
-    fm = check.mapping(m.get("freemail"), _line(m, "freemail"), "domains.freemail",
+    fm = check.section(m.get("freemail"), _line(m, "freemail"), "domains.freemail",
                        _FREEMAIL_KEYS)
-    fm = fm if fm is not None else _Map(_line(m, "freemail"))
     builtin = check.boolean(fm.get("builtin", True), _line(fm, "builtin"),
                             "domains.freemail.builtin")
     extra = _domain_list(check, fm.get("extra"), _line(fm, "extra"), "domains.freemail.extra")
@@ -459,8 +463,7 @@ def _bare(entries: list[str]) -> tuple[str, ...]:
 
 def _lookalike(check: _Checker, value: Any, line: int, suffixes: list[str],
                protected: list[str]) -> LookalikeSettings:
-    m = check.mapping(value, line, "domains.lookalike", _LOOKALIKE_KEYS)
-    m = m if m is not None else _Map(line)
+    m = check.section(value, line, "domains.lookalike", _LOOKALIKE_KEYS)
     enabled = check.boolean(m.get("enabled", True), _line(m, "enabled"),
                             "domains.lookalike.enabled")
     extra = _domain_list(check, m.get("protect"), _line(m, "protect"),
@@ -672,8 +675,7 @@ def _rule(check: _Checker, value: Any, line: int, where: str) -> Rule | None:
                     "metric label)")
     else:
         where = f"rule {rule_id!r}"
-    when = check.mapping(m.get("when"), _line(m, "when"), f"{where}.when", _WHEN_KEYS)
-    when = when if when is not None else _Map(_line(m, "when"))
+    when = check.section(m.get("when"), _line(m, "when"), f"{where}.when", _WHEN_KEYS)
     senders = _class_set(check, when.get("sender", "any"), _line(when, "sender"),
                          f"{where}.when.sender")
     recipients = _class_set(check, when.get("recipient", "any"), _line(when, "recipient"),
