@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import io
 import json
 import unicodedata
-import zipfile
 from pathlib import Path
 
 import pytest
+from hostile_mail import zip_archive
 
 from govmilter.cli import main
 from govmilter.document import (
@@ -56,14 +55,6 @@ def detect(*texts: str, attachments: tuple[Attachment, ...] = (), subject: str =
 
 def has(evidence: OfficialDocumentEvidence, fragment: str) -> bool:
     return any(fragment in item for item in evidence.evidence)
-
-
-def zip_of(files: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, data in files.items():
-            archive.writestr(name, data)
-    return buffer.getvalue()
 
 
 # --- text cues ------------------------------------------------------------------------------------
@@ -231,7 +222,7 @@ def test_file_names_are_evidence() -> None:
 
 def docx(lines: list[str]) -> bytes:
     body = "".join(f"<w:p><w:r><w:t>{line}</w:t></w:r></w:p>" for line in lines)
-    return zip_of({"[Content_Types].xml": b"<Types/>",
+    return zip_archive({"[Content_Types].xml": b"<Types/>",
                    "word/document.xml": f'<w:document xmlns:w="x"><w:body>{body}</w:body>'
                                         "</w:document>".encode()})
 
@@ -246,14 +237,14 @@ def test_docx_attachment_is_read() -> None:
 def test_docx_entity_declarations_are_not_expanded() -> None:
     bomb = ('<!DOCTYPE w [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;">]>'
             '<w:document><w:body><w:p><w:r><w:t>&b;&b;&b;</w:t></w:r></w:p></w:body></w:document>')
-    data = zip_of({"word/document.xml": bomb.encode()})
+    data = zip_archive({"word/document.xml": bomb.encode()})
     result = detect(attachments=(Attachment("x.docx", "application/octet-stream", data),))
     assert not result.official and result.unscannable == ()
 
 
 def test_odt_attachment_is_read() -> None:
     body = "".join(f"<text:p>{line}</text:p>" for line in DOC.split("\n"))
-    data = zip_of({"mimetype": b"application/vnd.oasis.opendocument.text",
+    data = zip_archive({"mimetype": b"application/vnd.oasis.opendocument.text",
                    "content.xml": f"<office:document-content><office:body><office:text>{body}"
                                   "</office:text></office:body></office:document-content>"
                                   .encode()})
@@ -289,10 +280,10 @@ def test_edxml_header_and_its_files_are_read() -> None:
 
 
 def test_zip_is_opened_one_level_deep() -> None:
-    inner = zip_of({"588_BTTTT-THH.txt": DOC.encode()})
+    inner = zip_archive({"588_BTTTT-THH.txt": DOC.encode()})
     result = detect(attachments=(Attachment("vb.zip", "application/zip", inner),))
     assert result.official and has(result, "attachment 1 > entry 1")
-    nested = zip_of({"inner.zip": inner})
+    nested = zip_archive({"inner.zip": inner})
     deep = detect(attachments=(Attachment("vb.zip", "application/zip", nested),))
     assert not deep.official
     assert any("archive inside an archive" in r for r in deep.unscannable)
@@ -300,14 +291,14 @@ def test_zip_is_opened_one_level_deep() -> None:
 
 
 def test_zip_bomb_is_stopped_by_the_ratio_limit() -> None:
-    bomb = zip_of({"huge.txt": b"\0" * (20 * 1024 * 1024)})
+    bomb = zip_archive({"huge.txt": b"\0" * (20 * 1024 * 1024)})
     assert len(bomb) < 100_000
     result = detect(attachments=(Attachment("a.zip", "application/zip", bomb),))
     assert any("max_zip_ratio" in r and "ZIP bomb" in r for r in result.unscannable)
 
 
 def test_a_zip_entry_past_the_attachment_limit_is_cut_and_says_which_attachment() -> None:
-    archive = zip_of({"588_BTTTT-THH.txt": DOC.encode() + b"x" * 5000})
+    archive = zip_archive({"588_BTTTT-THH.txt": DOC.encode() + b"x" * 5000})
     result = detect(attachments=(Attachment("a.txt", "text/plain", b"hello"),
                                  Attachment("vb.zip", "application/zip", archive)),
                     limits=Limits(max_attachment_bytes=4096))
@@ -316,12 +307,12 @@ def test_a_zip_entry_past_the_attachment_limit_is_cut_and_says_which_attachment(
 
 
 def test_zip_entry_count_and_password_are_limits() -> None:
-    many = zip_of({f"f{i}.txt": b"x" for i in range(5)})
+    many = zip_archive({f"f{i}.txt": b"x" for i in range(5)})
     result = detect(attachments=(Attachment("a.zip", "application/zip", many),),
                     limits=Limits(max_zip_entries=3))
     assert any("5 entries" in r and "max_zip_entries" in r for r in result.unscannable)
     # Mark the entry encrypted (general-purpose flag bit 0), as a password ZIP has it.
-    data = bytearray(zip_of({"secret.txt": DOC.encode()}))
+    data = bytearray(zip_archive({"secret.txt": DOC.encode()}))
     data[6] |= 0x1  # local file header
     central = data.index(b"PK\x01\x02")
     data[central + 8] |= 0x1  # central directory header

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 import yaml
+from test_domains import INVALID_DOMAINS
 
 from govmilter.domains import DomainClass
 from govmilter.policy import (
@@ -222,13 +223,7 @@ def test_any_mapping_or_list_of_the_default_policy_given_a_wrong_type_is_a_file_
 @pytest.mark.parametrize(
     ("domain", "why"),
     [
-        pytest.param("-bad-.vn", "label '-bad-' in domain '-bad-.vn' starts or ends with '-'",
-                     id="hyphens-around"),
-        pytest.param("bad-.vn", "label 'bad-' in domain 'bad-.vn' starts or ends with '-'",
-                     id="trailing-hyphen"),
-        pytest.param("1.2.3.4", "'1.2.3.4' is an IP address, not a domain", id="ip-address"),
-        pytest.param("xn--zz.vn", "label 'xn--zz' in domain 'xn--zz.vn' is not valid punycode",
-                     id="bad-punycode"),
+        *INVALID_DOMAINS,
         pytest.param("*.-x.vn", "label '-x' in domain '-x.vn' starts or ends with '-'",
                      id="wildcard-hyphen"),
     ],
