@@ -36,7 +36,7 @@ import tempfile
 import threading
 import time
 import urllib.request
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -101,6 +101,8 @@ class Report:
 
     command: str
     machine: dict[str, str]
+    #: main.cf settings added to every private Postfix (``--postfix``); none by default
+    postfix_settings: dict[str, str] = field(default_factory=dict)
     runs: list[RunResult] = field(default_factory=list)
     ratios: list[dict[str, object]] = field(default_factory=list)
     drift: dict[str, object] | None = None
@@ -292,23 +294,36 @@ def milter_for(config: str, workdir: Path, policy: Path) -> Iterator[Milter]:
         stop_process(process, 20)
 
 
-def private_postfix(run_dir: Path, milter: Milter) -> PrivatePostfix:
-    """The tests' private Postfix, sized for the load: counting sink, 120 processes."""
+def private_postfix(run_dir: Path, milter: Milter,
+                    settings: Mapping[str, str] | None = None) -> PrivatePostfix:
+    """The tests' private Postfix, sized for the load: counting sink, 120 processes.
+
+    ``settings`` (``--postfix NAME=VALUE``) are added to its main.cf, e.g. ``in_flow_delay=0``.
+    """
     return PrivatePostfix(run_dir / "postfix", milter.postfix_spec, sink_dumps=False,
                           process_limit=PROCESS_LIMIT,
-                          main={"message_size_limit": str(50 * 1024 * 1024)})
+                          main={"message_size_limit": str(50 * 1024 * 1024), **(settings or {})})
+
+
+def postfix_setting(text: str) -> tuple[str, str]:
+    """``NAME=VALUE`` of ``--postfix``, as a pair."""
+    name, sep, value = text.partition("=")
+    if not sep or not re.fullmatch(r"[a-z0-9_]+", name.strip()):
+        raise argparse.ArgumentTypeError(f"expected a main.cf NAME=VALUE, got {text!r}")
+    return name.strip(), value.strip()
 
 
 # ---- one run --------------------------------------------------------------------------------
 
 def run_once(config: str, kind: MessageKind, count: int, sessions: int, workdir: Path,
-             policy: Path, round_number: int = 0) -> RunResult:
+             policy: Path, round_number: int = 0,
+             postfix_settings: Mapping[str, str] | None = None) -> RunResult:
     """Send ``count`` messages of ``kind`` over ``sessions`` parallel SMTP sessions."""
     run_dir = workdir / f"{config}-{kind.name}-{sessions}-{round_number}"
     run_dir.mkdir(parents=True)
     run_dir.chmod(0o755)  # Postfix's daemons (user postfix) walk into it
     with milter_for(config, run_dir, policy) as milter, \
-            private_postfix(run_dir, milter) as postfix:
+            private_postfix(run_dir, milter, postfix_settings) as postfix:
         sampler = RssSampler(milter.pid) if milter.pid else None
         cpu_before = process_tree_cpu(milter.pid) if milter.pid else 0.0
         with sampler or _nothing():
@@ -469,7 +484,8 @@ def benchmark(args: argparse.Namespace) -> Report:
     if "govmilter-1cpu" in configs and not pool_available():
         configs.remove("govmilter-1cpu")
     sessions_list = [int(s) for s in args.sessions.split(",")]
-    report = Report(command=" ".join(["python -m bench.run", *sys.argv[1:]]), machine=machine())
+    report = Report(command=" ".join(["python -m bench.run", *sys.argv[1:]]), machine=machine(),
+                    postfix_settings=dict(args.postfix))
     with tempfile.TemporaryDirectory(prefix="govmilter-bench-") as tmp:
         workdir = Path(tmp)
         workdir.chmod(0o755)
@@ -481,7 +497,7 @@ def benchmark(args: argparse.Namespace) -> Report:
                     shift = number % len(configs)
                     for config in configs[shift:] + configs[:shift]:
                         result = run_once(config, kinds[mix], counts[mix], sessions, workdir,
-                                          policy, number)
+                                          policy, number, report.postfix_settings)
                         report.runs.append(result)
                         print(f"{mix:6} s={sessions:<3} r={number} {config:15} "
                               f"{result.accepted_per_s:8.1f}/s "
@@ -496,7 +512,8 @@ def benchmark(args: argparse.Namespace) -> Report:
 def drift(args: argparse.Namespace) -> Report:
     """govmilter's RSS over ``--messages`` messages in batches: three plain, then one PDF."""
     kinds = write_messages(CACHE, ("plain", "pdf"))
-    report = Report(command=" ".join(["python -m bench.run", *sys.argv[1:]]), machine=machine())
+    report = Report(command=" ".join(["python -m bench.run", *sys.argv[1:]]), machine=machine(),
+                    postfix_settings=dict(args.postfix))
     batches = max(2, args.messages // args.batch)
     samples: list[dict[str, object]] = []
     lost = 0
@@ -505,7 +522,7 @@ def drift(args: argparse.Namespace) -> Report:
         workdir.chmod(0o755)
         policy = bench_policy(workdir, args.dns)
         with milter_for("govmilter", workdir, policy) as milter, \
-                private_postfix(workdir, milter) as postfix:
+                private_postfix(workdir, milter, report.postfix_settings) as postfix:
             assert milter.pid is not None
             sent = 0
             with RssSampler(milter.pid) as sampler:
@@ -557,6 +574,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--messages", type=int, default=20000, help="drift: messages in total")
     parser.add_argument("--batch", type=int, default=1000, help="drift: messages per batch")
     parser.add_argument("--json", type=Path, default=Path("bench-results.json"))
+    parser.add_argument("--postfix", type=postfix_setting, action="append", default=[],
+                        metavar="NAME=VALUE",
+                        help="add this main.cf setting to every private Postfix (repeatable), "
+                             "e.g. in_flow_delay=0")
     parser.add_argument("--dns", choices=("off", "system"), default="off",
                         help="govmilter's DNS classification: off (default; the lists alone) "
                         "or system (the default policy as shipped, /etc/resolv.conf)")

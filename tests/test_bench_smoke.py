@@ -28,11 +28,13 @@ def test_quick_benchmark_delivers_every_message_and_reports_each_configuration(
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     result = subprocess.run(
         [sys.executable, "-m", "bench.run", "--quick", "--scale", "0.05", "--mixes", "plain",
-         "--configs", "postfix,passthrough,govmilter", "--repeat", "2", "--json", str(out)],
+         "--configs", "postfix,passthrough,govmilter", "--repeat", "2", "--json", str(out),
+         "--postfix", "in_flow_delay=0"],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=240)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     report = json.loads(out.read_text())
     assert report["machine"]["cores"]
+    assert report["postfix_settings"] == {"in_flow_delay": "0"}
     assert sorted((run["config"], run["round"]) for run in report["runs"]) == [
         (config, number) for config in ("govmilter", "passthrough", "postfix") for number in (0, 1)]
     for run in report["runs"]:
@@ -50,3 +52,22 @@ def test_quick_benchmark_delivers_every_message_and_reports_each_configuration(
     assert {"govmilter/postfix", "govmilter/passthrough"} <= set(ratios)
     low, high = ratios["govmilter/postfix range"]  # two rounds: the median and its range
     assert low <= ratios["govmilter/postfix"] <= high
+
+
+def test_postfix_settings_reach_every_private_postfix(tmp_path: Path) -> None:
+    from bench.run import Milter, private_postfix
+
+    postfix = private_postfix(tmp_path, Milter(None, "unix:/x.sock", None, ""),
+                              {"in_flow_delay": "0"})
+    assert postfix.settings()["in_flow_delay"] == "0"
+    assert postfix.settings()["smtpd_milters"] == "unix:/x.sock"
+    assert "in_flow_delay" not in private_postfix(tmp_path, Milter(None, None, None, "")).settings()
+
+
+def test_a_malformed_postfix_setting_is_refused_before_anything_runs() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.run", "--quick", "--postfix", "in flow delay"],
+        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True,
+        timeout=60)
+    assert result.returncode == 2
+    assert "expected a main.cf NAME=VALUE, got 'in flow delay'" in result.stderr
