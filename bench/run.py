@@ -474,6 +474,12 @@ def pool_available() -> bool:
     return importlib.util.find_spec("govmilter.workers") is not None
 
 
+def new_report(args: argparse.Namespace) -> Report:
+    """An empty report of this invocation: its command, the machine, the Postfix settings."""
+    return Report(command=" ".join(["python -m bench.run", *sys.argv[1:]]), machine=machine(),
+                  postfix_settings=dict(args.postfix))
+
+
 def benchmark(args: argparse.Namespace) -> Report:
     """The throughput matrix."""
     counts = dict(QUICK_COUNTS if args.quick else FULL_COUNTS)
@@ -484,8 +490,7 @@ def benchmark(args: argparse.Namespace) -> Report:
     if "govmilter-1cpu" in configs and not pool_available():
         configs.remove("govmilter-1cpu")
     sessions_list = [int(s) for s in args.sessions.split(",")]
-    report = Report(command=" ".join(["python -m bench.run", *sys.argv[1:]]), machine=machine(),
-                    postfix_settings=dict(args.postfix))
+    report = new_report(args)
     with tempfile.TemporaryDirectory(prefix="govmilter-bench-") as tmp:
         workdir = Path(tmp)
         workdir.chmod(0o755)
@@ -512,8 +517,7 @@ def benchmark(args: argparse.Namespace) -> Report:
 def drift(args: argparse.Namespace) -> Report:
     """govmilter's RSS over ``--messages`` messages in batches: three plain, then one PDF."""
     kinds = write_messages(CACHE, ("plain", "pdf"))
-    report = Report(command=" ".join(["python -m bench.run", *sys.argv[1:]]), machine=machine(),
-                    postfix_settings=dict(args.postfix))
+    report = new_report(args)
     batches = max(2, args.messages // args.batch)
     samples: list[dict[str, object]] = []
     lost = 0
