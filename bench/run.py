@@ -11,6 +11,9 @@ same ``smtp-source`` load and relays it to ``smtp-sink``:
 - ``passthrough``: a pymilter that reads everything and accepts everything (b, bench/passthrough);
 - ``passthrough-noreply``: the same, negotiating no replies to headers and body chunks as
   govmilter does (only with ``--configs``): what that protocol saving alone is worth;
+- ``passthrough-c``, ``passthrough-c-noreply``: the same two in C against libmilter
+  (bench/passthrough.c, compiled with ``cc`` on first use; only with ``--configs``): the least
+  any milter costs Postfix, with no Python at all;
 - ``govmilter``: govmilter on the default policy over a unix socket (c);
 - ``govmilter-inet``: the same over ``inet:`` on loopback (d);
 - ``govmilter-1cpu``: (c) with attachment extraction in the milter process, no worker pool
@@ -63,6 +66,8 @@ PROCESS_LIMIT = 120
 FULL_COUNTS = {"plain": 3000, "pdf": 600, "docx": 150}
 QUICK_COUNTS = {"plain": 300, "pdf": 60, "docx": 20}
 CONFIGS = ("postfix", "passthrough", "govmilter", "govmilter-inet", "govmilter-1cpu")
+#: Every configuration ``--configs`` accepts: the default matrix and the extra baselines.
+KNOWN_CONFIGS = (*CONFIGS, "passthrough-noreply", "passthrough-c", "passthrough-c-noreply")
 
 
 @dataclass
@@ -275,23 +280,55 @@ def milter_for(config: str, workdir: Path, policy: Path) -> Iterator[Milter]:
             yield Milter(milter.pid, milter.postfix_spec, milter.metrics_port,
                          "govmilter_processing_seconds", milter.log)
         return
-    metrics_port = free_port()
     socket_path = workdir / "passthrough.sock"
-    with (workdir / "passthrough.log").open("wb") as log:
-        # umask 0: the milter runs as root and Postfix as "postfix"; the socket must be writable
-        process = subprocess.Popen(
-            [sys.executable, "-m", "bench.passthrough", "--socket", f"unix:{socket_path}",
-             "--metrics-port", str(metrics_port),
-             *(["--noreply"] if config == "passthrough-noreply" else [])],
-            stdout=log, stderr=subprocess.STDOUT, env=checkout_env(), cwd=REPO,
-            preexec_fn=lambda: os.umask(0))
-    try:
+    if config.startswith("passthrough-c"):
+        command = [str(c_passthrough()), "-p", f"unix:{socket_path}",
+                   *(["-n"] if config.endswith("-noreply") else [])]
+        with _process(command, workdir / "passthrough.log") as process:
+            wait_until(socket_path.exists, 30, "the C pass-through milter to listen")
+            yield Milter(process.pid, f"unix:{socket_path}", None, "")
+        return
+    metrics_port = free_port()
+    command = [sys.executable, "-m", "bench.passthrough", "--socket", f"unix:{socket_path}",
+               "--metrics-port", str(metrics_port),
+               *(["--noreply"] if config == "passthrough-noreply" else [])]
+    with _process(command, workdir / "passthrough.log") as process:
         wait_until(lambda: port_open(metrics_port) and socket_path.exists(), 30,
                    "the pass-through milter to listen")
         yield Milter(process.pid, f"unix:{socket_path}", metrics_port,
                      "passthrough_processing_seconds")
+
+
+@contextmanager
+def _process(command: list[str], log_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """Run a pass-through milter, output to ``log_path``; stop it afterwards."""
+    with log_path.open("wb") as log:
+        # umask 0: the milter runs as root and Postfix as "postfix"; the socket must be writable
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
+                                   env=checkout_env(), cwd=REPO, preexec_fn=lambda: os.umask(0))
+    try:
+        yield process
     finally:
         stop_process(process, 20)
+
+
+def c_passthrough() -> Path:
+    """bench/passthrough.c compiled (once per change of the source) into the message cache.
+
+    :raises RuntimeError: with the compiler's message when it cannot be built (``cc`` and
+        libmilter-dev are in scripts/setup.sh's packages).
+    """
+    source = REPO / "bench" / "passthrough.c"
+    binary = CACHE / "passthrough-c"
+    if binary.exists() and binary.stat().st_mtime >= source.stat().st_mtime:
+        return binary
+    CACHE.mkdir(parents=True, exist_ok=True)
+    compiler = os.environ.get("CC", "cc")
+    built = subprocess.run([compiler, "-O2", "-o", str(binary), str(source), "-lmilter",
+                            "-pthread"], capture_output=True, text=True)
+    if built.returncode:
+        raise RuntimeError(f"cannot build {source.name} with {compiler}:\n{built.stderr}")
+    return binary
 
 
 def private_postfix(run_dir: Path, milter: Milter,
@@ -303,6 +340,15 @@ def private_postfix(run_dir: Path, milter: Milter,
     return PrivatePostfix(run_dir / "postfix", milter.postfix_spec, sink_dumps=False,
                           process_limit=PROCESS_LIMIT,
                           main={"message_size_limit": str(50 * 1024 * 1024), **(settings or {})})
+
+
+def config_list(text: str) -> str:
+    """``--configs``: a comma list of known configuration names, checked before anything runs."""
+    unknown = [c for c in text.split(",") if c and c not in KNOWN_CONFIGS]
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown configuration {', '.join(unknown)}; known: "
+                                         f"{', '.join(KNOWN_CONFIGS)}")
+    return text
 
 
 def postfix_setting(text: str) -> tuple[str, str]:
@@ -366,6 +412,9 @@ def _nothing() -> Iterator[None]:
 RATIO_PAIRS = {"govmilter/postfix": ("govmilter", "postfix"),
                "govmilter/passthrough": ("govmilter", "passthrough"),
                "passthrough/postfix": ("passthrough", "postfix"),
+               "passthrough-c/postfix": ("passthrough-c", "postfix"),
+               "passthrough-c-noreply/postfix": ("passthrough-c-noreply", "postfix"),
+               "govmilter/passthrough-c-noreply": ("govmilter", "passthrough-c-noreply"),
                "govmilter/passthrough-noreply": ("govmilter", "passthrough-noreply"),
                "inet/unix": ("govmilter-inet", "govmilter"),
                "pool/1cpu": ("govmilter", "govmilter-1cpu")}
@@ -489,6 +538,8 @@ def benchmark(args: argparse.Namespace) -> Report:
     configs = [c for c in args.configs.split(",") if c]
     if "govmilter-1cpu" in configs and not pool_available():
         configs.remove("govmilter-1cpu")
+    if any(c.startswith("passthrough-c") for c in configs):
+        c_passthrough()  # a compiler error stops the run here, before any Postfix starts
     sessions_list = [int(s) for s in args.sessions.split(",")]
     report = new_report(args)
     with tempfile.TemporaryDirectory(prefix="govmilter-bench-") as tmp:
@@ -570,7 +621,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="small counts, one session count")
     parser.add_argument("--mixes", default="plain,pdf,docx")
     parser.add_argument("--sessions", default=None, help="comma list (default 10,50; quick 10)")
-    parser.add_argument("--configs", default=",".join(CONFIGS))
+    parser.add_argument("--configs", type=config_list, default=",".join(CONFIGS),
+                        help=f"comma list of {', '.join(KNOWN_CONFIGS)} (default: "
+                        f"{','.join(CONFIGS)})")
     parser.add_argument("--scale", type=float, default=1.0, help="multiply message counts")
     parser.add_argument("--repeat", type=int, default=1, metavar="N",
                         help="rounds of every configuration per load, in rotating order; "

@@ -71,3 +71,39 @@ def test_a_malformed_postfix_setting_is_refused_before_anything_runs() -> None:
         timeout=60)
     assert result.returncode == 2
     assert "expected a main.cf NAME=VALUE, got 'in flow delay'" in result.stderr
+
+
+def test_the_c_pass_through_is_built_and_every_message_goes_through_it(tmp_path: Path) -> None:
+    """The C baseline (bench/passthrough.c) compiles and sits in the mail path.
+
+    The private Postfix tempfails mail when its milter does not answer
+    (``milter_default_action=tempfail``), so delivering every message shows that the C milter
+    answered each one, in both protocol variants.
+    """
+    require_postfix()
+    out = tmp_path / "bench.json"
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.run", "--quick", "--scale", "0.05", "--mixes", "plain",
+         "--configs", "postfix,passthrough-c,passthrough-c-noreply", "--json", str(out)],
+        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True,
+        timeout=240)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    report = json.loads(out.read_text())
+    runs = {run["config"]: run for run in report["runs"]}
+    assert set(runs) == {"postfix", "passthrough-c", "passthrough-c-noreply"}
+    for config in ("passthrough-c", "passthrough-c-noreply"):
+        assert runs[config]["sent"] == runs[config]["received"] == 15
+        assert runs[config]["lossless"] is True
+        assert runs[config]["peak_rss_mb"] is not None  # its process was measured
+        assert runs[config]["milter_p99_ms"] is None  # it has no histogram
+    [ratios] = report["ratios"]
+    assert {"passthrough-c/postfix", "passthrough-c-noreply/postfix"} <= set(ratios)
+
+
+def test_an_unknown_configuration_is_refused_before_anything_runs() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.run", "--quick", "--configs", "postfix,passthru"],
+        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True,
+        timeout=60)
+    assert result.returncode == 2
+    assert "unknown configuration passthru" in result.stderr
