@@ -12,8 +12,10 @@ same ``smtp-source`` load and relays it to ``smtp-sink``:
 - ``passthrough-noreply``: the same, negotiating no replies to headers and body chunks as
   govmilter does (only with ``--configs``): what that protocol saving alone is worth;
 - ``passthrough-c``, ``passthrough-c-noreply``: the same two in C against libmilter
-  (bench/passthrough.c, compiled with ``cc`` on first use; only with ``--configs``): the least
-  any milter costs Postfix, with no Python at all;
+  (bench/passthrough.c, compiled with ``cc`` on first use; only with ``--configs``): what the
+  milter protocol costs Postfix with no Python at all;
+- ``passthrough-c-minimal``: that C milter asking for the least a content milter can work with
+  (envelope, headers and body, no reply before end of message): the floor of any content milter;
 - ``govmilter``: govmilter on the default policy over a unix socket (c);
 - ``govmilter-inet``: the same over ``inet:`` on loopback (d);
 - ``govmilter-1cpu``: (c) with attachment extraction in the milter process, no worker pool
@@ -67,7 +69,11 @@ FULL_COUNTS = {"plain": 3000, "pdf": 600, "docx": 150}
 QUICK_COUNTS = {"plain": 300, "pdf": 60, "docx": 20}
 CONFIGS = ("postfix", "passthrough", "govmilter", "govmilter-inet", "govmilter-1cpu")
 #: Every configuration ``--configs`` accepts: the default matrix and the extra baselines.
-KNOWN_CONFIGS = (*CONFIGS, "passthrough-noreply", "passthrough-c", "passthrough-c-noreply")
+KNOWN_CONFIGS = (*CONFIGS, "passthrough-noreply", "passthrough-c", "passthrough-c-noreply",
+                 "passthrough-c-minimal")
+#: The C pass-through's option for each of its configurations (see bench/passthrough.c).
+C_PASSTHROUGH_OPTIONS = {"passthrough-c": [], "passthrough-c-noreply": ["-n"],
+                         "passthrough-c-minimal": ["-m"]}
 
 
 @dataclass
@@ -281,9 +287,9 @@ def milter_for(config: str, workdir: Path, policy: Path) -> Iterator[Milter]:
                          "govmilter_processing_seconds", milter.log)
         return
     socket_path = workdir / "passthrough.sock"
-    if config.startswith("passthrough-c"):
+    if config in C_PASSTHROUGH_OPTIONS:
         command = [str(c_passthrough()), "-p", f"unix:{socket_path}",
-                   *(["-n"] if config.endswith("-noreply") else [])]
+                   *C_PASSTHROUGH_OPTIONS[config]]
         with _process(command, workdir / "passthrough.log") as process:
             wait_until(socket_path.exists, 30, "the C pass-through milter to listen")
             yield Milter(process.pid, f"unix:{socket_path}", None, "")
@@ -414,6 +420,7 @@ RATIO_PAIRS = {"govmilter/postfix": ("govmilter", "postfix"),
                "passthrough/postfix": ("passthrough", "postfix"),
                "passthrough-c/postfix": ("passthrough-c", "postfix"),
                "passthrough-c-noreply/postfix": ("passthrough-c-noreply", "postfix"),
+               "passthrough-c-minimal/postfix": ("passthrough-c-minimal", "postfix"),
                "govmilter/passthrough-c-noreply": ("govmilter", "passthrough-c-noreply"),
                "govmilter/passthrough-noreply": ("govmilter", "passthrough-noreply"),
                "inet/unix": ("govmilter-inet", "govmilter"),
@@ -538,7 +545,7 @@ def benchmark(args: argparse.Namespace) -> Report:
     configs = [c for c in args.configs.split(",") if c]
     if "govmilter-1cpu" in configs and not pool_available():
         configs.remove("govmilter-1cpu")
-    if any(c.startswith("passthrough-c") for c in configs):
+    if any(c in C_PASSTHROUGH_OPTIONS for c in configs):
         c_passthrough()  # a compiler error stops the run here, before any Postfix starts
     sessions_list = [int(s) for s in args.sessions.split(",")]
     report = new_report(args)
