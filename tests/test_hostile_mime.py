@@ -24,6 +24,7 @@ from hostile_mail import (
 from govmilter.message import (
     MAX_CONTAINERS,
     MAX_PARSE_LINES,
+    MAX_PARTS,
     decode_text,
     html_to_text,
     parse_message,
@@ -147,6 +148,33 @@ def test_millions_of_empty_lines_are_cut_at_the_line_limit() -> None:
     data, reasons, _ = prepare_for_parser(raw, LIMITS)
     assert f"more than {MAX_PARSE_LINES} lines: the rest was not parsed" in reasons
     assert data.tobytes().count(b"\n") <= MAX_PARSE_LINES
+
+
+PARTS_REASON = f"more than {MAX_PARTS} MIME parts: the rest was not parsed"
+TINY_TEXT_PART = b"Content-Type: text/plain\r\n\r\nx\r\n"
+
+
+@pytest.mark.parametrize("line_end", [b"\r\n", b"\r", b"\n"], ids=["CRLF", "CR", "LF"])
+def test_parts_past_the_part_limit_are_not_parsed_and_say_so(line_end: bytes) -> None:
+    # 120,000 one-line parts (4 MB) took a scan worker 2.5 s before the limit
+    raw = many_parts(120_000, TINY_TEXT_PART).replace(b"\r\n", line_end)
+    content = parse_message(raw, LIMITS)
+    assert PARTS_REASON in content.unscannable
+    assert len(content.texts) == MAX_PARTS + 1  # the part the cut falls in is still read whole
+
+
+def test_a_message_of_exactly_the_part_limit_is_read_whole() -> None:
+    content = parse_message(many_parts(MAX_PARTS, TINY_TEXT_PART), LIMITS)
+    assert len(content.texts) == MAX_PARTS
+    assert content.unscannable == ()
+
+
+def test_a_document_before_thousands_of_junk_parts_is_still_found(tmp_path: Path) -> None:
+    raw = multipart([TEXT_PART, *[TINY_TEXT_PART] * (MAX_PARTS + 5_000)])
+    verdict = check_json(tmp_path, raw)
+    assert verdict["document_class"] == "secret"
+    assert PARTS_REASON in verdict["unscannable"]  # type: ignore[operator]
+    assert verdict["recipients"][0]["action"] == "reject"  # type: ignore[index]
 
 
 SMIME_ENCRYPTED = (b'Content-Type: application/pkcs7-mime; smime-type=enveloped-data; '
