@@ -96,6 +96,31 @@ def test_a_worker_is_replaced_after_max_tasks_and_close_leaves_no_process() -> N
         scanner.scan(PLAIN, POLICY)
 
 
+def test_a_worker_that_grew_past_max_rss_is_replaced_after_its_message(
+        caplog: pytest.LogCaptureFixture) -> None:
+    # a fresh interpreter with the scanning code loaded holds about 25-35 MB; a limit below what
+    # it holds after one scan replaces it after every message, a limit above it never
+    small, large = ScanPool(1, max_rss=1 << 20), ScanPool(1, max_rss=1 << 30)
+    for scanner in (small, large):
+        scanner.start()
+    try:
+        [first] = small.worker_pids()
+        with caplog.at_level("INFO", logger="govmilter.workers"):
+            assert small.scan(PLAIN, POLICY).document.official is False  # its message is kept
+        [second] = small.worker_pids()
+        assert second != first
+        assert _ends_within(first, 5.0)
+        assert "scan worker replaced: its peak RSS reached" in caplog.text
+        assert "(limit 1 MiB)" in caplog.text
+        [kept] = large.worker_pids()
+        for _ in range(3):
+            large.scan(PLAIN, POLICY)
+        assert large.worker_pids() == [kept]
+    finally:
+        small.close()
+        large.close()
+
+
 def _ends_within(pid: int, seconds: float) -> bool:
     """True once the process is gone or a zombie (killed, exit status not yet collected)."""
     stat = Path(f"/proc/{pid}/stat")
