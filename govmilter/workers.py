@@ -60,8 +60,9 @@ log = logging.getLogger("govmilter.workers")
 DEFAULT_INLINE_BELOW = 0
 #: Messages a worker scans before it is replaced by a fresh process, whatever its memory. A new
 #: worker costs about 0.15 s of CPU (start, imports, first scans) and the message that waits for
-#: it about 0.1 s: at the former 2,000 that was 5 % of the CPU per plain message. Memory, not the
-#: count, is what replaces a worker first (a worker held 34-36 MB over 20,000 mixed scans).
+#: it about 0.1 s: at the former 2,000, plain mail cost 3 % more CPU per message (README,
+#: Performance). Memory, not the count, replaces a worker first (one held 34-36 MB over 20,000
+#: mixed scans).
 DEFAULT_MAX_TASKS = 50_000
 #: Peak RSS past which a worker is replaced after its current message (bytes).
 DEFAULT_MAX_RSS = 200 * 2**20
