@@ -18,13 +18,13 @@ better scanned in a worker, because a scan in the milter process holds the GIL f
 every other connection's callbacks wait for it meanwhile.
 
 Bounded on purpose: one message per worker at a time (a thread waiting for a free worker has
-not read the message yet, see :meth:`ScanPool.scan_lazily`), each worker is replaced once its
-peak RSS passes ``max_rss`` (what a C extension leaks, or what Python keeps after one huge
-message, stays bounded) or after ``max_tasks`` messages, and a message that takes longer
-than the policy's scan time limit plus a grace period gets its worker killed and replaced, so a
-PDF that hangs PDFium cannot keep a worker forever. A worker that crashes (a hostile file
-crashing a C library) costs that scan, never the milter: the caller gets :class:`ScanFailed`
-and a fresh worker takes the dead one's place.
+not read the message yet, see :meth:`ScanPool.scan_lazily`), each worker is replaced once the
+memory it holds after a message passes ``max_rss`` (what a C extension leaks, or what Python
+keeps after one huge message, stays bounded) or after ``max_tasks`` messages, and a message
+that takes longer than the policy's scan time limit plus a grace period gets its worker killed
+and replaced, so a PDF that hangs PDFium cannot keep a worker forever. A worker that crashes
+(a hostile file crashing a C library) costs that scan, never the milter: the caller gets
+:class:`ScanFailed` and a fresh worker takes the dead one's place.
 
 Workers are separate interpreters (``python -m govmilter.workers``, started with
 ``subprocess``: exec, never ``fork``, since the milter process has threads) and import only the
@@ -38,7 +38,6 @@ import logging
 import os
 import pickle
 import queue
-import resource
 import signal
 import socket
 import subprocess
@@ -64,7 +63,7 @@ DEFAULT_INLINE_BELOW = 0
 #: Performance). Memory, not the count, replaces a worker first (one held 34-36 MB over 20,000
 #: mixed scans).
 DEFAULT_MAX_TASKS = 50_000
-#: Peak RSS past which a worker is replaced after its current message (bytes).
+#: Resident memory (bytes) past which a worker is replaced after its current message.
 DEFAULT_MAX_RSS = 200 * 2**20
 #: Seconds granted past the policy's ``limits.max_seconds`` before a scan counts as hung.
 HANG_GRACE_SECONDS = 10.0
@@ -105,7 +104,7 @@ class _Worker:
         self.conn = Connection(ours.detach())
         self.ready = False
         self.tasks = 0
-        self.peak_rss = 0  #: bytes, as the worker last said
+        self.rss = 0  #: resident bytes after its last message, as the worker said
 
     def wait_ready(self, timeout: float = START_SECONDS) -> None:
         """Block until the worker has started and switched user.
@@ -137,7 +136,7 @@ class _Worker:
             self.conn.send_bytes(message)
             if not self.conn.poll(timeout):
                 raise ScanFailed(f"scan took longer than {timeout:g}s")
-            ok, value, self.peak_rss = pickle.loads(self.conn.recv_bytes())
+            ok, value, self.rss = pickle.loads(self.conn.recv_bytes())
         except (EOFError, OSError) as exc:
             raise ScanFailed("scan worker died") from exc
         self.tasks += 1
@@ -279,13 +278,13 @@ class ScanPool:
 
     def _release(self, worker: _Worker, healthy: bool) -> None:
         """Give the worker back, or replace it when it failed or has served its time."""
-        replace = not healthy or worker.tasks >= self.max_tasks or worker.peak_rss > self.max_rss
+        replace = not healthy or worker.tasks >= self.max_tasks or worker.rss > self.max_rss
         if replace:
             if not healthy:
                 log.warning("scan worker replaced: it died or hung on a message")
-            elif worker.peak_rss > self.max_rss:
-                log.info("scan worker replaced: its peak RSS reached %d MiB (limit %d MiB)",
-                         worker.peak_rss >> 20, self.max_rss >> 20)
+            elif worker.rss > self.max_rss:
+                log.info("scan worker replaced: it held %d MiB after a message (limit %d MiB)",
+                         worker.rss >> 20, self.max_rss >> 20)
             worker.stop(kill=not healthy)
             with self._lock:
                 self._all.discard(worker)
@@ -318,6 +317,7 @@ def _serve(conn: Connection, parent: int, user: str | None) -> None:
         return  # stopped before it was ready (the pool closed)
     known: bytes | None = None
     settings: Any = None
+    memory = ResidentMemory()
     while True:
         try:
             blob = conn.recv_bytes()
@@ -327,9 +327,9 @@ def _serve(conn: Connection, parent: int, user: str | None) -> None:
         if blob != known:
             settings, known = pickle.loads(blob), blob
         try:
-            answer = pickle.dumps((True, scan_with(raw, *settings), peak_rss()))
+            answer = pickle.dumps((True, scan_with(raw, *settings), memory.bytes()))
         except Exception as exc:  # the milter applies on_error; the worker goes on
-            answer = _failure(exc)
+            answer = _failure(exc, memory.bytes())
         del raw
         try:
             conn.send_bytes(answer)
@@ -337,17 +337,37 @@ def _serve(conn: Connection, parent: int, user: str | None) -> None:
             return
 
 
-def _failure(exc: Exception) -> bytes:
+def _failure(exc: Exception, rss: int) -> bytes:
     """A scan's exception, pickled for the milter (by type name when it does not pickle)."""
     try:
-        return pickle.dumps((False, exc, peak_rss()))
+        return pickle.dumps((False, exc, rss))
     except Exception:
-        return pickle.dumps((False, ScanFailed(f"scan raised {type(exc).__name__}"), peak_rss()))
+        return pickle.dumps((False, ScanFailed(f"scan raised {type(exc).__name__}"), rss))
 
 
-def peak_rss() -> int:
-    """This process's peak resident set size in bytes (Linux reports it in KiB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+class ResidentMemory:
+    """This process's resident memory now, from ``/proc/self/statm`` (1 µs a read).
+
+    Not ``getrusage``'s ``ru_maxrss``: that peak survives ``exec``, so a worker started by a big
+    process would report its parent's size. Without ``/proc`` it reads 0 (only ``max_tasks``
+    then replaces workers).
+    """
+
+    def __init__(self) -> None:
+        self._page = os.sysconf("SC_PAGE_SIZE")
+        try:
+            self._fd: int | None = os.open("/proc/self/statm", os.O_RDONLY | os.O_CLOEXEC)
+        except OSError:
+            self._fd = None
+
+    def bytes(self) -> int:
+        """Resident bytes, or 0 when they cannot be read."""
+        if self._fd is None:
+            return 0
+        try:
+            return int(os.pread(self._fd, 128, 0).split()[1]) * self._page
+        except (OSError, ValueError, IndexError):
+            return 0
 
 
 def _worker_init(parent: int, user: str | None) -> None:
