@@ -68,12 +68,11 @@ PROCESS_LIMIT = 120
 FULL_COUNTS = {"plain": 3000, "pdf": 600, "docx": 150}
 QUICK_COUNTS = {"plain": 300, "pdf": 60, "docx": 20}
 CONFIGS = ("postfix", "passthrough", "govmilter", "govmilter-inet", "govmilter-1cpu")
-#: Every configuration ``--configs`` accepts: the default matrix and the extra baselines.
-KNOWN_CONFIGS = (*CONFIGS, "passthrough-noreply", "passthrough-c", "passthrough-c-noreply",
-                 "passthrough-c-minimal")
 #: The C pass-through's option for each of its configurations (see bench/passthrough.c).
 C_PASSTHROUGH_OPTIONS = {"passthrough-c": [], "passthrough-c-noreply": ["-n"],
                          "passthrough-c-minimal": ["-m"]}
+#: Every configuration ``--configs`` accepts: the default matrix and the extra baselines.
+KNOWN_CONFIGS = (*CONFIGS, "passthrough-noreply", *C_PASSTHROUGH_OPTIONS)
 
 
 @dataclass

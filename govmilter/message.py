@@ -331,18 +331,18 @@ def _dash_line_cut(data: memoryview, runs: list[Run], max_lines: int) -> int | N
     and looked for exactly only when that count is over the limit. The count takes 1 MiB blocks
     that overlap by two bytes, so that it misses none and can only come out high.
     """
-    pieces = [piece for _, piece in outside_runs(data, runs)]
-    if sum(map(len, pieces)) <= max_lines * 3:
+    pieces = list(outside_runs(data, runs))
+    if sum(len(piece) for _, piece in pieces) <= max_lines * 3:
         return None  # each such line takes three bytes or more ("\n--"): most mail stops here
     block, rough = 1 << 20, 0
-    for piece in pieces:
+    for _, piece in pieces:
         for start in range(0, len(piece), block):
             chunk = piece[start:start + block + 2].tobytes()
             rough += chunk.count(b"\n--") + chunk.count(b"\r--")
     if rough <= max_lines:
         return None
     seen = 0
-    for offset, piece in outside_runs(data, runs):
+    for offset, piece in pieces:
         for match in _DASH_LINE_RE.finditer(piece):
             if seen == max_lines:
                 return offset + match.start() + 1  # the line break stays with the part before

@@ -278,11 +278,12 @@ class ScanPool:
 
     def _release(self, worker: _Worker, healthy: bool) -> None:
         """Give the worker back, or replace it when it failed or has served its time."""
-        replace = not healthy or worker.tasks >= self.max_tasks or worker.rss > self.max_rss
+        too_big = worker.rss > self.max_rss
+        replace = not healthy or too_big or worker.tasks >= self.max_tasks
         if replace:
             if not healthy:
                 log.warning("scan worker replaced: it died or hung on a message")
-            elif worker.rss > self.max_rss:
+            elif too_big:
                 log.info("scan worker replaced: it held %d MiB after a message (limit %d MiB)",
                          worker.rss >> 20, self.max_rss >> 20)
             worker.stop(kill=not healthy)

@@ -21,16 +21,20 @@ RUN_FIELDS = {"config", "mix", "sessions", "round", "sent", "received", "accepte
               "milter_p99_log_ms", "peak_rss_mb", "milter_cpu_ms_per_msg", "lossless"}
 
 
+def run_bench(*args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
+    """``python -m bench.run ARGS`` from this checkout, output captured."""
+    return subprocess.run([sys.executable, "-m", "bench.run", *args], cwd=ROOT,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True,
+                          text=True, timeout=timeout)
+
+
 def test_quick_benchmark_delivers_every_message_and_reports_each_configuration(
         tmp_path: Path) -> None:
     require_postfix()
     out = tmp_path / "bench.json"
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    result = subprocess.run(
-        [sys.executable, "-m", "bench.run", "--quick", "--scale", "0.05", "--mixes", "plain",
-         "--configs", "postfix,passthrough,govmilter", "--repeat", "2", "--json", str(out),
-         "--postfix", "in_flow_delay=0"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=240)
+    result = run_bench("--quick", "--scale", "0.05", "--mixes", "plain", "--configs",
+                       "postfix,passthrough,govmilter", "--repeat", "2", "--json", str(out),
+                       "--postfix", "in_flow_delay=0")
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     report = json.loads(out.read_text())
     assert report["machine"]["cores"]
@@ -70,10 +74,7 @@ def test_postfix_settings_reach_every_private_postfix(tmp_path: Path) -> None:
 ])
 def test_a_malformed_option_is_refused_before_anything_runs(option: list[str],
                                                              message: str) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "bench.run", "--quick", *option],
-        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True,
-        timeout=60)
+    result = run_bench("--quick", *option, timeout=60)
     assert result.returncode == 2
     assert message in result.stderr
 
@@ -90,11 +91,8 @@ def test_the_c_pass_through_is_built_and_every_message_goes_through_it(tmp_path:
     """
     require_postfix()
     out = tmp_path / "bench.json"
-    result = subprocess.run(
-        [sys.executable, "-m", "bench.run", "--quick", "--scale", "0.05", "--mixes", "plain",
-         "--configs", f"postfix,{','.join(C_CONFIGS)}", "--json", str(out)],
-        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True,
-        timeout=240)
+    result = run_bench("--quick", "--scale", "0.05", "--mixes", "plain", "--configs",
+                       f"postfix,{','.join(C_CONFIGS)}", "--json", str(out))
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     report = json.loads(out.read_text())
     runs = {run["config"]: run for run in report["runs"]}
