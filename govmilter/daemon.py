@@ -128,6 +128,12 @@ def setup_logging(syslog: bool, verbose: bool,
     log.handlers[:] = [handler]
     log.setLevel(logging.DEBUG if verbose else logging.INFO)
     log.propagate = False
+    # Neither format names a thread or a source line: skip finding them for every record, as
+    # the logging HOWTO's "Optimization" section describes (half the cost of the line logged
+    # for each message).
+    logging.logThreads = False
+    logging.logMultiprocessing = False
+    logging._srcfile = None
 
 
 def parse_host_port(text: str) -> tuple[str, int]:

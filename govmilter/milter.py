@@ -62,6 +62,16 @@ ClassifierFactory = Callable[[Policy], Classifier]
 _F = TypeVar("_F", bound=Callable[..., Any])
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class PolicySnapshot:
+    """What a connection keeps from the policy it opened with (made once per policy and day)."""
+
+    policy: Policy
+    classify: Classifier
+    #: whether RCPT can refuse a recipient; if not, RCPT waits for no classification
+    decides_at_rcpt: bool
+
+
 class MilterRuntime:
     """What every connection shares: where the policy comes from, metrics, the classifier.
 
@@ -81,18 +91,19 @@ class MilterRuntime:
         #: where messages past ``limits.memory_bytes`` go (None: ``$TMPDIR``, else ``/tmp``)
         self.spool_dir = spool_dir
         self._lock = threading.Lock()
-        self._cached: tuple[Policy, _dt.date, Classifier] | None = None
+        self._cached: tuple[_dt.date, PolicySnapshot] | None = None
 
-    def snapshot(self) -> tuple[Policy, Classifier]:
+    def snapshot(self) -> PolicySnapshot:
         """The policy a new connection keeps until it closes, with its classifier."""
         policy = self.current_policy()
         today = _dt.date.today()
         with self._lock:
             cached = self._cached
-            if cached is None or cached[0] is not policy or cached[1] != today:
-                cached = (policy, today, self.classifier_factory(policy))
+            if cached is None or cached[1].policy is not policy or cached[0] != today:
+                cached = (today, PolicySnapshot(policy, self.classifier_factory(policy),
+                                                refuses_at_rcpt(policy)))
                 self._cached = cached
-        return cached[0], cached[2]
+        return cached[1]
 
 
 def strip_brackets(address: str) -> str:
@@ -200,12 +211,20 @@ class GovMilter(Milter.Base):  # type: ignore[misc]
         self.runtime = runtime
         self.metrics = runtime.metrics
         # the snapshot: a reload during this connection does not change its rules
-        self.policy, self.classify = runtime.snapshot()
-        #: whether RCPT can refuse a recipient; if not, RCPT waits for no classification
-        self.decides_at_rcpt = refuses_at_rcpt(self.policy)
+        snapshot = runtime.snapshot()
+        self.policy, self.classify = snapshot.policy, snapshot.classify
+        self.decides_at_rcpt = snapshot.decides_at_rcpt
         self.service: str | None = None
         self.txn: _Transaction | None = None
         self.counted = False
+
+    def negotiate(self, opts: list[int]) -> int:
+        """pymilter's own negotiation, less its search for ``@Milter.symlist`` callbacks
+        (GovMilter has none; the search cost more than the rest of a connection's set-up)."""
+        self._actions, protocol, _, _ = opts
+        opts[1] = self._protocol = protocol & ~self.protocol_mask()
+        opts[2] = opts[3] = 0
+        return CONTINUE
 
     # ---- callbacks -------------------------------------------------------------------------
     @_guarded("connect")
@@ -300,7 +319,8 @@ class GovMilter(Milter.Base):  # type: ignore[misc]
             return self.failed("scan", exc)
         envelope = self._envelope(txn, tuple(txn.recipients))
         decided = decide(envelope, facts, self.policy, txn.classify)
-        report = dataclasses.replace(decided, recipients=tuple(txn.rejected) + decided.recipients)
+        report = dataclasses.replace(decided, recipients=(*txn.rejected, *decided.recipients)) \
+            if txn.rejected else decided
         result = self._apply(txn, decided, report)
         self._finish(txn, report, facts.scanned_bytes)
         return result

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 from govmilter.domains import DomainClass, DomainClassification
@@ -95,7 +96,8 @@ class Verdict:
         """The recipient verdicts whose action is carried out (not monitor-only)."""
         return tuple(r for r in self.recipients if r.applied)
 
-    @property
+    # cached: metrics, the log line and the milter each read them (a Verdict never changes)
+    @functools.cached_property
     def message_action(self) -> Action:
         """The action on the message as a whole, as it would be without monitor mode.
 
@@ -104,7 +106,7 @@ class Verdict:
         """
         return _message_action(self.recipients)
 
-    @property
+    @functools.cached_property
     def applied_message_action(self) -> Action:
         """The message-level action actually carried out (monitor-mode verdicts count as accept)."""
         return _message_action(self.enforced(), total=len(self.recipients))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import subprocess
@@ -12,7 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from govmilter.domains import DomainClass
+from govmilter.domains import DomainClass, classify_address, parse_address
 from govmilter.lookalike import LookalikeSettings, find_lookalike, within_one_edit
 from govmilter.policy import PolicyError, default_policy_path, list_classifier, parse_policy
 
@@ -102,6 +103,18 @@ def test_list_classifier_flags_lookalikes_without_dns() -> None:
     assert classify("a@hanoi.gov.vn").domain_class is DomainClass.OFFICIAL
     assert classify("a@gmail.com").domain_class is DomainClass.FREEMAIL
     assert classify("a@gov.cn").domain_class is DomainClass.EXTERNAL
+
+
+def test_list_classifier_answers_alike_past_its_memory(monkeypatch: pytest.MonkeyPatch) -> None:
+    """It remembers each address it classified, and starts afresh when its memory is full."""
+    # the module, not the function govmilter.policy exports under the same name
+    monkeypatch.setattr(importlib.import_module("govmilter.policy.decide"),
+                        "LIST_CLASSIFIER_MEMORY", 2)
+    policy = parse_policy(_policy())
+    classify = list_classifier(policy)
+    addresses = ["a@mlc.gov.vn", "a@mic.gov.vn", "a@gmail.com", "a@gov.cn", "<>"] * 2
+    assert [classify(a) for a in addresses] == \
+        [classify_address(parse_address(a), policy.domains) for a in addresses]
 
 
 def test_lookalike_settings_come_from_the_policy() -> None:

@@ -34,6 +34,23 @@ def test_a_worker_finds_what_the_milter_process_finds(pool: ScanPool) -> None:
     assert pool.scan(OFFICIAL, POLICY).document.official is True
 
 
+def test_a_new_policy_reaches_a_worker_and_the_old_one_comes_back(pool: ScanPool) -> None:
+    """A worker is sent the scan settings only when they changed since its last message."""
+    strict = dataclasses.replace(POLICY, detection=dataclasses.replace(POLICY.detection,
+                                                                       threshold=99.0))
+    for policy, official in ((POLICY, True), (strict, False), (strict, False), (POLICY, True)):
+        facts = pool.scan(OFFICIAL, policy)
+        assert facts == scan_message(OFFICIAL, policy)
+        assert facts.document.official is official
+
+
+def test_empty_and_large_messages_cross_the_socket_whole(pool: ScanPool) -> None:
+    # 3 MB is far past a socket buffer: sent and read back in many pieces
+    large = OFFICIAL + b"\n" + b"x" * 76 * 40_000 + b"\n"
+    for raw in (b"", large):
+        assert pool.scan(raw, POLICY) == scan_message(raw, POLICY)
+
+
 def test_no_workers_scans_in_the_calling_thread() -> None:
     inline = ScanPool(0)
     inline.start()  # starts nothing

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Protocol, cast
@@ -15,6 +16,11 @@ from govmilter.verdict import Envelope, MessageFacts, RecipientVerdict, Verdict
 IMPLICIT_RULE_ID = "implicit-accept"
 
 Classifier = Callable[[str], DomainClassification]
+
+#: Addresses a :func:`list_classifier` remembers before it starts afresh. It is rebuilt for each
+#: policy and each day, and mail goes to the same correspondents again and again: classifying an
+#: address anew (parse, IDNA, suffix sets, look-alike checks) cost more than deciding its rules.
+LIST_CLASSIFIER_MEMORY = 4096
 
 
 class MessageClassifier(Protocol):
@@ -72,9 +78,20 @@ def message_classifier(classify: Classifier,
 
 
 def list_classifier(policy: Policy, today: _dt.date | None = None) -> Classifier:
-    """Classify addresses by the policy's lists and exceptions alone (no DNS)."""
+    """Classify addresses by the policy's lists and exceptions alone (no DNS), each address once
+    (up to :data:`LIST_CLASSIFIER_MEMORY` of them at a time)."""
     day = today or _dt.date.today()
-    return lambda text: classify_address(parse_address(text), policy.domains, day)
+    known: dict[str, DomainClassification] = {}
+
+    def classify(text: str) -> DomainClassification:
+        found = known.get(text)
+        if found is None:
+            if len(known) >= LIST_CLASSIFIER_MEMORY:
+                known.clear()
+            found = known[text] = classify_address(parse_address(text), policy.domains, day)
+        return found
+
+    return classify
 
 
 def effective_mode(rule: Rule | None, policy: Policy) -> Mode:
@@ -154,6 +171,7 @@ def rule_mismatch(
     return None
 
 
+@functools.lru_cache(maxsize=1024)  # a rule's sets are the same on every message
 def _names(values: frozenset[object]) -> str:
     return "|".join(sorted(str(v) for v in values))
 
