@@ -415,7 +415,13 @@ def test_spool_keeps_small_messages_in_memory_and_leaves_no_file(tmp_path: Path)
     assert spool.on_disk
     assert list(tmp_path.iterdir()) == []  # anonymous file: nothing to leak
     assert spool.read(60) == b"x" * 50 + b"y" * 10
-    assert spool.size == 150
+    spool.write(b"z")  # still appended after a read
+    assert spool.read(1000) == b"x" * 50 + b"y" * 100 + b"z"
+    assert spool.size == 151
+    small = MessageSpool(100)
+    small.write(b"abc")
+    assert small.read(2) == b"ab" and small.read(100) == b"abc"
+    small.close()
     spool.close()
     spool.close()
 
@@ -430,6 +436,7 @@ def test_a_spooled_message_the_client_abandons_is_freed() -> None:
     _reply_or_continue(ctx._priv.body(b"x" * 20_000))  # past memory_bytes: on disk now
     txn = h.milter.txn
     assert txn is not None and txn.spool is not None and txn.spool.on_disk
+    assert txn.spool._file is not None
     descriptor = txn.spool._file.fileno()
     assert os.readlink(f"/proc/self/fd/{descriptor}").endswith("(deleted)")  # anonymous file
     ctx._abort()  # RSET, QUIT or a lost connection
