@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import queue
 import signal
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +17,7 @@ from samples import OFFICIAL, PLAIN
 
 from govmilter.policy import load_policy
 from govmilter.scan import scan_message
-from govmilter.workers import ScanFailed, ScanPool
+from govmilter.workers import ScanFailed, ScanPool, _IdleWorkers
 
 POLICY = load_policy(None)
 
@@ -49,6 +51,25 @@ def test_empty_and_large_messages_cross_the_socket_whole(pool: ScanPool) -> None
     large = OFFICIAL + b"\n" + b"x" * 76 * 40_000 + b"\n"
     for raw in (b"", large):
         assert pool.scan(raw, POLICY) == scan_message(raw, POLICY)
+
+
+def test_the_worker_idle_last_serves_first_and_a_close_reaches_every_waiter() -> None:
+    idle = _IdleWorkers()
+    first, second = object(), object()  # stand-ins: the stack never looks inside a worker
+    idle.put(first)  # type: ignore[arg-type]
+    idle.put(second)  # type: ignore[arg-type]
+    assert idle.get() is second and idle.get() is first  # the warm one first
+    with pytest.raises(queue.Empty):
+        idle.get(timeout=0.01)
+    waiters = [threading.Thread(target=lambda: seen.append(idle.get())) for _ in range(3)]
+    seen: list[object] = []
+    for waiter in waiters:
+        waiter.start()
+    for _ in waiters:
+        idle.put(None)  # close(): each waiter wakes and learns that the pool closed
+    for waiter in waiters:
+        waiter.join(timeout=5)
+    assert seen == [None, None, None]
 
 
 def test_no_workers_scans_in_the_calling_thread() -> None:
