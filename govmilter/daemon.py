@@ -28,7 +28,13 @@ from govmilter.milter import MILTER_ACTIONS, ClassifierFactory, MilterRuntime, m
 from govmilter.privileges import drop_privileges, user_entry
 from govmilter.reload import PolicyHolder, block_signals
 from govmilter.transport import open_listener_without_nagle
-from govmilter.workers import DEFAULT_INLINE_BELOW, ScanFailed, ScanPool, default_workers
+from govmilter.workers import (
+    DEFAULT_INLINE_BELOW,
+    DEFAULT_MAX_RSS,
+    ScanFailed,
+    ScanPool,
+    default_workers,
+)
 
 #: Seconds a thread may run Python before one waiting for the GIL gets it (see run()).
 GIL_SWITCH_INTERVAL = 0.0005
@@ -63,6 +69,8 @@ class RunOptions:
     verbose: bool = False
     scan_workers: int | None = None  #: worker processes for scanning; None: one per CPU
     scan_inline_below: int = DEFAULT_INLINE_BELOW
+    #: a worker holding more than this many MiB after a message is replaced
+    scan_worker_memory: int = DEFAULT_MAX_RSS >> 20
 
 
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:
@@ -95,6 +103,9 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scan-inline-below", type=int, default=DEFAULT_INLINE_BELOW,
                         metavar="BYTES", help="scan smaller messages in the milter process "
                         "(default: %(default)s)")
+    parser.add_argument("--scan-worker-memory", type=int, default=DEFAULT_MAX_RSS >> 20,
+                        metavar="MIB", help="replace a scan worker after a message that leaves "
+                        "it holding more than this much memory (default: %(default)s)")
 
 
 def options_from_args(args: argparse.Namespace) -> RunOptions:
@@ -104,13 +115,17 @@ def options_from_args(args: argparse.Namespace) -> RunOptions:
     except ValueError:
         raise DaemonError(f"--socket-mode {args.socket_mode!r} is not an octal mode") from None
     metrics = None if args.metrics in ("off", "none", "") else args.metrics
+    if args.scan_worker_memory < 1:
+        raise DaemonError(f"--scan-worker-memory {args.scan_worker_memory} must be at least 1 "
+                          "(MiB)")
     return RunOptions(policy=args.policy, socket=args.socket, metrics=metrics, socket_mode=mode,
                       user=args.user, watch_interval=args.watch_interval,
                       spool_dir=args.spool_dir,
                       syslog=args.syslog or args.syslog_socket is not None,
                       syslog_socket=args.syslog_socket or DEFAULT_SYSLOG_SOCKET,
                       verbose=args.verbose,
-                      scan_workers=args.scan_workers, scan_inline_below=args.scan_inline_below)
+                      scan_workers=args.scan_workers, scan_inline_below=args.scan_inline_below,
+                      scan_worker_memory=args.scan_worker_memory)
 
 
 def setup_logging(syslog: bool, verbose: bool,
@@ -260,7 +275,8 @@ def run(options: RunOptions, classifier_factory: ClassifierFactory | None = None
         prepare_socket_dir(socket_path, options.user)
     # The scan workers start while the daemon is still root (their interpreter may be readable
     # by root alone) and switch to the same user themselves.
-    scanner = ScanPool(max(0, workers), options.scan_inline_below, user=options.user)
+    scanner = ScanPool(max(0, workers), options.scan_inline_below, user=options.user,
+                       max_rss=options.scan_worker_memory << 20)
     try:
         try:
             scanner.start()

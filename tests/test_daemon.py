@@ -44,10 +44,33 @@ def test_bad_socket_and_metrics_options_are_usage_errors(tmp_path: Path) -> None
         (["--socket", f"unix:{long_path}"], "at most 107 bytes"),
         (["--metrics", "nonsense"], "HOST:PORT"),
         (["--socket-mode", "rw"], "octal"),
+        (["--scan-worker-memory", "0"], "--scan-worker-memory 0 must be at least 1"),
     ):
         result = run("--metrics", "off", "--socket", f"unix:{tmp_path}/s.sock", *args)
         assert result.returncode == 2, args
         assert expected in result.stderr and "Traceback" not in result.stderr, result.stderr
+
+
+def test_a_scan_worker_past_its_memory_limit_is_replaced_and_mail_goes_on() -> None:
+    """``--scan-worker-memory``: every worker holds more than 1 MiB, so each message ends with
+    its worker replaced, logged, and the next message is scanned by the new one."""
+    short = Path(f"/tmp/gm-memory-{os.getpid()}")
+    daemon = RunningMilter(short, None, ["--scan-workers", "1", "--scan-worker-memory", "1"])
+    daemon.start()
+    try:
+        for queue_id in ("5A1", "5A2"):
+            session = MtaSession(daemon.socket_path)
+            session.message(OFFICIAL_SENDER, [OFFICIAL_RCPT], PLAIN, queue_id)
+            session.close()
+        wait_until(lambda: daemon.log().count("scan worker replaced") >= 2, 20,
+                   "two worker replacements in the log")
+        log = daemon.log()
+        assert re.search(r"scan worker replaced: it held \d+ MiB after a message \(limit 1 MiB\)",
+                         log), log
+        assert "qid=5A1 " in log and "qid=5A2 " in log  # both messages decided
+    finally:
+        assert daemon.stop() == 0
+        shutil.rmtree(short, ignore_errors=True)
 
 
 def sha256_of(path: Path) -> str:
