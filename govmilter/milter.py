@@ -94,7 +94,8 @@ class MilterRuntime:
         self._cached: tuple[_dt.date, PolicySnapshot] | None = None
 
     def snapshot(self) -> PolicySnapshot:
-        """The policy a new connection keeps until it closes, with its classifier."""
+        """The policy a new connection keeps until it closes, with its classifier and what it
+        implies for RCPT (made again when the policy changes, and each day)."""
         policy = self.current_policy()
         today = _dt.date.today()
         with self._lock:

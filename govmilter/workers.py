@@ -4,7 +4,7 @@ libmilter serves each Postfix connection on its own thread, but pymilter holds t
 callback runs: MIME parsing, attachment extraction and the cue patterns are CPU-bound Python,
 so with threads alone one core scans while the other waits. A :class:`ScanPool` hands the
 message bytes (and the two small parts of the policy that scanning reads) to one of ``workers``
-processes over that worker's own pipe and waits for the :class:`~govmilter.verdict.MessageFacts`;
+processes over that worker's own socket and waits for the :class:`~govmilter.verdict.MessageFacts`;
 the calling thread releases the GIL while it waits, so other connections go on meanwhile.
 
 Each worker has a socket of its own and the calling thread talks to it directly: no pickling
@@ -17,9 +17,9 @@ under load cost the milter process more CPU than everything else it does at end 
 (README, Performance).
 
 Messages below ``inline_below`` bytes can be scanned in the calling thread instead. The default
-is 0 (every message goes to a worker): measured on 2 cores, even a 5 KB plain message is
-better scanned in a worker, because a scan in the milter process holds the GIL for 2 ms and
-every other connection's callbacks wait for it meanwhile.
+is 0 (every message goes to a worker): measured on 2 cores, scanning even a 5 KB plain message
+in the milter process was no faster than handing it over (README, Performance), it holds the
+GIL meanwhile, and it would bring PDFium into the milter process for small PDFs.
 
 Bounded on purpose: one message per worker at a time (a thread waiting for a free worker has
 not read the message yet, see :meth:`ScanPool.scan_lazily`), each worker is replaced once the

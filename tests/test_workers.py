@@ -61,8 +61,8 @@ def test_the_worker_idle_last_serves_first_and_a_close_reaches_every_waiter() ->
     assert idle.get() is second and idle.get() is first  # the warm one first
     with pytest.raises(queue.Empty):
         idle.get(timeout=0.01)
-    waiters = [threading.Thread(target=lambda: seen.append(idle.get())) for _ in range(3)]
     seen: list[object] = []
+    waiters = [threading.Thread(target=lambda: seen.append(idle.get())) for _ in range(3)]
     for waiter in waiters:
         waiter.start()
     for _ in waiters:
