@@ -18,7 +18,7 @@ import time
 import Milter
 from prometheus_client import CollectorRegistry, Histogram, start_http_server
 
-from govmilter.transport import open_listener_without_nagle
+from govmilter.server.transport import open_listener_without_nagle
 
 CONTINUE: int = Milter.CONTINUE
 ACCEPT: int = Milter.ACCEPT

@@ -523,10 +523,10 @@ def print_table(report: Report) -> None:
 # ---- commands -------------------------------------------------------------------------------
 
 def pool_available() -> bool:
-    """True when this checkout has the scanning worker pool (govmilter.workers)."""
+    """True when this checkout has the scanning worker pool (govmilter.server.workers)."""
     import importlib.util
 
-    return importlib.util.find_spec("govmilter.workers") is not None
+    return importlib.util.find_spec("govmilter.server.workers") is not None
 
 
 def new_report(args: argparse.Namespace) -> Report:

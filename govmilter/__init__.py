@@ -4,8 +4,10 @@ The public surface is small: load a policy, scan a message, decide. Everything e
 room that owns it (see DESIGN.md).
 """
 
-from govmilter.domains import DomainClass, classify_address, classify_domain, parse_address
+from govmilter.document.evidence import OfficialDocumentEvidence
+from govmilter.domains.classify import DomainClass, classify_address, classify_domain
 from govmilter.errors import GovmilterError
+from govmilter.mail.addresses import parse_address
 from govmilter.policy import (
     Action,
     DocumentClass,
@@ -17,14 +19,8 @@ from govmilter.policy import (
     load_policy,
     parse_policy,
 )
+from govmilter.policy.verdict import Envelope, MessageFacts, RecipientVerdict, Verdict
 from govmilter.scan import scan_message
-from govmilter.verdict import (
-    Envelope,
-    MessageFacts,
-    OfficialDocumentEvidence,
-    RecipientVerdict,
-    Verdict,
-)
 
 __version__ = "0.1.0"
 

@@ -15,19 +15,24 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from govmilter import __version__
-from govmilter.daemon import DaemonError, add_run_arguments
-from govmilter.dnsintel import DnsIntel, dns_classifier
-from govmilter.envelope import envelope_for, envelope_from_headers
-from govmilter.evaluate import CorpusError, evaluate_corpus, evaluation_to_json, evaluation_to_text
+from govmilter.domains.classify import Classifier
+from govmilter.domains.dnsintel import DnsIntel, dns_classifier
 from govmilter.policy import Policy, PolicyError, decide, load_policy
-from govmilter.policy.decide import Classifier
-from govmilter.policy_text import describe_policy
-from govmilter.privileges import PrivilegeError
-from govmilter.prometheus_api import PrometheusClient, PrometheusError
-from govmilter.render import verdict_to_json, verdict_to_text
-from govmilter.report import ReportError, make_report, parse_duration, parse_time
+from govmilter.policy.description import describe_policy
+from govmilter.policy.verdict import Envelope, MessageFacts
 from govmilter.scan import scan_message
-from govmilter.verdict import Envelope, MessageFacts
+from govmilter.server.daemon import DaemonError, add_run_arguments
+from govmilter.server.privileges import PrivilegeError
+from govmilter.tools.accuracy import (
+    CorpusError,
+    evaluate_corpus,
+    evaluation_to_json,
+    evaluation_to_text,
+)
+from govmilter.tools.envelope import envelope_for, envelope_from_headers
+from govmilter.tools.prometheus import PrometheusClient, PrometheusError
+from govmilter.tools.render import verdict_to_json, verdict_to_text
+from govmilter.tools.report import ReportError, make_report, parse_duration, parse_time
 
 EXIT_OK, EXIT_INPUT, EXIT_USAGE = 0, 1, 2
 
@@ -253,7 +258,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 def cmd_replay(args: argparse.Namespace) -> int:
     """``govmilter replay``: per-rule and per-action counts over stored mail, and what changes."""
-    from govmilter import replay
+    from govmilter.tools import replay
 
     policy = _load(args.policy)
     against = _load(args.against) if args.against is not None else None
@@ -274,7 +279,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 def cmd_explain(args: argparse.Namespace) -> int:
     """``govmilter explain``: the rule walk behind each recipient's verdict."""
-    from govmilter.explain import explain, explanation_to_json, explanation_to_text
+    from govmilter.tools.explain import explain, explanation_to_json, explanation_to_text
 
     scanned = _scan_for_command(args, stored_envelope=True)
     if scanned is None:
@@ -286,7 +291,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    """``govmilter report``: the compliance report (see govmilter.report)."""
+    """``govmilter report``: the compliance report (see govmilter.tools.report)."""
     fmt = args.format or ("md" if args.out and args.out.endswith((".md", ".txt")) else "html")
     try:
         since = parse_duration(args.since)
@@ -315,8 +320,8 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    """``govmilter run``: the milter daemon (its logic lives in :mod:`govmilter.daemon`)."""
-    from govmilter.daemon import options_from_args, run
+    """``govmilter run``: the milter daemon (its logic lives in :mod:`govmilter.server.daemon`)."""
+    from govmilter.server.daemon import options_from_args, run
 
     try:
         return run(options_from_args(args))

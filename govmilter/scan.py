@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from govmilter.document import detect_document
-from govmilter.message import parse_message
-from govmilter.policy.model import DetectionSettings, Limits, Policy
-from govmilter.verdict import MessageFacts
+from govmilter.document.settings import DetectionSettings
+from govmilter.mail.limits import Limits
+from govmilter.mail.message import parse_message
+from govmilter.policy.model import Policy
+from govmilter.policy.verdict import MessageFacts
 
 
 def scan_message(raw: bytes, policy: Policy) -> MessageFacts:

@@ -20,7 +20,7 @@ import dns.exception
 import dns.resolver
 from postfix_harness import stop_process
 
-from govmilter.policy.model import DnsSettings, Nameserver
+from govmilter.domains.settings import DnsSettings, Nameserver
 
 DNSMASQ = shutil.which("dnsmasq") or "/usr/sbin/dnsmasq"
 

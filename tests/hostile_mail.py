@@ -282,3 +282,37 @@ def page_tree_dag(levels: int) -> bytes:
                        % (kid, kid, 2 ** (levels + 2 - node)))
     objects += [pdf_page(levels + 1, page + 1, page + 2), PDF_CONTENT, PDF_FONT]
     return pdf_from_objects(objects)
+
+
+#: (id, raw From value) pairs where the real mailbox is NOT official. Sources: Mailsploit
+#: payloads (FingerLeakers/Mailsploit), CVE-2023-27043 (python/cpython#102988), classic spoofs.
+SPOOFED_FROM: list[tuple[str, str | bytes]] = [
+    ("quoted display name with address", '"vanthu@mic.gov.vn" <attacker@gmail.com>'),
+    ("unquoted display name with address", "vanthu@mic.gov.vn <attacker@gmail.com>"),
+    ("mailsploit NUL in display name",
+     encoded_word("vanthu@mic.gov.vn\x00") + " <attacker@gmail.com>"),
+    ("mailsploit LF in display name",
+     encoded_word("vanthu@mic.gov.vn\n") + " <attacker@gmail.com>"),
+    ("mailsploit q-encoded =40 and =00", "=?utf-8?q?vanthu=40mic.gov.vn=00?= <attacker@gmail.com>"),
+    ("mailsploit encoded local part",
+     encoded_word("vanthu@mic.gov.vn\x00") + "=?utf-8?Q?=00?=@gmail.com"),
+    ("mailsploit encoded local part with >",
+     encoded_word("vanthu@mic.gov.vn>") + "@gmail.com"),
+    ("cve-2023-27043 paren", "vanthu@mic.gov.vn)<attacker@gmail.com>"),
+    ("cve-2023-27043 unclosed", "vanthu@mic.gov.vn)<attacker@gmail.com"),
+    ("cve-2023-27043 list", "vanthu@mic.gov.vn, attacker@gmail.com"),
+    ("cve-2023-27043 angle list", "Boss <vanthu@mic.gov.vn>, attacker@gmail.com"),
+    ("double at", "attacker@gmail.com@mic.gov.vn"),
+    ("double at in angle", "<vanthu@mic.gov.vn@gmail.com>"),
+    ("quoted local part with at", '"vanthu@mic.gov.vn"@gmail.com'),
+    ("comment with address", "attacker@gmail.com (vanthu@mic.gov.vn)"),
+    ("source route", "<@relay.mic.gov.vn:attacker@gmail.com>"),
+    ("NUL between addresses", "attacker@gmail.com\x00@mic.gov.vn"),
+    ("lookalike suffix", "vanthu@mic.gov.vn.gmail.com"),
+    ("suffix without label boundary", "vanthu@evilgov.vn"),
+    ("invalid UTF-8 in domain", b"vanthu@mic.gov.vn\xff\xfe"),
+    ("8-bit display name, freemail mailbox", b"\xc4\x90\xe1\xbb\x97 V\xc4\x83n <a@gmail.com>"),
+    ("invalid UTF-8 display name", b"\xff\xfe\xfd <attacker@gmail.com>"),
+    ("group with a freemail member", "Ban: vanthu@mic.gov.vn, attacker@gmail.com;"),
+    ("IDN homograph", "vanthu@mіc.gov.vn.com"),  # Cyrillic і, not under gov.vn
+]

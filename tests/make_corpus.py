@@ -36,7 +36,7 @@ from pathlib import Path
 from xml.sax.saxutils import escape
 
 from govmilter.document.legacy import encode_cp1258, encode_tcvn3, encode_vni
-from govmilter.vntext import strip_diacritics
+from govmilter.mail.vntext import strip_diacritics
 
 FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
 DATE = dt.datetime(2024, 3, 5, 9, 0, tzinfo=dt.timezone(dt.timedelta(hours=7)))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 DATA = Path(__file__).parent / "data"
 
 #: An official document marked MẬT (secret), from vanthu@mic.gov.vn.
@@ -69,3 +71,20 @@ limits:
   max_attachment_bytes: {max_attachment_bytes}
 {dns}
 {rules}"""
+
+
+#: Names that are no domain, and why (the policy loader quotes the same reason).
+INVALID_DOMAINS = [
+        pytest.param("-bad-.vn", "label '-bad-' in domain '-bad-.vn' starts or ends with '-'",
+                     id="hyphens-around"),
+        pytest.param("bad-.vn", "label 'bad-' in domain 'bad-.vn' starts or ends with '-'",
+                     id="trailing-hyphen"),
+        pytest.param("-bộ.vn", "label '-bộ' in domain '-bộ.vn' starts or ends with '-'",
+                     id="u-label-hyphen"),
+        pytest.param("1.2.3.4", "'1.2.3.4' is an IP address, not a domain", id="ipv4"),
+        pytest.param("10.0.1", "top-level label '1' of '10.0.1' is all digits", id="numeric-tld"),
+        pytest.param("xn--zz.vn", "label 'xn--zz' in domain 'xn--zz.vn' is not valid punycode",
+                     id="bad-punycode"),
+        pytest.param("XN--ZZ.VN", "label 'XN--ZZ' in domain 'XN--ZZ.VN' is not valid punycode",
+                     id="bad-punycode-upper"),
+]

@@ -7,7 +7,9 @@ edXML, text, ZIP one level deep) within the policy's limits, and scores the cues
 - :mod:`.legacy`: repair of TCVN3, VNI, CP1258 and UTF-8 mojibake text;
 - :mod:`.extract` with :mod:`.pdf`, :mod:`.office`, :mod:`.edxml`, :mod:`.archive`: attachment
   text, bounded by :mod:`.budget`;
-- :mod:`.detect`: the scoring and the evidence.
+- :mod:`.detect`: the scoring and the evidence (:mod:`.evidence`, :mod:`.settings`).
+
+May import: :mod:`govmilter.mail` only.
 """
 
 from govmilter.document.cues import (

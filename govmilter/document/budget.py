@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from govmilter.policy.model import Limits
+from govmilter.mail.limits import Limits
 
 
 class Unscannable(Exception):

@@ -3,8 +3,8 @@
 Each cue found adds to a score; the message is official when the score reaches the policy's
 threshold (and, by default, a document number/symbol was found). Evidence strings name the cue
 and where it was found, never the surrounding text. Key phrases are matched on diacritic-free
-skeletons (see :mod:`govmilter.vntext`); secrecy and urgency markings are matched accent-aware on
-NFC text, as standalone lines, so that *mất* and *mặt* are never read as ``MẬT``.
+skeletons (see :mod:`govmilter.mail.vntext`); secrecy and urgency markings are matched
+accent-aware on NFC text, as standalone lines, so that *mất* and *mặt* are never read as ``MẬT``.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from govmilter.vntext import nfc, skeleton_of_stripped, strip_diacritics
+from govmilter.mail.vntext import nfc, skeleton_of_stripped, strip_diacritics
 
 #: Cues stand in a document's first page (heading, number, V/v, addressee) and its end (Nơi
 #: nhận, Lưu, signer): a long text is scored on this many characters of head and of tail.

@@ -16,12 +16,13 @@ from govmilter.document.cues import (
     score_nfc_text,
     subject_cues,
 )
+from govmilter.document.evidence import OfficialDocumentEvidence
 from govmilter.document.extract import ExtractedText, extract_attachments
 from govmilter.document.legacy import best_repair, looks_legacy
-from govmilter.message import MessageContent
-from govmilter.policy.model import DetectionSettings, Limits
-from govmilter.verdict import OfficialDocumentEvidence
-from govmilter.vntext import nfc
+from govmilter.document.settings import DetectionSettings
+from govmilter.mail.limits import Limits
+from govmilter.mail.message import MessageContent
+from govmilter.mail.vntext import nfc
 
 
 def scoring_window(text: str) -> str:

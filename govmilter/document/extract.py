@@ -17,7 +17,8 @@ from govmilter.document.cues import Cue, filename_cues
 from govmilter.document.edxml import is_edxml, read_edxml
 from govmilter.document.office import docx_text, is_docx, is_odt, odt_text
 from govmilter.document.pdf import pdf_signature, pdf_text
-from govmilter.message import Attachment, decode_text, html_to_text
+from govmilter.mail.message import Attachment
+from govmilter.mail.text import decode_text, html_to_text
 
 _OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _TEXT_EXTENSIONS = (".txt", ".htm", ".html", ".eml", ".csv", ".xml")

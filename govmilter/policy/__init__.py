@@ -1,5 +1,11 @@
-"""The YAML policy: loading with file:line errors, the compiled :class:`Policy`, ``decide()``."""
+"""The YAML policy: loading with file:line errors, the compiled :class:`Policy`, ``decide()``.
 
+Also the verdict values (:mod:`.verdict`) and the policy in plain Vietnamese (:mod:`.description`).
+May import: :mod:`govmilter.mail`, :mod:`govmilter.domains`, :mod:`govmilter.document`.
+"""
+
+from govmilter.document.settings import DetectionSettings, DocumentClass
+from govmilter.mail.limits import Limits
 from govmilter.policy.decide import (
     IMPLICIT_RULE_ID,
     ConditionCheck,
@@ -13,10 +19,7 @@ from govmilter.policy.decide import (
 from govmilter.policy.loader import PolicyError, default_policy_path, load_policy, parse_policy
 from govmilter.policy.model import (
     Action,
-    DetectionSettings,
-    DocumentClass,
     FailureAction,
-    Limits,
     Mode,
     Policy,
     PolicyProblem,

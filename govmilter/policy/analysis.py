@@ -16,10 +16,11 @@ import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from govmilter.domains import DomainClass, DomainClassification
+from govmilter.document.settings import DocumentClass
+from govmilter.domains.classify import DomainClass, DomainClassification
 from govmilter.policy.decide import rule_mismatch
-from govmilter.policy.model import DocumentClass, Policy, PolicyProblem, Rule
-from govmilter.verdict import Envelope
+from govmilter.policy.model import Policy, PolicyProblem, Rule
+from govmilter.policy.verdict import Envelope
 
 #: The document classes the detector can report (``any`` is only a rule condition).
 FOUND_DOCUMENTS = (DocumentClass.SECRET, DocumentClass.OFFICIAL, DocumentClass.UNSCANNABLE,

@@ -4,94 +4,25 @@ from __future__ import annotations
 
 import datetime as _dt
 import functools
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Protocol, cast
 
-from govmilter.domains import DomainClassification, classify_address, parse_address
-from govmilter.policy.model import Action, DocumentClass, Mode, Policy, Rule
-from govmilter.verdict import Envelope, MessageFacts, RecipientVerdict, Verdict
+from govmilter.document.settings import DocumentClass
+from govmilter.domains.classify import (
+    Classifier,
+    DomainClassification,
+    lists_classifier,
+)
+from govmilter.policy.model import Action, Mode, Policy, Rule
+from govmilter.policy.verdict import Envelope, MessageFacts, RecipientVerdict, Verdict
 
 #: The id reported when no rule matched and the implicit accept applied.
 IMPLICIT_RULE_ID = "implicit-accept"
 
-Classifier = Callable[[str], DomainClassification]
-
-#: Addresses a :func:`list_classifier` remembers before it starts afresh. It is rebuilt for each
-#: policy and each day, and mail goes to the same correspondents again and again: classifying an
-#: address anew (parse, IDNA, suffix sets, look-alike checks) cost more than deciding its rules.
-LIST_CLASSIFIER_MEMORY = 4096
-
-
-class MessageClassifier(Protocol):
-    """The classifier of one message, from MAIL FROM to end of message.
-
-    ``start`` begins classifying an address as soon as it is known (the sender at MAIL FROM, each
-    recipient at its RCPT) without waiting; calling it gives the class, waiting only as long as
-    the message's budget allows. Each address is classified once per message.
-    """
-
-    def start(self, address: str) -> None: ...
-
-    def __call__(self, address: str) -> DomainClassification: ...
-
-
-class MessageClassifierSource(Protocol):
-    """A per-policy classifier that can also open a :class:`MessageClassifier` per message.
-
-    ``on_budget_spent`` is called once for each lookup the message's time budget left no time for.
-    """
-
-    def __call__(self, address: str) -> DomainClassification: ...
-
-    def message(self, on_budget_spent: Callable[[], None] | None = None
-                ) -> MessageClassifier: ...
-
-
-class _Remembered:
-    """A plain classifier asked once per address (for classifiers with nothing to wait for)."""
-
-    def __init__(self, classify: Classifier) -> None:
-        self._classify = classify
-        self._known: dict[str, DomainClassification] = {}
-
-    def start(self, address: str) -> None:
-        """Nothing to start early: the classifier answers at once."""
-
-    def __call__(self, address: str) -> DomainClassification:
-        known = self._known.get(address)
-        if known is None:
-            known = self._known[address] = self._classify(address)
-        return known
-
-
-def message_classifier(classify: Classifier,
-                       on_budget_spent: Callable[[], None] | None = None) -> MessageClassifier:
-    """The classifier for one message: the source's own when it has one, else ``classify``
-    remembered per address."""
-    # duck-typed: an isinstance() on a runtime-checkable protocol costs more than the rest of
-    # this call, and it runs once per message
-    opener = getattr(classify, "message", None)
-    if callable(opener):  # a MessageClassifierSource
-        return cast(MessageClassifier, opener(on_budget_spent))
-    return _Remembered(classify)
-
-
 def list_classifier(policy: Policy, today: _dt.date | None = None) -> Classifier:
-    """Classify addresses by the policy's lists and exceptions alone (no DNS), each address once
-    (up to :data:`LIST_CLASSIFIER_MEMORY` of them at a time)."""
-    day = today or _dt.date.today()
-    known: dict[str, DomainClassification] = {}
-
-    def classify(text: str) -> DomainClassification:
-        found = known.get(text)
-        if found is None:
-            if len(known) >= LIST_CLASSIFIER_MEMORY:
-                known.clear()
-            found = known[text] = classify_address(parse_address(text), policy.domains, day)
-        return found
-
-    return classify
+    """Classify addresses by the policy's lists and exceptions alone (no DNS): see
+    :func:`govmilter.domains.classify.lists_classifier`."""
+    return lists_classifier(policy.domains, today)
 
 
 def effective_mode(rule: Rule | None, policy: Policy) -> Mode:

@@ -14,27 +14,24 @@ from typing import Any
 
 import yaml
 
-from govmilter.domains import (
+from govmilter.document.settings import DetectionSettings, DocumentClass
+from govmilter.domains.classify import (
     DomainClass,
-    DomainError,
     DomainException,
     DomainLists,
     DomainSuffixSet,
     builtin_freemail_domains,
-    normalize_domain,
-    parse_address,
 )
+from govmilter.domains.lookalike import REAL_NEIGHBOURS_OF_GOV_VN, LookalikeSettings
+from govmilter.domains.settings import DnsSettings, Nameserver
 from govmilter.errors import GovmilterError
-from govmilter.lookalike import REAL_NEIGHBOURS_OF_GOV_VN, LookalikeSettings
+from govmilter.mail.addresses import parse_address
+from govmilter.mail.limits import Limits
+from govmilter.mail.names import DomainError, normalize_domain
 from govmilter.policy.model import (
     Action,
-    DetectionSettings,
-    DnsSettings,
-    DocumentClass,
     FailureAction,
-    Limits,
     Mode,
-    Nameserver,
     Policy,
     PolicyProblem,
     PolicySource,

@@ -1,7 +1,7 @@
 """Coverage-guided fuzzing of message parsing with atheris: bytes -> scan_message -> decide.
 
 Run it longer than CI does (crashes are written to tests/data/regressions/, which
-tests/test_fuzz.py replays):
+tests/mail/test_fuzz.py replays):
 
     PYTHONPATH=$PWD python tests/fuzz/fuzz_message.py -max_total_time=3600 \\
         -timeout=10 -rss_limit_mb=2048 /tmp/govmilter-corpus tests/fuzz/seeds

@@ -6,11 +6,11 @@ limits, and never gives an official sender unless every From candidate is offici
 
 from __future__ import annotations
 
-from govmilter.domains import DomainClass
-from govmilter.envelope import stand_in_sender
+from govmilter.domains.classify import DomainClass
 from govmilter.policy import decide, list_classifier, load_policy
+from govmilter.policy.verdict import Envelope, Verdict
 from govmilter.scan import scan_message
-from govmilter.verdict import Envelope, Verdict
+from govmilter.tools.envelope import stand_in_sender
 
 POLICY = load_policy()
 CLASSIFY = list_classifier(POLICY)

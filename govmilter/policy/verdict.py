@@ -1,0 +1,130 @@
+"""The facts a decision is made on, and the decision itself: frozen values shared by every room."""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, field
+
+from govmilter.document.evidence import NO_DOCUMENT, OfficialDocumentEvidence
+from govmilter.domains.classify import DomainClass, DomainClassification
+from govmilter.policy.model import Action, Mode, RejectScope, Reply, Tag
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    """The SMTP envelope and the session facts rules may use."""
+
+    sender: str
+    recipients: tuple[str, ...]
+    authenticated_user: str | None = None  #: Postfix macro {auth_authen}
+    service: str | None = None  #: Postfix macro {daemon_name}: which smtpd (MX, submission)
+    queue_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MessageFacts:
+    """Everything :func:`govmilter.policy.decide` needs to know about the message content."""
+
+    document: OfficialDocumentEvidence = NO_DOCUMENT
+    header_from: tuple[str, ...] = ()
+    header_to: tuple[str, ...] = ()
+    scanned_bytes: int = 0
+    #: what was odd about the headers (several From fields, malformed lists); no addresses
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class RecipientVerdict:
+    """The decision for one recipient."""
+
+    address: str
+    classification: DomainClassification
+    rule_id: str
+    action: Action
+    mode: Mode
+    compliant: bool
+    reply: Reply | None = None
+    tag: Tag | None = None
+    scope: RejectScope = RejectScope.RECIPIENT
+    copy_to: str | None = None
+    hold_reason: str | None = None
+
+    @property
+    def applied(self) -> bool:
+        """False when the rule runs in monitor mode: the action is reported, not carried out."""
+        return self.mode is Mode.ENFORCE
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The decision for one message: a verdict per recipient plus the facts behind it."""
+
+    sender: str
+    sender_class: DomainClassification
+    document: OfficialDocumentEvidence
+    recipients: tuple[RecipientVerdict, ...]
+    policy_mode: Mode
+    notes: tuple[str, ...] = field(default=())
+
+    def enforced(self) -> tuple[RecipientVerdict, ...]:
+        """The recipient verdicts whose action is carried out (not monitor-only)."""
+        return tuple(r for r in self.recipients if r.applied)
+
+    # cached: metrics, the log line and the milter each read them (a Verdict never changes)
+    @functools.cached_property
+    def message_action(self) -> Action:
+        """The action on the message as a whole, as it would be without monitor mode.
+
+        Reject when every recipient is rejected or a reject rule has ``scope: message``;
+        otherwise the most severe of quarantine, tag, accept.
+        """
+        return _message_action(self.recipients)
+
+    @functools.cached_property
+    def applied_message_action(self) -> Action:
+        """The message-level action actually carried out (monitor-mode verdicts count as accept)."""
+        return _message_action(self.enforced(), total=len(self.recipients))
+
+    @property
+    def compliant(self) -> bool:
+        """True when every recipient's flow is compliant."""
+        return all(r.compliant for r in self.recipients)
+
+
+def _message_action(verdicts: tuple[RecipientVerdict, ...], total: int | None = None) -> Action:
+    if not verdicts:
+        return Action.ACCEPT
+    rejected = [v for v in verdicts if v.action is Action.REJECT]
+    if any(v.scope is RejectScope.MESSAGE for v in rejected):
+        return Action.REJECT
+    if rejected and len(rejected) == (total if total is not None else len(verdicts)):
+        return Action.REJECT
+    remaining = [v.action for v in verdicts if v.action is not Action.REJECT]
+    return max(remaining, key=lambda a: a.severity, default=Action.ACCEPT)
+
+
+#: The bounded set of flows that metrics and reports count (sender class → recipient class).
+FLOWS = (
+    "official_to_official", "official_to_freemail", "official_to_lookalike",
+    "official_to_external", "freemail_to_official", "external_to_official", "other",
+)
+
+
+def flow_label(sender: DomainClass, recipient: DomainClass) -> str:
+    """Name the flow of one recipient for metrics: one of :data:`FLOWS`.
+
+    Hosted and unknown recipients of an official sender count as external; lookalikes have their
+    own flow because a document leaking to one is what monitoring staff must see first.
+    """
+    official = DomainClass.OFFICIAL
+    if sender is official:
+        if recipient is official:
+            return "official_to_official"
+        if recipient is DomainClass.FREEMAIL:
+            return "official_to_freemail"
+        if recipient is DomainClass.LOOKALIKE:
+            return "official_to_lookalike"
+        return "official_to_external"
+    if recipient is official:
+        return "freemail_to_official" if sender is DomainClass.FREEMAIL else "external_to_official"
+    return "other"

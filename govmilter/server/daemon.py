@@ -1,0 +1,345 @@
+"""``govmilter run``: start the milter daemon (logging, signals, policy reload, metrics, socket).
+
+Order matters (see notes/milters-and-pymilter.md): block SIGHUP/SIGTERM/SIGINT/SIGUSR1 *before*
+any thread starts, then start the reload threads and the metrics server, then hand the main
+thread to libmilter, whose own signal thread stops it cleanly on SIGTERM or SIGHUP.
+"""
+
+from __future__ import annotations
+
+import argparse
+import grp
+import logging
+import logging.handlers
+import os
+import stat
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import Milter
+
+from govmilter import __version__
+from govmilter.domains.dnsintel import DnsClassifierFactory
+from govmilter.errors import GovmilterError
+from govmilter.server.metrics import DEFAULT_METRICS_PORT, Metrics, start_metrics_server
+from govmilter.server.milter import MILTER_ACTIONS, ClassifierFactory, MilterRuntime, milter_factory
+from govmilter.server.privileges import drop_privileges, user_entry
+from govmilter.server.reload import PolicyHolder, block_signals
+from govmilter.server.transport import open_listener_without_nagle
+from govmilter.server.workers import (
+    DEFAULT_INLINE_BELOW,
+    DEFAULT_MAX_RSS,
+    ScanFailed,
+    ScanPool,
+    default_workers,
+)
+
+#: Seconds a thread may run Python before one waiting for the GIL gets it (see run()).
+GIL_SWITCH_INTERVAL = 0.0005
+
+log = logging.getLogger("govmilter")
+
+DEFAULT_SOCKET = "unix:/var/spool/postfix/govmilter/govmilter.sock"
+DEFAULT_METRICS = f"127.0.0.1:{DEFAULT_METRICS_PORT}"
+MILTER_NAME = "govmilter"
+POSTFIX_GROUP = "postfix"
+MAX_UNIX_PATH = 107  # sockaddr_un.sun_path is 108 bytes with the final NUL
+DEFAULT_SYSLOG_SOCKET = "/dev/log"
+
+
+class DaemonError(GovmilterError):
+    """The milter could not start."""
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """Everything ``govmilter run`` is told on its command line."""
+
+    policy: str | None = None
+    socket: str = DEFAULT_SOCKET
+    metrics: str | None = DEFAULT_METRICS  #: HOST:PORT, or None for no endpoint
+    socket_mode: int = 0o660
+    user: str | None = None
+    watch_interval: float = 2.0
+    spool_dir: str | None = None  #: None: $TMPDIR, else /tmp (see tempfile.gettempdir)
+    syslog: bool = False
+    syslog_socket: str = DEFAULT_SYSLOG_SOCKET  #: the local syslog socket for ``syslog``
+    verbose: bool = False
+    scan_workers: int | None = None  #: worker processes for scanning; None: one per CPU
+    scan_inline_below: int = DEFAULT_INLINE_BELOW
+    #: a worker holding more than this many MiB after a message is replaced
+    scan_worker_memory: int = DEFAULT_MAX_RSS >> 20
+
+
+def add_run_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of ``govmilter run``."""
+    parser.add_argument("--policy", help="policy YAML (default: the embedded default policy); "
+                        "reloaded on SIGUSR1 and when the file changes")
+    parser.add_argument("--socket", default=DEFAULT_SOCKET,
+                        help="unix:/path or inet:PORT@HOST (default: %(default)s)")
+    parser.add_argument("--metrics", default=DEFAULT_METRICS, metavar="HOST:PORT",
+                        help="Prometheus endpoint (default: %(default)s; 'off' to disable)")
+    parser.add_argument("--socket-mode", default="660", metavar="OCTAL",
+                        help="permissions of a unix socket (default: %(default)s)")
+    parser.add_argument("--user", help="when started as root: run as this user (the socket "
+                        "directory gets group postfix and the set-group-ID bit, so the socket "
+                        "is the user's, group postfix)")
+    parser.add_argument("--watch-interval", type=float, default=2.0, metavar="SECONDS",
+                        help="how often the policy file is checked for changes (0: never)")
+    parser.add_argument("--spool-dir", metavar="DIR",
+                        help="directory for messages larger than the policy's "
+                        "limits.memory_bytes (anonymous 0600 files; default: $TMPDIR or /tmp)")
+    parser.add_argument("--syslog", action="store_true",
+                        help="log to syslog (facility mail) instead of standard error")
+    parser.add_argument("--syslog-socket", metavar="PATH",
+                        help="the syslog daemon's unix socket (default: "
+                        f"{DEFAULT_SYSLOG_SOCKET}); implies --syslog")
+    parser.add_argument("--verbose", action="store_true", help="log debug messages")
+    parser.add_argument("--scan-workers", type=int, default=None, metavar="N",
+                        help="processes that scan messages, to use every core (default: one "
+                        "per CPU, none on a single CPU; 0: scan in the milter process)")
+    parser.add_argument("--scan-inline-below", type=int, default=DEFAULT_INLINE_BELOW,
+                        metavar="BYTES", help="scan smaller messages in the milter process "
+                        "(default: %(default)s)")
+    parser.add_argument("--scan-worker-memory", type=int, default=DEFAULT_MAX_RSS >> 20,
+                        metavar="MIB", help="replace a scan worker after a message that leaves "
+                        "it holding more than this much memory (default: %(default)s)")
+
+
+def options_from_args(args: argparse.Namespace) -> RunOptions:
+    """Check and convert the parsed arguments."""
+    try:
+        mode = int(args.socket_mode, 8)
+    except ValueError:
+        raise DaemonError(f"--socket-mode {args.socket_mode!r} is not an octal mode") from None
+    metrics = None if args.metrics in ("off", "none", "") else args.metrics
+    if args.scan_worker_memory < 1:
+        raise DaemonError(f"--scan-worker-memory {args.scan_worker_memory} must be at least 1 "
+                          "(MiB)")
+    return RunOptions(policy=args.policy, socket=args.socket, metrics=metrics, socket_mode=mode,
+                      user=args.user, watch_interval=args.watch_interval,
+                      spool_dir=args.spool_dir,
+                      syslog=args.syslog or args.syslog_socket is not None,
+                      syslog_socket=args.syslog_socket or DEFAULT_SYSLOG_SOCKET,
+                      verbose=args.verbose,
+                      scan_workers=args.scan_workers, scan_inline_below=args.scan_inline_below,
+                      scan_worker_memory=args.scan_worker_memory)
+
+
+def setup_logging(syslog: bool, verbose: bool,
+                  syslog_socket: str = DEFAULT_SYSLOG_SOCKET) -> None:
+    """One line per event on stderr (journald adds time and pid) or to syslog (facility mail,
+    through the local socket ``syslog_socket``)."""
+    handler: logging.Handler
+    if syslog:
+        handler = logging.handlers.SysLogHandler(
+            address=syslog_socket, facility=logging.handlers.SysLogHandler.LOG_MAIL)
+        handler.setFormatter(logging.Formatter("govmilter[%(process)d]: %(message)s"))
+    else:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
+    log.handlers[:] = [handler]
+    log.setLevel(logging.DEBUG if verbose else logging.INFO)
+    log.propagate = False
+    # Neither format names a thread or a source line: skip finding them for every record, as
+    # the logging HOWTO's "Optimization" section describes (half the cost of the line logged
+    # for each message).
+    logging.logThreads = False
+    logging.logMultiprocessing = False
+    logging._srcfile = None
+
+
+def parse_host_port(text: str) -> tuple[str, int]:
+    """``HOST:PORT`` (``[v6]:PORT`` too) → (host, port)."""
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit():
+        raise DaemonError(f"--metrics {text!r}: expected HOST:PORT, e.g. 127.0.0.1:9755")
+    return host.strip("[]") or "127.0.0.1", int(port)
+
+
+def unix_socket_path(socket: str) -> Path | None:
+    """The file of a ``unix:``/``local:`` socket spec, None for inet sockets."""
+    if socket.startswith(("inet:", "inet6:")):
+        return None
+    path = socket.split(":", 1)[1] if socket.startswith(("unix:", "local:")) else socket
+    if not path.startswith("/"):
+        raise DaemonError(f"--socket {socket!r}: expected unix:/absolute/path or "
+                          "inet:PORT@HOST")
+    if len(path.encode()) > MAX_UNIX_PATH:
+        raise DaemonError(f"--socket {socket!r}: a unix socket path may have at most "
+                          f"{MAX_UNIX_PATH} bytes")
+    return Path(path)
+
+
+def prepare_socket_dir(path: Path, user: str | None) -> None:
+    """Create the socket's directory if missing; as root, give it Postfix's group, set-group-ID.
+
+    Postfix's daemons run with their primary group only (its ``set_ugid`` drops supplementary
+    groups), so adding ``postfix`` to another group does not let smtpd open a 660 socket of that
+    group. The directory gets group ``postfix`` and the set-group-ID bit instead: the socket
+    libmilter creates in it inherits group ``postfix`` while the milter keeps its own user and
+    group. With ``--user`` the directory also becomes that user's, so it can replace a stale
+    socket. Run as root without ``--user`` (the quick start), the daemon keeps root but takes
+    Postfix's group as well.
+
+    A shared directory (world-writable or sticky, such as ``/tmp``) is never changed: its owner,
+    group and mode belong to everyone who uses it. The socket then gets the milter's own group
+    (Postfix's, as root without ``--user``), and :func:`warn_if_postfix_cannot_connect` says so
+    when Postfix cannot use it.
+    """
+    directory = path.parent
+    if not directory.is_dir():
+        try:
+            directory.mkdir(mode=0o750, parents=True)
+        except OSError as exc:
+            raise DaemonError(f"cannot create socket directory {directory}: {exc}") from None
+        log.info("created socket directory %s", directory)
+    if os.geteuid() != 0:
+        return
+    try:
+        postfix_gid = grp.getgrnam(POSTFIX_GROUP).gr_gid
+    except KeyError:  # no Postfix here (a test, another MTA): the user's own group
+        postfix_gid = -1
+    mode = directory.stat().st_mode
+    if mode & (stat.S_IWOTH | stat.S_ISVTX):
+        log.warning("socket directory %s is shared (world-writable or sticky): its owner, group "
+                    "and mode are left as they are; give the socket a directory of its own, "
+                    "such as %s", directory, Path(DEFAULT_SOCKET.removeprefix("unix:")).parent)
+        if user is None and postfix_gid >= 0:
+            os.setgid(postfix_gid)  # the socket gets the process's group instead
+        return
+    if user is not None:
+        entry = user_entry(user)
+        os.chown(directory, entry.pw_uid, postfix_gid if postfix_gid >= 0 else entry.pw_gid)
+    elif postfix_gid >= 0:
+        os.chown(directory, -1, postfix_gid)
+        os.setgid(postfix_gid)
+    if postfix_gid >= 0:
+        os.chmod(directory, stat.S_IMODE(mode) | stat.S_ISGID)
+
+
+def warn_if_postfix_cannot_connect(path: Path, socket_mode: int) -> None:
+    """Say at start-up when the socket will be in a group Postfix's smtpd does not run with."""
+    if socket_mode & 0o006:
+        return  # other users may connect (a test set-up); nothing to check
+    try:
+        postfix_gid = grp.getgrnam(POSTFIX_GROUP).gr_gid
+    except KeyError:
+        return
+    directory = path.parent
+    st = directory.stat()
+    group = st.st_gid if st.st_mode & stat.S_ISGID else os.getegid()
+    if group != postfix_gid:
+        log.warning("the socket will have group %s, but Postfix's smtpd runs with group %s only: "
+                    "give %s group %s and mode 2750 (install -d -g %s -m 2750 %s)",
+                    _group_name(group), POSTFIX_GROUP, directory, POSTFIX_GROUP, POSTFIX_GROUP,
+                    directory)
+
+
+def _group_name(gid: int) -> str:
+    try:
+        return grp.getgrgid(gid).gr_name
+    except KeyError:
+        return str(gid)
+
+
+def check_spool_dir(spool_dir: str | None) -> str:
+    """The directory big messages go to, checked writable by the (final) user of the daemon."""
+    directory = spool_dir if spool_dir is not None else tempfile.gettempdir()
+    if not os.path.isdir(directory) or not os.access(directory, os.W_OK | os.X_OK):
+        raise DaemonError(f"--spool-dir {directory!r}: not a directory this user can write to")
+    return directory
+
+
+def run(options: RunOptions, classifier_factory: ClassifierFactory | None = None,
+        metrics: Metrics | None = None) -> int:
+    """Run the milter until SIGTERM/SIGHUP (clean stop: 0).
+
+    ``classifier_factory`` builds the address classifier for each policy; by default the lists
+    plus DNS checks (when the policy's ``dns.enabled``), with each lookup timed in ``metrics``.
+
+    :raises DaemonError: on a start-up error (the CLI prints it and exits 2).
+    :raises PolicyError: when the policy is invalid.
+    """
+    # before anything can start a thread (see the module docstring)
+    block_signals()
+    setup_logging(options.syslog, options.verbose, options.syslog_socket)
+    metrics = metrics if metrics is not None else Metrics()
+    if classifier_factory is None:
+        classifier_factory = DnsClassifierFactory(on_lookup=metrics.dns_lookup)
+    workers = default_workers() if options.scan_workers is None else options.scan_workers
+    socket_path = unix_socket_path(options.socket)
+    if socket_path is not None:
+        prepare_socket_dir(socket_path, options.user)
+    # The scan workers start while the daemon is still root (their interpreter may be readable
+    # by root alone) and switch to the same user themselves.
+    scanner = ScanPool(max(0, workers), options.scan_inline_below, user=options.user,
+                       max_rss=options.scan_worker_memory << 20)
+    try:
+        try:
+            scanner.start()
+        except ScanFailed as exc:
+            raise DaemonError(f"cannot start the scan workers: {exc}") from None
+        return _serve(options, scanner, metrics, classifier_factory, socket_path)
+    finally:
+        # also on a start-up error (bad policy, busy metrics port): a pool left running makes
+        # the interpreter's exit hook write to a closed pipe
+        scanner.close()
+
+
+def _serve(options: RunOptions, scanner: ScanPool, metrics: Metrics,
+           classifier_factory: ClassifierFactory, socket_path: Path | None) -> int:
+    """Everything after the scan workers started: drop privileges, load, listen until stopped."""
+    if options.user is not None:
+        drop_privileges(options.user)
+    elif os.geteuid() == 0:
+        log.warning("running as root (group %s): use --user or the systemd unit in production",
+                    _group_name(os.getgid()))
+    if socket_path is not None:
+        warn_if_postfix_cannot_connect(socket_path, options.socket_mode)
+    spool_dir = check_spool_dir(options.spool_dir)
+    # an invalid policy raises PolicyError here: the daemon refuses to start
+    holder = PolicyHolder(options.policy, on_load=metrics.policy_loaded,
+                          on_failure=metrics.policy_reload_failed)
+    metrics.policy_loaded(holder.policy, initial=True)
+    metrics_address = "off"
+    if options.metrics is not None:
+        host, port = parse_host_port(options.metrics)
+        try:
+            server, _ = start_metrics_server(metrics, host, port)
+        except OSError as exc:
+            raise DaemonError(f"cannot serve metrics on {options.metrics}: {exc}") from None
+        metrics_address = f"{host}:{server.server_port}"
+    policy = holder.policy
+    for warning in policy.warnings:
+        log.warning("policy: %s", warning)
+    holder.start_signal_listener()
+    if options.watch_interval > 0:
+        holder.start_file_watch(options.watch_interval)
+    # Every milter callback needs the GIL; a thread waiting for it waits up to the switch
+    # interval (5 ms by default) while another thread runs Python, and a message makes about
+    # 14 callbacks. Measured on 2 cores (bench/, plain mail, 10 sessions): 0.5 ms gave the
+    # best throughput, the default the worst.
+    sys.setswitchinterval(GIL_SWITCH_INTERVAL)
+    runtime = MilterRuntime(lambda: holder.policy, metrics, classifier_factory, scanner=scanner,
+                            spool_dir=spool_dir)
+    Milter.factory = milter_factory(runtime)
+    Milter.set_flags(MILTER_ACTIONS)
+    log.info("govmilter %s starting: policy=%s sha256=%s mode=%s socket=%s metrics=%s "
+             "scan_workers=%d spool=%s pid=%d", __version__, policy.source.path,
+             policy.source.sha256, policy.mode, options.socket, metrics_address, scanner.workers,
+             spool_dir, os.getpid())
+    # libmilter creates the socket with the process umask
+    os.umask(0o777 & ~options.socket_mode)
+    try:
+        # inet: Nagle off on every accepted connection (see govmilter.server.transport)
+        open_listener_without_nagle(MILTER_NAME, options.socket)
+        Milter.runmilter(MILTER_NAME, options.socket, timeout=600)
+    except (Milter.milter.error, OSError) as exc:
+        raise DaemonError(f"milter failed on {options.socket}: {exc}") from None
+    finally:
+        holder.stop()
+    log.info("govmilter stopped")
+    return 0

@@ -1,0 +1,226 @@
+"""Prometheus metrics of the daemon: the registry, the counters, the HTTP endpoint.
+
+The metric names below are a contract: recording rules, dashboards and the compliance report are
+written against them. Every label has a bounded set of values (rule ids come from the policy and
+are validated as such); no address, domain or subject is ever a label. Every known label
+combination is created at zero so a series never appears out of nowhere.
+
+Only the daemon imports this module; the pure core (policy, domains, document, scan, verdict)
+does not, so it runs without prometheus_client.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+
+from govmilter import __version__
+from govmilter.policy import IMPLICIT_RULE_ID, Action, DocumentClass, FailureAction, Mode, Policy
+from govmilter.policy.verdict import FLOWS, Verdict, flow_label
+
+#: Document classes as counted (``any`` is a rule condition, never a finding).
+DOCUMENT_LABELS = tuple(d.value for d in DocumentClass if d is not DocumentClass.ANY)
+COMPLIANCE_LABELS = ("compliant", "non_compliant")
+ACTION_LABELS = tuple(a.value for a in Action)
+MODE_LABELS = tuple(m.value for m in Mode)
+FAILURE_LABELS = tuple(f.value for f in FailureAction)
+#: Where an error can happen: one per milter callback, plus the work done inside them.
+ERROR_STAGES = (
+    "connect", "helo", "envfrom", "envrcpt", "data", "header", "eoh", "body", "eom", "abort",
+    "close", "scan", "dns", "reload", "other",
+)
+
+#: Seconds per message: fine below 100 ms (the normal case), and up to Postfix's 30 s command
+#: and 300 s content timeouts, so alerts can compare latency with them.
+PROCESSING_BUCKETS = (.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300)
+#: Bytes scanned per message: 1 KiB to the 20 MiB default scan limit and beyond.
+SCANNED_BYTES_BUCKETS = tuple(float(1024 * 4**i) for i in range(10))  # 1 KiB .. 256 MiB
+DNS_BUCKETS = (.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10)
+
+DEFAULT_METRICS_HOST = "127.0.0.1"
+DEFAULT_METRICS_PORT = 9755
+
+
+def _compliance(compliant: bool) -> str:
+    return "compliant" if compliant else "non_compliant"
+
+
+class _Children:
+    """A labelled metric's children, found by their label values in one dictionary lookup.
+
+    ``labels()`` checks and converts its arguments and takes a lock on every call; at end of
+    message that was most of the cost of counting it. Safe because govmilter never removes a
+    child of the metrics it reads this way.
+    """
+
+    def __init__(self, metric: Counter) -> None:
+        self._metric = metric
+        self._known: dict[tuple[str, ...], Any] = {}
+
+    def __call__(self, *values: str) -> Any:
+        child = self._known.get(values)
+        if child is None:
+            child = self._known[values] = self._metric.labels(*values)
+        return child
+
+
+class Metrics:
+    """All govmilter metrics, registered in one registry.
+
+    ``registry`` defaults to a fresh :class:`CollectorRegistry`, so tests are isolated; the daemon
+    makes one instance and serves it with :func:`start_metrics_server`. Tests read values back with
+    ``metrics.registry.get_sample_value(name, labels)``.
+    """
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry if registry is not None else CollectorRegistry()
+        reg = self.registry
+        self.messages = Counter(
+            "govmilter_messages_total", "Messages decided, by document class and compliance "
+            "(non_compliant if any recipient is).", ["document", "compliance"], registry=reg)
+        self.recipients = Counter(
+            "govmilter_recipients_total", "Recipients decided, by flow (sender class to "
+            "recipient class), document class and compliance.",
+            ["flow", "document", "compliance"], registry=reg)
+        self.recipient_actions = Counter(
+            "govmilter_recipient_actions_total", "Actions decided per recipient; mode=monitor "
+            "means decided but not carried out.", ["action", "mode"], registry=reg)
+        self.message_actions = Counter(
+            "govmilter_message_actions_total", "Actions decided per message; mode=monitor means "
+            "the action was not carried out.", ["action", "mode"], registry=reg)
+        self.rule_matches = Counter(
+            "govmilter_rule_matches_total", "Recipients matched by each policy rule.",
+            ["rule", "compliance"], registry=reg)
+        self.errors = Counter(
+            "govmilter_errors_total", "Errors caught, by the stage they happened in.",
+            ["stage"], registry=reg)
+        self.failure_actions = Counter(
+            "govmilter_failure_actions_total", "Answers given from the policy's on_error setting "
+            "because a callback failed.", ["action"], registry=reg)
+        self.policy_reloads = Counter(
+            "govmilter_policy_reloads_total", "Policy reload attempts (signal or file change).",
+            registry=reg)
+        self.policy_reload_failures = Counter(
+            "govmilter_policy_reload_failures_total", "Policy reloads refused (invalid or "
+            "unreadable file); the previous policy kept running.", registry=reg)
+        self.policy_last_reload_success = Gauge(
+            "govmilter_policy_last_reload_success_timestamp_seconds",
+            "When a policy was last loaded successfully (Unix time).", registry=reg)
+        self.policy_info = Gauge(
+            "govmilter_policy_info", "The active policy (value 1): its sha256 and mode.",
+            ["sha256", "mode"], registry=reg)
+        self.build_info = Gauge(
+            "govmilter_build_info", "govmilter version (value 1).", ["version"], registry=reg)
+        self.processing_seconds = Histogram(
+            "govmilter_processing_seconds", "Time per message, from MAIL FROM to the verdict "
+            "applied.", buckets=PROCESSING_BUCKETS, registry=reg)
+        self.scanned_bytes = Histogram(
+            "govmilter_scanned_bytes", "Bytes of text and attachments scanned per message.",
+            buckets=SCANNED_BYTES_BUCKETS, registry=reg)
+        self.dns_lookup_seconds = Histogram(
+            "govmilter_dns_lookup_seconds", "Time per DNS lookup made to classify a domain.",
+            buckets=DNS_BUCKETS, registry=reg)
+        self.connections_in_progress = Gauge(
+            "govmilter_connections_in_progress", "Milter connections from Postfix now open.",
+            registry=reg)
+        self._policy_lock = threading.Lock()
+        self._message_count, self._recipient_count, self._recipient_action_count, \
+            self._message_action_count, self._rule_count = (
+                _Children(m) for m in (self.messages, self.recipients, self.recipient_actions,
+                                       self.message_actions, self.rule_matches))
+        self._initialise()
+
+    def _initialise(self) -> None:
+        for document in DOCUMENT_LABELS:
+            for compliance in COMPLIANCE_LABELS:
+                self.messages.labels(document, compliance)
+                for flow in FLOWS:
+                    self.recipients.labels(flow, document, compliance)
+        for action in ACTION_LABELS:
+            for mode in MODE_LABELS:
+                self.recipient_actions.labels(action, mode)
+                self.message_actions.labels(action, mode)
+        for stage in ERROR_STAGES:
+            self.errors.labels(stage)
+        for failure in FAILURE_LABELS:
+            self.failure_actions.labels(failure)
+        self.build_info.labels(__version__).set(1)
+        self._init_rules((IMPLICIT_RULE_ID,))
+
+    def _init_rules(self, rule_ids: Iterable[str]) -> None:
+        for rule_id in rule_ids:
+            for compliance in COMPLIANCE_LABELS:
+                self.rule_matches.labels(rule_id, compliance)
+
+    def observe_verdict(self, verdict: Verdict, seconds: float, scanned_bytes: int) -> None:
+        """Count one decided message: per message, per recipient, per rule, and its cost."""
+        document = verdict.document.document_class.value
+        self._message_count(document, _compliance(verdict.compliant)).inc()
+        sender_class = verdict.sender_class.domain_class
+        for r in verdict.recipients:
+            compliance = _compliance(r.compliant)
+            flow = flow_label(sender_class, r.classification.domain_class)
+            self._recipient_count(flow, document, compliance).inc()
+            self._recipient_action_count(r.action.value, r.mode.value).inc()
+            self._rule_count(r.rule_id, compliance).inc()
+        self._message_action_count(verdict.message_action.value, message_mode(verdict)).inc()
+        self.processing_seconds.observe(seconds)
+        self.scanned_bytes.observe(scanned_bytes)
+
+    def dns_lookup(self, seconds: float, outcome: str) -> None:
+        """Time one DNS lookup; a failed or timed-out one also counts as a ``dns`` error."""
+        self.dns_lookup_seconds.observe(seconds)
+        if outcome in ("timeout", "failure"):
+            self.errors.labels("dns").inc()
+
+    def error(self, stage: str) -> None:
+        """Count an error caught in ``stage`` (one of :data:`ERROR_STAGES`, else ``other``)."""
+        self.errors.labels(stage if stage in ERROR_STAGES else "other").inc()
+
+    def failure_action(self, action: FailureAction) -> None:
+        """Count an answer given from the policy's ``on_error`` setting."""
+        self.failure_actions.labels(action.value).inc()
+
+    def policy_loaded(self, policy: Policy, *, initial: bool = False) -> None:
+        """Record a successful (re)load: info gauge, timestamp, zeroed series for its rules."""
+        with self._policy_lock:
+            if not initial:
+                self.policy_reloads.inc()
+            self.policy_info.clear()
+            self.policy_info.labels(policy.source.sha256, policy.mode.value).set(1)
+            self.policy_last_reload_success.set(time.time())
+            self._init_rules(rule.id for rule in policy.rules)
+
+    def policy_reload_failed(self) -> None:
+        """Record a refused reload: the previous policy keeps running."""
+        with self._policy_lock:
+            self.policy_reloads.inc()
+            self.policy_reload_failures.inc()
+            self.errors.labels("reload").inc()
+
+
+def message_mode(verdict: Verdict) -> str:
+    """``monitor`` when the message-level action was decided but not carried out.
+
+    Under a global ``mode: monitor`` every message counts as monitor, even an accept, so the
+    monitor share of the traffic reads straight from the counter.
+    """
+    if verdict.policy_mode is Mode.MONITOR or \
+            verdict.message_action is not verdict.applied_message_action:
+        return Mode.MONITOR.value
+    return Mode.ENFORCE.value
+
+
+def start_metrics_server(metrics: Metrics, host: str = DEFAULT_METRICS_HOST,
+                         port: int = DEFAULT_METRICS_PORT) -> tuple[Any, threading.Thread]:
+    """Serve ``/metrics`` on ``host:port`` in a daemon thread; loopback unless told otherwise.
+
+    Returns ``(server, thread)``; ``server.server_port`` is the bound port (useful with port 0).
+    Start it only after the daemon blocked its signals (see :mod:`govmilter.server.daemon`).
+    """
+    server, thread = start_http_server(port, addr=host, registry=metrics.registry)
+    return server, thread

@@ -1,0 +1,476 @@
+"""The pymilter adapter: callbacks, per-connection state, and carrying out a :class:`Verdict`.
+
+No policy logic lives here. Each transaction gets its own classifier
+(:func:`govmilter.policy.decide.message_classifier`): the sender's classification (and its DNS
+lookups) starts at MAIL FROM and each recipient's at its RCPT, all within one per-message DNS
+budget. At RCPT the adapter asks :func:`govmilter.policy.decide_at_rcpt` when the policy can
+refuse a recipient there (refusing just that recipient when it answers an enforced reject), so
+the classes are waited for at RCPT only then; at end of message it runs
+:func:`govmilter.scan.scan_message` and :func:`govmilter.policy.decide`, then maps the verdict onto
+milter actions: a whole-message reply, ``delrcpt``, the ``X-GovMilter`` header, a subject prefix,
+``quarantine`` and ``addrcpt``.
+
+Threading: libmilter calls back on one thread per SMTP connection, so all state is per instance
+(one :class:`GovMilter` per connection); shared things (the policy holder, the metrics, the
+classifier cache) are thread-safe.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import errno
+import functools
+import logging
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from email.header import Header
+from typing import Any, TypeVar
+
+import Milter
+
+from govmilter.document.evidence import NO_DOCUMENT
+from govmilter.domains.classify import Classifier, MessageClassifier, message_classifier
+from govmilter.mail.vntext import to_ascii
+from govmilter.policy import Action, FailureAction, Mode, Policy, Reply, decide, decide_at_rcpt
+from govmilter.policy.decide import list_classifier, refuses_at_rcpt
+from govmilter.policy.verdict import Envelope, RecipientVerdict, Verdict
+from govmilter.server.metrics import Metrics, message_mode
+from govmilter.server.spool import MessageSpool
+from govmilter.server.workers import ScanPool
+
+log = logging.getLogger("govmilter")
+
+HEADER_NAME = "X-GovMilter"
+#: The milter actions govmilter may use, declared to the MTA at negotiation.
+MILTER_ACTIONS = Milter.ADDHDRS | Milter.CHGHDRS | Milter.ADDRCPT | Milter.DELRCPT | \
+    Milter.QUARANTINE
+# pymilter is untyped: its reply codes, typed once here
+CONTINUE: int = Milter.CONTINUE
+REJECT: int = Milter.REJECT
+TEMPFAIL: int = Milter.TEMPFAIL
+ACCEPT: int = Milter.ACCEPT
+FAILURE_REPLY = Reply(451, "4.3.0", ("govmilter: temporary failure, please try again later",))
+
+ClassifierFactory = Callable[[Policy], Classifier]
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class PolicySnapshot:
+    """What a connection keeps from the policy it opened with (made once per policy and day)."""
+
+    policy: Policy
+    classify: Classifier
+    #: whether RCPT can refuse a recipient; if not, RCPT waits for no classification
+    decides_at_rcpt: bool
+
+
+class MilterRuntime:
+    """What every connection shares: where the policy comes from, metrics, the classifier.
+
+    ``current_policy`` returns the active policy (e.g. ``PolicyHolder.policy``). The classifier is
+    built by ``classifier_factory`` once per policy (and again each day, so expiring exceptions
+    expire); plug a DNS-based classifier in here. ``scanner`` scans the message at end of data:
+    by default in the callback's own thread; the daemon gives a worker-process pool.
+    """
+
+    def __init__(self, current_policy: Callable[[], Policy], metrics: Metrics | None = None,
+                 classifier_factory: ClassifierFactory = list_classifier,
+                 scanner: ScanPool | None = None, spool_dir: str | None = None) -> None:
+        self.current_policy = current_policy
+        self.metrics = metrics if metrics is not None else Metrics()
+        self.classifier_factory = classifier_factory
+        self.scanner = scanner if scanner is not None else ScanPool(0)
+        #: where messages past ``limits.memory_bytes`` go (None: ``$TMPDIR``, else ``/tmp``)
+        self.spool_dir = spool_dir
+        self._lock = threading.Lock()
+        self._cached: tuple[_dt.date, PolicySnapshot] | None = None
+
+    def snapshot(self) -> PolicySnapshot:
+        """The policy a new connection keeps until it closes, with its classifier and what it
+        implies for RCPT (made again when the policy changes, and each day)."""
+        policy = self.current_policy()
+        today = _dt.date.today()
+        with self._lock:
+            cached = self._cached
+            if cached is None or cached[1].policy is not policy or cached[0] != today:
+                cached = (today, PolicySnapshot(policy, self.classifier_factory(policy),
+                                                refuses_at_rcpt(policy)))
+                self._cached = cached
+        return cached[1]
+
+
+def strip_brackets(address: str) -> str:
+    """``<a@b>`` → ``a@b`` (the envelope form Postfix passes to the milter)."""
+    text = address.strip()
+    return text[1:-1] if text.startswith("<") and text.endswith(">") else text
+
+
+def reply_args(reply: Reply) -> tuple[str, str, list[str]]:
+    """An SMTP reply as ``setreply`` wants it: ASCII text, every ``%`` doubled."""
+    lines = [to_ascii(line).replace("%", "%%") for line in reply.lines] or ["rejected"]
+    return str(reply.code), reply.enhanced, lines
+
+
+def header_value(verdicts: tuple[RecipientVerdict, ...], document: str, monitor: bool) -> str:
+    """The X-GovMilter value: ``compliant|non-compliant; rule=a,b; document=...``."""
+    compliance = "compliant" if all(v.compliant for v in verdicts) else "non-compliant"
+    rules = ",".join(dict.fromkeys(v.rule_id for v in verdicts))
+    value = f"{compliance}; rule={rules}; document={document}"
+    return value + "; mode=monitor" if monitor else value
+
+
+def prefixed_subject(prefix: str, subject: bytes | None) -> str | None:
+    """The subject with ``prefix`` in front, RFC 2047-encoded when the prefix is not ASCII.
+
+    Returns None when the original subject is not valid UTF-8 (left alone rather than damaged).
+    """
+    if subject is None:
+        return Header(prefix).encode()
+    try:
+        original = subject.decode("utf-8").replace("\r\n", "\n")  # milter folds with bare LF
+    except UnicodeDecodeError:
+        return None
+    # white space between two encoded words is dropped by readers (RFC 2047 section 6.2), so
+    # before an encoded subject the separating space goes inside the encoded prefix
+    if original.lstrip().startswith("=?"):
+        return f"{Header(prefix + ' ').encode()} {original}"
+    return f"{Header(prefix).encode()} {original}"
+
+
+def _guarded(stage: str) -> Callable[[_F], _F]:
+    """Turn any exception inside a callback into the policy's failure answer."""
+    def wrap(method: _F) -> _F:
+        @functools.wraps(method)
+        def run(self: GovMilter, *args: Any) -> Any:
+            try:
+                return method(self, *args)
+            except Exception as exc:
+                return self.failed(stage, exc)
+        return run  # type: ignore[return-value]
+    return wrap
+
+
+def _unanswered(stage: str) -> Callable[[_F], _F]:
+    """For the callbacks Postfix is told not to wait for (header, eoh, body): no reply.
+
+    Declared with ``@Milter.noreply``, they save Postfix a round trip per header and per body
+    chunk. An exception cannot be answered there: it is kept, the rest of the message is not
+    stored, and end of message answers it with the policy's failure action.
+    """
+    def wrap(method: _F) -> _F:
+        @functools.wraps(method)
+        def run(self: GovMilter, *args: Any) -> int:
+            txn = self._transaction()
+            if txn.failure is None:
+                try:
+                    method(self, *args)
+                except Exception as exc:
+                    txn.failure = (stage, exc)
+                    txn.close()
+            return CONTINUE
+        return run  # type: ignore[return-value]
+    return wrap
+
+
+@dataclasses.dataclass
+class _Transaction:
+    """One message on the connection, from MAIL FROM to end of message or abort."""
+
+    sender: str
+    authenticated_user: str | None
+    started: float
+    #: each address classified once per message, RCPT and end of message sharing the answer,
+    #: and all DNS waiting of the message within one budget (started at MAIL FROM)
+    classify: MessageClassifier
+    recipients: dict[str, str] = dataclasses.field(default_factory=dict)  # address → as sent
+    rejected: list[RecipientVerdict] = dataclasses.field(default_factory=list)  # at RCPT
+    spool: MessageSpool | None = None
+    subject: bytes | None = None
+    stamped_headers: int = 0  # X-GovMilter headers that arrived with the message
+    queue_id: str | None = None
+    #: an exception in a callback without reply, answered at end of message
+    failure: tuple[str, Exception] | None = None
+
+    def close(self) -> None:
+        if self.spool is not None:
+            self.spool.close()
+            self.spool = None
+
+
+class GovMilter(Milter.Base):  # type: ignore[misc]
+    """One SMTP connection seen through the milter protocol."""
+
+    def __init__(self, runtime: MilterRuntime) -> None:
+        self.runtime = runtime
+        self.metrics = runtime.metrics
+        # the snapshot: a reload during this connection does not change its rules
+        snapshot = runtime.snapshot()
+        self.policy, self.classify = snapshot.policy, snapshot.classify
+        self.decides_at_rcpt = snapshot.decides_at_rcpt
+        self.service: str | None = None
+        self.txn: _Transaction | None = None
+        self.counted = False
+
+    def negotiate(self, opts: list[int]) -> int:
+        """pymilter's own negotiation, less its search for ``@Milter.symlist`` callbacks
+        (GovMilter has none; the search cost more than the rest of a connection's set-up)."""
+        self._actions, protocol, _, _ = opts
+        opts[1] = self._protocol = protocol & ~self.protocol_mask()
+        opts[2] = opts[3] = 0
+        return CONTINUE
+
+    # ---- callbacks -------------------------------------------------------------------------
+    @_guarded("connect")
+    def connect(self, hostname: str, family: int, hostaddr: Any) -> int:
+        """Count the connection and note the Postfix service ({daemon_name})."""
+        if not self.counted:
+            self.metrics.connections_in_progress.inc()
+            self.counted = True
+        self.service = self.getsymval("{daemon_name}")
+        return CONTINUE
+
+    @_guarded("envfrom")
+    def envfrom(self, sender: str, *esmtp: str) -> int:
+        """Start a message: sender, SMTP AUTH user ({auth_authen})."""
+        self._end_transaction()
+        if self.service is None:
+            self.service = self.getsymval("{daemon_name}")
+        txn = self.txn = _Transaction(strip_brackets(sender),
+                                      self.getsymval("{auth_authen}") or None, time.monotonic(),
+                                      self._message_classifier())
+        txn.classify.start(txn.sender)  # its DNS lookup runs while the recipients arrive
+        return CONTINUE
+
+    @_guarded("envrcpt")
+    def envrcpt(self, recipient: str, *esmtp: str) -> int:
+        """Decide now when the rules need no content; refuse just this recipient on reject."""
+        txn = self._transaction()
+        address = strip_brackets(recipient)
+        txn.classify.start(address)  # its DNS lookup runs while the client goes on
+        if not self.decides_at_rcpt:
+            txn.recipients[address] = recipient
+            return CONTINUE
+        verdict = decide_at_rcpt(address, self._envelope(txn, (address,)), self.policy,
+                                 txn.classify)
+        if verdict is not None and verdict.action is Action.REJECT and verdict.applied:
+            txn.rejected.append(verdict)
+            self._reply(verdict.reply or FAILURE_REPLY)
+            return REJECT
+        txn.recipients[address] = recipient
+        return CONTINUE
+
+    @_guarded("data")
+    def data(self) -> int:
+        """Note the queue id (Postfix assigns it after the first accepted recipient)."""
+        self._transaction().queue_id = self.getsymval("i")
+        return CONTINUE
+
+    @Milter.noreply  # type: ignore[misc,untyped-decorator]
+    @Milter.decode("bytes")  # type: ignore[misc,untyped-decorator]
+    @_unanswered("header")
+    def header(self, name: str, value: bytes) -> int:
+        """Keep the header (as bytes: 8-bit headers must reach the scanner unchanged)."""
+        txn = self._transaction()
+        lower = name.lower()
+        if lower == "subject" and txn.subject is None:
+            txn.subject = value
+        elif lower == HEADER_NAME.lower():
+            txn.stamped_headers += 1
+        self._spool(txn).write(name.encode("ascii", "replace") + b": " + value + b"\r\n")
+        return CONTINUE
+
+    @Milter.noreply  # type: ignore[misc,untyped-decorator]
+    @_unanswered("eoh")
+    def eoh(self) -> int:
+        """End of headers: the blank line before the body."""
+        self._spool(self._transaction()).write(b"\r\n")
+        return CONTINUE
+
+    @Milter.noreply  # type: ignore[misc,untyped-decorator]
+    @_unanswered("body")
+    def body(self, chunk: bytes) -> int:
+        """A body chunk: kept in memory up to the policy's limit, then in a temporary file."""
+        self._spool(self._transaction()).write(chunk)
+        return CONTINUE
+
+    @_guarded("eom")
+    def eom(self) -> int:
+        """Scan, decide, carry out the verdict, count and log it."""
+        txn = self._transaction()
+        txn.queue_id = self.getsymval("i") or txn.queue_id
+        if txn.failure is not None:
+            return self.failed(*txn.failure)
+        limits = self.policy.limits
+        # one byte past the scanner's cut-off so it still notices (and says) that it was cut
+        limit = limits.max_scan_bytes * 2 + 1
+        spool = txn.spool
+        try:
+            # read only once a scan worker is free: waiting threads hold no copy of their message
+            facts = self.runtime.scanner.scan_lazily(
+                lambda: spool.read(limit) if spool else b"", self.policy)
+        except Exception as exc:
+            return self.failed("scan", exc)
+        envelope = self._envelope(txn, tuple(txn.recipients))
+        decided = decide(envelope, facts, self.policy, txn.classify)
+        report = dataclasses.replace(decided, recipients=(*txn.rejected, *decided.recipients)) \
+            if txn.rejected else decided
+        result = self._apply(txn, decided, report)
+        self._finish(txn, report, facts.scanned_bytes)
+        return result
+
+    @_guarded("abort")
+    def abort(self) -> int:
+        """The client gave up the message (RSET, QUIT, lost connection): free it."""
+        self._end_transaction()
+        return CONTINUE
+
+    @_guarded("close")
+    def close(self) -> int:
+        """The connection ended."""
+        self._end_transaction()
+        if self.counted:
+            self.metrics.connections_in_progress.dec()
+            self.counted = False
+        return CONTINUE
+
+    # ---- failure path ----------------------------------------------------------------------
+    def failed(self, stage: str, exc: BaseException) -> int:
+        """Log (no content), count and answer with the policy's ``on_error`` action."""
+        txn = self.txn
+        queue_id = (txn.queue_id if txn else None) or "NOQUEUE"
+        where = traceback.extract_tb(exc.__traceback__)[-1:] if exc.__traceback__ else []
+        place = f"{where[0].filename.rsplit('/', 1)[-1]}:{where[0].lineno}" if where else "?"
+        # the exception text may quote message bytes, so only its type, errno and place are
+        # logged (the errno name tells a full disk, ENOSPC, from a bug)
+        errno_name = errno.errorcode.get(exc.errno or 0, "") if isinstance(exc, OSError) else ""
+        log.error("error stage=%s qid=%s exception=%s%s at=%s action=%s", stage, queue_id,
+                  type(exc).__name__, f"({errno_name})" if errno_name else "", place,
+                  self.policy.on_error)
+        self.metrics.error(stage)
+        if stage in ("abort", "close"):
+            if txn is not None:
+                txn.close()
+            self.txn = None
+            return CONTINUE
+        self.metrics.failure_action(self.policy.on_error)
+        if txn is not None:
+            txn.close()
+        self.txn = None
+        if self.policy.on_error is FailureAction.ACCEPT:
+            return ACCEPT
+        self._reply(FAILURE_REPLY)
+        return TEMPFAIL
+
+    # ---- helpers ---------------------------------------------------------------------------
+    def _transaction(self) -> _Transaction:
+        if self.txn is None:  # MTAs always send MAIL first; be safe with odd clients
+            self.txn = _Transaction("", None, time.monotonic(), self._message_classifier())
+        return self.txn
+
+    def _spool(self, txn: _Transaction) -> MessageSpool:
+        if txn.spool is None:
+            txn.spool = MessageSpool(self.policy.limits.memory_bytes, self.runtime.spool_dir)
+        return txn.spool
+
+    def _message_classifier(self) -> MessageClassifier:
+        """A new message's classifier; a lookup its DNS budget left no time for is a DNS error."""
+        return message_classifier(self.classify, lambda: self.metrics.error("dns"))
+
+    def _envelope(self, txn: _Transaction, recipients: tuple[str, ...]) -> Envelope:
+        return Envelope(sender=txn.sender, recipients=recipients,
+                        authenticated_user=txn.authenticated_user, service=self.service,
+                        queue_id=txn.queue_id)
+
+    def _reply(self, reply: Reply) -> None:
+        code, enhanced, lines = reply_args(reply)
+        self.setreply(code, enhanced, *lines)
+
+    def _apply(self, txn: _Transaction, decided: Verdict, report: Verdict) -> int:
+        """Carry out the verdict; ``report`` also holds the recipients refused at RCPT."""
+        action = report.applied_message_action
+        if action is Action.REJECT:
+            rejects = [r for r in report.enforced() if r.action is Action.REJECT]
+            reply = next((r.reply for r in rejects if r.reply is not None), FAILURE_REPLY)
+            self._reply(reply)
+            return REJECT
+        enforce = self.policy.mode is Mode.ENFORCE
+        if enforce:
+            # a header that arrived with the message must not pass for our own verdict
+            for index in range(txn.stamped_headers, 0, -1):
+                self.chgheader(HEADER_NAME, index, "")
+        removed = [r for r in decided.recipients if r.applied and r.action is Action.REJECT]
+        for r in removed:
+            self.delrcpt(txn.recipients.get(r.address, f"<{r.address}>"))
+        delivered = tuple(r for r in decided.recipients if r not in removed)
+        self._tag(txn, report, delivered)
+        if action is Action.QUARANTINE:
+            held = next(r for r in report.enforced() if r.action is Action.QUARANTINE)
+            self.quarantine(to_ascii(held.hold_reason or f"govmilter rule {held.rule_id}"))
+        copies = dict.fromkeys(r.copy_to for r in report.enforced() if r.copy_to)
+        for address in copies:
+            if address is not None and address not in txn.recipients:
+                self.addrcpt(f"<{address}>")
+        return CONTINUE
+
+    def _tag(self, txn: _Transaction, report: Verdict,
+             delivered: tuple[RecipientVerdict, ...]) -> None:
+        tagged = [r for r in delivered if r.applied and r.action is Action.TAG and r.tag]
+        would_act = any(not r.applied and r.action is not Action.ACCEPT for r in report.recipients)
+        monitor = self.policy.monitor_header and would_act
+        if any(r.tag.header for r in tagged if r.tag) or monitor:
+            document = report.document.document_class.value
+            self.addheader(HEADER_NAME, header_value(delivered or report.recipients, document,
+                                                     would_act))
+        prefix = next((r.tag.subject_prefix for r in tagged if r.tag and r.tag.subject_prefix),
+                      None)
+        if prefix:
+            subject = prefixed_subject(prefix, txn.subject)
+            if subject is not None and txn.subject is None:
+                self.addheader("Subject", subject)
+            elif subject is not None:
+                self.chgheader("Subject", 1, subject)
+
+    def _finish(self, txn: _Transaction, report: Verdict, scanned_bytes: int) -> None:
+        """Count and log a decided message, then free it."""
+        seconds = time.monotonic() - txn.started
+        self.metrics.observe_verdict(report, seconds, scanned_bytes)
+        log.info(
+            "qid=%s sender=%s rcpts=%s document=%s class=%s rules=%s actions=%s message=%s "
+            "applied=%s mode=%s auth=%s service=%s seconds=%.3f",
+            txn.queue_id or "NOQUEUE", report.sender_class.domain_class,
+            ",".join(r.classification.domain_class for r in report.recipients) or "-",
+            "yes" if report.document.official else "no", report.document.document_class,
+            ",".join(r.rule_id for r in report.recipients) or "-",
+            ",".join(r.action for r in report.recipients) or "-", report.message_action,
+            report.applied_message_action, message_mode(report),
+            "yes" if txn.authenticated_user else "no", self.service or "-", seconds,
+        )
+        txn.close()
+        self.txn = None
+
+    def _end_transaction(self) -> None:
+        """Close a message that never reached end of message.
+
+        Recipients refused at RCPT were decided: when no message followed (every recipient
+        refused, or the client gave up) they are counted and logged here, with no document
+        because no content arrived.
+        """
+        txn = self.txn
+        if txn is None:
+            return
+        if txn.rejected:
+            report = Verdict(sender=txn.sender, sender_class=txn.classify(txn.sender),
+                             document=NO_DOCUMENT, recipients=tuple(txn.rejected),
+                             policy_mode=self.policy.mode)
+            self._finish(txn, report, 0)
+        txn.close()
+        self.txn = None
+
+
+def milter_factory(runtime: MilterRuntime) -> Callable[[], GovMilter]:
+    """The factory pymilter calls once per MTA connection."""
+    return functools.partial(GovMilter, runtime)

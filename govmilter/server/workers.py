@@ -1,0 +1,492 @@
+"""A bounded pool of worker processes that scan messages, so that scanning uses every core.
+
+libmilter serves each Postfix connection on its own thread, but pymilter holds the GIL while a
+callback runs: MIME parsing, attachment extraction and the cue patterns are CPU-bound Python,
+so with threads alone one core scans while the other waits. A :class:`ScanPool` hands the
+message bytes (and the two small parts of the policy that scanning reads) to one of ``workers``
+processes over that worker's own socket and waits for the :class:`~govmilter.verdict.MessageFacts`;
+the calling thread releases the GIL while it waits, so other connections go on meanwhile.
+
+Each worker has a socket of its own and the calling thread talks to it directly: no pickling
+of the message (it goes as raw bytes, in one ``sendmsg`` with its small header), no feeder or
+manager threads. ``concurrent.futures``' process pool did all of that for every message, which
+cost the milter process about as much CPU as a plain message's scan (measured with py-spy under
+the benchmark). The framing is this module's own, not ``multiprocessing.connection``'s: that
+built a selector for every wait and sent the scan settings again with every message, which
+under load cost the milter process more CPU than everything else it does at end of message
+(README, Performance).
+
+Messages below ``inline_below`` bytes can be scanned in the calling thread instead. The default
+is 0 (every message goes to a worker): measured on 2 cores, scanning even a 5 KB plain message
+in the milter process was no faster than handing it over (README, Performance), it holds the
+GIL meanwhile, and it would bring PDFium into the milter process for small PDFs.
+
+Bounded on purpose: one message per worker at a time (a thread waiting for a free worker has
+not read the message yet, see :meth:`ScanPool.scan_lazily`), each worker is replaced once the
+memory it holds after a message passes ``max_rss`` (what a C extension leaks, or what Python
+keeps after one huge message, stays bounded) or after ``max_tasks`` messages, and a message
+that takes longer than the policy's scan time limit plus a grace period gets its worker killed
+and replaced, so a PDF that hangs PDFium cannot keep a worker forever. A worker that crashes
+(a hostile file crashing a C library) costs that scan, never the milter: the caller gets
+:class:`ScanFailed` and a fresh worker takes the dead one's place.
+
+Workers are separate interpreters (``python -m govmilter.server.workers``, started with
+``subprocess``: exec, never ``fork``, since the milter process has threads) and import only the
+pure core (no pymilter, no prometheus_client).
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import logging
+import os
+import pickle
+import queue
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from govmilter.policy.model import Policy
+from govmilter.policy.verdict import MessageFacts
+from govmilter.scan import scan_message, scan_with
+from govmilter.server.privileges import drop_privileges
+
+log = logging.getLogger("govmilter.server.workers")
+
+#: Below this many bytes a message is scanned in the milter's own thread (see above).
+DEFAULT_INLINE_BELOW = 0
+#: Messages a worker scans before it is replaced by a fresh process, whatever its memory. A new
+#: worker costs about 0.15 s of CPU (start, imports, first scans) and the message that waits for
+#: it about 0.1 s: at the former 2,000, plain mail cost 3 % more CPU per message (README,
+#: Performance). Memory, not the count, replaces a worker first (one held 34-36 MB over 20,000
+#: mixed scans).
+DEFAULT_MAX_TASKS = 50_000
+#: Resident memory (bytes) past which a worker is replaced after its current message.
+DEFAULT_MAX_RSS = 200 * 2**20
+#: Seconds granted past the policy's ``limits.max_seconds`` before a scan counts as hung.
+HANG_GRACE_SECONDS = 10.0
+#: Seconds a new worker may take to start (spawn, imports, user switch).
+START_SECONDS = 60.0
+_READY = b"ready"
+#: A request: the settings' length (0: the same as in this worker's previous request) and the
+#: message's length, then the settings and the message.
+_REQUEST = struct.Struct("!QQ")
+#: An answer (or the greeting): its length, then the pickled answer.
+_ANSWER = struct.Struct("!Q")
+
+
+def _send_all(sock: socket.socket, parts: list[memoryview]) -> None:
+    """Send ``parts`` in order, in as few system calls as the kernel allows and with no copy."""
+    views = [part for part in parts if part.nbytes]
+    while views:
+        sent = sock.sendmsg(views)
+        while views and sent >= views[0].nbytes:
+            sent -= views[0].nbytes
+            views.pop(0)
+        if views and sent:
+            views[0] = views[0][sent:]
+
+
+def _recv_exactly(sock: socket.socket, size: int) -> bytes:
+    """Exactly ``size`` bytes from ``sock``.
+
+    :raises EOFError: the other end closed the socket first.
+    """
+    chunk = sock.recv(size)
+    if len(chunk) == size:
+        return chunk  # all of it at once (small frames): no second copy
+    if not chunk:
+        raise EOFError("socket closed")
+    buffer = bytearray(size)
+    buffer[:len(chunk)] = chunk
+    view, got = memoryview(buffer), len(chunk)
+    while got < size:
+        received = sock.recv_into(view[got:])
+        if not received:
+            raise EOFError("socket closed")
+        got += received
+    return bytes(buffer)
+
+
+def _send_frame(sock: socket.socket, payload: bytes) -> None:
+    _send_all(sock, [memoryview(_ANSWER.pack(len(payload))), memoryview(payload)])
+
+
+def _recv_frame(sock: socket.socket) -> bytes:
+    (size,) = _ANSWER.unpack(_recv_exactly(sock, _ANSWER.size))
+    return _recv_exactly(sock, size)
+
+
+class ScanFailed(RuntimeError):
+    """A worker crashed or hung on this message; the message was not scanned."""
+
+
+def default_workers() -> int:
+    """One worker per CPU this process may run on, or 0 (scan in-process) on a single CPU."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cpus = os.cpu_count() or 1
+    return cpus if cpus > 1 else 0
+
+
+class _Worker:
+    """One scanning process and the milter's end of its socket."""
+
+    def __init__(self, parent: int, user: str | None) -> None:
+        ours, theirs = socket.socketpair()
+        with theirs:
+            # A plain child process, not multiprocessing's: no resource tracker process (14 MB)
+            # and nothing that touches the daemon's signal mask.
+            # It finds govmilter where the milter did (its sys.path, as multiprocessing would
+            # pass it), runs in / (never imports from a working directory others may write to,
+            # which "-m" would put first on its path) and keeps stdout/stderr for its errors.
+            self.process = subprocess.Popen(
+                [sys.executable, "-B", "-m", "govmilter.server.workers", str(theirs.fileno()),
+                 str(parent), user or ""],
+                pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL, cwd="/",
+                env={**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)})
+        self.sock = ours
+        self.ready = False
+        self.tasks = 0
+        self.settings: bytes | None = None  #: the settings this worker last received
+        self.rss = 0  #: resident bytes after its last message, as the worker said
+
+    def wait_ready(self, timeout: float = START_SECONDS) -> None:
+        """Block until the worker has started and switched user.
+
+        :raises ScanFailed: it exited (e.g. the user switch failed) or took too long.
+        """
+        if self.ready:
+            return
+        try:
+            self.sock.settimeout(timeout)
+            if _recv_frame(self.sock) != _READY:
+                raise ScanFailed("scan worker sent an unexpected greeting")
+        except TimeoutError as exc:
+            raise ScanFailed(f"scan worker did not start within {timeout:g}s") from exc
+        except (EOFError, OSError) as exc:
+            raise ScanFailed(f"scan worker exited while starting (exit code "
+                             f"{self.process.poll()})") from exc
+        self.ready = True
+
+    def scan(self, settings: bytes, raw: bytes, timeout: float) -> tuple[bool, Any]:
+        """Send one message; return ``(True, facts)`` or ``(False, exception from the scan)``.
+
+        :raises ScanFailed: the worker died or did not answer within ``timeout`` seconds (the
+            worker must then be thrown away).
+        """
+        message = memoryview(raw).cast("B")  # not bytes-like: TypeError here, before sending
+        blob = memoryview(b"" if settings is self.settings else settings)
+        try:
+            self.wait_ready()
+            # one time-out for each send and receive: the worker reads at once (it was idle)
+            # and writes its answer in one piece, so in practice it bounds the scan
+            self.sock.settimeout(timeout)
+            _send_all(self.sock, [memoryview(_REQUEST.pack(blob.nbytes, message.nbytes)),
+                                  blob, message])
+            self.settings = settings
+            ok, value, self.rss = pickle.loads(_recv_frame(self.sock))
+        except TimeoutError as exc:
+            raise ScanFailed(f"scan took longer than {timeout:g}s") from exc
+        except (EOFError, OSError) as exc:
+            raise ScanFailed("scan worker died") from exc
+        self.tasks += 1
+        return ok, value
+
+    def stop(self, kill: bool = False) -> None:
+        """End the worker: killed, or told to exit (end of file on its socket) when idle."""
+        if kill:
+            with contextlib.suppress(ProcessLookupError):
+                self.process.kill()
+        self.sock.close()
+
+    def reap(self, timeout: float | None = 0) -> bool:
+        """Collect the exit status of a stopped worker; True once it is gone."""
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return False
+        return True
+
+
+class _IdleWorkers:
+    """The idle workers, last in first out, so that under light load the same warm worker
+    serves; ``None`` put in means the pool closed.
+
+    Waiting is on a C-level ``SimpleQueue`` holding one token per idle worker: ``LifoQueue``'s
+    Python-level locks and conditions cost the milter process more per message than the rest of
+    handing a message over.
+    """
+
+    def __init__(self) -> None:
+        self._workers: collections.deque[_Worker] = collections.deque()
+        self._tokens: queue.SimpleQueue[bool] = queue.SimpleQueue()  # False: closed
+
+    def put(self, worker: _Worker | None) -> None:
+        """Add an idle worker, or (None) tell one waiter that the pool closed."""
+        if worker is not None:
+            self._workers.append(worker)  # before its token: a token always finds a worker
+        self._tokens.put(worker is not None)
+
+    def get(self, timeout: float | None = None) -> _Worker | None:
+        """The worker that became idle last, or None for a closed pool.
+
+        :raises queue.Empty: nothing within ``timeout`` seconds.
+        """
+        return self._workers.pop() if self._tokens.get(timeout=timeout) else None
+
+
+class ScanPool:
+    """Scan messages in worker processes (see the module docstring); thread-safe.
+
+    ``workers=0`` scans every message in the calling thread (no processes at all).
+    """
+
+    def __init__(self, workers: int, inline_below: int = DEFAULT_INLINE_BELOW,
+                 max_tasks: int = DEFAULT_MAX_TASKS, user: str | None = None,
+                 hang_grace: float = HANG_GRACE_SECONDS,
+                 max_rss: int = DEFAULT_MAX_RSS) -> None:
+        if workers < 0:
+            raise ValueError("workers must be 0 or more")
+        self.workers = workers
+        self.inline_below = inline_below
+        self.max_tasks = max_tasks
+        self.max_rss = max_rss
+        self.user = user  #: each worker switches to this user after start-up (see _worker_init)
+        self.hang_grace = hang_grace
+        self._lock = threading.Lock()
+        self._idle = _IdleWorkers()
+        self._all: set[_Worker] = set()
+        self._stopped: list[_Worker] = []
+        self._settings: tuple[Policy, bytes] | None = None
+        self._closed = False
+
+    def start(self) -> None:
+        """Start the worker processes now and wait until each has started.
+
+        :raises ScanFailed: a worker did not start (for example it could not switch user).
+        """
+        if not self.workers:
+            return
+        started = [self._spawn() for _ in range(self.workers)]
+        for worker in started:
+            worker.wait_ready()
+            self._idle.put(worker)
+
+    def worker_pids(self) -> list[int]:
+        """The process ids of the current workers (for operators and tests)."""
+        with self._lock:
+            return sorted(w.process.pid for w in self._all)
+
+    def scan(self, raw: bytes, policy: Policy) -> MessageFacts:
+        """The facts :func:`govmilter.scan.scan_message` would give, from a worker if useful.
+
+        :raises ScanFailed: the worker crashed or hung on this message.
+        """
+        return self.scan_lazily(lambda: raw, policy)
+
+    def scan_lazily(self, read: Callable[[], bytes], policy: Policy) -> MessageFacts:
+        """:meth:`scan` of the bytes ``read()`` returns, called only once a worker is free.
+
+        A thread waiting for a worker holds no copy of its message meanwhile (at 50 sessions of
+        1 MB messages that was most of the milter's memory).
+        """
+        if self.workers == 0:
+            return scan_message(read(), policy)
+        worker = self._acquire()
+        healthy = True
+        try:
+            raw = read()
+            if len(raw) < self.inline_below:
+                return scan_message(raw, policy)
+            try:
+                ok, value = worker.scan(self._settings_for(policy), raw,
+                                        policy.limits.max_seconds + self.hang_grace)
+            except ScanFailed:
+                healthy = False
+                raise
+        finally:
+            self._release(worker, healthy)
+        if ok:
+            facts: MessageFacts = value
+            return facts
+        raise value
+
+    def close(self) -> None:
+        """Stop the workers; scans in progress get up to 10 s to finish."""
+        with self._lock:
+            self._closed = True
+            busy = len(self._all)
+        deadline = time.monotonic() + 10.0
+        idle: list[_Worker] = []
+        while len(idle) < busy and time.monotonic() < deadline:
+            try:
+                worker = self._idle.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            if worker is not None:
+                idle.append(worker)
+        self._idle.put(None)  # wakes every thread still waiting for a worker
+        with self._lock:
+            workers, self._all = list(self._all), set()
+            stopped, self._stopped = self._stopped, []
+        for worker in workers:
+            worker.stop(kill=worker not in idle)
+        for worker in workers + stopped:
+            if not worker.reap(timeout=5.0):
+                worker.stop(kill=True)
+                worker.reap(timeout=5.0)
+
+    # ---- internals -------------------------------------------------------------------------
+    def _spawn(self) -> _Worker:
+        worker = _Worker(os.getpid(), self.user)
+        with self._lock:
+            self._all.add(worker)
+        return worker
+
+    def _acquire(self) -> _Worker:
+        # No time-out on the wait: a waiter that timed out and waited again would go to the
+        # back of the line (at 50 sessions of 1 MB messages, p99 went from 2 to 9 s).
+        worker = self._idle.get()
+        if worker is None:
+            self._idle.put(None)  # pass the news on to the next waiter
+            raise ScanFailed("the scan pool is closed")
+        return worker
+
+    def _release(self, worker: _Worker, healthy: bool) -> None:
+        """Give the worker back, or replace it when it failed or has served its time."""
+        too_big = worker.rss > self.max_rss
+        replace = not healthy or too_big or worker.tasks >= self.max_tasks
+        if replace:
+            if not healthy:
+                log.warning("scan worker replaced: it died or hung on a message")
+            elif too_big:
+                log.info("scan worker replaced: it held %d MiB after a message (limit %d MiB)",
+                         worker.rss >> 20, self.max_rss >> 20)
+            worker.stop(kill=not healthy)
+            with self._lock:
+                self._all.discard(worker)
+                self._stopped.append(worker)
+                # collect the exit status of workers stopped earlier (no zombies)
+                self._stopped = [w for w in self._stopped if not w.reap()]
+        with self._lock:
+            closed = self._closed
+        if closed:
+            if not replace:
+                self._idle.put(worker)  # close() is collecting the idle workers
+            return
+        self._idle.put(self._spawn() if replace else worker)
+
+    def _settings_for(self, policy: Policy) -> bytes:
+        """The pickled limits and detection settings, made once per policy."""
+        cached = self._settings
+        if cached is None or cached[0] is not policy:
+            cached = (policy, pickle.dumps((policy.limits, policy.detection)))
+            self._settings = cached
+        return cached[1]
+
+
+def _serve(sock: socket.socket, parent: int, user: str | None) -> None:
+    """A worker's life: start, then scan one message after another until the socket closes."""
+    _worker_init(parent, user)
+    try:
+        _send_frame(sock, _READY)
+    except OSError:
+        return  # stopped before it was ready (the pool closed)
+    settings: Any = None
+    memory = ResidentMemory()
+    while True:
+        try:
+            blob_size, raw_size = _REQUEST.unpack(_recv_exactly(sock, _REQUEST.size))
+            if blob_size:
+                settings = pickle.loads(_recv_exactly(sock, blob_size))
+            raw = _recv_exactly(sock, raw_size)
+        except (EOFError, OSError):
+            return  # the milter stopped this worker, or is gone
+        try:
+            answer = pickle.dumps((True, scan_with(raw, *settings), memory.bytes()))
+        except Exception as exc:  # the milter applies on_error; the worker goes on
+            answer = _failure(exc, memory.bytes())
+        del raw
+        try:
+            _send_frame(sock, answer)
+        except OSError:
+            return
+
+
+def _failure(exc: Exception, rss: int) -> bytes:
+    """A scan's exception, pickled for the milter (by type name when it does not pickle)."""
+    try:
+        return pickle.dumps((False, exc, rss))
+    except Exception:
+        return pickle.dumps((False, ScanFailed(f"scan raised {type(exc).__name__}"), rss))
+
+
+class ResidentMemory:
+    """This process's resident memory now, from ``/proc/self/statm`` (1 µs a read).
+
+    Not ``getrusage``'s ``ru_maxrss``: that peak survives ``exec``, so a worker started by a big
+    process would report its parent's size. Without ``/proc`` it reads 0 (only ``max_tasks``
+    then replaces workers).
+    """
+
+    def __init__(self) -> None:
+        self._page = os.sysconf("SC_PAGE_SIZE")
+        try:
+            self._fd: int | None = os.open("/proc/self/statm", os.O_RDONLY | os.O_CLOEXEC)
+        except OSError:
+            self._fd = None
+
+    def bytes(self) -> int:
+        """Resident bytes, or 0 when they cannot be read."""
+        if self._fd is None:
+            return 0
+        try:
+            return int(os.pread(self._fd, 128, 0).split()[1]) * self._page
+        except (OSError, ValueError, IndexError):
+            return 0
+
+
+def _worker_init(parent: int, user: str | None) -> None:
+    """In each worker: switch user, take signals again and exit when the milter is gone.
+
+    The daemon blocks SIGTERM/SIGHUP/SIGINT before starting any thread (libmilter's signal
+    thread waits for them), and a spawned process inherits that mask: unblock them, so that
+    stopping the service stops its workers. A worker whose milter was killed (SIGKILL, OOM)
+    sees its pipe close, or, in the middle of a long scan, is ended by a watchdog thread.
+    """
+    if user is not None:
+        drop_privileges(user)  # a no-op when the milter already runs as that user
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGHUP, signal.SIGINT})
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+def main(argv: list[str]) -> None:
+    """A worker process's entry point.
+
+    Started as ``python -m govmilter.server.workers FD PARENT_PID [USER]``.
+    """
+    fd, parent, user = int(argv[0]), int(argv[1]), argv[2] if len(argv) > 2 else ""
+    _serve(socket.socket(fileno=fd), parent, user or None)
+
+
+if __name__ == "__main__":
+    # through the imported module, so that what the worker pickles (ScanFailed) is
+    # govmilter.server.workers.ScanFailed for the milter, not __main__.ScanFailed
+    from govmilter.server.workers import main as worker_main
+
+    worker_main(sys.argv[1:])

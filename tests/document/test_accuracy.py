@@ -1,0 +1,88 @@
+"""Measured accuracy of the document detector on the generated corpus (tests/make_corpus.py)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import pytest
+
+from govmilter.cli import main
+from govmilter.policy import load_policy
+from govmilter.scan import scan_message
+from govmilter.tools.accuracy import evaluate_corpus
+
+pytest.importorskip("fpdf", reason="fpdf2 (the test extra) builds the corpus PDFs")
+from make_corpus import make_corpus
+
+MIN_PRECISION = 0.97
+MIN_RECALL = 0.95
+
+
+@pytest.fixture(scope="session")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("corpus")
+    make_corpus(out)
+    return out
+
+
+def test_corpus_has_the_size_and_variety_the_issue_asks(corpus: Path) -> None:
+    official = sorted(p.name for p in (corpus / "official").glob("*.eml"))
+    negative = sorted(p.name for p in (corpus / "negative").glob("*.eml"))
+    assert len(official) >= 80 and len(negative) >= 80
+    types = {name.split("--")[1].rsplit("-", 1)[0] for name in official}
+    assert len(types) >= 12
+    variants = {name.split("--")[0] for name in official}
+    assert {"pdf", "docx", "odt", "edxml", "body", "nodiac", "nfd", "tcvn3", "vni", "cp1258",
+            "mojibake"} <= variants
+
+
+def test_precision_and_recall_meet_the_bar(corpus: Path) -> None:
+    result = evaluate_corpus(corpus, load_policy(None))
+    report = "\n".join(f"{m.path} score={m.score} {m.evidence}" for m in result.misses)
+    assert result.precision >= MIN_PRECISION, report
+    assert result.recall >= MIN_RECALL, report
+
+
+def test_the_measure_can_fail(corpus: Path) -> None:
+    # The same corpus under an impossible threshold: every official message becomes a miss.
+    policy = load_policy(None)
+    strict = dataclasses.replace(policy, detection=dataclasses.replace(policy.detection,
+                                                                       threshold=1000.0))
+    result = evaluate_corpus(corpus, strict)
+    assert result.recall == 0.0
+    assert len(result.misses) == result.false_negatives > 80
+
+
+def test_secrecy_levels_are_read_from_every_format_with_text(corpus: Path) -> None:
+    policy = load_policy(None)
+    checked = 0
+    for path in (corpus / "official").glob("*mat.eml"):
+        if path.name.startswith("scan-signed"):  # an image has no marking to read
+            continue
+        expected = {"mat": "MẬT", "toi-mat": "TỐI MẬT", "tuyet-mat": "TUYỆT MẬT"}[
+            path.stem.split("--")[-1]]
+        assert scan_message(path.read_bytes(), policy).document.secrecy == expected, path.name
+        checked += 1
+    assert checked >= 10
+
+
+def test_eval_command_prints_figures_and_json(corpus: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["eval", str(corpus)]) == 0
+    out = capsys.readouterr().out
+    assert "precision: 1.0000" in out or "precision: 0.9" in out
+    assert "recall:" in out
+    assert main(["eval", "--json", str(corpus)]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["true_positives"] + data["false_negatives"] >= 80
+    assert data["precision"] >= MIN_PRECISION
+
+
+def test_eval_command_refuses_a_missing_corpus(tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["eval", str(tmp_path / "nothing")]) == 1
+    assert "not a directory" in capsys.readouterr().err
+    assert main(["eval", str(tmp_path)]) == 1
+    assert "no .eml files" in capsys.readouterr().err

@@ -1,0 +1,106 @@
+"""The benchmark's quick path end to end, with tiny counts: it runs, writes its JSON, loses
+nothing. No timing is asserted (speed is a benchmark result, never a test)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from postfix_harness import require_postfix
+
+ROOT = Path(__file__).resolve().parents[2]
+
+pytestmark = pytest.mark.postfix
+
+RUN_FIELDS = {"config", "mix", "sessions", "round", "sent", "received", "accepted_per_s",
+              "delivered_per_s", "milter_p50_ms", "milter_p99_ms", "milter_p50_log_ms",
+              "milter_p99_log_ms", "peak_rss_mb", "milter_cpu_ms_per_msg", "lossless"}
+
+
+def run_bench(*args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
+    """``python -m bench.run ARGS`` from this checkout, output captured."""
+    return subprocess.run([sys.executable, "-m", "bench.run", *args], cwd=ROOT,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def test_quick_benchmark_delivers_every_message_and_reports_each_configuration(
+        tmp_path: Path) -> None:
+    require_postfix()
+    out = tmp_path / "bench.json"
+    result = run_bench("--quick", "--scale", "0.05", "--mixes", "plain", "--configs",
+                       "postfix,passthrough,govmilter", "--repeat", "2", "--json", str(out),
+                       "--postfix", "in_flow_delay=0")
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    report = json.loads(out.read_text())
+    assert report["machine"]["cores"]
+    assert report["postfix_settings"] == {"in_flow_delay": "0"}
+    assert sorted((run["config"], run["round"]) for run in report["runs"]) == [
+        (config, number) for config in ("govmilter", "passthrough", "postfix") for number in (0, 1)]
+    for run in report["runs"]:
+        assert set(run) >= RUN_FIELDS
+        assert run["sent"] == run["received"] == 15
+        assert run["lossless"] is True
+    runs = {run["config"]: run for run in report["runs"] if run["round"] == 1}
+    # the milters' own histograms counted every message; Postfix alone has no milter
+    assert runs["govmilter"]["milter_samples"] == runs["passthrough"]["milter_samples"] == 15
+    assert runs["postfix"]["milter_p99_ms"] is None
+    # govmilter's exact quantiles come from its log lines, which the others do not write
+    assert runs["govmilter"]["milter_p99_log_ms"] is not None
+    assert runs["passthrough"]["milter_p99_log_ms"] is None
+    [ratios] = report["ratios"]
+    assert {"govmilter/postfix", "govmilter/passthrough"} <= set(ratios)
+    low, high = ratios["govmilter/postfix range"]  # two rounds: the median and its range
+    assert low <= ratios["govmilter/postfix"] <= high
+
+
+def test_postfix_settings_reach_every_private_postfix(tmp_path: Path) -> None:
+    from bench.run import Milter, private_postfix
+
+    postfix = private_postfix(tmp_path, Milter(None, "unix:/x.sock", None, ""),
+                              {"in_flow_delay": "0"})
+    assert postfix.settings()["in_flow_delay"] == "0"
+    assert postfix.settings()["smtpd_milters"] == "unix:/x.sock"
+    assert "in_flow_delay" not in private_postfix(tmp_path, Milter(None, None, None, "")).settings()
+
+
+@pytest.mark.parametrize(("option", "message"), [
+    (["--postfix", "in flow delay"], "expected a main.cf NAME=VALUE, got 'in flow delay'"),
+    (["--configs", "postfix,passthru"], "unknown configuration passthru"),
+])
+def test_a_malformed_option_is_refused_before_anything_runs(option: list[str],
+                                                             message: str) -> None:
+    result = run_bench("--quick", *option, timeout=60)
+    assert result.returncode == 2
+    assert message in result.stderr
+
+
+C_CONFIGS = ("passthrough-c", "passthrough-c-noreply", "passthrough-c-minimal")
+
+
+def test_the_c_pass_through_is_built_and_every_message_goes_through_it(tmp_path: Path) -> None:
+    """The C baseline (bench/passthrough.c) compiles and sits in the mail path.
+
+    The private Postfix tempfails mail when its milter does not answer
+    (``milter_default_action=tempfail``), so delivering every message shows that the C milter
+    answered each one, in each of its three protocol variants.
+    """
+    require_postfix()
+    out = tmp_path / "bench.json"
+    result = run_bench("--quick", "--scale", "0.05", "--mixes", "plain", "--configs",
+                       f"postfix,{','.join(C_CONFIGS)}", "--json", str(out))
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    report = json.loads(out.read_text())
+    runs = {run["config"]: run for run in report["runs"]}
+    assert set(runs) == {"postfix", *C_CONFIGS}
+    for config in C_CONFIGS:
+        assert runs[config]["sent"] == runs[config]["received"] == 15
+        assert runs[config]["lossless"] is True
+        assert runs[config]["peak_rss_mb"] is not None  # its process was measured
+        assert runs[config]["milter_p99_ms"] is None  # it has no histogram
+    [ratios] = report["ratios"]
+    assert {f"{config}/postfix" for config in C_CONFIGS} <= set(ratios)

@@ -1,0 +1,117 @@
+"""Message parsing shortcuts (issue #7): base64 runs are not split line by line by the stdlib
+parser, and the result is exactly the one of the plain parse, wherever the run sits.
+
+Each case parses the message twice, with the shortcut and with it switched off, and compares
+every field of the :class:`~govmilter.mail.message.MessageContent`.
+"""
+
+from __future__ import annotations
+
+import base64
+import email
+import email.policy
+import re
+
+import pytest
+from hostile_mail import OFFICIAL_TEXT, message, multipart
+
+import govmilter.mail.message
+from govmilter.mail.message import MessageContent, parse_message, stdlib_decoded_payload
+from govmilter.policy import Limits
+
+LIMITS = Limits()
+SMALL = Limits(max_scan_bytes=4000, max_attachment_bytes=700, max_attachments=3, max_depth=3)
+DOCUMENT = OFFICIAL_TEXT.encode() * 200
+
+
+def base64_lines(data: bytes, end: bytes = b"\r\n", width: int = 76) -> bytes:
+    """``data`` as base64 lines of ``width`` characters, each ended by ``end``."""
+    text = base64.b64encode(data)
+    return b"".join(text[i:i + width] + end for i in range(0, len(text), width))
+
+
+def attachment(end: bytes = b"\r\n", blank: bool = True, ctype: str = "application/pdf") -> bytes:
+    """A base64 part (its header block ended by a blank line unless ``blank`` is False)."""
+    head = (f'Content-Type: {ctype}; name="cong-van.pdf"{end.decode()}'
+            f"Content-Transfer-Encoding: base64{end.decode()}").encode()
+    return head + (end if blank else b"") + base64_lines(DOCUMENT, end)
+
+
+def parse_without_shortcut(raw: bytes, limits: Limits, monkeypatch: pytest.MonkeyPatch
+                           ) -> MessageContent:
+    with monkeypatch.context() as patch:
+        patch.setattr(govmilter.mail.message, "_BASE64_RUN_RE", re.compile(rb"(?!)"))
+        return parse_message(raw, limits)
+
+
+CASES = {
+    "attachment crlf": multipart([attachment()]),
+    "attachment lf": multipart([attachment(b"\n")]).replace(b"\r\n", b"\n"),
+    "attachment cr": multipart([attachment(b"\r")]).replace(b"\r\n", b"\r"),
+    "mixed line ends": multipart([attachment()]).replace(b"\r\n", b"\n", 300),
+    "no blank line after the part headers": multipart([attachment(blank=False)]),
+    "single part": message([("From", "a@mic.gov.vn"), ("Content-Type", "application/pdf"),
+                            ("Content-Transfer-Encoding", "base64")], base64_lines(DOCUMENT)),
+    "no headers at all": base64_lines(DOCUMENT),
+    "run as the headers of a forwarded message": multipart(
+        [b"Content-Type: message/rfc822\r\n\r\n" + base64_lines(DOCUMENT)]),
+    "run in a delivery status": multipart(
+        [b"Content-Type: message/delivery-status\r\n\r\n" + base64_lines(DOCUMENT)],
+        ctype="multipart/report"),
+    "run in preamble and epilogue": multipart([attachment()]).replace(
+        b"\r\n\r\n--B", b"\r\n\r\n" + base64_lines(DOCUMENT) + b"--B", 1)
+        + base64_lines(DOCUMENT),
+    "start boundary missing": multipart([attachment()], boundary="B").replace(b"--B\r\n", b"", 1),
+    "end boundary missing": multipart([attachment()]).rsplit(b"--B--", 1)[0],
+    "multipart without boundary": message(
+        [("From", "a@mic.gov.vn"), ("Content-Type", "multipart/mixed")], base64_lines(DOCUMENT)),
+    "text part of base64 lines": multipart([attachment(ctype="text/plain").replace(
+        b"Content-Transfer-Encoding: base64", b"Content-Transfer-Encoding: 7bit")]),
+    "no line end at the end": multipart([attachment()]).rstrip(b"\r\n"),
+    "token prefix in the message": multipart([attachment(), b"Content-Type: text/plain\r\n\r\n"
+                                              b"GovmilterCollapsedBase64Run00000000\r\n"]),
+    "two attachments over a feed chunk": multipart(
+        [attachment(), b"Content-Type: application/octet-stream\r\n"
+         b"Content-Transfer-Encoding: base64\r\n\r\n" + base64_lines(bytes(1_200_000))]),
+}
+
+
+@pytest.mark.parametrize("limits", [LIMITS, SMALL], ids=["default limits", "small limits"])
+@pytest.mark.parametrize("raw", CASES.values(), ids=CASES.keys())
+def test_base64_runs_give_the_same_content_as_the_plain_parse(
+        raw: bytes, limits: Limits, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert parse_message(raw, limits) == parse_without_shortcut(raw, limits, monkeypatch)
+
+
+def test_attachment_is_decoded_whole_from_a_collapsed_run() -> None:
+    content = parse_message(multipart([attachment()]), LIMITS)
+    assert [(a.filename, a.data) for a in content.attachments] == [("cong-van.pdf", DOCUMENT)]
+    assert content.unscannable == ()
+
+
+def test_container_words_inside_base64_open_no_section_and_are_not_counted() -> None:
+    """``multipart/`` is base64 text too; in an attachment's run it opens no MIME section, so it
+    does not count towards ``MAX_CONTAINERS`` (it did: the part was then renamed and its base64
+    mangled, and the message reported as having too many sections)."""
+    line = b"multipart/message/" * 4 + b"AAAA\r\n"  # 76 base64 characters
+    body = line * (2 * govmilter.mail.message.MAX_CONTAINERS)
+    part = (b'Content-Type: application/pdf; name="x.pdf"\r\n'
+            b"Content-Transfer-Encoding: base64\r\n\r\n" + body)
+    content = parse_message(multipart([part]), LIMITS)
+    assert content.unscannable == ()
+    assert [a.data for a in content.attachments] == [base64.b64decode(body.replace(b"\r\n", b""))]
+
+
+@pytest.mark.parametrize("body", [
+    base64_lines(DOCUMENT), base64_lines(DOCUMENT, b"\r"), base64_lines(DOCUMENT, b"\n"),
+    b"QUJD\r\nRA\r\n", b"QUJDRA=\r\n", b"QUJ", b"QUJDR\r\n", b"QU*J!D\r\n", b"", b"\r\n",
+    b"QUJD\xff\r\n", b"QU\x0bJD\x0c\r\n", b"QUJD====RA==\r\n",
+], ids=["crlf", "cr", "lf", "padding missing", "padding short", "truncated", "length 1 mod 4",
+        "junk characters", "empty", "blank line", "8-bit byte", "vertical tab and form feed",
+        "padding inside"])
+def test_base64_bodies_decode_as_the_stdlib_decodes_them(body: bytes) -> None:
+    raw = b"Content-Type: application/pdf\r\nContent-Transfer-Encoding: Base64\r\n\r\n" + body
+    ours = email.message_from_bytes(raw, policy=email.policy.compat32)
+    theirs = email.message_from_bytes(raw, policy=email.policy.compat32)
+    assert stdlib_decoded_payload(ours) == theirs.get_payload(decode=True)
+    assert [type(d) for d in ours.defects] == [type(d) for d in theirs.defects]

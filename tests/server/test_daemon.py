@@ -1,0 +1,192 @@
+"""``govmilter run`` start-up: clear errors instead of tracebacks, the start-up line, syslog."""
+
+from __future__ import annotations
+
+import grp
+import hashlib
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+from mta_session import MtaSession
+from postfix_harness import REPO_ROOT, RunningMilter, checkout_env, stop_process, wait_until
+from samples import OFFICIAL_RCPT, OFFICIAL_SENDER, PLAIN, policy_yaml
+
+EMBEDDED_POLICY = REPO_ROOT / "govmilter" / "policies" / "default.yaml"
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
+    return subprocess.run([sys.executable, "-m", "govmilter", "run", *args], text=True,
+                          capture_output=True, env=env, timeout=60)
+
+
+def test_an_invalid_policy_refuses_to_start_with_file_and_line(tmp_path: Path) -> None:
+    policy = tmp_path / "bad.yaml"
+    policy.write_text("mode: enforce\nrules:\n  - id: x\n    action: explode\n")
+    result = run("--policy", str(policy), "--socket", f"unix:{tmp_path}/s.sock",
+                 "--metrics", "off")
+    assert result.returncode == 2
+    assert f"{policy}:4:" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_bad_socket_and_metrics_options_are_usage_errors(tmp_path: Path) -> None:
+    long_path = "/tmp/" + "x" * 120 + "/govmilter.sock"
+    for args, expected in (
+        (["--socket", "unix:relative.sock"], "unix:/absolute/path"),
+        (["--socket", f"unix:{long_path}"], "at most 107 bytes"),
+        (["--metrics", "nonsense"], "HOST:PORT"),
+        (["--socket-mode", "rw"], "octal"),
+        (["--scan-worker-memory", "0"], "--scan-worker-memory 0 must be at least 1"),
+    ):
+        result = run("--metrics", "off", "--socket", f"unix:{tmp_path}/s.sock", *args)
+        assert result.returncode == 2, args
+        assert expected in result.stderr and "Traceback" not in result.stderr, result.stderr
+
+
+def test_a_scan_worker_past_its_memory_limit_is_replaced_and_mail_goes_on() -> None:
+    """``--scan-worker-memory``: every worker holds more than 1 MiB, so each message ends with
+    its worker replaced, logged, and the next message is scanned by the new one."""
+    short = Path(f"/tmp/gm-memory-{os.getpid()}")
+    daemon = RunningMilter(short, None, ["--scan-workers", "1", "--scan-worker-memory", "1"])
+    daemon.start()
+    try:
+        for queue_id in ("5A1", "5A2"):
+            session = MtaSession(daemon.socket_path)
+            session.message(OFFICIAL_SENDER, [OFFICIAL_RCPT], PLAIN, queue_id)
+            session.close()
+        wait_until(lambda: daemon.log().count("scan worker replaced") >= 2, 20,
+                   "two worker replacements in the log")
+        log = daemon.log()
+        assert re.search(r"scan worker replaced: it held \d+ MiB after a message \(limit 1 MiB\)",
+                         log), log
+        assert "qid=5A1 " in log and "qid=5A2 " in log  # both messages decided
+    finally:
+        assert daemon.stop() == 0
+        shutil.rmtree(short, ignore_errors=True)
+
+
+def sha256_of(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_start_up_line_names_policy_sha256_socket_and_mode(tmp_path: Path) -> None:
+    short = Path(f"/tmp/gm-daemon-{os.getpid()}")
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(policy_yaml(mode="monitor"))
+    daemon = RunningMilter(short, policy).start()
+    try:
+        [line] = [x for x in daemon.log().splitlines() if "starting:" in x]
+        assert f"policy={policy} sha256={sha256_of(policy)} mode=monitor " in line
+        assert f"socket=unix:{short}/govmilter.sock" in line
+        assert oct(os.stat(daemon.socket_path).st_mode & 0o777) == "0o666"
+    finally:
+        assert daemon.stop() == 0
+        subprocess.run(["rm", "-rf", str(short)], check=False)
+
+
+def test_without_policy_the_embedded_default_runs() -> None:
+    short = Path(tempfile.mkdtemp(prefix="gm-default-"))
+    daemon = RunningMilter(short / "milter").start()  # no --policy
+    try:
+        [line] = [x for x in daemon.log().splitlines() if "starting:" in x]
+        assert f"policy={EMBEDDED_POLICY} sha256={sha256_of(EMBEDDED_POLICY)} mode=enforce " \
+            in line, line
+    finally:
+        assert daemon.stop() == 0
+        shutil.rmtree(short, ignore_errors=True)
+
+
+def test_syslog_gets_the_start_up_line_and_one_line_per_message() -> None:
+    """``--syslog-socket`` points ``--syslog`` at a datagram socket this test reads."""
+    short = Path(tempfile.mkdtemp(prefix="gm-syslog-"))  # unix paths have at most 107 bytes
+    policy = short / "policy.yaml"
+    policy.write_text(policy_yaml())
+    digest = sha256_of(policy)
+    log_path, milter_socket = short / "log", short / "govmilter.sock"
+    syslog = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    syslog.bind(str(log_path))
+    syslog.settimeout(0.2)
+    lines: list[str] = []
+
+    def received(pattern: str) -> str | None:
+        """Read what arrived so far; the first line matching ``pattern``, if any."""
+        try:
+            while True:
+                lines.append(syslog.recv(65536).decode(errors="replace"))
+        except TimeoutError:
+            pass
+        return next((line for line in lines if re.search(pattern, line)), None)
+
+    stderr = short / "stderr"
+    with stderr.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "govmilter", "run", "--policy", str(policy),
+             "--socket", f"unix:{milter_socket}", "--socket-mode", "666", "--metrics", "off",
+             "--scan-workers", "0", "--syslog-socket", str(log_path)],
+            stdin=subprocess.DEVNULL, stdout=out, stderr=out, env=checkout_env(), cwd=REPO_ROOT)
+    try:
+        wait_until(lambda: process.poll() is not None or received("starting: "), 20,
+                   "the start-up line on syslog")
+        assert process.poll() is None, stderr.read_text()
+        deadline = time.monotonic() + 10
+        while True:  # the socket exists a moment after the start-up line
+            try:
+                session = MtaSession(milter_socket)
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "the milter never listened"
+                time.sleep(0.05)
+        session.message(OFFICIAL_SENDER, [OFFICIAL_RCPT], PLAIN, "4F2A1C0D")
+        session.close()
+        wait_until(lambda: received("qid=4F2A1C0D "), 10, "the message line on syslog")
+    finally:
+        code = stop_process(process, 20)
+        syslog.close()
+        errors = stderr.read_text(errors="replace")
+        shutil.rmtree(short, ignore_errors=True)
+    assert code == 0, errors
+    assert "qid=" not in errors and "starting:" not in errors  # syslog instead of stderr
+    # <22>: facility mail (2) * 8 + severity info (6); RFC 3164 tag with the pid
+    tag = f"<22>govmilter[{process.pid}]: "
+    [start] = [line for line in lines if "starting: " in line]
+    assert start.startswith(tag) and f"policy={policy} sha256={digest}" in start
+    [message] = [line for line in lines if "qid=4F2A1C0D " in line]
+    assert message.startswith(f"{tag}qid=4F2A1C0D sender=official rcpts=official "), message
+    assert "mic.gov.vn" not in message and "lunch" not in message  # no address, no subject
+
+
+def test_a_shared_socket_directory_is_left_as_it_is() -> None:
+    """Started as root with its socket in a /tmp-like directory, the daemon changes nothing there
+    (it used to give the directory group postfix and the set-group-ID bit: /tmp itself, once)."""
+    if os.geteuid() != 0:
+        pytest.skip("the daemon changes its socket directory only when started as root")
+    shared = Path(tempfile.mkdtemp(prefix="gm-shared-"))
+    shared.chmod(0o1777)  # world-writable and sticky, as /tmp is
+    before = shared.stat()
+    milter_socket, stderr = shared / "g.sock", shared / "stderr"
+    with stderr.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "govmilter", "run", "--socket", f"unix:{milter_socket}",
+             "--metrics", "off", "--scan-workers", "0"],
+            stdin=subprocess.DEVNULL, stdout=out, stderr=out, env=checkout_env(), cwd=REPO_ROOT)
+    try:
+        wait_until(lambda: process.poll() is not None or milter_socket.exists(), 20,
+                   "the milter's socket")
+        assert process.poll() is None, stderr.read_text()
+        after = shared.stat()
+        assert (after.st_mode, after.st_uid, after.st_gid) == \
+            (before.st_mode, before.st_uid, before.st_gid)
+        assert f"socket directory {shared} is shared" in stderr.read_text()
+        # the socket itself still gets Postfix's group (the process took it), so smtpd can use it
+        assert grp.getgrgid(milter_socket.stat().st_gid).gr_name == "postfix"
+    finally:
+        assert stop_process(process, 20) == 0, stderr.read_text()
+        shutil.rmtree(shared, ignore_errors=True)

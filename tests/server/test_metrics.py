@@ -1,0 +1,143 @@
+"""The Prometheus metrics: names (a contract), zeroed series, counting a verdict, the endpoint."""
+
+from __future__ import annotations
+
+import urllib.request
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+from samples import FREEMAIL_RCPT, OFFICIAL_RCPT, OFFICIAL_SENDER, SECRET, policy_yaml
+
+from govmilter.policy import decide, parse_policy
+from govmilter.policy.verdict import Envelope
+from govmilter.scan import scan_message
+from govmilter.server.metrics import Metrics, start_metrics_server
+
+#: Recording rules, dashboards and the compliance report are written against these names.
+CONTRACT = {
+    "govmilter_messages_total": {"document", "compliance"},
+    "govmilter_recipients_total": {"flow", "document", "compliance"},
+    "govmilter_recipient_actions_total": {"action", "mode"},
+    "govmilter_message_actions_total": {"action", "mode"},
+    "govmilter_rule_matches_total": {"rule", "compliance"},
+    "govmilter_errors_total": {"stage"},
+    "govmilter_failure_actions_total": {"action"},
+    "govmilter_policy_reloads_total": set(),
+    "govmilter_policy_reload_failures_total": set(),
+    "govmilter_policy_last_reload_success_timestamp_seconds": set(),
+    "govmilter_policy_info": {"sha256", "mode"},
+    "govmilter_build_info": {"version"},
+    "govmilter_processing_seconds_bucket": {"le"},
+    "govmilter_scanned_bytes_bucket": {"le"},
+    "govmilter_dns_lookup_seconds_bucket": {"le"},
+    "govmilter_connections_in_progress": set(),
+}
+
+
+def samples(metrics: Metrics) -> dict[str, list[dict[str, str]]]:
+    found: dict[str, list[dict[str, str]]] = {}
+    for family in metrics.registry.collect():
+        for sample in family.samples:
+            found.setdefault(sample.name, []).append(dict(sample.labels))
+    return found
+
+
+def test_every_contract_metric_is_exported_with_its_labels_before_any_mail() -> None:
+    metrics = Metrics()
+    metrics.policy_loaded(parse_policy(policy_yaml()), initial=True)
+    exported = samples(metrics)
+    for name, labels in CONTRACT.items():
+        assert name in exported, name
+        assert all(set(series) == labels for series in exported[name]), name
+    # zeroed series: every document/compliance pair, every action/mode pair, every stage
+    assert len(exported["govmilter_messages_total"]) == 4 * 2
+    assert len(exported["govmilter_recipient_actions_total"]) == 4 * 2
+    assert {s["stage"] for s in exported["govmilter_errors_total"]} >= {
+        "connect", "envfrom", "envrcpt", "header", "body", "eom", "scan", "dns", "reload",
+        "abort"}
+    rules = {s["rule"] for s in exported["govmilter_rule_matches_total"]}
+    assert rules == {"official-to-official", "submission-to-external", "secret-to-freemail",
+                     "document-to-freemail", "unscannable-to-freemail", "default-accept",
+                     "implicit-accept"}
+    assert metrics.registry.get_sample_value(
+        "govmilter_processing_seconds_bucket", {"le": "300.0"}) == 0
+
+
+def test_names_follow_prometheus_conventions() -> None:
+    for name in samples(Metrics()):
+        assert name.startswith("govmilter_")
+        assert name.endswith(("_total", "_seconds", "_bytes", "_info", "_bucket", "_count",
+                              "_sum", "_created", "_in_progress")), name
+
+
+def test_a_verdict_is_counted_per_message_recipient_rule_and_action() -> None:
+    policy = parse_policy(policy_yaml())
+    metrics = Metrics()
+    envelope = Envelope(OFFICIAL_SENDER, (OFFICIAL_RCPT, FREEMAIL_RCPT))
+    facts = scan_message(SECRET, policy)
+    metrics.observe_verdict(decide(envelope, facts, policy), 0.02, facts.scanned_bytes)
+
+    def value(name: str, **labels: str) -> float | None:
+        return metrics.registry.get_sample_value(name, labels)
+    assert value("govmilter_messages_total", document="secret", compliance="non_compliant") == 1
+    assert value("govmilter_recipients_total", flow="official_to_freemail", document="secret",
+                 compliance="non_compliant") == 1
+    assert value("govmilter_recipients_total", flow="official_to_official", document="secret",
+                 compliance="compliant") == 1
+    assert value("govmilter_recipient_actions_total", action="reject", mode="enforce") == 1
+    assert value("govmilter_message_actions_total", action="tag", mode="enforce") == 1
+    assert value("govmilter_rule_matches_total", rule="secret-to-freemail",
+                 compliance="non_compliant") == 1
+    assert value("govmilter_processing_seconds_bucket", le="0.025") == 1
+    assert value("govmilter_scanned_bytes_count") == 1
+
+
+def test_monitor_mode_is_counted_as_decided_not_applied() -> None:
+    policy = parse_policy(policy_yaml(mode="monitor"))
+    metrics = Metrics()
+    envelope = Envelope(OFFICIAL_SENDER, (FREEMAIL_RCPT,))
+    metrics.observe_verdict(decide(envelope, scan_message(SECRET, policy), policy), 0.01, 10)
+    assert metrics.registry.get_sample_value(
+        "govmilter_message_actions_total", {"action": "reject", "mode": "monitor"}) == 1
+    assert metrics.registry.get_sample_value(
+        "govmilter_message_actions_total", {"action": "reject", "mode": "enforce"}) == 0
+
+
+def test_reloads_swap_the_policy_info_and_count_failures() -> None:
+    metrics = Metrics()
+    first, second = parse_policy(policy_yaml()), parse_policy(policy_yaml(mode="monitor"))
+    metrics.policy_loaded(first, initial=True)
+    metrics.policy_loaded(second)
+    metrics.policy_reload_failed()
+    info = samples(metrics)["govmilter_policy_info"]
+    assert info == [{"sha256": second.source.sha256, "mode": "monitor"}]
+    get = metrics.registry.get_sample_value
+    assert get("govmilter_policy_reloads_total") == 2
+    assert get("govmilter_policy_reload_failures_total") == 1
+    assert get("govmilter_errors_total", {"stage": "reload"}) == 1
+    assert (get("govmilter_policy_last_reload_success_timestamp_seconds") or 0) > 1.7e9
+
+
+def test_the_endpoint_serves_the_registry_on_loopback() -> None:
+    metrics = Metrics()
+    server, _ = start_metrics_server(metrics, port=0)
+    try:
+        assert server.server_address[0] == "127.0.0.1"
+        url = f"http://127.0.0.1:{server.server_port}/metrics"
+        with urllib.request.urlopen(url, timeout=5) as response:
+            text = response.read().decode()
+        names = {f.name for f in text_string_to_metric_families(text)}
+        assert {"govmilter_messages", "govmilter_build_info"} <= names
+    finally:
+        server.shutdown()
+
+
+@pytest.mark.parametrize(("stage", "counted_as"), [("envrcpt", "envrcpt"),
+                                                   ("no-such-stage", "other")])
+def test_errors_stay_within_the_fixed_stage_set(stage: str, counted_as: str) -> None:
+    metrics = Metrics()
+    metrics.error(stage)
+    assert metrics.registry.get_sample_value("govmilter_errors_total",
+                                             {"stage": counted_as}) == 1
+    stages = {s["stage"] for s in samples(metrics)["govmilter_errors_total"]}
+    assert "no-such-stage" not in stages
