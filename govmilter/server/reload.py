@@ -24,6 +24,8 @@ from govmilter.policy import Policy, PolicyError, load_policy
 #: Signals the daemon blocks before starting threads: libmilter's three plus our reload signal.
 DAEMON_SIGNALS = frozenset({signal.SIGHUP, signal.SIGTERM, signal.SIGINT, signal.SIGUSR1})
 RELOAD_SIGNAL = signal.SIGUSR1
+#: How long a changed policy file must hold still before it is read.
+FILE_SETTLE_SECONDS = 0.2
 
 log = logging.getLogger("govmilter")
 
@@ -102,6 +104,11 @@ class PolicyHolder:
         state = _file_state(self.path)
         if state is None or state == self._state:
             return False  # a vanished file is a deployment in progress: keep what runs
+        # an edit in place (truncate, then write) can be seen half done: wait until the file
+        # holds still, or leave it to the next poll
+        self._stop.wait(FILE_SETTLE_SECONDS)
+        if _file_state(self.path) != state:
+            return False
         self.reload("file changed")
         return True
 

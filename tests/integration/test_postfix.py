@@ -148,7 +148,7 @@ def test_monitor_mode_delivers_untouched(postfix: PrivatePostfix, milter: Runnin
 def test_200_messages_during_20_policy_reloads_arrive_once_each(
         postfix: PrivatePostfix, milter: RunningMilter, policy_file: Path) -> None:
     before = len(postfix.dumps())
-    total, senders = 200, 4
+    total, senders, reload_count = 200, 4, 20
     errors: list[BaseException] = []
     sent: list[int] = []
     progress: list[int] = []  # messages sent when each reload was asked for
@@ -157,10 +157,13 @@ def test_200_messages_during_20_policy_reloads_arrive_once_each(
         try:
             with postfix.smtp() as client:
                 for n in range(worker, total, senders):
+                    # paced by the reloads, so that they land in the middle of the flow
+                    # whatever the machine's load: message n waits for reload n * 20 / total
+                    wait_until(lambda: len(progress) >= n * reload_count // total,  # noqa: B023
+                               60, f"reload before message {n}")
                     client.sendmail(OFFICIAL_SENDER, [OFFICIAL_RCPT],
                                     with_id(PLAIN, f"bulk-{n}"))
                     sent.append(n)
-                    time.sleep(0.03)  # a steady flow, so the reloads land in the middle of it
         except BaseException as exc:
             errors.append(exc)
 
@@ -168,7 +171,7 @@ def test_200_messages_during_20_policy_reloads_arrive_once_each(
     for thread in threads:
         thread.start()
     variants = itertools.cycle([policy_yaml(monitor_header=True), policy_yaml()])
-    for reload_number in range(20):
+    for reload_number in range(reload_count):
         reloads = milter.metric("govmilter_policy_reloads_total")
         progress.append(len(sent))
         if reload_number % 2:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,7 @@ from postfix_harness import wait_until
 from samples import policy_yaml
 
 from govmilter.policy import Mode, Policy, PolicyError
-from govmilter.reload import PolicyHolder
+from govmilter.server.reload import PolicyHolder
 
 
 def test_a_valid_file_is_swapped_in_and_reported(tmp_path: Path) -> None:
@@ -66,6 +67,29 @@ def test_the_watcher_reloads_when_the_file_changes(tmp_path: Path) -> None:
         assert holder.check_file() is False and holder.policy.mode is Mode.MONITOR
     finally:
         holder.stop()
+
+
+def test_a_file_seen_half_written_is_not_refused_but_read_once_complete(tmp_path: Path) -> None:
+    """An editor that truncates and then writes must not count as a refused reload."""
+    path = tmp_path / "policy.yaml"
+    path.write_text(policy_yaml())
+    failures: list[bool] = []
+    holder = PolicyHolder(path, on_failure=lambda: failures.append(True))
+    whole = policy_yaml(mode="monitor")
+    with path.open("w") as stream:
+        stream.write(whole[: len(whole) // 2])  # half written: not a valid policy
+        stream.flush()
+
+        def write_the_rest() -> None:
+            stream.write(whole[len(whole) // 2:])
+            stream.flush()
+
+        finish = threading.Timer(0.05, write_the_rest)
+        finish.start()
+        assert holder.check_file() is False  # still changing: left to the next poll
+        finish.join()
+    assert holder.check_file() is True
+    assert holder.policy.mode is Mode.MONITOR and failures == []
 
 
 def test_the_embedded_default_has_nothing_to_watch() -> None:
