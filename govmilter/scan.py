@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+
 from govmilter.document import detect_document
+from govmilter.document.budget import ScanBudget
 from govmilter.document.settings import DetectionSettings
 from govmilter.mail.limits import Limits
 from govmilter.mail.message import parse_message
@@ -15,14 +19,17 @@ def scan_message(raw: bytes, policy: Policy) -> MessageFacts:
     return scan_with(raw, policy.limits, policy.detection)
 
 
-def scan_with(raw: bytes, limits: Limits, detection: DetectionSettings) -> MessageFacts:
+def scan_with(raw: bytes, limits: Limits, detection: DetectionSettings,
+              clock: Callable[[], float] = time.monotonic) -> MessageFacts:
     """:func:`scan_message` given only the two parts of the policy that scanning reads.
 
     Those are small to pickle (a worker process receives them with every message; the whole
-    policy, with its domain lists, is about 80 KB).
+    policy, with its domain lists, is about 80 KB). ``limits.max_seconds`` runs from here:
+    MIME parsing spends the same time budget as attachment extraction and scoring.
     """
-    content = parse_message(raw, limits)
-    document = detect_document(content, detection, limits)
+    budget = ScanBudget(limits, clock)
+    content = parse_message(raw, limits, budget.expired)
+    document = detect_document(content, detection, budget=budget)
     return MessageFacts(
         document=document, header_from=content.header_from, header_to=content.header_to,
         scanned_bytes=content.scanned_bytes, notes=content.notes,

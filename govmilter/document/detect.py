@@ -61,13 +61,17 @@ def _merge(cues: list[Cue]) -> list[Cue]:
 
 def detect_document(content: MessageContent, settings: DetectionSettings,
                     limits: Limits | None = None,
-                    clock: Callable[[], float] = time.monotonic) -> OfficialDocumentEvidence:
+                    clock: Callable[[], float] = time.monotonic,
+                    budget: ScanBudget | None = None) -> OfficialDocumentEvidence:
     """Decide whether the message carries an official document, with evidence and markings.
 
     ``limits`` bound the attachment extraction (pages, ZIP entries and ratio, time); past one,
-    the reason joins ``unscannable`` and scanning of that part stops.
+    the reason joins ``unscannable`` and scanning of that part stops. ``budget``: one already
+    running (:func:`govmilter.scan.scan_with` starts it before parsing), else a new one from
+    ``limits`` and ``clock``.
     """
-    budget = ScanBudget(limits or Limits(), clock)
+    if budget is None:
+        budget = ScanBudget(limits or Limits(), clock)
     cues = subject_cues(content.subject)
     extraction = extract_attachments(content.attachments, budget)
     texts = [ExtractedText(p.source, p.text) for p in content.texts] + extraction.texts

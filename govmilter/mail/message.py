@@ -18,7 +18,7 @@ import email.header
 import email.message
 import email.policy
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from email import _encoded_words  # type: ignore[attr-defined]  # the stdlib's own decoder
 from email.feedparser import BytesFeedParser
@@ -355,12 +355,14 @@ def stdlib_decoded_payload(part: email.message.Message) -> object:
     return part.get_payload(decode=True)
 
 
-def parse_message(raw: bytes, limits: Limits) -> MessageContent:
+def parse_message(raw: bytes, limits: Limits,
+                  out_of_time: Callable[[], bool] | None = None) -> MessageContent:
     """Walk the MIME tree (iteratively, within ``limits``), collecting texts and attachments.
 
     Never raises. Nested ``message/rfc822`` parts are entered; their subjects count as text.
     Encrypted parts (S/MIME enveloped or opaque-signed, PGP/MIME, inline PGP) are unscannable;
-    the content of ``multipart/signed`` is read and its signature skipped.
+    the content of ``multipart/signed`` is read and its signature skipped. ``out_of_time``: asked
+    before each part is decoded; once it says True the walk stops (the caller records why).
     """
     data, unscannable, runs = prepare_for_parser(raw, limits)
     try:
@@ -369,7 +371,7 @@ def parse_message(raw: bytes, limits: Limits) -> MessageContent:
         return MessageContent("", (), (), (), (), ("message structure could not be parsed",),
                               len(raw))
     headers = read_headers(message)
-    walk = _Walk(limits, unscannable + list(headers.unscannable))
+    walk = _Walk(limits, unscannable + list(headers.unscannable), out_of_time)
     walk.run(message)
     return MessageContent(
         subject=headers.subject, header_from=headers.header_from, header_to=headers.header_to,
@@ -470,8 +472,10 @@ def _restore_runs(message: email.message.Message, data: memoryview,
 class _Walk:
     """One iterative walk over a parsed message, spending the scan budget."""
 
-    def __init__(self, limits: Limits, unscannable: list[str]) -> None:
+    def __init__(self, limits: Limits, unscannable: list[str],
+                 out_of_time: Callable[[], bool] | None = None) -> None:
         self.limits = limits
+        self.out_of_time = out_of_time
         self.budget = limits.max_scan_bytes
         self.texts: list[TextPart] = []
         self.attachments: list[Attachment] = []
@@ -486,6 +490,8 @@ class _Walk:
         """Visit every part depth-first, without recursion."""
         stack: list[tuple[email.message.Message, int]] = [(message, 0)]
         while stack:
+            if self.out_of_time is not None and self.out_of_time():
+                return
             part, depth = stack.pop()
             if depth > self.limits.max_depth:
                 self.note(f"MIME nesting deeper than {self.limits.max_depth}")
