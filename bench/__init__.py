@@ -1,4 +1,4 @@
-"""The govmilter benchmark (issue #7): ``python -m bench.run``; see README "Performance".
+"""The govmilter benchmark (issue #7): ``python -m bench.run``; see docs/performance.md.
 
 The private Postfix, smtp-sink and ``govmilter run`` management is NOT copied here: it is the
 end-to-end tests' harness, ``tests/postfix_harness.py``, one implementation for both. tests/ is

@@ -1,4 +1,4 @@
-"""A deterministic generator of stored mail for replay tests and the README walkthrough.
+"""A deterministic generator of stored mail for replay tests and docs/policy.md's walkthrough.
 
 Each generated message knows what it is (an official document, a secret one or plain mail), who
 sent it and who received it *in the envelope*, so a test can compute the expected verdicts

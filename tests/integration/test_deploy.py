@@ -1,11 +1,11 @@
 """deploy/: the Postfix snippet on Debian's default main.cf, and the systemd unit.
 
 The snippet is appended to Debian's default ``main.cf`` (the template Debian's postinst starts
-from, ``/usr/share/postfix/main.cf.debian``), as the README's install section does, in a
+from, ``/usr/share/postfix/main.cf.debian``), as docs/admin.md's install section does, in a
 private configuration directory; only the queue and data directories are moved into it, so
 ``postfix check`` creates and inspects nothing of the machine's Postfix. ``postconf -n`` and
 ``postfix check`` must print no warning (an unknown parameter, a setting given twice), and the
-settings must be what the README's table says.
+settings must be what the table in docs/admin.md says.
 """
 
 from __future__ import annotations
@@ -20,17 +20,17 @@ from postfix_harness import REPO_ROOT, PrivatePostfix, require, require_postfix
 
 SNIPPET = REPO_ROOT / "deploy" / "postfix-main.cf"
 UNIT = REPO_ROOT / "deploy" / "govmilter.service"
-README = REPO_ROOT / "README.md"
+ADMIN_GUIDE = REPO_ROOT / "docs" / "admin.md"
 DEBIAN_MAIN_CF = Path("/usr/share/postfix/main.cf.debian")
 DEBIAN_MASTER_CF = Path("/usr/share/postfix/master.cf.dist")
-#: the program the README installs (a virtual environment in /opt, not in the clone)
+#: the program the administrator guide installs (a virtual environment in /opt, not in the clone)
 PROGRAM = Path("/opt/govmilter/bin/govmilter")
 
 
-def readme_table() -> dict[str, str]:
-    """``setting`` → ``value`` cells of the README table under the postfix-main.cf link."""
-    text = README.read_text(encoding="utf-8")
-    table = text[text.index("[`deploy/postfix-main.cf`](deploy/postfix-main.cf) sets"):]
+def guide_table() -> dict[str, str]:
+    """``setting`` → ``value`` cells of the administrator guide's table of the snippet."""
+    text = ADMIN_GUIDE.read_text(encoding="utf-8")
+    table = text[text.index("`deploy/postfix-main.cf` sets"):]
     rows: dict[str, str] = {}
     for line in table.splitlines()[1:]:
         if not line.startswith("|") and rows:
@@ -91,8 +91,8 @@ def test_postfix_check_accepts_it_without_warnings(debian_postfix: PrivatePostfi
         result.stdout + result.stderr
 
 
-def test_settings_are_what_the_readme_table_says(debian_postfix: PrivatePostfix) -> None:
-    table = readme_table()
+def test_settings_are_what_the_admin_guide_table_says(debian_postfix: PrivatePostfix) -> None:
+    table = guide_table()
     raw, expanded = settings(debian_postfix), settings(debian_postfix, "-x")
     literal = {key: value.strip("`") for key, value in table.items()
                if re.fullmatch(r"`[^`]*`", value)}
@@ -126,16 +126,16 @@ def unit_commands() -> list[Path]:
     return [Path(command) for command in commands]
 
 
-def test_unit_runs_the_installed_program_from_the_readme() -> None:
+def test_unit_runs_the_installed_program_from_the_admin_guide() -> None:
     assert unit_commands() == [Path("/usr/bin/install"), PROGRAM, Path("/bin/kill")]
-    readme = README.read_text(encoding="utf-8")
-    assert "/usr/bin/python3 -m venv /opt/govmilter" in readme
+    guide = ADMIN_GUIDE.read_text(encoding="utf-8")
+    assert "/usr/bin/python3 -m venv /opt/govmilter" in guide
     assert re.search(r"^ProtectHome=yes$", UNIT.read_text(), flags=re.MULTILINE)
 
 
 def test_systemd_analyze_verify_accepts_the_unit(tmp_path: Path) -> None:
     """``systemd-analyze verify`` on a root holding the unit, systemd's own units and the
-    programs the unit runs: the real ones, and a stand-in for the govmilter the README installs
+    programs the unit runs: the real ones, and a stand-in for the govmilter the guide installs
     in /opt (a test machine need not have it). Verify also checks that they are executable."""
     analyze = shutil.which("systemd-analyze")
     require(analyze, "systemd-analyze missing: scripts/setup.sh installs it (package systemd)")

@@ -6,7 +6,7 @@ what the sink received once the queue drained: nothing lost, nothing delivered t
 delivered that the client was told to retry. Messages refused with 4xx were never accepted;
 a real client retries them, and they are counted.
 
-``python -m pytest tests/integration/test_faults.py -s`` prints the table the README quotes.
+``python -m pytest tests/integration/test_faults.py -s`` prints the table docs/admin.md quotes.
 
 Needs root and Postfix (scripts/setup.sh installs it): skipped on a developer machine without
 them, failed when CI=true.
@@ -51,7 +51,7 @@ _numbers = itertools.count()
 
 @dataclass
 class Figure:
-    """One row of the README table."""
+    """One row of the table in docs/admin.md ("Faults and what Postfix does")."""
 
     fault: str
     default_action: str

@@ -38,7 +38,7 @@ def facts(document: str) -> MessageFacts:
     return MessageFacts(document=DOCUMENTS[document])
 
 
-# The default policy, as the README promises it: (sender, recipient, document) -> outcome.
+# The default policy, as the README's table promises it: (sender, recipient, document) -> outcome.
 TABLE = [
     ("official", "official", "secret", "accept", "official-to-official", True),
     ("official", "official", "official", "accept", "official-to-official", True),
