@@ -17,7 +17,7 @@ from pathlib import Path
 from govmilter import __version__
 from govmilter.domains.classify import Classifier
 from govmilter.domains.dnsintel import DnsIntel, dns_classifier
-from govmilter.policy import Policy, PolicyError, decide, load_policy
+from govmilter.policy import Policy, PolicyError, decide_saved, load_policy
 from govmilter.policy.description import describe_policy
 from govmilter.policy.verdict import Envelope, MessageFacts
 from govmilter.scan import scan_message
@@ -200,7 +200,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     if scanned is None:
         return EXIT_INPUT
     policy, facts, envelope = scanned
-    verdict = decide(envelope, facts, policy, _classifier(policy, envelope, args.no_dns))
+    verdict = decide_saved(envelope, facts, policy, _classifier(policy, envelope, args.no_dns))
     return _print_result(args, lambda: verdict_to_json(verdict, policy),
                          lambda: verdict_to_text(verdict, policy))
 

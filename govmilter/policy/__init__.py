@@ -11,8 +11,10 @@ from govmilter.policy.decide import (
     ConditionCheck,
     decide,
     decide_at_rcpt,
+    decide_saved,
     effective_mode,
     list_classifier,
+    refusal_at_rcpt,
     rule_conditions,
     rule_mismatch,
 )
@@ -33,6 +35,7 @@ __all__ = [
     "IMPLICIT_RULE_ID", "Action", "ConditionCheck", "DetectionSettings", "DocumentClass",
     "FailureAction", "Limits", "Mode", "Policy", "PolicyError", "PolicyProblem", "RejectScope",
     "Reply", "Rule", "Tag",
-    "decide", "decide_at_rcpt", "default_policy_path", "effective_mode", "list_classifier",
-    "load_policy", "parse_policy", "rule_conditions", "rule_mismatch",
+    "decide", "decide_at_rcpt", "decide_saved", "default_policy_path", "effective_mode",
+    "list_classifier", "load_policy", "parse_policy", "refusal_at_rcpt", "rule_conditions",
+    "rule_mismatch",
 ]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import datetime as _dt
 import functools
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, replace
 
 from govmilter.document.settings import DocumentClass
 from govmilter.domains.classify import (
@@ -168,25 +168,69 @@ def decide_at_rcpt(
     return _verdict_for(address, recipient, None, policy)
 
 
+def refusal_at_rcpt(
+    address: str,
+    envelope: Envelope,
+    policy: Policy,
+    classify: Classifier | None = None,
+) -> RecipientVerdict | None:
+    """The verdict that refuses ``address`` at RCPT, or None when RCPT lets it through.
+
+    A recipient is refused there when :func:`decide_at_rcpt` answers an enforced reject; the
+    verdict returned is marked :attr:`~RecipientVerdict.refused_at_rcpt` and goes to
+    :func:`decide` at the end of the message.
+    """
+    verdict = decide_at_rcpt(address, envelope, policy, classify)
+    if verdict is None or verdict.action is not Action.REJECT or not verdict.applied:
+        return None
+    return replace(verdict, refused_at_rcpt=True)
+
+
 def decide(
     envelope: Envelope,
     facts: MessageFacts,
     policy: Policy,
     classify: Classifier | None = None,
+    refused: Sequence[RecipientVerdict] = (),
 ) -> Verdict:
-    """Decide what happens to each recipient of a message.
+    """Decide what happens to each recipient of a message: the one verdict for the message.
 
-    Pure: the same envelope, facts and policy always give the same verdict, whether called by the
-    milter at end of message or by ``govmilter check`` on a saved file.
+    ``envelope.recipients`` is every recipient the client gave, in order; ``refused`` the
+    verdicts of those already refused at RCPT (:func:`refusal_at_rcpt`): they stand as given,
+    every other recipient is decided here. Pure: the same envelope, facts, policy and refusals
+    always give the same verdict, whether called by the milter at end of message or by
+    ``govmilter check`` on a saved file (through :func:`decide_saved`).
     """
     classify = classify or list_classifier(policy)
     sender = classify(envelope.sender)
     document = facts.document.document_class
-    verdicts = tuple(
-        decide_recipient(address, envelope, sender, document, policy, classify)
+    given = {r.address: r for r in refused}
+    # a refusal whose address the envelope lacks is still part of what happened to the message
+    verdicts = tuple(r for r in refused if r.address not in envelope.recipients) + tuple(
+        given.get(address) or decide_recipient(address, envelope, sender, document, policy,
+                                               classify)
         for address in envelope.recipients
     )
     return Verdict(
         sender=envelope.sender, sender_class=sender, document=facts.document,
         recipients=verdicts, policy_mode=policy.mode, notes=facts.notes,
     )
+
+
+def decide_saved(
+    envelope: Envelope,
+    facts: MessageFacts,
+    policy: Policy,
+    classify: Classifier | None = None,
+) -> Verdict:
+    """:func:`decide` for a message without an SMTP session (``check``, ``explain``, ``replay``).
+
+    The RCPT stage runs first, recipient by recipient, as the milter runs it, so the verdict is
+    the one the milter would reach, refusals at RCPT included.
+    """
+    classify = classify or list_classifier(policy)
+    refused: tuple[RecipientVerdict, ...] = ()
+    if refuses_at_rcpt(policy):
+        refused = tuple(r for address in envelope.recipients
+                        if (r := refusal_at_rcpt(address, envelope, policy, classify)))
+    return decide(envelope, facts, policy, classify, refused)

@@ -48,6 +48,8 @@ class RecipientVerdict:
     scope: RejectScope = RejectScope.RECIPIENT
     copy_to: str | None = None
     hold_reason: str | None = None
+    #: refused at RCPT, before the content arrived: out of the envelope by end of message
+    refused_at_rcpt: bool = False
 
     @property
     def applied(self) -> bool:
@@ -57,7 +59,11 @@ class RecipientVerdict:
 
 @dataclass(frozen=True)
 class Verdict:
-    """The decision for one message: a verdict per recipient plus the facts behind it."""
+    """The decision for one message: a verdict per recipient plus the facts behind it.
+
+    Every recipient the client gave is here, in its order, those refused at RCPT included
+    (marked :attr:`RecipientVerdict.refused_at_rcpt`).
+    """
 
     sender: str
     sender_class: DomainClassification

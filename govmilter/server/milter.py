@@ -31,12 +31,11 @@ from typing import Any, TypeVar
 
 import Milter
 
-from govmilter.document.evidence import NO_DOCUMENT
 from govmilter.domains.classify import Classifier, MessageClassifier, message_classifier
 from govmilter.mail.vntext import to_ascii
-from govmilter.policy import Action, FailureAction, Mode, Policy, Reply, decide, decide_at_rcpt
+from govmilter.policy import Action, FailureAction, Mode, Policy, Reply, decide, refusal_at_rcpt
 from govmilter.policy.decide import list_classifier, refuses_at_rcpt
-from govmilter.policy.verdict import Envelope, RecipientVerdict, Verdict
+from govmilter.policy.verdict import Envelope, MessageFacts, RecipientVerdict, Verdict
 from govmilter.server.metrics import Metrics, message_mode
 from govmilter.server.spool import MessageSpool
 from govmilter.server.workers import ScanPool
@@ -186,8 +185,9 @@ class _Transaction:
     #: each address classified once per message, RCPT and end of message sharing the answer,
     #: and all DNS waiting of the message within one budget (started at MAIL FROM)
     classify: MessageClassifier
-    recipients: dict[str, str] = dataclasses.field(default_factory=dict)  # address → as sent
-    rejected: list[RecipientVerdict] = dataclasses.field(default_factory=list)  # at RCPT
+    #: every recipient the client gave, refused ones included: address → as sent
+    recipients: dict[str, str] = dataclasses.field(default_factory=dict)
+    refused: list[RecipientVerdict] = dataclasses.field(default_factory=list)  # at RCPT
     spool: MessageSpool | None = None
     subject: bytes | None = None
     stamped_headers: int = 0  # X-GovMilter headers that arrived with the message
@@ -251,17 +251,16 @@ class GovMilter(Milter.Base):  # type: ignore[misc]
         txn = self._transaction()
         address = strip_brackets(recipient)
         txn.classify.start(address)  # its DNS lookup runs while the client goes on
-        if not self.decides_at_rcpt:
-            txn.recipients[address] = recipient
-            return CONTINUE
-        verdict = decide_at_rcpt(address, self._envelope(txn, (address,)), self.policy,
-                                 txn.classify)
-        if verdict is not None and verdict.action is Action.REJECT and verdict.applied:
-            txn.rejected.append(verdict)
-            self._reply(verdict.reply or FAILURE_REPLY)
-            return REJECT
         txn.recipients[address] = recipient
-        return CONTINUE
+        if not self.decides_at_rcpt:
+            return CONTINUE
+        refusal = refusal_at_rcpt(address, self._envelope(txn, (address,)), self.policy,
+                                  txn.classify)
+        if refusal is None:
+            return CONTINUE
+        txn.refused.append(refusal)
+        self._reply(refusal.reply or FAILURE_REPLY)
+        return REJECT
 
     @_guarded("data")
     def data(self) -> int:
@@ -314,12 +313,10 @@ class GovMilter(Milter.Base):  # type: ignore[misc]
                 lambda: spool.read(limit) if spool else b"", self.policy)
         except Exception as exc:
             return self.failed("scan", exc)
-        envelope = self._envelope(txn, tuple(txn.recipients))
-        decided = decide(envelope, facts, self.policy, txn.classify)
-        report = dataclasses.replace(decided, recipients=(*txn.rejected, *decided.recipients)) \
-            if txn.rejected else decided
-        result = self._apply(txn, decided, report)
-        self._finish(txn, report, facts.scanned_bytes)
+        verdict = decide(self._envelope(txn, tuple(txn.recipients)), facts, self.policy,
+                         txn.classify, txn.refused)
+        result = self._apply(txn, verdict)
+        self._finish(txn, verdict, facts.scanned_bytes)
         return result
 
     @_guarded("abort")
@@ -389,11 +386,11 @@ class GovMilter(Milter.Base):  # type: ignore[misc]
         code, enhanced, lines = reply_args(reply)
         self.setreply(code, enhanced, *lines)
 
-    def _apply(self, txn: _Transaction, decided: Verdict, report: Verdict) -> int:
-        """Carry out the verdict; ``report`` also holds the recipients refused at RCPT."""
-        action = report.applied_message_action
+    def _apply(self, txn: _Transaction, verdict: Verdict) -> int:
+        """Carry out the verdict (its recipients refused at RCPT are already gone)."""
+        action = verdict.applied_message_action
         if action is Action.REJECT:
-            rejects = [r for r in report.enforced() if r.action is Action.REJECT]
+            rejects = [r for r in verdict.enforced() if r.action is Action.REJECT]
             reply = next((r.reply for r in rejects if r.reply is not None), FAILURE_REPLY)
             self._reply(reply)
             return REJECT
@@ -402,28 +399,31 @@ class GovMilter(Milter.Base):  # type: ignore[misc]
             # a header that arrived with the message must not pass for our own verdict
             for index in range(txn.stamped_headers, 0, -1):
                 self.chgheader(HEADER_NAME, index, "")
-        removed = [r for r in decided.recipients if r.applied and r.action is Action.REJECT]
+        present = tuple(r for r in verdict.recipients if not r.refused_at_rcpt)
+        removed = [r for r in present if r.applied and r.action is Action.REJECT]
         for r in removed:
             self.delrcpt(txn.recipients.get(r.address, f"<{r.address}>"))
-        delivered = tuple(r for r in decided.recipients if r not in removed)
-        self._tag(txn, report, delivered)
+        delivered = tuple(r for r in present if r not in removed)
+        self._tag(txn, verdict, delivered)
         if action is Action.QUARANTINE:
-            held = next(r for r in report.enforced() if r.action is Action.QUARANTINE)
+            held = next(r for r in verdict.enforced() if r.action is Action.QUARANTINE)
             self.quarantine(to_ascii(held.hold_reason or f"govmilter rule {held.rule_id}"))
-        copies = dict.fromkeys(r.copy_to for r in report.enforced() if r.copy_to)
+        listed = {r.address for r in present}
+        copies = dict.fromkeys(r.copy_to for r in verdict.enforced() if r.copy_to)
         for address in copies:
-            if address is not None and address not in txn.recipients:
+            if address is not None and address not in listed:
                 self.addrcpt(f"<{address}>")
         return CONTINUE
 
-    def _tag(self, txn: _Transaction, report: Verdict,
+    def _tag(self, txn: _Transaction, verdict: Verdict,
              delivered: tuple[RecipientVerdict, ...]) -> None:
         tagged = [r for r in delivered if r.applied and r.action is Action.TAG and r.tag]
-        would_act = any(not r.applied and r.action is not Action.ACCEPT for r in report.recipients)
+        would_act = any(not r.applied and r.action is not Action.ACCEPT
+                        for r in verdict.recipients)
         monitor = self.policy.monitor_header and would_act
         if any(r.tag.header for r in tagged if r.tag) or monitor:
-            document = report.document.document_class.value
-            self.addheader(HEADER_NAME, header_value(delivered or report.recipients, document,
+            document = verdict.document.document_class.value
+            self.addheader(HEADER_NAME, header_value(delivered or verdict.recipients, document,
                                                      would_act))
         prefix = next((r.tag.subject_prefix for r in tagged if r.tag and r.tag.subject_prefix),
                       None)
@@ -434,19 +434,19 @@ class GovMilter(Milter.Base):  # type: ignore[misc]
             elif subject is not None:
                 self.chgheader("Subject", 1, subject)
 
-    def _finish(self, txn: _Transaction, report: Verdict, scanned_bytes: int) -> None:
+    def _finish(self, txn: _Transaction, verdict: Verdict, scanned_bytes: int) -> None:
         """Count and log a decided message, then free it."""
         seconds = time.monotonic() - txn.started
-        self.metrics.observe_verdict(report, seconds, scanned_bytes)
+        self.metrics.observe_verdict(verdict, seconds, scanned_bytes)
         log.info(
             "qid=%s sender=%s rcpts=%s document=%s class=%s rules=%s actions=%s message=%s "
             "applied=%s mode=%s auth=%s service=%s seconds=%.3f",
-            txn.queue_id or "NOQUEUE", report.sender_class.domain_class,
-            ",".join(r.classification.domain_class for r in report.recipients) or "-",
-            "yes" if report.document.official else "no", report.document.document_class,
-            ",".join(r.rule_id for r in report.recipients) or "-",
-            ",".join(r.action for r in report.recipients) or "-", report.message_action,
-            report.applied_message_action, message_mode(report),
+            txn.queue_id or "NOQUEUE", verdict.sender_class.domain_class,
+            ",".join(r.classification.domain_class for r in verdict.recipients) or "-",
+            "yes" if verdict.document.official else "no", verdict.document.document_class,
+            ",".join(r.rule_id for r in verdict.recipients) or "-",
+            ",".join(r.action for r in verdict.recipients) or "-", verdict.message_action,
+            verdict.applied_message_action, message_mode(verdict),
             "yes" if txn.authenticated_user else "no", self.service or "-", seconds,
         )
         txn.close()
@@ -462,11 +462,10 @@ class GovMilter(Milter.Base):  # type: ignore[misc]
         txn = self.txn
         if txn is None:
             return
-        if txn.rejected:
-            report = Verdict(sender=txn.sender, sender_class=txn.classify(txn.sender),
-                             document=NO_DOCUMENT, recipients=tuple(txn.rejected),
-                             policy_mode=self.policy.mode)
-            self._finish(txn, report, 0)
+        if txn.refused:
+            refused = tuple(r.address for r in txn.refused)
+            self._finish(txn, decide(self._envelope(txn, refused), MessageFacts(), self.policy,
+                                     txn.classify, txn.refused), 0)
         txn.close()
         self.txn = None
 

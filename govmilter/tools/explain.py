@@ -1,8 +1,8 @@
 """``govmilter explain``: why each rule did or did not match, recipient by recipient.
 
 The walk uses :func:`govmilter.policy.rule_conditions`, the checks ``decide()`` itself makes, and
-the verdict shown is the one :func:`govmilter.policy.decide` returns: the explanation cannot drift
-from what the milter does.
+the verdict shown is the one :func:`govmilter.policy.decide_saved` returns (the milter's RCPT stage
+and ``decide()``): the explanation cannot drift from what the milter does.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from govmilter.policy import (
     ConditionCheck,
     Policy,
     Rule,
-    decide,
+    decide_saved,
     list_classifier,
     rule_conditions,
 )
@@ -84,7 +84,7 @@ def explain(envelope: Envelope, facts: MessageFacts, policy: Policy,
     uses); None classifies by the policy's lists alone.
     """
     classify = classify or list_classifier(policy)
-    verdict = decide(envelope, facts, policy, classify)
+    verdict = decide_saved(envelope, facts, policy, classify)
     document = facts.document.document_class
     recipients = []
     for recipient in verdict.recipients:

@@ -45,6 +45,7 @@ def recipient_to_json(r: RecipientVerdict) -> dict[str, Any]:
         "applied": r.applied,
         "reply": _reply_json(r.reply) if r.action.value == "reject" else None,
         "copy_to": r.copy_to,
+        "refused_at_rcpt": r.refused_at_rcpt,
     }
 
 

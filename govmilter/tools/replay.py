@@ -3,8 +3,8 @@
 A security team edits a policy; before it ships they replay a mailbox through it and see, per rule
 and per action, how many messages it decides, and with ``--against`` exactly which recipients get
 a different verdict. Every verdict comes from :func:`govmilter.scan.scan_message` and
-:func:`govmilter.policy.decide`, the functions the milter runs, so what replay shows is what the
-gateway would do.
+:func:`govmilter.policy.decide_saved` (the milter's RCPT stage, then ``decide()``), the
+functions the milter runs, so what replay shows is what the gateway would do.
 
 Counting (also in ``govmilter replay --help``): ``total`` is every message in the source;
 ``unreadable`` those that could not be read or have no recipient. ``rules[id]`` and
@@ -36,7 +36,7 @@ from typing import Any, TextIO
 
 from govmilter.document.evidence import OfficialDocumentEvidence
 from govmilter.errors import GovmilterError
-from govmilter.policy import IMPLICIT_RULE_ID, Action, Policy, decide, load_policy
+from govmilter.policy import IMPLICIT_RULE_ID, Action, Policy, decide_saved, load_policy
 from govmilter.policy.verdict import RecipientVerdict, Verdict
 from govmilter.scan import scan_message
 from govmilter.tools.envelope import envelope_from_headers
@@ -166,8 +166,8 @@ def replay_message(message: SourceMessage, policy: Policy, against: Policy | Non
             same_scan = (against.limits == policy.limits
                          and against.detection == policy.detection)
             old_facts = facts if same_scan else scan_message(message.raw, against)
-            old = decide(envelope, old_facts, against)
-        return ReplayedMessage(message.name, decide(envelope, facts, policy), old)
+            old = decide_saved(envelope, old_facts, against)
+        return ReplayedMessage(message.name, decide_saved(envelope, facts, policy), old)
     except Exception as exc:  # one odd message must not end a replay of thousands; it is counted
         return ReplayedMessage(message.name, None,
                                problem=f"scan failed: {type(exc).__name__}: {exc}")

@@ -14,8 +14,10 @@ from govmilter.policy import (
     Policy,
     decide,
     decide_at_rcpt,
+    decide_saved,
     load_policy,
     parse_policy,
+    refusal_at_rcpt,
 )
 from govmilter.policy.verdict import Envelope, MessageFacts
 
@@ -180,3 +182,50 @@ def test_rcpt_time_verdict_equals_the_end_of_message_verdict() -> None:
             for document in DOCUMENTS:
                 late = decide(Envelope(sender, (recipient,)), facts(document), DEFAULT)
                 assert late.recipients[0] == early
+
+
+REFUSING = """\
+    - id: no-freemail
+      when: {recipient: freemail, sender: external}
+      action: reject
+      reply: {code: 550, enhanced: 5.7.1, en: no freemail}
+    - id: tag-freemail
+      when: {recipient: freemail}
+      action: tag
+    """
+
+
+def test_one_verdict_holds_the_recipients_refused_at_rcpt_in_envelope_order() -> None:
+    p = policy(REFUSING)
+    envelope = Envelope("x@corp.vn", ("a@hanoi.gov.vn", "b@gmail.com", "c@gmail.com"))
+    refused = [r for a in envelope.recipients if (r := refusal_at_rcpt(a, envelope, p))]
+    assert [r.address for r in refused] == ["b@gmail.com", "c@gmail.com"]
+    assert all(r.refused_at_rcpt and r.reply and r.reply.code == 550 for r in refused)
+    verdict = decide(envelope, facts("secret"), p, refused=refused)
+    assert [(r.address, r.action, r.refused_at_rcpt) for r in verdict.recipients] == [
+        ("a@hanoi.gov.vn", Action.ACCEPT, False),
+        ("b@gmail.com", Action.REJECT, True), ("c@gmail.com", Action.REJECT, True)]
+    assert verdict.recipients[1] is refused[0]  # what was carried out at RCPT stands as given
+    assert verdict.applied_message_action is Action.ACCEPT  # the official recipient gets it
+    # a saved message goes through the same RCPT stage: check, explain and replay agree
+    assert decide_saved(envelope, facts("secret"), p) == verdict
+
+
+def test_refusals_the_envelope_lacks_still_count_for_the_message() -> None:
+    """All recipients refused and no message followed: the verdict is the refusals alone."""
+    p = policy(REFUSING)
+    refused = refusal_at_rcpt("b@gmail.com", Envelope("x@corp.vn", ()), p)
+    assert refused is not None
+    verdict = decide(Envelope("x@corp.vn", ()), MessageFacts(), p, refused=[refused])
+    assert verdict.recipients == (refused,)
+    assert verdict.applied_message_action is Action.REJECT
+
+
+def test_rcpt_refuses_only_enforced_rejects() -> None:
+    p = policy(REFUSING)
+    assert refusal_at_rcpt("b@gmail.com", Envelope("a@mic.gov.vn", ()), p) is None  # tag
+    monitored = policy(REFUSING, mode="monitor")
+    assert refusal_at_rcpt("b@gmail.com", Envelope("x@corp.vn", ()), monitored) is None
+    verdict = decide_saved(Envelope("x@corp.vn", ("b@gmail.com",)), facts("none"), monitored)
+    (r,) = verdict.recipients
+    assert r.action is Action.REJECT and not r.applied and not r.refused_at_rcpt

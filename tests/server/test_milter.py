@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import email
 import io
 import logging
 import os
@@ -213,6 +214,43 @@ def test_recipients_refused_at_rcpt_are_counted_when_no_message_follows() -> Non
     assert h.sample("govmilter_rule_matches_total", rule="submission-to-external",
                     compliance="non_compliant") == 1
     assert h.sample("govmilter_messages_total", document="none", compliance="non_compliant") == 1
+
+
+def feed_past_refusals(h: Harness, message: bytes, sender: str,
+                       *rcpts: str) -> tuple[list[int], int]:
+    """As Postfix does: a recipient refused at RCPT leaves the message going on to the others."""
+    h.ctx._envfrom(f"<{sender}>")
+    answers = [int(h.ctx._envrcpt(f"<{rcpt}>")) for rcpt in rcpts]
+    assert h.ctx._data() == Milter.CONTINUE
+    h.ctx._msg = email.message_from_bytes(message)  # where TestCtx applies the header actions
+    for name, value in h.ctx._msg.items():
+        h.ctx._header(name, value)
+    h.ctx._eoh()
+    h.ctx._feed_body(io.BytesIO(message.split(b"\n\n", 1)[1]))
+    return answers, int(h.ctx._eom())
+
+
+def test_one_verdict_for_a_message_with_a_recipient_refused_at_rcpt(
+        caplog: pytest.LogCaptureFixture) -> None:
+    """The refused recipient is part of the message's one verdict (counted, logged) but is not
+    deleted again at end of message; the others get the message as their rules say."""
+    h = Harness(parse_policy(policy_yaml()))
+    h.connect(service="submission")
+    with caplog.at_level(logging.INFO, logger="govmilter"):
+        answers, result = feed_past_refusals(h, SECRET, OFFICIAL_SENDER, EXTERNAL_RCPT,
+                                             OFFICIAL_RCPT)
+    assert answers == [Milter.REJECT, Milter.CONTINUE] and result == Milter.CONTINUE
+    assert h.ctx._delrcpt == []
+    assert h.ctx.headers_added == [
+        (HEADER_NAME, "compliant; rule=official-to-official; document=secret")]
+    [line] = [r.getMessage() for r in caplog.records]
+    for fact in ("rcpts=external,official", "rules=submission-to-external,official-to-official",
+                 "actions=reject,tag", "message=tag", "applied=tag"):
+        assert fact in line
+    assert h.sample("govmilter_rule_matches_total", rule="submission-to-external",
+                    compliance="non_compliant") == 1
+    assert h.sample("govmilter_messages_total", document="secret",
+                    compliance="non_compliant") == 1
 
 
 class RecordingSource:
