@@ -81,3 +81,26 @@ def test_the_readme_links_to_files_that_exist() -> None:
 def test_the_readme_stays_short() -> None:
     lines = (ROOT / "README.md").read_text(encoding="utf-8").splitlines()
     assert len(lines) <= 300
+
+
+def shell_commands(markdown: str) -> list[str]:
+    """The command lines of a page's ``sh`` blocks, comments left out (they are translated)."""
+    blocks = re.findall(r"^```sh\n(.*?)^```", markdown, flags=re.MULTILINE | re.DOTALL)
+    return [line.split("  #")[0].rstrip() for block in blocks for line in block.splitlines()]
+
+
+def backticked_cells(markdown: str) -> list[list[str]]:
+    """Per table row, the ``code`` spans in it: what a translation must keep as it is."""
+    return [re.findall(r"`([^`]+)`", line) for line in markdown.splitlines()
+            if line.startswith("| `")]
+
+
+def test_the_vietnamese_admin_guide_keeps_the_english_ones_commands_and_settings() -> None:
+    english = (ROOT / "docs" / "admin.md").read_text(encoding="utf-8")
+    vietnamese = (ROOT / "docs" / "vi" / "admin.md").read_text(encoding="utf-8")
+    assert shell_commands(vietnamese) == shell_commands(english)
+    assert "systemctl enable --now govmilter" in shell_commands(english)
+    assert backticked_cells(vietnamese) == backticked_cells(english)
+    sections = [re.findall(r"^## ", text, flags=re.MULTILINE) for text in (english, vietnamese)]
+    assert len(sections[0]) == len(sections[1])
+    assert "Cài đặt" in vietnamese and "Nâng cấp" in vietnamese  # written with its diacritics
