@@ -1,6 +1,7 @@
 """The YAML policy: loading with file:line errors, the compiled :class:`Policy`, ``decide()``.
 
-Also the verdict values (:mod:`.verdict`) and the policy in plain Vietnamese (:mod:`.description`).
+Also the verdict values (:mod:`.verdict`), the milter effects of a verdict as values
+(:mod:`.effects`) and the policy in plain Vietnamese (:mod:`.description`).
 May import: :mod:`govmilter.mail`, :mod:`govmilter.domains`, :mod:`govmilter.document`.
 """
 

@@ -1,14 +1,14 @@
 """The pymilter adapter: callbacks, per-connection state, and carrying out a :class:`Verdict`.
 
 No policy logic lives here. Each transaction gets its own classifier
-(:func:`govmilter.policy.decide.message_classifier`): the sender's classification (and its DNS
+(:func:`govmilter.domains.classify.message_classifier`): the sender's classification (and its DNS
 lookups) starts at MAIL FROM and each recipient's at its RCPT, all within one per-message DNS
-budget. At RCPT the adapter asks :func:`govmilter.policy.decide_at_rcpt` when the policy can
-refuse a recipient there (refusing just that recipient when it answers an enforced reject), so
-the classes are waited for at RCPT only then; at end of message it runs
-:func:`govmilter.scan.scan_message` and :func:`govmilter.policy.decide`, then maps the verdict onto
-milter actions: a whole-message reply, ``delrcpt``, the ``X-GovMilter`` header, a subject prefix,
-``quarantine`` and ``addrcpt``.
+budget. At RCPT the adapter asks :func:`govmilter.policy.refusal_at_rcpt` when the policy can
+refuse a recipient there (refusing just that recipient on an enforced reject), so the classes are
+waited for at RCPT only then; at end of message it runs :func:`govmilter.scan.scan_message` and
+:func:`govmilter.policy.decide` (given the refusals) for the message's one verdict, and carries
+out :func:`govmilter.policy.effects.plan`: a list of milter actions as values, one library call
+each (docs: development, "One message, one path").
 
 Threading: libmilter calls back on one thread per SMTP connection, so all state is per instance
 (one :class:`GovMilter` per connection); shared things (the policy holder, the metrics, the
@@ -26,15 +26,27 @@ import threading
 import time
 import traceback
 from collections.abc import Callable
-from email.header import Header
 from typing import Any, TypeVar
 
 import Milter
 
 from govmilter.domains.classify import Classifier, MessageClassifier, message_classifier
 from govmilter.mail.vntext import to_ascii
-from govmilter.policy import Action, FailureAction, Mode, Policy, Reply, decide, refusal_at_rcpt
+from govmilter.policy import FailureAction, Policy, Reply, decide, refusal_at_rcpt
 from govmilter.policy.decide import list_classifier, refuses_at_rcpt
+from govmilter.policy.effects import (
+    HEADER_NAME,
+    AddHeader,
+    AddRecipient,
+    ChangeHeader,
+    DeleteRecipient,
+    Hold,
+    MilterAction,
+    ReceivedHeaders,
+    Reject,
+    RemoveHeader,
+    plan,
+)
 from govmilter.policy.verdict import Envelope, MessageFacts, RecipientVerdict, Verdict
 from govmilter.server.metrics import Metrics, message_mode
 from govmilter.server.spool import MessageSpool
@@ -42,7 +54,6 @@ from govmilter.server.workers import ScanPool
 
 log = logging.getLogger("govmilter")
 
-HEADER_NAME = "X-GovMilter"
 #: The milter actions govmilter may use, declared to the MTA at negotiation.
 MILTER_ACTIONS = Milter.ADDHDRS | Milter.CHGHDRS | Milter.ADDRCPT | Milter.DELRCPT | \
     Milter.QUARANTINE
@@ -112,32 +123,6 @@ def reply_args(reply: Reply) -> tuple[str, str, list[str]]:
     """An SMTP reply as ``setreply`` wants it: ASCII text, every ``%`` doubled."""
     lines = [to_ascii(line).replace("%", "%%") for line in reply.lines] or ["rejected"]
     return str(reply.code), reply.enhanced, lines
-
-
-def header_value(verdicts: tuple[RecipientVerdict, ...], document: str, monitor: bool) -> str:
-    """The X-GovMilter value: ``compliant|non-compliant; rule=a,b; document=...``."""
-    compliance = "compliant" if all(v.compliant for v in verdicts) else "non-compliant"
-    rules = ",".join(dict.fromkeys(v.rule_id for v in verdicts))
-    value = f"{compliance}; rule={rules}; document={document}"
-    return value + "; mode=monitor" if monitor else value
-
-
-def prefixed_subject(prefix: str, subject: bytes | None) -> str | None:
-    """The subject with ``prefix`` in front, RFC 2047-encoded when the prefix is not ASCII.
-
-    Returns None when the original subject is not valid UTF-8 (left alone rather than damaged).
-    """
-    if subject is None:
-        return Header(prefix).encode()
-    try:
-        original = subject.decode("utf-8").replace("\r\n", "\n")  # milter folds with bare LF
-    except UnicodeDecodeError:
-        return None
-    # white space between two encoded words is dropped by readers (RFC 2047 section 6.2), so
-    # before an encoded subject the separating space goes inside the encoded prefix
-    if original.lstrip().startswith("=?"):
-        return f"{Header(prefix + ' ').encode()} {original}"
-    return f"{Header(prefix).encode()} {original}"
 
 
 def _guarded(stage: str) -> Callable[[_F], _F]:
@@ -259,8 +244,7 @@ class GovMilter(Milter.Base):  # type: ignore[misc]
         if refusal is None:
             return CONTINUE
         txn.refused.append(refusal)
-        self._reply(refusal.reply or FAILURE_REPLY)
-        return REJECT
+        return self._execute(txn, (Reject(refusal.reply),))
 
     @_guarded("data")
     def data(self) -> int:
@@ -315,7 +299,9 @@ class GovMilter(Milter.Base):  # type: ignore[misc]
             return self.failed("scan", exc)
         verdict = decide(self._envelope(txn, tuple(txn.recipients)), facts, self.policy,
                          txn.classify, txn.refused)
-        result = self._apply(txn, verdict)
+        result = self._execute(txn, plan(
+            verdict, ReceivedHeaders(txn.subject, txn.stamped_headers),
+            monitor_header=self.policy.monitor_header))
         self._finish(txn, verdict, facts.scanned_bytes)
         return result
 
@@ -386,53 +372,27 @@ class GovMilter(Milter.Base):  # type: ignore[misc]
         code, enhanced, lines = reply_args(reply)
         self.setreply(code, enhanced, *lines)
 
-    def _apply(self, txn: _Transaction, verdict: Verdict) -> int:
-        """Carry out the verdict (its recipients refused at RCPT are already gone)."""
-        action = verdict.applied_message_action
-        if action is Action.REJECT:
-            rejects = [r for r in verdict.enforced() if r.action is Action.REJECT]
-            reply = next((r.reply for r in rejects if r.reply is not None), FAILURE_REPLY)
-            self._reply(reply)
-            return REJECT
-        enforce = self.policy.mode is Mode.ENFORCE
-        if enforce:
-            # a header that arrived with the message must not pass for our own verdict
-            for index in range(txn.stamped_headers, 0, -1):
-                self.chgheader(HEADER_NAME, index, "")
-        present = tuple(r for r in verdict.recipients if not r.refused_at_rcpt)
-        removed = [r for r in present if r.applied and r.action is Action.REJECT]
-        for r in removed:
-            self.delrcpt(txn.recipients.get(r.address, f"<{r.address}>"))
-        delivered = tuple(r for r in present if r not in removed)
-        self._tag(txn, verdict, delivered)
-        if action is Action.QUARANTINE:
-            held = next(r for r in verdict.enforced() if r.action is Action.QUARANTINE)
-            self.quarantine(to_ascii(held.hold_reason or f"govmilter rule {held.rule_id}"))
-        listed = {r.address for r in present}
-        copies = dict.fromkeys(r.copy_to for r in verdict.enforced() if r.copy_to)
-        for address in copies:
-            if address is not None and address not in listed:
-                self.addrcpt(f"<{address}>")
+    def _execute(self, txn: _Transaction, actions: tuple[MilterAction, ...]) -> int:
+        """Carry out a plan, one library call per action; the answer to give the MTA."""
+        for action in actions:
+            match action:
+                case Reject(reply):
+                    if reply is not None:
+                        self._reply(reply)
+                    return REJECT
+                case RemoveHeader(name, index):
+                    self.chgheader(name, index, "")
+                case AddHeader(name, value):
+                    self.addheader(name, value)
+                case ChangeHeader(name, index, value):
+                    self.chgheader(name, index, value)
+                case DeleteRecipient(address):
+                    self.delrcpt(txn.recipients.get(address, f"<{address}>"))
+                case AddRecipient(address):
+                    self.addrcpt(f"<{address}>")
+                case Hold(reason):
+                    self.quarantine(to_ascii(reason))
         return CONTINUE
-
-    def _tag(self, txn: _Transaction, verdict: Verdict,
-             delivered: tuple[RecipientVerdict, ...]) -> None:
-        tagged = [r for r in delivered if r.applied and r.action is Action.TAG and r.tag]
-        would_act = any(not r.applied and r.action is not Action.ACCEPT
-                        for r in verdict.recipients)
-        monitor = self.policy.monitor_header and would_act
-        if any(r.tag.header for r in tagged if r.tag) or monitor:
-            document = verdict.document.document_class.value
-            self.addheader(HEADER_NAME, header_value(delivered or verdict.recipients, document,
-                                                     would_act))
-        prefix = next((r.tag.subject_prefix for r in tagged if r.tag and r.tag.subject_prefix),
-                      None)
-        if prefix:
-            subject = prefixed_subject(prefix, txn.subject)
-            if subject is not None and txn.subject is None:
-                self.addheader("Subject", subject)
-            elif subject is not None:
-                self.chgheader("Subject", 1, subject)
 
     def _finish(self, txn: _Transaction, verdict: Verdict, scanned_bytes: int) -> None:
         """Count and log a decided message, then free it."""

@@ -30,9 +30,10 @@ from samples import (
 from govmilter.domains.classify import Classifier, DomainClassification, MessageClassifier
 from govmilter.policy import Policy, parse_policy
 from govmilter.policy.decide import list_classifier
+from govmilter.policy.effects import HEADER_NAME
 from govmilter.policy.verdict import MessageFacts
 from govmilter.server.metrics import Metrics
-from govmilter.server.milter import HEADER_NAME, GovMilter, MilterRuntime, milter_factory
+from govmilter.server.milter import GovMilter, MilterRuntime, milter_factory
 from govmilter.server.spool import MessageSpool
 from govmilter.server.workers import ScanPool
 
