@@ -67,7 +67,7 @@ if [ "$use_venv" = yes ]; then
   stamp=$GOVMILTER_VENV/.setup-stamp
 fi
 
-if ! "$PYTHON" -c "import govmilter, Milter, miltertest, pytest, pypdfium2, fpdf, mkdocs" 2>/dev/null \
+if ! "$PYTHON" -c "import govmilter, Milter, miltertest, pytest, pypdfium2, fpdf, mkdocs, idna, confusables" 2>/dev/null \
    || [ pyproject.toml -nt "$stamp" ] 2>/dev/null; then
   echo "setup: installing govmilter and its test dependencies with pip"
   "$PYTHON" -m pip install --quiet --disable-pip-version-check --root-user-action=ignore -e ".[test]"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import idna
+
 from govmilter.errors import GovmilterError
 
 
@@ -12,9 +14,12 @@ class DomainError(GovmilterError, ValueError):
 def normalize_domain(text: str) -> str:
     """Return the canonical form of a domain: IDNA A-labels, lower case, no trailing dot.
 
-    Labels are letters, digits, ``-`` and ``_``, never starting or ending with ``-``; an
-    ``xn--`` label must be valid punycode; the top-level label is not all digits, so an IP
-    address (``1.2.3.4``) is refused: mail to a host by address is written ``[1.2.3.4]``.
+    Non-ASCII names are processed as UTS #46 (non-transitional) says, as browsers and the
+    ``idna`` package do: mapped (case, width, compatibility forms, ideographic full stops),
+    then each label checked against IDNA 2008 and encoded. Labels are letters, digits, ``-``
+    and ``_``, never starting or ending with ``-``; an ``xn--`` label must be valid punycode of
+    a valid IDNA 2008 label; the top-level label is not all digits, so an IP address
+    (``1.2.3.4``) is refused: mail to a host by address is written ``[1.2.3.4]``.
 
     :raises DomainError: if the text cannot be a host name.
     """
@@ -23,22 +28,12 @@ def normalize_domain(text: str) -> str:
         raise DomainError(f"empty domain in {text!r}")
     if name.startswith("[") and name.endswith("]"):
         return name.lower()  # address literal: kept as is, never matches a list
-    labels = []
-    for label in name.split("."):
-        if not label:
-            raise DomainError(f"empty label in domain {text!r}")
+    if not name.isascii():
         try:
-            ascii_label = label.encode("idna").decode("ascii") if not label.isascii() else label
-        except UnicodeError as exc:
-            raise DomainError(f"invalid internationalised label {label!r} in {text!r}") from exc
-        ascii_label = ascii_label.lower()
-        # IDNA maps some labels to nothing (a lone soft hyphen) or splits them (U+3002 is a dot
-        # to IDNA): refuse both, so that a normalised domain always normalises to itself.
-        if not ascii_label or len(ascii_label) > 63 or \
-                not all(ch.isalnum() or ch in "-_" for ch in ascii_label):
-            raise DomainError(f"invalid label {label!r} in domain {text!r}")
-        _check_label(ascii_label, label, text)
-        labels.append(ascii_label)
+            name = idna.uts46_remap(name, std3_rules=False, transitional=False)
+        except (idna.IDNAError, UnicodeError) as exc:
+            raise DomainError(f"invalid internationalised domain {text!r}: {exc}") from exc
+    labels = [_a_label(label, text) for label in name.split(".")]
     if labels[-1].isdigit():
         if _is_ip_address(name):
             raise DomainError(f"{text!r} is an IP address, not a domain")
@@ -49,19 +44,30 @@ def normalize_domain(text: str) -> str:
     return result
 
 
-def _check_label(ascii_label: str, label: str, text: str) -> None:
-    """Refuse a hyphen at either end of a label (RFC 952/1123), and A-labels that are not
-    punycode. Checked on the A-label, and on its U-label, so the result normalises to itself."""
-    if ascii_label.startswith("-") or ascii_label.endswith("-"):
+def _a_label(label: str, text: str) -> str:
+    """One label of ``text`` (already UTS #46-mapped) as a lower-case A-label."""
+    if not label:
+        raise DomainError(f"empty label in domain {text!r}")
+    if label.startswith("-") or label.endswith("-"):
         raise DomainError(f"label {label!r} in domain {text!r} starts or ends with '-'")
-    if not ascii_label.startswith("xn--"):
-        return
-    try:
-        unicode_label = ascii_label.encode("ascii").decode("idna")
-    except UnicodeError as exc:
-        raise DomainError(f"label {label!r} in domain {text!r} is not valid punycode") from exc
-    if unicode_label.startswith("-") or unicode_label.endswith("-"):
-        raise DomainError(f"label {label!r} in domain {text!r} starts or ends with '-'")
+    if label.isascii():
+        ascii_label = label.lower()
+    else:
+        try:
+            ascii_label = idna.alabel(label).decode("ascii")
+        except (idna.IDNAError, UnicodeError) as exc:
+            raise DomainError(f"invalid internationalised label {label!r} in {text!r}") from exc
+    if len(ascii_label) > 63 or not all(ch.isalnum() or ch in "-_" for ch in ascii_label):
+        raise DomainError(f"invalid label {label!r} in domain {text!r}")
+    if ascii_label.startswith("xn--"):
+        try:
+            unicode_label = idna.ulabel(ascii_label)  # punycode of a valid IDNA 2008 label
+        except (idna.IDNAError, UnicodeError) as exc:
+            raise DomainError(
+                f"label {label!r} in domain {text!r} is not valid punycode") from exc
+        if unicode_label.startswith("-") or unicode_label.endswith("-"):
+            raise DomainError(f"label {label!r} in domain {text!r} starts or ends with '-'")
+    return ascii_label
 
 
 def _is_ip_address(text: str) -> bool:
@@ -78,8 +84,8 @@ def display_domain(domain: str) -> str:
     """Return the Unicode (U-label) form of a normalised domain, for people to read."""
     try:
         return ".".join(
-            label.encode("ascii").decode("idna") if label.startswith("xn--") else label
+            idna.ulabel(label) if label.startswith("xn--") else label
             for label in domain.split(".")
         )
-    except UnicodeError:
+    except (idna.IDNAError, UnicodeError):
         return domain

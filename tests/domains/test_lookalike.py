@@ -13,9 +13,16 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from govmilter.domains.classify import DomainClass, classify_address
-from govmilter.domains.lookalike import LookalikeSettings, find_lookalike, within_one_edit
+from govmilter.domains import confusables
+from govmilter.domains.classify import DomainClass, builtin_freemail_domains, classify_address
+from govmilter.domains.lookalike import (
+    LookalikeSettings,
+    find_lookalike,
+    name_forms,
+    within_one_edit,
+)
 from govmilter.mail.addresses import parse_address
+from govmilter.mail.names import display_domain, normalize_domain
 from govmilter.policy import PolicyError, default_policy_path, list_classifier, parse_policy
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -51,7 +58,8 @@ def test_within_one_edit_agrees_with_the_edit_distance(a: str, b: str) -> None:
     ("hanoi.gov.vm", "one-edit", "gov.vn"),
     ("gob.vn", "one-edit", "gov.vn"),
     ("mlc.gov.vn", "one-edit", "mic.gov.vn"),
-    ("micgov.vn", "one-edit", "mic.gov.vn"),
+    ("micgov.vn", "embeds", "gov.vn"),  # glued to the suffix (and one edit from mic.gov.vn)
+    ("mlcgov.vn", "embeds", "gov.vn"),
     ("mic.gov.vn.com", "embeds", "gov.vn"),
 ])
 def test_imitations_of_official_domains_are_found(domain: str, how: str, target: str) -> None:
@@ -159,3 +167,147 @@ def test_check_without_dns_quarantines_a_document_to_gov_vn_com() -> None:
     assert lookalike["evidence"] == ["lookalike:embeds:gov.vn"]
     assert (gmail["class"], gmail["action"], gmail["evidence"]) == ("freemail", "reject", [])
     assert result["message_action"] == "quarantine"
+
+
+#: Registrable names measured as "external" before the checks read other scripts, diacritics
+#: and hyphens (issue 16), with the evidence each must carry now.
+OTHER_FORMS = [
+    ("góv.vn", "lookalike:reads-as:gov.vn:diacritics"),
+    ("xn--gv-5ja.vn", "lookalike:reads-as:gov.vn:diacritics"),  # góv.vn as an A-label
+    ("gоv.vn", "lookalike:reads-as:gov.vn:skeleton"),  # Cyrillic о
+    ("gоv.vn.com", "lookalike:embeds:gov.vn:skeleton"),
+    ("ɡov.vn", "lookalike:reads-as:gov.vn:skeleton"),  # Latin small letter script g
+    ("mic-gov.vn", "lookalike:reads-as:gov.vn:hyphens"),
+    ("bacninh-gov.vn", "lookalike:reads-as:gov.vn:hyphens"),
+    ("bacninh.gov.vn-mail.com", "lookalike:embeds:gov.vn:hyphens"),
+    ("hanoi.gov.com.vn", "lookalike:inserts:gov.vn"),
+]
+
+#: One more edit of the names above, each of which must still be caught.
+ONE_EDIT_FURTHER = [
+    ("bacninhgov.vn", "lookalike:embeds:gov.vn"),  # hyphen dropped: glued to the suffix
+    ("hanoigov.vn.com", "lookalike:embeds:gov.vn"),
+    ("bacninh.gov.vnmail.com", "lookalike:embeds:gov.vn"),  # hyphen dropped on the right
+    ("bắcninh-gоv.vn", "lookalike:reads-as:gov.vn:skeleton+hyphens"),  # Cyrillic and hyphen
+    ("hanoi.góv.vn", "lookalike:reads-as:gov.vn:diacritics"),  # below the imitated suffix
+    ("gоb.vn", "lookalike:one-edit:gov.vn:skeleton"),  # confusable letter and one edit
+    ("gоv-vn.com", "lookalike:joins:gov.vn:skeleton"),
+    ("gov.edu.vn", "lookalike:inserts:gov.vn"),
+    ("ｇｏｖ.vn.com", "lookalike:embeds:gov.vn"),  # full-width letters: UTS #46 maps them
+    ("gov。vn。com", "lookalike:embeds:gov.vn"),  # ideographic full stops are dots
+    ("gοv.vn", "lookalike:reads-as:gov.vn:skeleton"),  # Greek omicron
+    ("gov.νn.com", "lookalike:embeds:gov.vn:skeleton"),  # Greek nu
+]
+
+
+@pytest.mark.parametrize(("written", "evidence"), OTHER_FORMS + ONE_EDIT_FURTHER)
+def test_lookalikes_in_other_forms_say_which_form_matched(written: str, evidence: str) -> None:
+    found = find_lookalike(normalize_domain(written), MIC)
+    assert found is not None, written
+    assert found.evidence == evidence
+    assert found.target in found.reason
+
+
+def test_agency_lookalikes_in_other_forms() -> None:
+    """A protected agency is imitated in the same forms; its target is named as written."""
+    for written, evidence in [("mịc.gov.vn", "lookalike:reads-as:mic.gov.vn:diacritics"),
+                              ("rnic.gov.vn", "lookalike:reads-as:mic.gov.vn:skeleton"),
+                              ("mіc.gov.vn", "lookalike:reads-as:mic.gov.vn:skeleton")]:
+        found = find_lookalike(normalize_domain(written), MIC)
+        assert found is not None and found.evidence == evidence, written
+
+
+@pytest.mark.parametrize("written", [
+    "bộ.gov.vn", "xn--b-8xm.gov.vn", "bộtư.gov.vn", "sở-tư-pháp.hanoi.gov.vn",  # real IDN names
+    "mail.mic.gov.vn", "so-tttt.hanoi.gov.vn", "x.mic.gov.vn",
+    # names under gov.vn that adding or gluing labels would flag: real agencies' names
+    "academic.gov.vn", "tw.dang.gov.vn",
+])
+def test_genuine_gov_vn_names_stay_clean(written: str) -> None:
+    assert find_lookalike(normalize_domain(written), MIC) is None
+
+
+#: Ordinary domains a Vietnamese agency writes to, ASCII and IDN: none imitates gov.vn.
+ORDINARY = [
+    "gmail.com", "yahoo.com.vn", "outlook.com", "vnexpress.net", "tuoitre.vn", "fpt.com.vn",
+    "vietcombank.com.vn", "viettel.com.vn", "vnpt.vn", "hust.edu.vn", "thegioididong.com",
+    "govtech.com", "gov.uk", "service.gov.uk", "gouv.fr", "usa.gov", "govap.vn", "govap.com.vn",
+    "gov.cn", "mofcom.gov.cn", "công-ty-điện-lực.vn", "côngty.com.vn", "hànộitour.com",
+    "mobifone.vn", "bkav.com", "vn-gov-news.com", "government.vn", "governor.com.vn",
+    "my-gov-portal.com", "[192.0.2.1]",
+]
+
+
+@pytest.mark.parametrize("written", ORDINARY)
+def test_ordinary_domains_are_not_lookalikes(written: str) -> None:
+    found = find_lookalike(normalize_domain(written), MIC)
+    assert found is None, found and found.reason
+
+
+def test_no_freemail_domain_is_a_lookalike() -> None:
+    """Precision on ~4,800 real, unrelated domains: the builtin free-webmail list."""
+    settings = LookalikeSettings()
+    flagged = [d for d in builtin_freemail_domains()
+               if find_lookalike(normalize_domain(d), settings) is not None]
+    assert flagged == []
+
+
+def test_skeleton_and_diacritics() -> None:
+    assert confusables.skeleton("gоv") == "gov"  # Cyrillic о
+    assert confusables.skeleton("ɡov") == "gov"
+    assert confusables.skeleton("mic") == "rnic"  # m and rn look alike
+    assert confusables.skeleton("g0v") == "gov"  # 0 -> O, lower-cased
+    assert confusables.without_marks("bộ tư pháp đà nẵng") == "bo tu phap da nang"
+    assert confusables.data_version().split(".")[0].isdigit()
+
+
+def test_name_forms_of_a_hyphenated_idn() -> None:
+    forms = name_forms(normalize_domain("bắcninh-gоv.vn"))
+    assert forms == (normalize_domain("bắcninh-gоv.vn"), "bắcninh.gоv.vn", "bacninh-gоv.vn",
+                     "bacninh.gоv.vn", "bacninh-gov.vn", "bacninh.gov.vn", "bắcninh-gоv.vn")
+
+
+def test_shipped_confusables_table_is_what_the_script_makes() -> None:
+    """govmilter/domains/confusables.txt is regenerated from Unicode's file, never hand-edited."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        maker = importlib.import_module("make_confusables")
+    finally:
+        sys.path.remove(str(ROOT / "scripts"))
+    source = maker.shipped_source().read_text(encoding="utf-8-sig")
+    shipped = (ROOT / "govmilter" / "domains" / "confusables.txt").read_text(encoding="utf-8")
+    assert maker.table(source) == shipped
+
+
+def test_normalisation_is_uts46() -> None:
+    """UTS #46, not IDNA 2003: ß and ς are kept (non-transitional), full-width letters mapped."""
+    assert normalize_domain("straße.de") == "xn--strae-oqa.de"
+    assert normalize_domain("ＧＯＶ。ＶＮ") == "gov.vn"
+    assert display_domain(normalize_domain("Bộ.Gov.VN")) == "bộ.gov.vn"
+
+
+def _check(*recipients: str) -> list[dict[str, object]]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(
+        [sys.executable, "-m", "govmilter", "check", "--json", "--no-dns",
+         "--policy", str(default_policy_path()), "--sender", "vanthu@mic.gov.vn",
+         *(arg for r in recipients for arg in ("--rcpt", f"vanthu@{r}")),
+         str(ROOT / "tests" / "data" / "cong-van-secret.eml")],
+        capture_output=True, text=True, env=env, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    found: list[dict[str, object]] = json.loads(done.stdout)["recipients"]
+    return found
+
+
+@pytest.mark.parametrize(("written", "evidence"), OTHER_FORMS)
+def test_check_without_dns_finds_lookalikes_in_every_form(written: str, evidence: str) -> None:
+    """What an administrator sees with `govmilter check --no-dns` and the default policy."""
+    (recipient,) = _check(written)
+    assert recipient["class"] == "lookalike"
+    assert recipient["evidence"] == [evidence]
+    assert recipient["action"] == "quarantine"
+
+
+def test_check_without_dns_keeps_real_idn_and_ordinary_domains() -> None:
+    found = _check("bộ.gov.vn", "xn--b-8xm.gov.vn", "govtech.com", "côngty.com.vn")
+    assert [r["class"] for r in found] == ["official", "official", "external", "external"]
