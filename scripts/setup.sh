@@ -25,8 +25,11 @@ sys.exit(0 if in_venv or not marked else 1)
 EOF
 }
 
+# libarchive-tools brings libarchive (libarchive13, libarchive13t64 on Debian 13), which reads
+# RAR, 7z, tar, gzip/bzip2/xz attachments through libarchive-c; p7zip-full,
+# bzip2, xz-utils: the tests build archives with the real tools
 APT_PACKAGES=(postfix libmilter-dev miltertest dnsmasq-base prometheus gcc python3-dev
-              fonts-dejavu-core systemd)
+              fonts-dejavu-core systemd libarchive-tools p7zip-full bzip2 xz-utils)
 use_venv=no
 if ! command -v "$PYTHON" >/dev/null 2>&1; then
   case "$PYTHON" in
@@ -49,8 +52,8 @@ if [ ${#missing[@]} -gt 0 ]; then
   # Postfix asks how it is used; a local-only answer keeps it off port 25 (tests use private instances).
   echo "postfix postfix/main_mailer_type select Local only" | debconf-set-selections
   echo "postfix postfix/mailname string localhost" | debconf-set-selections
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  apt-get -o DPkg::Lock::Timeout=900 update -qq
+  apt-get -o DPkg::Lock::Timeout=900 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
 stamp=.setup-stamp
@@ -67,7 +70,8 @@ if [ "$use_venv" = yes ]; then
   stamp=$GOVMILTER_VENV/.setup-stamp
 fi
 
-if ! "$PYTHON" -c "import govmilter, Milter, miltertest, pytest, pypdfium2, fpdf, mkdocs, idna, confusables" 2>/dev/null \
+if ! "$PYTHON" -c "import govmilter, Milter, miltertest, pytest, pypdfium2, fpdf, mkdocs, idna, confusables, libarchive" \
+     2>/dev/null \
    || [ pyproject.toml -nt "$stamp" ] 2>/dev/null; then
   echo "setup: installing govmilter and its test dependencies with pip"
   "$PYTHON" -m pip install --quiet --disable-pip-version-check --root-user-action=ignore -e ".[test]"

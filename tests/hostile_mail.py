@@ -10,11 +10,13 @@ import io
 import json
 import random
 import struct
+import time
 import zipfile
 import zlib
 from pathlib import Path
 
 from govmilter.cli import main
+from govmilter.mail.limits import Limits
 
 CRLF = b"\r\n"
 
@@ -88,6 +90,32 @@ def check_json(tmp_path: Path, raw: bytes, *args: str) -> dict[str, object]:
 
 
 # ---- attachments ----------------------------------------------------------------------------
+
+#: A guard, not a benchmark: the default policy's scan budget plus generous slack for a loaded
+#: machine.
+TIME_BOUND = Limits().max_seconds + 20
+#: The default policy's (rule, action) for mail from an official mailbox to Gmail, by document.
+UNSCANNABLE = ("unscannable-to-freemail", "tag")
+SECRET = ("secret-to-freemail", "reject")
+OFFICIAL = ("document-to-freemail", "tag")
+NONE = ("default-accept", "accept")
+
+
+def verdict_of(tmp_path: Path, data: bytes, filename: str,
+               content_type: str = "application/octet-stream") -> dict[str, object]:
+    """``govmilter check --json`` (default policy) on a message from an official mailbox to
+    Gmail with ``data`` attached, within the time bound."""
+    start = time.monotonic()
+    verdict = check_json(tmp_path, with_attachment(data, filename, content_type))
+    assert time.monotonic() - start < TIME_BOUND
+    return verdict
+
+
+def rule_action(verdict: dict[str, object]) -> tuple[str, str]:
+    """The (rule, action) for the verdict's first recipient."""
+    recipient = verdict["recipients"][0]  # type: ignore[index]
+    return recipient["rule"], recipient["action"]
+
 
 def with_attachment(data: bytes, filename: str, content_type: str = "application/octet-stream",
                     subject: str = "tai lieu", text: bytes = b"Gui anh tai lieu.\r\n",

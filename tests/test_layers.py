@@ -40,6 +40,7 @@ RESTRICTED = {
     "Milter": ("govmilter.server",),
     "prometheus_client": ("govmilter.server",),
     "dns": ("govmilter.domains.dnsintel",),
+    "libarchive": ("govmilter.document.packed",),
 }
 
 

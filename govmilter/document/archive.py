@@ -13,8 +13,6 @@ import zipfile
 
 from govmilter.document.budget import ScanBudget, Unscannable
 
-#: Entries smaller than this cannot be bombs whatever their ratio (tiny XML compresses 100:1).
-_RATIO_FLOOR = 256 * 1024
 _CHUNK = 64 * 1024
 
 
@@ -51,10 +49,8 @@ class GuardedZip:
         limits = self.budget.limits
         if info.flag_bits & 0x1:
             raise Unscannable(f"{self.what} is password-protected (encrypted entries)")
-        ratio = limits.max_zip_ratio
-        if info.file_size > _RATIO_FLOOR and info.file_size > ratio * max(info.compress_size, 1):
-            raise Unscannable(f"{self.what} entry expands more than {ratio}:1 "
-                              "(limits.max_zip_ratio): possible ZIP bomb")
+        self.budget.check_ratio(info.file_size, info.compress_size, f"{self.what} entry",
+                                "ZIP bomb")
         cap = limits.max_attachment_bytes
         # zipfile stops at the declared size, unzip inflates the whole stream: read on to the
         # cap, so what a lying header hides is read (and a CRC made for the prefix fails)
@@ -71,9 +67,8 @@ class GuardedZip:
                     chunks.append(chunk)
                     size += len(chunk)
                     # The header may lie about sizes: check the ratio on what was really read.
-                    if size > _RATIO_FLOOR and size > ratio * max(info.compress_size, 1):
-                        raise Unscannable(f"{self.what} entry expands more than {ratio}:1 "
-                                          "(limits.max_zip_ratio): possible ZIP bomb")
+                    self.budget.check_ratio(size, info.compress_size, f"{self.what} entry",
+                                            "ZIP bomb")
         except (zipfile.BadZipFile, ValueError, OSError, EOFError, NotImplementedError,
                 RuntimeError) as exc:
             raise Unscannable(f"{self.what} entry could not be read ({type(exc).__name__})"

@@ -12,6 +12,9 @@ from collections.abc import Callable
 
 from govmilter.mail.limits import Limits
 
+#: Unpacked sizes below this cannot be bombs whatever their ratio (tiny XML compresses 100:1).
+RATIO_FLOOR = 256 * 1024
+
 
 class Unscannable(Exception):
     """A part could not be scanned; the message says why (no content, no file name)."""
@@ -25,6 +28,7 @@ class ScanBudget:
         self._clock = clock
         self.deadline = clock() + limits.max_seconds
         self.text_left = limits.max_scan_bytes
+        self.entries_left = limits.max_zip_entries  #: archive entries, nested ones included
         self.reasons: list[str] = []
         self._time_noted = False
 
@@ -51,3 +55,23 @@ class ScanBudget:
         self.text_left = 0
         self.note(f"scan limit of {self.limits.max_scan_bytes} bytes of text reached")
         return kept
+
+    def take_entry(self, where: str) -> bool:
+        """Charge one archive entry against the message's ``max_zip_entries``; False (and the
+        reason noted) once they are spent. ``where`` names the archive (``attachment 2: ...``)."""
+        if self.entries_left > 0:
+            self.entries_left -= 1
+            return True
+        self.note(f"{where}: more than {self.limits.max_zip_entries} archive entries in this "
+                  "message (limits.max_zip_entries); the rest were not read")
+        return False
+
+    def check_ratio(self, unpacked: int, packed: int, what: str, bomb: str) -> None:
+        """Refuse what unpacks past ``max_zip_ratio`` times its packed size.
+
+        :raises Unscannable: ``what`` (``7z archive``, ``ZIP archive entry``) expands too much.
+        """
+        ratio = self.limits.max_zip_ratio
+        if unpacked > RATIO_FLOOR and unpacked > ratio * max(packed, 1):
+            raise Unscannable(f"{what} expands more than {ratio}:1 (limits.max_zip_ratio): "
+                              f"possible {bomb}")

@@ -1,9 +1,12 @@
-"""Text and structural cues from attachments: PDF, DOCX, ODT, edXML, text, legacy .doc, ZIP.
+"""Text and structural cues from attachments: PDF, DOCX, ODT, edXML, text, legacy .doc, and
+archives (ZIP; RAR, 7z, tar, gzip, bzip2, xz through :mod:`.packed`).
 
 The format is sniffed from the bytes first (a ``.pdf`` name on a ZIP is read as a ZIP), then
-from the declared type and file name. ZIP archives and edXML packages are opened one level deep:
-their files are scanned, archives inside them are not (and that is said in ``unscannable``).
-Reasons name the attachment by position ("attachment 2"), never by file name or content.
+from the declared type and file name; a file that claims a format it then fails to open is
+``unscannable``, never skipped. Archives and edXML packages are opened inside each other down to
+``limits.max_archive_depth`` levels; deeper ones are not opened (and that is said in
+``unscannable``). Reasons name the attachment by position ("attachment 2"), never by file name
+or content.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from govmilter.document.budget import ScanBudget, Unscannable
 from govmilter.document.cues import Cue, filename_cues
 from govmilter.document.edxml import is_edxml, read_edxml
 from govmilter.document.office import docx_text, is_docx, is_odt, odt_text
+from govmilter.document.packed import packed_kind, packed_magic, read_packed
 from govmilter.document.pdf import pdf_signature, pdf_text
 from govmilter.mail.message import Attachment
 from govmilter.mail.text import decode_text, html_to_text
@@ -44,12 +48,18 @@ class Extraction:
 
 
 def sniff(data: bytes, filename: str | None, content_type: str) -> str | None:
-    """The format to read a file as: pdf, zip, edxml, doc, text, html, or None to skip it."""
+    """The format to read a file as: pdf, zip, packed (:mod:`.packed`), edxml, doc, text, html,
+    or None to skip it."""
     name = (filename or "").lower()
-    if b"%PDF-" in data[:1024]:
+    if data.startswith(b"%PDF-"):
         return "pdf"
     if data[:4] in (b"PK\x03\x04", b"PK\x05\x06"):
         return "zip"
+    # before the PDF search below: a tar's first file starts 512 bytes in
+    if packed_magic(data):
+        return "packed"
+    if b"%PDF-" in data[:1024]:
+        return "pdf"
     if is_edxml(data, filename):
         return "edxml"
     if data[:8] == _OLE2_MAGIC and (name.endswith(".doc") or content_type == "application/msword"):
@@ -61,6 +71,8 @@ def sniff(data: bytes, filename: str | None, content_type: str) -> str | None:
             "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
             "application/vnd.oasis.opendocument.text"):
         return "zip"
+    if packed_kind(data, filename, content_type):
+        return "packed"
     if content_type == "text/html" or name.endswith((".htm", ".html")):
         return "html"
     if content_type.startswith("text/") or name.endswith(_TEXT_EXTENSIONS):
@@ -96,6 +108,9 @@ def _extract(filename: str | None, content_type: str, data: bytes, source: str,
             _pdf(data, source, budget, found)
         elif kind == "zip":
             _zip(data, source, budget, found, depth)
+        elif kind == "packed":
+            _packed(data, packed_kind(data, filename, content_type) or "archive", filename,
+                    source, budget, found, depth)
         elif kind == "edxml":
             _edxml(data, source, budget, found, depth)
         elif kind == "doc":
@@ -133,10 +148,9 @@ def _zip(data: bytes, source: str, budget: ScanBudget, found: Extraction, depth:
         archive.what = "ODT document"
         _add(found, budget, f"{source} (ODT)", odt_text(archive))
         return
-    if depth > 0:
-        raise Unscannable("archive inside an archive was not opened (one level only)")
+    _check_depth(budget, depth)
     for number, info in enumerate(archive.entries, 1):
-        if budget.expired():
+        if budget.expired() or not budget.take_entry(f"{source}: ZIP archive"):
             break
         entry_source = f"{source} > entry {number}"
         try:
@@ -147,13 +161,29 @@ def _zip(data: bytes, source: str, budget: ScanBudget, found: Extraction, depth:
         _extract(info.filename, "", entry, entry_source, budget, found, depth + 1)
 
 
+def _check_depth(budget: ScanBudget, depth: int) -> None:
+    """Refuse to open a container below ``depth`` others past ``limits.max_archive_depth``."""
+    limit = budget.limits.max_archive_depth
+    if depth >= limit:
+        raise Unscannable(f"archive nested more than {limit} deep was not opened "
+                          "(limits.max_archive_depth)")
+
+
+def _packed(data: bytes, what: str, filename: str | None, source: str, budget: ScanBudget,
+            found: Extraction, depth: int) -> None:
+    _check_depth(budget, depth)
+    for number, entry in enumerate(read_packed(data, what, budget, source, filename), 1):
+        _extract(entry.name, "", entry.data, f"{source} > entry {number}", budget, found,
+                 depth + 1)
+
+
 def _edxml(data: bytes, source: str, budget: ScanBudget, found: Extraction, depth: int) -> None:
     package = read_edxml(data, source, budget.limits.max_attachment_bytes)
     found.cues.extend(package.cues)
     found.urgency = found.urgency or package.urgency
     _add(found, budget, f"{source} (edXML header)", package.header_text)
-    if depth > 0 and package.files:
-        raise Unscannable("files inside a nested edXML package were not opened")
+    if package.files:
+        _check_depth(budget, depth)
     for number, file in enumerate(package.files, 1):
         if budget.expired():
             break

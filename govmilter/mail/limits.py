@@ -16,5 +16,6 @@ class Limits:
     max_pdf_pages: int = 30
     max_zip_entries: int = 200
     max_zip_ratio: int = 100
+    max_archive_depth: int = 3
     max_seconds: float = 10.0
     memory_bytes: int = 1024 * 1024

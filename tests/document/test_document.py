@@ -279,14 +279,19 @@ def test_edxml_header_and_its_files_are_read() -> None:
     assert has(full, "attachment 1 > file 1")
 
 
-def test_zip_is_opened_one_level_deep() -> None:
+def test_archives_are_opened_inside_archives_down_to_the_depth_limit() -> None:
     inner = zip_archive({"588_BTTTT-THH.txt": DOC.encode()})
     result = detect(attachments=(Attachment("vb.zip", "application/zip", inner),))
     assert result.official and has(result, "attachment 1 > entry 1")
     nested = zip_archive({"inner.zip": inner})
-    deep = detect(attachments=(Attachment("vb.zip", "application/zip", nested),))
+    two = detect(attachments=(Attachment("vb.zip", "application/zip", nested),))
+    assert two.official and has(two, "attachment 1 > entry 1 > entry 1 (text)")
+    assert two.unscannable == ()
+    deep = detect(attachments=(Attachment("vb.zip", "application/zip", nested),),
+                  limits=Limits(max_archive_depth=1))
     assert not deep.official
-    assert any("archive inside an archive" in r for r in deep.unscannable)
+    assert deep.unscannable == ("attachment 1 > entry 1: archive nested more than 1 deep was not "
+                                "opened (limits.max_archive_depth)",)
     assert deep.document_class is DocumentClass.UNSCANNABLE
 
 
@@ -455,9 +460,12 @@ from hypothesis import strategies as st  # noqa: E402
 
 @settings(max_examples=60, deadline=None)
 @given(magic=st.sampled_from([b"%PDF-1.7\n", b"PK\x03\x04", b"<edXML xmlns='QCVN_102_2016'>",
-                              b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", b""]),
+                              b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", b"Rar!\x1a\x07\x01\x00",
+                              b"Rar!\x1a\x07\x00", b"7z\xbc\xaf\x27\x1c", b"\x1f\x8b\x08",
+                              b"BZh9", b"\xfd7zXZ\x00", b""]),
        body=st.binary(max_size=2048),
-       name=st.sampled_from(["a.pdf", "a.docx", "a.odt", "a.zip", "a.edxml", "a.doc", None]))
+       name=st.sampled_from(["a.pdf", "a.docx", "a.odt", "a.zip", "a.edxml", "a.doc", "a.rar",
+                             "a.7z", "a.tar.gz", None]))
 def test_garbage_attachments_never_raise(magic: bytes, body: bytes, name: str | None) -> None:
     result = detect(attachments=(Attachment(name, "application/octet-stream", magic + body),))
     assert isinstance(result.score, float)

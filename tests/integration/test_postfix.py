@@ -12,10 +12,12 @@ import smtplib
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from archive_tools import rar5, seven_zip
+from hostile_mail import OFFICIAL_TEXT, with_attachment
 from postfix_harness import Dump, PrivatePostfix, RunningMilter, require_postfix, wait_until
 from samples import (
     FREEMAIL_RCPT,
@@ -101,6 +103,24 @@ def test_secret_document_to_freemail_is_refused_at_smtp_with_the_policy_reply(
     assert "Van ban mat khong duoc gui toi hop thu mien phi" in text
     assert "<secret@test>" not in sent_ids(postfix)
     wait_until(lambda: "milter-reject: END-OF-MESSAGE" in postfix.maillog(), 10, "maillog")
+
+
+@pytest.mark.parametrize(("name", "build"), [
+    ("van-ban.rar", lambda: rar5({"van-ban.txt": OFFICIAL_TEXT.encode()})),
+    ("van-ban.7z", lambda: seven_zip({"van-ban.txt": OFFICIAL_TEXT.encode()})),
+])
+def test_a_secret_letter_in_a_rar_or_7z_is_refused_at_smtp(
+        postfix: PrivatePostfix, milter: RunningMilter, name: str,
+        build: Callable[[], bytes]) -> None:
+    subject = f"tai lieu {name}"
+    message = with_attachment(build(), name, subject=subject, sender=OFFICIAL_SENDER,
+                              to=FREEMAIL_RCPT)
+    with pytest.raises(smtplib.SMTPDataError) as refused:
+        postfix.send(OFFICIAL_SENDER, [FREEMAIL_RCPT], message)
+    assert refused.value.smtp_code == 550
+    error = refused.value.smtp_error
+    assert SECRET_REPLY_EN in (error.decode() if isinstance(error, bytes) else error)
+    assert all(d.headers["Subject"] != subject for d in postfix.dumps())
 
 
 def test_official_and_freemail_recipients_only_the_official_one_gets_it(
