@@ -12,7 +12,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from govmilter.mail.vntext import nfc, skeleton_of_stripped, strip_diacritics
+from govmilter.document.markings import (
+    SECRECY_LEVELS,
+    find_secrecy_marking,
+    find_urgency_marking,
+)
+from govmilter.mail.vntext import fold_lookalikes, nfc, skeleton_of_stripped, strip_diacritics
 
 #: Cues stand in a document's first page (heading, number, V/v, addressee) and its end (Nơi
 #: nhận, Lưu, signer): a long text is scored on this many characters of head and of tail.
@@ -63,9 +68,6 @@ def number_line(text: str) -> str | None:
 _BLANK_NUMBER_RE = re.compile(rf"\n[ \t]*S[ốo]\s*:?[ \t._…]*/\s*{_ABBR}-{_ABBR}", re.IGNORECASE)
 _VV_RE = re.compile(r"\n\s*V/v\s*:?\s+\S", re.IGNORECASE)
 _SIGN_RE = re.compile(r"\n\s*(TM|KT|TL|TUQ|Q)\.\s+\S")
-_SECRECY_RE = re.compile(r"^[\s*\"'“”(\[]*(TUYỆT MẬT|TỐI MẬT|MẬT)[\s*\"'“”)\].]*$", re.MULTILINE)
-_URGENCY_RE = re.compile(r"^[\s*\"'“”(\[]*(HỎA TỐC HẸN GIỜ|HOẢ TỐC HẸN GIỜ|HỎA TỐC|HOẢ TỐC|"
-                         r"THƯỢNG KHẨN|KHẨN)[\s*\"'“”)\].]*$", re.MULTILINE)
 
 
 def _word_first(word: str, rest: str) -> re.Pattern[str]:
@@ -100,19 +102,33 @@ DOCUMENT_TYPES = (
 _TYPE_LINE_RE = re.compile(
     r"(?m)\n\s*(" + "|".join(t.upper() for t in DOCUMENT_TYPES) + r")\s*$"
 )
-# The issuer stands in the first lines, above the number. A state body (ministry, people's
-# committee, department...) is a cue; a company voids the text: businesses copy the national
-# heading and number their letters, but their letters are not văn bản hành chính.
+# The issuer stands in the first lines, above the number: a state body (ministry, people's
+# committee, department...), a state-owned enterprise, or a private company (see _issuer()).
 _HEAD_LINES = 12
 _AGENCY_RE = re.compile(
-    r"(?m)^\s*(bo |uy ban nhan dan|ubnd|hoi dong nhan dan|so (?![\d:])|cuc |tong cuc |van phong |"
+    r"\s*(bo |uy ban nhan dan|ubnd|hoi dong nhan dan|so (?![\d:])|cuc |tong cuc |van phong |"
     r"chinh phu|thu tuong|ban |toa an|vien kiem sat|kiem toan nha nuoc|quoc hoi|tinh uy|"
     r"thanh uy|huyen uy|dang uy|truong dai hoc|benh vien)")
+#: State-body words that companies use too ("BAN GIÁM ĐỐC", "VĂN PHÒNG ĐẠI DIỆN"): they name
+#: the issuer only above a company line (an owner), never below it.
+_GENERIC_AGENCY = ("ban ", "van phong ")
 _COMPANY_RE = re.compile(
     r"\b(cong ty|tong cong ty|tap doan|ngan hang tmcp|tnhh|co phan|jsc|co\.,? ltd|corporation"
     r"|doanh nghiep tu nhan|hop tac xa)\b")
-
-
+#: Economic groups and corporations: state-owned unless their name gives a private legal form.
+_SOE_RE = re.compile(r"\s*(tap doan|tong cong ty)\b")
+_PRIVATE_FORM_RE = re.compile(r"\b(co phan|ctcp|cp|tnhh|jsc|ltd|j\.s\.c)\b")
+#: Signing authorities that only a state body has: "TM. ỦY BAN NHÂN DÂN", "KT. BỘ TRƯỞNG".
+_STATE_SIGNER_RE = re.compile(
+    r"\n\s*(tm|kt|tl|tuq|q)\.\s+(uy ban nhan dan|hoi dong nhan dan|bo truong|thu tuong|"
+    r"chinh phu|ban thuong vu|ban chap hanh)")
+#: Issuer parts of a symbol that only state bodies use (588/BTTTT-THH, 123/UBND-VP, 05/CT-TTg).
+_STATE_SYMBOL_PARTS = frozenset({
+    "UBND", "HDND", "TTG", "CP", "VPCP", "UBTVQH", "BTTTT", "BNV", "BTC", "BYT", "BCA", "BQP",
+    "BGDDT", "BKHDT", "BNNPTNT", "BTNMT", "BXD", "BGTVT", "BLDTBXH", "BVHTTDL", "BKHCN", "BTP",
+    "BCT", "BNG", "NHNN", "TTCP", "UBDT", "KTNN", "TANDTC", "VKSNDTC",
+})
+_SYMBOL_PART_RE = re.compile(r"[A-Za-z]+")
 @dataclass(frozen=True, slots=True)
 class Cue:
     """One piece of evidence: what was found, where, and how much it weighs.
@@ -149,23 +165,8 @@ def find_symbol(text: str) -> str | None:
 
 
 def find_secrecy(text: str) -> str | None:
-    """Return the most severe secrecy marking written as a standalone line, or None."""
-    return _secrecy(nfc(text))
-
-
-def _secrecy(text: str) -> str | None:
-    """:func:`find_secrecy` of an NFC text."""
-    if "MẬT" not in text:  # every level ends with it: most mail is spared a scan
-        return None
-    found = {m.group(1) for m in _SECRECY_RE.finditer(text)}
-    for level in SECRECY_LEVELS[::-1]:
-        if level in found:
-            return level
-    return None
-
-
-#: Secrecy levels, least secret first.
-SECRECY_LEVELS = ("MẬT", "TỐI MẬT", "TUYỆT MẬT")
+    """Return the most severe secrecy marking (see :mod:`.markings`), or None."""
+    return find_secrecy_marking(prepare_text(text).text)
 
 
 def more_secret(a: str | None, b: str | None) -> str | None:
@@ -175,30 +176,92 @@ def more_secret(a: str | None, b: str | None) -> str | None:
 
 
 def find_urgency(text: str) -> str | None:
-    """Return the urgency marking written as a standalone line (``HỎA TỐC``...), or None."""
-    return _urgency(nfc(text))
+    """Return the urgency marking (``HỎA TỐC``...; see :mod:`.markings`), or None."""
+    return find_urgency_marking(prepare_text(text).text)
 
 
-def _urgency(text: str) -> str | None:
-    """:func:`find_urgency` of an NFC text."""
-    if "KHẨN" not in text and "TỐC" not in text:  # every marking has one of the two
-        return None
-    match = _URGENCY_RE.search(text)
-    return match.group(1).replace("HOẢ", "HỎA") if match else None
+_HEAD_END_RE = re.compile(r"\s*(kinh gui|v/v|can cu|noi nhan)")
+#: Lines of a forwarded or quoted message's header ("From:", "Sent:", "Gửi:", "---- Forwarded
+#: message ----", "On ... wrote:"), which stand above a forwarded document's issuer.
+_MAIL_HEADER_LINE_RE = re.compile(
+    r"\s*(?:(?:from|sent|date|to|cc|subject|tu|gui|ngay|den|chu de|tieu de|thoi gian)\s*:|-{3,}"
+    r"|on .{0,200}wrote:|vao .{0,200}da viet:)")
 
 
-_HEAD_END_RE = re.compile(r"^\s*(kinh gui|v/v|can cu|noi nhan)")
+def _head(folded: str) -> list[str]:
+    """The issuer zone: the first lines, up to the addressee or abstract (which may name a firm).
 
-
-def _head(folded: str) -> str:
-    """The issuer zone: the first lines, up to the addressee or abstract (which may name a firm)."""
+    Lines of a forwarded message's header are skipped (they are not the document's).
+    """
     lines: list[str] = []
     for line in folded.split("\n"):
         if _HEAD_END_RE.match(line) or len(lines) >= _HEAD_LINES:
             break
-        if line.strip():
-            lines.append(line)
-    return "\n".join(lines)
+        if line.strip() and not _MAIL_HEADER_LINE_RE.match(line):
+            lines.append(line.strip())
+    return lines
+
+
+def _state_symbol(symbol: str | None) -> bool:
+    """Whether a symbol's issuer part names a state body (``123/UBND-VP``, ``05/CT-TTg``)."""
+    if not symbol:
+        return False
+    parts = _SYMBOL_PART_RE.findall(strip_diacritics(symbol).upper())
+    return any(p in _STATE_SYMBOL_PARTS or p.endswith(("UBND", "HDND")) for p in parts)
+
+
+def _issuer(head: list[str], flat_lines: str, symbol: str | None) -> str:
+    """Who issues the text, from its heading: ``state``, ``soe``, ``private`` or ``""``.
+
+    Decree 30/2020/NĐ-CP (Art. 1) governs the documents of state bodies and of state-owned
+    enterprises, not those of private companies, which copy the layout all the same. A company
+    line counts as the issuer only when nothing else in the text names a state issuer: a state
+    body above it (its owner: the company is state-owned), a state body below it (the issuer,
+    under a line someone added), a state-owned group or corporation, a symbol only state bodies
+    use (``/UBND-``), or a state body's signing authority (``TM. ỦY BAN NHÂN DÂN``).
+    """
+    soe = [i for i, line in enumerate(head)
+           if _SOE_RE.match(line) and not _PRIVATE_FORM_RE.search(line)]
+    agency = [i for i, line in enumerate(head) if _AGENCY_RE.match(line)]
+    company = next((i for i, line in enumerate(head)
+                    if i not in soe and _COMPANY_RE.match(line)), None)
+    if soe:
+        return "soe"
+    if company is None:
+        return "state" if agency else ""
+    if any(i < company for i in agency):
+        return "soe"  # a state body above the company is its owner
+    if any(i > company and not head[i].startswith(_GENERIC_AGENCY) for i in agency):
+        return "state"
+    if _state_symbol(symbol) or _STATE_SIGNER_RE.search(flat_lines.casefold()):
+        return "state"
+    return "private"
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedText:
+    """A text as matched: look-alike letters folded, reply quoting removed."""
+
+    text: str
+    folded: bool  #: look-alike, invisible or compatibility characters were folded
+
+
+#: Reply quoting at a line start ("> ", ">> ", "> > "), removed so that line-anchored cues work.
+_QUOTE_RE = re.compile(r"\n[ \t]*>[ \t>]*")
+#: Markings typed with a space between letters ("M Ậ T"), as letter-spaced headings are.
+_SPACED_MARKINGS = {" ".join(word): word for word in ("TUYỆT", "TỐI", "MẬT", "KHẨN", "HỎA",
+                                                       "HOẢ", "TỐC")}
+
+
+def prepare_text(text: str) -> PreparedText:
+    """NFC text as the cues are matched on: see :class:`PreparedText`."""
+    text, folded = fold_lookalikes(nfc(text))
+    if ">" in text:
+        text = _QUOTE_RE.sub("\n", "\n" + text)[1:]
+    if " Ậ " in text or " Ố " in text or " Ẩ " in text:
+        for spaced, word in _SPACED_MARKINGS.items():
+            text = text.replace(spaced, word)
+    return PreparedText(text, folded)
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,10 +278,26 @@ def text_cues(text: str, source: str) -> list[Cue]:
     return list(score_nfc_text(nfc(text), source).cues)
 
 
+def _marking_cues(secrecy: str | None, urgency: str | None, folded: bool,
+                  source: str) -> list[Cue]:
+    """The cues of a text's markings, and the note that look-alikes were folded to find them."""
+    cues: list[Cue] = []
+    if secrecy:
+        cues.append(Cue(2.0, f"secrecy marking {secrecy}", source, "secrecy"))
+    if urgency:
+        cues.append(Cue(1.0, f"urgency marking {urgency}", source, "urgency"))
+    if folded:
+        cues.append(Cue(0.0, "look-alike letters (Cyrillic, Greek, full-width) or invisible "
+                             "characters folded before matching", source, f"folded:{source}"))
+    return cues
+
+
 def score_nfc_text(text: str, source: str) -> TextScore:
     """:func:`text_cues` and the markings of a text already in NFC, in one pass."""
+    prepared = prepare_text(text)
+    text = prepared.text
     cues: list[Cue] = []
-    secrecy, urgency = _secrecy(text), _urgency(text)
+    secrecy, urgency = find_secrecy_marking(text), find_urgency_marking(text)
     flat = strip_diacritics(text)
     sk = skeleton_of_stripped(flat)
     lines, flat_lines = "\n" + text, "\n" + flat  # for the whole-line patterns
@@ -248,30 +327,45 @@ def score_nfc_text(text: str, source: str) -> TextScore:
     if type_line:
         cues.append(Cue(1.0, f"document type '{type_line.group(1).lower()}'", source, "type"))
     # The issuer only matters for a text in letter form (heading or number line).
-    head = _head(flat.casefold()) if any(c.key in ("heading", "symbol") for c in cues) else ""
-    if _COMPANY_RE.search(head):
-        # A company's letter in administrative form is still not a văn bản of a state body:
-        # none of this text's cues count (other texts of the message still do).
-        return TextScore((Cue(0.0, "issuer is a company, not a state body: this text is not "
-                                  "counted", source, f"company:{source}"),), secrecy, urgency)
-    if _AGENCY_RE.search(head):
+    letter = any(c.key in ("heading", "symbol") for c in cues)
+    issuer = _issuer(_head(flat.casefold()), flat_lines, number and symbol) if letter else ""
+    markings = _marking_cues(secrecy, urgency, prepared.folded and bool(cues or secrecy),
+                             source)
+    if issuer == "private":
+        # A private company's letter in administrative form is not a văn bản of a state body
+        # or a state-owned enterprise: its layout does not count (other texts of the message
+        # still do), but a secrecy marking in it always does.
+        company = Cue(0.0, "issuer is a private company, not a state body or state-owned "
+                           "enterprise: this text's layout is not counted (its markings are)",
+                      source, f"company:{source}")
+        kept = [c for c in markings if c.key != "urgency"]
+        return TextScore((company, *kept), secrecy, urgency)
+    if issuer == "state":
         cues.append(Cue(1.0, "issuer is a state body", source, "issuer"))
-    if secrecy:
-        cues.append(Cue(2.0, f"secrecy marking {secrecy}", source, "secrecy"))
-    if urgency:
-        cues.append(Cue(1.0, f"urgency marking {urgency}", source, "urgency"))
-    return TextScore(tuple(cues), secrecy, urgency)
+    elif issuer == "soe":
+        cues.append(Cue(1.0, "issuer is a state-owned enterprise (Decree 30/2020 applies)",
+                        source, "issuer"))
+    return TextScore((*cues, *markings), secrecy, urgency)
 
 
-def subject_cues(subject: str) -> list[Cue]:
-    """Cues in the Subject: a number/symbol or a 'V/v' abstract is common there."""
+def score_subject(subject: str) -> TextScore:
+    """Cues and markings of the Subject: a number/symbol, a 'V/v' abstract, a ``[MẬT]`` tag."""
+    prepared = prepare_text(subject)
+    subject = prepared.text
     cues: list[Cue] = []
-    symbol = find_symbol(nfc(subject))
+    symbol = find_symbol(subject)
     if symbol:
         cues.append(Cue(2.0, f"number/symbol {symbol}", "subject", "symbol", identity=True))
     if re.search(r"(?i)(^|\s)V/v\b", subject):
         cues.append(Cue(1.0, "abstract 'V/v'", "subject", "abstract"))
-    return cues
+    secrecy, urgency = find_secrecy_marking(subject), find_urgency_marking(subject)
+    cues += _marking_cues(secrecy, urgency, prepared.folded and bool(cues or secrecy), "subject")
+    return TextScore(tuple(cues), secrecy, urgency)
+
+
+def subject_cues(subject: str) -> list[Cue]:
+    """The cues of :func:`score_subject`."""
+    return list(score_subject(subject).cues)
 
 
 def filename_cues(filename: str, source: str = "attachment") -> list[Cue]:

@@ -14,7 +14,7 @@ from govmilter.document.cues import (
     TextScore,
     more_secret,
     score_nfc_text,
-    subject_cues,
+    score_subject,
 )
 from govmilter.document.evidence import OfficialDocumentEvidence
 from govmilter.document.extract import ExtractedText, extract_attachments
@@ -72,12 +72,13 @@ def detect_document(content: MessageContent, settings: DetectionSettings,
     """
     if budget is None:
         budget = ScanBudget(limits or Limits(), clock)
-    cues = subject_cues(content.subject)
+    subject = score_subject(content.subject)
+    cues = list(subject.cues)
     extraction = extract_attachments(content.attachments, budget)
     texts = [ExtractedText(p.source, p.text) for p in content.texts] + extraction.texts
     cues.extend(extraction.cues)
-    secrecy: str | None = None
-    urgency = extraction.urgency
+    secrecy = subject.secrecy
+    urgency = extraction.urgency or subject.urgency
     for part in texts:
         if budget.expired():
             break
@@ -93,8 +94,10 @@ def detect_document(content: MessageContent, settings: DetectionSettings,
     if score >= settings.threshold and not official:
         evidence.append("no document number/symbol found: not counted as official "
                         "(detection.require_symbol)")
+    # A secrecy marking is reported whether or not the message scores as a document (class
+    # "marked" when it does not); urgency only means something on a document.
     return OfficialDocumentEvidence(
-        official=official, score=score, secrecy=secrecy if official else None,
+        official=official, score=score, secrecy=secrecy,
         urgency=urgency if official else None, evidence=tuple(evidence),
         unscannable=(*content.unscannable, *budget.reasons),
     )

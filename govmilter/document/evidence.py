@@ -18,16 +18,24 @@ class OfficialDocumentEvidence:
 
     official: bool
     score: float
-    secrecy: str | None = None  #: as written: "MẬT", "TỐI MẬT" or "TUYỆT MẬT"
+    #: "MẬT", "TỐI MẬT" or "TUYỆT MẬT", found whether or not the message scores as official
+    secrecy: str | None = None
     urgency: str | None = None  #: "KHẨN", "THƯỢNG KHẨN", "HỎA TỐC" (and "HỎA TỐC HẸN GIỜ")
     evidence: tuple[str, ...] = ()
     unscannable: tuple[str, ...] = ()  #: why some part could not be scanned (limit, encryption)
 
     @property
     def document_class(self) -> DocumentClass:
-        """The class rules match on: secret, official, unscannable or none."""
+        """The class rules match on: secret, official, marked, unscannable or none.
+
+        A secrecy marking always counts: on a message that does not score as an official
+        document it makes the class ``marked`` (which ``secret`` rules match too), never
+        ``none`` or ``unscannable``.
+        """
         if self.official:
             return DocumentClass.SECRET if self.secrecy else DocumentClass.OFFICIAL
+        if self.secrecy:
+            return DocumentClass.MARKED
         return DocumentClass.UNSCANNABLE if self.unscannable else DocumentClass.NONE
 
 

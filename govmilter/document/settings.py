@@ -11,11 +11,16 @@ class DocumentClass(enum.StrEnum):
 
     ``secret`` is a kind of ``official``: a rule on ``official`` also matches secret documents, so
     a policy without a secret rule never lets them through more easily than other documents.
+    ``marked`` is mail with a secrecy marking that does not score as an official document (a
+    marked page forwarded without its heading, a company letter marked MẬT). It is a kind of
+    ``secret`` in turn: rules on ``secret`` and ``official`` match it too, so a marking alone
+    is treated as a secret document by every rule, and a rule on ``marked`` names just this case.
     """
 
     ANY = "any"
     OFFICIAL = "official"  #: an official document, secret or not
     SECRET = "secret"  #: an official document marked MẬT, TỐI MẬT or TUYỆT MẬT
+    MARKED = "marked"  #: a secrecy marking on mail that does not score as an official document
     UNSCANNABLE = "unscannable"  #: no document found, but some part could not be scanned
     NONE = "none"  #: no official document, everything scanned
 

@@ -84,3 +84,43 @@ def to_ascii(text: str) -> str:
     """
     folded = strip_diacritics(text)
     return "".join(ch if 32 <= ord(ch) < 127 else "?" for ch in folded)
+
+
+# Letters of other scripts that look like Latin ones, as a sender would use to hide "MẬT" or
+# "CỘNG HÒA" from a matcher: Cyrillic and Greek capitals and the small letters that look the same
+# in common fonts, and the Latin look-alikes of "Đ". Combining marks ride on them unchanged
+# (Cyrillic "А" with a circumflex and a dot below becomes "Ậ" after NFC).
+_LOOKALIKES = {
+    **dict(zip("АВЕЅІЈКМНОРСТХУаеіјорсуху", "ABESIJKMHOPCTXYaeijopcyxy", strict=True)),
+    **dict(zip("ԁһԛԝѵӀӏ", "dhqwvIl", strict=True)),
+    **dict(zip("ΑΒΕΖΗΙΚΜΝΟΡΤΥΧοιν", "ABEZHIKMNOPTYXoiv", strict=True)),
+    "Ð": "Đ", "Ɖ": "Đ", "ı": "i",
+}
+#: Characters no reader sees: zero-width space, (non-)joiners, word joiner, byte-order mark, soft
+#: hyphen, directional marks, and the combining grapheme joiner.
+_INVISIBLE = "\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180e\u200b-\u200f\u202a-\u202e" \
+             "\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0"
+_INVISIBLE_RE = re.compile(f"[{_INVISIBLE}]+")
+#: Anything :func:`fold_lookalikes` may change: the invisible characters, Greek and Cyrillic,
+#: Latin look-alikes, and the compatibility forms NFKC folds (full-width letters, styled
+#: mathematical letters, ligatures, non-breaking and ideographic spaces).
+_FOLDABLE_RE = re.compile(
+    f"[{_INVISIBLE}\u00a0\u00d0\u0131\u0189\u0370-\u052f\u2000-\u200a\u2100-\u24ff\u3000"
+    "\ufb00-\ufb06\uff00-\uffef\U0001d400-\U0001d7ff\U0001f130-\U0001f189]")
+_LOOKALIKE_TABLE = str.maketrans(_LOOKALIKES)
+
+
+def fold_lookalikes(text: str) -> tuple[str, bool]:
+    """Fold what only looks like Vietnamese text into it, and say whether anything changed.
+
+    Invisible characters (zero-width, soft hyphen, BOM...) are removed, compatibility forms
+    (full-width ``ＭẬＴ``, styled ``𝐌ẬＴ``, ligatures, non-breaking spaces) go through NFKC, and
+    Cyrillic/Greek look-alike letters become the Latin letters they imitate. The result is NFC.
+    Text without any such character (nearly all mail) is returned as it is, after one C-level scan.
+    """
+    if text.isascii() or not _FOLDABLE_RE.search(text):
+        return text, False
+    folded = _INVISIBLE_RE.sub("", text)
+    folded = unicodedata.normalize("NFKD", folded).translate(_LOOKALIKE_TABLE)
+    folded = unicodedata.normalize("NFC", folded)
+    return folded, folded != text

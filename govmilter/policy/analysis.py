@@ -23,8 +23,8 @@ from govmilter.policy.model import Policy, PolicyProblem, Rule
 from govmilter.policy.verdict import Envelope
 
 #: The document classes the detector can report (``any`` is only a rule condition).
-FOUND_DOCUMENTS = (DocumentClass.SECRET, DocumentClass.OFFICIAL, DocumentClass.UNSCANNABLE,
-                   DocumentClass.NONE)
+FOUND_DOCUMENTS = (DocumentClass.SECRET, DocumentClass.OFFICIAL, DocumentClass.MARKED,
+                   DocumentClass.UNSCANNABLE, DocumentClass.NONE)
 
 #: A service name no rule can name (rule service names never contain a NUL): "any other service".
 _OTHER_SERVICE = "\x00other"

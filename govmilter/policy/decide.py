@@ -35,8 +35,12 @@ def effective_mode(rule: Rule | None, policy: Policy) -> Mode:
 def _document_matches(wanted: DocumentClass, found: DocumentClass) -> bool:
     if wanted is DocumentClass.ANY:
         return True
+    # official covers secret, which covers marked: a secrecy marking alone makes mail count as
+    # a secret document for every rule (see DocumentClass)
     if wanted is DocumentClass.OFFICIAL:
-        return found in (DocumentClass.OFFICIAL, DocumentClass.SECRET)
+        return found in (DocumentClass.OFFICIAL, DocumentClass.SECRET, DocumentClass.MARKED)
+    if wanted is DocumentClass.SECRET:
+        return found in (DocumentClass.SECRET, DocumentClass.MARKED)
     return wanted is found
 
 

@@ -26,7 +26,8 @@ CLASS_VI = {
 
 #: What a rule matches on, as the subject of the sentence.
 DOCUMENT_VI = {
-    DocumentClass.SECRET: "Văn bản mật (MẬT, TỐI MẬT, TUYỆT MẬT)",
+    DocumentClass.SECRET: "Văn bản mật hoặc thư có dấu mật (MẬT, TỐI MẬT, TUYỆT MẬT)",
+    DocumentClass.MARKED: "Thư có dấu mật nhưng không nhận ra là văn bản (marked)",
     DocumentClass.OFFICIAL: "Văn bản (kể cả văn bản mật)",
     DocumentClass.UNSCANNABLE: "Thư có phần không quét được (unscannable)",
     DocumentClass.NONE: "Thư không chứa văn bản",

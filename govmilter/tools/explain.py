@@ -71,7 +71,7 @@ class Explanation:
 
 def secrecy_evidence(document: OfficialDocumentEvidence) -> tuple[str, ...]:
     """The evidence items that are secrecy markings (empty when the document is not secret)."""
-    if document.document_class is not DocumentClass.SECRET:
+    if document.document_class not in (DocumentClass.SECRET, DocumentClass.MARKED):
         return ()
     return tuple(e for e in document.evidence if "secrecy marking" in e)
 
@@ -136,8 +136,8 @@ def _document_lines(document: OfficialDocumentEvidence, policy: Policy) -> list[
     else:
         lines.append(f"  not official: no cue found (threshold {threshold})")
     lines += [f"    {item}" for item in document.evidence]
-    if cls is DocumentClass.SECRET:
-        lines.append(f"  secret: marked {document.secrecy} ("
+    if cls in (DocumentClass.SECRET, DocumentClass.MARKED):
+        lines.append(f"  {cls.value}: marked {document.secrecy} ("
                      + "; ".join(secrecy_evidence(document)) + ")")
     if document.urgency:
         lines.append(f"  urgency: {document.urgency}")

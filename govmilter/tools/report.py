@@ -43,12 +43,13 @@ FLOW_VI = {
 DOCUMENT_VI = {
     "official": "Văn bản (official)",
     "secret": "Văn bản mật (secret)",
+    "marked": "Thư có dấu mật (marked)",
     "unscannable": "Không quét được hết (unscannable)",
     "none": "Không có văn bản (none)",
 }
 MODE_VI = {"enforce": "áp dụng (enforce)", "monitor": "giám sát (monitor)"}
 ACTION_VI_BY_NAME = {action.value: text for action, text in ACTION_VI.items()}
-OFFICIAL_DOCUMENTS = 'document=~"official|secret"'
+OFFICIAL_DOCUMENTS = 'document=~"official|secret|marked"'
 
 
 class ReportError(GovmilterError):

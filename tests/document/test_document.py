@@ -116,11 +116,17 @@ def test_check_and_explain_say_why_an_unnamed_letter_is_not_official(
     assert "nothing names a document (detection.require_symbol)" in capsys.readouterr().out
 
 
+#: A private company's own letter in the administrative layout (its number, its director).
+COMPANY_LETTER = (DOC.replace("BỘ THÔNG TIN VÀ TRUYỀN THÔNG", "CÔNG TY TNHH AN PHÁT        ")
+                  .replace("588/BTTTT-THH", "12/2024/CV-AP")
+                  .replace("KT. BỘ TRƯỞNG\nTHỨ TRƯỞNG", "TM. CÔNG TY\nGIÁM ĐỐC"))
+
+
 def test_a_company_letter_in_administrative_form_is_not_counted() -> None:
-    letter = DOC.replace("BỘ THÔNG TIN VÀ TRUYỀN THÔNG", "CÔNG TY TNHH AN PHÁT        ")
-    result = detect(letter)
+    result = detect(COMPANY_LETTER)
     assert not result.official and result.score == 0
-    assert has(result, "issuer is a company")
+    assert result.document_class is DocumentClass.NONE
+    assert has(result, "issuer is a private company")
 
 
 def test_a_document_addressed_to_a_company_still_counts() -> None:
@@ -175,9 +181,10 @@ def test_most_severe_secrecy_wins_and_urgency_reads_old_tone() -> None:
     assert result.urgency == "HỎA TỐC"
 
 
-def test_markings_are_not_reported_for_a_non_document() -> None:
+def test_a_marking_on_a_non_document_is_class_marked_and_urgency_is_not_reported() -> None:
     result = detect("TUYỆT MẬT\nTHƯỢNG KHẨN\nchuyện riêng")
-    assert not result.official and result.secrecy is None and result.urgency is None
+    assert not result.official and result.secrecy == "TUYỆT MẬT" and result.urgency is None
+    assert result.document_class is DocumentClass.MARKED
 
 
 def test_nfd_old_tone_and_unaccented_text_read_like_nfc() -> None:

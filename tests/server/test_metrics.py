@@ -50,7 +50,7 @@ def test_every_contract_metric_is_exported_with_its_labels_before_any_mail() -> 
         assert name in exported, name
         assert all(set(series) == labels for series in exported[name]), name
     # zeroed series: every document/compliance pair, every action/mode pair, every stage
-    assert len(exported["govmilter_messages_total"]) == 4 * 2
+    assert len(exported["govmilter_messages_total"]) == 5 * 2  # five document classes
     assert len(exported["govmilter_recipient_actions_total"]) == 4 * 2
     assert {s["stage"] for s in exported["govmilter_errors_total"]} >= {
         "connect", "envfrom", "envrcpt", "header", "body", "eom", "scan", "dns", "reload",

@@ -235,7 +235,8 @@ def test_report_opens_with_the_policy_and_where_it_runs(prometheus: Server) -> N
     md = _report(prometheus, "--format", "md")
     policy_part = md[:md.index("## 2.")]
     assert "## 1. Quy định đang áp dụng (Policy in force)" in policy_part
-    assert ("- Văn bản mật (MẬT, TỐI MẬT, TUYỆT MẬT) gửi từ hộp thư công vụ tới hộp thư miễn phí "
+    assert ("- Văn bản mật hoặc thư có dấu mật (MẬT, TỐI MẬT, TUYỆT MẬT) gửi từ hộp thư công vụ "
+            "tới hộp thư miễn phí "
             "(Gmail, Yahoo, ...): từ chối (reject) [secret-to-freemail]") in policy_part
     assert "Chế độ chung (mode): áp dụng (enforce)." in policy_part
     assert "Không có ngoại lệ (no exceptions)." in policy_part
