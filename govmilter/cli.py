@@ -30,6 +30,7 @@ from govmilter.tools.accuracy import (
     evaluation_to_text,
 )
 from govmilter.tools.envelope import envelope_for, envelope_from_headers
+from govmilter.tools.incident_commands import add_incident_arguments, run_incidents
 from govmilter.tools.prometheus import PrometheusClient, PrometheusError
 from govmilter.tools.render import verdict_to_json, verdict_to_text
 from govmilter.tools.report import ReportError, make_report, parse_duration, parse_time
@@ -81,6 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_message_arguments(explain)
     explain.add_argument("--json", action="store_true",
                          help="print the check --json object with each recipient's rule walk")
+
+    add_incident_arguments(sub)
 
     report = sub.add_parser("report", help="write the compliance report from Prometheus data")
     report.add_argument("--prometheus", required=True, metavar="URL",
@@ -331,7 +334,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"check": cmd_check, "run": cmd_run, "validate": cmd_validate, "report": cmd_report,
-            "replay": cmd_replay, "explain": cmd_explain, "eval": cmd_eval}
+            "replay": cmd_replay, "explain": cmd_explain, "eval": cmd_eval,
+            "incidents": run_incidents}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -29,7 +29,8 @@ EOF
 # RAR, 7z, tar, gzip/bzip2/xz attachments through libarchive-c; p7zip-full,
 # bzip2, xz-utils: the tests build archives with the real tools
 APT_PACKAGES=(postfix libmilter-dev miltertest dnsmasq-base prometheus gcc python3-dev
-              fonts-dejavu-core systemd libarchive-tools p7zip-full bzip2 xz-utils)
+              fonts-dejavu-core systemd libarchive-tools p7zip-full bzip2 xz-utils
+              postgresql)  # postgresql: the incident store's tests run a private cluster
 use_venv=no
 if ! command -v "$PYTHON" >/dev/null 2>&1; then
   case "$PYTHON" in
@@ -70,7 +71,7 @@ if [ "$use_venv" = yes ]; then
   stamp=$GOVMILTER_VENV/.setup-stamp
 fi
 
-if ! "$PYTHON" -c "import govmilter, Milter, miltertest, pytest, pypdfium2, fpdf, mkdocs, idna, confusables, libarchive" \
+if ! "$PYTHON" -c "import govmilter, Milter, miltertest, pytest, pypdfium2, fpdf, mkdocs, idna, confusables, libarchive, sqlalchemy, alembic, psycopg" \
      2>/dev/null \
    || [ pyproject.toml -nt "$stamp" ] 2>/dev/null; then
   echo "setup: installing govmilter and its test dependencies with pip"

@@ -31,6 +31,7 @@ from govmilter.mail.names import DomainError, normalize_domain
 from govmilter.policy.model import (
     Action,
     FailureAction,
+    IncidentSettings,
     Mode,
     Policy,
     PolicyProblem,
@@ -301,7 +302,7 @@ def _line(m: _Map, key: str) -> int:
 
 
 _TOP_KEYS = ("version", "mode", "monitor_header", "on_error", "domains", "detection", "limits",
-             "dns", "rules")
+             "dns", "incidents", "rules")
 _DOMAIN_KEYS = ("official", "internal", "freemail", "exceptions", "lookalike")
 _LOOKALIKE_KEYS = ("enabled", "protect", "allow")
 _DNS_KEYS = ("enabled", "nameservers", "timeout", "budget", "cache_size", "negative_ttl",
@@ -380,6 +381,7 @@ def parse_policy(text: str, filename: str = "<string>", *, today: _dt.date | Non
     detection = _detection(check, top.get("detection"), _line(top, "detection"))
     limits = _limits(check, top.get("limits"), _line(top, "limits"))
     dns = _dns(check, top.get("dns"), _line(top, "dns"))
+    incidents = _incidents(check, top.get("incidents"), _line(top, "incidents"))
     rules = _rules(check, top.get("rules"), _line(top, "rules"))
 
     errors = [p for p in check.problems if p.severity == "error"]
@@ -389,7 +391,7 @@ def parse_policy(text: str, filename: str = "<string>", *, today: _dt.date | Non
     return Policy(
         source=PolicySource(filename, sha), mode=mode, domains=domains, rules=tuple(rules),
         limits=limits, detection=detection, on_error=on_error, monitor_header=monitor_header,
-        dns=dns, warnings=tuple(check.problems),
+        dns=dns, incidents=incidents, warnings=tuple(check.problems),
     )
 
 
@@ -612,6 +614,24 @@ def _detection(check: _Checker, value: Any, line: int) -> DetectionSettings:
         threshold=float(threshold) if threshold else defaults.threshold,
         require_symbol=defaults.require_symbol if require_symbol is None else require_symbol,
     )
+
+
+def _incidents(check: _Checker, value: Any, line: int) -> IncidentSettings:
+    m = check.section(value, line, "incidents", ("database", "retention_days"))
+    defaults = IncidentSettings()
+    database: str | None = defaults.database
+    if m.get("database") is not None:
+        database = check.text(m["database"], _line(m, "database"), "incidents.database")
+        if database is not None and not database.strip():
+            check.error(_line(m, "database"), "incidents.database must not be empty: leave it "
+                        "out for the default file")
+            database = None
+    retention: Any = defaults.retention_days
+    if "retention_days" in m:
+        retention = check.number(m["retention_days"], _line(m, "retention_days"),
+                                 "incidents.retention_days", minimum=1)
+    return IncidentSettings(database=database,
+                            retention_days=retention or defaults.retention_days)
 
 
 def _limits(check: _Checker, value: Any, line: int) -> Limits:

@@ -94,6 +94,15 @@ class Rule:
 
 
 @dataclass(frozen=True, slots=True)
+class IncidentSettings:
+    """The policy's ``incidents:`` section: where incidents are kept and for how long."""
+
+    #: a file path (SQLite) or ``postgresql://...``; None: the store's default file
+    database: str | None = None
+    retention_days: int = 365
+
+
+@dataclass(frozen=True, slots=True)
 class PolicySource:
     """Where a policy came from, for logs, metrics and reports."""
 
@@ -128,6 +137,7 @@ class Policy:
     on_error: FailureAction = FailureAction.TEMPFAIL
     monitor_header: bool = False
     dns: DnsSettings = field(default_factory=DnsSettings)
+    incidents: IncidentSettings = field(default_factory=IncidentSettings)
     warnings: tuple[PolicyProblem, ...] = ()
 
     def rule(self, rule_id: str) -> Rule:

@@ -1,0 +1,152 @@
+"""Where the store lives and how it is opened: database URLs, the SQLite file, migrations.
+
+``incidents.database`` in the policy and ``--database`` on the commands take a path (SQLite),
+``sqlite:///path`` or ``postgresql://user@host/db`` (psycopg 3). A new SQLite file is made
+with mode 0640 (the officers' group may read it; others may not), in WAL mode so the commands
+read while the milter writes.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import threading
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+
+from govmilter.errors import GovmilterError
+
+#: Where the milter keeps its store unless told otherwise (systemd's StateDirectory=govmilter).
+DEFAULT_DATABASE = "/var/lib/govmilter/incidents.sqlite3"
+#: Mode of a new SQLite file (and, through SQLite, of its -wal and -shm files).
+DATABASE_FILE_MODE = 0o640
+#: How long a SQLite writer waits for another's lock before it reports the store busy.
+SQLITE_BUSY_SECONDS = 5.0
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+#: Alembic keeps its migration context in module globals: one migration per process at a time
+#: (other processes, other gateways, are kept apart by the database's own lock, see env.py).
+_MIGRATING = threading.Lock()
+
+
+class StoreError(GovmilterError):
+    """The incident store cannot be opened, migrated or written."""
+
+
+def database_url(database: str | None) -> str:
+    """The SQLAlchemy URL for a policy's or a command's ``database`` (None: the default file).
+
+    :raises StoreError: for a URL of a database the store does not support.
+    """
+    text = (database or DEFAULT_DATABASE).strip()
+    if "://" not in text:
+        return f"sqlite:///{os.path.abspath(text)}"
+    try:
+        url = make_url(text)
+    except ArgumentError as exc:
+        raise StoreError(f"invalid database URL: {exc}") from None
+    backend = url.get_backend_name()
+    if backend == "postgresql":
+        return url.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+    if backend == "sqlite":
+        return text
+    raise StoreError(f"unsupported database {backend!r}: use a file path, sqlite:///PATH or "
+                     "postgresql://USER@HOST/DB")
+
+
+def describe(url: str) -> str:
+    """The URL with its password hidden, for messages and logs."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def _prepare_sqlite_file(path: str) -> None:
+    """Make the file's directory and the file itself (mode 0640) before SQLite opens it."""
+    if path in ("", ":memory:"):
+        return
+    target = Path(path)
+    try:
+        target.parent.mkdir(mode=0o750, parents=True, exist_ok=True)
+        fd = os.open(target, os.O_CREAT | os.O_WRONLY, DATABASE_FILE_MODE)
+        os.close(fd)
+    except OSError as exc:
+        raise StoreError(f"cannot create the incident store {path}: "
+                         f"{exc.strerror or exc}") from None
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")  # WAL: durable at checkpoints, never corrupt
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_SECONDS * 1000)}")
+    cursor.close()
+
+
+def make_engine(url: str, *, connect_timeout: float = 5.0) -> Engine:
+    """An engine for ``url`` (from :func:`database_url`); a SQLite file is created if missing."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        _prepare_sqlite_file(parsed.database or "")
+        engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_SECONDS})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=2, max_overflow=2,
+                         connect_args={"connect_timeout": max(1, round(connect_timeout))})
+
+
+def _alembic_config(connection: Any) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = connection
+    return config
+
+
+def head_revision() -> str:
+    """The schema version this govmilter's migrations lead to."""
+    head = ScriptDirectory(str(MIGRATIONS)).get_current_head()
+    assert head is not None
+    return head
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The schema version of the database (None: no schema yet)."""
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def migrate(engine: Engine) -> tuple[str | None, str]:
+    """Bring the schema to the head revision; returns (before, after).
+
+    :raises StoreError: when the database cannot be reached or a migration fails.
+    """
+    try:
+        with _MIGRATING:
+            before = current_revision(engine)
+            if before != head_revision():
+                with engine.begin() as connection:
+                    command.upgrade(_alembic_config(connection), "head")
+            return before, current_revision(engine) or ""
+    except SQLAlchemyError as exc:
+        raise StoreError(f"cannot migrate the incident store {describe(str(engine.url))}: "
+                         f"{short_error(exc)}") from None
+
+
+def short_error(exc: SQLAlchemyError) -> str:
+    """The driver's own message, first line, without SQLAlchemy's background link."""
+    original = getattr(exc, "orig", None) or exc
+    return str(original).strip().splitlines()[0] if str(original).strip() else type(exc).__name__
+
+
+def file_mode(url: str) -> int | None:
+    """The permission bits of a SQLite store's file (None for other databases)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database:
+        return None
+    return stat.S_IMODE(os.stat(parsed.database).st_mode)
