@@ -1,7 +1,7 @@
 """govmilter: a Postfix milter that keeps Vietnamese official documents on official mailboxes.
 
 The public surface is small: load a policy, scan a message, decide. Everything else lives in the
-room that owns it (see DESIGN.md).
+package that owns it (see docs/development.md, "Layout").
 """
 
 from govmilter.document.evidence import OfficialDocumentEvidence

@@ -20,7 +20,7 @@ too (bench/__init__.py puts tests/ on ``sys.path``), so nothing here may import 
 level or depend on govmilter's internals.
 
 Postfix commands always get an ABSOLUTE ``-c`` path: with a relative one ``postfix stop`` and
-``reload`` fail silently (measured, see notes/ops-metrics-postfix.md).
+``reload`` fail silently.
 """
 
 from __future__ import annotations

@@ -28,7 +28,7 @@ _UP = "A-ZĐÂĂÊÔƠƯ"
 _ABBR = rf"[{_UP}][{_UP}a-zđ0-9&.]*"
 # A number of 1 to 5 digits not preceded by a digit or "/". The look-behind comes after the first
 # digit so that the pattern starts with a character class, which the regex engine scans for
-# quickly; a leading look-behind made it try every position of a long text (3x slower).
+# quickly; a leading look-behind would make it try every position of a long text.
 _NUMBER = r"(\d(?<![\d/]\d)\d{0,4})"
 #: Legal documents: 30/2020/NĐ-CP, 01/2011/TT-BNV, 50/2005/QH11
 VBQPPL_RE = re.compile(rf"{_NUMBER}/(\d{{4}})/({_ABBR})(?:-({_ABBR}))?")
@@ -40,9 +40,9 @@ PARTY_RE = re.compile(rf"{_NUMBER}-({_ABBR})/({_ABBR})")
 # is a citation, which news and replies do all the time, and only counts as a symbol.
 # The pattern starts with the letter S so the regex engine can skip ahead; where it stands (line
 # start, or after a word boundary with a colon) is checked in number_line(): an alternation
-# starting with "^" made the engine try every position (2.5x slower). "Số" is spelled in both
+# starting with "^" would make the engine try every position. "Số" is spelled in both
 # cases (and "ſ", which IGNORECASE also matches for "s"): under IGNORECASE the engine does not
-# skip ahead either (3x slower).
+# skip ahead either.
 _NUMBER_LINE_RE = re.compile(
     rf"[Ssſ][ỐốOo](?i:\s*([:.]?)\s*(\d{{1,5}}\s*[/-]\s*(?:\d{{4}}/)?{_ABBR}[^\s,;]*))")
 
@@ -63,7 +63,7 @@ def number_line(text: str) -> str | None:
 
 
 # Whole-line patterns start with "\n", not "^", and are searched in "\n" + text: the regex engine
-# then skips from newline to newline instead of trying "^" at every position (4x faster).
+# then skips from newline to newline instead of trying "^" at every position.
 # A draft or template leaves the number blank: "Số:      /QĐ-UBND".
 _BLANK_NUMBER_RE = re.compile(rf"\n[ \t]*S[ốo]\s*:?[ \t._…]*/\s*{_ABBR}-{_ABBR}", re.IGNORECASE)
 _VV_RE = re.compile(r"\n\s*V/v\s*:?\s+\S", re.IGNORECASE)
@@ -74,7 +74,7 @@ def _word_first(word: str, rest: str) -> re.Pattern[str]:
     """``\\b`` + ``word`` + ``rest``, with the word boundary checked after the word.
 
     A pattern starting with ``\\b`` gives the regex engine no literal to skip ahead to, so it
-    tries every position of the text (40x slower than searching for the word).
+    tries every position of the text instead of searching for the word.
     """
     literal = re.escape(word)
     return re.compile(rf"{literal}(?<!\w{literal}){rest}")

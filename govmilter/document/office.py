@@ -59,8 +59,8 @@ def docx_text(archive: GuardedZip) -> str:
     texts = []
     total = 0
     for name in parts:
-        # past the text budget, more parts would only be cut away: stop reading them (every
-        # part's text was held at once: 12 parts of 10 MiB, a 1.5 MB DOCX, peaked at 240 MB)
+        # past the text budget, more parts would only be cut away: stop reading them, so a
+        # DOCX of many large parts never holds all their text at once (docs/security.md)
         if archive.budget.expired() or total > archive.budget.text_left:
             break
         texts.append(docx_xml_text(archive.read(name).decode("utf-8", errors="replace")))

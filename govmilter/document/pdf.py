@@ -53,7 +53,7 @@ def pdf_signature(data: bytes) -> PdfSignature:
     return PdfSignature(signed=True, government_ca=False)
 
 
-#: A long PDF is read from both ends (PDFium needs about 1 ms a page of text): pages from the
+#: A long PDF is read from both ends (PDFium's cost grows with the pages read): pages from the
 #: start until this much text is read (a letter's first page holds the heading, number, V/v,
 #: secrecy and urgency markings and the addressee; a cover page is shorter, so the next is read)...
 PDF_HEAD_CHARS = 2000
@@ -101,7 +101,7 @@ def pdf_text(data: bytes, budget: ScanBudget, source: str = "PDF",
     """Text of the PDF's first and last pages, within ``max_pdf_pages``.
 
     A document's cues stand on its first page and its last (see :data:`PDF_HEAD_CHARS`), so a
-    long PDF costs a few pages, not all of them (PDFium needs about 1 ms a page). When the
+    long PDF costs a few pages, not all of them (docs/performance.md). When the
     page limit stops the reading before both ends have their text, that is noted.
 
     :raises Unscannable: encrypted, unreadable, or without a text layer (a scan).

@@ -34,14 +34,14 @@ MAX_CONTAINERS = 64
 #: Lines the parser may see: its cost is lines × open boundaries. 600,000 lines hold a 40 MB
 #: base64 message, so only crafted mail (millions of empty lines) reaches it.
 MAX_PARSE_LINES = 600_000
-#: MIME parts the parser may see. Its cost is about 20 µs a part (a 4 MB message of 120,000
-#: one-line parts took 2.5 s), and a message that needs more than this is crafted: the walk reads
-#: at most ``max_attachments`` attachments and ``max_scan_bytes`` of text anyway.
+#: MIME parts the parser may see. Its cost grows with every part (figures: docs/security.md), and
+#: a message that needs more than this is crafted: the walk reads at most ``max_attachments``
+#: attachments and ``max_scan_bytes`` of text anyway.
 MAX_PARTS = 10_000
 #: Longest Subject read; detection regular expressions run over it.
 MAX_HEADER_CHARS = 64 * 1024
-#: Bytes fed to the parser at a time: feeding the whole message at once made the stdlib hold it
-#: three times over (measured on 40 MB: 367 MB peak at once, 115 MB in 1 MiB chunks).
+#: Bytes fed to the parser at a time: fed the whole message at once, the stdlib holds it three
+#: times over (figures: docs/security.md).
 FEED_CHUNK = 1 << 20
 #: Prefix given to the content type of sections past :data:`MAX_CONTAINERS`.
 CAPPED_TYPE_PREFIX = b"x-govmilter-capped-"
@@ -124,8 +124,7 @@ def prepare_for_parser(raw: bytes, limits: Limits
 
     Container words and boundary lines are counted outside base64 runs only: a run's lines hold
     no ``:`` and no ``-``, so they are never a header nor a boundary and cannot open a section
-    (counting them meant lower-casing every attachment: 0.45 ms of a 285 KB message's 1.6 ms
-    parse; counting boundary lines in it, 0.33 ms).
+    (counting them there would mean lower-casing every attachment, a large share of the parse).
     """
     reasons: list[str] = []
     data = memoryview(raw)  # slices of a view share the message's memory
@@ -163,7 +162,7 @@ def _container_count(data: memoryview, block: int = 1 << 20) -> int:
     """How many matches :data:`_CONTAINER_RE` has in ``data``, counted at C speed.
 
     The two words cannot overlap each other or themselves, so plain counts in lower-cased copies
-    equal the regular expression's matches (whose case-insensitive scan took 10 ms per MB).
+    equal the regular expression's matches, without its slower case-insensitive scan.
     Counted per block (bounded copies), plus the words that cross each block's start.
     """
     reach = len(b"multipart/") - 1  # a crossing word starts at most this far before
@@ -343,7 +342,7 @@ def decoded_payload(part: email.message.Message, cap: int) -> tuple[bytes, bool]
 def stdlib_decoded_payload(part: email.message.Message) -> object:
     """``part.get_payload(decode=True)``, with base64 ASCII bodies decoded as it does (same
     decoder, same defects) but without splitting them into a list of lines first: deleting CR
-    and LF gives the same bytes as joining ``bytes.splitlines()``, three times faster."""
+    and LF gives the same bytes as joining ``bytes.splitlines()``, without the list."""
     payload = raw_payload(part)
     if isinstance(payload, str) and payload.isascii() and \
             str(part.get("content-transfer-encoding", "")).lower() == "base64":
@@ -391,9 +390,9 @@ def _feed(data: bytes | memoryview) -> email.message.Message:
 #: After an LF, 64 or more lines in a row holding only base64 characters, each with its line
 #: end (the parser's: CRLF, CR or LF). Such lines can be no boundary (``--``), header (``:``,
 #: leading space) nor blank line, so the parser only ever appends them to the text it is
-#: collecting; it split them one by one (half the time of a 1 MB attachment). A literal first
-#: character lets the regex engine skip ahead: ``[\r\n]`` or a lookbehind took 6 ms on 1 MB of
-#: text, against 0.4 ms (runs after a lone CR are simply parsed as they are). Possessive
+#: collecting; it would split them one by one, most of the time a large attachment costs. A
+#: literal first character lets the regex engine skip ahead, where ``[\r\n]`` or a lookbehind
+#: would make it try every position (runs after a lone CR are simply parsed as they are). Possessive
 #: quantifiers (Python 3.11): the backtracking ones kept 3 bytes of state per byte of the run.
 _BASE64_RUN_RE = re.compile(rb"\n((?:[A-Za-z0-9+/=]++(?:\r\n|\r|\n)){64,}+)")
 #: A run is handed to the parser as one line of this prefix and the run's number: a line of the

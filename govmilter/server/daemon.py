@@ -1,8 +1,9 @@
 """``govmilter run``: start the milter daemon (logging, signals, policy reload, metrics, socket).
 
-Order matters (see notes/milters-and-pymilter.md): block SIGHUP/SIGTERM/SIGINT/SIGUSR1 *before*
-any thread starts, then start the reload threads and the metrics server, then hand the main
-thread to libmilter, whose own signal thread stops it cleanly on SIGTERM or SIGHUP.
+Order matters (docs/development.md, "The daemon's start-up order"): block SIGHUP, SIGTERM,
+SIGINT and SIGUSR1 *before* any thread starts, then start the reload threads and the metrics
+server, then hand the main thread to libmilter, whose own signal thread stops it cleanly on
+SIGTERM or SIGHUP.
 """
 
 from __future__ import annotations
@@ -319,9 +320,8 @@ def _serve(options: RunOptions, scanner: ScanPool, metrics: Metrics,
     if options.watch_interval > 0:
         holder.start_file_watch(options.watch_interval)
     # Every milter callback needs the GIL; a thread waiting for it waits up to the switch
-    # interval (5 ms by default) while another thread runs Python, and a message makes about
-    # 14 callbacks. Measured on 2 cores (bench/, plain mail, 10 sessions): 0.5 ms gave the
-    # best throughput, the default the worst.
+    # interval while another thread runs Python, and a message makes over a dozen callbacks,
+    # so a shorter interval than Python's default (docs/performance.md has the measurements).
     sys.setswitchinterval(GIL_SWITCH_INTERVAL)
     runtime = MilterRuntime(lambda: holder.policy, metrics, classifier_factory, scanner=scanner,
                             spool_dir=spool_dir)

@@ -53,7 +53,7 @@ class _Children:
     """A labelled metric's children, found by their label values in one dictionary lookup.
 
     ``labels()`` checks and converts its arguments and takes a lock on every call; at end of
-    message that was most of the cost of counting it. Safe because govmilter never removes a
+    message that would cost more than the counting itself. Safe because govmilter never removes a
     child of the metrics it reads this way.
     """
 

@@ -9,17 +9,15 @@ the calling thread releases the GIL while it waits, so other connections go on m
 
 Each worker has a socket of its own and the calling thread talks to it directly: no pickling
 of the message (it goes as raw bytes, in one ``sendmsg`` with its small header), no feeder or
-manager threads. ``concurrent.futures``' process pool did all of that for every message, which
-cost the milter process about as much CPU as a plain message's scan (measured with py-spy under
-the benchmark). The framing is this module's own, not ``multiprocessing.connection``'s: that
-built a selector for every wait and sent the scan settings again with every message, which
-under load cost the milter process more CPU than everything else it does at end of message
-(README, Performance).
+manager threads: per message, those cost the milter process as much as the scan they hand
+over. The framing is this module's own, not ``multiprocessing.connection``'s, which builds a
+selector for every wait and would send the scan settings again with every message; here the
+settings go only when they changed for that worker (figures: docs/performance.md).
 
 Messages below ``inline_below`` bytes can be scanned in the calling thread instead. The default
-is 0 (every message goes to a worker): measured on 2 cores, scanning even a 5 KB plain message
-in the milter process was no faster than handing it over (README, Performance), it holds the
-GIL meanwhile, and it would bring PDFium into the milter process for small PDFs.
+is 0 (every message goes to a worker): scanning even a small plain message in the milter
+process gains nothing measurable over handing it over (docs/performance.md), it holds the GIL
+meanwhile, and it would bring PDFium into the milter process for small PDFs.
 
 Bounded on purpose: one message per worker at a time (a thread waiting for a free worker has
 not read the message yet, see :meth:`ScanPool.scan_lazily`), each worker is replaced once the
@@ -62,11 +60,10 @@ log = logging.getLogger("govmilter.server.workers")
 
 #: Below this many bytes a message is scanned in the milter's own thread (see above).
 DEFAULT_INLINE_BELOW = 0
-#: Messages a worker scans before it is replaced by a fresh process, whatever its memory. A new
-#: worker costs about 0.15 s of CPU (start, imports, first scans) and the message that waits for
-#: it about 0.1 s: at the former 2,000, plain mail cost 3 % more CPU per message (README,
-#: Performance). Memory, not the count, replaces a worker first (one held 34-36 MB over 20,000
-#: mixed scans).
+#: Messages a worker scans before it is replaced by a fresh process, whatever its memory. High,
+#: because a new worker costs CPU (start, imports, first scans) and delays the message that waits
+#: for it, while a healthy worker's memory stays flat; memory, not the count, replaces a worker
+#: first (the figures: docs/performance.md, "Figures behind the code's choices").
 DEFAULT_MAX_TASKS = 50_000
 #: Resident memory (bytes) past which a worker is replaced after its current message.
 DEFAULT_MAX_RSS = 200 * 2**20
@@ -354,7 +351,7 @@ class ScanPool:
 
     def _acquire(self) -> _Worker:
         # No time-out on the wait: a waiter that timed out and waited again would go to the
-        # back of the line (at 50 sessions of 1 MB messages, p99 went from 2 to 9 s).
+        # back of the line, and under load the oldest messages would wait longest.
         worker = self._idle.get()
         if worker is None:
             self._idle.put(None)  # pass the news on to the next waiter
@@ -431,7 +428,7 @@ def _failure(exc: Exception, rss: int) -> bytes:
 
 
 class ResidentMemory:
-    """This process's resident memory now, from ``/proc/self/statm`` (1 µs a read).
+    """This process's resident memory now, from ``/proc/self/statm`` (cheap enough per message).
 
     Not ``getrusage``'s ``ru_maxrss``: that peak survives ``exec``, so a worker started by a big
     process would report its parent's size. Without ``/proc`` it reads 0 (only ``max_tasks``

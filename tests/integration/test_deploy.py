@@ -133,6 +133,18 @@ def test_unit_runs_the_installed_program_from_the_admin_guide() -> None:
     assert re.search(r"^ProtectHome=yes$", UNIT.read_text(), flags=re.MULTILINE)
 
 
+def test_unit_documentation_is_the_guides_the_install_puts_in_usr_share_doc() -> None:
+    """``Documentation=`` names files the guide's install commands copy from docs/."""
+    installed = Path("/usr/share/doc/govmilter")
+    urls = re.findall(r"^Documentation=(.+)$", UNIT.read_text(), flags=re.MULTILINE)
+    pages = [Path(url.removeprefix("file://")) for url in " ".join(urls).split()]
+    assert pages and all(url.startswith("file:///") for url in " ".join(urls).split())
+    for page in pages:
+        assert (REPO_ROOT / "docs" / page.relative_to(installed)).is_file(), page
+    guide = ADMIN_GUIDE.read_text(encoding="utf-8")
+    assert f"install -d {installed} && cp -r docs/. " in guide
+
+
 def test_systemd_analyze_verify_accepts_the_unit(tmp_path: Path) -> None:
     """``systemd-analyze verify`` on a root holding the unit, systemd's own units and the
     programs the unit runs: the real ones, and a stand-in for the govmilter the guide installs
