@@ -98,9 +98,10 @@ def backticked_cells(markdown: str) -> list[list[str]]:
 def test_the_vietnamese_admin_guide_keeps_the_english_ones_commands_and_settings() -> None:
     english = (ROOT / "docs" / "admin.md").read_text(encoding="utf-8")
     vietnamese = (ROOT / "docs" / "vi" / "admin.md").read_text(encoding="utf-8")
-    assert shell_commands(vietnamese) == shell_commands(english)
+    follow = "docs/vi/admin.md must follow docs/admin.md: translate the change there too"
+    assert shell_commands(vietnamese) == shell_commands(english), follow
     assert "systemctl enable --now govmilter" in shell_commands(english)
-    assert backticked_cells(vietnamese) == backticked_cells(english)
+    assert backticked_cells(vietnamese) == backticked_cells(english), follow
     sections = [re.findall(r"^## ", text, flags=re.MULTILINE) for text in (english, vietnamese)]
-    assert len(sections[0]) == len(sections[1])
+    assert len(sections[0]) == len(sections[1]), follow
     assert "Cài đặt" in vietnamese and "Nâng cấp" in vietnamese  # written with its diacritics
