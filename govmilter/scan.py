@@ -24,11 +24,12 @@ def scan_with(raw: bytes, limits: Limits, detection: DetectionSettings,
     """:func:`scan_message` given only the two parts of the policy that scanning reads.
 
     Those are small to pickle (a worker process receives them with every message; the whole
-    policy, with its domain lists, is about 80 KB). ``limits.max_seconds`` runs from here:
-    MIME parsing spends the same time budget as attachment extraction and scoring.
+    policy, with its domain lists, is about 80 KB). One :class:`ScanBudget` runs from here:
+    MIME parsing spends the same time (``limits.max_seconds``) and bytes (``max_scan_bytes``) as
+    attachment extraction and scoring.
     """
     budget = ScanBudget(limits, clock)
-    content = parse_message(raw, limits, budget.expired)
+    content = parse_message(raw, limits, budget)
     document = detect_document(content, detection, budget=budget)
     return MessageFacts(
         document=document, header_from=content.header_from, header_to=content.header_to,

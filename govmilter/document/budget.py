@@ -1,8 +1,11 @@
-"""The bounds of one message's scan: a deadline, a text budget, and the reasons scanning stopped.
+"""The bounds of one message's scan as extraction sees them: :class:`ScanBudget`, and
+:class:`Unscannable`.
 
-Extraction code asks the budget before each unit of work (an attachment, a PDF page, a ZIP entry)
-and, past a limit, records a reason instead of going on; the reasons become the evidence's
-``unscannable`` tuple, on which the policy's ``document: unscannable`` rules act.
+Extraction code asks the budget before each unit of work (an attachment, a PDF page, an archive
+entry) and, past a limit, records a reason instead of going on; the reasons become the evidence's
+``unscannable`` tuple, on which the policy's ``document: unscannable`` rules act. The deadline and
+the byte budget are the message's :class:`~govmilter.mail.limits.MessageBudget`, which the MIME
+walk spends first; archives add their own counts here.
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from govmilter.mail.limits import Limits
+from govmilter.mail.limits import Limits, MessageBudget
 
 #: Unpacked sizes below this cannot be bombs whatever their ratio (tiny XML compresses 100:1).
 RATIO_FLOOR = 256 * 1024
@@ -20,41 +23,12 @@ class Unscannable(Exception):
     """A part could not be scanned; the message says why (no content, no file name)."""
 
 
-class ScanBudget:
-    """Mutable per-message scan state: deadline, bytes of text left, reasons for stopping."""
+class ScanBudget(MessageBudget):
+    """The message's budget (deadline, bytes, reasons) with the archive entries left to read."""
 
     def __init__(self, limits: Limits, clock: Callable[[], float] = time.monotonic) -> None:
-        self.limits = limits
-        self._clock = clock
-        self.deadline = clock() + limits.max_seconds
-        self.text_left = limits.max_scan_bytes
+        super().__init__(limits, clock)
         self.entries_left = limits.max_zip_entries  #: archive entries, nested ones included
-        self.reasons: list[str] = []
-        self._time_noted = False
-
-    def note(self, reason: str) -> None:
-        """Record why something was not (fully) scanned; each reason once."""
-        if reason not in self.reasons:
-            self.reasons.append(reason)
-
-    def expired(self) -> bool:
-        """True once the time budget is spent (and say so, once)."""
-        if self._clock() < self.deadline:
-            return False
-        if not self._time_noted:
-            self.note(f"time budget of {self.limits.max_seconds:g} s reached; scanning stopped")
-            self._time_noted = True
-        return True
-
-    def take_text(self, text: str) -> str:
-        """Charge extracted text against the per-message budget, cutting it when spent."""
-        if len(text) <= self.text_left:
-            self.text_left -= len(text)
-            return text
-        kept = text[: max(self.text_left, 0)]
-        self.text_left = 0
-        self.note(f"scan limit of {self.limits.max_scan_bytes} bytes of text reached")
-        return kept
 
     def take_entry(self, where: str) -> bool:
         """Charge one archive entry against the message's ``max_zip_entries``; False (and the

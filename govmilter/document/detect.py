@@ -99,5 +99,6 @@ def detect_document(content: MessageContent, settings: DetectionSettings,
     return OfficialDocumentEvidence(
         official=official, score=score, secrecy=secrecy,
         urgency=urgency if official else None, evidence=tuple(evidence),
-        unscannable=(*content.unscannable, *budget.reasons),
+        # the walk and the extraction share the budget: a reason both met is given once
+        unscannable=tuple(dict.fromkeys((*content.unscannable, *budget.reasons))),
     )

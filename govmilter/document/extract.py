@@ -93,6 +93,7 @@ def extract_attachments(attachments: tuple[Attachment, ...], budget: ScanBudget)
     for index, attachment in enumerate(attachments, 1):
         if budget.expired():
             break
+        budget.give_back(len(attachment.data))  # from here its text stands in for its bytes
         _extract(attachment.filename, attachment.content_type, attachment.data,
                  f"attachment {index}", budget, found, depth=0)
     return found

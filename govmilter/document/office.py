@@ -61,7 +61,7 @@ def docx_text(archive: GuardedZip) -> str:
     for name in parts:
         # past the text budget, more parts would only be cut away: stop reading them, so a
         # DOCX of many large parts never holds all their text at once (docs/security.md)
-        if archive.budget.expired() or total > archive.budget.text_left:
+        if archive.budget.expired() or total > archive.budget.bytes_left:
             break
         texts.append(docx_xml_text(archive.read(name).decode("utf-8", errors="replace")))
         total += len(texts[-1]) + 1

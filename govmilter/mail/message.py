@@ -18,13 +18,13 @@ import email.header
 import email.message
 import email.policy
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from email import _encoded_words  # type: ignore[attr-defined]  # the stdlib's own decoder
 from email.feedparser import BytesFeedParser
 
 from govmilter.mail.addresses import Address, read_address_header
-from govmilter.mail.limits import Limits
+from govmilter.mail.limits import Limits, MessageBudget
 from govmilter.mail.text import decode_header_value, decode_text, html_to_text
 
 #: ``multipart/*`` and ``message/*`` sections the parser may see (so nesting is at most this
@@ -128,10 +128,9 @@ def prepare_for_parser(raw: bytes, limits: Limits
     """
     reasons: list[str] = []
     data = memoryview(raw)  # slices of a view share the message's memory
-    byte_cap = limits.max_scan_bytes * 2
-    if len(data) > byte_cap:
-        reasons.append(f"message larger than the scan limit ({len(raw)} bytes)")
-        data = data[:byte_cap]
+    if len(data) > limits.raw_scan_bytes:
+        reasons.append(limits.scan_limit_reason)
+        data = data[:limits.raw_scan_bytes]
     cut = _line_cut(data, MAX_PARSE_LINES)
     if cut is not None:
         reasons.append(f"more than {MAX_PARSE_LINES} lines: the rest was not parsed")
@@ -355,13 +354,14 @@ def stdlib_decoded_payload(part: email.message.Message) -> object:
 
 
 def parse_message(raw: bytes, limits: Limits,
-                  out_of_time: Callable[[], bool] | None = None) -> MessageContent:
+                  budget: MessageBudget | None = None) -> MessageContent:
     """Walk the MIME tree (iteratively, within ``limits``), collecting texts and attachments.
 
     Never raises. Nested ``message/rfc822`` parts are entered; their subjects count as text.
     Encrypted parts (S/MIME enveloped or opaque-signed, PGP/MIME, inline PGP) are unscannable;
-    the content of ``multipart/signed`` is read and its signature skipped. ``out_of_time``: asked
-    before each part is decoded; once it says True the walk stops (the caller records why).
+    the content of ``multipart/signed`` is read and its signature skipped. ``budget``: the
+    message's scan budget (:func:`govmilter.scan.scan_with` starts it before parsing), asked for
+    time before each part is decoded and charged with what is kept; None: a new one.
     """
     data, unscannable, runs = prepare_for_parser(raw, limits)
     try:
@@ -370,7 +370,7 @@ def parse_message(raw: bytes, limits: Limits,
         return MessageContent("", (), (), (), (), ("message structure could not be parsed",),
                               len(raw))
     headers = read_headers(message)
-    walk = _Walk(limits, unscannable + list(headers.unscannable), out_of_time)
+    walk = _Walk(budget or MessageBudget(limits), unscannable + list(headers.unscannable))
     walk.run(message)
     return MessageContent(
         subject=headers.subject, header_from=headers.header_from, header_to=headers.header_to,
@@ -471,11 +471,9 @@ def _restore_runs(message: email.message.Message, data: memoryview,
 class _Walk:
     """One iterative walk over a parsed message, spending the scan budget."""
 
-    def __init__(self, limits: Limits, unscannable: list[str],
-                 out_of_time: Callable[[], bool] | None = None) -> None:
-        self.limits = limits
-        self.out_of_time = out_of_time
-        self.budget = limits.max_scan_bytes
+    def __init__(self, budget: MessageBudget, unscannable: list[str]) -> None:
+        self.limits = budget.limits
+        self.budget = budget
         self.texts: list[TextPart] = []
         self.attachments: list[Attachment] = []
         self.unscannable = unscannable
@@ -489,7 +487,7 @@ class _Walk:
         """Visit every part depth-first, without recursion."""
         stack: list[tuple[email.message.Message, int]] = [(message, 0)]
         while stack:
-            if self.out_of_time is not None and self.out_of_time():
+            if self.budget.expired():
                 return
             part, depth = stack.pop()
             if depth > self.limits.max_depth:
@@ -541,7 +539,7 @@ class _Walk:
             self.note(f"S/MIME part ({smime})")
             return
         disposition = str(part.get("Content-Disposition") or "").split(";")[0].strip().lower()
-        cap = max(0, min(self.limits.max_attachment_bytes, self.budget))
+        cap = max(0, min(self.limits.max_attachment_bytes, self.budget.bytes_left))
         try:
             data, stopped_early = decoded_payload(part, cap)
         except Exception:  # compat32 decoding raises assorted errors on garbage
@@ -550,8 +548,8 @@ class _Walk:
         if data.startswith(_PGP_MESSAGE.encode()):
             self.note("PGP-encrypted attachment")
             return
-        if self.budget <= 0:
-            self.note(self.budget_reason)
+        if self.budget.bytes_left <= 0:
+            self.note(self.limits.scan_limit_reason)
             return
         if ctype in ("text/plain", "text/html") and disposition != "attachment":
             self.text(part, ctype, data, stopped_early)
@@ -560,9 +558,9 @@ class _Walk:
 
     def text(self, part: email.message.Message, ctype: str, data: bytes, cut: bool) -> None:
         """Keep a body text (HTML stripped), cut at the remaining budget."""
-        chunk = data[:self.budget]
+        chunk = data[:self.budget.bytes_left]
         if cut or len(chunk) < len(data):
-            self.note(self.budget_reason)
+            self.note(self.limits.scan_limit_reason)
         try:
             charset = part.get_content_charset()
         except (ValueError, LookupError, UnicodeError, TypeError):
@@ -575,30 +573,25 @@ class _Walk:
         else:
             self.add_text("body", text)
 
-    @property
-    def budget_reason(self) -> str:
-        """The reason recorded once the scan budget is spent."""
-        return f"scan limit of {self.limits.max_scan_bytes} bytes reached"
-
     def add_text(self, source: str, text: str) -> None:
         """Keep a text, charging it to the budget (cut when the budget runs out)."""
-        if self.budget <= 0:
-            self.note(self.budget_reason)
-            return
-        if len(text) > self.budget:
-            self.note(self.budget_reason)
-            text = text[:self.budget]
-        self.budget -= len(text)
-        self.texts.append(TextPart(source, text))
+        kept = self.budget.take(len(text))
+        if kept < len(text):
+            self.note(self.limits.scan_limit_reason)
+            if not kept:
+                return
+        self.texts.append(TextPart(source, text[:kept]))
 
     def attachment(self, filename: str | None, ctype: str, data: bytes, cut: bool) -> None:
         """Keep an attachment's bytes, cut at the per-attachment limit and the budget."""
         if len(self.attachments) >= self.limits.max_attachments:
             self.note(f"more than {self.limits.max_attachments} attachments")
             return
-        cap = min(self.limits.max_attachment_bytes, self.budget)
+        cap = min(self.limits.max_attachment_bytes, self.budget.bytes_left)
         truncated = cut or len(data) > cap
         self.attachments.append(Attachment(filename, ctype, data[:cap], truncated))
-        self.budget -= min(len(data), cap)
-        if truncated:
+        self.budget.take(min(len(data), cap))
+        if truncated and cap < self.limits.max_attachment_bytes:
+            self.note(self.limits.scan_limit_reason)
+        elif truncated:
             self.note(f"an attachment larger than {cap} bytes was cut")

@@ -287,9 +287,8 @@ class GovMilter(Milter.Base):  # type: ignore[misc]
         txn.queue_id = self.getsymval("i") or txn.queue_id
         if txn.failure is not None:
             return self.failed(*txn.failure)
-        limits = self.policy.limits
         # one byte past the scanner's cut-off so it still notices (and says) that it was cut
-        limit = limits.max_scan_bytes * 2 + 1
+        limit = self.policy.limits.raw_scan_bytes + 1
         spool = txn.spool
         try:
             # read only once a scan worker is free: waiting threads hold no copy of their message

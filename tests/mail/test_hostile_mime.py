@@ -131,8 +131,8 @@ def test_50_mb_message_is_handled_within_the_limits(tmp_path: Path) -> None:
     raw = multipart([TEXT_PART, attachment])
     assert len(raw) > 50 * 1000 * 1000
     data, reasons, _ = prepare_for_parser(raw, LIMITS)
-    assert len(data) <= 2 * LIMITS.max_scan_bytes
-    assert reasons == [f"message larger than the scan limit ({len(raw)} bytes)"]
+    assert len(data) == LIMITS.raw_scan_bytes == 2 * LIMITS.max_scan_bytes
+    assert reasons == [LIMITS.scan_limit_reason]
     content = parse_message(raw, LIMITS)
     assert content.scanned_bytes <= LIMITS.max_scan_bytes
     assert content.attachments[0].truncated
