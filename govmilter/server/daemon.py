@@ -1,9 +1,10 @@
 """``govmilter run``: start the milter daemon (logging, signals, policy reload, metrics, socket).
 
 Order matters (docs/development.md, "The daemon's start-up order"): block SIGHUP, SIGTERM,
-SIGINT and SIGUSR1 *before* any thread starts, then start the reload threads and the metrics
-server, then hand the main thread to libmilter, whose own signal thread stops it cleanly on
-SIGTERM or SIGHUP.
+SIGINT and SIGUSR1 *before* any thread starts, then start the file watch and the metrics
+server, then run libmilter in a thread of its own while the main thread takes the signals
+(:mod:`govmilter.server.signals`): SIGHUP and SIGUSR1 reload the policy, SIGTERM and SIGINT stop
+the milter at once.
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ from govmilter.errors import GovmilterError
 from govmilter.server.metrics import DEFAULT_METRICS_PORT, Metrics, start_metrics_server
 from govmilter.server.milter import MILTER_ACTIONS, ClassifierFactory, MilterRuntime, milter_factory
 from govmilter.server.privileges import drop_privileges, user_entry
-from govmilter.server.reload import PolicyHolder, block_signals
+from govmilter.server.reload import PolicyHolder
+from govmilter.server.signals import block_signals, serve_until_stopped
 from govmilter.server.transport import open_listener_without_nagle
 from govmilter.server.workers import (
     DEFAULT_INLINE_BELOW,
@@ -77,7 +79,8 @@ class RunOptions:
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of ``govmilter run``."""
     parser.add_argument("--policy", help="policy YAML (default: the embedded default policy); "
-                        "reloaded on SIGUSR1 and when the file changes")
+                        "reloaded on SIGHUP or SIGUSR1 and when the file changes (SIGTERM "
+                        "stops the milter)")
     parser.add_argument("--socket", default=DEFAULT_SOCKET,
                         help="unix:/path or inet:PORT@HOST (default: %(default)s)")
     parser.add_argument("--metrics", default=DEFAULT_METRICS, metavar="HOST:PORT",
@@ -256,7 +259,7 @@ def check_spool_dir(spool_dir: str | None) -> str:
 
 def run(options: RunOptions, classifier_factory: ClassifierFactory | None = None,
         metrics: Metrics | None = None) -> int:
-    """Run the milter until SIGTERM/SIGHUP (clean stop: 0).
+    """Run the milter until SIGTERM or SIGINT (clean stop: 0); SIGHUP and SIGUSR1 reload.
 
     ``classifier_factory`` builds the address classifier for each policy; by default the lists
     plus DNS checks (when the policy's ``dns.enabled``), with each lookup timed in ``metrics``.
@@ -316,7 +319,6 @@ def _serve(options: RunOptions, scanner: ScanPool, metrics: Metrics,
     policy = holder.policy
     for warning in policy.warnings:
         log.warning("policy: %s", warning)
-    holder.start_signal_listener()
     if options.watch_interval > 0:
         holder.start_file_watch(options.watch_interval)
     # Every milter callback needs the GIL; a thread waiting for it waits up to the switch
@@ -336,10 +338,12 @@ def _serve(options: RunOptions, scanner: ScanPool, metrics: Metrics,
     try:
         # inet: Nagle off on every accepted connection (see govmilter.server.transport)
         open_listener_without_nagle(MILTER_NAME, options.socket)
-        Milter.runmilter(MILTER_NAME, options.socket, timeout=600)
+        ended_by = serve_until_stopped(
+            lambda: Milter.runmilter(MILTER_NAME, options.socket, timeout=600),
+            options.socket, holder.reload)
     except (Milter.milter.error, OSError) as exc:
         raise DaemonError(f"milter failed on {options.socket}: {exc}") from None
     finally:
         holder.stop()
-    log.info("govmilter stopped")
+    log.info("govmilter stopped (%s)", ended_by)
     return 0

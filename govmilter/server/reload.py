@@ -1,10 +1,7 @@
-"""The running policy and its reload: an atomic swap, a file watcher and a SIGUSR1 listener.
+"""The running policy and its reload: an atomic swap and a file watcher.
 
-libmilter owns SIGHUP, SIGTERM and SIGINT (its own thread ``sigwait``s them: HUP and TERM stop the
-milter), and Python signal handlers never run while the main thread sits in ``smfi_main``. So the
-reload signal is SIGUSR1, received by a thread blocked in :func:`signal.sigwait`. For that to work
-every signal must be blocked in the main thread *before* any thread starts (threads inherit the
-mask): call :func:`block_signals` first thing in the daemon.
+The reload signals (SIGHUP, SIGUSR1) are taken by the daemon's main thread
+(:mod:`govmilter.server.signals`), which calls :meth:`PolicyHolder.reload`.
 
 A reload never drops the running policy: an unreadable or invalid file is logged, counted and
 refused, and the previous policy keeps running. Connections read :attr:`PolicyHolder.policy` once
@@ -14,27 +11,18 @@ when they open and keep that snapshot until they close.
 from __future__ import annotations
 
 import logging
-import signal
 import threading
 from collections.abc import Callable
 from pathlib import Path
 
 from govmilter.policy import Policy, PolicyError, load_policy
 
-#: Signals the daemon blocks before starting threads: libmilter's three plus our reload signal.
-DAEMON_SIGNALS = frozenset({signal.SIGHUP, signal.SIGTERM, signal.SIGINT, signal.SIGUSR1})
-RELOAD_SIGNAL = signal.SIGUSR1
 #: How long a changed policy file must hold still before it is read.
 FILE_SETTLE_SECONDS = 0.2
 
 log = logging.getLogger("govmilter")
 
 PolicyListener = Callable[[Policy], None]
-
-
-def block_signals() -> None:
-    """Block the daemon's signals in the calling thread (and every thread it starts later)."""
-    signal.pthread_sigmask(signal.SIG_BLOCK, DAEMON_SIGNALS)
 
 
 def _file_state(path: Path) -> tuple[int, int, int] | None:
@@ -127,22 +115,8 @@ class PolicyHolder:
         thread.start()
         return thread
 
-    def start_signal_listener(self) -> threading.Thread:
-        """Reload on SIGUSR1 in a daemon thread (the signal must be blocked first)."""
-        def listen() -> None:
-            while not self._stop.is_set():
-                signum = signal.sigwait({RELOAD_SIGNAL})
-                if signum == RELOAD_SIGNAL and not self._stop.is_set():
-                    try:
-                        self.reload("SIGUSR1")
-                    except Exception:
-                        log.exception("policy reload on signal failed")
-        thread = threading.Thread(target=listen, name="govmilter-reload-signal", daemon=True)
-        thread.start()
-        return thread
-
     def stop(self) -> None:
-        """Stop the watcher (the signal listener is a daemon thread and ends with the process)."""
+        """Stop the file watcher."""
         self._stop.set()
 
 
