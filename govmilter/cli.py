@@ -9,14 +9,17 @@ from __future__ import annotations
 import argparse
 import datetime as _dt
 import json
+import math
 import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from govmilter import __version__
 from govmilter.domains.classify import Classifier
 from govmilter.domains.dnsintel import DnsIntel, dns_classifier
+from govmilter.mail.addresses import parse_address
 from govmilter.policy import Policy, PolicyError, decide_saved, load_policy
 from govmilter.policy.description import describe_policy
 from govmilter.policy.verdict import Envelope, MessageFacts
@@ -38,9 +41,52 @@ from govmilter.tools.report import ReportError, make_report, parse_duration, par
 EXIT_OK, EXIT_INPUT, EXIT_USAGE = 0, 1, 2
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with a usage error on one line: ``govmilter run: argument --jobs: ...``."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def _recipient(text: str) -> str:
+    """An envelope recipient option: ``local@domain``."""
+    address = parse_address(text)
+    if address.domain is None:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an address: expected local@domain")
+    return text
+
+
+def _sender(text: str) -> str:
+    """An envelope sender option: ``local@domain``, or ``<>`` (or empty) for the null sender."""
+    return text if parse_address(text).is_null else _recipient(text)
+
+
+def _at_least(least: int) -> Callable[[str], int]:
+    def whole_number(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < least:
+            raise argparse.ArgumentTypeError(f"{value} must be at least {least}")
+        return value
+    return whole_number
+
+
+def _seconds(text: str) -> float:
+    """A positive, finite number of seconds."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be a positive number of seconds")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every sub-command."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="govmilter",
         description="Keep Vietnamese official documents on official (.gov.vn) mailboxes.",
     )
@@ -70,7 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--against", metavar="OLD.yaml",
                         help="an older policy: also list every recipient whose verdict changes")
     replay.add_argument("--json", action="store_true", help="print the counts as one JSON object")
-    replay.add_argument("--jobs", type=int, default=2, metavar="N",
+    replay.add_argument("--jobs", type=_at_least(1), default=2, metavar="N",
                         help="worker processes for large sources (default 2; 1: no workers)")
 
     explain = sub.add_parser(
@@ -99,7 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="html (default, charts included) or md for mail "
                              "(default: from --out's extension)")
     report.add_argument("--out", metavar="FILE", help="write here (default: standard output)")
-    report.add_argument("--timeout", type=float, default=30.0, metavar="SECONDS",
+    report.add_argument("--timeout", type=_seconds, default=30.0, metavar="SECONDS",
                         help="time limit per Prometheus query (default: 30)")
     return parser
 
@@ -128,8 +174,9 @@ def _add_message_arguments(parser: argparse.ArgumentParser) -> None:
     """The message, policy and envelope options shared by ``check`` and ``explain``."""
     parser.add_argument("message", help="the message file (RFC 5322), or - for standard input")
     parser.add_argument("--policy", help="policy YAML (default: the embedded default policy)")
-    parser.add_argument("--sender", help="envelope sender (default: the From header)")
-    parser.add_argument("--rcpt", action="append", default=[], metavar="ADDR",
+    parser.add_argument("--sender", type=_sender,
+                        help="envelope sender, <> for the null sender (default: the From header)")
+    parser.add_argument("--rcpt", action="append", default=[], metavar="ADDR", type=_recipient,
                         help="envelope recipient, repeatable (default: To and Cc headers)")
     parser.add_argument("--auth", metavar="USER", help="treat the sender as SMTP-authenticated")
     parser.add_argument("--service", help="Postfix service name ({daemon_name}) to assume")

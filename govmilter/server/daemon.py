@@ -13,7 +13,9 @@ import argparse
 import grp
 import logging
 import logging.handlers
+import math
 import os
+import socket
 import stat
 import sys
 import tempfile
@@ -113,23 +115,71 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def options_from_args(args: argparse.Namespace) -> RunOptions:
-    """Check and convert the parsed arguments."""
+    """Check and convert the parsed arguments: every value, before anything starts.
+
+    :raises DaemonError: naming the option and what is wrong with its value (exit 2).
+    :raises PrivilegeError: for a ``--user`` that does not exist.
+    """
     try:
         mode = int(args.socket_mode, 8)
     except ValueError:
         raise DaemonError(f"--socket-mode {args.socket_mode!r} is not an octal mode") from None
+    if not 0 <= mode <= 0o777:
+        raise DaemonError(f"--socket-mode {args.socket_mode!r}: expected 000 to 777")
+    check_socket_spec(args.socket)
     metrics = None if args.metrics in ("off", "none", "") else args.metrics
-    if args.scan_worker_memory < 1:
-        raise DaemonError(f"--scan-worker-memory {args.scan_worker_memory} must be at least 1 "
-                          "(MiB)")
+    if metrics is not None:
+        parse_host_port(metrics)
+    if not math.isfinite(args.watch_interval) or args.watch_interval < 0:
+        raise DaemonError(f"--watch-interval {args.watch_interval}: expected 0 (never) or a "
+                          "number of seconds")
+    for option, value, least in (("--scan-workers", args.scan_workers, 0),
+                                 ("--scan-inline-below", args.scan_inline_below, 0),
+                                 ("--scan-worker-memory", args.scan_worker_memory, 1)):
+        if value is not None and value < least:
+            raise DaemonError(f"{option} {value} must be at least {least}")
+    if args.user is not None:
+        user_entry(args.user)
+    syslog = args.syslog or args.syslog_socket is not None
+    syslog_socket = args.syslog_socket or DEFAULT_SYSLOG_SOCKET
+    if syslog:
+        check_syslog_socket(syslog_socket)
     return RunOptions(policy=args.policy, socket=args.socket, metrics=metrics, socket_mode=mode,
                       user=args.user, watch_interval=args.watch_interval,
-                      spool_dir=args.spool_dir,
-                      syslog=args.syslog or args.syslog_socket is not None,
-                      syslog_socket=args.syslog_socket or DEFAULT_SYSLOG_SOCKET,
+                      spool_dir=args.spool_dir, syslog=syslog, syslog_socket=syslog_socket,
                       verbose=args.verbose,
                       scan_workers=args.scan_workers, scan_inline_below=args.scan_inline_below,
                       scan_worker_memory=args.scan_worker_memory)
+
+
+def check_socket_spec(spec: str) -> None:
+    """Refuse a ``--socket`` libmilter would misread: ``unix:/path`` (short enough) or
+    ``inet:PORT@HOST`` / ``inet6:PORT@HOST`` with a port from 1 to 65535."""
+    kind, _, rest = spec.partition(":")
+    if kind.lower() not in ("inet", "inet6"):
+        unix_socket_path(spec)
+        return
+    port, _, host = rest.partition("@")
+    if not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise DaemonError(f"--socket {spec!r}: the port must be a number from 1 to 65535 "
+                          f"(libmilter writes inet:PORT@HOST, e.g. inet:10025@127.0.0.1)")
+    if "@" in rest and not host.strip("[]"):
+        raise DaemonError(f"--socket {spec!r}: no host after '@'")
+
+
+def check_syslog_socket(path: str) -> None:
+    """Refuse a syslog socket nothing listens on: the logging module would swallow the error
+    and the daemon would run with no log at all."""
+    problem = "not a socket"
+    for kind in (socket.SOCK_DGRAM, socket.SOCK_STREAM):  # as logging's SysLogHandler tries
+        with socket.socket(socket.AF_UNIX, kind) as probe:
+            try:
+                probe.connect(path)
+                return
+            except OSError as exc:
+                problem = exc.strerror or str(exc)
+    raise DaemonError(f"--syslog-socket {path}: cannot connect ({problem}); is the syslog "
+                      "daemon running, and is this its socket?")
 
 
 def setup_logging(syslog: bool, verbose: bool,
@@ -156,10 +206,12 @@ def setup_logging(syslog: bool, verbose: bool,
 
 
 def parse_host_port(text: str) -> tuple[str, int]:
-    """``HOST:PORT`` (``[v6]:PORT`` too) → (host, port)."""
+    """``HOST:PORT`` (``[v6]:PORT`` too) → (host, port); port 0 means any free port."""
     host, sep, port = text.rpartition(":")
     if not sep or not port.isdigit():
         raise DaemonError(f"--metrics {text!r}: expected HOST:PORT, e.g. 127.0.0.1:9755")
+    if int(port) > 65535:
+        raise DaemonError(f"--metrics {text!r}: the port must be from 0 to 65535")
     return host.strip("[]") or "127.0.0.1", int(port)
 
 

@@ -38,18 +38,40 @@ def test_an_invalid_policy_refuses_to_start_with_file_and_line(tmp_path: Path) -
     assert f"{policy}:4:" in result.stderr and "Traceback" not in result.stderr
 
 
-def test_bad_socket_and_metrics_options_are_usage_errors(tmp_path: Path) -> None:
-    long_path = "/tmp/" + "x" * 120 + "/govmilter.sock"
-    for args, expected in (
-        (["--socket", "unix:relative.sock"], "unix:/absolute/path"),
-        (["--socket", f"unix:{long_path}"], "at most 107 bytes"),
-        (["--metrics", "nonsense"], "HOST:PORT"),
-        (["--socket-mode", "rw"], "octal"),
-        (["--scan-worker-memory", "0"], "--scan-worker-memory 0 must be at least 1"),
-    ):
-        result = run("--metrics", "off", "--socket", f"unix:{tmp_path}/s.sock", *args)
-        assert result.returncode == 2, args
-        assert expected in result.stderr and "Traceback" not in result.stderr, result.stderr
+BAD_RUN_OPTIONS = [
+    (["--socket", "unix:relative.sock"], "unix:/absolute/path"),
+    (["--socket", "unix:/tmp/" + "x" * 120 + "/govmilter.sock"], "at most 107 bytes"),
+    (["--socket", "inet:99999@127.0.0.1"], "port must be a number from 1 to 65535"),
+    (["--socket", "inet:0@127.0.0.1"], "port must be a number from 1 to 65535"),
+    (["--socket", "inet:smtp@127.0.0.1"], "port must be a number from 1 to 65535"),
+    (["--socket", "inet:10025@"], "no host after '@'"),
+    (["--socket", "tcp:10025"], "unix:/absolute/path or inet:PORT@HOST"),
+    (["--metrics", "nonsense"], "HOST:PORT"),
+    (["--metrics", "127.0.0.1:99999"], "port must be from 0 to 65535"),
+    (["--socket-mode", "rw"], "octal"),
+    (["--socket-mode", "1777"], "expected 000 to 777"),
+    (["--syslog-socket", "/nonexistent/log"], "--syslog-socket /nonexistent/log: cannot connect"),
+    (["--syslog-socket", "/etc/hostname"], "--syslog-socket /etc/hostname: cannot connect"),
+    (["--watch-interval", "-1"], "--watch-interval -1.0: expected 0 (never)"),
+    (["--watch-interval", "nan"], "--watch-interval nan: expected 0 (never)"),
+    (["--scan-workers", "-1"], "--scan-workers -1 must be at least 0"),
+    (["--scan-workers", "two"], "argument --scan-workers: invalid int value: 'two'"),
+    (["--scan-inline-below", "-5"], "--scan-inline-below -5 must be at least 0"),
+    (["--scan-worker-memory", "0"], "--scan-worker-memory 0 must be at least 1"),
+    (["--user", "no-such-user-here"], "--user 'no-such-user-here': no such user"),
+]
+
+
+@pytest.mark.parametrize(("args", "expected"), BAD_RUN_OPTIONS,
+                         ids=[" ".join(args)[:40] for args, _ in BAD_RUN_OPTIONS])
+def test_every_run_option_value_is_checked_at_start_up(tmp_path: Path, args: list[str],
+                                                       expected: str) -> None:
+    """One clear line on standard error and exit 2, before anything listens or logs."""
+    result = run("--metrics", "off", "--socket", f"unix:{tmp_path}/s.sock", *args)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith("govmilter run: "), result.stderr
+    assert expected in result.stderr and result.stderr.count("\n") == 1, result.stderr
+    assert not (tmp_path / "s.sock").exists()
 
 
 def test_a_scan_worker_past_its_memory_limit_is_replaced_and_mail_goes_on() -> None:

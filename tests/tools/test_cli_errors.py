@@ -41,6 +41,32 @@ def test_check_on_unusable_files(tmp_path: Path, content: bytes, expected: str) 
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.parametrize(("args", "expected"), [
+    (["check", "--rcpt", "notanaddress", "m.eml"],
+     "govmilter check: argument --rcpt: 'notanaddress' is not an address"),
+    (["explain", "--sender", "nobody", "m.eml"],
+     "govmilter explain: argument --sender: 'nobody' is not an address"),
+    (["replay", "--jobs", "-1", "mail"],
+     "govmilter replay: argument --jobs: -1 must be at least 1"),
+    (["report", "--prometheus", "http://127.0.0.1:9", "--timeout", "0"],
+     "govmilter report: argument --timeout: '0' must be a positive number of seconds"),
+    (["eval"], "govmilter eval: the following arguments are required: corpus"),
+    (["run", "--no-such-option"], "govmilter: unrecognized arguments: --no-such-option"),
+])
+def test_bad_option_values_are_one_line_usage_errors(args: list[str], expected: str) -> None:
+    result = run_cli(*args)
+    assert result.returncode == 2
+    assert result.stderr.startswith(expected) and result.stderr.count("\n") == 1, result.stderr
+
+
+def test_the_null_sender_is_a_valid_sender(tmp_path: Path) -> None:
+    message = tmp_path / "m.eml"
+    message.write_bytes(b"From: a@gmail.com\r\nTo: b@mic.gov.vn\r\n\r\nhello\r\n")
+    result = run_cli("check", "--no-dns", "--sender", "<>", "--rcpt", "b@mic.gov.vn",
+                     str(message))
+    assert result.returncode == 0, result.stderr
+
+
 @pytest.mark.parametrize("kind", ["directory", "missing", "unreadable"])
 def test_check_on_paths_that_cannot_be_read(tmp_path: Path, kind: str,
                                             capsys: pytest.CaptureFixture[str]) -> None:
