@@ -1,5 +1,5 @@
-"""Text and structural cues from attachments: PDF, DOCX, ODT, edXML, text, legacy .doc, and
-archives (ZIP; RAR, 7z, tar, gzip, bzip2, xz through :mod:`.packed`).
+"""Text and structural cues from attachments: PDF, DOCX, ODT, edXML, text, HTML, RTF, Word
+97-2003 ``.doc``, and archives (ZIP; RAR, 7z, tar, gzip, bzip2, xz through :mod:`.packed`).
 
 The format is sniffed from the bytes first (a ``.pdf`` name on a ZIP is read as a ZIP), then
 from the declared type and file name; a file that claims a format it then fails to open is
@@ -11,7 +11,6 @@ or content.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
 from govmilter.document.archive import GuardedZip
@@ -21,13 +20,22 @@ from govmilter.document.edxml import is_edxml, read_edxml
 from govmilter.document.office import docx_text, is_docx, is_odt, odt_text
 from govmilter.document.packed import packed_kind, packed_magic, read_packed
 from govmilter.document.pdf import pdf_signature, pdf_text
+from govmilter.document.rtf import is_rtf, rtf_text
+from govmilter.document.worddoc import is_ole, ole_text
 from govmilter.mail.message import Attachment
 from govmilter.mail.text import decode_text, html_to_text
 
-_OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _TEXT_EXTENSIONS = (".txt", ".htm", ".html", ".eml", ".csv", ".xml")
-# Runs of Latin/Vietnamese text in a legacy Word file (UTF-16LE pieces), for a best-effort read.
-_DOC_RUN_RE = re.compile("[\x20-\x7e\xa0-\u024f\u0300-\u0323\u1ea0-\u1ef9\r\n\t“”‘’–—…]{6,}")
+_ZIP_EXTENSIONS = (".zip", ".docx", ".docm", ".dotx", ".xlsx", ".xlsm", ".pptx", ".pptm", ".odt",
+                   ".ods", ".odp")
+_OOXML = "application/vnd.openxmlformats-officedocument."
+_ZIP_TYPES = frozenset({
+    "application/zip", "application/x-zip-compressed", f"{_OOXML}wordprocessingml.document",
+    f"{_OOXML}spreadsheetml.sheet", f"{_OOXML}presentationml.presentation",
+    "application/vnd.oasis.opendocument.text"})
+_OLE_EXTENSIONS = (".doc", ".dot", ".xls", ".ppt", ".pps")
+_OLE_TYPES = frozenset({"application/msword", "application/vnd.ms-excel",
+                        "application/vnd.ms-powerpoint"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,13 +56,17 @@ class Extraction:
 
 
 def sniff(data: bytes, filename: str | None, content_type: str) -> str | None:
-    """The format to read a file as: pdf, zip, packed (:mod:`.packed`), edxml, doc, text, html,
-    or None to skip it."""
+    """The format to read a file as: pdf, zip, packed (:mod:`.packed`), edxml, ole, rtf, text,
+    html, or None to skip it."""
     name = (filename or "").lower()
     if data.startswith(b"%PDF-"):
         return "pdf"
     if data[:4] in (b"PK\x03\x04", b"PK\x05\x06"):
         return "zip"
+    if is_ole(data):
+        return "ole"
+    if is_rtf(data):
+        return "rtf"
     # before the PDF search below: a tar's first file starts 512 bytes in
     if packed_magic(data):
         return "packed"
@@ -62,15 +74,15 @@ def sniff(data: bytes, filename: str | None, content_type: str) -> str | None:
         return "pdf"
     if is_edxml(data, filename):
         return "edxml"
-    if data[:8] == _OLE2_MAGIC and (name.endswith(".doc") or content_type == "application/msword"):
-        return "doc"
+    # from here on the name or the declared type claims a format: failing to open it says so
     if content_type == "application/pdf" or name.endswith(".pdf"):
-        return "pdf"  # damaged or cut: reading it says so
-    if name.endswith((".docx", ".odt", ".zip")) or content_type in (
-            "application/zip", "application/x-zip-compressed",
-            "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-            "application/vnd.oasis.opendocument.text"):
+        return "pdf"
+    if name.endswith(_ZIP_EXTENSIONS) or content_type in _ZIP_TYPES:
         return "zip"
+    if name.endswith(_OLE_EXTENSIONS) or content_type in _OLE_TYPES:
+        return "ole"
+    if name.endswith(".rtf") or content_type in ("application/rtf", "text/rtf"):
+        return "rtf"
     if packed_kind(data, filename, content_type):
         return "packed"
     if content_type == "text/html" or name.endswith((".htm", ".html")):
@@ -78,13 +90,6 @@ def sniff(data: bytes, filename: str | None, content_type: str) -> str | None:
     if content_type.startswith("text/") or name.endswith(_TEXT_EXTENSIONS):
         return "text"
     return None
-
-
-def legacy_doc_text(data: bytes) -> str:
-    """Best-effort text of a Word 97-2003 ``.doc``: its UTF-16LE and 8-bit text runs."""
-    runs = _DOC_RUN_RE.findall(data.decode("utf-16-le", errors="ignore"))
-    runs += re.findall(r"[\x20-\x7e\r\n\t]{12,}", data.decode("latin-1"))
-    return "\n".join(runs).replace("\r", "\n")
 
 
 def extract_attachments(attachments: tuple[Attachment, ...], budget: ScanBudget) -> Extraction:
@@ -114,8 +119,10 @@ def _extract(filename: str | None, content_type: str, data: bytes, source: str,
                     source, budget, found, depth)
         elif kind == "edxml":
             _edxml(data, source, budget, found, depth)
-        elif kind == "doc":
-            _add(found, budget, f"{source} (Word 97-2003, best effort)", legacy_doc_text(data))
+        elif kind == "ole":
+            _add(found, budget, f"{source} (Word 97-2003)", ole_text(data, budget, source))
+        elif kind == "rtf":
+            _add(found, budget, f"{source} (RTF)", rtf_text(data, budget))
         elif kind in ("text", "html"):
             text = decode_text(data, None)
             _add(found, budget, f"{source} ({kind})", html_to_text(text) if kind == "html"

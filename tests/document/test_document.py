@@ -18,7 +18,6 @@ from govmilter.document import (
     text_cues,
 )
 from govmilter.document.evidence import OfficialDocumentEvidence
-from govmilter.document.extract import legacy_doc_text
 from govmilter.document.legacy import encode_cp1258, encode_tcvn3, encode_vni, repair
 from govmilter.mail.message import Attachment, MessageContent, TextPart
 from govmilter.mail.vntext import strip_diacritics
@@ -343,13 +342,6 @@ def test_text_budget_is_the_per_message_scan_limit() -> None:
     result = detect(attachments=(Attachment("a.txt", "text/plain", DOC.encode()),),
                     limits=Limits(max_scan_bytes=50))
     assert any("scan limit of 50 bytes" in r for r in result.unscannable)
-
-
-def test_legacy_word_document_gets_a_best_effort_read() -> None:
-    data = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 504 + DOC.encode("utf-16-le")
-    assert "588/BTTTT-THH" in legacy_doc_text(data)
-    result = detect(attachments=(Attachment("1896_QD-TTg.doc", "application/msword", data),))
-    assert result.official and has(result, "Word 97-2003")
 
 
 # --- PDF ------------------------------------------------------------------------------------------
