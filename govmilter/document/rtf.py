@@ -46,7 +46,7 @@ _SYMBOLS = {b"\\": "\\", b"{": "{", b"}": "}", b"~": "\u00a0", b"_": "-", b"-": 
 _CHARSETS = {0: "cp1252", 128: "cp932", 129: "cp949", 134: "gbk", 136: "cp950", 161: "cp1253",
              162: "cp1254", 163: "cp1258", 177: "cp1255", 178: "cp1256", 186: "cp1257",
              204: "cp1251", 222: "cp874", 238: "cp1250", 255: "cp437"}
-_MAX_DEPTH = 1000  # deeper groups are read as text of the deepest kept group
+_MAX_DEPTH = 1000  # deeper braces open no group: their text belongs to the deepest one
 _CHECK_EVERY = 4096  # tokens between looks at the clock
 
 
