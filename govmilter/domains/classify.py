@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import datetime as _dt
 import enum
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Protocol, cast
+from typing import Protocol
 
 from govmilter.domains.lookalike import LookalikeSettings, find_lookalike
 from govmilter.mail.addresses import Address, parse_address
@@ -184,83 +184,64 @@ def classify_domain(domain: str, lists: DomainLists) -> DomainClassification:
     return DomainClassification(DomainClass.EXTERNAL, domain, "not on any list")
 
 
-Classifier = Callable[[str], DomainClassification]
+#: Called for each lookup a message's budget left no time for (the milter counts a DNS error).
+BudgetSpent = Callable[[], None]
 
-#: Addresses a :func:`lists_classifier` remembers before it starts afresh. It is rebuilt for each
+
+class Classifier(Protocol):
+    """What classifies addresses: the one interface ``decide()``, the milter and the tools use.
+
+    Calling it gives an address's class. :meth:`message` opens the classifier of one message
+    (MAIL FROM to end of message), in which each address is classified once, :meth:`start`
+    begins an address's classification without waiting (its DNS lookups run while the client
+    goes on: the sender at MAIL FROM, each recipient at its RCPT), and all the waiting shares one
+    budget; ``on_budget_spent`` is called for each lookup that budget left no time for. A
+    classifier with nothing to wait for starts nothing and is its own message classifier.
+    """
+
+    def __call__(self, address: str) -> DomainClassification: ...
+
+    def start(self, address: str) -> None: ...
+
+    def message(self, on_budget_spent: BudgetSpent | None = None) -> Classifier: ...
+
+
+#: Addresses a :class:`ListsClassifier` remembers before it starts afresh. It is rebuilt for each
 #: policy and each day, and mail goes to the same correspondents again and again: classifying an
 #: address anew (parse, IDNA, suffix sets, look-alike checks) cost more than deciding its rules.
 LIST_CLASSIFIER_MEMORY = 4096
 
 
-class MessageClassifier(Protocol):
-    """The classifier of one message, from MAIL FROM to end of message.
+class ListsClassifier:
+    """Classify addresses by the lists and exceptions alone (no DNS), each address once (up to
+    :data:`LIST_CLASSIFIER_MEMORY` of them at a time).
 
-    ``start`` begins classifying an address as soon as it is known (the sender at MAIL FROM, each
-    recipient at its RCPT) without waiting; calling it gives the class, waiting only as long as
-    the message's budget allows. Each address is classified once per message.
+    ``answers`` are classes found beforehand (the DNS answers ``govmilter check`` waits for up
+    front): they win over the lists for their addresses.
     """
 
-    def start(self, address: str) -> None: ...
-
-    def __call__(self, address: str) -> DomainClassification: ...
-
-
-class MessageClassifierSource(Protocol):
-    """A per-policy classifier that can also open a :class:`MessageClassifier` per message.
-
-    ``on_budget_spent`` is called once for each lookup the message's time budget left no time for.
-    """
-
-    def __call__(self, address: str) -> DomainClassification: ...
-
-    def message(self, on_budget_spent: Callable[[], None] | None = None
-                ) -> MessageClassifier: ...
-
-
-class _Remembered:
-    """A plain classifier asked once per address (for classifiers with nothing to wait for)."""
-
-    def __init__(self, classify: Classifier) -> None:
-        self._classify = classify
+    def __init__(self, lists: DomainLists, today: _dt.date | None = None,
+                 answers: Mapping[str, DomainClassification] | None = None) -> None:
+        self._lists = lists
+        self._day = today or _dt.date.today()
+        self._answers = dict(answers or {})
         self._known: dict[str, DomainClassification] = {}
 
-    def start(self, address: str) -> None:
-        """Nothing to start early: the classifier answers at once."""
-
     def __call__(self, address: str) -> DomainClassification:
-        known = self._known.get(address)
-        if known is None:
-            known = self._known[address] = self._classify(address)
-        return known
-
-
-def message_classifier(classify: Classifier,
-                       on_budget_spent: Callable[[], None] | None = None) -> MessageClassifier:
-    """The classifier for one message: the source's own when it has one, else ``classify``
-    remembered per address."""
-    # duck-typed: an isinstance() on a runtime-checkable protocol costs more than the rest of
-    # this call, and it runs once per message
-    opener = getattr(classify, "message", None)
-    if callable(opener):  # a MessageClassifierSource
-        return cast(MessageClassifier, opener(on_budget_spent))
-    return _Remembered(classify)
-
-
-def lists_classifier(lists: DomainLists, today: _dt.date | None = None) -> Classifier:
-    """Classify addresses by the lists and exceptions alone (no DNS), each address once (up to
-    :data:`LIST_CLASSIFIER_MEMORY` of them at a time)."""
-    day = today or _dt.date.today()
-    known: dict[str, DomainClassification] = {}
-
-    def classify(text: str) -> DomainClassification:
-        found = known.get(text)
+        found = self._answers.get(address) or self._known.get(address)
         if found is None:
-            if len(known) >= LIST_CLASSIFIER_MEMORY:
-                known.clear()
-            found = known[text] = classify_address(parse_address(text), lists, day)
+            if len(self._known) >= LIST_CLASSIFIER_MEMORY:
+                self._known.clear()
+            found = self._known[address] = classify_address(parse_address(address), self._lists,
+                                                            self._day)
         return found
 
-    return classify
+    def start(self, address: str) -> None:
+        """Nothing to start early: the lists answer at once."""
+
+    def message(self, on_budget_spent: BudgetSpent | None = None) -> ListsClassifier:
+        """Its own message classifier: the lists have no budget to share and answer the same."""
+        return self
 
 
 def builtin_freemail_domains() -> frozenset[str]:

@@ -38,15 +38,15 @@ import dns.rdatatype
 import dns.resolver
 
 from govmilter.domains.classify import (
+    BudgetSpent,
     Classifier,
     DomainClass,
     DomainClassification,
     DomainLists,
     DomainSuffixSet,
-    MessageClassifier,
+    ListsClassifier,
     classify_address,
     classify_domain,
-    lists_classifier,
 )
 from govmilter.domains.settings import DnsSettings
 from govmilter.mail.addresses import parse_address
@@ -463,7 +463,8 @@ class DnsIntel:
 
 
 class MessageLookups:
-    """The DNS side of one message: a :class:`~govmilter.domains.classify.MessageClassifier`.
+    """The DNS side of one message: the :class:`~govmilter.domains.classify.Classifier` that
+    :meth:`DnsClassifier.message` opens.
 
     A lookup starts as soon as its address is known (:meth:`start`: the sender at MAIL FROM, each
     recipient at its RCPT), and the lookups run concurrently. Asking for a class waits for that
@@ -476,7 +477,7 @@ class MessageLookups:
 
     def __init__(self, intel: DnsIntel, lists: DomainLists, *, today: _dt.date | None = None,
                  budget: float | None = None,
-                 on_budget_spent: Callable[[], None] | None = None) -> None:
+                 on_budget_spent: BudgetSpent | None = None) -> None:
         self._intel = intel
         self._lists = lists
         self._day = today or _dt.date.today()
@@ -525,6 +526,11 @@ class MessageLookups:
         result = self._known[address] = refine(base, self._lists, self._intel.patterns, answers)
         return result
 
+    def message(self, on_budget_spent: BudgetSpent | None = None) -> MessageLookups:
+        """The classifier of another message: a budget of its own."""
+        return MessageLookups(self._intel, self._lists, budget=self.budget,
+                              on_budget_spent=on_budget_spent)
+
 
 def dns_classifier(policy: DomainPolicy, intel: DnsIntel | None, addresses: Iterable[str], *,
                    today: _dt.date | None = None, budget: float | None = None) -> Classifier:
@@ -534,11 +540,10 @@ def dns_classifier(policy: DomainPolicy, intel: DnsIntel | None, addresses: Iter
     answers from memory, so ``decide()`` never waits on DNS. Addresses outside the batch, or a
     policy with ``dns.enabled: false`` (or no ``intel``), get the list-only classification.
     """
-    fallback = lists_classifier(policy.domains, today)
     if intel is None or not policy.dns.enabled:
-        return fallback
+        return ListsClassifier(policy.domains, today)
     known = intel.classify_many(addresses, policy.domains, today=today, budget=budget)
-    return lambda text: known[text] if text in known else fallback(text)
+    return ListsClassifier(policy.domains, today, answers=known)
 
 
 class DnsClassifier:
@@ -546,8 +551,7 @@ class DnsClassifier:
 
     Called with an address, it classifies that address on its own within the budget. The milter
     opens one :meth:`message` per transaction instead, so that the lookups of the sender and
-    every recipient overlap and share one budget (a
-    :class:`~govmilter.domains.classify.MessageClassifierSource`).
+    every recipient overlap and share one budget.
     """
 
     def __init__(self, policy: DomainPolicy, intel: DnsIntel) -> None:
@@ -557,7 +561,10 @@ class DnsClassifier:
     def __call__(self, address: str) -> DomainClassification:
         return self._intel.classify_many((address,), self._lists)[address]
 
-    def message(self, on_budget_spent: Callable[[], None] | None = None) -> MessageClassifier:
+    def start(self, address: str) -> None:
+        """Nothing: called alone, each address is looked up when asked (a message's start)."""
+
+    def message(self, on_budget_spent: BudgetSpent | None = None) -> MessageLookups:
         """The classifier of one message: one budget for all of its addresses."""
         return MessageLookups(self._intel, self._lists, on_budget_spent=on_budget_spent)
 
@@ -586,7 +593,7 @@ class DnsClassifierFactory:
 
     def __call__(self, policy: DomainPolicy) -> Classifier:
         if not policy.dns.enabled:
-            return lists_classifier(policy.domains)
+            return ListsClassifier(policy.domains)
         return DnsClassifier(policy, self._intel_for(policy.dns))
 
     def close(self) -> None:

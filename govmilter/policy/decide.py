@@ -11,7 +11,7 @@ from govmilter.document.settings import DocumentClass
 from govmilter.domains.classify import (
     Classifier,
     DomainClassification,
-    lists_classifier,
+    ListsClassifier,
 )
 from govmilter.policy.model import Action, Mode, Policy, Rule
 from govmilter.policy.verdict import Envelope, MessageFacts, RecipientVerdict, Verdict
@@ -21,8 +21,8 @@ IMPLICIT_RULE_ID = "implicit-accept"
 
 def list_classifier(policy: Policy, today: _dt.date | None = None) -> Classifier:
     """Classify addresses by the policy's lists and exceptions alone (no DNS): see
-    :func:`govmilter.domains.classify.lists_classifier`."""
-    return lists_classifier(policy.domains, today)
+    :class:`govmilter.domains.classify.ListsClassifier`."""
+    return ListsClassifier(policy.domains, today)
 
 
 def effective_mode(rule: Rule | None, policy: Policy) -> Mode:

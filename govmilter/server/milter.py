@@ -1,7 +1,7 @@
 """The pymilter adapter: callbacks, per-connection state, and carrying out a :class:`Verdict`.
 
 No policy logic lives here. Each transaction gets its own classifier
-(:func:`govmilter.domains.classify.message_classifier`): the sender's classification (and its DNS
+(:meth:`govmilter.domains.classify.Classifier.message`): the sender's classification (and its DNS
 lookups) starts at MAIL FROM and each recipient's at its RCPT, all within one per-message DNS
 budget. At RCPT the adapter asks :func:`govmilter.policy.refusal_at_rcpt` when the policy can
 refuse a recipient there (refusing just that recipient on an enforced reject), so the classes are
@@ -30,7 +30,7 @@ from typing import Any, TypeVar
 
 import Milter
 
-from govmilter.domains.classify import Classifier, MessageClassifier, message_classifier
+from govmilter.domains.classify import Classifier
 from govmilter.mail.vntext import to_ascii
 from govmilter.policy import FailureAction, Policy, Reply, decide, refusal_at_rcpt
 from govmilter.policy.decide import list_classifier, refuses_at_rcpt
@@ -169,7 +169,7 @@ class _Transaction:
     started: float
     #: each address classified once per message, RCPT and end of message sharing the answer,
     #: and all DNS waiting of the message within one budget (started at MAIL FROM)
-    classify: MessageClassifier
+    classify: Classifier
     #: every recipient the client gave, refused ones included: address → as sent
     recipients: dict[str, str] = dataclasses.field(default_factory=dict)
     refused: list[RecipientVerdict] = dataclasses.field(default_factory=list)  # at RCPT
@@ -358,9 +358,9 @@ class GovMilter(Milter.Base):  # type: ignore[misc]
             txn.spool = MessageSpool(self.policy.limits.memory_bytes, self.runtime.spool_dir)
         return txn.spool
 
-    def _message_classifier(self) -> MessageClassifier:
+    def _message_classifier(self) -> Classifier:
         """A new message's classifier; a lookup its DNS budget left no time for is a DNS error."""
-        return message_classifier(self.classify, lambda: self.metrics.error("dns"))
+        return self.classify.message(lambda: self.metrics.error("dns"))
 
     def _envelope(self, txn: _Transaction, recipients: tuple[str, ...]) -> Envelope:
         return Envelope(sender=txn.sender, recipients=recipients,

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from dns_harness import DnsServer, silent_settings
 
-from govmilter.domains.classify import DomainClass, message_classifier
+from govmilter.domains.classify import Classifier, DomainClass, ListsClassifier
 from govmilter.domains.dnsintel import DnsClassifierFactory, DnsIntel, LookupOutcome, dns_classifier
 from govmilter.domains.settings import DnsSettings, Nameserver
 from govmilter.policy import (
@@ -239,7 +239,7 @@ def test_one_message_waits_for_dns_at_most_its_budget_across_all_addresses(
     factory = DnsClassifierFactory()
     spent: list[int] = []
     try:
-        classify = message_classifier(factory(policy), lambda: spent.append(1))
+        classify = factory(policy).message(lambda: spent.append(1))
         started = time.monotonic()
         classify.start(sender)  # MAIL FROM
         at_rcpt = []
@@ -249,7 +249,7 @@ def test_one_message_waits_for_dns_at_most_its_budget_across_all_addresses(
         at_eom = [classify(a) for a in (sender, *recipients)]  # end of message: all known
         elapsed = time.monotonic() - started
         # the next message has a budget of its own
-        again = message_classifier(factory(policy))
+        again = factory(policy).message()
         restarted = time.monotonic()
         fresh = again(recipients[-1])
         second = time.monotonic() - restarted
@@ -275,7 +275,7 @@ def test_lookups_started_early_overlap_and_the_end_waits_once(silent: socket.soc
     addresses = ["boss@sender.example", *(f"r{i}@firm{i}.example" for i in range(4))]
     factory = DnsClassifierFactory()
     try:
-        classify = message_classifier(factory(policy))
+        classify = factory(policy).message()
         started = time.monotonic()
         for address in addresses:
             classify.start(address)
@@ -332,6 +332,27 @@ def test_dns_disabled_means_lists_only(server: DnsServer) -> None:
         classify = dns_classifier(policy, intel, ["a@familie.example"])
     assert classify("a@familie.example").domain_class is DomainClass.EXTERNAL
     assert server.queries("familie.example") == before
+
+
+def test_every_classifier_is_the_one_interface(server: DnsServer) -> None:
+    """Lists, DNS and a message's DNS lookups: each classifies, starts and opens a message the
+    same way (mypy checks the types; this checks what they answer). The lists classifier is its
+    own message classifier; a DNS one opens a message with a budget of its own each time."""
+    policy = _policy(server.settings())
+    factory = DnsClassifierFactory()
+    try:
+        dns = factory(policy)
+        first, second = dns.message(), dns.message()
+        assert first is not second
+        lists = ListsClassifier(policy.domains)
+        assert lists.message() is lists
+        classifiers: list[Classifier] = [lists, dns, first, second.message()]
+        for classify in classifiers:
+            classify.start("ban@familie.example")
+        classes = [c("ban@familie.example").domain_class for c in classifiers]
+    finally:
+        factory.close()
+    assert classes == [DomainClass.EXTERNAL] + [DomainClass.FREEMAIL] * 3
 
 
 # --- the policy section ---------------------------------------------------------------------------

@@ -27,7 +27,7 @@ from samples import (
     policy_yaml,
 )
 
-from govmilter.domains.classify import Classifier, DomainClassification, MessageClassifier
+from govmilter.domains.classify import Classifier, DomainClassification, ListsClassifier
 from govmilter.policy import Policy, parse_policy
 from govmilter.policy.decide import list_classifier
 from govmilter.policy.effects import HEADER_NAME
@@ -267,7 +267,10 @@ class RecordingSource:
     def __call__(self, address: str) -> DomainClassification:
         return self.lists(address)
 
-    def message(self, on_budget_spent: Callable[[], None] | None = None) -> MessageClassifier:
+    def start(self, address: str) -> None:
+        self.events.append((0, "start outside a message", address))
+
+    def message(self, on_budget_spent: Callable[[], None] | None = None) -> RecordingMessage:
         self.messages += 1
         return RecordingMessage(self, self.messages, on_budget_spent)
 
@@ -288,6 +291,9 @@ class RecordingMessage:
                 self.on_budget_spent()
             self.known[address] = self.source(address)
         return self.known[address]
+
+    def message(self, on_budget_spent: Callable[[], None] | None = None) -> RecordingMessage:
+        return self.source.message(on_budget_spent)
 
 
 def test_lookups_start_at_mail_and_rcpt_and_wait_only_where_a_rule_needs_them() -> None:
@@ -371,10 +377,13 @@ def test_several_messages_on_one_connection_are_decided_separately() -> None:
     assert h.sample("govmilter_messages_total", document="none", compliance="compliant") == 1
 
 
-def _broken_classifier(policy: Policy) -> Classifier:
-    def classify(address: str) -> DomainClassification:
+class _BrokenClassifier(ListsClassifier):
+    def __call__(self, address: str) -> DomainClassification:
         raise RuntimeError(f"resolver exploded on {address}")
-    return classify
+
+
+def _broken_classifier(policy: Policy) -> Classifier:
+    return _BrokenClassifier(policy.domains)
 
 
 @pytest.mark.parametrize(("on_error", "expected"), [("tempfail", Milter.TEMPFAIL),
