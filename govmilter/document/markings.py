@@ -27,8 +27,13 @@ SECRECY_LEVELS = ("MẬT", "TỐI MẬT", "TUYỆT MẬT")
 URGENCY_LEVELS = ("KHẨN", "THƯỢNG KHẨN", "HỎA TỐC", "HỎA TỐC HẸN GIỜ")
 
 _WINDOW = 48  # characters looked at either side of an occurrence
-_SECRECY_FIND_RE = re.compile("(?i)mật")
-_URGENCY_FIND_RE = re.compile("(?i)khẩn|tốc")
+# The commonest phrases are passed over by the search itself (look-arounds after the literal,
+# so that the engine still skips ahead to it): "mật khẩu", "bí mật", "bảo mật", "khẩn cấp"...
+# Whatever they miss, _is_marking() still judges.
+_SECRECY_FIND_RE = re.compile(
+    "(?i)mật(?<!bí mật)(?<!bảo mật)(?<!cơ mật)(?<!thân mật)(?! khẩu)(?! ong)(?! mã)(?! độ)"
+    "(?! thiết)")
+_URGENCY_FIND_RE = re.compile("(?i)(?:khẩn(?! cấp)(?! trương)|tốc(?! độ))")
 _SECRECY_PREFIX_RE = re.compile(r"(?i)(tuyệt|tối)[ \t]+$")
 _URGENCY_PREFIX_RE = re.compile(r"(?i)(thượng|hỏa|hoả)[ \t]+$")
 _APPOINTED_RE = re.compile(r"(?i)[ \t]+hẹn[ \t]+giờ")
@@ -41,8 +46,8 @@ _SEPARATORS = "-–—/+&"
 #: (honey), "bí mật" (a secret), "cơ mật", "thân mật", "mật mã", "mật độ", "mật thiết"...
 _SECRECY_PARTNERS = frozenset({
     "khẩu", "ong", "mã", "độ", "thiết", "vụ", "thám", "ước", "ngữ", "hiệu", "lệnh", "đàm",
-    "danh", "báo", "phục", "thư", "gấu", "mía", "rỉ", "đường", "bí", "cơ", "thân", "giữ", "túi",
-    "đắng",
+    "danh", "báo", "phục", "thư", "gấu", "mía", "rỉ", "đường", "bí", "bảo", "cơ", "thân", "giữ",
+    "túi", "đắng",
 })
 #: ...and with KHẨN/TỐC: "khẩn cấp" (emergency), "khẩn trương" (quickly), "tốc độ" (speed).
 _URGENCY_PARTNERS = frozenset({
@@ -117,8 +122,9 @@ def find_secrecy_marking(text: str) -> str | None:
         prefix = _SECRECY_PREFIX_RE.search(text, max(0, start - 8), start)
         if prefix:
             start = prefix.start()
-        if _is_marking(text, start, end, _SECRECY_PARTNERS):
-            found = max(found, SECRECY_LEVELS.index(_level(text[start:end])) + 1)
+        rank = SECRECY_LEVELS.index(_level(text[start:end])) + 1
+        if rank > found and _is_marking(text, start, end, _SECRECY_PARTNERS):
+            found = rank  # only a higher level is looked at: repeats cost nothing
             if found == len(SECRECY_LEVELS):
                 break
     return SECRECY_LEVELS[found - 1] if found else None
@@ -143,8 +149,8 @@ def find_urgency_marking(text: str) -> str | None:
                 end, words = appointed.end(), text[start:appointed.end()]
         elif prefix and prefix.group(1).casefold() != "thượng":
             start, words = match.start(), match.group()  # "hỏa khẩn" is not a level
-        if _is_marking(text, start, end, _URGENCY_PARTNERS):
-            level = _level(words)
-            if level in URGENCY_LEVELS:
-                found = max(found, URGENCY_LEVELS.index(level) + 1)
+        level = _level(words)
+        rank = URGENCY_LEVELS.index(level) + 1 if level in URGENCY_LEVELS else 0
+        if rank > found and _is_marking(text, start, end, _URGENCY_PARTNERS):
+            found = rank  # only a higher level is looked at: repeats cost nothing
     return URGENCY_LEVELS[found - 1] if found else None

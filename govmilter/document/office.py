@@ -18,7 +18,7 @@ _DOCX_TAB_RE = re.compile(r"<w:tab\b[^>]*/>")
 _ODT_BREAK_RE = re.compile(r"</text:(p|h)>|<text:line-break\b[^>]*/>")
 _ODT_TAB_RE = re.compile(r"<text:tab\b[^>]*/>|<text:s\b[^>]*/>")
 _TAG_RE = re.compile(r"<[^>]*>")
-_DOCX_PARTS_RE = re.compile(r"^word/(document|header\d*|footer\d*|footnotes)\.xml$")
+_DOCX_PARTS_RE = re.compile(r"^word/(document|header\d*|footer\d*|footnotes|endnotes)\.xml$")
 ODT_MIMETYPE = b"application/vnd.oasis.opendocument.text"
 
 
@@ -28,14 +28,23 @@ def _strip(xml: str) -> str:
 
 
 def docx_xml_text(xml: str) -> str:
-    """Text of one WordprocessingML part, one line per paragraph."""
-    xml = _DOCX_DROP_RE.sub("", xml)
+    """Text of one WordprocessingML part, one line per paragraph.
+
+    A text box's paragraphs stand inside a paragraph of the page: its start is a line break
+    too, so that a marking in a box is not glued to the text around the box's anchor.
+    """
+    xml = _DOCX_DROP_RE.sub("", xml).replace("<w:txbxContent", "\n<w:txbxContent")
     xml = _DOCX_TAB_RE.sub("\t", _DOCX_BREAK_RE.sub("\n", xml))
     return _strip(xml)
 
 
 def odt_xml_text(xml: str) -> str:
-    """Text of an OpenDocument ``content.xml`` or ``styles.xml``, one line per paragraph."""
+    """Text of an OpenDocument ``content.xml`` or ``styles.xml``, one line per paragraph.
+
+    A frame (text box) anchored inside a paragraph starts a line of its own (see
+    :func:`docx_xml_text`).
+    """
+    xml = xml.replace("<draw:frame", "\n<draw:frame")
     return _strip(_ODT_TAB_RE.sub(" ", _ODT_BREAK_RE.sub("\n", xml)))
 
 

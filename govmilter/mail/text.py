@@ -71,7 +71,9 @@ def decode_text(data: bytes, charset: str | None) -> str:
 
 _SKIP_TAGS = {name: re.compile(rf"(?i)</{name}\s*>") for name in ("script", "style", "head",
                                                                    "title")}
-_BREAK_TAGS = frozenset({"br", "p", "div", "tr", "li", "h1", "h2", "h3", "h4", "table", "td"})
+_BREAK_TAGS = frozenset({"br", "p", "div", "tr", "li", "h1", "h2", "h3", "h4", "h5", "h6",
+                         "table", "td", "th", "blockquote", "pre", "hr", "ul", "ol", "dl", "dt",
+                         "dd", "section", "article", "header", "footer", "caption"})
 #: A comment opening, a tag, or a declaration/processing instruction. ``[^<>]*`` stops at the
 #: next bracket, so the scan over a document is linear (``html.parser`` is not: docs/security.md).
 _MARKUP_RE = re.compile(r"<(?:(!--)|(/?)([A-Za-z][A-Za-z0-9]*)[^<>]*>|[!?][^<>]*>)")
