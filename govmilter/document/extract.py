@@ -11,13 +11,23 @@ or content.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from govmilter.document.archive import GuardedZip
 from govmilter.document.budget import ScanBudget, Unscannable
 from govmilter.document.cues import Cue, filename_cues
 from govmilter.document.edxml import is_edxml, read_edxml
-from govmilter.document.office import docx_text, is_docx, is_odt, odt_text
+from govmilter.document.office import (
+    docx_text,
+    is_docx,
+    is_odt,
+    is_pptx,
+    is_xlsx,
+    odt_text,
+    pptx_text,
+    xlsx_text,
+)
 from govmilter.document.packed import packed_kind, packed_magic, read_packed
 from govmilter.document.pdf import pdf_signature, pdf_text
 from govmilter.document.rtf import is_rtf, rtf_text
@@ -33,6 +43,10 @@ _ZIP_TYPES = frozenset({
     "application/zip", "application/x-zip-compressed", f"{_OOXML}wordprocessingml.document",
     f"{_OOXML}spreadsheetml.sheet", f"{_OOXML}presentationml.presentation",
     "application/vnd.oasis.opendocument.text"})
+#: Office documents that are ZIP containers: (test, name, reader), tried in this order.
+_OFFICE_ZIPS: tuple[tuple[Callable[[GuardedZip], bool], str, Callable[[GuardedZip], str]], ...] = (
+    (is_docx, "DOCX", docx_text), (is_odt, "ODT", odt_text), (is_xlsx, "XLSX", xlsx_text),
+    (is_pptx, "PPTX", pptx_text))
 _OLE_EXTENSIONS = (".doc", ".dot", ".xls", ".ppt", ".pps")
 _OLE_TYPES = frozenset({"application/msword", "application/vnd.ms-excel",
                         "application/vnd.ms-powerpoint"})
@@ -148,14 +162,11 @@ def _pdf(data: bytes, source: str, budget: ScanBudget, found: Extraction) -> Non
 
 def _zip(data: bytes, source: str, budget: ScanBudget, found: Extraction, depth: int) -> None:
     archive = GuardedZip(data, budget, "ZIP archive", source)
-    if is_docx(archive):
-        archive.what = "DOCX document"
-        _add(found, budget, f"{source} (DOCX)", docx_text(archive))
-        return
-    if is_odt(archive):
-        archive.what = "ODT document"
-        _add(found, budget, f"{source} (ODT)", odt_text(archive))
-        return
+    for is_kind, kind, read in _OFFICE_ZIPS:
+        if is_kind(archive):
+            archive.what = f"{kind} document"
+            _add(found, budget, f"{source} ({kind})", read(archive))
+            return
     _check_depth(budget, depth)
     for number, info in enumerate(archive.entries, 1):
         if budget.expired() or not budget.take_entry(f"{source}: ZIP archive"):

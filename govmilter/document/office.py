@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Callable
 
 from govmilter.document.archive import GuardedZip
 
@@ -65,16 +66,7 @@ def docx_text(archive: GuardedZip) -> str:
     """The document body first, then headers, footers and footnotes (where markings also sit)."""
     parts = sorted((n for n in archive.names() if _DOCX_PARTS_RE.match(n)),
                    key=lambda n: (n != "word/document.xml", n))
-    texts = []
-    total = 0
-    for name in parts:
-        # past the text budget, more parts would only be cut away: stop reading them, so a
-        # DOCX of many large parts never holds all their text at once (docs/security.md)
-        if archive.budget.expired() or total > archive.budget.bytes_left:
-            break
-        texts.append(docx_xml_text(archive.read(name).decode("utf-8", errors="replace")))
-        total += len(texts[-1]) + 1
-    return "\n".join(texts)
+    return _parts_text(archive, [(name, docx_xml_text) for name in parts])
 
 
 def odt_text(archive: GuardedZip) -> str:
@@ -83,3 +75,97 @@ def odt_text(archive: GuardedZip) -> str:
     if "styles.xml" in archive.names() and not archive.budget.expired():
         texts.append(odt_xml_text(archive.read("styles.xml").decode("utf-8", errors="replace")))
     return "\n".join(texts)
+
+
+# ---- XLSX and PPTX: SpreadsheetML and DrawingML, read the same way ---------------------------
+
+_DRAWING_BREAK_RE = re.compile(r"</a:p>|<a:br\b[^<>]*>")
+_DRAWING_TAB_RE = re.compile(r"<a:tab\b[^<>]*>")
+_SHARED_BREAK_RE = re.compile(r"</si>")
+#: Worksheet elements whose text is the sheet's own (the rest is numbers, formulas, layout):
+#: inline strings, and the print headers and footers where a marking may sit.
+_SHEET_TEXT_RE = re.compile(r"<((?:\w+:)?(is|oddHeader|oddFooter|evenHeader|evenFooter|"
+                            r"firstHeader|firstFooter))\b[^<>]*>")
+#: Header/footer codes: &L &C &R start a section (a line of its own); fonts, sizes, fields go.
+_HEADER_CODE_RE = re.compile(r'&([LCR])|&(?:"[^"&]*"|\d+|[A-Za-z&])')
+_NUMBERED_RE = re.compile(r"(\d+)\.xml")
+
+
+def is_xlsx(archive: GuardedZip) -> bool:
+    """True when the archive is an Excel workbook (it has ``xl/workbook.xml``)."""
+    return "xl/workbook.xml" in archive.names()
+
+
+def is_pptx(archive: GuardedZip) -> bool:
+    """True when the archive is a PowerPoint presentation (``ppt/presentation.xml``)."""
+    return "ppt/presentation.xml" in archive.names()
+
+
+def drawing_xml_text(xml: str) -> str:
+    """Text of a DrawingML part (a slide, a drawing's text boxes), one line per paragraph."""
+    return _strip(_DRAWING_TAB_RE.sub("\t", _DRAWING_BREAK_RE.sub("\n", xml)))
+
+
+def sheet_xml_text(xml: str) -> str:
+    """The inline strings and the header and footer texts of one worksheet, a line each."""
+    texts: list[str] = []
+    unclosed: set[str] = set()
+    pos = 0
+    while (opening := _SHEET_TEXT_RE.search(xml, pos)) is not None:
+        qualified, name = opening.groups()
+        pos = opening.end()
+        if opening.group().endswith("/>"):
+            continue  # empty
+        # an element never closed is not looked for again: each search goes forward once
+        closing = -1 if qualified in unclosed else xml.find(f"</{qualified}>", pos)
+        if closing < 0:
+            unclosed.add(qualified)
+            continue
+        inner = _strip(xml[pos:closing])
+        if name != "is":
+            inner = _HEADER_CODE_RE.sub(lambda m: "\n" if m.group(1) else "", inner)
+        texts.append(inner)
+        pos = closing + len(qualified) + 3
+    return "\n".join(texts)
+
+
+def _numbered(names: list[str], stem: str) -> list[str]:
+    """The parts ``<stem><N>.xml`` in the order of N (slide2 before slide10)."""
+    found = []
+    for name in names:
+        match = _NUMBERED_RE.fullmatch(name[len(stem):]) if name.startswith(stem) else None
+        if match:
+            found.append((int(match.group(1)), name))
+    return [name for _, name in sorted(found)]
+
+
+def _parts_text(archive: GuardedZip, parts: list[tuple[str, Callable[[str], str]]]) -> str:
+    """Each part through its reader, in order, until the time or the text budget is spent."""
+    texts: list[str] = []
+    total = 0
+    for name, read in parts:
+        # past the text budget, more parts would only be cut away: stop reading them, so a
+        # document of many large parts never holds all their text at once (docs/security.md)
+        if archive.budget.expired() or total > archive.budget.bytes_left:
+            break
+        texts.append(read(archive.read(name).decode("utf-8", errors="replace")))
+        total += len(texts[-1]) + 1
+    return "\n".join(texts)
+
+
+def xlsx_text(archive: GuardedZip) -> str:
+    """The shared strings (in the order of first use: the sheets' text, top to bottom), then each
+    sheet's inline strings, headers and footers, then the text boxes of its drawings."""
+    names = archive.names()
+    parts: list[tuple[str, Callable[[str], str]]] = []
+    if "xl/sharedStrings.xml" in names:
+        parts.append(("xl/sharedStrings.xml", lambda xml: _strip(_SHARED_BREAK_RE.sub("\n", xml))))
+    parts += [(name, sheet_xml_text) for name in _numbered(names, "xl/worksheets/sheet")]
+    parts += [(name, drawing_xml_text) for name in _numbered(names, "xl/drawings/drawing")]
+    return _parts_text(archive, parts)
+
+
+def pptx_text(archive: GuardedZip) -> str:
+    """The slides' text, slide by slide."""
+    slides = _numbered(archive.names(), "ppt/slides/slide")
+    return _parts_text(archive, [(name, drawing_xml_text) for name in slides])

@@ -1,8 +1,10 @@
-"""Word 97-2003 ``.doc`` and RTF attachments (issue #18), read through their structure.
+"""Word 97-2003 ``.doc``, RTF, XLSX and PPTX attachments (issue #18), read through their
+structure.
 
 The samples in ``tests/data/office/`` were made by LibreOffice 7.4 from the sources beside them
 (``make_samples.sh`` says how): a letter of a People's Committee marked MẬT in the body, the same
-marked only in its page header, and unmarked; the encrypted DOCX by msoffcrypto-tool. Each goes
+marked only in its page header, and unmarked; a report (Báo cáo) as a spreadsheet, slides marked
+TỐI MẬT; the encrypted DOCX by msoffcrypto-tool. Each goes
 the public way, ``govmilter check --json`` with the default policy, from an official mailbox to
 Gmail.
 """
@@ -13,6 +15,8 @@ import io
 import struct
 import time
 import unicodedata
+import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import olefile
@@ -29,6 +33,7 @@ from hostile_mail import (
 
 from govmilter.document.budget import ScanBudget, Unscannable
 from govmilter.document.legacy import encode_tcvn3
+from govmilter.document.office import sheet_xml_text
 from govmilter.document.rtf import rtf_text
 from govmilter.document.worddoc import _pieces_text, _without_field_codes, ole_text
 from govmilter.mail.limits import Limits
@@ -40,32 +45,85 @@ def sample(name: str) -> bytes:
     return (OFFICE / name).read_bytes()
 
 
-#: (file, attachment name, declared type, document class, (rule, action), where the text is)
+#: (file, attachment name, declared type, document class, (rule, action), evidence)
 READ = [
-    ("cong-van-mat.doc", "cv.doc", "application/msword", "secret", SECRET, "Word 97-2003"),
+    ("cong-van-mat.doc", "cv.doc", "application/msword", "secret", SECRET,
+     "attachment 1 (Word 97-2003): number/symbol 123/UBND-VP"),
     ("cong-van-mat-header.doc", "cv.doc", "application/msword", "secret", SECRET,
-     "Word 97-2003"),
-    ("cong-van.doc", "cv.doc", "application/msword", "official", OFFICIAL, "Word 97-2003"),
+     "attachment 1 (Word 97-2003): number/symbol 123/UBND-VP"),
+    ("cong-van.doc", "cv.doc", "application/msword", "official", OFFICIAL,
+     "attachment 1 (Word 97-2003): number/symbol 123/UBND-VP"),
     # the bytes decide: a .doc sent as a .dat of no particular type
     ("cong-van-mat.doc", "cv.dat", "application/octet-stream", "secret", SECRET,
-     "Word 97-2003"),
-    ("cong-van-mat.rtf", "cv.rtf", "application/rtf", "secret", SECRET, "RTF"),
-    ("cong-van-mat-header.rtf", "cv.rtf", "application/rtf", "secret", SECRET, "RTF"),
-    ("cong-van-mat.rtf", "cv.doc", "application/msword", "secret", SECRET, "RTF"),
+     "attachment 1 (Word 97-2003): number/symbol 123/UBND-VP"),
+    ("cong-van-mat.rtf", "cv.rtf", "application/rtf", "secret", SECRET,
+     "attachment 1 (RTF): number/symbol 123/UBND-VP"),
+    ("cong-van-mat-header.rtf", "cv.rtf", "application/rtf", "secret", SECRET,
+     "attachment 1 (RTF): number/symbol 123/UBND-VP"),
+    ("cong-van-mat.rtf", "cv.doc", "application/msword", "secret", SECRET,
+     "attachment 1 (RTF): number/symbol 123/UBND-VP"),
+    ("bao-cao.xlsx", "bc.xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml"
+     ".sheet", "secret", SECRET, "attachment 1 (XLSX): number/symbol 45/BC-UBND"),
+    ("trinh-chieu.pptx", "tc.pptx", "application/octet-stream", "secret", SECRET,
+     "attachment 1 (PPTX): number/symbol 588/BTTTT-THH"),
 ]
 
 
-@pytest.mark.parametrize(("file", "name", "ctype", "document", "outcome", "kind"), READ,
+@pytest.mark.parametrize(("file", "name", "ctype", "document", "outcome", "evidence"), READ,
                          ids=[f"{r[0]}-as-{r[1]}" for r in READ])
 def test_office_letters_are_detected(tmp_path: Path, file: str, name: str, ctype: str,
-                                     document: str, outcome: tuple[str, str], kind: str) -> None:
+                                     document: str, outcome: tuple[str, str],
+                                     evidence: str) -> None:
     verdict = verdict_of(tmp_path, sample(file), name, ctype)
     assert verdict["document_class"] == document, verdict
     assert verdict["unscannable"] == []
-    evidence = verdict["evidence"]
-    assert any(f"attachment 1 ({kind}): number/symbol 123/UBND-VP" in line
-               for line in evidence), evidence  # type: ignore[attr-defined]
+    said: list[str] = verdict["evidence"]  # type: ignore[assignment]
+    assert any(evidence in line for line in said), said
     assert rule_action(verdict) == outcome
+
+
+def rezipped(data: bytes, change: Callable[[str, bytes], bytes]) -> bytes:
+    """The ZIP ``data`` with each entry's content passed through ``change(name, content)``."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as source, \
+            zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+        for info in source.infolist():
+            target.writestr(info.filename, change(info.filename, source.read(info)))
+    return out.getvalue()
+
+
+def test_a_marking_only_in_a_sheet_s_print_header_counts(tmp_path: Path) -> None:
+    def move_marking(name: str, content: bytes) -> bytes:
+        if name == "xl/sharedStrings.xml":
+            return content.replace("<t xml:space=\"preserve\">MẬT</t>".encode(),
+                                   b"<t xml:space=\"preserve\">-</t>")
+        if name == "xl/worksheets/sheet1.xml":
+            return content.replace(b"&amp;12&amp;A</oddHeader>",
+                                   "&amp;12&amp;A&amp;RMẬT</oddHeader>".encode())
+        return content
+    data = rezipped(sample("bao-cao.xlsx"), move_marking)
+    assert "MẬT".encode() not in zipfile.ZipFile(io.BytesIO(data)).read("xl/sharedStrings.xml")
+    verdict = verdict_of(tmp_path, data, "bc.xlsx")
+    assert verdict["document_class"] == "secret", verdict
+    assert rule_action(verdict) == SECRET
+
+
+@pytest.mark.parametrize(("xml", "text"), [
+    ('<c t="inlineStr"><is><t>Số: 1/UBND</t></is></c><c><v>3</v><f>A1+1</f></c>', "Số: 1/UBND"),
+    ("<x:c><x:is><x:r><x:t>MẬT</x:t></x:r></x:is></x:c>", "MẬT"),  # a namespace prefix
+    ('<oddHeader>&amp;L&amp;"Arial,Bold"&amp;14MẬT&amp;C&amp;P&amp;RKHẨN</oddHeader>',
+     "\nMẬT\n\nKHẨN"),  # each section on its line, codes dropped
+    ("<oddHeader/><is><t>a</t></is><is><t>b</t>", "a"),  # empty; and unclosed is skipped
+])
+def test_sheet_text(xml: str, text: str) -> None:
+    assert sheet_xml_text(xml) == text
+
+
+def test_sheet_text_is_linear_on_unclosed_elements() -> None:
+    hostile = "<is>" * 200_000 + "<oddHeader>" * 200_000
+    start = time.monotonic()
+    assert sheet_xml_text(hostile) == ""
+    assert time.monotonic() - start < TIME_BOUND
 
 
 def test_a_doc_inside_a_7z_is_read(tmp_path: Path) -> None:
