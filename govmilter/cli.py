@@ -264,11 +264,11 @@ def _print_result(args: argparse.Namespace, as_json: Callable[[], object],
 
 def cmd_validate(args: argparse.Namespace) -> int:
     """``govmilter validate``: a one-screen summary, or every problem as file:line."""
-    from govmilter.policy.analysis import shadowed_rule_warnings
+    from govmilter.policy.analysis import rcpt_refusal_warnings, shadowed_rule_warnings
 
     policy = _load(args.policy)
-    shadowed = shadowed_rule_warnings(policy)
-    for warning in shadowed:
+    analysed = shadowed_rule_warnings(policy) + rcpt_refusal_warnings(policy)
+    for warning in analysed:
         print(warning, file=sys.stderr)
     d = policy.domains
     today = _dt.date.today()
@@ -286,8 +286,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
     servers = ", ".join(str(ns) for ns in dns.nameservers) or "system resolv.conf"
     print(f"  dns:        {'on' if dns.enabled else 'off'} ({servers}; timeout {dns.timeout:g} s, "
           f"budget {dns.budget:g} s, cache {dns.cache_size})")
-    if policy.warnings or shadowed:
-        print(f"  warnings:   {len(policy.warnings) + len(shadowed)} (above)")
+    if policy.warnings or analysed:
+        print(f"  warnings:   {len(policy.warnings) + len(analysed)} (above)")
     return EXIT_OK
 
 

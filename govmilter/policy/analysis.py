@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from govmilter.document.settings import DocumentClass
 from govmilter.domains.classify import DomainClass, DomainClassification
-from govmilter.policy.decide import rule_mismatch
+from govmilter.policy.decide import rcpt_refusing_rules, rule_mismatch
 from govmilter.policy.model import Policy, PolicyProblem, Rule
 from govmilter.policy.verdict import Envelope
 
@@ -100,3 +100,21 @@ def shadowed_rule_warnings(policy: Policy) -> tuple[PolicyProblem, ...]:
                        f"{names}, which together match every message it would")
         problems.append(PolicyProblem(policy.source.path, rule.line, message, "warning"))
     return tuple(problems)
+
+
+def rcpt_refusal_warnings(policy: Policy) -> tuple[PolicyProblem, ...]:
+    """One ``file:line`` warning per rule that refuses recipients at RCPT in every service.
+
+    Postfix cannot refuse a recipient of mail that did not come by SMTP: with
+    ``non_smtpd_milters`` (deploy/postfix-main.cf sets it) such a refusal kept sendmail(1) mail
+    in the maildrop queue, retried for ever. The milter now decides that mail at end of message,
+    but qmqpd mail, which carries a real client address, cannot be told apart.
+    """
+    return tuple(PolicyProblem(
+        policy.source.path, rule.line,
+        f"rule {rule.id!r} rejects at RCPT (it has no document: condition), which Postfix "
+        "cannot do for mail not received by SMTP: with non_smtpd_milters (as "
+        "deploy/postfix-main.cf sets it) govmilter decides sendmail(1) mail at end of message "
+        "instead (Postfix bounces it), and qmqpd mail would stay queued; name the SMTP services "
+        "(service:) or leave non_smtpd_milters empty if you use qmqpd", "warning")
+        for rule in rcpt_refusing_rules(policy) if not rule.services)

@@ -147,8 +147,14 @@ def refuses_at_rcpt(policy: Policy) -> bool:
     not wait for the classes there: the decision (and its DNS waiting) all happens at end of
     message, where :func:`decide` gives the same verdicts.
     """
-    return any(rule.content_free and rule.action is Action.REJECT
-               and effective_mode(rule, policy) is Mode.ENFORCE for rule in policy.rules)
+    return bool(rcpt_refusing_rules(policy))
+
+
+def rcpt_refusing_rules(policy: Policy) -> tuple[Rule, ...]:
+    """The rules that refuse recipients at RCPT time: content-free, enforced rejects."""
+    return tuple(rule for rule in policy.rules if rule.content_free
+                 and rule.action is Action.REJECT
+                 and effective_mode(rule, policy) is Mode.ENFORCE)
 
 
 def decide_at_rcpt(

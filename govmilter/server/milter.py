@@ -119,6 +119,14 @@ def strip_brackets(address: str) -> str:
     return text[1:-1] if text.startswith("<") and text.endswith(">") else text
 
 
+def is_local_submission(hostname: str, hostaddr: Any) -> bool:
+    """Whether the connection is the one Postfix's cleanup pretends for mail submitted with
+    sendmail(1) or postdrop: client ``localhost[127.0.0.1]`` on port 0, which no real TCP
+    client can have (cleanup_milter.c, ``NO_CLIENT_PORT``)."""
+    return (hostname == "localhost" and isinstance(hostaddr, tuple) and len(hostaddr) >= 2
+            and hostaddr[0] == "127.0.0.1" and hostaddr[1] == 0)
+
+
 def reply_args(reply: Reply) -> tuple[str, str, list[str]]:
     """An SMTP reply as ``setreply`` wants it: ASCII text, every ``%`` doubled."""
     lines = [to_ascii(line).replace("%", "%%") for line in reply.lines] or ["rejected"]
@@ -199,6 +207,7 @@ class GovMilter(Milter.Base):  # type: ignore[misc]
         self.service: str | None = None
         self.txn: _Transaction | None = None
         self.counted = False
+        self.local_submission = False
 
     def negotiate(self, opts: list[int]) -> int:
         """pymilter's own negotiation, less its search for ``@Milter.symlist`` callbacks
@@ -216,6 +225,7 @@ class GovMilter(Milter.Base):  # type: ignore[misc]
             self.metrics.connections_in_progress.inc()
             self.counted = True
         self.service = self.getsymval("{daemon_name}")
+        self.local_submission = is_local_submission(hostname, hostaddr)
         return CONTINUE
 
     @_guarded("envfrom")
@@ -237,7 +247,10 @@ class GovMilter(Milter.Base):  # type: ignore[misc]
         address = strip_brackets(recipient)
         txn.classify.start(address)  # its DNS lookup runs while the client goes on
         txn.recipients[address] = recipient
-        if not self.decides_at_rcpt:
+        # Postfix cannot refuse a recipient of sendmail(1) mail (non_smtpd_milters): it would
+        # keep the message in the maildrop queue and retry it forever. Such mail is decided at
+        # end of message, where a reject bounces it to its sender.
+        if not self.decides_at_rcpt or self.local_submission:
             return CONTINUE
         refusal = refusal_at_rcpt(address, self._envelope(txn, (address,)), self.policy,
                                   txn.classify)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import email
 import itertools
 import smtplib
+import subprocess
 import threading
 import time
 from collections import Counter
@@ -162,6 +163,55 @@ def test_monitor_mode_delivers_untouched(postfix: PrivatePostfix, milter: Runnin
         assert delivered_body.rstrip(b"\n") == original.split(b"\n\n", 1)[1].rstrip(b"\n")
         wait_until(lambda: "actions=reject" in daemon.log() and "mode=monitor" in daemon.log(),
                    10, "the monitor-mode log line")
+    postfix.configure_milter(milter.spec)
+
+
+#: A reject that needs no content: SMTP clients are refused at RCPT.
+NO_FREEMAIL_RULES = """rules:
+  - id: no-freemail
+    when: {recipient: freemail}
+    action: reject
+  - id: default-accept
+    action: accept
+"""
+
+
+def test_sendmail_mail_to_a_refused_recipient_is_bounced_once_not_retried(
+        postfix: PrivatePostfix, milter: RunningMilter) -> None:
+    """With ``non_smtpd_milters`` (as deploy/postfix-main.cf sets it), Postfix cannot refuse a
+    recipient of sendmail(1) mail at RCPT: it kept the message in the maildrop queue, and each
+    pickup retry, under a new queue id, was decided and counted again. The milter decides such
+    mail at end of message instead, where the reject bounces it to its sender: one decision."""
+    policy = postfix.base / "no-freemail.yaml"
+    policy.write_text(policy_yaml(rules=NO_FREEMAIL_RULES))
+    start = postfix.maillog_path.stat().st_size
+
+    def maillog() -> str:
+        with postfix.maillog_path.open("rb") as log:
+            log.seek(start)
+            return log.read().decode(errors="replace")
+    with RunningMilter(postfix.base / "m-local", policy) as daemon:
+        postfix.configure_milter(daemon.spec)
+        postfix.configure(non_smtpd_milters=daemon.spec)
+        try:
+            subprocess.run(["sendmail", "-C", str(postfix.conf), "-f", OFFICIAL_SENDER,
+                            FREEMAIL_RCPT], input=with_id(PLAIN, "local"), check=True,
+                           timeout=30)
+            wait_until(lambda: "status=bounced" in maillog(), 30, "the bounce of the message")
+            for _ in range(3):  # pickup looks at the maildrop queue again: nothing left there
+                subprocess.run(["postkick", "-c", str(postfix.conf), "public", "pickup", "W"],
+                               check=False, timeout=10)
+                time.sleep(0.5)
+            assert not list((postfix.spool / "maildrop").iterdir())
+            assert "can't reject recipient in non-smtpd" not in maillog()
+            assert daemon.metric("govmilter_message_actions_total", action="reject",
+                                 mode="enforce") == 1
+            assert daemon.log().count("rules=no-freemail ") == 1
+            # an SMTP client is still refused at RCPT
+            with pytest.raises(smtplib.SMTPRecipientsRefused):
+                postfix.send(OFFICIAL_SENDER, [FREEMAIL_RCPT], PLAIN)
+        finally:
+            postfix.configure(non_smtpd_milters="")
     postfix.configure_milter(milter.spec)
 
 

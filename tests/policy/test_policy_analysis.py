@@ -9,7 +9,11 @@ import pytest
 
 from govmilter.cli import main
 from govmilter.policy import default_policy_path, load_policy, parse_policy
-from govmilter.policy.analysis import find_shadowed_rules, shadowed_rule_warnings
+from govmilter.policy.analysis import (
+    find_shadowed_rules,
+    rcpt_refusal_warnings,
+    shadowed_rule_warnings,
+)
 
 
 def _policy_text(*rules: str) -> str:
@@ -109,3 +113,28 @@ def test_validate_prints_shadowed_rules_and_expired_exceptions(
             ) in captured.err
     assert f"expired on {expired} and is ignored" in captured.err
     assert "  warnings:   2 (above)" in captured.out
+
+
+def test_validate_warns_at_a_reject_rule_postfix_cannot_apply_to_sendmail_mail(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A content-free enforced reject refuses at RCPT, which Postfix cannot do for mail it did
+    not receive by SMTP (non_smtpd_milters): ``validate`` says so at the rule's line. A rule
+    limited to named services, one in monitor mode, one with a document condition and a tag
+    are left alone."""
+    text = _policy_text(
+        "{id: no-freemail, when: {recipient: freemail}, action: reject}",
+        "{id: mx-only, when: {recipient: external, service: [mx]}, action: reject}",
+        "{id: trial, when: {recipient: hosted}, action: reject, mode: monitor}",
+        "{id: documents, when: {recipient: lookalike, document: official}, action: reject}",
+        "{id: tagged, when: {recipient: unknown}, action: tag}",
+        "{id: rest, action: accept}")
+    path = tmp_path / "p.yaml"
+    path.write_text(text, encoding="utf-8")
+    warnings = rcpt_refusal_warnings(load_policy(path))
+    assert [(w.line, w.severity) for w in warnings] == [(3, "warning")]
+    assert "rule 'no-freemail' rejects at RCPT" in warnings[0].message
+    assert main(["validate", str(path)]) == 0
+    captured = capsys.readouterr()
+    assert f"{path}:3: warning: rule 'no-freemail' rejects at RCPT" in captured.err
+    assert "non_smtpd_milters" in captured.err and "  warnings:   1 (above)" in captured.out
+    assert rcpt_refusal_warnings(load_policy()) == ()  # the default policy: none

@@ -33,7 +33,7 @@ from govmilter.policy.decide import list_classifier
 from govmilter.policy.effects import HEADER_NAME
 from govmilter.policy.verdict import MessageFacts
 from govmilter.server.metrics import Metrics
-from govmilter.server.milter import GovMilter, MilterRuntime, milter_factory
+from govmilter.server.milter import GovMilter, MilterRuntime, is_local_submission, milter_factory
 from govmilter.server.spool import MessageSpool
 from govmilter.server.workers import ScanPool
 
@@ -511,3 +511,14 @@ def test_an_error_at_end_of_message_is_logged_with_the_queue_id(
     assert "stage=scan" in line and "qid=QID42" in line and "RuntimeError" in line
     assert "exploded" not in line  # the exception's text is not logged (it may quote content)
     assert h.sample("govmilter_errors_total", stage="scan") == 1
+
+
+@pytest.mark.parametrize(("hostname", "hostaddr", "local"), [
+    ("localhost", ("127.0.0.1", 0), True),  # Postfix's cleanup, for sendmail(1) mail
+    ("localhost", ("127.0.0.1", 48152), False),  # a real client on loopback
+    ("mail.example", ("192.0.2.7", 0), False),
+    ("localhost", "/var/run/socket", False),  # a unix-socket client: no address pair
+])
+def test_local_submission_is_postfix_s_pretend_connection(hostname: str, hostaddr: object,
+                                                          local: bool) -> None:
+    assert is_local_submission(hostname, hostaddr) is local
