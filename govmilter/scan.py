@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from govmilter.document import detect_document
 from govmilter.document.budget import ScanBudget
+from govmilter.document.ocr import shared_engine, unavailable_reason
 from govmilter.document.settings import DetectionSettings
 from govmilter.mail.limits import Limits
 from govmilter.mail.message import parse_message
@@ -14,13 +15,17 @@ from govmilter.policy.model import Policy
 from govmilter.policy.verdict import MessageFacts
 
 
-def scan_message(raw: bytes, policy: Policy) -> MessageFacts:
-    """Parse the message within the policy's limits and detect an official document in it."""
-    return scan_with(raw, policy.limits, policy.detection)
+def scan_message(raw: bytes, policy: Policy, *, ocr: bool = True) -> MessageFacts:
+    """Parse the message within the policy's limits and detect an official document in it.
+
+    ``ocr``: read scans and images with this process's OCR engine (False in the milter
+    process, which leaves OCR to its scan workers).
+    """
+    return scan_with(raw, policy.limits, policy.detection, ocr=ocr)
 
 
 def scan_with(raw: bytes, limits: Limits, detection: DetectionSettings,
-              clock: Callable[[], float] = time.monotonic) -> MessageFacts:
+              clock: Callable[[], float] = time.monotonic, *, ocr: bool = True) -> MessageFacts:
     """:func:`scan_message` given only the two parts of the policy that scanning reads.
 
     Those are small to pickle (a worker process receives them with every message; the whole
@@ -30,7 +35,11 @@ def scan_with(raw: bytes, limits: Limits, detection: DetectionSettings,
     """
     budget = ScanBudget(limits, clock)
     content = parse_message(raw, limits, budget)
-    document = detect_document(content, detection, budget=budget)
+    engine = shared_engine() if ocr else None
+    reason = (f"OCR unavailable: {unavailable_reason()}" if ocr
+              else "OCR runs in scan workers only")
+    document = detect_document(content, detection, clock=clock, budget=budget, ocr=engine,
+                               ocr_unavailable=reason)
     return MessageFacts(
         document=document, header_from=content.header_from, header_to=content.header_to,
         scanned_bytes=content.scanned_bytes, notes=content.notes,

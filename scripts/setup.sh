@@ -27,9 +27,13 @@ EOF
 
 # libarchive-tools brings libarchive (libarchive13, libarchive13t64 on Debian 13), which reads
 # RAR, 7z, tar, gzip/bzip2/xz attachments through libarchive-c; p7zip-full,
-# bzip2, xz-utils: the tests build archives with the real tools
+# bzip2, xz-utils: the tests build archives with the real tools.
+# OCR: Tesseract 5 with its Vietnamese and orientation data; tesserocr is built (pip, below)
+# against Debian's libtesseract, so it needs the headers, pkg-config and a C++ compiler.
 APT_PACKAGES=(postfix libmilter-dev miltertest dnsmasq-base prometheus gcc python3-dev
               fonts-dejavu-core systemd libarchive-tools p7zip-full bzip2 xz-utils
+              tesseract-ocr tesseract-ocr-vie tesseract-ocr-osd libtesseract-dev
+              libleptonica-dev pkg-config g++
               postgresql)  # postgresql: the incident store's tests run a private cluster
 use_venv=no
 if ! command -v "$PYTHON" >/dev/null 2>&1; then
@@ -73,9 +77,12 @@ fi
 
 if ! "$PYTHON" -c "import govmilter, Milter, miltertest, pytest, pypdfium2, fpdf, mkdocs, idna, confusables, libarchive, sqlalchemy, alembic, psycopg, olefile" \
      2>/dev/null \
+   || ! "$PYTHON" -c "import PIL, tesserocr" 2>/dev/null \
    || [ pyproject.toml -nt "$stamp" ] 2>/dev/null; then
   echo "setup: installing govmilter and its test dependencies with pip"
-  "$PYTHON" -m pip install --quiet --disable-pip-version-check --root-user-action=ignore -e ".[test]"
+  # tesserocr from source, against Debian's libtesseract and its tessdata (not a wheel's copy)
+  "$PYTHON" -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \
+    --no-binary tesserocr -e ".[test]"
   touch "$stamp"
 fi
 [ "$use_venv" = no ] || echo "setup: govmilter is installed in $GOVMILTER_VENV ($GOVMILTER_VENV/bin/govmilter)"

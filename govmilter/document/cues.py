@@ -169,6 +169,28 @@ def find_secrecy(text: str) -> str | None:
     return find_secrecy_marking(prepare_text(text).text)
 
 
+# A stamp read by OCR may lose its accents ("TOI MAT", "TÓI MẠT") and pick up the stamp's box
+# ("| MẬT |"): matched on the accent-free text, in capitals, alone on its line.
+_OCR_SECRECY_RE = re.compile(r"^[\s|!\[\](){}*\"'“”_—–.:,-]*(TUYET MAT|TOI MAT|MAT)"
+                             r"[\s|!\[\](){}*\"'“”_—–.:,-]*$", re.MULTILINE)
+_OCR_LEVELS = {"MAT": "MẬT", "TOI MAT": "TỐI MẬT", "TUYET MAT": "TUYỆT MẬT"}
+
+
+def find_secrecy_ocr(text: str) -> str | None:
+    """:func:`find_secrecy` for text read by OCR: accents may be missing or wrong.
+
+    Only a line in capitals counts, as a stamp is: "mặt"/"mất" in running text never does.
+    """
+    flat = strip_diacritics(nfc(text))
+    if "MAT" not in flat:
+        return None
+    found = {_OCR_LEVELS[m.group(1)] for m in _OCR_SECRECY_RE.finditer(flat)}
+    for level in SECRECY_LEVELS[::-1]:
+        if level in found:
+            return level
+    return None
+
+
 def more_secret(a: str | None, b: str | None) -> str | None:
     """The more severe of two secrecy markings (None for no marking)."""
     rank = {level: i + 1 for i, level in enumerate(SECRECY_LEVELS)}

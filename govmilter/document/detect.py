@@ -12,6 +12,7 @@ from govmilter.document.cues import (
     SCORED_TAIL_CHARS,
     Cue,
     TextScore,
+    find_secrecy_ocr,
     more_secret,
     score_nfc_text,
     score_subject,
@@ -19,6 +20,8 @@ from govmilter.document.cues import (
 from govmilter.document.evidence import OfficialDocumentEvidence
 from govmilter.document.extract import ExtractedText, extract_attachments
 from govmilter.document.legacy import best_repair, looks_legacy
+from govmilter.document.ocr import OcrEngine
+from govmilter.document.scanned import OcrSession
 from govmilter.document.settings import DetectionSettings
 from govmilter.mail.limits import Limits
 from govmilter.mail.message import MessageContent
@@ -35,6 +38,8 @@ def scoring_window(text: str) -> str:
 def _score_text(part: ExtractedText) -> TextScore:
     """Cues and markings of one text, repairing a legacy encoding first when the text has one."""
     window = nfc(scoring_window(part.text))  # NFD (macOS, some PDFs) is not a legacy encoding
+    if part.ocr:
+        return _score_ocr_text(window, part.source)
     legacy = looks_legacy(window)
     fixed = best_repair(window) if legacy else None
     if fixed is not None:
@@ -47,6 +52,16 @@ def _score_text(part: ExtractedText) -> TextScore:
         return replace(score, cues=(Cue(0.0, "text looks legacy-encoded and could not be "
                                          "repaired", part.source, f"legacy:{part.source}"),))
     return score
+
+
+def _score_ocr_text(window: str, source: str) -> TextScore:
+    """Cues of OCR text: never legacy-encoded, and a stamp may have lost its accents."""
+    score = score_nfc_text(window, source)
+    stamp = find_secrecy_ocr(window)
+    if score.secrecy or not stamp or any(c.key.startswith("company:") for c in score.cues):
+        return score
+    cue = Cue(2.0, f"secrecy marking {stamp} (OCR, accents restored)", source, "secrecy")
+    return replace(score, cues=(*score.cues, cue), secrecy=stamp)
 
 
 def _merge(cues: list[Cue]) -> list[Cue]:
@@ -62,19 +77,24 @@ def _merge(cues: list[Cue]) -> list[Cue]:
 def detect_document(content: MessageContent, settings: DetectionSettings,
                     limits: Limits | None = None,
                     clock: Callable[[], float] = time.monotonic,
-                    budget: ScanBudget | None = None) -> OfficialDocumentEvidence:
+                    budget: ScanBudget | None = None,
+                    ocr: OcrEngine | None = None,
+                    ocr_unavailable: str = "OCR is not available here"
+                    ) -> OfficialDocumentEvidence:
     """Decide whether the message carries an official document, with evidence and markings.
 
-    ``limits`` bound the attachment extraction (pages, ZIP entries and ratio, time); past one,
-    the reason joins ``unscannable`` and scanning of that part stops. ``budget``: one already
-    running (:func:`govmilter.scan.scan_with` starts it before parsing), else a new one from
-    ``limits`` and ``clock``.
+    ``limits`` bound the attachment extraction (pages, ZIP entries and ratio, OCR pages and
+    seconds, time); past one, the reason joins ``unscannable`` and scanning of that part stops.
+    ``budget``: one already running (:func:`govmilter.scan.scan_with` starts it before
+    parsing), else a new one from ``limits`` and ``clock``. Scans and images are read with
+    ``ocr``; without an engine they are ``unscannable``, with ``ocr_unavailable`` as the reason.
     """
     if budget is None:
         budget = ScanBudget(limits or Limits(), clock)
     subject = score_subject(content.subject)
     cues = list(subject.cues)
-    extraction = extract_attachments(content.attachments, budget)
+    session = OcrSession(ocr, budget, ocr_unavailable, clock)
+    extraction = extract_attachments(content.attachments, budget, session)
     texts = [ExtractedText(p.source, p.text) for p in content.texts] + extraction.texts
     cues.extend(extraction.cues)
     secrecy = subject.secrecy

@@ -1,5 +1,6 @@
 """Text and structural cues from attachments: PDF, DOCX, ODT, edXML, text, HTML, RTF, Word
-97-2003 ``.doc``, and archives (ZIP; RAR, 7z, tar, gzip, bzip2, xz through :mod:`.packed`).
+97-2003 ``.doc``, archives (ZIP; RAR, 7z, tar, gzip, bzip2, xz through :mod:`.packed`), and by
+OCR (:mod:`.scanned`) scanned PDFs and images (PNG, JPEG, TIFF, GIF, BMP, WebP).
 
 The format is sniffed from the bytes first (a ``.pdf`` name on a ZIP is read as a ZIP), then
 from the declared type and file name; a file that claims a format it then fails to open is
@@ -18,6 +19,7 @@ from govmilter.document.archive import GuardedZip
 from govmilter.document.budget import ScanBudget, Unscannable
 from govmilter.document.cues import Cue, filename_cues
 from govmilter.document.edxml import is_edxml, read_edxml
+from govmilter.document.images import image_format, image_frames
 from govmilter.document.office import (
     docx_text,
     is_docx,
@@ -29,8 +31,9 @@ from govmilter.document.office import (
     xlsx_text,
 )
 from govmilter.document.packed import packed_kind, packed_magic, read_packed
-from govmilter.document.pdf import pdf_signature, pdf_text
+from govmilter.document.pdf import NoTextLayer, pdf_signature, pdf_text, render_pdf_page
 from govmilter.document.rtf import is_rtf, rtf_text
+from govmilter.document.scanned import OcrSession, OcrText
 from govmilter.document.worddoc import is_ole, ole_text
 from govmilter.mail.message import Attachment
 from govmilter.mail.text import decode_text, html_to_text
@@ -58,12 +61,15 @@ class ExtractedText:
 
     source: str
     text: str
+    ocr: bool = False  #: recognised from an image: accents may be lost, no legacy encoding
 
 
 @dataclass
 class Extraction:
-    """What the attachments yielded (mutable while being filled, then read once)."""
+    """What the attachments yielded (mutable while being filled, then read once), and the OCR
+    that reads its scans and images (none: they are ``unscannable``)."""
 
+    ocr: OcrSession
     texts: list[ExtractedText] = field(default_factory=list)
     cues: list[Cue] = field(default_factory=list)
     urgency: str | None = None
@@ -71,10 +77,12 @@ class Extraction:
 
 def sniff(data: bytes, filename: str | None, content_type: str) -> str | None:
     """The format to read a file as: pdf, zip, packed (:mod:`.packed`), edxml, ole, rtf, text,
-    html, or None to skip it."""
+    html, image, or None to skip it."""
     name = (filename or "").lower()
     if data.startswith(b"%PDF-"):
         return "pdf"
+    if image_format(data):
+        return "image"
     if data[:4] in (b"PK\x03\x04", b"PK\x05\x06"):
         return "zip"
     if is_ole(data):
@@ -106,9 +114,14 @@ def sniff(data: bytes, filename: str | None, content_type: str) -> str | None:
     return None
 
 
-def extract_attachments(attachments: tuple[Attachment, ...], budget: ScanBudget) -> Extraction:
-    """Read every attachment within the budget; what could not be read goes to its reasons."""
-    found = Extraction()
+def extract_attachments(attachments: tuple[Attachment, ...], budget: ScanBudget,
+                        ocr: OcrSession | None = None) -> Extraction:
+    """Read every attachment within the budget; what could not be read goes to its reasons.
+
+    Scans and images are read by ``ocr``; without one (the milter process), they are
+    ``unscannable``.
+    """
+    found = Extraction(ocr or OcrSession(None, budget))
     for index, attachment in enumerate(attachments, 1):
         if budget.expired():
             break
@@ -126,6 +139,9 @@ def _extract(filename: str | None, content_type: str, data: bytes, source: str,
     try:
         if kind == "pdf":
             _pdf(data, source, budget, found)
+        elif kind == "image":
+            count, frame = image_frames(data, budget.limits.max_image_pixels)
+            _add_ocr(found, found.ocr.read("image", source, count, frame))
         elif kind == "zip":
             _zip(data, source, budget, found, depth)
         elif kind == "packed":
@@ -157,7 +173,21 @@ def _pdf(data: bytes, source: str, budget: ScanBudget, found: Extraction) -> Non
                                    "(Ban Cơ yếu Chính phủ)", source, "signature", identity=True))
     elif signature.signed:
         found.cues.append(Cue(1.5, "PDF digital signature (/ByteRange)", source, "signature"))
-    _add(found, budget, f"{source} (PDF)", pdf_text(data, budget, source))
+    try:
+        text = pdf_text(data, budget, source)
+    except NoTextLayer as scan:
+        pixels = budget.limits.max_image_pixels
+        texts = found.ocr.read(str(scan), source, scan.pages,
+                               lambda index: render_pdf_page(data, index, pixels))
+        if not texts:
+            raise Unscannable(f"{scan}; OCR read no text") from None
+        _add_ocr(found, texts)
+        return
+    _add(found, budget, f"{source} (PDF)", text)
+
+
+def _add_ocr(found: Extraction, texts: list[OcrText]) -> None:
+    found.texts.extend(ExtractedText(t.source, t.text, ocr=True) for t in texts)
 
 
 def _zip(data: bytes, source: str, budget: ScanBudget, found: Extraction, depth: int) -> None:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from govmilter.document.budget import ScanBudget, Unscannable
+from govmilter.document.images import PageImage, render_dpi
 
 _PDFIUM_LOCK = threading.Lock()
 _SIG_RE = re.compile(rb"/(?:Type|FT)\s*/Sig\b")
@@ -28,6 +29,14 @@ _GOV_CA_NAMES = (
 )
 _MAX_SIGNATURES = 4  # /Contents blobs looked into
 _MAX_CONTENTS_HEX = 256 * 1024
+
+
+class NoTextLayer(Unscannable):
+    """A PDF whose pages carry no text: a scan, to be read by OCR where it is available."""
+
+    def __init__(self, pages: int) -> None:
+        super().__init__("PDF has no text layer (a scanned image?)")
+        self.pages = pages
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,7 +195,7 @@ def pdf_text(data: bytes, budget: ScanBudget, source: str = "PDF",
     long PDF costs a few pages, not all of them (docs/performance.md). When the
     page limit stops the reading before both ends have their text, that is noted.
 
-    :raises Unscannable: encrypted, unreadable, or without a text layer (a scan).
+    :raises Unscannable: encrypted or unreadable; :class:`NoTextLayer` without a text layer.
     """
     import pypdfium2  # lazy: only messages with a PDF pay for the import
 
@@ -230,5 +239,35 @@ def pdf_text(data: bytes, budget: ScanBudget, source: str = "PDF",
                     "(limits.max_pdf_pages)")
     text = "\n".join(pages).replace("\r\n", "\n").replace("\r", "\n")
     if count and not text.strip():
-        raise Unscannable("PDF has no text layer (a scanned image?)")
+        raise NoTextLayer(count)
     return text
+
+
+def render_pdf_page(data: bytes, index: int, max_pixels: int) -> PageImage:
+    """Page ``index`` (from 0) as an RGB image at :data:`~.images.RENDER_DPI`, or coarser when
+    that many dots would pass ``max_pixels``.
+
+    :raises Unscannable: the page cannot be opened or rendered.
+    """
+    import pypdfium2
+
+    with _PDFIUM_LOCK:
+        try:
+            document = pypdfium2.PdfDocument(data)
+        except pypdfium2.PdfiumError as exc:
+            raise Unscannable("PDF could not be read (damaged or not a PDF)") from exc
+        try:
+            page = document[index]
+            try:
+                width, height = page.get_size()
+                dpi = render_dpi(width, height, max_pixels)
+                bitmap = page.render(scale=dpi / 72, may_draw_forms=False)
+                image = bitmap.to_pil().convert("RGB")
+                bitmap.close()
+            finally:
+                page.close()
+        except pypdfium2.PdfiumError as exc:
+            raise Unscannable(f"PDF page {index + 1} could not be rendered") from exc
+        finally:
+            document.close()
+    return PageImage(image, dpi)

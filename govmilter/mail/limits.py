@@ -21,6 +21,12 @@ class Limits:
     max_zip_ratio: int = 100
     max_archive_depth: int = 3
     max_seconds: float = 10.0
+    #: Scanned pages recognised per message (PDF pages, images, TIFF pages, GIF frames).
+    max_ocr_pages: int = 10
+    #: Recognition time per message, within ``max_seconds``.
+    max_ocr_seconds: float = 8.0
+    #: Pixels of one image or rendered page; larger ones are refused before decoding.
+    max_image_pixels: int = 40_000_000
     memory_bytes: int = 1024 * 1024
 
     @property

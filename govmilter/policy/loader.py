@@ -321,7 +321,8 @@ _TAG_KEYS = ("header", "subject_prefix")
 _LIMIT_FIELDS = {
     "max_scan_bytes": True, "max_attachment_bytes": True, "max_attachments": True,
     "max_depth": True, "max_pdf_pages": True, "max_zip_entries": True, "max_zip_ratio": True,
-    "max_archive_depth": True, "max_seconds": False, "memory_bytes": True,
+    "max_archive_depth": True, "max_seconds": False, "memory_bytes": True, "max_ocr_pages": True,
+    "max_ocr_seconds": False, "max_image_pixels": True,
 }
 
 

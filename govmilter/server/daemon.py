@@ -25,6 +25,7 @@ from pathlib import Path
 import Milter
 
 from govmilter import __version__
+from govmilter.document.ocr import ocr_status
 from govmilter.domains.dnsintel import DnsClassifierFactory
 from govmilter.errors import GovmilterError
 from govmilter.server.metrics import DEFAULT_METRICS_PORT, Metrics, start_metrics_server
@@ -345,6 +346,23 @@ def run(options: RunOptions, classifier_factory: ClassifierFactory | None = None
         scanner.close()
 
 
+def _check_ocr(workers: int) -> bool:
+    """Whether scans and images can be read; when not, say why in one line.
+
+    The check lists Tesseract's language data; no model is loaded in this process (OCR runs in
+    the scan workers only).
+    """
+    if workers == 0:
+        log.warning("OCR off: --scan-workers 0 scans in the milter process, which never runs "
+                    "OCR; scanned documents and images are 'unscannable'")
+        return False
+    status = ocr_status()
+    if not status.available:
+        log.warning("OCR unavailable: %s; scanned documents and images are 'unscannable'",
+                    status.detail)
+    return status.available
+
+
 def _serve(options: RunOptions, scanner: ScanPool, metrics: Metrics,
            classifier_factory: ClassifierFactory, socket_path: Path | None) -> int:
     """Everything after the scan workers started: drop privileges, load, listen until stopped."""
@@ -368,6 +386,8 @@ def _serve(options: RunOptions, scanner: ScanPool, metrics: Metrics,
         except OSError as exc:
             raise DaemonError(f"cannot serve metrics on {options.metrics}: {exc}") from None
         metrics_address = f"{host}:{server.server_port}"
+    ocr = _check_ocr(scanner.workers)
+    metrics.ocr_available.set(1 if ocr else 0)
     policy = holder.policy
     for warning in policy.warnings:
         log.warning("policy: %s", warning)
@@ -382,9 +402,9 @@ def _serve(options: RunOptions, scanner: ScanPool, metrics: Metrics,
     Milter.factory = milter_factory(runtime)
     Milter.set_flags(MILTER_ACTIONS)
     log.info("govmilter %s starting: policy=%s sha256=%s mode=%s socket=%s metrics=%s "
-             "scan_workers=%d spool=%s pid=%d", __version__, policy.source.path,
+             "scan_workers=%d spool=%s ocr=%s pid=%d", __version__, policy.source.path,
              policy.source.sha256, policy.mode, options.socket, metrics_address, scanner.workers,
-             spool_dir, os.getpid())
+             spool_dir, "on" if ocr else "off", os.getpid())
     # libmilter creates the socket with the process umask
     os.umask(0o777 & ~options.socket_mode)
     try:

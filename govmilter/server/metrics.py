@@ -115,6 +115,10 @@ class Metrics:
             ["sha256", "mode"], registry=reg)
         self.build_info = Gauge(
             "govmilter_build_info", "govmilter version (value 1).", ["version"], registry=reg)
+        self.ocr_available = Gauge(
+            "govmilter_ocr_available", "1 when the scan workers can read scans and images "
+            "(Tesseract with Vietnamese data), 0 when such attachments are unscannable.",
+            registry=reg)
         self.processing_seconds = Histogram(
             "govmilter_processing_seconds", "Time per message, from MAIL FROM to the verdict "
             "applied.", buckets=PROCESSING_BUCKETS, registry=reg)

@@ -297,13 +297,13 @@ class ScanPool:
         1 MB messages that was most of the milter's memory).
         """
         if self.workers == 0:
-            return scan_message(read(), policy)
+            return scan_message(read(), policy, ocr=False)  # no OCR in the milter process
         worker = self._acquire()
         healthy = True
         try:
             raw = read()
             if len(raw) < self.inline_below:
-                return scan_message(raw, policy)
+                return scan_message(raw, policy, ocr=False)
             try:
                 ok, value = worker.scan(self._settings_for(policy), raw,
                                         policy.limits.max_seconds + self.hang_grace)

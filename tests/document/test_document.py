@@ -387,7 +387,8 @@ def test_scanned_pdf_without_clues_is_unscannable_and_the_policy_tags_it(
     assert main(["check", "--json", str(path)]) == 0
     verdict = json.loads(capsys.readouterr().out)
     assert verdict["document_class"] == "unscannable"
-    assert verdict["unscannable"] == ["attachment 1: PDF has no text layer (a scanned image?)"]
+    assert verdict["unscannable"] == ["attachment 1: PDF has no text layer (a scanned image?); "
+                                      "OCR read no text"]
     assert verdict["recipients"][0]["action"] == "tag"
     assert verdict["recipients"][0]["rule"] == "unscannable-to-freemail"
 

@@ -121,7 +121,8 @@ PDF_CASES: list[tuple[str, Callable[[], bytes], str, str, tuple[str, str]]] = [
         b"<< /Type /Catalog /Pages 1 0 R >>", b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
         pdf_page(2), PDF_CONTENT, PDF_FONT]),
      # PDFium sees one empty page: the reason given is that of a scan
-     "unscannable", "attachment 1: PDF has no text layer (a scanned image?)", UNSCANNABLE),
+     "unscannable", "attachment 1: PDF has no text layer (a scanned image?); OCR read no text",
+     UNSCANNABLE),
     *[(f"real-pdf-truncated-to-{percent}-percent",
        functools.partial(lambda p: real_pdf()[:len(real_pdf()) * p // 100], percent),
        "unscannable", DAMAGED, UNSCANNABLE) for percent in (10, 50, 90, 99)],

@@ -67,7 +67,8 @@ def test_names_follow_prometheus_conventions() -> None:
     for name in samples(Metrics()):
         assert name.startswith("govmilter_")
         assert name.endswith(("_total", "_seconds", "_bytes", "_info", "_bucket", "_count",
-                              "_sum", "_created", "_in_progress")), name
+                              "_sum", "_created", "_in_progress",
+                              "_available")), name  # _available: a 0/1 state, as "up"
 
 
 def test_a_verdict_is_counted_per_message_recipient_rule_and_action() -> None:
