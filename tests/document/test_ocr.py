@@ -14,6 +14,7 @@ import dataclasses
 import struct
 import zlib
 from email.message import EmailMessage
+from typing import Any
 
 import pytest
 from postfix_harness import require
@@ -55,7 +56,7 @@ def mail(data: bytes, filename: str, policy: Policy = POLICY, ocr: bool = True
     return scan_message(message.as_bytes(), policy, ocr=ocr).document
 
 
-def with_limits(**changes: float) -> Policy:
+def with_limits(**changes: Any) -> Policy:
     return dataclasses.replace(POLICY, limits=dataclasses.replace(POLICY.limits, **changes))
 
 
