@@ -20,11 +20,11 @@ import email.policy
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from email import _encoded_words  # type: ignore[attr-defined]  # the stdlib's own decoder
 from email.feedparser import BytesFeedParser
 
 from govmilter.mail.addresses import Address, read_address_header
 from govmilter.mail.limits import Limits, MessageBudget
+from govmilter.mail.speedups import parse_collapsed, stdlib_decoded_payload
 from govmilter.mail.text import decode_header_value, decode_text, html_to_text
 
 #: ``multipart/*`` and ``message/*`` sections the parser may see (so nesting is at most this
@@ -120,7 +120,7 @@ def prepare_for_parser(raw: bytes, limits: Limits
     past :data:`MAX_PARTS`, and ``multipart``/``message`` sections past :data:`MAX_CONTAINERS`,
     whose type is renamed so the parser keeps them as opaque parts (their siblings are still
     read); and the base64 runs of the bytes returned (None when defusing changed them), for
-    :func:`_parse_collapsed`.
+    :func:`govmilter.mail.speedups.parse_collapsed`.
 
     Container words and boundary lines are counted outside base64 runs only: a run's lines hold
     no ``:`` and no ``-``, so they are never a header nor a boundary and cannot open a section
@@ -338,21 +338,6 @@ def decoded_payload(part: email.message.Message, cap: int) -> tuple[bytes, bool]
     return (decoded if isinstance(decoded, bytes) else b""), False
 
 
-def stdlib_decoded_payload(part: email.message.Message) -> object:
-    """``part.get_payload(decode=True)``, with base64 ASCII bodies decoded as it does (same
-    decoder, same defects) but without splitting them into a list of lines first: deleting CR
-    and LF gives the same bytes as joining ``bytes.splitlines()``, without the list."""
-    payload = raw_payload(part)
-    if isinstance(payload, str) and payload.isascii() and \
-            str(part.get("content-transfer-encoding", "")).lower() == "base64":
-        decoded, defects = _encoded_words.decode_b(
-            payload.encode("ascii").translate(None, b"\r\n"))
-        for defect in defects:
-            part.policy.handle_defect(part, defect)
-        return decoded
-    return part.get_payload(decode=True)
-
-
 def parse_message(raw: bytes, limits: Limits,
                   budget: MessageBudget | None = None) -> MessageContent:
     """Walk the MIME tree (iteratively, within ``limits``), collecting texts and attachments.
@@ -365,7 +350,7 @@ def parse_message(raw: bytes, limits: Limits,
     """
     data, unscannable, runs = prepare_for_parser(raw, limits)
     try:
-        message = _parse_collapsed(data, runs)
+        message = parse_collapsed(data, base64_runs(data) if runs is None else runs, _feed)
     except RecursionError:  # prepare_for_parser makes this unreachable; kept as a fail-safe
         return MessageContent("", (), (), (), (), ("message structure could not be parsed",),
                               len(raw))
@@ -395,77 +380,9 @@ def _feed(data: bytes | memoryview) -> email.message.Message:
 #: would make it try every position (runs after a lone CR are simply parsed as they are). Possessive
 #: quantifiers (Python 3.11): the backtracking ones kept 3 bytes of state per byte of the run.
 _BASE64_RUN_RE = re.compile(rb"\n((?:[A-Za-z0-9+/=]++(?:\r\n|\r|\n)){64,}+)")
-#: A run is handed to the parser as one line of this prefix and the run's number: a line of the
-#: same kind, so the parser builds the same tree around it.
-_RUN_PREFIX = "GovmilterCollapsedBase64Run"
-_RUN_TOKEN_RE = re.compile(_RUN_PREFIX + r"([0-9]{8})")
-
-
-def _holds(data: memoryview, needle: bytes, block: int = 1 << 20) -> bool:
-    """Whether ``needle`` occurs in ``data``, searched in overlapping blocks (bounded copies)."""
-    return any(needle in data[start:start + block + len(needle) - 1].tobytes()
-               for start in range(0, len(data), block))
-
-
 def base64_runs(data: memoryview) -> list[Run]:
     """Where the base64 runs of ``data`` are (see :data:`_BASE64_RUN_RE`)."""
     return [match.span(1) for match in _BASE64_RUN_RE.finditer(data)]
-
-
-def _parse_collapsed(data: memoryview, found: list[Run] | None = None) -> email.message.Message:
-    """Parse ``data`` as :func:`_feed` would, without making the parser split base64 runs.
-
-    Each run becomes one token line (keeping the run's last line end, which the parser may strip
-    before a boundary) and is put back into the parsed texts. Unless every token is found exactly
-    once in a part's body, preamble or epilogue (and in no header), ``data`` is parsed as is.
-    ``found``: the runs of ``data`` when already known (:func:`prepare_for_parser`).
-    """
-    runs: list[tuple[int, int]] = []  # run start, end of its last line's text
-    pieces: list[bytes | memoryview] = []
-    done = 0
-    for start, end in base64_runs(data) if found is None else found:
-        if not runs and _holds(data, _RUN_PREFIX.encode()):
-            return _feed(data)  # crafted to hold the prefix: tokens would be ambiguous
-        text_end = end - (2 if data[end - 2:end].tobytes() == b"\r\n" else 1)
-        pieces += (data[done:start], b"%s%08d" % (_RUN_PREFIX.encode(), len(runs)),
-                   data[text_end:end])
-        runs.append((start, text_end))
-        done = end
-    if not runs:
-        return _feed(data)
-    pieces.append(data[done:])
-    message = _feed(b"".join(pieces))
-    if not _restore_runs(message, data, runs):
-        return _feed(data)
-    return message
-
-
-def _restore_runs(message: email.message.Message, data: memoryview,
-                  runs: list[tuple[int, int]]) -> bool:
-    """Put the collapsed runs back into every text of the parsed tree; True when each token was
-    found exactly once, in a body, preamble or epilogue, and none in a header."""
-    seen = [0] * len(runs)
-
-    def restore(match: re.Match[str]) -> str:
-        index = int(match.group(1))
-        if index >= len(runs):
-            return match.group()  # left in place, so the count below fails
-        seen[index] += 1
-        start, end = runs[index]
-        return str(data[start:end], "ascii")  # decoded from the view: no bytes copy
-
-    stack = [message]
-    while stack:
-        part = stack.pop()
-        if any(_RUN_PREFIX in str(value) for _, value in part.raw_items()):
-            return False
-        for attribute in ("_payload", "preamble", "epilogue"):
-            value = getattr(part, attribute, None)
-            if isinstance(value, str) and _RUN_PREFIX in value:
-                setattr(part, attribute, _RUN_TOKEN_RE.sub(restore, value))
-            elif isinstance(value, list):
-                stack.extend(child for child in value if isinstance(child, email.message.Message))
-    return all(count == 1 for count in seen)
 
 
 class _Walk:

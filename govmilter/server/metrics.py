@@ -21,6 +21,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, star
 from govmilter import __version__
 from govmilter.policy import IMPLICIT_RULE_ID, Action, DocumentClass, FailureAction, Mode, Policy
 from govmilter.policy.verdict import FLOWS, Verdict, flow_label
+from govmilter.server.speedups import LabelledChildren
 
 #: Document classes as counted (``any`` is a rule condition, never a finding).
 DOCUMENT_LABELS = tuple(d.value for d in DocumentClass if d is not DocumentClass.ANY)
@@ -47,25 +48,6 @@ DEFAULT_METRICS_PORT = 9755
 
 def _compliance(compliant: bool) -> str:
     return "compliant" if compliant else "non_compliant"
-
-
-class _Children:
-    """A labelled metric's children, found by their label values in one dictionary lookup.
-
-    ``labels()`` checks and converts its arguments and takes a lock on every call; at end of
-    message that would cost more than the counting itself. Safe because govmilter never removes a
-    child of the metrics it reads this way.
-    """
-
-    def __init__(self, metric: Counter) -> None:
-        self._metric = metric
-        self._known: dict[tuple[str, ...], Any] = {}
-
-    def __call__(self, *values: str) -> Any:
-        child = self._known.get(values)
-        if child is None:
-            child = self._known[values] = self._metric.labels(*values)
-        return child
 
 
 class Metrics:
@@ -134,8 +116,9 @@ class Metrics:
         self._policy_lock = threading.Lock()
         self._message_count, self._recipient_count, self._recipient_action_count, \
             self._message_action_count, self._rule_count = (
-                _Children(m) for m in (self.messages, self.recipients, self.recipient_actions,
-                                       self.message_actions, self.rule_matches))
+                LabelledChildren(m) for m in (self.messages, self.recipients,
+                                              self.recipient_actions, self.message_actions,
+                                              self.rule_matches))
         self._initialise()
 
     def _initialise(self) -> None:

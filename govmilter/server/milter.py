@@ -48,6 +48,7 @@ from govmilter.policy.effects import (
     plan,
 )
 from govmilter.policy.verdict import Envelope, MessageFacts, RecipientVerdict, Verdict
+from govmilter.server import speedups
 from govmilter.server.metrics import Metrics, message_mode
 from govmilter.server.spool import MessageSpool
 from govmilter.server.workers import ScanPool
@@ -211,11 +212,8 @@ class GovMilter(Milter.Base):  # type: ignore[misc]
 
     def negotiate(self, opts: list[int]) -> int:
         """pymilter's own negotiation, less its search for ``@Milter.symlist`` callbacks
-        (GovMilter has none; the search cost more than the rest of a connection's set-up)."""
-        self._actions, protocol, _, _ = opts
-        opts[1] = self._protocol = protocol & ~self.protocol_mask()
-        opts[2] = opts[3] = 0
-        return CONTINUE
+        (GovMilter has none): see :func:`govmilter.server.speedups.negotiate`."""
+        return speedups.negotiate(self, opts)
 
     # ---- callbacks -------------------------------------------------------------------------
     @_guarded("connect")

@@ -131,18 +131,6 @@ def harness(**policy_args: Any) -> Harness:
     return h
 
 
-def test_negotiation_asks_postfix_for_what_pymilter_itself_would() -> None:
-    """GovMilter.negotiate leaves out pymilter's search for @Milter.symlist callbacks: right only
-    while none has one (with one, pymilter's own would set a symbol list, or fail here)."""
-    runtime = MilterRuntime(lambda: parse_policy(policy_yaml()))
-    offered = [0x1FF, 0x1FFFFF, 7, 7]  # every action and protocol flag the MTA may offer
-    ours, pymilters = list(offered), list(offered)
-    assert GovMilter(runtime).negotiate(ours) == Milter.CONTINUE
-    assert Milter.Base.negotiate(GovMilter(runtime), pymilters) == Milter.CONTINUE
-    assert ours == pymilters
-    assert ours[1] & Milter.P_NR_HDR and ours[1] & Milter.P_NOHELO  # headers unanswered, no HELO
-
-
 def test_official_to_official_is_tagged_compliant() -> None:
     h = harness()
     assert h.feed(PLAIN, OFFICIAL_SENDER, OFFICIAL_RCPT) == Milter.CONTINUE

@@ -1,14 +1,17 @@
-"""Message parsing shortcuts (issue #7): base64 runs are not split line by line by the stdlib
-parser, and the result is exactly the one of the plain parse, wherever the run sits.
+"""The stdlib email internals govmilter.mail.speedups relies on: base64 runs are not split line by
+line by the stdlib parser, and the result is exactly the one of the plain parse, wherever the run
+sits; base64 bodies decode as ``get_payload(decode=True)`` decodes them. Each test fails when the
+stdlib changes under the shortcut (then the shortcut goes, or follows the stdlib).
 
 Each case parses the message twice, with the shortcut and with it switched off, and compares
-every field of the :class:`~govmilter.mail.message.MessageContent`.
+every field of the :class:`~govmilter.mail.message.MessageContent`, and the parsed trees.
 """
 
 from __future__ import annotations
 
 import base64
 import email
+import email.message
 import email.policy
 import re
 
@@ -16,7 +19,8 @@ import pytest
 from hostile_mail import OFFICIAL_TEXT, message, multipart
 
 import govmilter.mail.message
-from govmilter.mail.message import MessageContent, parse_message, stdlib_decoded_payload
+from govmilter.mail.message import MessageContent, base64_runs, parse_message
+from govmilter.mail.speedups import parse_collapsed, stdlib_decoded_payload
 from govmilter.policy import Limits
 
 LIMITS = Limits()
@@ -81,6 +85,37 @@ CASES = {
 def test_base64_runs_give_the_same_content_as_the_plain_parse(
         raw: bytes, limits: Limits, monkeypatch: pytest.MonkeyPatch) -> None:
     assert parse_message(raw, limits) == parse_without_shortcut(raw, limits, monkeypatch)
+
+
+@pytest.mark.parametrize("raw", CASES.values(), ids=CASES.keys())
+def test_the_collapsed_parse_builds_the_stdlib_parsers_tree(raw: bytes) -> None:
+    """The same tree, part by part (what ``_restore_runs`` writes back is what the parser would
+    have kept: ``_payload``, ``preamble``, ``epilogue``)."""
+    data = memoryview(raw)
+    ours = parse_collapsed(data, base64_runs(data), govmilter.mail.message._feed)
+    theirs = govmilter.mail.message._feed(data)
+    assert ours.as_bytes() == theirs.as_bytes()
+    ours_parts, theirs_parts = list(ours.walk()), list(theirs.walk())
+    assert [p.get_content_type() for p in ours_parts] == \
+        [p.get_content_type() for p in theirs_parts]
+    for mine, stdlib in zip(ours_parts, theirs_parts, strict=True):
+        assert (mine.preamble, mine.epilogue) == (stdlib.preamble, stdlib.epilogue)
+        if not mine.is_multipart():
+            assert mine.get_payload() == stdlib.get_payload()
+
+
+def test_a_large_attachment_reaches_the_parser_as_one_line() -> None:
+    """The shortcut is taken: one parse, of far fewer bytes (a stdlib change that made the runs
+    unrestorable would parse twice, and this fails)."""
+    fed: list[int] = []
+
+    def feed(data: bytes | memoryview) -> email.message.Message:
+        fed.append(len(data))
+        return govmilter.mail.message._feed(data)
+
+    raw = multipart([attachment()])
+    parse_collapsed(memoryview(raw), base64_runs(memoryview(raw)), feed)
+    assert len(fed) == 1 and fed[0] < len(raw) // 10, fed
 
 
 def test_attachment_is_decoded_whole_from_a_collapsed_run() -> None:

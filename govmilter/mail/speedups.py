@@ -1,0 +1,107 @@
+"""The mail layer's uses of the standard library's email internals, kept for speed.
+
+Each is pinned by a test in ``tests/mail/test_mail_speedups.py`` that fails when the stdlib changes
+under it (the daemon's own, on pymilter, prometheus_client and logging, are
+:mod:`govmilter.server.speedups`):
+
+- :func:`parse_collapsed`: the parser is handed each base64 run as one token line and the run is
+  put back into the parsed texts afterwards (``Message._payload``, ``preamble``, ``epilogue``), so
+  that it does not split a large attachment line by line, most of the time its parse costs;
+- :func:`stdlib_decoded_payload`: base64 bodies decoded by ``email._encoded_words.decode_b``, the
+  decoder ``get_payload(decode=True)`` uses, without the list of lines it makes first.
+"""
+
+from __future__ import annotations
+
+import email.message
+import re
+from collections.abc import Callable
+from email import _encoded_words  # type: ignore[attr-defined]  # the stdlib's own decoder
+
+#: Parses bytes into a message tree (:func:`govmilter.mail.message.parse_message`'s feeder).
+Feed = Callable[[bytes | memoryview], email.message.Message]
+
+#: A run is handed to the parser as one line of this prefix and the run's number: a line of the
+#: same kind, so the parser builds the same tree around it.
+_RUN_PREFIX = "GovmilterCollapsedBase64Run"
+_RUN_TOKEN_RE = re.compile(_RUN_PREFIX + r"([0-9]{8})")
+
+
+def _holds(data: memoryview, needle: bytes, block: int = 1 << 20) -> bool:
+    """Whether ``needle`` occurs in ``data``, searched in overlapping blocks (bounded copies)."""
+    return any(needle in data[start:start + block + len(needle) - 1].tobytes()
+               for start in range(0, len(data), block))
+
+
+def parse_collapsed(data: memoryview, found: list[tuple[int, int]],
+                    feed: Feed) -> email.message.Message:
+    """Parse ``data`` as ``feed`` would, without making the parser split its base64 runs.
+
+    ``found``: (start, end) of each run, its lines only base64 characters, each with its line
+    end. Each run becomes one token line (keeping the run's last line end, which the parser may
+    strip before a boundary) and is put back into the parsed texts. Unless every token is found
+    exactly once in a part's body, preamble or epilogue (and in no header), ``data`` is parsed as
+    is.
+    """
+    runs: list[tuple[int, int]] = []  # run start, end of its last line's text
+    pieces: list[bytes | memoryview] = []
+    done = 0
+    for start, end in found:
+        if not runs and _holds(data, _RUN_PREFIX.encode()):
+            return feed(data)  # crafted to hold the prefix: tokens would be ambiguous
+        text_end = end - (2 if data[end - 2:end].tobytes() == b"\r\n" else 1)
+        pieces += (data[done:start], b"%s%08d" % (_RUN_PREFIX.encode(), len(runs)),
+                   data[text_end:end])
+        runs.append((start, text_end))
+        done = end
+    if not runs:
+        return feed(data)
+    pieces.append(data[done:])
+    message = feed(b"".join(pieces))
+    if not _restore_runs(message, data, runs):
+        return feed(data)
+    return message
+
+
+def _restore_runs(message: email.message.Message, data: memoryview,
+                  runs: list[tuple[int, int]]) -> bool:
+    """Put the collapsed runs back into every text of the parsed tree; True when each token was
+    found exactly once, in a body, preamble or epilogue, and none in a header."""
+    seen = [0] * len(runs)
+
+    def restore(match: re.Match[str]) -> str:
+        index = int(match.group(1))
+        if index >= len(runs):
+            return match.group()  # left in place, so the count below fails
+        seen[index] += 1
+        start, end = runs[index]
+        return str(data[start:end], "ascii")  # decoded from the view: no bytes copy
+
+    stack = [message]
+    while stack:
+        part = stack.pop()
+        if any(_RUN_PREFIX in str(value) for _, value in part.raw_items()):
+            return False
+        for attribute in ("_payload", "preamble", "epilogue"):
+            value = getattr(part, attribute, None)
+            if isinstance(value, str) and _RUN_PREFIX in value:
+                setattr(part, attribute, _RUN_TOKEN_RE.sub(restore, value))
+            elif isinstance(value, list):
+                stack.extend(child for child in value if isinstance(child, email.message.Message))
+    return all(count == 1 for count in seen)
+
+
+def stdlib_decoded_payload(part: email.message.Message) -> object:
+    """``part.get_payload(decode=True)``, with base64 ASCII bodies decoded as it does (same
+    decoder, same defects) but without splitting them into a list of lines first: deleting CR
+    and LF gives the same bytes as joining ``bytes.splitlines()``, without the list."""
+    # the body as parsed: get_payload() would first decode an 8-bit body with its charset
+    payload = getattr(part, "_payload", None)
+    if isinstance(payload, str) and payload.isascii() and \
+            str(part.get("content-transfer-encoding", "")).lower() == "base64":
+        decoded, defects = _encoded_words.decode_b(
+            payload.encode("ascii").translate(None, b"\r\n"))
+        for defect in defects:
+            part.policy.handle_defect(part, defect)
+        return decoded
+    return part.get_payload(decode=True)
