@@ -38,6 +38,7 @@ from govmilter.document.worddoc import is_ole, ole_text
 from govmilter.mail.message import Attachment
 from govmilter.mail.text import decode_text, html_to_text
 
+_CONTROL_BYTES = bytes(b for b in range(32) if b not in b"\t\n\r\f") + b"\x7f"
 _TEXT_EXTENSIONS = (".txt", ".htm", ".html", ".eml", ".csv", ".xml")
 _ZIP_EXTENSIONS = (".zip", ".docx", ".docm", ".dotx", ".xlsx", ".xlsm", ".pptx", ".pptm", ".odt",
                    ".ods", ".odp")
@@ -77,7 +78,7 @@ class Extraction:
 
 def sniff(data: bytes, filename: str | None, content_type: str) -> str | None:
     """The format to read a file as: pdf, zip, packed (:mod:`.packed`), edxml, ole, rtf, text,
-    html, image, or None to skip it."""
+    html, image, or None to skip it (a binary file of no format read here: a program...)."""
     name = (filename or "").lower()
     if data.startswith(b"%PDF-"):
         return "pdf"
@@ -111,7 +112,19 @@ def sniff(data: bytes, filename: str | None, content_type: str) -> str | None:
         return "html"
     if content_type.startswith("text/") or name.endswith(_TEXT_EXTENSIONS):
         return "text"
+    if looks_like_text(data):
+        return "text"  # a letter.txt renamed letter.dat (or sent with no name) is still read
     return None
+
+
+def looks_like_text(data: bytes) -> bool:
+    """True when the first 4 KiB hold no NUL and almost no other control bytes: text in UTF-8
+    or an 8-bit code page (TCVN3, VNI), not an image or another binary format."""
+    head = data[:4096]
+    if not head or b"\0" in head:
+        return False
+    controls = len(head) - len(head.translate(None, _CONTROL_BYTES))
+    return controls * 100 <= len(head)
 
 
 def extract_attachments(attachments: tuple[Attachment, ...], budget: ScanBudget,

@@ -75,6 +75,9 @@ CARRIERS: list[tuple[str, Callable[[], bytes], str]] = [
     # the bytes decide, not the name: a RAR called .dat, a 7z called .pdf
     ("rar-named-dat", lambda: rar5(FILES), "tai-lieu.dat"),
     ("7z-named-pdf", lambda: seven_zip(FILES), "tai-lieu.pdf"),
+    # a name that says nothing: the text is read as text
+    ("txt-renamed-dat-in-7z", lambda: seven_zip({"tai-lieu.dat": LETTER}), "tai-lieu.7z"),
+    ("xz-named-bin", lambda: compressed(LETTER, "xz"), "tai-lieu.bin"),
     # archives inside archives: a ZIP in a 7z in a RAR
     ("zip-in-7z-in-rar", lambda: rar5({"b.7z": seven_zip({"c.zip": zip_archive(FILES)})}),
      "tai-lieu.rar"),
@@ -105,8 +108,9 @@ def test_an_unmarked_letter_in_a_7z_is_official_and_tagged(tmp_path: Path) -> No
 
 
 def test_an_archive_of_ordinary_files_is_none(tmp_path: Path) -> None:
-    verdict = verdict_of(tmp_path, seven_zip({"menu.txt": "Thực đơn trưa nay".encode()}),
-                         "a.7z")
+    photo = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 16  # binary: not read as text
+    verdict = verdict_of(tmp_path, seven_zip({"menu.txt": "Thực đơn trưa nay".encode(),
+                                              "anh.dat": photo}), "a.7z")
     assert verdict["document_class"] == "none"
     assert rule_action(verdict) == NONE
 
