@@ -41,7 +41,7 @@ RESTRICTED = {
     "prometheus_client": ("govmilter.server",),
     "dns": ("govmilter.domains.dnsintel",),
     "libarchive": ("govmilter.document.packed",),
-    "olefile": ("govmilter.document.worddoc",),
+    "olefile": ("govmilter.document.ole",),
 }
 
 

@@ -30,11 +30,11 @@ from govmilter.document.office import (
     pptx_text,
     xlsx_text,
 )
+from govmilter.document.ole import is_ole, ole_text
 from govmilter.document.packed import packed_kind, packed_magic, read_packed
 from govmilter.document.pdf import NoTextLayer, pdf_signature, pdf_text, render_pdf_page
 from govmilter.document.rtf import is_rtf, rtf_text
 from govmilter.document.scanned import OcrSession, OcrText
-from govmilter.document.worddoc import is_ole, ole_text
 from govmilter.mail.message import Attachment
 from govmilter.mail.text import decode_text, html_to_text
 
@@ -163,7 +163,8 @@ def _extract(filename: str | None, content_type: str, data: bytes, source: str,
         elif kind == "edxml":
             _edxml(data, source, budget, found, depth)
         elif kind == "ole":
-            _add(found, budget, f"{source} (Word 97-2003)", ole_text(data, budget, source))
+            office, text = ole_text(data, budget, source)
+            _add(found, budget, f"{source} ({office})", text)
         elif kind == "rtf":
             _add(found, budget, f"{source} (RTF)", rtf_text(data, budget))
         elif kind in ("text", "html"):

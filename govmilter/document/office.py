@@ -123,10 +123,16 @@ def sheet_xml_text(xml: str) -> str:
             continue
         inner = _strip(xml[pos:closing])
         if name != "is":
-            inner = _HEADER_CODE_RE.sub(lambda m: "\n" if m.group(1) else "", inner)
+            inner = header_footer_text(inner)
         texts.append(inner)
         pos = closing + len(qualified) + 3
     return "\n".join(texts)
+
+
+def header_footer_text(text: str) -> str:
+    """A spreadsheet's print header or footer without its codes; each section (``&L``, ``&C``,
+    ``&R``) on a line of its own."""
+    return _HEADER_CODE_RE.sub(lambda m: "\n" if m.group(1) else "", text)
 
 
 def _numbered(names: list[str], stem: str) -> list[str]:

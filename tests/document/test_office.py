@@ -34,8 +34,14 @@ from hostile_mail import (
 from govmilter.document.budget import ScanBudget, Unscannable
 from govmilter.document.legacy import encode_tcvn3
 from govmilter.document.office import sheet_xml_text
+from govmilter.document.ole import (
+    _pieces_text,
+    _text_atoms,
+    _without_field_codes,
+    _workbook_strings,
+    ole_text,
+)
 from govmilter.document.rtf import rtf_text
-from govmilter.document.worddoc import _pieces_text, _without_field_codes, ole_text
 from govmilter.mail.limits import Limits
 
 OFFICE = Path(__file__).parent.parent / "data" / "office"
@@ -66,6 +72,10 @@ READ = [
      ".sheet", "secret", SECRET, "attachment 1 (XLSX): number/symbol 45/BC-UBND"),
     ("trinh-chieu.pptx", "tc.pptx", "application/octet-stream", "secret", SECRET,
      "attachment 1 (PPTX): number/symbol 588/BTTTT-THH"),
+    ("bao-cao.xls", "bc.xls", "application/vnd.ms-excel", "secret", SECRET,
+     "attachment 1 (Excel 97-2003): number/symbol 45/BC-UBND"),
+    ("trinh-chieu.ppt", "tc.ppt", "application/vnd.ms-powerpoint", "secret", SECRET,
+     "attachment 1 (PowerPoint 97-2003): number/symbol 588/BTTTT-THH"),
 ]
 
 
@@ -133,7 +143,8 @@ def test_a_doc_inside_a_7z_is_read(tmp_path: Path) -> None:
 
 
 def test_the_doc_text_is_the_document_s_in_order() -> None:
-    text = ole_text(sample("cong-van-mat-header.doc"), ScanBudget(Limits()), "attachment 1")
+    kind, text = ole_text(sample("cong-van-mat-header.doc"), ScanBudget(Limits()), "attachment 1")
+    assert kind == "Word 97-2003"
     lines = text.splitlines()
     # table cells are lines of their own; the header and the footer's page field come after
     # the main text, the field's code (PAGE) dropped and its result kept
@@ -157,8 +168,6 @@ NOT_READ = [
      "attachment 1: Office document is password-protected (encrypted)"),
     ("password-doc", encrypted_doc(), "cv.doc",
      "attachment 1: Word 97-2003 document is password-protected (encrypted)"),
-    ("xls", sample("bao-cao.xls"), "bc.xls",
-     "attachment 1: Excel 97-2003 workbook: its text is not read"),
     ("text-named-doc", b"CONG HOA XA HOI CHU NGHIA VIET NAM\n", "cv.doc",
      "attachment 1: Word/Excel/PowerPoint 97-2003 file could not be read (not an OLE file)"),
     ("doc-cut-in-half", sample("cong-van-mat.doc")[:5000], "cv.doc",
@@ -202,7 +211,7 @@ def test_looping_sector_chains_are_refused_or_bounded() -> None:
     with pytest.raises(Unscannable, match="could not be opened"):
         ole_text(looping(data, "directory"), ScanBudget(Limits()), "a")
     # the stream's chain loops: olefile reads its declared size (at most the file's), no more
-    text = ole_text(looping(data, "WordDocument"), ScanBudget(Limits()), "a")
+    _, text = ole_text(looping(data, "WordDocument"), ScanBudget(Limits()), "a")
     assert len(text) < len(data)
 
 
@@ -233,8 +242,8 @@ def test_a_piece_table_repeating_one_piece_is_cut_at_the_attachment_limit() -> N
     text = _pieces_text(word, clx([(4000, 0, False)] * 100_000), budget, "attachment 1")
     assert time.monotonic() - start < TIME_BOUND
     assert len(text) == 50_000
-    assert budget.reasons == ["attachment 1: Word 97-2003 document text longer than 50000 "
-                              "characters was cut"]
+    assert budget.reasons == ["attachment 1: Word 97-2003 text longer than 50000 characters was "
+                              "cut"]
 
 
 def test_a_piece_table_out_of_order_is_damaged() -> None:
@@ -253,6 +262,55 @@ def test_a_piece_table_out_of_order_is_damaged() -> None:
 ])
 def test_field_codes_are_dropped_and_results_kept(text: str, kept: str) -> None:
     assert _without_field_codes(text) == kept
+
+
+# ---- Excel and PowerPoint records, by the specifications ---------------------------------
+
+def biff(kind: int, body: bytes) -> bytes:
+    return struct.pack("<HH", kind, len(body)) + body
+
+
+BOF8 = biff(0x0809, struct.pack("<HH", 0x0600, 0x0005) + bytes(12))
+
+
+def test_shared_strings_go_on_in_continue_records_changing_width() -> None:
+    # "Số: 12" starts 8-bit ("S") and goes on in UTF-16 in a CONTINUE ("ố: 12"); then a rich
+    # string whose formatting runs are split across the next CONTINUE; then "MẬT"
+    first = struct.pack("<HB", 6, 0x00) + b"S"
+    second = b"\x01" + "ố: 12".encode("utf-16-le")
+    rich = struct.pack("<HBH", 2, 0x08, 1) + b"ab" + b"\0\0"
+    rest = b"\0\0" + struct.pack("<HB", 3, 0x01) + "MẬT".encode("utf-16-le")
+    stream = (BOF8 + biff(0x00FC, struct.pack("<II", 3, 3) + first) + biff(0x003C, second + rich)
+              + biff(0x003C, rest) + biff(0x000A, b""))
+    assert list(_workbook_strings(stream)) == ["Số: 12\n", "ab\n", "MẬT\n"]
+
+
+@pytest.mark.parametrize(("stream", "reason"), [
+    (BOF8 + biff(0x002F, bytes(6)), "Excel 97-2003 workbook is password-protected"),
+    (biff(0x0809, struct.pack("<HH", 0x0500, 5)), "not BIFF8"),
+])
+def test_encrypted_and_old_workbooks_are_named(stream: bytes, reason: str) -> None:
+    with pytest.raises(Unscannable, match=reason):
+        list(_workbook_strings(stream))
+
+
+def test_a_shared_string_claiming_more_than_there_is_ends_the_table() -> None:
+    stream = BOF8 + biff(0x00FC, bytes(8) + struct.pack("<HB", 65535, 1) + b"ab" * 10)
+    assert list(_workbook_strings(stream)) == []
+
+
+def ppt(version: int, kind: int, body: bytes) -> bytes:
+    return struct.pack("<HHI", version, kind, len(body)) + body
+
+
+def test_text_atoms_are_found_inside_containers() -> None:
+    atoms = (ppt(0x00, 0x0FA0, "Số: 1/UBND\rMẬT".encode("utf-16-le"))
+             + ppt(0x00, 0x0FA8, b"Noi nhan:") + ppt(0x00, 0x0FBA, b"not text"))
+    stream = ppt(0x0F, 0x03E8, atoms) + ppt(0x00, 0x0FA8, b"x" * 3)[:-1]
+    assert "".join(_text_atoms(stream)) == "Số: 1/UBND\nMẬT\nNoi nhan:\nxx\n"
+    # a header claiming 4 GiB ends the walk; a run of empty containers moves 8 bytes each
+    assert list(_text_atoms(struct.pack("<HHI", 0, 0x0FA0, 0xFFFFFFFF) + b"a")) == ["\ufffd\n"]
+    assert list(_text_atoms(ppt(0x0F, 1, b"") * 100_000)) == []
 
 
 # ---- RTF ------------------------------------------------------------------------------------

@@ -25,3 +25,4 @@ lo --convert-to 'docx:MS Word 2007 XML' --outdir "$work" cong-van-mat.doc
 python3 -c 'import sys; from msoffcrypto.format.ooxml import OOXMLFile
 OOXMLFile(open(sys.argv[1], "rb")).encrypt("hunter2", open(sys.argv[2], "wb"))' \
   "$work/cong-van-mat.docx" cong-van-mat-password.docx
+lo --convert-to 'ppt:MS PowerPoint 97' --outdir . trinh-chieu.fodp
