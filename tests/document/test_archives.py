@@ -108,9 +108,9 @@ def test_an_unmarked_letter_in_a_7z_is_official_and_tagged(tmp_path: Path) -> No
 
 
 def test_an_archive_of_ordinary_files_is_none(tmp_path: Path) -> None:
-    photo = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 16  # binary: not read as text
+    program = b"\x7fELF\x02\x01\x01" + bytes(range(256)) * 16  # binary: not read as text
     verdict = verdict_of(tmp_path, seven_zip({"menu.txt": "Thực đơn trưa nay".encode(),
-                                              "anh.dat": photo}), "a.7z")
+                                              "tool.dat": program}), "a.7z")
     assert verdict["document_class"] == "none"
     assert rule_action(verdict) == NONE
 
