@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from govmilter import __version__
+from govmilter.console.commands import add_console_arguments
 from govmilter.domains.classify import Classifier
 from govmilter.domains.dnsintel import DnsIntel, dns_classifier
 from govmilter.mail.addresses import parse_address
@@ -130,6 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
                          help="print the check --json object with each recipient's rule walk")
 
     add_incident_arguments(sub)
+    add_console_arguments(sub)
 
     report = sub.add_parser("report", help="write the compliance report from Prometheus data")
     report.add_argument("--prometheus", required=True, metavar="URL",
@@ -380,9 +382,16 @@ def cmd_run(args: argparse.Namespace) -> int:
         return EXIT_USAGE
 
 
+def _run_console(args: argparse.Namespace) -> int:
+    """``govmilter console``: Flask and waitress are imported only when the console runs."""
+    from govmilter.console.commands import run_console
+
+    return run_console(args)
+
+
 COMMANDS = {"check": cmd_check, "run": cmd_run, "validate": cmd_validate, "report": cmd_report,
             "replay": cmd_replay, "explain": cmd_explain, "eval": cmd_eval,
-            "incidents": run_incidents}
+            "incidents": run_incidents, "console": _run_console}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -34,7 +34,8 @@ APT_PACKAGES=(postfix libmilter-dev miltertest dnsmasq-base prometheus gcc pytho
               fonts-dejavu-core systemd libarchive-tools p7zip-full bzip2 xz-utils
               tesseract-ocr tesseract-ocr-vie tesseract-ocr-osd libtesseract-dev
               libleptonica-dev pkg-config g++
-              postgresql)  # postgresql: the incident store's tests run a private cluster
+              postgresql  # postgresql: the incident store's tests run a private cluster
+              chromium chromium-driver)  # the console's tests drive Debian's Chromium (Selenium)
 use_venv=no
 if ! command -v "$PYTHON" >/dev/null 2>&1; then
   case "$PYTHON" in
@@ -75,7 +76,7 @@ if [ "$use_venv" = yes ]; then
   stamp=$GOVMILTER_VENV/.setup-stamp
 fi
 
-if ! "$PYTHON" -c "import govmilter, Milter, miltertest, pytest, pypdfium2, fpdf, mkdocs, idna, confusables, libarchive, sqlalchemy, alembic, psycopg, olefile" \
+if ! "$PYTHON" -c "import govmilter, Milter, miltertest, pytest, pypdfium2, fpdf, mkdocs, idna, confusables, libarchive, sqlalchemy, alembic, psycopg, olefile, flask, waitress, argon2, selenium" \
      2>/dev/null \
    || ! "$PYTHON" -c "import PIL, tesserocr" 2>/dev/null \
    || [ pyproject.toml -nt "$stamp" ] 2>/dev/null; then

@@ -125,6 +125,13 @@ class IncidentQuery:
     status: IncidentStatus | None = None
     held: bool | None = None
     queue_id: str | None = None
+    action: str | None = None  #: the message's action (tag, quarantine, reject)
+    secrecy: str | None = None  #: the document's secrecy marking, as stored (``MẬT``...)
+    document_number: str | None = None  #: the number/symbol, exact, case-insensitive
+    text: str | None = None  #: a piece of the subject, sender, document number or id
+    #: keyset paging: only incidents older than this (created_at, id), the last one shown;
+    #: a page then costs the same at the 100,000th incident as at the first
+    before: tuple[_dt.datetime, str] | None = None
     limit: int = 100
     offset: int = 0
 

@@ -82,6 +82,12 @@ incidents = Table(
     Index("ix_incidents_queue_id", "queue_id"),
     Index("ix_incidents_sender_lower", "sender_lower"),
     Index("ix_incidents_rule_id", "rule_id"),
+    # the console's filters, each with the list's order so a filtered page reads few rows
+    Index("ix_incidents_action", "action", "created_at"),
+    Index("ix_incidents_secrecy", "secrecy", "created_at"),
+    Index("ix_incidents_held", "held", "status", "created_at"),
+    Index("ix_incidents_document_number", "document_number"),
+    Index("ix_incidents_created_id", "created_at", "id"),
 )
 
 incident_recipients = Table(
@@ -167,4 +173,15 @@ audit_log = Table(
     Column("detail", Text, nullable=False),
     Index("ix_audit_log_at", "at"),
     Index("ix_audit_log_incident_id", "incident_id"),
+)
+
+#: the web console's local accounts (docs/console.md); only the argon2 hash of a password
+console_accounts = Table(
+    "console_accounts", metadata,
+    Column("name", String(64), primary_key=True),
+    Column("role", String(16), nullable=False),
+    Column("password_hash", Text, nullable=False),
+    Column("disabled", Boolean, nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("changed_at", UtcDateTime(), nullable=False),
 )

@@ -149,8 +149,12 @@ class IncidentStore:
         t = schema.incidents
         with self._connect() as conn:
             total = conn.scalar(select(func.count()).select_from(t).where(condition)) or 0
-            rows = conn.execute(select(t).where(condition)
-                                .order_by(t.c.created_at.desc(), t.c.id.desc())
+            page = select(t).where(condition)
+            if query.before is not None:
+                at, key = query.before
+                page = page.where(or_(t.c.created_at < at,
+                                      and_(t.c.created_at == at, t.c.id < key)))
+            rows = conn.execute(page.order_by(t.c.created_at.desc(), t.c.id.desc())
                                 .limit(limit).offset(max(0, query.offset))).mappings().all()
             return IncidentPage(self._complete(conn, rows), total, query)
 
@@ -349,12 +353,27 @@ def _conditions(query: IncidentQuery) -> Any:
         parts.append(t.c.queue_id == query.queue_id)
     if query.sender is not None:
         parts.append(t.c.sender_lower == query.sender.strip().lower())
+    if query.action is not None:
+        parts.append(t.c.action == query.action)
+    if query.secrecy is not None:
+        parts.append(t.c.secrecy == query.secrecy)
+    if query.document_number is not None:
+        parts.append(func.lower(t.c.document_number) == query.document_number.strip().lower())
+    if query.text:
+        pattern = "%" + _escape_like(query.text.strip().lower()) + "%"
+        parts.append(or_(*(func.lower(column).like(pattern, escape="\\") for column in
+                           (t.c.subject, t.c.sender_lower, t.c.document_number, t.c.id))))
     if query.rule_id is not None:
         r = schema.incident_recipients
         parts.append(or_(t.c.rule_id == query.rule_id,
                          exists().where(and_(r.c.incident_id == t.c.id,
                                              r.c.rule_id == query.rule_id))))
     return and_(True, *parts)
+
+
+def _escape_like(text: str) -> str:
+    """``text`` matched literally by LIKE: its own %, _ and the escape character escaped."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def _opening_reason(incident: Incident) -> str:

@@ -1,4 +1,4 @@
-"""deploy/: the Postfix snippet on Debian's default main.cf, and the systemd unit.
+"""deploy/: the Postfix snippet on Debian's default main.cf, and the systemd units.
 
 The snippet is appended to Debian's default ``main.cf`` (the template Debian's postinst starts
 from, ``/usr/share/postfix/main.cf.debian``), as docs/admin.md's install section does, in a
@@ -20,6 +20,7 @@ from postfix_harness import REPO_ROOT, PrivatePostfix, require, require_postfix
 
 SNIPPET = REPO_ROOT / "deploy" / "postfix-main.cf"
 UNIT = REPO_ROOT / "deploy" / "govmilter.service"
+CONSOLE_UNIT = REPO_ROOT / "deploy" / "govmilter-console.service"
 ADMIN_GUIDE = REPO_ROOT / "docs" / "admin.md"
 DEBIAN_MAIN_CF = Path("/usr/share/postfix/main.cf.debian")
 DEBIAN_MASTER_CF = Path("/usr/share/postfix/master.cf.dist")
@@ -119,9 +120,9 @@ def test_settings_are_what_the_admin_guide_table_says(debian_postfix: PrivatePos
         assert macros <= set(raw[name].split()), (name, raw[name])
 
 
-def unit_commands() -> list[Path]:
+def unit_commands(unit: Path = UNIT) -> list[Path]:
     """The programs the unit's ``Exec*=`` lines run (prefixes such as ``+`` left out)."""
-    text = UNIT.read_text()
+    text = unit.read_text()
     commands = re.findall(r"^Exec\w+=[-+!@:]*(/\S+)", text, flags=re.MULTILINE)
     return [Path(command) for command in commands]
 
@@ -133,10 +134,40 @@ def test_unit_runs_the_installed_program_from_the_admin_guide() -> None:
     assert re.search(r"^ProtectHome=yes$", UNIT.read_text(), flags=re.MULTILINE)
 
 
-def test_unit_documentation_is_the_guides_the_install_puts_in_usr_share_doc() -> None:
+def settings_of(unit: Path) -> dict[str, list[str]]:
+    """``Key=value`` lines of a unit (continuation lines joined), values by key."""
+    found: dict[str, list[str]] = {}
+    text = re.sub(r"\\\n\s*", " ", unit.read_text())
+    for key, value in re.findall(r"^(\w+)=(.*)$", text, flags=re.MULTILINE):
+        found.setdefault(key, []).append(value.strip())
+    return found
+
+
+#: settings of the milter's unit that confine it; the console's must have each, alike
+HARDENING = ("PrivateTmp", "NoNewPrivileges", "ProtectSystem", "ProtectHome",
+             "ProtectKernelTunables", "ProtectKernelModules", "ProtectControlGroups",
+             "RestrictAddressFamilies", "LockPersonality", "StateDirectory",
+             "StateDirectoryMode")
+
+
+def test_the_console_unit_is_confined_like_the_milters_and_listens_on_loopback() -> None:
+    milter, console = settings_of(UNIT), settings_of(CONSOLE_UNIT)
+    for key in HARDENING:
+        assert key in milter, key
+        assert console.get(key) == milter[key], key
+    assert console["User"] == milter["User"]  # the SQLite store is the milter user's
+    assert console["CapabilityBoundingSet"] == [""]
+    assert unit_commands(CONSOLE_UNIT) == [PROGRAM]
+    start = console["ExecStart"][0].split()
+    assert start[1] == "console" and start[start.index("--listen") + 1] == "127.0.0.1:8025"
+    assert "--secure-cookies" in start
+
+
+@pytest.mark.parametrize("unit", [UNIT, CONSOLE_UNIT], ids=lambda unit: unit.name)
+def test_unit_documentation_is_the_guides_the_install_puts_in_usr_share_doc(unit: Path) -> None:
     """``Documentation=`` names files the guide's install commands copy from docs/."""
     installed = Path("/usr/share/doc/govmilter")
-    urls = re.findall(r"^Documentation=(.+)$", UNIT.read_text(), flags=re.MULTILINE)
+    urls = re.findall(r"^Documentation=(.+)$", unit.read_text(), flags=re.MULTILINE)
     pages = [Path(url.removeprefix("file://")) for url in " ".join(urls).split()]
     assert pages and all(url.startswith("file:///") for url in " ".join(urls).split())
     for page in pages:
@@ -145,7 +176,8 @@ def test_unit_documentation_is_the_guides_the_install_puts_in_usr_share_doc() ->
     assert f"install -d {installed} && cp -r docs/. " in guide
 
 
-def test_systemd_analyze_verify_accepts_the_unit(tmp_path: Path) -> None:
+@pytest.mark.parametrize("unit", [UNIT, CONSOLE_UNIT], ids=lambda unit: unit.name)
+def test_systemd_analyze_verify_accepts_the_unit(tmp_path: Path, unit: Path) -> None:
     """``systemd-analyze verify`` on a root holding the unit, systemd's own units and the
     programs the unit runs: the real ones, and a stand-in for the govmilter the guide installs
     in /opt (a test machine need not have it). Verify also checks that they are executable."""
@@ -154,14 +186,14 @@ def test_systemd_analyze_verify_accepts_the_unit(tmp_path: Path) -> None:
     assert analyze is not None
     root = tmp_path / "root"
     (root / "etc" / "systemd" / "system").mkdir(parents=True)
-    shutil.copy(UNIT, root / "etc" / "systemd" / "system" / UNIT.name)
+    shutil.copy(unit, root / "etc" / "systemd" / "system" / unit.name)
     (root / "usr" / "lib" / "systemd").mkdir(parents=True)
     shutil.copytree("/usr/lib/systemd/system", root / "usr" / "lib" / "systemd" / "system",
                     symlinks=True)
     for merged in ("bin", "sbin", "lib"):  # Debian 12's merged /usr
         if Path(f"/{merged}").is_symlink():
             (root / merged).symlink_to(f"usr/{merged}")
-    for command in unit_commands():
+    for command in unit_commands(unit):
         target = root / command.resolve().relative_to("/")
         target.parent.mkdir(parents=True, exist_ok=True)
         if command == PROGRAM:
@@ -169,7 +201,7 @@ def test_systemd_analyze_verify_accepts_the_unit(tmp_path: Path) -> None:
             target.chmod(0o755)
         else:
             shutil.copy2(command, target)
-    result = subprocess.run([analyze, "verify", f"--root={root}", UNIT.name], text=True,
+    result = subprocess.run([analyze, "verify", f"--root={root}", unit.name], text=True,
                             capture_output=True, timeout=60, check=False)
     # a parse error (unknown key, bad value) is only a message: rc 0, so no output is required
     assert result.returncode == 0 and result.stdout + result.stderr == "", \

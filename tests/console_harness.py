@@ -1,0 +1,110 @@
+"""The console for tests: a store with accounts and incidents, a held-mail stand-in, the
+console served by waitress on a free loopback port, and Debian's Chromium driven by Selenium."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import datetime as _dt
+import shutil
+import tempfile
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+from incident_samples import make_incident
+
+from govmilter.console.accounts import add_account
+from govmilter.console.app import create_app
+from govmilter.console.held import HeldContent
+from govmilter.console.settings import ConsoleSettings
+from govmilter.store import Incident, IncidentStatus, IncidentStore
+from govmilter.store.accounts import Role
+
+PASSWORDS = {"viewer": "xem-thoi-khong-sua-1", "officer": "can-bo-xu-ly-thu-2",
+             "admin": "quan-tri-tai-khoan-3"}
+HOSTILE = "<script>alert('x')</script><b>đậm</b>"
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+
+
+def add_accounts(store: IncidentStore) -> None:
+    """One account of each role, named after it."""
+    for role in Role:
+        add_account(store, role.value, role, PASSWORDS[role.value], "test")
+
+
+def held_incident(created: _dt.datetime, **changes: Any) -> Incident:
+    """A held (quarantined) secret document, open."""
+    return make_incident(created_at=created, action="quarantine", rule_id="secret-hold",
+                         held=True, **changes)
+
+
+class RecordingHeldMail:
+    """The hold-queue operations without Postfix: content from a table, decisions recorded in
+    the store exactly as the quarantine module records them."""
+
+    def __init__(self) -> None:
+        self.done: list[tuple[str, str, str, str]] = []
+
+    def content(self, store: IncidentStore, incident: Incident) -> HeldContent | None:
+        return HeldContent(headers=(("From", incident.sender), ("Subject", incident.subject or ""),
+                                    ("X-Test", HOSTILE)),
+                           text=f"Nội dung đã trích xuất của {incident.id}\n{HOSTILE}")
+
+    def release(self, store: IncidentStore, incident_id: str, actor: str,
+                reason: str) -> Incident:
+        self.done.append(("release", incident_id, actor, reason))
+        return store.change_status(incident_id, IncidentStatus.RELEASED, actor, reason)
+
+    def delete(self, store: IncidentStore, incident_id: str, actor: str,
+               reason: str) -> Incident:
+        self.done.append(("delete", incident_id, actor, reason))
+        return store.change_status(incident_id, IncidentStatus.DELETED, actor, reason)
+
+
+@contextlib.contextmanager
+def serving(store: IncidentStore, held_mail: Any = None,
+            settings: ConsoleSettings | None = None) -> Iterator[str]:
+    """The console served on a free loopback port; yields its base URL."""
+    import waitress.server
+
+    app = create_app(store, settings or ConsoleSettings(), held_mail=held_mail)
+    server: Any = waitress.server.create_server(app, host="127.0.0.1", port=0, threads=4)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.effective_port}"
+    finally:
+        server.close()
+        thread.join(10)
+
+
+@contextlib.contextmanager
+def chromium(width: int = 1280, height: int = 900) -> Iterator[Any]:
+    """Debian's Chromium, headless, with a fresh profile, driven by Debian's chromedriver."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    profile = tempfile.mkdtemp(prefix="govmilter-chromium-")
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                 "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run", "--disable-extensions",
+                 f"--user-data-dir={profile}", f"--window-size={width},{height}",
+                 "--lang=vi-VN"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(options=options, service=Service(executable_path=CHROMEDRIVER))
+    try:
+        yield driver
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+def with_hostile_names(incident: Incident) -> Incident:
+    """The incident with a subject and an attachment name carrying markup."""
+    return dataclasses.replace(
+        incident, subject=f"Công văn {HOSTILE}",
+        attachments=(dataclasses.replace(incident.attachments[0], name=f"{HOSTILE}.pdf"),))
