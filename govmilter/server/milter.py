@@ -49,6 +49,7 @@ from govmilter.policy.effects import (
 )
 from govmilter.policy.verdict import Envelope, MessageFacts, RecipientVerdict, Verdict
 from govmilter.server import speedups
+from govmilter.server.messagelog import recipient_field
 from govmilter.server.metrics import Metrics, message_mode
 from govmilter.server.spool import MessageSpool
 from govmilter.server.workers import ScanPool
@@ -408,16 +409,18 @@ class GovMilter(Milter.Base):  # type: ignore[misc]
         """Count and log a decided message, then free it."""
         seconds = time.monotonic() - txn.started
         self.metrics.observe_verdict(verdict, seconds, scanned_bytes)
+        recipients = verdict.recipients
         log.info(
             "qid=%s sender=%s rcpts=%s document=%s class=%s rules=%s actions=%s message=%s "
-            "applied=%s mode=%s auth=%s service=%s seconds=%.3f",
+            "applied=%s mode=%s auth=%s service=%s recipients=%d seconds=%.3f",
             txn.queue_id or "NOQUEUE", verdict.sender_class.domain_class,
-            ",".join(r.classification.domain_class for r in verdict.recipients) or "-",
+            recipient_field([r.classification.domain_class for r in recipients]),
             "yes" if verdict.document.official else "no", verdict.document.document_class,
-            ",".join(r.rule_id for r in verdict.recipients) or "-",
-            ",".join(r.action for r in verdict.recipients) or "-", verdict.message_action,
+            recipient_field([r.rule_id for r in recipients]),
+            recipient_field([r.action for r in recipients]), verdict.message_action,
             verdict.applied_message_action, message_mode(verdict),
-            "yes" if txn.authenticated_user else "no", self.service or "-", seconds,
+            "yes" if txn.authenticated_user else "no", self.service or "-", len(recipients),
+            seconds,
         )
         txn.close()
         self.txn = None

@@ -142,6 +142,34 @@ def test_sigterm_stops_the_daemon_promptly() -> None:
     assert min(durations) < 2.5, durations  # half of libmilter's poll period
 
 
+def test_a_message_to_501_recipients_logs_one_bounded_parseable_line() -> None:
+    """Per-recipient fields past 20 recipients are counts per value (syslog cuts at 8 KB; the
+    full lists made 17.7 KB for 501 recipients); every field still parses as key=value, and a
+    field as value[*count] items."""
+    short = Path(tempfile.mkdtemp(prefix="gm-501-"))
+    recipients = [f"vt{i}@mic.gov.vn" for i in range(480)] + \
+        [f"ban{i}@gmail.com" for i in range(21)]
+    daemon = RunningMilter(short / "milter").start()
+    try:
+        session = MtaSession(daemon.socket_path)
+        session.message(OFFICIAL_SENDER, recipients, PLAIN, "501R")
+        session.close()
+        wait_until(lambda: "qid=501R " in daemon.log(), 30, "the message's log line")
+        [line] = [x for x in daemon.log().splitlines() if "qid=501R " in x]
+    finally:
+        daemon.stop()
+        shutil.rmtree(short, ignore_errors=True)
+    assert len(line.encode()) < 1024, len(line.encode())
+    fields = dict(item.split("=", 1) for item in line.split()[1:])  # after the level
+    assert fields["recipients"] == "501"
+
+    def counts(field: str) -> dict[str, int]:
+        return {value: int(count) for value, count in
+                (item.split("*") for item in fields[field].split(","))}
+    assert counts("rcpts") == {"official": 480, "freemail": 21}
+    assert sum(counts("rules").values()) == sum(counts("actions").values()) == 501
+
+
 def sha256_of(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
