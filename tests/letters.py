@@ -106,3 +106,27 @@ def verdict_of(raw: bytes, sender: str = SENDER, recipient: str = GMAIL) -> Gate
     (only,) = verdict.recipients
     return GatewayVerdict(only.action, only.rule_id, facts.document.document_class,
                           facts.document.evidence)
+
+
+def issue18_evasions() -> dict[str, bytes]:
+    """The evasions issue 18 reported, each named, as the message that carried it."""
+    from make_corpus import pdf_bytes  # fpdf2, a test extra
+
+    two_column_pdf = pdf_bytes(
+        (("ỦY BAN NHÂN DÂN", "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM"),
+         ("QUẬN HOÀN KIẾM", "Độc lập - Tự do - Hạnh phúc"),
+         ("MẬT", "Hoàn Kiếm, ngày 5 tháng 3 năm 2024"), ("Số: 123/UBND-VP", "")),
+        ["V/v triển khai phương án", "Kính gửi: Công an quận", "Nơi nhận:", "- Lưu: VT.",
+         "TM. ỦY BAN NHÂN DÂN"])
+    return {
+        "company line above a People's Committee letter marked MẬT":
+            message("CÔNG TY TNHH ABC\n" + UBND_SECRET),
+        "state-owned corporation's letter marked MẬT": message("MẬT\n" + EVN_OFFICIAL),
+        "[MẬT] in the subject": message(UBND_OFFICIAL, "[MẬT] Kế hoạch bảo vệ"),
+        "MẬT on the date's line of a two-column PDF": message(
+            "Gửi anh.", attachments=(("cong-van.pdf", "application/pdf", two_column_pdf),)),
+        "MẬT - KHẨN on one line": message("MẬT - KHẨN\n" + UBND_OFFICIAL),
+        "> MẬT in a quoted reply": message(
+            "Em gửi lại.\n\n" + "".join(f"> {line}\n" for line in UBND_SECRET.splitlines())),
+        "Độ mật: Mật label": message(UBND_OFFICIAL.replace("V/v", "Độ mật: Mật\nV/v")),
+    }

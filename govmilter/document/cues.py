@@ -314,8 +314,12 @@ def _marking_cues(secrecy: str | None, urgency: str | None, folded: bool,
     return cues
 
 
-def score_nfc_text(text: str, source: str) -> TextScore:
-    """:func:`text_cues` and the markings of a text already in NFC, in one pass."""
+def score_nfc_text(text: str, source: str, *, folded: bool = False) -> TextScore:
+    """:func:`text_cues` and the markings of a text already in NFC, in one pass.
+
+    ``folded`` says that the caller already folded look-alikes out of ``text`` (see
+    :func:`prepare_text`), for the evidence.
+    """
     prepared = prepare_text(text)
     text = prepared.text
     cues: list[Cue] = []
@@ -331,7 +335,9 @@ def score_nfc_text(text: str, source: str) -> TextScore:
         cues.append(Cue(2.0, "motto 'Độc lập - Tự do - Hạnh phúc'", source, "motto"))
     number = number_line(text) or number_line(flat)
     # The number line names the document; other symbols in the text are citations.
-    symbol = (find_symbol(number) if number else None) or find_symbol(text)
+    # (a number line typed in lower case, "số: 123/ubnd-vp", is still one)
+    symbol = ((find_symbol(number) or find_symbol(number.upper()) if number else None)
+              or find_symbol(text))
     if number and symbol:
         cues.append(Cue(3.0, f"number/symbol {symbol}", source, "symbol", identity=True))
     elif _BLANK_NUMBER_RE.search(flat_lines):
@@ -351,8 +357,8 @@ def score_nfc_text(text: str, source: str) -> TextScore:
     # The issuer only matters for a text in letter form (heading or number line).
     letter = any(c.key in ("heading", "symbol") for c in cues)
     issuer = _issuer(_head(flat.casefold()), flat_lines, number and symbol) if letter else ""
-    markings = _marking_cues(secrecy, urgency, prepared.folded and bool(cues or secrecy),
-                             source)
+    markings = _marking_cues(secrecy, urgency,
+                             (folded or prepared.folded) and bool(cues or secrecy), source)
     if issuer == "private":
         # A private company's letter in administrative form is not a văn bản of a state body
         # or a state-owned enterprise: its layout does not count (other texts of the message

@@ -25,7 +25,7 @@ from govmilter.document.scanned import OcrSession
 from govmilter.document.settings import DetectionSettings
 from govmilter.mail.limits import Limits
 from govmilter.mail.message import MessageContent
-from govmilter.mail.vntext import nfc
+from govmilter.mail.vntext import fold_lookalikes, nfc
 
 
 def scoring_window(text: str) -> str:
@@ -41,13 +41,21 @@ def _score_text(part: ExtractedText) -> TextScore:
     if part.ocr:
         return _score_ocr_text(window, part.source)
     legacy = looks_legacy(window)
+    # Neither are look-alike letters (Greek and Cyrillic ones look like mojibake): when the text
+    # stops looking legacy once they are folded, it is read folded. Folding cannot come first
+    # for all text: it would spoil real mojibake (a soft hyphen, "º" and "ª" are bytes of it).
+    folded_window, folded = fold_lookalikes(window)
+    if folded and (not legacy or not looks_legacy(folded_window)):
+        window, legacy = folded_window, False
+    else:
+        folded = False
     fixed = best_repair(window) if legacy else None
     if fixed is not None:
         note = Cue(0.0, f"text in legacy encoding {fixed.encoding}, repaired", part.source,
                    f"legacy:{part.source}")
         repaired = score_nfc_text(nfc(fixed.text), part.source)
         return replace(repaired, cues=(note, *repaired.cues))
-    score = score_nfc_text(window, part.source)
+    score = score_nfc_text(window, part.source, folded=folded)
     if not score.cues and legacy:
         return replace(score, cues=(Cue(0.0, "text looks legacy-encoded and could not be "
                                          "repaired", part.source, f"legacy:{part.source}"),))

@@ -87,14 +87,18 @@ def to_ascii(text: str) -> str:
 
 
 # Letters of other scripts that look like Latin ones, as a sender would use to hide "MẬT" or
-# "CỘNG HÒA" from a matcher: Cyrillic and Greek capitals and the small letters that look the same
-# in common fonts, and the Latin look-alikes of "Đ". Combining marks ride on them unchanged
-# (Cyrillic "А" with a circumflex and a dot below becomes "Ậ" after NFC).
+# "CỘNG HÒA" from a matcher: Cyrillic and Greek capitals and the small letters that look the
+# same in common fonts (the Cyrillic and Greek rows of Unicode's confusables.txt that map to one
+# Latin letter, and the capitals beside them), and the Latin look-alikes of "Đ". Combining marks
+# ride on them unchanged (Cyrillic "А" with a circumflex and a dot below becomes "Ậ" after NFC).
 _LOOKALIKES = {
     **dict(zip("АВЕЅІЈКМНОРСТХУаеіјорсуху", "ABESIJKMHOPCTXYaeijopcyxy", strict=True)),
-    **dict(zip("ԁһԛԝѵӀӏ", "dhqwvIl", strict=True)),
-    **dict(zip("ΑΒΕΖΗΙΚΜΝΟΡΤΥΧοιν", "ABEZHIKMNOPTYXoiv", strict=True)),
-    "Ð": "Đ", "Ɖ": "Đ", "ı": "i",
+    **dict(zip("ԁһԛԝѵӀӏгѕѡүҽ", "dhqwvIirswye", strict=True)),
+    **dict(zip("ΑΒΕΖΗΙΚΜΝΟΡΤΥΧοινανγρσυϳ", "ABEZHIKMNOPTYXoivavypouj", strict=True)),
+    "Ð": "Đ", "Ɖ": "Đ", "ı": "i", "ᴦ": "r", "ꙇ": "i",
+    # Latin small capitals ("styled" text) read as the capitals they are, and IPA look-alikes
+    **dict(zip("ᴀʙᴄᴅᴇɢʜɪᴊᴋʟᴍɴᴏᴘʀꜱᴛᴜᴠᴡʏᴢ", "ABCDEGHIJKLMNOPRSTUVWYZ", strict=True)),
+    **dict(zip("ɑɡɣɩǀ", "agyil", strict=True)),
 }
 #: Characters no reader sees: zero-width space, (non-)joiners, word joiner, byte-order mark, soft
 #: hyphen, directional marks, and the combining grapheme joiner.
@@ -103,9 +107,10 @@ _INVISIBLE = "\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180e\u200b-\u200f\u202
 _INVISIBLE_RE = re.compile(f"[{_INVISIBLE}]+")
 #: Anything :func:`fold_lookalikes` may change: the invisible characters, Greek and Cyrillic,
 #: Latin look-alikes, and the compatibility forms NFKC folds (full-width letters, styled
-#: mathematical letters, ligatures, non-breaking and ideographic spaces).
+#: mathematical letters, ligatures). Wide spaces are left to the patterns' ``\s``.
 _FOLDABLE_RE = re.compile(
-    f"[{_INVISIBLE}\u00a0\u00d0\u0131\u0189\u0370-\u052f\u2000-\u200a\u2100-\u24ff\u3000"
+    f"[{_INVISIBLE}\u00d0\u0131\u0189\u01c0\u0250-\u02af\u0370-\u052f\u1d00-\u1d7f"
+    "\u2100-\u24ff\ua647\ua731"
     "\ufb00-\ufb06\uff00-\uffef\U0001d400-\U0001d7ff\U0001f130-\U0001f189]")
 _LOOKALIKE_TABLE = str.maketrans(_LOOKALIKES)
 

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 from archive_tools import rar5, seven_zip
 from hostile_mail import OFFICIAL_TEXT, with_attachment
+from letters import issue18_evasions
 from postfix_harness import Dump, PrivatePostfix, RunningMilter, require_postfix, wait_until
 from samples import (
     FREEMAIL_RCPT,
@@ -104,6 +105,22 @@ def test_secret_document_to_freemail_is_refused_at_smtp_with_the_policy_reply(
     assert "Van ban mat khong duoc gui toi hop thu mien phi" in text
     assert "<secret@test>" not in sent_ids(postfix)
     wait_until(lambda: "milter-reject: END-OF-MESSAGE" in postfix.maillog(), 10, "maillog")
+
+
+@pytest.mark.parametrize("evasion", ["company line above a People's Committee letter marked MẬT",
+                                     "[MẬT] in the subject",
+                                     "MẬT on the date's line of a two-column PDF"])
+def test_issue_18_evasions_are_refused_at_smtp(postfix: PrivatePostfix, milter: RunningMilter,
+                                               evasion: str) -> None:
+    evasions = issue18_evasions()
+    ident = f"evasion-{sorted(evasions).index(evasion)}"
+    raw = f"Message-ID: <{ident}@test>\r\n".encode() + evasions[evasion]
+    with pytest.raises(smtplib.SMTPDataError) as refused:
+        postfix.send(OFFICIAL_SENDER, [FREEMAIL_RCPT], raw)
+    assert refused.value.smtp_code == 550
+    error = refused.value.smtp_error
+    assert SECRET_REPLY_EN in (error.decode() if isinstance(error, bytes) else error)
+    assert f"<{ident}@test>" not in sent_ids(postfix)
 
 
 @pytest.mark.parametrize(("name", "build"), [
