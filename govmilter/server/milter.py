@@ -26,7 +26,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, assert_never
 
 import Milter
 
@@ -403,6 +403,8 @@ class GovMilter(Milter.Base):  # type: ignore[misc]
                     self.addrcpt(f"<{address}>")
                 case Hold(reason):
                     self.quarantine(to_ascii(reason))
+                case _:  # mypy: a new kind of action must be carried out here too
+                    assert_never(action)
         return CONTINUE
 
     def _finish(self, txn: _Transaction, verdict: Verdict, scanned_bytes: int) -> None:
