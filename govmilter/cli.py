@@ -33,7 +33,7 @@ from govmilter.tools.accuracy import (
     evaluation_to_json,
     evaluation_to_text,
 )
-from govmilter.tools.envelope import envelope_for, envelope_from_headers
+from govmilter.tools.envelope import saved_envelope
 from govmilter.tools.incident_commands import add_incident_arguments, run_incidents
 from govmilter.tools.prometheus import PrometheusClient, PrometheusError
 from govmilter.tools.render import verdict_to_json, verdict_to_text
@@ -94,7 +94,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"govmilter {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    check = sub.add_parser("check", help="give the milter's verdict for a saved .eml message")
+    check = sub.add_parser("check", help="give the milter's verdict for a saved .eml message",
+                           description="The milter's verdict for a saved message. "
+                           + ENVELOPE_HELP)
     _add_message_arguments(check)
     check.add_argument("--json", action="store_true", help="print the verdict as JSON")
 
@@ -124,8 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
         "explain", help="walk the rules for each recipient of a message, saying why each did or "
         "did not match", description="Walk the rules in order for each recipient and say why "
         "each did or did not match, and which evidence made the document official or secret. "
-        "The envelope is taken as replay takes it: --sender/--rcpt, else Return-Path and "
-        "X-Original-To or Delivered-To, else From and To/Cc.")
+        + ENVELOPE_HELP)
     _add_message_arguments(explain)
     explain.add_argument("--json", action="store_true",
                          help="print the check --json object with each recipient's rule walk")
@@ -152,11 +153,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: How check and explain read the envelope of a saved file (govmilter.tools.envelope).
+ENVELOPE_HELP = ("The envelope is read as check, explain and replay all read it: the sender is "
+                 "--sender, else Return-Path, else From; the recipients are --rcpt, else "
+                 "X-Original-To, else Delivered-To, else To and Cc.")
+
 REPLAY_HELP = """\
 Replay stored mail through a policy, with the same scan and decide() as the milter.
 
-The envelope of each message: sender from Return-Path, recipient from X-Original-To
-(else Delivered-To); without them, From and To/Cc as for `check`. Addresses are
+The envelope of each message is read as check and explain read it: sender from
+Return-Path, else From; recipient from X-Original-To, else Delivered-To, else To
+and Cc. Addresses are
 classified by the policy's lists and the static look-alike checks, without DNS, so
 that a replay is repeatable and sends no lookups for thousands of domains
 (`explain --no-dns` shows the same verdict for one message).
@@ -177,9 +184,11 @@ def _add_message_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("message", help="the message file (RFC 5322), or - for standard input")
     parser.add_argument("--policy", help="policy YAML (default: the embedded default policy)")
     parser.add_argument("--sender", type=_sender,
-                        help="envelope sender, <> for the null sender (default: the From header)")
+                        help="envelope sender, <> for the null sender (default: Return-Path, "
+                        "else From)")
     parser.add_argument("--rcpt", action="append", default=[], metavar="ADDR", type=_recipient,
-                        help="envelope recipient, repeatable (default: To and Cc headers)")
+                        help="envelope recipient, repeatable (default: X-Original-To, else "
+                        "Delivered-To, else To and Cc)")
     parser.add_argument("--auth", metavar="USER", help="treat the sender as SMTP-authenticated")
     parser.add_argument("--service", help="Postfix service name ({daemon_name}) to assume")
     parser.add_argument("--no-dns", action="store_true",
@@ -207,13 +216,13 @@ def _classifier(policy: Policy, envelope: Envelope, no_dns: bool) -> Classifier 
         return dns_classifier(policy, intel, (envelope.sender, *envelope.recipients))
 
 
-def _scan_for_command(args: argparse.Namespace, *, stored_envelope: bool = False
+def _scan_for_command(args: argparse.Namespace
                       ) -> tuple[Policy, MessageFacts, Envelope] | None:
     """Load the policy, read and scan the message, build the envelope (check and explain).
 
-    With ``stored_envelope`` the envelope is read from Return-Path and X-Original-To or
-    Delivered-To first, as ``replay`` does, so that explain shows the verdict replay counted.
-    Prints the problem and returns None when the message cannot be read or has no recipient.
+    The envelope is read as ``replay`` reads it (:func:`govmilter.tools.envelope.saved_envelope`),
+    so that the three commands give one verdict for one file. Prints the problem and returns
+    None when the message cannot be read or has no recipient.
     """
     policy = _load(args.policy)
     try:
@@ -233,12 +242,8 @@ def _scan_for_command(args: argparse.Namespace, *, stored_envelope: bool = False
               f"({type(exc).__name__}); the milter would answer with on_error: "
               f"{policy.on_error}", file=sys.stderr)
         return None
-    if stored_envelope:
-        envelope, facts = envelope_from_headers(raw, facts, policy, args.sender, args.rcpt,
-                                                args.auth, args.service)
-    else:
-        envelope, facts = envelope_for(facts, policy, args.sender, args.rcpt, args.auth,
-                                       args.service)
+    envelope, facts = saved_envelope(raw, facts, policy, args.sender, args.rcpt, args.auth,
+                                     args.service)
     if not envelope.recipients:
         print(f"govmilter {args.command}: no recipients: give --rcpt or a message with To/Cc",
               file=sys.stderr)
@@ -333,7 +338,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
     """``govmilter explain``: the rule walk behind each recipient's verdict."""
     from govmilter.tools.explain import explain, explanation_to_json, explanation_to_text
 
-    scanned = _scan_for_command(args, stored_envelope=True)
+    scanned = _scan_for_command(args)
     if scanned is None:
         return EXIT_INPUT
     policy, facts, envelope = scanned

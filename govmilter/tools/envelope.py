@@ -1,9 +1,13 @@
-"""The SMTP envelope a saved message stands for (``check``, ``explain``, ``replay``).
+"""The SMTP envelope a saved message stands for: one rule for ``check``, ``explain`` and ``replay``.
 
-A saved message has lost its envelope. What the user gives wins; otherwise trace headers
-(``Return-Path``, ``X-Original-To``, ``Delivered-To``) tell how it was delivered, and the From and
-To/Cc headers stand in last. From headers are attacker-controlled: when they offer several
-mailboxes, the least-privileged reading stands in for the sender, and the verdict says so.
+A saved message has lost its envelope. :func:`saved_envelope` rebuilds it, each half on its own:
+
+* sender: ``--sender`` if given, else ``Return-Path`` (``<>`` for bounces), else the From
+  header (read the least-privileged way when it offers several mailboxes: From headers are
+  attacker-controlled, and the verdict says so in a note);
+* recipients: ``--rcpt`` if given, else ``X-Original-To`` (the address as the client sent it in
+  RCPT TO, which is what the milter saw), else ``Delivered-To`` (a stored copy was delivered to
+  that one recipient), else the To and Cc headers.
 """
 
 from __future__ import annotations
@@ -39,24 +43,6 @@ def stand_in_sender(candidates: Sequence[str], classify: Classifier) -> tuple[st
     return candidates[0], (f"sender: {len(candidates)} From candidates, all official",)
 
 
-def envelope_for(facts: MessageFacts, policy: Policy, sender: str | None = None,
-                 rcpts: Sequence[str] = (), auth: str | None = None,
-                 service: str | None = None) -> tuple[Envelope, MessageFacts]:
-    """The envelope ``check`` assumes: the given addresses, else the From and To/Cc headers.
-
-    Returns the facts too: a note is added when the From header had to be read the
-    least-privileged way.
-    """
-    if sender is None:
-        sender, notes = stand_in_sender(facts.header_from, list_classifier(policy))
-        if notes:
-            facts = replace(facts, notes=(*facts.notes, *notes))
-    recipients = tuple(rcpts) if rcpts else facts.header_to
-    envelope = Envelope(sender=sender, recipients=recipients, authenticated_user=auth,
-                        service=service)
-    return envelope, facts
-
-
 _HEADER_PARSER = email.parser.BytesHeaderParser(policy=email.policy.compat32)
 
 
@@ -69,23 +55,27 @@ def _first_address(values: Sequence[Any]) -> str | None:
     return None
 
 
-def envelope_from_headers(raw: bytes, facts: MessageFacts, policy: Policy,
-                          sender: str | None = None, rcpts: Sequence[str] = (),
-                          auth: str | None = None, service: str | None = None
-                          ) -> tuple[Envelope, MessageFacts]:
-    """Rebuild the SMTP envelope a stored message was delivered with, as far as headers tell.
-
-    The sender is ``Return-Path`` (``<>`` for bounces); the recipient is ``X-Original-To`` (the
-    address as the client sent it in RCPT TO, which is what the milter saw), else
-    ``Delivered-To``: a stored copy was delivered to that one recipient. Without those headers
-    the envelope is From and To/Cc, as for ``govmilter check``. A given ``sender`` or ``rcpts``
+def saved_envelope(raw: bytes, facts: MessageFacts, policy: Policy,
+                   sender: str | None = None, rcpts: Sequence[str] = (),
+                   auth: str | None = None, service: str | None = None
+                   ) -> tuple[Envelope, MessageFacts]:
+    """The envelope of a saved message by the module's rule; a given ``sender`` or ``rcpts``
     wins over the headers.
+
+    Returns the facts too: a note is added when the From header had to stand in for the sender
+    the least-privileged way.
     """
     headers = _HEADER_PARSER.parsebytes(raw, headersonly=True)
     if sender is None:
         sender = _first_address(headers.get_all("Return-Path", []))
+    if sender is None:
+        sender, notes = stand_in_sender(facts.header_from, list_classifier(policy))
+        if notes:
+            facts = replace(facts, notes=(*facts.notes, *notes))
     if not rcpts:
         recipient = (_first_address(headers.get_all("X-Original-To", []))
                      or _first_address(headers.get_all("Delivered-To", [])))
-        rcpts = [recipient] if recipient else []
-    return envelope_for(facts, policy, sender, rcpts, auth, service)
+        rcpts = [recipient] if recipient else facts.header_to
+    envelope = Envelope(sender=sender, recipients=tuple(rcpts), authenticated_user=auth,
+                        service=service)
+    return envelope, facts

@@ -39,7 +39,7 @@ from govmilter.errors import GovmilterError
 from govmilter.policy import IMPLICIT_RULE_ID, Action, Policy, decide_saved, load_policy
 from govmilter.policy.verdict import RecipientVerdict, Verdict
 from govmilter.scan import scan_message
-from govmilter.tools.envelope import envelope_from_headers
+from govmilter.tools.envelope import saved_envelope
 
 
 class ReplayError(GovmilterError):
@@ -156,7 +156,7 @@ def replay_message(message: SourceMessage, policy: Policy, against: Policy | Non
         return ReplayedMessage(message.name, None, problem="empty file")
     try:
         facts = scan_message(message.raw, policy)
-        envelope, facts = envelope_from_headers(message.raw, facts, policy)
+        envelope, facts = saved_envelope(message.raw, facts, policy)
         if not envelope.recipients:
             return ReplayedMessage(message.name, None, problem="no recipient (no "
                                    "X-Original-To, Delivered-To, To or Cc)")

@@ -11,7 +11,7 @@ from mailgen import generate
 from govmilter.cli import main
 from govmilter.policy import decide, load_policy, parse_policy
 from govmilter.scan import scan_message
-from govmilter.tools.envelope import envelope_from_headers
+from govmilter.tools.envelope import saved_envelope
 from govmilter.tools.explain import RuleStatus, explain
 
 DATA = Path(__file__).resolve().parents[1] / "data"
@@ -126,7 +126,7 @@ def test_explain_agrees_with_decide_on_generated_mail() -> None:
     for policy in policies:
         for message in generate(120, seed=7):
             facts = scan_message(message.raw, policy)
-            envelope, facts = envelope_from_headers(message.raw, facts, policy)
+            envelope, facts = saved_envelope(message.raw, facts, policy)
             verdict = decide(envelope, facts, policy)
             explanation = explain(envelope, facts, policy)
             assert explanation.verdict == verdict
@@ -157,3 +157,32 @@ def test_explain_takes_the_envelope_as_replay_does(
     assert main(["explain", "--json", "--no-dns", "--rcpt", "other@gmail.com", str(message)]) == 0
     data = json.loads(capsys.readouterr().out)
     assert [r["address"] for r in data["recipients"]] == ["other@gmail.com"]
+
+
+def test_check_explain_and_replay_read_one_envelope_from_a_saved_file(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A secret letter delivered to cntt@hanoi.gov.vn, whose To header also names a gmail.com
+    address: by the trace headers it went official to official, by From/To it would be refused.
+    The three commands read the trace headers, and give one verdict."""
+    raw = (b"Return-Path: <vanthu@mic.gov.vn>\nX-Original-To: cntt@hanoi.gov.vn\n"
+           + (DATA / "cong-van-secret.eml").read_bytes())
+    message = tmp_path / "delivered.eml"
+    message.write_bytes(raw)
+    walked = {}
+    for command in ("check", "explain"):
+        assert main([command, "--json", "--no-dns", str(message)]) == 0
+        data = json.loads(capsys.readouterr().out)
+        walked[command] = (data["sender"]["address"],
+                           [(r["address"], r["rule"], r["action"]) for r in data["recipients"]])
+    assert walked["check"] == walked["explain"] == (
+        "vanthu@mic.gov.vn", [("cntt@hanoi.gov.vn", "official-to-official", "accept")])
+    assert main(["replay", "--json", str(message)]) == 0
+    replayed = json.loads(capsys.readouterr().out)
+    assert {rule for rule, count in replayed["rules"].items() if count} == {"official-to-official"}
+    # what the user gives wins, half by half
+    assert main(["check", "--json", "--no-dns", "--rcpt", "nguyenvana@gmail.com",
+                 str(message)]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["sender"]["address"] == "vanthu@mic.gov.vn"
+    assert [(r["address"], r["action"]) for r in data["recipients"]] == [
+        ("nguyenvana@gmail.com", "reject")]

@@ -24,7 +24,7 @@ from mailgen import (
 from govmilter.cli import main
 from govmilter.policy import default_policy_path, load_policy
 from govmilter.scan import scan_message
-from govmilter.tools.envelope import envelope_from_headers
+from govmilter.tools.envelope import saved_envelope
 from govmilter.tools.replay import (
     PARALLEL_MIN_MESSAGES,
     MessageSource,
@@ -296,7 +296,7 @@ def test_envelope_comes_from_return_path_and_x_original_to() -> None:
            b"X-Original-To: alias@mic.gov.vn\nFrom: someone@gmail.com\n"
            b"To: list@example.org\n\nbody\n")
     policy = load_policy()
-    envelope, _ = envelope_from_headers(raw, scan_message(raw, policy), policy)
+    envelope, _ = saved_envelope(raw, scan_message(raw, policy), policy)
     assert envelope.sender == ""  # a bounce: the null sender, not the From header
     assert envelope.recipients == ("alias@mic.gov.vn",)
 
@@ -325,6 +325,6 @@ def test_stored_mail_reads_a_spoofed_from_the_least_privileged_way() -> None:
     raw = (b'From: "vanthu@mic.gov.vn" <boss@mic.gov.vn>, spy@gmail.com\n'
            b"X-Original-To: x@hanoi.gov.vn\n\nbody\n")
     policy = load_policy()
-    envelope, facts = envelope_from_headers(raw, scan_message(raw, policy), policy)
+    envelope, facts = saved_envelope(raw, scan_message(raw, policy), policy)
     assert envelope.sender == "spy@gmail.com"
     assert any("least" in note or "non-official" in note for note in facts.notes)
