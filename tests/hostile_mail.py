@@ -128,10 +128,10 @@ def with_attachment(data: bytes, filename: str, content_type: str = "application
                      headers=[("From", sender), ("To", to), ("Subject", subject)])
 
 
-def zip_archive(files: dict[str, bytes]) -> bytes:
-    """A plain deflated ZIP of ``files``."""
+def zip_archive(files: dict[str, bytes], compression: int = zipfile.ZIP_DEFLATED) -> bytes:
+    """A plain ZIP of ``files`` (deflated unless told otherwise)."""
     buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+    with zipfile.ZipFile(buffer, "w", compression) as archive:
         for name, data in files.items():
             archive.writestr(name, data)
     return buffer.getvalue()
@@ -158,6 +158,27 @@ DOCX_TYPES = (b'<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats
               b'2006/content-types"><Override PartName="/word/document.xml" ContentType="'
               b'application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+'
               b'xml"/></Types>')
+
+
+def docx_document(xml: bytes) -> bytes:
+    """A DOCX whose ``word/document.xml`` is ``xml``, stored uncompressed: however repetitive
+    the XML, the part stays within ``max_zip_ratio`` and is read in full."""
+    return zip_archive({"[Content_Types].xml": DOCX_TYPES, "word/document.xml": xml},
+                       zipfile.ZIP_STORED)
+
+
+ODT_MIMETYPE = b"application/vnd.oasis.opendocument.text"
+
+
+def odt_document(xml: bytes) -> bytes:
+    """An ODT whose ``content.xml`` is ``xml``, stored uncompressed (see :func:`docx_document`)."""
+    return zip_archive({"mimetype": ODT_MIMETYPE, "content.xml": xml}, zipfile.ZIP_STORED)
+
+
+def edxml_package(body: bytes) -> bytes:
+    """An edXML package (QCVN 102:2016 namespace) holding ``body``."""
+    return (b'<?xml version="1.0" encoding="UTF-8"?>\n'
+            b'<edXML xmlns="http://www.mic.gov.vn/TBT/QCVN_102_2016">' + body + b"</edXML>")
 
 
 def docx_bomb(expanded: int) -> bytes:

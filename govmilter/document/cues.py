@@ -42,9 +42,10 @@ PARTY_RE = re.compile(rf"{_NUMBER}-({_ABBR})/({_ABBR})")
 # start, or after a word boundary with a colon) is checked in number_line(): an alternation
 # starting with "^" would make the engine try every position. "Số" is spelled in both
 # cases (and "ſ", which IGNORECASE also matches for "s"): under IGNORECASE the engine does not
-# skip ahead either.
+# skip ahead either. The first spaces are possessive ("*+"): "Số" and a long run of spaces
+# retried every split of the run between the two "\s*" (2 s on 16,000 spaces).
 _NUMBER_LINE_RE = re.compile(
-    rf"[Ssſ][ỐốOo](?i:\s*([:.]?)\s*(\d{{1,5}}\s*[/-]\s*(?:\d{{4}}/)?{_ABBR}[^\s,;]*))")
+    rf"[Ssſ][ỐốOo](?i:\s*+([:.]?)\s*(\d{{1,5}}\s*[/-]\s*(?:\d{{4}}/)?{_ABBR}[^\s,;]*))")
 
 
 def number_line(text: str) -> str | None:
@@ -64,10 +65,15 @@ def number_line(text: str) -> str | None:
 
 # Whole-line patterns start with "\n", not "^", and are searched in "\n" + text: the regex engine
 # then skips from newline to newline instead of trying "^" at every position.
+# Linear on any text (tests/test_linear_patterns.py): the space that opens a line is
+# [^\S\n] (a blank line is the next line's start; "\s*" there made every line of a blank run
+# scan the whole run again), and two quantifiers over the same characters in a row ("\s*:?\s*")
+# are possessive ("*+"), so a failed match does not retry every split of a run of spaces.
 # A draft or template leaves the number blank: "Số:      /QĐ-UBND".
-_BLANK_NUMBER_RE = re.compile(rf"\n[ \t]*S[ốo]\s*:?[ \t._…]*/\s*{_ABBR}-{_ABBR}", re.IGNORECASE)
-_VV_RE = re.compile(r"\n\s*V/v\s*:?\s+\S", re.IGNORECASE)
-_SIGN_RE = re.compile(r"\n\s*(TM|KT|TL|TUQ|Q)\.\s+\S")
+_BLANK_NUMBER_RE = re.compile(rf"\n[ \t]*S[ốo]\s*+:?[ \t._…]*+/\s*{_ABBR}-{_ABBR}",
+                              re.IGNORECASE)
+_VV_RE = re.compile(r"\n[^\S\n]*V/v(?:\s*+:)?\s++\S", re.IGNORECASE)
+_SIGN_RE = re.compile(r"\n[^\S\n]*(TM|KT|TL|TUQ|Q)\.\s+\S")
 
 
 def _word_first(word: str, rest: str) -> re.Pattern[str]:
@@ -87,7 +93,7 @@ _MOTTO_RE = re.compile(r"doc lap\s*-\s*tu do\s*-\s*hanh phuc")
 _SK_CUES: tuple[tuple[str, re.Pattern[str], float, str], ...] = (
     ("salutation", _word_first("kinh gui", r"\s*:"), 1.0, "salutation 'Kính gửi:'"),
     ("recipients", _word_first("noi nhan", r"\s*:"), 1.5, "recipient list 'Nơi nhận:'"),
-    ("archive", _word_first("luu", r"\s*:?\s*vt\b"), 1.0, "archive mark 'Lưu: VT'"),
+    ("archive", _word_first("luu", r"\s*+(?::\s*+)?vt\b"), 1.0, "archive mark 'Lưu: VT'"),
     ("date", _word_first("ngay", r"\s+\d{1,2}\s+thang\s+\d{1,2}\s+nam\s+\d{4}"), 1.0,
      "date line"),
     ("closing", re.compile(r"\./\.\s*$", re.MULTILINE), 0.5, "closing mark './.'"),
@@ -100,7 +106,7 @@ DOCUMENT_TYPES = (
     "phieu chuyen", "phieu bao", "thu cong", "nghi dinh", "thong tu",
 )
 _TYPE_LINE_RE = re.compile(
-    r"(?m)\n\s*(" + "|".join(t.upper() for t in DOCUMENT_TYPES) + r")\s*$"
+    r"(?m)\n[^\S\n]*(" + "|".join(t.upper() for t in DOCUMENT_TYPES) + r")[^\S\n]*$"
 )
 # The issuer stands in the first lines, above the number: a state body (ministry, people's
 # committee, department...), a state-owned enterprise, or a private company (see _issuer()).

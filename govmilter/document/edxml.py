@@ -3,6 +3,10 @@
 The envelope's header fields (DocumentId, Code, DocumentType, Subject, SignerInfo) are read with
 regular expressions, namespace prefix or not, and never with an XML parser (no entity expansion).
 The base64 files in ``AttachmentEncoded`` are returned so that they are scanned like attachments.
+
+Linear in the package size whatever its markup: tags are ``[^<>]*`` (a failed scan ends where the
+next one starts) and each attachment's end is looked up once from its start (a lazy ``.*?`` read
+the rest of the package again for every unclosed ``<Attachment>``: 8,000 of them took 3.2 s).
 """
 
 from __future__ import annotations
@@ -11,19 +15,21 @@ import base64
 import binascii
 import html
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from govmilter.document.cues import Cue
 
 NAMESPACE = b"QCVN_102_2016"  # http://www.mic.gov.vn/TBT/QCVN_102_2016
-_FIELD_RE = r"<(?:[\w.-]+:)?{name}\b[^>]*>([^<]{{0,2000}})</(?:[\w.-]+:)?{name}>"
+_FIELD_RE = r"<(?:[\w.-]+:)?{name}\b[^<>]*>([^<]{{0,2000}})</(?:[\w.-]+:)?{name}>"
 _FIELDS = ("DocumentId", "CodeNumber", "CodeNotation", "TypeName", "Subject", "Competence",
            "Priority", "OrganName")
 _FIELD_RES = {name: re.compile(_FIELD_RE.format(name=name)) for name in _FIELDS}
-_ATTACHMENT_RE = re.compile(r"<(?:[\w.-]+:)?Attachment\b[^>]*>(.*?)</(?:[\w.-]+:)?Attachment>",
-                            re.DOTALL)
+_ATTACHMENT_OPEN_RE = re.compile(r"<(?:[\w.-]+:)?Attachment\b[^<>]*>")
+_ATTACHMENT_CLOSE_RE = re.compile(r"</(?:[\w.-]+:)?Attachment>")
 _ENCODED_RE = re.compile(_FIELD_RE.replace("{{0,2000}}", "*").format(name="ContentTransferEncoded"))
-_NAME_RE = _FIELD_RE.format(name="AttachmentName")
+_NAME_RE = re.compile(_FIELD_RE.format(name="AttachmentName"))
+_SPACE_RE = re.compile(r"\s+")
 _PRIORITIES = {"1": "KHẨN", "2": "THƯỢNG KHẨN", "3": "HỎA TỐC", "4": "HỎA TỐC HẸN GIỜ"}
 
 
@@ -53,6 +59,17 @@ def is_edxml(data: bytes, filename: str | None) -> bool:
     return b"<" in head[:64] and (NAMESPACE in head or b"<edXML" in head)
 
 
+def attachment_blocks(text: str) -> Iterator[str]:
+    """The content of each ``<Attachment>`` element, in order; none after one left unclosed."""
+    pos = 0
+    while (opening := _ATTACHMENT_OPEN_RE.search(text, pos)) is not None:
+        closing = _ATTACHMENT_CLOSE_RE.search(text, opening.end())
+        if closing is None:
+            return
+        yield text[opening.end():closing.start()]
+        pos = closing.end()
+
+
 def read_edxml(data: bytes, source: str, max_file_bytes: int) -> EdxmlPackage:
     """Read the header fields and the attached files of an edXML package."""
     text = data.decode("utf-8", errors="replace")
@@ -72,12 +89,12 @@ def read_edxml(data: bytes, source: str, max_file_bytes: int) -> EdxmlPackage:
     header_lines += [fields.get("TypeName", "").upper(), fields.get("Subject", ""),
                      fields.get("Competence", ""), fields.get("OrganName", "")]
     files = []
-    for block in _ATTACHMENT_RE.findall(text):
+    for block in attachment_blocks(text):
         encoded = _ENCODED_RE.search(block)
         if not encoded:
             continue
-        name_match = re.search(_NAME_RE, block)
-        payload = re.sub(r"\s+", "", encoded.group(1))[: max_file_bytes * 4 // 3 + 4]
+        name_match = _NAME_RE.search(block)
+        payload = _SPACE_RE.sub("", encoded.group(1))[: max_file_bytes * 4 // 3 + 4]
         try:
             raw = base64.b64decode(payload[: len(payload) // 4 * 4], validate=False)
         except (binascii.Error, ValueError):

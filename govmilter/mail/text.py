@@ -75,8 +75,10 @@ _BREAK_TAGS = frozenset({"br", "p", "div", "tr", "li", "h1", "h2", "h3", "h4", "
                          "table", "td", "th", "blockquote", "pre", "hr", "ul", "ol", "dl", "dt",
                          "dd", "section", "article", "header", "footer", "caption"})
 #: A comment opening, a tag, or a declaration/processing instruction. ``[^<>]*`` stops at the
-#: next bracket, so the scan over a document is linear (``html.parser`` is not: docs/security.md).
-_MARKUP_RE = re.compile(r"<(?:(!--)|(/?)([A-Za-z][A-Za-z0-9]*)[^<>]*>|[!?][^<>]*>)")
+#: next bracket, so the scan over a document is linear (``html.parser`` is not: docs/security.md);
+#: the name is possessive (``*+``): ``[^<>]*`` also takes letters, and an unclosed ``<aaaa…``
+#: retried every split of the name between the two.
+_MARKUP_RE = re.compile(r"<(?:(!--)|(/?)([A-Za-z][A-Za-z0-9]*+)[^<>]*>|[!?][^<>]*>)")
 
 
 def html_to_text(text: str) -> str:

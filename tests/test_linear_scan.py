@@ -1,0 +1,155 @@
+"""Scanning is linear in the message, format by format, on the inputs that were not (issue #16).
+
+Each test scans a message whose hostile part has 1x and 8x the size, in the same run, the whole
+way the milter scans (:func:`govmilter.scan.scan_with`: MIME, the container, the text, the cues),
+and fails when the time grows super-linearly (see ``linear_time``). The XML containers are stored
+uncompressed, so that a part of megabytes stays within ``limits.max_zip_ratio`` and is read in
+full, as an attacker would make it.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable
+
+import pytest
+from hostile_mail import (
+    OFFICIAL_TEXT,
+    docx_document,
+    edxml_package,
+    message,
+    odt_document,
+    with_attachment,
+)
+from linear_time import assert_linear
+
+from govmilter.document.settings import DetectionSettings
+from govmilter.mail.limits import Limits
+from govmilter.scan import scan_with
+
+#: Bytes of the hostile part at the small size (8x: 512 KiB).
+SIZE = 64 * 1024
+#: Enough room that no limit cuts the work short at 8x: the whole input is scanned.
+LIMITS = Limits(max_seconds=3600)
+
+
+def repeat(unit: bytes, size: int) -> bytes:
+    """``unit`` repeated to about ``size`` bytes."""
+    return unit * max(1, size // len(unit))
+
+
+def scan(raw: bytes) -> None:
+    """The milter's scan of ``raw``; a limit reached would mean the 8x input was not all read."""
+    facts = scan_with(raw, LIMITS, DetectionSettings())
+    assert facts.document.unscannable == ()
+
+
+def assert_scan_linear(make: Callable[[int], bytes], what: str) -> None:
+    assert_linear(make, scan, SIZE, what)  # the scan asserts that the input was read in full
+
+
+DOCX_SHAPES = {
+    "unclosed instrText": b"<w:instrText>",
+    "unclosed delText and instrText": b'<w:delText xml:space="preserve">x<w:instrText>y',
+    "unclosed break tags": b"<w:br <w:tab ",
+    "bare brackets": b"<",
+    "runs with no paragraph end": b"<w:r><w:t>S\xe1\xbb\x91 </w:t></w:r>",
+}
+
+
+@pytest.mark.parametrize("shape", DOCX_SHAPES)
+def test_docx(shape: str) -> None:
+    unit = DOCX_SHAPES[shape]
+    assert_scan_linear(lambda n: with_attachment(docx_document(
+        b"<w:document><w:body><w:p>" + repeat(unit, n)), "van-ban.docx"), f"DOCX, {shape}")
+
+
+ODT_SHAPES = {
+    "unclosed line breaks": b"<text:line-break <text:tab ",
+    "unclosed paragraphs": b"<text:p>",
+    "bare brackets": b"<",
+}
+
+
+@pytest.mark.parametrize("shape", ODT_SHAPES)
+def test_odt(shape: str) -> None:
+    unit = ODT_SHAPES[shape]
+    assert_scan_linear(lambda n: with_attachment(odt_document(
+        b"<office:document-content><office:body>" + repeat(unit, n)), "van-ban.odt"),
+        f"ODT, {shape}")
+
+
+EDXML_SHAPES = {
+    "unclosed Attachment": b"<Attachment>",
+    "unclosed prefixed Attachment": b"<edXML:Attachment >",
+    "unclosed header fields": b"<edXML:Subject <edXML:DocumentId>",
+    "attachments without their file": b"<Attachment><ContentTransferEncoded>QUJD",
+}
+
+
+@pytest.mark.parametrize("shape", EDXML_SHAPES)
+def test_edxml(shape: str) -> None:
+    unit = EDXML_SHAPES[shape]
+    assert_scan_linear(lambda n: with_attachment(edxml_package(repeat(unit, n)), "goi.edxml"),
+                       f"edXML, {shape}")
+
+
+HTML_SHAPES = {
+    "a tag name that never ends": b"<a" + b"a" * 64,
+    "unclosed tags": b"<a ",
+    "unclosed scripts": b"<script>",
+    "unclosed comments": b"<!--",
+    "closing tags without their bracket": b"</style ",
+}
+
+
+@pytest.mark.parametrize("shape", HTML_SHAPES)
+def test_html(shape: str) -> None:
+    unit = HTML_SHAPES[shape]
+    assert_scan_linear(lambda n: message(
+        [("From", "a@mic.gov.vn"), ("To", "b@gmail.com"),
+         ("Content-Type", "text/html; charset=utf-8")], repeat(unit, n)), f"HTML, {shape}")
+
+
+TEXT_SHAPES = {
+    "blank lines": b"\n",
+    "number line with spaces": "Số".encode() + b" " * 4096,
+    "subject line with spaces": b"V/v" + b" " * 4096 + b"\n",
+    "archive mark with spaces": "Lưu".encode() + b" " * 4096,
+    "secrecy marks with stars": "MẬT".encode() + b"*" * 64 + b"x\n",
+    "symbols that never end": b"1/" + b"A" * 4096,
+}
+
+
+@pytest.mark.parametrize("shape", TEXT_SHAPES)
+def test_plain_text(shape: str) -> None:
+    unit = TEXT_SHAPES[shape]
+    assert_scan_linear(lambda n: with_attachment(
+        OFFICIAL_TEXT.encode() + repeat(unit, n), "van-ban.txt", "text/plain"),
+        f"text, {shape}")
+
+
+def _header_message(name: str, value: bytes) -> bytes:
+    return message([("From", "a@mic.gov.vn"), ("To", "b@gmail.com"), (name, value)])
+
+
+HEADER_SHAPES: dict[str, Callable[[int], bytes]] = {
+    "many To fields": lambda n: message(
+        [("From", "a@mic.gov.vn")] + [("To", "b@gmail.com")] * (n // 16)),
+    "a long address list": lambda n: _header_message("Cc", repeat(b"x@y.vn, ", n)),
+    "a display name that never ends": lambda n: _header_message("Cc", repeat(b"a ", n)),
+    "a long folded subject": lambda n: _header_message(
+        "Subject", repeat("Số  \r\n ".encode(), min(n, 60_000))),
+    "many encoded words": lambda n: _header_message("Subject", repeat(
+        b"=?utf-8?b?" + base64.b64encode("Số ".encode()) + b"?= ", min(n, 60_000))),
+}
+
+
+@pytest.mark.parametrize("shape", HEADER_SHAPES)
+def test_headers(shape: str) -> None:
+    make = HEADER_SHAPES[shape]
+    if shape in ("a long folded subject", "many encoded words"):
+        # the Subject is read up to 64 KiB: both sizes stay below it
+        assert_linear(make, scan, SIZE // 8, f"headers, {shape}")
+    else:
+        assert_scan_linear(make, f"headers, {shape}")
