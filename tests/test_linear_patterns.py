@@ -20,10 +20,7 @@ from __future__ import annotations
 
 import ast
 import importlib
-import pkgutil
 import re
-import re._constants as sre
-import re._parser as sre_parse
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -34,6 +31,9 @@ from linear_time import SCALE, assert_linear
 import govmilter
 
 PACKAGE = Path(govmilter.__file__).parent
+#: The regular expression parser of the standard library (private modules, without type stubs).
+sre: Any = importlib.import_module("re._constants")
+sre_parse: Any = importlib.import_module("re._parser")
 #: Characters tried, in this order, for a character class or a "not this character".
 CANDIDATES = "a1 \nA<>/:-._=x\t\r\"'*(@,;ĐốéZ\x00"
 #: Characters of the hostile inputs at the small size.
@@ -44,10 +44,19 @@ VARIANTS = 4
 MAX_COPIES = 100
 
 
-def module_names() -> list[str]:
-    """Every module of the package (``__main__`` runs the command line when imported)."""
-    return ["govmilter"] + [info.name for info in pkgutil.walk_packages(
-        [str(PACKAGE)], "govmilter.") if not info.name.endswith(".__main__")]
+#: Modules that another program runs (alembic's migration scripts read its context when
+#: imported): only their source is read, for the patterns of their ``re.*`` calls.
+NOT_IMPORTED = ("govmilter.store.migrations",)
+
+
+def module_files() -> dict[str, Path]:
+    """Every module of the package and its file (``__main__`` runs the command line when
+    imported: its source is read all the same)."""
+    files = {}
+    for path in sorted(PACKAGE.rglob("*.py")):
+        parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+        files[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    return files
 
 
 def _patterns_in(value: Any, depth: int = 0) -> Iterator[re.Pattern[Any]]:
@@ -115,18 +124,20 @@ def anchored_names(sources: list[str]) -> set[str]:
 def package_patterns() -> dict[str, tuple[re.Pattern[Any], bool]]:
     """Every pattern of the package, named by its module and source, and whether it is only
     ever matched at one position (``.match``, ``.fullmatch``), not searched."""
-    modules = [importlib.import_module(name) for name in module_names()]
-    sources = {m.__name__: Path(m.__file__).read_text(encoding="utf-8") for m in modules
-               if m.__file__}
+    files = module_files()
+    sources = {name: path.read_text(encoding="utf-8") for name, path in files.items()}
     anchored = anchored_names(list(sources.values()))
     found: dict[tuple[Any, int], tuple[str, re.Pattern[Any], bool]] = {}
-    for module in modules:
-        candidates = [(p, name in anchored) for name, value in vars(module).items()
-                      for p in _patterns_in(value)]
-        candidates += literal_patterns(sources.get(module.__name__, ""))
+    for name, source in sources.items():
+        candidates: list[tuple[re.Pattern[Any], bool]] = []
+        if not name.startswith(NOT_IMPORTED) and not name.endswith("__main__"):
+            module = importlib.import_module(name)
+            candidates += [(p, variable in anchored) for variable, value in vars(module).items()
+                           for p in _patterns_in(value)]
+        candidates += literal_patterns(source)
         for pattern, only_matched in candidates:
             key = (pattern.pattern, pattern.flags)
-            label = f"{module.__name__}: {pattern.pattern!r}"[:160]
+            label = f"{name}: {pattern.pattern!r}"[:160]
             found.setdefault(key, (label, pattern, only_matched))
     return {label: (pattern, only) for label, pattern, only in found.values()}
 
@@ -149,7 +160,7 @@ class Sampler:
 
     def members(self, items: list[Any], flags: int) -> list[str]:
         """Candidate characters in a character class, in :data:`CANDIDATES` order."""
-        parts = []
+        parts: list[str] = []
         for op, value in items:
             if op is sre.NEGATE:
                 parts.insert(0, "^")
@@ -206,8 +217,8 @@ class Sampler:
             # AT (anchors) and ASSERT/ASSERT_NOT (look-arounds) take no characters
 
     def repeat(self, value: Any, flags: int) -> None:
-        low, high, body = value
-        accepted = self.one(*body[0], flags) if len(body) == 1 else ()
+        low, _high, body = value
+        accepted = self.one(body[0][0], body[0][1], flags) if len(body) == 1 else ()
         if accepted:
             # the first accepted character, and line ends and spaces (they meet anchors and
             # other quantifiers most often)
@@ -283,7 +294,7 @@ def test_the_walk_finds_the_patterns_of_every_layer() -> None:
         assert f"{module}: " in names
     assert any("ContentTransferEncoded" in name for name in names.splitlines())  # built
     assert r"govmilter.document.pdf: b'\\s+'" in names  # re.sub(rb"\s+", ...) in a function
-    only_matched = [p.pattern for p, only in PATTERNS.values() if only]
+    only_matched = [str(p.pattern) for p, only in PATTERNS.values() if only]
     assert any(p.endswith("_-]+)*)>)") for p in only_matched)  # addresses: .match(text, pos)
     assert not any("Subject" in p for p in only_matched)  # edXML fields are searched
 

@@ -133,9 +133,13 @@ def _header_message(name: str, value: bytes) -> bytes:
     return message([("From", "a@mic.gov.vn"), ("To", "b@gmail.com"), (name, value)])
 
 
+def _many_fields(size: int) -> bytes:
+    fields: list[tuple[str, str | bytes]] = [("From", "a@mic.gov.vn")]
+    return message(fields + [("To", "b@gmail.com")] * (size // 16))
+
+
 HEADER_SHAPES: dict[str, Callable[[int], bytes]] = {
-    "many To fields": lambda n: message(
-        [("From", "a@mic.gov.vn")] + [("To", "b@gmail.com")] * (n // 16)),
+    "many To fields": _many_fields,
     "a long address list": lambda n: _header_message("Cc", repeat(b"x@y.vn, ", n)),
     "a display name that never ends": lambda n: _header_message("Cc", repeat(b"a ", n)),
     "a long folded subject": lambda n: _header_message(

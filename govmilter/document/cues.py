@@ -126,7 +126,7 @@ _SOE_RE = re.compile(r"\s*(tap doan|tong cong ty)\b")
 _PRIVATE_FORM_RE = re.compile(r"\b(co phan|ctcp|cp|tnhh|jsc|ltd|j\.s\.c)\b")
 #: Signing authorities that only a state body has: "TM. ỦY BAN NHÂN DÂN", "KT. BỘ TRƯỞNG".
 _STATE_SIGNER_RE = re.compile(
-    r"\n\s*(tm|kt|tl|tuq|q)\.\s+(uy ban nhan dan|hoi dong nhan dan|bo truong|thu tuong|"
+    r"\n[^\S\n]*(tm|kt|tl|tuq|q)\.\s+(uy ban nhan dan|hoi dong nhan dan|bo truong|thu tuong|"
     r"chinh phu|ban thuong vu|ban chap hanh)")
 #: Issuer parts of a symbol that only state bodies use (588/BTTTT-THH, 123/UBND-VP, 05/CT-TTg).
 _STATE_SYMBOL_PARTS = frozenset({
@@ -177,7 +177,8 @@ def find_secrecy(text: str) -> str | None:
 
 # A stamp read by OCR may lose its accents ("TOI MAT", "TÓI MẠT") and pick up the stamp's box
 # ("| MẬT |"): matched on the accent-free text, in capitals, alone on its line.
-_OCR_SECRECY_RE = re.compile(r"^[\s|!\[\](){}*\"'“”_—–.:,-]*(TUYET MAT|TOI MAT|MAT)"
+# Its line opens with [^\S\n], not \s, to stay linear (see the note above _BLANK_NUMBER_RE).
+_OCR_SECRECY_RE = re.compile(r"^(?:[^\S\n]|[|!\[\](){}*\"'“”_—–.:,-])*(TUYET MAT|TOI MAT|MAT)"
                              r"[\s|!\[\](){}*\"'“”_—–.:,-]*$", re.MULTILINE)
 _OCR_LEVELS = {"MAT": "MẬT", "TOI MAT": "TỐI MẬT", "TUYET MAT": "TUYỆT MẬT"}
 
