@@ -417,8 +417,10 @@ def _forward(doc: Document, rng: random.Random) -> Message:
 
 # --- negatives ------------------------------------------------------------------------------------
 
+# Private companies only: a TẬP ĐOÀN or TỔNG CÔNG TY without a private legal form is read as a
+# state-owned enterprise, whose letters are văn bản (Decree 30/2020, Art. 1).
 COMPANIES = ("CÔNG TY TNHH PHẦN MỀM AN PHÁT", "CÔNG TY CỔ PHẦN THƯƠNG MẠI HOÀNG LONG",
-             "CÔNG TY TNHH XÂY DỰNG MINH TÂM", "TỔNG CÔNG TY VẬN TẢI SÀI GÒN")
+             "CÔNG TY TNHH XÂY DỰNG MINH TÂM", "TẬP ĐOÀN HOA SEN - CÔNG TY CỔ PHẦN")
 PEOPLE = ("Nguyễn Thị Lan", "Trần Văn Nam", "Lê Hoàng Yến", "Phạm Minh Tuấn", "Đỗ Thu Trang")
 NEWS = (
     "Theo Nghị định 30/2020/NĐ-CP ngày 05 tháng 3 năm 2020 của Chính phủ, văn bản điện tử được "
@@ -508,7 +510,42 @@ def _reply(rng: random.Random, i: int) -> tuple[str, list[str]]:
         f"Hà Nội, ngày {rng.randint(1, 28)} tháng 3 năm 2024", "Trân trọng."])
 
 
+def _password(rng: random.Random, i: int) -> list[str]:
+    return ["THÔNG BÁO ĐẶT LẠI MẬT KHẨU", f"Xin chào {PEOPLE[i % len(PEOPLE)]},",
+            "Mật khẩu tài khoản thư điện tử của bạn đã được đặt lại.",
+            f"Mật khẩu tạm thời: Tm{rng.randint(1000, 9999)}@", "Vui lòng đổi mật khẩu sau khi "
+            "đăng nhập. Không chia sẻ mật khẩu cho bất kỳ ai.", "Bộ phận CNTT"]
+
+
+def _honey(rng: random.Random, i: int) -> list[str]:
+    return ["MẬT ONG RỪNG U MINH", "Mật ong nguyên chất, chai 500 ml: "
+            f"{rng.randint(2, 6)}50.000 đồng.", "Mật", "ong thu hoạch tháng 3, giao tận nơi.",
+            "Liên hệ: 0912 345 678"]
+
+
+def _secrecy_news(rng: random.Random, i: int) -> list[str]:
+    return ["BẢO VỆ BÍ MẬT NHÀ NƯỚC TRONG THỜI KỲ CHUYỂN ĐỔI SỐ",
+            "Luật Bảo vệ bí mật nhà nước có hiệu lực từ ngày 01 tháng 7 năm 2019.",
+            rng.choice(("Một cán bộ bị kỷ luật vì làm lộ tài liệu mật qua thư điện tử cá nhân.",
+                        "Các cơ quan được yêu cầu không soạn thảo văn bản mật trên máy tính "
+                        "kết nối Internet.")),
+            "Bí mật nhà nước được chia thành ba độ: tuyệt mật, tối mật và mật.",
+            "Mối quan hệ mật thiết giữa an ninh mạng và bảo mật thông tin được nhấn mạnh.",
+            "Tình trạng khẩn cấp về an ninh mạng đòi hỏi khẩn trương hành động."]
+
+
 NEGATIVE_VARIANTS: dict[str, Callable[[random.Random, int], tuple[str, Message]]] = {
+    "password": lambda r, i: ("Đặt lại mật khẩu", text_part("\n".join(_password(r, i)))),
+    "honey": lambda r, i: ("Mật ong rừng giá tốt", text_part(
+        _html("\n".join(_honey(r, i))), "html")),
+    "secrecy-news": lambda r, i: ("Tin: bảo vệ bí mật nhà nước", text_part(
+        "\n".join(_secrecy_news(r, i)))),
+    "secrecy-news-pdf": lambda r, i: ("Tổng hợp báo chí", with_cover("Gửi anh.", [
+        attachment(pdf_bytes((), _secrecy_news(r, i)), "bao-chi.pdf", "pdf")])),
+    "company-forward": lambda r, i: ("Fwd: Báo giá", text_part(
+        "Chuyển anh xem.\n\n---------- Forwarded message ---------\nFrom: Phòng kinh doanh "
+        "<kd@example.com>\nSubject: Báo giá\n\n"
+        + "\n".join(f"> {line}" for line in _company_letter(r, i, heading=True)))),
     "company-letter": lambda r, i: ("Báo giá thiết bị", text_part(
         "\n".join(_company_letter(r, i, heading=False)))),
     "company-heading": lambda r, i: ("Thông báo của Công ty", text_part(
@@ -554,7 +591,7 @@ def _reply_message(rng: random.Random, i: int) -> tuple[str, Message]:
     return subject, text_part("\n".join(lines))
 
 
-def make_corpus(out: Path, official: int = 102, negative: int = 96) -> tuple[int, int]:
+def make_corpus(out: Path, official: int = 102, negative: int = 132) -> tuple[int, int]:
     """Write the corpus under ``out``; returns the number of official and negative messages."""
     rng = random.Random(SEED)
     (out / "official").mkdir(parents=True, exist_ok=True)

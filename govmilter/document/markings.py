@@ -104,7 +104,14 @@ def _is_marking(text: str, start: int, end: int, partners: frozenset[str]) -> bo
         return False
     if text[start:end].isupper():
         return True
-    return before is _Side.EDGE and after is _Side.EDGE
+    if before is not _Side.EDGE or after is not _Side.EDGE:
+        return False
+    # Alone on its line but not in capitals: a line may just have been wrapped ("Mật" / "ong",
+    # "bí" / "mật"), so the words across the line breaks must not make a phrase with it.
+    around = (text[max(0, start - _WINDOW):start].split()[-1:]
+              + text[end:end + _WINDOW].split()[:1])
+    return not any(word.strip(_DECORATION + _SEPARATORS).casefold() in partners
+                   for word in around)
 
 
 def _level(words: str) -> str:

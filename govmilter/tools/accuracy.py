@@ -3,6 +3,9 @@
 A corpus is a directory with ``official/`` and ``negative/`` sub-directories of ``.eml`` files;
 the directory is the label, and the detector only ever sees the message bytes. Messages go
 through :func:`govmilter.scan.scan_message`, the path the milter uses, with the given policy.
+A message counts as flagged when the rules treat it as a document: class ``official``,
+``secret`` or ``marked`` (a secrecy marking alone is refused to webmail like a secret document,
+so a marking read in a negative is a false alarm).
 """
 
 from __future__ import annotations
@@ -11,11 +14,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from govmilter.document.settings import DocumentClass
 from govmilter.errors import GovmilterError
 from govmilter.policy.model import Policy
 from govmilter.scan import scan_message
 
 LABELS = ("official", "negative")
+#: The classes rules on ``document: official`` match.
+FLAGGED = frozenset({DocumentClass.OFFICIAL, DocumentClass.SECRET, DocumentClass.MARKED})
 
 
 class CorpusError(GovmilterError):
@@ -47,7 +53,7 @@ class Evaluation:
 
     @property
     def precision(self) -> float:
-        """Share of messages flagged official that are official (1.0 when none was flagged)."""
+        """Share of flagged messages that are official (1.0 when none was flagged)."""
         flagged = self.true_positives + self.false_positives
         return self.true_positives / flagged if flagged else 1.0
 
@@ -82,10 +88,10 @@ def evaluate_corpus(corpus: Path, policy: Policy) -> Evaluation:
                 raise CorpusError(f"{path}: cannot read: {exc.strerror or exc}") from exc
             document = scan_message(raw, policy).document
             expected = label == "official"
-            key = ("tp" if document.official else "fn") if expected else (
-                "fp" if document.official else "tn")
+            flagged = document.document_class in FLAGGED
+            key = ("tp" if flagged else "fn") if expected else ("fp" if flagged else "tn")
             counts[key] += 1
-            if document.official != expected:
+            if flagged != expected:
                 misses.append(Miss(str(path.relative_to(corpus)), label, document.score,
                                    document.evidence, document.unscannable))
     if total == 0:

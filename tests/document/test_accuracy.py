@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from govmilter.cli import main
+from govmilter.document.settings import DocumentClass
 from govmilter.policy import load_policy
 from govmilter.scan import scan_message
 from govmilter.tools.accuracy import evaluate_corpus
@@ -46,12 +47,15 @@ def test_precision_and_recall_meet_the_bar(corpus: Path) -> None:
 
 
 def test_the_measure_can_fail(corpus: Path) -> None:
-    # The same corpus under an impossible threshold: every official message becomes a miss.
+    # The same corpus under an impossible threshold: every official message becomes a miss,
+    # except those whose secrecy marking can be read (a marking always counts: class marked).
     policy = load_policy(None)
     strict = dataclasses.replace(policy, detection=dataclasses.replace(policy.detection,
                                                                        threshold=1000.0))
     result = evaluate_corpus(corpus, strict)
-    assert result.recall == 0.0
+    readable_marks = [p for p in (corpus / "official").glob("*mat.eml")
+                      if not p.name.startswith("scan-signed")]
+    assert result.true_positives == len(readable_marks) > 0
     assert len(result.misses) == result.false_negatives > 80
 
 
@@ -86,3 +90,28 @@ def test_eval_command_refuses_a_missing_corpus(tmp_path: Path,
     assert "not a directory" in capsys.readouterr().err
     assert main(["eval", str(tmp_path)]) == 1
     assert "no .eml files" in capsys.readouterr().err
+
+
+def test_the_negatives_that_only_look_like_markings_are_all_read_as_none(corpus: Path) -> None:
+    # mật khẩu, mật ong (with "Mật" wrapped onto a line of its own), news about bí mật nhà nước
+    # in capitals, khẩn cấp, a forwarded and quoted company letter with the national heading
+    policy = load_policy(None)
+    kinds = ("password", "honey", "secrecy-news", "secrecy-news-pdf", "company-forward")
+    checked = 0
+    for kind in kinds:
+        for path in (corpus / "negative").glob(f"{kind}-*.eml"):
+            document = scan_message(path.read_bytes(), policy).document
+            assert document.document_class is DocumentClass.NONE, (path.name, document.evidence)
+            checked += 1
+    assert checked >= 5 * len(kinds)
+
+
+def test_a_marking_read_in_a_negative_counts_as_a_false_alarm(tmp_path: Path) -> None:
+    for label in ("official", "negative"):
+        (tmp_path / label).mkdir()
+    (tmp_path / "negative" / "chat.eml").write_bytes(
+        "From: a@example.com\nSubject: hi\nContent-Type: text/plain; charset=utf-8\n\n"
+        "TỐI MẬT\nchuyện riêng\n".encode())
+    result = evaluate_corpus(tmp_path, load_policy(None))
+    assert (result.false_positives, result.precision) == (1, 0.0)
+    assert [m.path for m in result.misses] == ["negative/chat.eml"]

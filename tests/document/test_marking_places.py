@@ -51,7 +51,7 @@ def test_a_secrecy_marking_is_found_where_documents_put_it(text: str, level: str
     "Mật khẩu của bạn đã được đặt lại", "Mật ong rừng Tây Bắc", "MẬT ONG", "Bí mật kinh doanh",
     "BẢO VỆ BÍ MẬT NHÀ NƯỚC", "Lộ bí mật quân sự, báo chí đưa tin", "mối quan hệ mật thiết",
     "MẬT ĐỘ DÂN SỐ", "Nguyễn Văn Mật", "tài liệu mật", "MAT", "Kế hoạch bảo mật thông tin",
-    "[bảo mật]", "Tối mật khẩu", "CƠ MẬT VIỆN",
+    "[bảo mật]", "Tối mật khẩu", "CƠ MẬT VIỆN", "Mật\nong rừng", "giữ bí\nmật", "Mật\n  khẩu: 123",
 ])
 def test_words_that_only_look_like_a_marking_are_not_one(text: str) -> None:
     assert find_secrecy(f"Chào anh,\n{text}\nhẹn gặp") is None
