@@ -32,28 +32,49 @@ class Letter:
     seal: bool = True  #: a red round seal over the signer's name
 
 
+#: Running text of a letter's body, wrapped to the page's width (about 75 characters a line).
+BODY = (
+    "Thực hiện Chỉ thị số 34/2008/CT-TTg của Thủ tướng Chính phủ về việc tăng",
+    "cường sử dụng hệ thống thư điện tử trong hoạt động của cơ quan nhà nước,",
+    "Ủy ban nhân dân tỉnh đề nghị các cơ quan, đơn vị quán triệt đến toàn thể cán",
+    "bộ, công chức chỉ sử dụng hộp thư công vụ để trao đổi văn bản, tài liệu.",
+    "Các đơn vị tổng hợp tình hình, báo cáo kết quả thực hiện về Văn phòng trước",
+    "ngày 30 hằng tháng để tổng hợp, báo cáo cấp có thẩm quyền. Trong quá trình",
+    "thực hiện, nếu có khó khăn, vướng mắc, đề nghị phản ánh kịp thời để được",
+    "hướng dẫn, giải quyết. Giao Sở Thông tin và Truyền thông chủ trì, phối hợp",
+    "với các sở, ban, ngành hướng dẫn, kiểm tra, đôn đốc việc thực hiện.",
+)
+
+
 def official_letter(stamp: str | None = None, number: str = "125/UBND-VP",
                     agency: tuple[str, str] = ("ỦY BAN NHÂN DÂN", "TỈNH QUẢNG NGÃI"),
-                    signer: str = "Nguyễn Văn Hùng") -> Letter:
-    """A one-page công văn of a people's committee, as in Decree 30/2020's model."""
-    return Letter(
-        header=((agency[0], "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM"),
-                (agency[1], "Độc lập - Tự do - Hạnh phúc"),
-                (f"Số: {number}", "Quảng Ngãi, ngày 12 tháng 3 năm 2024"),
-                ("V/v triển khai chuyển đổi số", "")),
-        lines=("Kính gửi: Các sở, ban, ngành thuộc tỉnh",
-               "Thực hiện Chỉ thị số 34/2008/CT-TTg của Thủ tướng Chính phủ về việc tăng",
-               "cường sử dụng hệ thống thư điện tử trong hoạt động của cơ quan nhà nước,",
-               "Ủy ban nhân dân tỉnh đề nghị các cơ quan, đơn vị quán triệt đến toàn thể cán",
-               "bộ, công chức chỉ sử dụng hộp thư công vụ để trao đổi văn bản, tài liệu.",
-               "Trân trọng./.",
+                    signer: str = "Nguyễn Văn Hùng", pages: int = 1,
+                    body: int = 1) -> list[Letter]:
+    """A công văn of a people's committee as in Decree 30/2020's model, page by page.
+
+    ``body``: how many times the body paragraph stands on each page (3 fills an A4 page);
+    the first page has the heading, number, date and stamp, the last the closing block.
+    """
+    header = ((agency[0], "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM"),
+              (agency[1], "Độc lập - Tự do - Hạnh phúc"),
+              (f"Số: {number}", "Quảng Ngãi, ngày 12 tháng 3 năm 2024"),
+              ("V/v triển khai chuyển đổi số", ""))
+    closing = ("Trân trọng./.",
                "Nơi nhận:                                   TM. ỦY BAN NHÂN DÂN",
                "- Như trên;                                          CHỦ TỊCH",
                "- Lưu: VT, VP.",
                "",
-               f"                                               {signer}"),
-        stamp=stamp,
-    )
+               f"                                               {signer}")
+    letters = []
+    for page in range(pages):
+        lines: tuple[str, ...] = BODY * body
+        if page == 0:
+            lines = ("Kính gửi: Các sở, ban, ngành thuộc tỉnh", *lines)
+        if page == pages - 1:
+            lines = (*lines, *closing)
+        letters.append(Letter(header if page == 0 else (), lines,
+                              stamp if page == 0 else None, seal=page == pages - 1))
+    return letters
 
 
 def render_page(letter: Letter, dpi: int = 200, background: tuple[int, int, int] = (255,) * 3

@@ -21,7 +21,7 @@ from govmilter.document.evidence import OfficialDocumentEvidence
 from govmilter.document.extract import ExtractedText, extract_attachments
 from govmilter.document.legacy import best_repair, looks_legacy
 from govmilter.document.ocr import OcrEngine
-from govmilter.document.scanned import OcrSession
+from govmilter.document.scanned import Judgement, OcrSession, OcrText
 from govmilter.document.settings import DetectionSettings
 from govmilter.mail.limits import Limits
 from govmilter.mail.message import MessageContent
@@ -82,6 +82,26 @@ def _merge(cues: list[Cue]) -> list[Cue]:
     return list(merged.values())
 
 
+def _official(merged: list[Cue], settings: DetectionSettings) -> tuple[float, bool]:
+    """The score of the merged cues and whether they make an official document."""
+    score = round(float(sum(c.weight for c in merged)), 2)
+    named = any(c.identity for c in merged)
+    return score, score >= settings.threshold and (named or not settings.require_symbol)
+
+
+def _judge(prior: list[Cue], settings: DetectionSettings) -> Callable[[list[OcrText]], Judgement]:
+    """What OCR'd texts, with the cues found before them, say (for reading no more than needed)."""
+    def judge(texts: list[OcrText]) -> Judgement:
+        cues = list(prior)
+        marked = False
+        for text in texts:
+            found = _score_ocr_text(nfc(text.text), text.source)
+            cues.extend(found.cues)
+            marked = marked or found.secrecy is not None
+        return Judgement(official=_official(_merge(cues), settings)[1], marked=marked)
+    return judge
+
+
 def detect_document(content: MessageContent, settings: DetectionSettings,
                     limits: Limits | None = None,
                     clock: Callable[[], float] = time.monotonic,
@@ -101,7 +121,7 @@ def detect_document(content: MessageContent, settings: DetectionSettings,
         budget = ScanBudget(limits or Limits(), clock)
     subject = score_subject(content.subject)
     cues = list(subject.cues)
-    session = OcrSession(ocr, budget, ocr_unavailable, clock)
+    session = OcrSession(ocr, budget, ocr_unavailable, clock, judge=_judge(cues, settings))
     extraction = extract_attachments(content.attachments, budget, session)
     texts = [ExtractedText(p.source, p.text) for p in content.texts] + extraction.texts
     cues.extend(extraction.cues)
@@ -115,9 +135,7 @@ def detect_document(content: MessageContent, settings: DetectionSettings,
         secrecy = more_secret(secrecy, found.secrecy)
         urgency = urgency or found.urgency
     merged = _merge(cues)
-    score = round(float(sum(c.weight for c in merged)), 2)
-    named = any(c.identity for c in merged)
-    official = score >= settings.threshold and (named or not settings.require_symbol)
+    score, official = _official(merged, settings)
     evidence = [str(c) for c in merged]
     if score >= settings.threshold and not official:
         evidence.append("no document number/symbol found: not counted as official "

@@ -22,7 +22,7 @@ from govmilter.document.ocr import ocr_status
 
 
 def scanned_letter() -> bytes:
-    page = degrade(render_page(official_letter("TỐI MẬT"), 150), seed=11, angle=1.0)
+    page = degrade(render_page(official_letter("TỐI MẬT")[0], 150), seed=11, angle=1.0)
     message = EmailMessage()
     message["From"], message["To"], message["Subject"] = OFFICIAL_SENDER, "x@gmail.com", "scan"
     message.set_content("Gửi anh bản quét.")
