@@ -7,6 +7,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+#: The scan stops starting new work this long before ``max_seconds`` (at most a tenth of it), so
+#: that it still answers, with what it read, before the milter kills its scan worker at
+#: ``max_seconds``: what is left to do then is scoring the texts already read.
+ANSWER_MARGIN_SECONDS = 1.0
+
 
 @dataclass(frozen=True, slots=True)
 class Limits:
@@ -28,6 +33,11 @@ class Limits:
     #: Pixels of one image or rendered page; larger ones are refused before decoding.
     max_image_pixels: int = 40_000_000
     memory_bytes: int = 1024 * 1024
+
+    @property
+    def stop_seconds(self) -> float:
+        """Seconds after its start at which a scan stops reading (see ANSWER_MARGIN_SECONDS)."""
+        return self.max_seconds - min(ANSWER_MARGIN_SECONDS, self.max_seconds / 10)
 
     @property
     def raw_scan_bytes(self) -> int:
@@ -56,7 +66,8 @@ class MessageBudget:
     def __init__(self, limits: Limits, clock: Callable[[], float] = time.monotonic) -> None:
         self.limits = limits
         self._clock = clock
-        self.deadline = clock() + limits.max_seconds
+        #: when reading stops: ``limits.stop_seconds`` from now (the hard end is max_seconds)
+        self.deadline = clock() + limits.stop_seconds
         self.bytes_left = limits.max_scan_bytes
         self.reasons: list[str] = []
         self._time_noted = False

@@ -74,7 +74,8 @@ class RunOptions:
     syslog: bool = False
     syslog_socket: str = DEFAULT_SYSLOG_SOCKET  #: the local syslog socket for ``syslog``
     verbose: bool = False
-    scan_workers: int | None = None  #: worker processes for scanning; None: one per CPU
+    #: worker processes for scanning; None: one per CPU, at least one; 0: in the milter process
+    scan_workers: int | None = None
     scan_inline_below: int = DEFAULT_INLINE_BELOW
     #: a worker holding more than this many MiB after a message is replaced
     scan_worker_memory: int = DEFAULT_MAX_RSS >> 20
@@ -106,8 +107,10 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
                         f"{DEFAULT_SYSLOG_SOCKET}); implies --syslog")
     parser.add_argument("--verbose", action="store_true", help="log debug messages")
     parser.add_argument("--scan-workers", type=int, default=None, metavar="N",
-                        help="processes that scan messages, to use every core (default: one "
-                        "per CPU, none on a single CPU; 0: scan in the milter process)")
+                        help="processes that scan messages, to use every core and so that a "
+                        "scan can be stopped at its deadline (default: one per CPU, at least "
+                        "one; 0: scan in the milter process, where nothing stops a scan that "
+                        "hangs and OCR is off)")
     parser.add_argument("--scan-inline-below", type=int, default=DEFAULT_INLINE_BELOW,
                         metavar="BYTES", help="scan smaller messages in the milter process "
                         "(default: %(default)s)")
@@ -329,7 +332,8 @@ def run(options: RunOptions, classifier_factory: ClassifierFactory | None = None
     # The scan workers start while the daemon is still root (their interpreter may be readable
     # by root alone) and switch to the same user themselves.
     scanner = ScanPool(max(0, workers), options.scan_inline_below, user=options.user,
-                       max_rss=options.scan_worker_memory << 20)
+                       max_rss=options.scan_worker_memory << 20, events=metrics)
+    metrics.watch_scan_pool(scanner)
     try:
         try:
             scanner.start()

@@ -22,6 +22,7 @@ from govmilter import __version__
 from govmilter.policy import IMPLICIT_RULE_ID, Action, DocumentClass, FailureAction, Mode, Policy
 from govmilter.policy.verdict import FLOWS, Verdict, flow_label
 from govmilter.server.speedups import LabelledChildren
+from govmilter.server.workers import REPLACEMENT_CAUSES, ResidentMemory, ScanPool
 
 #: Document classes as counted (``any`` is a rule condition, never a finding).
 DOCUMENT_LABELS = tuple(d.value for d in DocumentClass if d is not DocumentClass.ANY)
@@ -41,6 +42,11 @@ PROCESSING_BUCKETS = (.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5,
 #: Bytes scanned per message: 1 KiB to the 20 MiB default scan limit and beyond.
 SCANNED_BYTES_BUCKETS = tuple(float(1024 * 4**i) for i in range(10))  # 1 KiB .. 256 MiB
 DNS_BUCKETS = (.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10)
+#: Seconds a message waits for a free scan worker: none at all normally (a worker is idle),
+#: up to a scan's whole ``limits.max_seconds`` and beyond when every worker is busy.
+QUEUE_WAIT_BUCKETS = (.0001, .001, .01, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60)
+#: Whose memory ``govmilter_resident_memory_bytes`` tells.
+MEMORY_PROCESSES = ("milter", "scan_workers")
 
 DEFAULT_METRICS_HOST = "127.0.0.1"
 DEFAULT_METRICS_PORT = 9755
@@ -113,6 +119,23 @@ class Metrics:
         self.connections_in_progress = Gauge(
             "govmilter_connections_in_progress", "Milter connections from Postfix now open.",
             registry=reg)
+        self.scan_workers = Gauge(
+            "govmilter_scan_workers", "Scan worker processes running (0: messages are scanned "
+            "in the milter process, --scan-workers 0).", registry=reg)
+        self.scans_in_progress = Gauge(
+            "govmilter_scans_in_progress", "Scan workers scanning a message now.", registry=reg)
+        self.scan_worker_replacements = Counter(
+            "govmilter_scan_worker_replacements_total", "Scan workers replaced, by cause: "
+            "deadline (still scanning at limits.max_seconds: killed), crash (died), memory "
+            "(held more than --scan-worker-memory after a message), tasks (served its "
+            "messages).", ["cause"], registry=reg)
+        self.scan_queue_wait_seconds = Histogram(
+            "govmilter_scan_queue_wait_seconds", "Time a message waited for a free scan "
+            "worker.", buckets=QUEUE_WAIT_BUCKETS, registry=reg)
+        self.resident_memory = Gauge(
+            "govmilter_resident_memory_bytes", "Resident memory now: of the milter process, "
+            "and of its scan workers together.", ["process"], registry=reg)
+        self._own_memory = ResidentMemory()
         self._policy_lock = threading.Lock()
         self._message_count, self._recipient_count, self._recipient_action_count, \
             self._message_action_count, self._rule_count = (
@@ -135,6 +158,10 @@ class Metrics:
             self.errors.labels(stage)
         for failure in FAILURE_LABELS:
             self.failure_actions.labels(failure)
+        for cause in REPLACEMENT_CAUSES:
+            self.scan_worker_replacements.labels(cause)
+        self.resident_memory.labels("milter").set_function(self._own_memory.bytes)
+        self.resident_memory.labels("scan_workers")
         self.build_info.labels(__version__).set(1)
         self._init_rules((IMPLICIT_RULE_ID,))
 
@@ -157,6 +184,21 @@ class Metrics:
         self._message_action_count(verdict.message_action.value, message_mode(verdict)).inc()
         self.processing_seconds.observe(seconds)
         self.scanned_bytes.observe(scanned_bytes)
+
+    def watch_scan_pool(self, pool: ScanPool) -> None:
+        """Read the pool's workers (count, busy, memory) at each scrape; hear of replacements
+        and waits (pass this object as the pool's ``events``)."""
+        self.scan_workers.set_function(lambda: len(pool.worker_pids()))
+        self.scans_in_progress.set_function(pool.busy_workers)
+        self.resident_memory.labels("scan_workers").set_function(pool.workers_resident_bytes)
+
+    def scan_worker_replaced(self, cause: str) -> None:
+        """Count a replaced scan worker (:class:`~govmilter.server.workers.PoolEvents`)."""
+        self.scan_worker_replacements.labels(cause).inc()
+
+    def scan_waited(self, seconds: float) -> None:
+        """Time a message's wait for a free scan worker."""
+        self.scan_queue_wait_seconds.observe(seconds)
 
     def dns_lookup(self, seconds: float, outcome: str) -> None:
         """Time one DNS lookup; a failed or timed-out one also counts as a ``dns`` error."""

@@ -22,11 +22,14 @@ meanwhile, and it would bring PDFium into the milter process for small PDFs.
 Bounded on purpose: one message per worker at a time (a thread waiting for a free worker has
 not read the message yet, see :meth:`ScanPool.scan_lazily`), each worker is replaced once the
 memory it holds after a message passes ``max_rss`` (what a C extension leaks, or what Python
-keeps after one huge message, stays bounded) or after ``max_tasks`` messages, and a message
-that takes longer than the policy's scan time limit plus a grace period gets its worker killed
-and replaced, so a PDF that hangs PDFium cannot keep a worker forever. A worker that crashes
-(a hostile file crashing a C library) costs that scan, never the milter: the caller gets
-:class:`ScanFailed` and a fresh worker takes the dead one's place.
+keeps after one huge message, stays bounded) or after ``max_tasks`` messages, and a worker whose
+scan is still running at the policy's ``limits.max_seconds`` is killed then and replaced, so a
+PDF that hangs PDFium, or any work a deadline cannot interrupt, costs one scan of
+``max_seconds``. The scan itself stops reading a little earlier (``Limits.stop_seconds``) and
+answers with what it read; the kill is for what does not stop. A worker that crashes (a hostile
+file crashing a C library) costs that scan, never the milter: the caller gets
+:class:`ScanFailed` and a fresh worker takes the dead one's place. ``events`` (the daemon's
+metrics) hears of each replacement and of the time each message waited for a worker.
 
 Workers are separate interpreters (``python -m govmilter.server.workers``, started with
 ``subprocess``: exec, never ``fork``, since the milter process has threads) and import only the
@@ -49,7 +52,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from govmilter.policy.model import Policy
 from govmilter.policy.verdict import MessageFacts
@@ -67,8 +70,6 @@ DEFAULT_INLINE_BELOW = 0
 DEFAULT_MAX_TASKS = 50_000
 #: Resident memory (bytes) past which a worker is replaced after its current message.
 DEFAULT_MAX_RSS = 200 * 2**20
-#: Seconds granted past the policy's ``limits.max_seconds`` before a scan counts as hung.
-HANG_GRACE_SECONDS = 10.0
 #: Seconds a new worker may take to start (spawn, imports, user switch).
 START_SECONDS = 60.0
 _READY = b"ready"
@@ -121,17 +122,43 @@ def _recv_frame(sock: socket.socket) -> bytes:
     return _recv_exactly(sock, size)
 
 
+#: Why a worker was replaced: the values of the replacements metric's ``cause`` label.
+REPLACEMENT_CAUSES = ("deadline", "crash", "memory", "tasks")
+
+
 class ScanFailed(RuntimeError):
-    """A worker crashed or hung on this message; the message was not scanned."""
+    """A worker crashed or hung on this message; the message was not scanned.
+
+    ``cause`` is ``deadline`` (still scanning at ``limits.max_seconds``: killed) or ``crash``.
+    """
+
+    def __init__(self, message: str, cause: str = "crash") -> None:
+        super().__init__(message)
+        self.cause = cause
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return type(self), (str(self), self.cause)
+
+
+class PoolEvents(Protocol):
+    """What a :class:`ScanPool` reports as it works (the daemon's metrics listen)."""
+
+    def scan_worker_replaced(self, cause: str) -> None:
+        """A worker was replaced; ``cause`` is one of :data:`REPLACEMENT_CAUSES`."""
+
+    def scan_waited(self, seconds: float) -> None:
+        """A message waited ``seconds`` for a free worker."""
 
 
 def default_workers() -> int:
-    """One worker per CPU this process may run on, or 0 (scan in-process) on a single CPU."""
+    """One worker per CPU this process may run on, and at least one, even on a single CPU: only
+    a scan in a worker process can be stopped at its deadline (``--scan-workers 0`` asks for
+    scanning in the milter process, where nothing stops a scan that hangs)."""
     try:
         cpus = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
         cpus = os.cpu_count() or 1
-    return cpus if cpus > 1 else 0
+    return max(cpus, 1)
 
 
 class _Worker:
@@ -177,22 +204,25 @@ class _Worker:
     def scan(self, settings: bytes, raw: bytes, timeout: float) -> tuple[bool, Any]:
         """Send one message; return ``(True, facts)`` or ``(False, exception from the scan)``.
 
-        :raises ScanFailed: the worker died or did not answer within ``timeout`` seconds (the
-            worker must then be thrown away).
+        :raises ScanFailed: the worker died, or had not answered ``timeout`` seconds after the
+            message started to go out (the worker must then be thrown away).
         """
         message = memoryview(raw).cast("B")  # not bytes-like: TypeError here, before sending
         blob = memoryview(b"" if settings is self.settings else settings)
         try:
             self.wait_ready()
-            # one time-out for each send and receive: the worker reads at once (it was idle)
-            # and writes its answer in one piece, so in practice it bounds the scan
+            deadline = time.monotonic() + timeout
+            # the worker reads at once (it was idle) and writes its answer in one piece: the
+            # time left when its answer starts bounds the scan
             self.sock.settimeout(timeout)
             _send_all(self.sock, [memoryview(_REQUEST.pack(blob.nbytes, message.nbytes)),
                                   blob, message])
             self.settings = settings
+            self.sock.settimeout(max(deadline - time.monotonic(), 1e-3))
             ok, value, self.rss = pickle.loads(_recv_frame(self.sock))
         except TimeoutError as exc:
-            raise ScanFailed(f"scan took longer than {timeout:g}s") from exc
+            raise ScanFailed(f"scan still running at its deadline of {timeout:g}s "
+                             "(limits.max_seconds): worker killed", "deadline") from exc
         except (EOFError, OSError) as exc:
             raise ScanFailed("scan worker died") from exc
         self.tasks += 1
@@ -249,8 +279,7 @@ class ScanPool:
 
     def __init__(self, workers: int, inline_below: int = DEFAULT_INLINE_BELOW,
                  max_tasks: int = DEFAULT_MAX_TASKS, user: str | None = None,
-                 hang_grace: float = HANG_GRACE_SECONDS,
-                 max_rss: int = DEFAULT_MAX_RSS) -> None:
+                 max_rss: int = DEFAULT_MAX_RSS, events: PoolEvents | None = None) -> None:
         if workers < 0:
             raise ValueError("workers must be 0 or more")
         self.workers = workers
@@ -258,13 +287,14 @@ class ScanPool:
         self.max_tasks = max_tasks
         self.max_rss = max_rss
         self.user = user  #: each worker switches to this user after start-up (see _worker_init)
-        self.hang_grace = hang_grace
+        self.events = events
         self._lock = threading.Lock()
         self._idle = _IdleWorkers()
         self._all: set[_Worker] = set()
         self._stopped: list[_Worker] = []
         self._settings: tuple[Policy, bytes] | None = None
         self._closed = False
+        self._busy = 0
 
     def start(self) -> None:
         """Start the worker processes now and wait until each has started.
@@ -283,6 +313,15 @@ class ScanPool:
         with self._lock:
             return sorted(w.process.pid for w in self._all)
 
+    def busy_workers(self) -> int:
+        """How many workers are scanning a message now."""
+        with self._lock:
+            return self._busy
+
+    def workers_resident_bytes(self) -> int:
+        """The memory the current workers hold now, together (0 where ``/proc`` is missing)."""
+        return sum(resident_bytes(pid) for pid in self.worker_pids())
+
     def scan(self, raw: bytes, policy: Policy) -> MessageFacts:
         """The facts :func:`govmilter.scan.scan_message` would give, from a worker if useful.
 
@@ -298,20 +337,22 @@ class ScanPool:
         """
         if self.workers == 0:
             return scan_message(read(), policy, ocr=False)  # no OCR in the milter process
+        waited = time.monotonic()
         worker = self._acquire()
-        healthy = True
+        if self.events is not None:
+            self.events.scan_waited(time.monotonic() - waited)
+        failure: ScanFailed | None = None
         try:
             raw = read()
             if len(raw) < self.inline_below:
                 return scan_message(raw, policy, ocr=False)
             try:
-                ok, value = worker.scan(self._settings_for(policy), raw,
-                                        policy.limits.max_seconds + self.hang_grace)
-            except ScanFailed:
-                healthy = False
+                ok, value = worker.scan(self._settings_for(policy), raw, policy.limits.max_seconds)
+            except ScanFailed as exc:
+                failure = exc
                 raise
         finally:
-            self._release(worker, healthy)
+            self._release(worker, failure)
         if ok:
             facts: MessageFacts = value
             return facts
@@ -356,19 +397,30 @@ class ScanPool:
         if worker is None:
             self._idle.put(None)  # pass the news on to the next waiter
             raise ScanFailed("the scan pool is closed")
+        with self._lock:
+            self._busy += 1
         return worker
 
-    def _release(self, worker: _Worker, healthy: bool) -> None:
+    def _release(self, worker: _Worker, failure: ScanFailed | None) -> None:
         """Give the worker back, or replace it when it failed or has served its time."""
-        too_big = worker.rss > self.max_rss
-        replace = not healthy or too_big or worker.tasks >= self.max_tasks
-        if replace:
-            if not healthy:
-                log.warning("scan worker replaced: it died or hung on a message")
-            elif too_big:
+        with self._lock:
+            self._busy -= 1
+        cause = failure.cause if failure is not None else (
+            "memory" if worker.rss > self.max_rss else
+            "tasks" if worker.tasks >= self.max_tasks else None)
+        replace = cause is not None
+        if cause is not None:
+            if cause == "deadline":
+                log.warning("scan worker killed at the scan deadline (limits.max_seconds) and "
+                            "replaced")
+            elif failure is not None:
+                log.warning("scan worker replaced: it died on a message")
+            elif cause == "memory":
                 log.info("scan worker replaced: it held %d MiB after a message (limit %d MiB)",
                          worker.rss >> 20, self.max_rss >> 20)
-            worker.stop(kill=not healthy)
+            worker.stop(kill=failure is not None)
+            if self.events is not None:
+                self.events.scan_worker_replaced(cause)
             with self._lock:
                 self._all.discard(worker)
                 self._stopped.append(worker)
@@ -427,6 +479,24 @@ def _failure(exc: Exception, rss: int) -> bytes:
         return pickle.dumps((False, ScanFailed(f"scan raised {type(exc).__name__}"), rss))
 
 
+_PAGE_BYTES = os.sysconf("SC_PAGE_SIZE")
+
+
+def _statm_resident(statm: bytes) -> int:
+    """Resident bytes from the text of a ``/proc/PID/statm`` file."""
+    return int(statm.split()[1]) * _PAGE_BYTES
+
+
+def resident_bytes(pid: int) -> int:
+    """The resident memory of process ``pid`` now, or 0 when it cannot be read (gone, no
+    ``/proc``)."""
+    try:
+        with open(f"/proc/{pid}/statm", "rb") as statm:
+            return _statm_resident(statm.read())
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
 class ResidentMemory:
     """This process's resident memory now, from ``/proc/self/statm`` (cheap enough per message).
 
@@ -436,7 +506,6 @@ class ResidentMemory:
     """
 
     def __init__(self) -> None:
-        self._page = os.sysconf("SC_PAGE_SIZE")
         try:
             self._fd: int | None = os.open("/proc/self/statm", os.O_RDONLY | os.O_CLOEXEC)
         except OSError:
@@ -447,7 +516,7 @@ class ResidentMemory:
         if self._fd is None:
             return 0
         try:
-            return int(os.pread(self._fd, 128, 0).split()[1]) * self._page
+            return _statm_resident(os.pread(self._fd, 128, 0))
         except (OSError, ValueError, IndexError):
             return 0
 

@@ -15,9 +15,11 @@ import tempfile
 import time
 from pathlib import Path
 
+import miltertest as mt
 import pytest
 from mta_session import MtaSession
 from postfix_harness import REPO_ROOT, RunningMilter, checkout_env, stop_process, wait_until
+from processes import child_pids, ends_within
 from samples import OFFICIAL_RCPT, OFFICIAL_SENDER, PLAIN, policy_yaml
 
 EMBEDDED_POLICY = REPO_ROOT / "govmilter" / "policies" / "default.yaml"
@@ -91,6 +93,52 @@ def test_a_scan_worker_past_its_memory_limit_is_replaced_and_mail_goes_on() -> N
         assert re.search(r"scan worker replaced: it held \d+ MiB after a message \(limit 1 MiB\)",
                          log), log
         assert "qid=5A1 " in log and "qid=5A2 " in log  # both messages decided
+        # the health of the scan workers, scraped from the endpoint
+        metric = daemon.metric
+        wait_until(lambda: metric("govmilter_scan_worker_replacements_total", cause="memory")
+                   >= 2, 10, "two replacements counted")
+        assert metric("govmilter_scan_worker_replacements_total", cause="deadline") == 0
+        assert metric("govmilter_scan_workers") == 1
+        assert metric("govmilter_scans_in_progress") == 0
+        assert metric("govmilter_scan_queue_wait_seconds_count") == 2
+        assert metric("govmilter_resident_memory_bytes", process="milter") > 10 * 2**20
+        assert metric("govmilter_resident_memory_bytes", process="scan_workers") > 10 * 2**20
+    finally:
+        assert daemon.stop() == 0
+        shutil.rmtree(short, ignore_errors=True)
+
+
+def test_a_scan_running_at_the_deadline_is_killed_then_and_answered_with_on_error(
+        tmp_path: Path) -> None:
+    """A worker that does not answer (stopped, as PDFium in a loop would be) is killed at
+    ``limits.max_seconds``, the message gets ``on_error`` (tempfail here), logged and counted,
+    and the next message is scanned by a fresh worker."""
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(policy_yaml().replace("limits:\n", "limits:\n  max_seconds: 1\n"))
+    short = Path(f"/tmp/gm-deadline-{os.getpid()}")
+    daemon = RunningMilter(short, policy, ["--scan-workers", "1"])
+    daemon.start()
+    try:
+        assert daemon.process is not None
+        [worker] = child_pids(daemon.process.pid)
+        os.kill(worker, signal.SIGSTOP)
+        session = MtaSession(daemon.socket_path)
+        start = time.monotonic()
+        _, answer = session.message(OFFICIAL_SENDER, [OFFICIAL_RCPT], PLAIN, "7D1")
+        elapsed = time.monotonic() - start
+        assert answer[-1][0] == mt.SMFIR_REPLYCODE and answer[-1][1]["smtpcode"] == "451"
+        assert 1.0 <= elapsed < 3.0, elapsed  # at the deadline, not 10 s after it
+        assert ends_within(worker, 5.0)  # killed, not left stopped
+        _, answer = session.message(OFFICIAL_SENDER, [OFFICIAL_RCPT], PLAIN, "7D2")
+        session.close()
+        assert answer[-1][0] != mt.SMFIR_REPLYCODE  # scanned and decided
+        log = daemon.log()
+        assert "scan worker killed at the scan deadline (limits.max_seconds)" in log
+        assert re.search(r"error stage=scan qid=7D1 exception=ScanFailed .*action=tempfail", log)
+        assert daemon.metric("govmilter_scan_worker_replacements_total", cause="deadline") == 1
+        assert daemon.metric("govmilter_errors_total", stage="scan") == 1
+        assert daemon.metric("govmilter_failure_actions_total", action="tempfail") == 1
+        assert daemon.metric("govmilter_scan_workers") == 1
     finally:
         assert daemon.stop() == 0
         shutil.rmtree(short, ignore_errors=True)

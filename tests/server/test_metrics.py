@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
+import os
+import signal
+import threading
+import time
 import urllib.request
 
 import pytest
@@ -12,6 +17,7 @@ from govmilter.policy import decide, parse_policy
 from govmilter.policy.verdict import Envelope
 from govmilter.scan import scan_message
 from govmilter.server.metrics import Metrics, start_metrics_server
+from govmilter.server.workers import ScanFailed, ScanPool
 
 #: Recording rules, dashboards and the compliance report are written against these names.
 CONTRACT = {
@@ -31,6 +37,11 @@ CONTRACT = {
     "govmilter_scanned_bytes_bucket": {"le"},
     "govmilter_dns_lookup_seconds_bucket": {"le"},
     "govmilter_connections_in_progress": set(),
+    "govmilter_scan_workers": set(),
+    "govmilter_scans_in_progress": set(),
+    "govmilter_scan_worker_replacements_total": {"cause"},
+    "govmilter_scan_queue_wait_seconds_bucket": {"le"},
+    "govmilter_resident_memory_bytes": {"process"},
 }
 
 
@@ -68,7 +79,8 @@ def test_names_follow_prometheus_conventions() -> None:
         assert name.startswith("govmilter_")
         assert name.endswith(("_total", "_seconds", "_bytes", "_info", "_bucket", "_count",
                               "_sum", "_created", "_in_progress",
-                              "_available")), name  # _available: a 0/1 state, as "up"
+                              "_available",  # a 0/1 state, as "up"
+                              "_workers")), name  # a count of processes, as node_procs_running
 
 
 def test_a_verdict_is_counted_per_message_recipient_rule_and_action() -> None:
@@ -142,3 +154,67 @@ def test_errors_stay_within_the_fixed_stage_set(stage: str, counted_as: str) -> 
                                              {"stage": counted_as}) == 1
     stages = {s["stage"] for s in samples(metrics)["govmilter_errors_total"]}
     assert "no-such-stage" not in stages
+
+
+def test_scan_worker_health_is_scraped_from_the_endpoint() -> None:
+    """Worker count, busy workers, replacements by cause, queue wait, memory: read at each
+    scrape from a real pool, with bounded labels only."""
+    metrics = Metrics()
+    pool = ScanPool(1, events=metrics)
+    metrics.watch_scan_pool(pool)
+    pool.start()
+    server, _ = start_metrics_server(metrics, port=0)
+    policy = parse_policy(policy_yaml())
+    quick = dataclasses.replace(policy, limits=dataclasses.replace(policy.limits,
+                                                                   max_seconds=1.0))
+
+    def scraped() -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+        url = f"http://127.0.0.1:{server.server_port}/metrics"
+        with urllib.request.urlopen(url, timeout=5) as response:
+            text = response.read().decode()
+        return {(s.name, tuple(sorted(s.labels.items()))): s.value
+                for family in text_string_to_metric_families(text) for s in family.samples}
+
+    try:
+        pool.scan(SECRET, policy)
+        [worker] = pool.worker_pids()
+        os.kill(worker, signal.SIGKILL)  # a crash
+        with pytest.raises(ScanFailed):
+            pool.scan(SECRET, policy)
+        pool.scan(SECRET, policy)  # the new worker is ready
+        [worker] = pool.worker_pids()
+        os.kill(worker, signal.SIGSTOP)  # a hang
+        failures: list[str] = []
+
+        def scan_hung() -> None:
+            try:
+                pool.scan(SECRET, quick)
+            except ScanFailed as exc:
+                failures.append(exc.cause)
+
+        hung = threading.Thread(target=scan_hung)
+        hung.start()
+        wait = time.monotonic() + 5
+        while pool.busy_workers() == 0 and time.monotonic() < wait:
+            time.sleep(0.01)
+        during = scraped()
+        hung.join(timeout=10)
+        after = scraped()
+    finally:
+        server.shutdown()
+        pool.close()
+    assert failures == ["deadline"]
+    assert during[("govmilter_scans_in_progress", ())] == 1
+    assert after[("govmilter_scans_in_progress", ())] == 0
+    assert after[("govmilter_scan_workers", ())] == 1
+    replaced = {dict(labels)["cause"]: value for (name, labels), value in after.items()
+                if name == "govmilter_scan_worker_replacements_total"}
+    assert replaced == {"deadline": 1, "crash": 1, "memory": 0, "tasks": 0}
+    assert after[("govmilter_scan_queue_wait_seconds_count", ())] == 4
+    assert after[("govmilter_resident_memory_bytes", (("process", "milter"),))] > 10 * 2**20
+    assert during[("govmilter_resident_memory_bytes", (("process", "scan_workers"),))] > 2**20
+    # no label carries anything but its fixed values (no address, no content)
+    labels = {value for (name, pairs), _ in after.items() for key, value in pairs
+              if "scan" in name or "resident" in name}
+    assert labels <= {"deadline", "crash", "memory", "tasks", "milter", "scan_workers"} | {
+        label for (name, pairs), _ in after.items() for key, label in pairs if key == "le"}

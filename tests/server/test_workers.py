@@ -10,14 +10,14 @@ import signal
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
+from processes import ends_within
 from samples import OFFICIAL, PLAIN
 
 from govmilter.policy import load_policy
 from govmilter.scan import scan_message
-from govmilter.server.workers import ScanFailed, ScanPool, _IdleWorkers
+from govmilter.server.workers import ScanFailed, ScanPool, _IdleWorkers, default_workers
 
 POLICY = load_policy(None)
 
@@ -87,21 +87,46 @@ def test_a_killed_worker_fails_that_scan_only_and_the_pool_comes_back(pool: Scan
     assert pool.scan(OFFICIAL, POLICY).document.official is True
 
 
-def test_a_hung_worker_is_killed_after_the_time_limit_and_replaced() -> None:
+def test_a_hung_worker_is_killed_at_the_deadline_and_replaced() -> None:
     policy = dataclasses.replace(POLICY, limits=dataclasses.replace(POLICY.limits,
-                                                                    max_seconds=0.5))
-    scanner = ScanPool(1, hang_grace=0.5)
+                                                                    max_seconds=1.0))
+    replaced: list[str] = []
+    waits: list[float] = []
+
+    class Events:
+        def scan_worker_replaced(self, cause: str) -> None:
+            replaced.append(cause)
+
+        def scan_waited(self, seconds: float) -> None:
+            waits.append(seconds)
+
+    scanner = ScanPool(1, events=Events())
     scanner.start()
     try:
         [hung] = scanner.worker_pids()
         os.kill(hung, signal.SIGSTOP)  # what a PDF that hangs PDFium looks like
-        with pytest.raises(ScanFailed, match="longer than 1s"):
+        start = time.monotonic()
+        with pytest.raises(ScanFailed, match="deadline of 1s") as failed:
             scanner.scan(OFFICIAL, policy)
-        assert _ends_within(hung, 5.0)  # killed, not left frozen
+        elapsed = time.monotonic() - start
+        # at the deadline, not a grace period later (slack for a loaded machine)
+        assert 1.0 <= elapsed < 1.8, elapsed
+        assert failed.value.cause == "deadline"
+        assert ends_within(hung, 5.0)  # killed, not left frozen
         assert scanner.worker_pids() != [hung]
         assert scanner.scan(OFFICIAL, policy).document.official is True
+        assert replaced == ["deadline"]
+        assert len(waits) == 2 and all(0 <= w < 1.0 for w in waits)
     finally:
         scanner.close()
+
+
+def test_one_worker_by_default_even_on_one_cpu(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only a worker can be killed at the deadline: in-process scanning is asked for (0)."""
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0})
+    assert default_workers() == 1
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2})
+    assert default_workers() == 3
 
 
 def test_an_exception_in_the_scan_reaches_the_caller_and_the_worker_stays() -> None:
@@ -147,7 +172,7 @@ def test_a_worker_that_grew_past_max_rss_is_replaced_after_its_message(
             assert small.scan(PLAIN, POLICY).document.official is False  # its message is kept
         [second] = small.worker_pids()
         assert second != first
-        assert _ends_within(first, 5.0)
+        assert ends_within(first, 5.0)
         assert "scan worker replaced: it held" in caplog.text
         assert "(limit 1 MiB)" in caplog.text
         assert _keeps_its_worker(large)
@@ -176,17 +201,3 @@ def _keeps_its_worker(scanner: ScanPool, scans: int = 3) -> bool:
     for _ in range(scans):
         assert scanner.scan(PLAIN, POLICY).document.official is False
     return scanner.worker_pids() == before
-
-
-def _ends_within(pid: int, seconds: float) -> bool:
-    """True once the process is gone or a zombie (killed, exit status not yet collected)."""
-    stat = Path(f"/proc/{pid}/stat")
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            if stat.read_text().rsplit(")", 1)[1].split()[0] in "ZX":
-                return True
-        except FileNotFoundError:
-            return True
-        time.sleep(0.05)
-    return False
