@@ -27,6 +27,8 @@ from govmilter.policy.verdict import Envelope, MessageFacts
 from govmilter.scan import scan_message
 from govmilter.server.daemon import DaemonError, add_run_arguments
 from govmilter.server.privileges import PrivilegeError
+from govmilter.store import StoreError, database_url
+from govmilter.store.database import describe
 from govmilter.tools.accuracy import (
     CorpusError,
     evaluate_corpus,
@@ -274,6 +276,12 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from govmilter.policy.analysis import rcpt_refusal_warnings, shadowed_rule_warnings
 
     policy = _load(args.policy)
+    try:
+        store = describe(database_url(policy.incidents.database))
+    except StoreError as exc:
+        print(f"{policy.source.path}: incidents.database: {exc}", file=sys.stderr)
+        print("govmilter: policy refused (1 error)", file=sys.stderr)
+        return EXIT_USAGE
     analysed = shadowed_rule_warnings(policy) + rcpt_refusal_warnings(policy)
     for warning in analysed:
         print(warning, file=sys.stderr)
@@ -293,6 +301,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     servers = ", ".join(str(ns) for ns in dns.nameservers) or "system resolv.conf"
     print(f"  dns:        {'on' if dns.enabled else 'off'} ({servers}; timeout {dns.timeout:g} s, "
           f"budget {dns.budget:g} s, cache {dns.cache_size})")
+    print(f"  incidents:  {store} (kept {policy.incidents.retention_days} days)")
     if policy.warnings or analysed:
         print(f"  warnings:   {len(policy.warnings) + len(analysed)} (above)")
     return EXIT_OK

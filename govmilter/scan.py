@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Callable
 
@@ -12,7 +13,7 @@ from govmilter.document.settings import DetectionSettings
 from govmilter.mail.limits import Limits
 from govmilter.mail.message import parse_message
 from govmilter.policy.model import Policy
-from govmilter.policy.verdict import MessageFacts
+from govmilter.policy.verdict import AttachmentFacts, MessageFacts
 
 
 def scan_message(raw: bytes, policy: Policy, *, ocr: bool = True) -> MessageFacts:
@@ -42,5 +43,8 @@ def scan_with(raw: bytes, limits: Limits, detection: DetectionSettings,
                                ocr_unavailable=reason)
     return MessageFacts(
         document=document, header_from=content.header_from, header_to=content.header_to,
-        scanned_bytes=content.scanned_bytes, notes=content.notes,
+        scanned_bytes=content.scanned_bytes, notes=content.notes, subject=content.subject,
+        attachments=tuple(AttachmentFacts(a.filename or "(no name)",
+                                          hashlib.sha256(a.data).hexdigest(), len(a.data),
+                                          a.truncated) for a in content.attachments),
     )

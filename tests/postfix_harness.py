@@ -143,6 +143,8 @@ class RunningMilter:
         #: ``inet=True``: listen on a free loopback TCP port instead of the unix socket.
         self.inet_port = free_port() if inet else None
         self.log_path = self.directory / "govmilter.log"
+        #: the incident store (SQLite, unless the policy or --database names another) and journal
+        self.state_dir = self.directory / "state"
         self.metrics_port: int | None = None
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -168,6 +170,8 @@ class RunningMilter:
                 "--metrics", "127.0.0.1:0", "--socket-mode", self.socket_mode,
                 "--watch-interval", "0.2",
                 *self.extra_args]
+        if "--state-dir" not in self.extra_args:  # never the machine's /var/lib/govmilter
+            args += ["--state-dir", str(self.state_dir)]
         if self.policy is not None:
             args += ["--policy", str(self.policy)]
         env = checkout_env(self.env)

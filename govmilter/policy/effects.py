@@ -18,6 +18,11 @@ from govmilter.policy.verdict import RecipientVerdict, Verdict
 
 #: The header govmilter stamps its verdict in.
 HEADER_NAME = "X-GovMilter"
+#: The header a held message carries: the rule that held it and the incident to look it up by.
+HOLD_HEADER = "X-GovMilter-Hold"
+#: The reply of a reject whose rule gives none, when an incident id has to be carried.
+POLICY_REJECT = Reply(550, "5.7.1", ("Thu bi tu choi theo chinh sach cua co quan",
+                                     "Rejected by the agency's mail policy"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,3 +166,27 @@ def _tag(verdict: Verdict, delivered: tuple[RecipientVerdict, ...], subject: byt
         actions.append(AddHeader("Subject", new_subject) if subject is None
                        else ChangeHeader("Subject", 1, new_subject))
     return actions
+
+
+def incident_line(incident_id: str) -> str:
+    """The reply line that names the incident (ASCII, as SMTP replies are)."""
+    return f"Ma su co (incident): {incident_id}"
+
+
+def with_incident(actions: tuple[MilterAction, ...], incident_id: str
+                  ) -> tuple[MilterAction, ...]:
+    """The plan carrying the incident id: a reject's reply gains a line naming it, and a held
+    message gets an ``X-GovMilter-Hold`` header (rule and incident) before it is held."""
+    marked: list[MilterAction] = []
+    for action in actions:
+        match action:
+            case Reject(reply):
+                reply = reply or POLICY_REJECT
+                marked.append(Reject(Reply(reply.code, reply.enhanced,
+                                           (*reply.lines, incident_line(incident_id)))))
+            case Hold(_, rule_id):
+                marked += [AddHeader(HOLD_HEADER, f"rule={rule_id}; incident={incident_id}"),
+                           action]
+            case _:
+                marked.append(action)
+    return tuple(marked)

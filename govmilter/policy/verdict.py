@@ -22,6 +22,16 @@ class Envelope:
 
 
 @dataclass(frozen=True, slots=True)
+class AttachmentFacts:
+    """An attachment as an incident records it: name, SHA-256 and size of what was read."""
+
+    name: str
+    sha256: str
+    size: int  #: decoded bytes read (cut at ``limits.max_attachment_bytes``: then ``truncated``)
+    truncated: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class MessageFacts:
     """Everything :func:`govmilter.policy.decide` needs to know about the message content."""
 
@@ -31,6 +41,8 @@ class MessageFacts:
     scanned_bytes: int = 0
     #: what was odd about the headers (several From fields, malformed lists); no addresses
     notes: tuple[str, ...] = ()
+    subject: str = ""  #: decoded; kept for the incident store only, never logged
+    attachments: tuple[AttachmentFacts, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +119,18 @@ def _message_action(verdicts: tuple[RecipientVerdict, ...], total: int | None = 
         return Action.REJECT
     remaining = [v.action for v in verdicts if v.action is not Action.REJECT]
     return max(remaining, key=lambda a: a.severity, default=Action.ACCEPT)
+
+
+def message_mode(verdict: Verdict) -> str:
+    """``monitor`` when the message-level action was decided but not carried out.
+
+    Under a global ``mode: monitor`` every message counts as monitor, even an accept, so the
+    monitor share of the traffic reads straight from the counter (and the store's daily counts).
+    """
+    if verdict.policy_mode is Mode.MONITOR or \
+            verdict.message_action is not verdict.applied_message_action:
+        return Mode.MONITOR.value
+    return Mode.ENFORCE.value
 
 
 #: The bounded set of flows that metrics and reports count (sender class → recipient class).

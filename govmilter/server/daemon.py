@@ -28,7 +28,9 @@ from govmilter import __version__
 from govmilter.document.ocr import ocr_status
 from govmilter.domains.dnsintel import DnsClassifierFactory
 from govmilter.errors import GovmilterError
+from govmilter.policy import Policy
 from govmilter.server import speedups
+from govmilter.server.incidents import IncidentWriter
 from govmilter.server.metrics import DEFAULT_METRICS_PORT, Metrics, start_metrics_server
 from govmilter.server.milter import MILTER_ACTIONS, ClassifierFactory, MilterRuntime, milter_factory
 from govmilter.server.privileges import drop_privileges, user_entry
@@ -42,6 +44,12 @@ from govmilter.server.workers import (
     ScanPool,
     default_workers,
 )
+from govmilter.store.database import (
+    DEFAULT_DATABASE,
+    StoreError,
+    database_url,
+    describe_database,
+)
 
 #: Seconds a thread may run Python before one waiting for the GIL gets it (see run()).
 GIL_SWITCH_INTERVAL = 0.0005
@@ -54,6 +62,7 @@ MILTER_NAME = "govmilter"
 POSTFIX_GROUP = "postfix"
 MAX_UNIX_PATH = 107  # sockaddr_un.sun_path is 108 bytes with the final NUL
 DEFAULT_SYSLOG_SOCKET = "/dev/log"
+DEFAULT_STATE_DIR = str(Path(DEFAULT_DATABASE).parent)
 
 
 class DaemonError(GovmilterError):
@@ -79,6 +88,9 @@ class RunOptions:
     scan_inline_below: int = DEFAULT_INLINE_BELOW
     #: a worker holding more than this many MiB after a message is replaced
     scan_worker_memory: int = DEFAULT_MAX_RSS >> 20
+    #: the incident store; None: the policy's incidents.database, else the state directory's file
+    database: str | None = None
+    state_dir: str = DEFAULT_STATE_DIR  #: the default SQLite file and the incident journal
 
 
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:
@@ -114,6 +126,13 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scan-inline-below", type=int, default=DEFAULT_INLINE_BELOW,
                         metavar="BYTES", help="scan smaller messages in the milter process "
                         "(default: %(default)s)")
+    parser.add_argument("--database", metavar="URL",
+                        help="the incident store: a SQLite file path or postgresql://USER@HOST/DB "
+                        "(default: the policy's incidents.database, else incidents.sqlite3 in "
+                        "the state directory); read at start only")
+    parser.add_argument("--state-dir", default=DEFAULT_STATE_DIR, metavar="DIR",
+                        help="where the default incident store and the incident journal live "
+                        "(default: %(default)s; systemd's StateDirectory)")
     parser.add_argument("--scan-worker-memory", type=int, default=DEFAULT_MAX_RSS >> 20,
                         metavar="MIB", help="replace a scan worker after a message that leaves "
                         "it holding more than this much memory (default: %(default)s)")
@@ -154,7 +173,8 @@ def options_from_args(args: argparse.Namespace) -> RunOptions:
                       spool_dir=args.spool_dir, syslog=syslog, syslog_socket=syslog_socket,
                       verbose=args.verbose,
                       scan_workers=args.scan_workers, scan_inline_below=args.scan_inline_below,
-                      scan_worker_memory=args.scan_worker_memory)
+                      scan_worker_memory=args.scan_worker_memory, database=args.database,
+                      state_dir=args.state_dir)
 
 
 def check_socket_spec(spec: str) -> None:
@@ -309,6 +329,27 @@ def check_spool_dir(spool_dir: str | None) -> str:
     return directory
 
 
+def start_incident_writer(options: RunOptions, policy: Policy, metrics: Metrics
+                          ) -> IncidentWriter:
+    """The incident writer on the store named by the options or the policy (its database is
+    opened by the writer's thread: a store that is down at start-up delays nothing)."""
+    state = Path(options.state_dir)
+    database = options.database or policy.incidents.database \
+        or str(state / Path(DEFAULT_DATABASE).name)
+    try:
+        database_url(database)
+    except StoreError as exc:
+        raise DaemonError(f"incidents.database: {exc}") from None
+    try:
+        writer = IncidentWriter(database, state / "journal", socket.gethostname(), metrics)
+    except OSError as exc:
+        raise DaemonError(f"cannot use the state directory {state}: "
+                          f"{exc.strerror or exc}") from None
+    log.info("incident store %s (journal %s, %d record(s) waiting)", describe_database(database),
+             writer.journal.directory, writer.journal.pending)
+    return writer.start()
+
+
 def run(options: RunOptions, classifier_factory: ClassifierFactory | None = None,
         metrics: Metrics | None = None) -> int:
     """Run the milter until SIGTERM or SIGINT (clean stop: 0); SIGHUP and SIGUSR1 reload.
@@ -397,8 +438,9 @@ def _serve(options: RunOptions, scanner: ScanPool, metrics: Metrics,
     # interval while another thread runs Python, and a message makes over a dozen callbacks,
     # so a shorter interval than Python's default (docs/performance.md has the measurements).
     sys.setswitchinterval(GIL_SWITCH_INTERVAL)
+    incidents = start_incident_writer(options, policy, metrics)
     runtime = MilterRuntime(lambda: holder.policy, metrics, classifier_factory, scanner=scanner,
-                            spool_dir=spool_dir)
+                            spool_dir=spool_dir, incidents=incidents)
     Milter.factory = milter_factory(runtime)
     Milter.set_flags(MILTER_ACTIONS)
     log.info("govmilter %s starting: policy=%s sha256=%s mode=%s socket=%s metrics=%s "
@@ -417,5 +459,6 @@ def _serve(options: RunOptions, scanner: ScanPool, metrics: Metrics,
         raise DaemonError(f"milter failed on {options.socket}: {exc}") from None
     finally:
         holder.stop()
+        incidents.stop()
     log.info("govmilter stopped (%s)", ended_by)
     return 0

@@ -20,7 +20,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, star
 
 from govmilter import __version__
 from govmilter.policy import IMPLICIT_RULE_ID, Action, DocumentClass, FailureAction, Mode, Policy
-from govmilter.policy.verdict import FLOWS, Verdict, flow_label
+from govmilter.policy.verdict import FLOWS, Verdict, flow_label, message_mode
 from govmilter.server.speedups import LabelledChildren
 from govmilter.server.workers import REPLACEMENT_CAUSES, ResidentMemory, ScanPool
 
@@ -136,6 +136,18 @@ class Metrics:
             "govmilter_resident_memory_bytes", "Resident memory now: of the milter process, "
             "and of its scan workers together.", ["process"], registry=reg)
         self._own_memory = ResidentMemory()
+        self.incidents = Counter(
+            "govmilter_incidents_total", "Incidents recorded (non-compliant messages); "
+            "mode=monitor: the action was only reported.", ["mode"], registry=reg)
+        self.incident_write_failures = Counter(
+            "govmilter_incident_write_failures_total", "Failed writes to the incident store "
+            "(what failed went to the local journal).", registry=reg)
+        self.incident_journal_backlog = Gauge(
+            "govmilter_incident_journal_records", "Records in the local journal waiting for the "
+            "incident store.", registry=reg)
+        self.incident_journal_failures = Counter(
+            "govmilter_incident_journal_failures_total", "Appends to the local journal that "
+            "failed (disk full or read-only): those incidents or counts are lost.", registry=reg)
         self._policy_lock = threading.Lock()
         self._message_count, self._recipient_count, self._recipient_action_count, \
             self._message_action_count, self._rule_count = (
@@ -145,6 +157,8 @@ class Metrics:
         self._initialise()
 
     def _initialise(self) -> None:
+        for mode in ("enforce", "monitor"):
+            self.incidents.labels(mode)
         for document in DOCUMENT_LABELS:
             for compliance in COMPLIANCE_LABELS:
                 self.messages.labels(document, compliance)
@@ -230,18 +244,6 @@ class Metrics:
             self.policy_reloads.inc()
             self.policy_reload_failures.inc()
             self.errors.labels("reload").inc()
-
-
-def message_mode(verdict: Verdict) -> str:
-    """``monitor`` when the message-level action was decided but not carried out.
-
-    Under a global ``mode: monitor`` every message counts as monitor, even an accept, so the
-    monitor share of the traffic reads straight from the counter.
-    """
-    if verdict.policy_mode is Mode.MONITOR or \
-            verdict.message_action is not verdict.applied_message_action:
-        return Mode.MONITOR.value
-    return Mode.ENFORCE.value
 
 
 def start_metrics_server(metrics: Metrics, host: str = DEFAULT_METRICS_HOST,

@@ -46,13 +46,23 @@ from govmilter.policy.effects import (
     Reject,
     RemoveHeader,
     plan,
+    with_incident,
 )
-from govmilter.policy.verdict import Envelope, MessageFacts, RecipientVerdict, Verdict
+from govmilter.policy.verdict import (
+    Envelope,
+    MessageFacts,
+    RecipientVerdict,
+    Verdict,
+    message_mode,
+)
 from govmilter.server import speedups
+from govmilter.server.incidents import IncidentWriter
 from govmilter.server.messagelog import recipient_field
-from govmilter.server.metrics import Metrics, message_mode
+from govmilter.server.metrics import Metrics
 from govmilter.server.spool import MessageSpool
 from govmilter.server.workers import ScanPool
+from govmilter.store.incidents import MessageContext, build_incident, is_incident, removed_by
+from govmilter.store.records import new_incident_id
 
 log = logging.getLogger("govmilter")
 
@@ -87,17 +97,20 @@ class MilterRuntime:
     built by ``classifier_factory`` once per policy (and again each day, so expiring exceptions
     expire); plug a DNS-based classifier in here. ``scanner`` scans the message at end of data:
     by default in the callback's own thread; the daemon gives a worker-process pool.
+    ``incidents`` records each non-compliant message and counts every one (None: neither).
     """
 
     def __init__(self, current_policy: Callable[[], Policy], metrics: Metrics | None = None,
                  classifier_factory: ClassifierFactory = list_classifier,
-                 scanner: ScanPool | None = None, spool_dir: str | None = None) -> None:
+                 scanner: ScanPool | None = None, spool_dir: str | None = None,
+                 incidents: IncidentWriter | None = None) -> None:
         self.current_policy = current_policy
         self.metrics = metrics if metrics is not None else Metrics()
         self.classifier_factory = classifier_factory
         self.scanner = scanner if scanner is not None else ScanPool(0)
         #: where messages past ``limits.memory_bytes`` go (None: ``$TMPDIR``, else ``/tmp``)
         self.spool_dir = spool_dir
+        self.incidents = incidents
         self._lock = threading.Lock()
         self._cached: tuple[_dt.date, PolicySnapshot] | None = None
 
@@ -187,6 +200,8 @@ class _Transaction:
     subject: bytes | None = None
     stamped_headers: int = 0  # X-GovMilter headers that arrived with the message
     queue_id: str | None = None
+    #: the message's incident, made at its first non-compliant refusal or at end of message
+    incident_id: str | None = None
     #: an exception in a callback without reply, answered at end of message
     failure: tuple[str, Exception] | None = None
 
@@ -256,7 +271,11 @@ class GovMilter(Milter.Base):  # type: ignore[misc]
         if refusal is None:
             return CONTINUE
         txn.refused.append(refusal)
-        return self._execute(txn, (Reject(refusal.reply),))
+        actions: tuple[MilterAction, ...] = (Reject(refusal.reply),)
+        incident_id = None if refusal.compliant else self._incident_id(txn)
+        if incident_id is not None:
+            actions = with_incident(actions, incident_id)
+        return self._execute(txn, actions)
 
     @_guarded("data")
     def data(self) -> int:
@@ -310,10 +329,13 @@ class GovMilter(Milter.Base):  # type: ignore[misc]
             return self.failed("scan", exc)
         verdict = decide(self._envelope(txn, tuple(txn.recipients)), facts, self.policy,
                          txn.classify, txn.refused)
-        result = self._execute(txn, plan(
-            verdict, ReceivedHeaders(txn.subject, txn.stamped_headers),
-            monitor_header=self.policy.monitor_header))
-        self._finish(txn, verdict, facts.scanned_bytes)
+        actions = plan(verdict, ReceivedHeaders(txn.subject, txn.stamped_headers),
+                       monitor_header=self.policy.monitor_header)
+        incident_id = self._incident_id(txn) if is_incident(verdict) else None
+        if incident_id is not None:
+            actions = with_incident(actions, incident_id)
+        result = self._execute(txn, actions)
+        self._finish(txn, verdict, facts, actions)
         return result
 
     @_guarded("abort")
@@ -407,14 +429,45 @@ class GovMilter(Milter.Base):  # type: ignore[misc]
                     assert_never(action)
         return CONTINUE
 
-    def _finish(self, txn: _Transaction, verdict: Verdict, scanned_bytes: int) -> None:
-        """Count and log a decided message, then free it."""
+    def _incident_id(self, txn: _Transaction) -> str | None:
+        """The message's incident id, made on first use; None when no incidents are kept."""
+        if self.runtime.incidents is None:
+            return None
+        if txn.incident_id is None:
+            txn.incident_id = new_incident_id()
+        return txn.incident_id
+
+    def _record(self, txn: _Transaction, verdict: Verdict, facts: MessageFacts | None,
+                actions: tuple[MilterAction, ...]) -> None:
+        """Count the message for the day and hand its incident, if any, to the writer."""
+        writer = self.runtime.incidents
+        if writer is None:
+            return
+        writer.count(verdict)
+        if txn.incident_id is None or not is_incident(verdict):
+            return
+        context = MessageContext(
+            gateway=writer.gateway, queue_id=txn.queue_id,
+            authenticated=txn.authenticated_user is not None,
+            subject=facts.subject if facts is not None else None,
+            stage="eom" if facts is not None else "rcpt",
+            held=any(isinstance(a, Hold) for a in actions), removed=removed_by(verdict, actions),
+            attachments=facts.attachments if facts is not None else (),
+            policy_sha256=self.policy.source.sha256)
+        writer.record(build_incident(verdict, txn.incident_id, context,
+                                     _dt.datetime.now(_dt.UTC)))
+
+    def _finish(self, txn: _Transaction, verdict: Verdict, facts: MessageFacts | None,
+                actions: tuple[MilterAction, ...]) -> None:
+        """Count, record and log a decided message, then free it. ``facts`` None: no content
+        arrived (every recipient refused at RCPT, or the client gave up)."""
         seconds = time.monotonic() - txn.started
-        self.metrics.observe_verdict(verdict, seconds, scanned_bytes)
+        self.metrics.observe_verdict(verdict, seconds, facts.scanned_bytes if facts else 0)
+        self._record(txn, verdict, facts, actions)
         recipients = verdict.recipients
         log.info(
             "qid=%s sender=%s rcpts=%s document=%s class=%s rules=%s actions=%s message=%s "
-            "applied=%s mode=%s auth=%s service=%s recipients=%d seconds=%.3f",
+            "applied=%s mode=%s auth=%s service=%s recipients=%d seconds=%.3f incident=%s",
             txn.queue_id or "NOQUEUE", verdict.sender_class.domain_class,
             recipient_field([r.classification.domain_class for r in recipients]),
             "yes" if verdict.document.official else "no", verdict.document.document_class,
@@ -422,7 +475,7 @@ class GovMilter(Milter.Base):  # type: ignore[misc]
             recipient_field([r.action for r in recipients]), verdict.message_action,
             verdict.applied_message_action, message_mode(verdict),
             "yes" if txn.authenticated_user else "no", self.service or "-", len(recipients),
-            seconds,
+            seconds, txn.incident_id or "-",
         )
         txn.close()
         self.txn = None
@@ -440,7 +493,7 @@ class GovMilter(Milter.Base):  # type: ignore[misc]
         if txn.refused:
             refused = tuple(r.address for r in txn.refused)
             self._finish(txn, decide(self._envelope(txn, refused), MessageFacts(), self.policy,
-                                     txn.classify, txn.refused), 0)
+                                     txn.classify, txn.refused), None, ())
         txn.close()
         self.txn = None
 

@@ -66,6 +66,14 @@ def describe(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
+def describe_database(database: str | None) -> str:
+    """A policy's or a command's ``database`` for messages and logs: password hidden."""
+    try:
+        return describe(database_url(database))
+    except StoreError:
+        return "(invalid database URL)"
+
+
 def _prepare_sqlite_file(path: str) -> None:
     """Make the file's directory and the file itself (mode 0640) before SQLite opens it."""
     if path in ("", ":memory:"):

@@ -77,10 +77,12 @@ def test_every_contract_metric_is_exported_with_its_labels_before_any_mail() -> 
 def test_names_follow_prometheus_conventions() -> None:
     for name in samples(Metrics()):
         assert name.startswith("govmilter_")
+        # "_records": a gauge of things waiting (the incident journal), named by its unit
         assert name.endswith(("_total", "_seconds", "_bytes", "_info", "_bucket", "_count",
                               "_sum", "_created", "_in_progress",
                               "_available",  # a 0/1 state, as "up"
-                              "_workers")), name  # a count of processes, as node_procs_running
+                              "_workers",  # a count of processes, as node_procs_running
+                              "_records")), name  # things waiting: the incident journal
 
 
 def test_a_verdict_is_counted_per_message_recipient_rule_and_action() -> None:

@@ -161,3 +161,18 @@ def test_an_unreachable_database_is_exit_1_with_the_reason(
                          "postgresql://postgres:secret@127.0.0.1:1/x")
     assert code == 1 and "Connection refused" in err and out == ""
     assert "secret" not in err  # the password is never printed
+
+
+def test_validate_names_the_store_and_refuses_a_database_it_cannot_use(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    rules = "rules:\n  - id: all\n    action: accept\n"
+    good, bad = tmp_path / "good.yaml", tmp_path / "bad.yaml"
+    good.write_text("incidents:\n  database: postgresql://gm:secret@db.example/gm\n"
+                    "  retention_days: 90\n" + rules, encoding="utf-8")
+    bad.write_text("incidents:\n  database: mysql://root@db.example/gm\n" + rules,
+                   encoding="utf-8")
+    code, out, _ = run(capsys, "validate", str(good))
+    assert code == 0
+    assert "incidents:  postgresql+psycopg://gm:***@db.example/gm (kept 90 days)" in out
+    code, out, err = run(capsys, "validate", str(bad))
+    assert code == 2 and "incidents.database: unsupported database 'mysql'" in err

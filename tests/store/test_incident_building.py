@@ -1,0 +1,96 @@
+"""From a real scan and decide() to the incident and the day's counts (no MTA)."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+
+from hostile_mail import OFFICIAL_TEXT, with_attachment
+from samples import FREEMAIL_RCPT, OFFICIAL_RCPT, OFFICIAL_SENDER, SECRET, policy_yaml
+
+from govmilter.policy import decide, parse_policy
+from govmilter.policy.effects import plan
+from govmilter.policy.verdict import Envelope, Verdict
+from govmilter.scan import scan_message
+from govmilter.store.incidents import (
+    MessageContext,
+    build_incident,
+    count_keys,
+    document_identity,
+    is_incident,
+    removed_by,
+    vietnam_day,
+)
+
+NOW = _dt.datetime(2026, 12, 5, 17, 30, tzinfo=_dt.UTC)  # already the 6th in Vietnam
+
+
+def verdict_of(raw: bytes, recipients: list[str], mode: str = "enforce") -> tuple[Verdict, str]:
+    policy = parse_policy(policy_yaml(mode=mode))
+    facts = scan_message(raw, policy)
+    verdict = decide(Envelope(OFFICIAL_SENDER, tuple(recipients)), facts, policy)
+    return verdict, facts.subject
+
+
+def context(verdict: Verdict, subject: str) -> MessageContext:
+    actions = plan(verdict)
+    return MessageContext(gateway="mx1", queue_id="QID", authenticated=True, subject=subject,
+                          stage="eom", held=False, removed=removed_by(verdict, actions))
+
+
+def test_a_secret_document_to_gov_vn_and_gmail_names_the_removed_gmail_address() -> None:
+    verdict, subject = verdict_of(SECRET, [OFFICIAL_RCPT, FREEMAIL_RCPT])
+    assert is_incident(verdict)
+    incident = build_incident(verdict, "20261205-ABCDEFGHJKMN", context(verdict, subject), NOW)
+    assert incident.removed == (FREEMAIL_RCPT,)
+    assert (incident.rule_id, incident.action, incident.mode) == (
+        "secret-to-freemail", "reject", "enforce")
+    # read from the detector's evidence: a change of its wording fails here
+    assert incident.document_number == "588/BTTTT-THH"
+    assert incident.secrecy == "MẬT" and incident.document_class == "secret"
+    assert incident.subject == "Công văn số 588/BTTTT-THH"
+    assert incident.issuer == "state body"
+
+
+def test_the_kind_comes_from_the_document_type_line() -> None:
+    assert document_identity(["body: document type 'quyết định'",
+                              "body: number/symbol 12/QĐ-UBND",
+                              "body: issuer is a state-owned enterprise (Decree 30/2020 applies)"]
+                             ) == ("quyết định", "12/QĐ-UBND", "state-owned enterprise")
+    assert document_identity([]) == (None, None, None)
+
+
+def test_a_whole_message_reject_removes_every_recipient() -> None:
+    verdict, _ = verdict_of(SECRET, [FREEMAIL_RCPT])
+    assert removed_by(verdict, plan(verdict)) == {FREEMAIL_RCPT}
+
+
+def test_a_monitor_mode_verdict_is_an_incident_marked_monitor_that_removed_nobody() -> None:
+    verdict, subject = verdict_of(SECRET, [OFFICIAL_RCPT, FREEMAIL_RCPT], mode="monitor")
+    incident = build_incident(verdict, "20261205-ABCDEFGHJKMN", context(verdict, subject), NOW)
+    assert incident.mode == "monitor" and incident.removed == ()
+
+
+def test_compliant_mail_is_no_incident() -> None:
+    verdict, _ = verdict_of(SECRET, [OFFICIAL_RCPT])
+    assert not is_incident(verdict)
+
+
+def test_attachments_are_recorded_by_name_hash_and_size() -> None:
+    data = OFFICIAL_TEXT.encode()
+    raw = with_attachment(data, "cong-van-588.txt", subject="tai lieu", sender=OFFICIAL_SENDER,
+                          to=FREEMAIL_RCPT)
+    facts = scan_message(raw, parse_policy(policy_yaml()))
+    [attachment] = facts.attachments
+    assert (attachment.name, attachment.sha256, attachment.size, attachment.truncated) == (
+        "cong-van-588.txt", hashlib.sha256(data).hexdigest(), len(data), False)
+
+
+def test_counts_are_keyed_like_the_metrics_and_by_vietnam_day() -> None:
+    verdict, _ = verdict_of(SECRET, [OFFICIAL_RCPT, FREEMAIL_RCPT])
+    recipients, message = count_keys(verdict)
+    assert recipients == [
+        ("official_to_official", "secret", True, "official-to-official", "tag", "enforce"),
+        ("official_to_freemail", "secret", False, "secret-to-freemail", "reject", "enforce")]
+    assert message == ("secret", False, "tag", "enforce")
+    assert vietnam_day(NOW) == _dt.date(2026, 12, 6)
