@@ -8,9 +8,12 @@ read while the milter writes.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import stat
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -129,13 +132,30 @@ def current_revision(engine: Engine) -> str | None:
         return MigrationContext.configure(connection).get_current_revision()
 
 
+@contextlib.contextmanager
+def _sqlite_migration_lock(engine: Engine) -> Iterator[None]:
+    """Keep other processes (the daemon, a command run at the same moment) from migrating the
+    same SQLite file at once: SQLite runs DDL outside the transaction, so the second would find
+    half a schema. A lock file beside the database, held with flock(2) while migrating."""
+    parsed = engine.url
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        yield
+        return
+    fd = os.open(f"{parsed.database}.migrate-lock", os.O_RDWR | os.O_CREAT, DATABASE_FILE_MODE)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
 def migrate(engine: Engine) -> tuple[str | None, str]:
     """Bring the schema to the head revision; returns (before, after).
 
     :raises StoreError: when the database cannot be reached or a migration fails.
     """
     try:
-        with _MIGRATING:
+        with _MIGRATING, _sqlite_migration_lock(engine):
             before = current_revision(engine)
             if before != head_revision():
                 with engine.begin() as connection:

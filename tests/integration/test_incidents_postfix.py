@@ -94,9 +94,15 @@ def test_a_secret_document_to_gov_vn_and_gmail_makes_one_incident_naming_the_rem
                         with_id(SECRET, ident)) == {}
     wait_until(lambda: delivered(postfix, ident), 30, "the gov.vn copy at the sink")
     assert delivered(postfix, ident) == [(OFFICIAL_RCPT,)]
-    log_line = next(line for line in milter.log().splitlines()
+    lines: list[str] = []
+
+    def logged() -> bool:
+        lines[:] = [line for line in milter.log().splitlines()
                     if "rules=official-to-official,secret-to-freemail" in line
-                    and "incident=2" in line)
+                    and "incident=2" in line]
+        return bool(lines)
+    wait_until(logged, 10, "the message's log line")
+    log_line = lines[-1]
     incident_id = log_line.rsplit("incident=", 1)[1].strip()
     incident = incident_of(database, lambda i: i.id == incident_id)
     assert incident.removed == (FREEMAIL_RCPT,)
@@ -195,12 +201,18 @@ def test_postgresql_stopped_during_a_load_run_delays_no_mail_and_loses_no_incide
             with open_store(database) as store:
                 return store.list_incidents().total == expected_incidents
         wait_until(all_stored, 30, "every incident in PostgreSQL", interval=0.5)
+
+        def counted() -> int:
+            with open_store(database) as store:
+                return sum(c.count for c in store.message_counts(
+                    day - _dt.timedelta(days=1), day + _dt.timedelta(days=1)))
+        # the day's counts equal what was sent: nothing lost (the last second's counts are
+        # flushed within a second) and, a flush later, nothing counted twice
+        wait_until(lambda: counted() >= messages, 15, "the last counts", interval=0.5)
+        time.sleep(2)
+        assert counted() == messages
         with open_store(database) as store:
             incidents = list(store.iter_incidents())
-            counted = sum(c.count for c in store.message_counts(day - _dt.timedelta(days=1),
-                                                                 day + _dt.timedelta(days=1)))
         assert len({i.queue_id for i in incidents}) == expected_incidents
         assert all(i.removed == (FREEMAIL_RCPT,) for i in incidents)
-        # the day's counts equal what was sent: nothing lost, nothing counted twice
-        assert counted == messages
     postfix.configure_milter(None)

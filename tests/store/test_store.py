@@ -17,7 +17,6 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from incident_samples import T0, make_incident
 from postfix_harness import checkout_env
-from postgres_harness import PostgresCluster
 
 from govmilter.store import (
     DailyMessageCount,
@@ -222,10 +221,10 @@ def test_incident_ids_are_unique_and_recognisable() -> None:
     assert not looks_like_incident_id("20261201-ILOU00000000")  # letters base 32 leaves out
 
 
-def test_gateways_starting_together_migrate_one_shared_postgresql_once(
-        postgres: PostgresCluster) -> None:
-    """Each gateway is its own process: all start at once on an empty database."""
-    url = postgres.create_database()
+def test_processes_starting_together_migrate_one_store_once(store_database: str) -> None:
+    """Gateways sharing PostgreSQL, or the daemon and a command on one SQLite file: each its
+    own process, all starting at once on an empty store."""
+    url = store_database
     code = "import sys; from govmilter.store import open_store; open_store(sys.argv[1]).close()"
     gateways = [subprocess.Popen([sys.executable, "-c", code, url], env=checkout_env(),
                                  stderr=subprocess.PIPE, text=True) for _ in range(4)]
