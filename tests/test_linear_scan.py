@@ -1,4 +1,5 @@
-"""Scanning is linear in the message, format by format, on the inputs that were not (issue #16).
+"""Scanning is linear in the message, format by format, on the inputs that were not (issue #16),
+and ``govmilter check`` answers within the deadline on the two that took minutes.
 
 Each test scans a message whose hostile part has 1x and 8x the size, in the same run, the whole
 way the milter scans (:func:`govmilter.scan.scan_with`: MIME, the container, the text, the cues),
@@ -10,7 +11,13 @@ full, as an attacker would make it.
 from __future__ import annotations
 
 import base64
+import json
+import os
+import subprocess
+import sys
+import time
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from hostile_mail import (
@@ -25,6 +32,7 @@ from linear_time import assert_linear
 
 from govmilter.document.settings import DetectionSettings
 from govmilter.mail.limits import Limits
+from govmilter.policy import load_policy
 from govmilter.scan import scan_with
 
 #: Bytes of the hostile part at the small size (8x: 512 KiB).
@@ -157,3 +165,30 @@ def test_headers(shape: str) -> None:
         assert_linear(make, scan, SIZE // 8, f"headers, {shape}")
     else:
         assert_scan_linear(make, f"headers, {shape}")
+
+
+CLI_CASES = {
+    "DOCX with 1 MB of unclosed w:instrText": lambda: with_attachment(docx_document(
+        b"<w:document><w:body><w:p>" + repeat(b"<w:instrText>", 1 << 20)), "van-ban.docx"),
+    "edXML with 8,000 unclosed Attachment tags": lambda: with_attachment(
+        edxml_package(b"<Attachment>" * 8000), "goi.edxml"),
+}
+
+
+@pytest.mark.parametrize("case", CLI_CASES)
+def test_govmilter_check_answers_within_the_deadline(case: str, tmp_path: Path) -> None:
+    """``govmilter check`` (a new process, the default policy) reads the whole input and
+    answers before ``limits.max_seconds``, interpreter start included (these took minutes)."""
+    path = tmp_path / "message.eml"
+    path.write_bytes(CLI_CASES[case]())
+    deadline = load_policy(None).limits.max_seconds
+    start = time.monotonic()
+    result = subprocess.run(
+        [sys.executable, "-m", "govmilter", "check", str(path), "--json", "--no-dns"],
+        capture_output=True, text=True, timeout=120, check=False,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
+    elapsed = time.monotonic() - start
+    assert result.returncode == 0, result.stderr
+    verdict = json.loads(result.stdout)
+    assert verdict["unscannable"] == [] and verdict["document_class"] == "none"
+    assert elapsed < deadline, f"{case}: {elapsed:.1f} s"

@@ -1,10 +1,17 @@
-"""What every fuzzed message must satisfy: the invariants shared by the fuzzer and the replay test.
+"""What every fuzzed message must satisfy: the invariants shared by the fuzzers and the replay test.
 
 For any bytes: scanning and deciding with the default policy never raises, stays within the
 limits, and never gives an official sender unless every From candidate is official.
+
+:func:`xml_attachment_message` turns a small fuzzed input into a message with a large XML
+attachment (a DOCX or ODT part, or an edXML package, up to 1 MiB): what libFuzzer's input cap
+keeps small, the repetition makes large, so that work super-linear in the XML size shows as a
+slow input (``-timeout``).
 """
 
 from __future__ import annotations
+
+from hostile_mail import docx_document, edxml_package, odt_document, with_attachment
 
 from govmilter.domains.classify import DomainClass
 from govmilter.policy import decide, list_classifier, load_policy
@@ -30,3 +37,22 @@ def check_message(raw: bytes) -> Verdict:
         assert all(CLASSIFY(c).domain_class is DomainClass.OFFICIAL for c in facts.header_from)
     assert len(verdict.recipients) == len(recipients)
     return verdict
+
+
+#: (what the repeated fragment goes into, its start, the attachment's file name)
+XML_CONTAINERS = (
+    (docx_document, b"<w:document><w:body><w:p>", "van-ban.docx"),
+    (odt_document, b"<office:document-content><office:body><office:text>", "van-ban.odt"),
+    (edxml_package, b"<edXML:edXMLEnvelope>", "goi.edxml"),
+)
+#: Sizes of the XML made: 64 KiB to 1 MiB.
+XML_SIZES = tuple(64 * 1024 << i for i in range(5))
+
+
+def xml_attachment_message(data: bytes) -> bytes:
+    """A message carrying a large XML attachment made from ``data``: its first byte picks the
+    container, its second the size, the rest is the fragment repeated to that size."""
+    make, start, filename = XML_CONTAINERS[data[0] % len(XML_CONTAINERS) if data else 0]
+    size = XML_SIZES[data[1] % len(XML_SIZES) if len(data) > 1 else 0]
+    fragment = data[2:] or b"<"
+    return with_attachment(make(start + fragment * (size // len(fragment) + 1)), filename)
