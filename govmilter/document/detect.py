@@ -89,10 +89,14 @@ def _official(merged: list[Cue], settings: DetectionSettings) -> tuple[float, bo
     return score, score >= settings.threshold and (named or not settings.require_symbol)
 
 
-def _judge(prior: list[Cue], settings: DetectionSettings) -> Callable[[list[OcrText]], Judgement]:
-    """What OCR'd texts, with the cues found before them, say (for reading no more than needed)."""
+def _judge(settings: DetectionSettings) -> Callable[[list[OcrText]], Judgement]:
+    """What an attachment's OCR texts say on their own (to read no more of it than needed).
+
+    The rest of the message is left out on purpose: the reading then depends on the file and
+    the settings alone, and is kept in the OCR cache under them.
+    """
     def judge(texts: list[OcrText]) -> Judgement:
-        cues = list(prior)
+        cues: list[Cue] = []
         marked = False
         for text in texts:
             found = _score_ocr_text(nfc(text.text), text.source)
@@ -121,7 +125,8 @@ def detect_document(content: MessageContent, settings: DetectionSettings,
         budget = ScanBudget(limits or Limits(), clock)
     subject = score_subject(content.subject)
     cues = list(subject.cues)
-    session = OcrSession(ocr, budget, ocr_unavailable, clock, judge=_judge(cues, settings))
+    session = OcrSession(ocr, budget, ocr_unavailable, clock, judge=_judge(settings),
+                         detection=settings)
     extraction = extract_attachments(content.attachments, budget, session)
     texts = [ExtractedText(p.source, p.text) for p in content.texts] + extraction.texts
     cues.extend(extraction.cues)

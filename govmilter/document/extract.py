@@ -12,6 +12,7 @@ or content.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -154,7 +155,8 @@ def _extract(filename: str | None, content_type: str, data: bytes, source: str,
             _pdf(data, source, budget, found)
         elif kind == "image":
             count, frame = image_frames(data, budget.limits.max_image_pixels)
-            _add_ocr(found, found.ocr.read("image", source, count, frame))
+            _add_ocr(found, found.ocr.read("image", source, count, frame,
+                                           hashlib.sha256(data).digest()))
         elif kind == "zip":
             _zip(data, source, budget, found, depth)
         elif kind == "packed":
@@ -192,7 +194,8 @@ def _pdf(data: bytes, source: str, budget: ScanBudget, found: Extraction) -> Non
     except NoTextLayer as scan:
         pixels = budget.limits.max_image_pixels
         texts = found.ocr.read(str(scan), source, scan.pages,
-                               lambda index: render_pdf_page(data, index, pixels))
+                               lambda index: render_pdf_page(data, index, pixels),
+                               hashlib.sha256(data).digest())
         if not texts:
             raise Unscannable(f"{scan}; OCR read no text") from None
         _add_ocr(found, texts)

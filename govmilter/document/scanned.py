@@ -15,12 +15,13 @@ evidence a person reads then says where a cue was seen and how sure the reading 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 
 from govmilter.document.budget import ScanBudget, Unscannable
 from govmilter.document.images import PageImage
 from govmilter.document.ocr import OcrEngine
+from govmilter.document.ocrcache import SHARED_CACHE, CachedReading, OcrCache
 
 #: A page on which OCR read fewer letters than this holds no text (a photo, a drawing, specks).
 MIN_LETTERS = 20
@@ -84,14 +85,19 @@ def _splits(page: PageImage) -> bool:
 class OcrSession:
     """One message's OCR: the engine (None where OCR is unavailable) and what is left to spend.
 
-    ``judge`` scores what was read so far; without one, every page is read whole.
+    ``judge`` scores what was read so far; without one, every page is read whole. It must
+    depend on the OCR texts alone (not on the rest of the message), so that a reading can be
+    kept in ``cache`` under the attachment's digest and ``detection`` (what the judge depends
+    on: the policy's detection settings).
     """
 
     def __init__(self, engine: OcrEngine | None, budget: ScanBudget,
                  unavailable: str = "OCR is not available here",
-                 clock: Callable[[], float] = time.monotonic, judge: Judge | None = None
-                 ) -> None:
+                 clock: Callable[[], float] = time.monotonic, judge: Judge | None = None,
+                 detection: Hashable = None, cache: OcrCache | None = SHARED_CACHE) -> None:
         self.engine = engine
+        self.detection = detection
+        self.cache = cache
         self.budget = budget
         self.unavailable = unavailable
         self.judge = judge
@@ -110,8 +116,8 @@ class OcrSession:
             return Judgement(official=False, marked=False)
         return self.judge([text for _, text in found])
 
-    def read(self, what: str, source: str, count: int,
-             load: Callable[[int], PageImage]) -> list[OcrText]:
+    def read(self, what: str, source: str, count: int, load: Callable[[int], PageImage],
+             digest: bytes | None = None) -> list[OcrText]:
         """Recognise up to ``count`` pages, loaded on demand by ``load(index)``, where the cues
         are first: the top of page 1, the rest of it, the last page, then the others.
 
@@ -120,15 +126,36 @@ class OcrSession:
         a stamp, only the top of each further page is read: where a stamp would stand (of an
         attached second document, or put there to be missed).
 
-        ``what`` names the thing read ("PDF has no text layer", "image") for the reasons.
+        ``what`` names the thing read ("PDF has no text layer", "image") for the reasons;
+        ``digest``, the SHA-256 of the attachment's bytes, finds an earlier reading of the same
+        file in the cache (:mod:`.ocrcache`).
 
         :raises Unscannable: OCR is unavailable in this process.
         """
-        engine = self.engine
-        if engine is None:
+        if self.engine is None:
             raise Unscannable(f"{what}; not read by OCR ({self.unavailable})")
-        found: list[tuple[int, OcrText]] = []
         limits = self.budget.limits
+        key = None if digest is None or self.cache is None else (
+            digest, self.detection, limits.max_ocr_pages, limits.max_image_pixels)
+        reading = None if key is None or self.cache is None else self.cache.get(key)
+        if reading is None:
+            reading, whole = self._recognise(self.engine, source, count, load)
+            if key is not None and self.cache is not None and whole:
+                self.cache.put(key, reading)
+        for note in reading.notes:
+            self.budget.note(f"{source}: {note}")
+        return [OcrText(f"{source} ({where})", self.budget.take_text(text))
+                for where, text in reading.texts]
+
+    def _recognise(self, engine: OcrEngine, source: str, count: int,
+                   load: Callable[[int], PageImage]) -> tuple[CachedReading, bool]:
+        """:meth:`read` without the cache; also whether the reading ran to its end (no time
+        limit stopped it)."""
+        found: list[tuple[int, OcrText]] = []
+        notes: list[str] = []
+        whole = True
+        limits = self.budget.limits
+        pages = 0
         steps = [(0, _TOP), (0, _REST), *((index, _WHOLE) for index in reading_order(count)[1:])]
         loaded: tuple[int, PageImage] | None = None
         for index, region in steps:
@@ -139,18 +166,18 @@ class OcrSession:
                 region = _TOP
             if loaded is None or loaded[0] != index:
                 if self.pages_left <= 0:
-                    self.budget.note(f"{source}: OCR page limit of {limits.max_ocr_pages} "
-                                     f"reached (limits.max_ocr_pages); {count} pages, not all "
-                                     "read")
+                    notes.append(f"OCR page limit of {limits.max_ocr_pages} reached "
+                                 f"(limits.max_ocr_pages); {count} pages, not all read")
                     break
                 try:
                     loaded = (index, load(index))
                 except Unscannable as exc:
-                    self.budget.note(f"{source}: {exc}")
+                    notes.append(str(exc))
                     loaded = None
                     continue
                 self.pages_left -= 1
                 self.pages_read += 1
+                pages += 1
             page = loaded[1]
             if not _splits(page):
                 if region == _REST:
@@ -159,19 +186,20 @@ class OcrSession:
             left = self.seconds_left()
             if left <= 0 or self.budget.expired():
                 self._note_time(source)
+                whole = False
                 break
             part = _region(page, region)
             result = engine.recognise(part.image, part.dpi, left)
             self.regions_read += 1
+            if sum(c.isalpha() for c in result.text) >= MIN_LETTERS:
+                where = f"OCR, page {index + 1}, {region}, confidence {result.confidence:.0f}%"
+                found.append((index, OcrText(where, result.text)))
             if result.timed_out:
                 self._note_time(source)
-            if sum(c.isalpha() for c in result.text) >= MIN_LETTERS:
-                where = (f"{source} (OCR, page {index + 1}, {region}, confidence "
-                         f"{result.confidence:.0f}%)")
-                found.append((index, OcrText(where, self.budget.take_text(result.text))))
-            if result.timed_out:
+                whole = False
                 break
-        return [text for _, text in sorted(found, key=lambda item: item[0])]
+        texts = tuple((t.source, t.text) for _, t in sorted(found, key=lambda item: item[0]))
+        return CachedReading(texts, tuple(notes), pages), whole
 
     def _note_time(self, source: str) -> None:
         if self.deadline <= self.budget.deadline:

@@ -237,3 +237,49 @@ def test_a_stamp_on_a_later_page_is_still_read() -> None:
     assert found.document_class == "secret"
     assert any(e.startswith("attachment 1 (OCR, page 2, top of page, ")
                and "secrecy marking TỐI MẬT" in e for e in found.evidence), found.evidence
+
+
+def test_the_same_scan_in_another_message_is_read_from_the_cache() -> None:
+    from govmilter.document.ocrcache import SHARED_CACHE
+
+    page = degrade(render_page(official_letter("MẬT")[0], 150), seed=21)
+    scan = scanned_pdf([page], 150)
+    SHARED_CACHE.clear()
+    hits = SHARED_CACHE.hits
+    first = mail(scan, "scan.pdf")
+    assert SHARED_CACHE.hits == hits and len(SHARED_CACHE) == 1
+    # the same bytes as the second attachment of another message: no OCR, the same evidence
+    message = EmailMessage()
+    message["From"], message["To"], message["Subject"] = "a@mic.gov.vn", "b@gmail.com", "x"
+    message.set_content("Kèm theo.")
+    message.add_attachment(b"notes", maintype="text", subtype="plain", filename="a.txt")
+    message.add_attachment(scan, maintype="application", subtype="pdf", filename="b.pdf")
+    second = scan_message(message.as_bytes(), POLICY).document
+    assert SHARED_CACHE.hits == hits + 1
+    assert second.secrecy == "MẬT" and second.document_class == "secret"
+    assert [e.replace("attachment 2", "attachment 1") for e in second.evidence] == \
+        list(first.evidence)
+    # other detection settings: read again
+    stricter = dataclasses.replace(POLICY, detection=dataclasses.replace(POLICY.detection,
+                                                                         threshold=6.0))
+    mail(scan, "scan.pdf", stricter)
+    assert SHARED_CACHE.hits == hits + 1 and len(SHARED_CACHE) == 2
+    # a reading the time limit cut short is not kept
+    SHARED_CACHE.clear()
+    mail(scan, "scan.pdf", with_limits(max_ocr_seconds=0.01))
+    assert len(SHARED_CACHE) == 0
+
+
+def test_the_cache_is_bounded_by_entries_and_characters() -> None:
+    from govmilter.document.ocrcache import CachedReading, OcrCache
+
+    cache = OcrCache(max_entries=3, max_chars=100)
+    for key in "abcd":
+        cache.put(key, CachedReading((("OCR, page 1", key * 10),), (), 1))
+    assert len(cache) == 3 and cache.get("a") is None  # the least recently used went first
+    assert cache.get("b") is not None
+    cache.put("e", CachedReading((("OCR, page 1", "x" * 90),), (), 1))
+    assert cache.get("c") is None and cache.get("d") is None  # past 100 characters
+    assert cache.get("b") is not None and cache.get("e") is not None
+    cache.put("huge", CachedReading((("OCR, page 1", "x" * 101),), (), 1))
+    assert cache.get("huge") is None  # larger than the whole cache: not kept
