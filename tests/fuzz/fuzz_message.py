@@ -3,7 +3,7 @@
 Run it longer than CI does (crashes are written to tests/data/regressions/, which
 tests/mail/test_fuzz.py replays):
 
-    PYTHONPATH=$PWD python tests/fuzz/fuzz_message.py -max_total_time=3600 \\
+    PYTHONPATH=$PWD:$PWD/tests python tests/fuzz/fuzz_message.py -max_total_time=3600 \\
         -timeout=10 -rss_limit_mb=2048 /tmp/govmilter-corpus tests/fuzz/seeds
 
 Any libFuzzer flag works (-runs=N, -jobs=N, -max_len=N). Slow inputs (over -timeout seconds)
