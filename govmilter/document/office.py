@@ -61,13 +61,52 @@ def drop_hidden_text(xml: str) -> str:
     return "".join(pieces)
 
 
+_VANISH_RE = re.compile(r"<w:(?:vanish|webHidden)\b([^<>]*)>")
+_VANISH_OFF_RE = re.compile(r"w:val=\W(?:0|false|off)\W")
+_RUN_LOOKBACK = 1024  # characters searched back from a run property for its run's start
+
+
+def drop_vanished_runs(xml: str) -> str:
+    """``xml`` without the runs formatted as hidden text (``<w:vanish/>`` in their properties).
+
+    Hidden text is not what the reader sees, and a hidden run inside a word (``M``, hidden
+    ``x``, ``ẬT``) would break it. Only a run that holds no paragraph is cut (a hidden text box
+    anchor is read as before). Each search starts where the one before it stopped, so the cost
+    stays linear.
+    """
+    pieces: list[str] = []
+    pos = floor = 0
+    run_end = paragraph = -1
+    for vanish in _VANISH_RE.finditer(xml):
+        low = max(pos, floor, vanish.start() - _RUN_LOOKBACK)
+        floor = vanish.end()  # runs do not nest: the next run starts after this property
+        if vanish.start() < pos or _VANISH_OFF_RE.search(vanish.group(1)):
+            continue
+        start = max(xml.rfind("<w:r>", low, vanish.start()),
+                    xml.rfind("<w:r ", low, vanish.start()))
+        if start < 0 or "</w:r>" in xml[start:vanish.start()]:
+            continue  # a paragraph mark's property, not a run's
+        if run_end < vanish.end():
+            run_end = xml.find("</w:r>", vanish.end())
+            if run_end < 0:
+                break
+        if paragraph < vanish.end():
+            paragraph = xml.find("<w:p", vanish.end())
+        if 0 <= paragraph < run_end:
+            continue
+        pieces.append(xml[pos:start])
+        pos = run_end + len("</w:r>")
+    pieces.append(xml[pos:])
+    return "".join(pieces)
+
+
 def docx_xml_text(xml: str) -> str:
     """Text of one WordprocessingML part, one line per paragraph.
 
     A text box's paragraphs stand inside a paragraph of the page: its start is a line break
     too, so that a marking in a box is not glued to the text around the box's anchor.
     """
-    xml = drop_hidden_text(xml).replace("<w:txbxContent", "\n<w:txbxContent")
+    xml = drop_vanished_runs(drop_hidden_text(xml)).replace("<w:txbxContent", "\n<w:txbxContent")
     xml = _DOCX_TAB_RE.sub("\t", _DOCX_BREAK_RE.sub("\n", xml))
     return _strip(xml)
 

@@ -81,10 +81,36 @@ _BREAK_TAGS = frozenset({"br", "p", "div", "tr", "li", "h1", "h2", "h3", "h4", "
 _MARKUP_RE = re.compile(r"<(?:(!--)|(/?)([A-Za-z][A-Za-z0-9]*+)[^<>]*>|[!?][^<>]*>)")
 
 
+#: Attributes that hide an element from the reader: the ``hidden`` attribute, ``display:none``,
+#: ``visibility:hidden``, Outlook's ``mso-hide:all``, a zero font size.
+_HIDDEN_RE = re.compile(r"(?i)display\s*:\s*none|visibility\s*:\s*hidden|mso-hide\s*:\s*all"
+                        r"|font-size\s*:\s*0+(?:\.0*)?(?:px|pt|em|rem|%)?\s*(?:[;\"']|$)"
+                        r"|\shidden(?=[\s=/>]|$)")
+
+
+def _hidden_text_end(text: str, tag: re.Match[str], name: str) -> int:
+    """Where a hidden element holding text only ends (past its closing tag), or -1.
+
+    Only an element whose next tag is its own closing tag is passed over: text hidden inside a
+    word (``M<span style="display:none">x</span>ẬT``) is not what the reader sees. An element
+    holding other markup is read as before: its end may be implied by a parent's, and passing
+    over it could hide text the reader does see.
+    """
+    if not _HIDDEN_RE.search(tag.group()):
+        return -1
+    after = text.find("<", tag.end())
+    closing = f"</{name}"
+    if after < 0 or text[after:after + len(closing)].lower() != closing:
+        return -1
+    end = text.find(">", after)
+    return end + 1 if end >= 0 else -1
+
+
 def html_to_text(text: str) -> str:
     """Strip tags, comments, scripts and styles, keeping line breaks where blocks end.
 
-    Linear in the size of the input, whatever the markup (unclosed tags, comments, scripts).
+    Hidden elements that hold only text are left out (see :func:`_hidden_text_end`). Linear in
+    the size of the input, whatever the markup (unclosed tags, comments, scripts).
     """
     chunks: list[str] = []
     pos = 0
@@ -102,7 +128,10 @@ def html_to_text(text: str) -> str:
             pos = end + 3
             continue
         name = (match.group(3) or "").lower()
-        if name in _SKIP_TAGS and not match.group(2):
+        hidden_end = -1 if match.group(2) else _hidden_text_end(text, match, name)
+        if hidden_end >= 0:
+            pos = hidden_end
+        elif name in _SKIP_TAGS and not match.group(2):
             close = _SKIP_TAGS[name].search(text, pos)
             if close is None:
                 break

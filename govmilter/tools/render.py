@@ -102,11 +102,14 @@ def verdict_to_text(verdict: Verdict, policy: Policy) -> str:
         marks = ", ".join(m for m in (doc.secrecy, doc.urgency) if m)
         lines.append(f"document: OFFICIAL (score {doc.score} >= {policy.detection.threshold})"
                      + (f", marked {marks}" if marks else ""))
-    elif doc.score >= policy.detection.threshold:
-        lines.append(f"document: none (score {doc.score} >= {policy.detection.threshold}, but no "
-                     "number/symbol names a document)")
     else:
-        lines.append(f"document: none (score {doc.score} < {policy.detection.threshold})")
+        # a secrecy marking on mail that is not a document: class marked, matched by secret rules
+        kind = f"MARKED {doc.secrecy}, not a document" if doc.secrecy else "none"
+        if doc.score >= policy.detection.threshold:
+            lines.append(f"document: {kind} (score {doc.score} >= "
+                         f"{policy.detection.threshold}, but no number/symbol names a document)")
+        else:
+            lines.append(f"document: {kind} (score {doc.score} < {policy.detection.threshold})")
     for item in doc.evidence:
         lines.append(f"  evidence: {item}")
     for item in doc.unscannable:

@@ -6,6 +6,8 @@ the sender sees: the recipient at Gmail refused, tagged or accepted.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from letters import (
     COMPANY_OFFICIAL_LAYOUT,
@@ -16,6 +18,7 @@ from letters import (
     verdict_of,
 )
 
+from govmilter.cli import main
 from govmilter.document.evidence import OfficialDocumentEvidence
 from govmilter.document.settings import DocumentClass
 from govmilter.policy.decide import decide
@@ -150,3 +153,14 @@ def test_rules_can_name_marked_and_secret_and_official_rules_cover_it() -> None:
     assert [rule_for(cls, marked) for cls in ("marked", "secret", "official", "none")] == [
         "it", "it", "it", "rest"]
     assert [rule_for("marked", found) for found in (secret, plain)] == ["rest", "rest"]
+
+
+def test_check_says_marked_and_which_rule_refuses_it(tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "marked.eml"
+    path.write_bytes(message("Anh xem tài liệu đính kèm.", "[MẬT] tài liệu"))
+    main(["check", "--no-dns", str(path)])
+    out = capsys.readouterr().out
+    assert "document: MARKED MẬT, not a document (score 2.0 < 5" in out
+    assert "evidence: subject: secrecy marking MẬT" in out
+    assert "REJECT by rule secret-to-freemail" in out

@@ -64,7 +64,8 @@ TEXT_BOX = (
 
 
 @pytest.mark.parametrize("place", ["text box", "header", "footer", "endnote", "table",
-                                   "simple field", "complex field", "split runs", "all caps"])
+                                   "simple field", "complex field", "split runs", "all caps",
+                                   "hidden run inside"])
 def test_docx_marking_in_each_place_is_rejected(place: str) -> None:
     body, parts = "", {}
     if place == "text box":
@@ -88,8 +89,11 @@ def test_docx_marking_in_each_place_is_rejected(place: str) -> None:
                     + '<w:r><w:fldChar w:fldCharType="end"/></w:r>')
     elif place == "split runs":
         body = para(run("M"), "<w:proofErr/>", run("Ậ"), run("T"))
-    else:  # Word's "all caps" shows "Mật" as MẬT
+    elif place == "all caps":  # Word's "all caps" shows "Mật" as MẬT
         body = para('<w:r><w:rPr><w:caps/></w:rPr><w:t>Mật</w:t></w:r>')
+    else:  # hidden text typed inside the word: the reader sees MẬT
+        body = para(run("M"), '<w:r><w:rPr><w:b/><w:vanish/></w:rPr><w:t>xyz</w:t></w:r>',
+                    run("ẬT"))
     assert secret_verdict(docx_with(body, parts), "cong-van.docx", DOCX) == REJECTED_SECRET
 
 
@@ -193,8 +197,19 @@ def test_pdf_marking_in_an_annotation_or_form_field_is_rejected(kind: str) -> No
     "<blockquote type='cite'><div>MẬT</div></blockquote>",
     "<p>&#77;&#7852;&#84;</p>",
     "<h5>MẬT</h5>",
+    "<p>M<span style='display: none'>xyz</span>Ậ<font style=\"font-size:0px\">q</font>T</p>",
+    "<p>TỐI M<span hidden>-</span>ẬT</p>",
 ])
 def test_html_marking_split_or_styled_is_rejected(html: str) -> None:
     page = html + "".join(f"<p>{escape(line)}</p>" for line in LINES)
     verdict = verdict_of(message("Xem bản HTML.", html=page))
     assert (verdict.action, verdict.document) == REJECTED_SECRET, verdict.evidence
+
+
+def test_hidden_markup_is_only_passed_over_when_it_holds_text_alone() -> None:
+    # A hidden span holding a cell: its end is implied by the cell's, so the marking after it
+    # is visible and must still be read.
+    page = ("<table><tr><td><span style='display:none'>x<td>MẬT</td></tr></table>"
+            + "".join(f"<p>{escape(line)}</p>" for line in LINES))
+    verdict = verdict_of(message("Xem bản HTML.", html=page))
+    assert (verdict.action, verdict.document) == REJECTED_SECRET
