@@ -135,6 +135,8 @@ _STATE_SYMBOL_PARTS = frozenset({
     "BCT", "BNG", "NHNN", "TTCP", "UBDT", "KTNN", "TANDTC", "VKSNDTC",
 })
 _SYMBOL_PART_RE = re.compile(r"[A-Za-z]+")
+
+
 @dataclass(frozen=True, slots=True)
 class Cue:
     """One piece of evidence: what was found, where, and how much it weighs.

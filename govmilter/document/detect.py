@@ -66,7 +66,7 @@ def _score_ocr_text(window: str, source: str) -> TextScore:
     """Cues of OCR text: never legacy-encoded, and a stamp may have lost its accents."""
     score = score_nfc_text(window, source)
     stamp = find_secrecy_ocr(window)
-    if score.secrecy or not stamp or any(c.key.startswith("company:") for c in score.cues):
+    if score.secrecy or not stamp:  # a stamp counts on any text, a company's too
         return score
     cue = Cue(2.0, f"secrecy marking {stamp} (OCR, accents restored)", source, "secrecy")
     return replace(score, cues=(*score.cues, cue), secrecy=stamp)

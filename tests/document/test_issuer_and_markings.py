@@ -164,3 +164,12 @@ def test_check_says_marked_and_which_rule_refuses_it(tmp_path: Path,
     assert "document: MARKED MẬT, not a document (score 2.0 < 5" in out
     assert "evidence: subject: secrecy marking MẬT" in out
     assert "REJECT by rule secret-to-freemail" in out
+
+
+def test_a_secrecy_stamp_read_by_ocr_counts_on_a_company_letter_too() -> None:
+    from govmilter.document.detect import _score_ocr_text
+
+    scanned = "TOI MAT\n" + COMPANY_OFFICIAL_LAYOUT  # OCR lost the stamp's accents
+    score = _score_ocr_text(scanned, "attachment 1 (OCR)")
+    assert score.secrecy == "TỐI MẬT"
+    assert any("issuer is a private company" in c.description for c in score.cues)
