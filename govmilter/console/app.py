@@ -178,8 +178,7 @@ def create_app(store: IncidentStore, settings: ConsoleSettings | None = None,
     # ---- sign-in ----------------------------------------------------------------------------
     @app.route("/login", methods=["GET", "POST"])
     def login() -> BaseResponse:
-        target = request.values.get("next", "")
-        target = target if target.startswith("/") and not target.startswith("//") else "/"
+        target = local_path(request.values.get("next", ""))
         if settings.trusted_user_header:
             return redirect(target)
         if request.method == "GET":
@@ -213,8 +212,7 @@ def create_app(store: IncidentStore, settings: ConsoleSettings | None = None,
 
     @app.get("/lang/<code>")
     def language(code: str) -> BaseResponse:
-        back = request.args.get("next", "/")
-        response = redirect(back if back.startswith("/") and not back.startswith("//") else "/")
+        response = redirect(local_path(request.args.get("next", "")))
         if code in LANGUAGES:
             response.set_cookie("lang", code, max_age=365 * 86400, httponly=True,
                                 samesite="Strict", secure=settings.secure_cookies)
@@ -377,6 +375,14 @@ def create_app(store: IncidentStore, settings: ConsoleSettings | None = None,
         ), problems
 
     return app
+
+
+def local_path(text: str) -> str:
+    """``text`` when it is a path on this site, else ``/``: a sign-in or language link cannot
+    send the browser elsewhere (``//host`` and ``/\\host`` are other sites to a browser)."""
+    if text.startswith("/") and not text.startswith("//") and "\\" not in text:
+        return text
+    return "/"
 
 
 def cursor_of(incident: Any) -> str:

@@ -417,3 +417,13 @@ def test_adduser_reads_the_password_from_standard_input(tmp_path: Any) -> None:
         assert log_in(client, "lan.nguyen", "mot-mat-khau-dai").status_code == 302
         assert "created lan.nguyen as officer" in store.audit_entries(limit=5)[-1].detail \
             or any("lan.nguyen" in e.detail for e in store.audit_entries(limit=10))
+
+
+@pytest.mark.parametrize("target", ["//evil.example/", "/\\evil.example/", "https://evil.example/"])
+def test_sign_in_never_sends_the_browser_to_another_site(store: IncidentStore,
+                                                         target: str) -> None:
+    client, _ = client_for(store)
+    response = client.post("/login", data={"username": "viewer", "password": PASSWORDS["viewer"],
+                                           "csrf": csrf_of(client), "next": target})
+    assert response.status_code == 302 and response.headers["Location"] == "/"
+    assert client.get(f"/lang/en?next={target}").headers["Location"] == "/"
