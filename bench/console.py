@@ -111,7 +111,7 @@ def time_pages(store: IncidentStore, repeat: int, now: _dt.datetime) -> dict[str
         url = path.format(cursor=_quote(cursor), week=week)
         response = client.get(url)
         assert response.status_code == 200, (name, response.status_code)
-        shown = len(re.findall(r'<tr>\s*<td><a href="/(?:incidents|held)/', response.get_data(
+        shown = len(re.findall(r'<td class="when"><a href="/(?:incidents|held)/', response.get_data(
             as_text=True)))
         timings = []
         for _ in range(repeat):

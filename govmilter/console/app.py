@@ -63,6 +63,8 @@ from govmilter.tools.incidents import export_csv, export_json
 HERE = Path(__file__).resolve().parent
 #: Incidents per page of the list.
 PAGE_SIZE = 50
+#: The list counts its matches up to this many ("more than 10.000" past it).
+COUNT_LIMIT = 10_000
 #: Longest reason an officer may type (the store keeps it whole).
 MAX_REASON = 2000
 #: Most audit entries the audit page shows.
@@ -105,7 +107,8 @@ def create_app(store: IncidentStore, settings: ConsoleSettings | None = None,
     def helpers() -> dict[str, Any]:
         return {"t": text, "term": lambda prefix, value: term(prefix, value, g.lang),
                 "vn_time": vn_time, "vn_date": vn_date, "user": g.get("account"),
-                "csrf_token": session.get("csrf", ""), "lang": g.lang, "Role": Role}
+                "csrf_token": session.get("csrf", ""), "lang": g.lang, "Role": Role,
+                "count_text": number}
 
     def fresh_session() -> None:
         session.clear()
@@ -157,6 +160,10 @@ def create_app(store: IncidentStore, settings: ConsoleSettings | None = None,
         if request.endpoint != "static":
             response.headers["Cache-Control"] = "no-store"
         return response
+
+    def number(value: int) -> str:
+        shown = f"{min(value, COUNT_LIMIT):,}".replace(",", ".")
+        return text("more_than", count=shown) if value > COUNT_LIMIT else shown
 
     def page(template: str, status: int = 200, **values: Any) -> Response:
         return Response(render_template(template, **values), status,
@@ -371,7 +378,7 @@ def create_app(store: IncidentStore, settings: ConsoleSettings | None = None,
             document_number=args.get("number", "").strip() or None,
             text=args.get("q", "").strip()[:200] or None,
             before=cursor_from(args.get("before", "")),
-            limit=PAGE_SIZE,
+            limit=PAGE_SIZE, count_limit=COUNT_LIMIT,
         ), problems
 
     return app

@@ -71,6 +71,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "clear": ("Bỏ lọc", "Clear"),
     "any": ("tất cả", "any"),
     "found": ("{total} sự cố", "{total} incidents"),
+    "more_than": ("hơn {count}", "more than {count}"),
     "first_page": ("« Mới nhất", "« Newest"),
     "older": ("Cũ hơn »", "Older »"),
     "export_csv": ("Xuất CSV", "Export CSV"),

@@ -134,6 +134,9 @@ class IncidentQuery:
     before: tuple[_dt.datetime, str] | None = None
     limit: int = 100
     offset: int = 0
+    #: count the matches only up to one more than this (None: count them all); a total above
+    #: it means "more than count_limit"
+    count_limit: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -116,10 +116,13 @@ def browser() -> Iterator[Any]:
 
 def snap(driver: Any, shots: Path, name: str) -> None:
     """A full-height PNG of the page as ``console-NAME.png``."""
-    height = driver.execute_script("return document.documentElement.scrollHeight")
-    driver.set_window_size(1280, max(700, min(int(height) + 40, 2400)))
+    height = int(driver.execute_script("return document.documentElement.scrollHeight"))
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
+        "width": 1280, "height": max(700, min(height, 2400)), "deviceScaleFactor": 1,
+        "mobile": False})
     target = shots / f"console-{name}.png"
     assert driver.save_screenshot(str(target))
+    driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
     assert target.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and target.stat().st_size > 10_000
 
 
@@ -162,6 +165,8 @@ def test_an_officer_works_through_the_console_in_chromium(
             snap(browser, shots, "overview")
 
             browser.get(base + "/incidents")
+            month_ago = (NOW - _dt.timedelta(days=31)).astimezone(VN_TZ)
+            browser.find_element("id", "f-since").send_keys(f"{month_ago:%d/%m/%Y}")
             Select(browser.find_element("id", "f-action")).select_by_value("tag")
             browser.find_element("id", "f-q").send_keys("kế hoạch")
             submit(browser, "f-submit")

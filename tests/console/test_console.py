@@ -427,3 +427,17 @@ def test_sign_in_never_sends_the_browser_to_another_site(store: IncidentStore,
                                            "csrf": csrf_of(client), "next": target})
     assert response.status_code == 302 and response.headers["Location"] == "/"
     assert client.get(f"/lang/en?next={target}").headers["Location"] == "/"
+
+
+def test_a_large_match_is_counted_up_to_the_limit(store: IncidentStore,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    import govmilter.console.app
+
+    monkeypatch.setattr(govmilter.console.app, "COUNT_LIMIT", 5)
+    store.add_incidents([make_incident(created_at=T0 + _dt.timedelta(minutes=n),
+                                       sender=f"s{n % 2}@mic.gov.vn") for n in range(11)])
+    client, _ = signed_in(store, "viewer")
+    assert '"total">hơn 5 sự cố' in client.get("/incidents").get_data(as_text=True)
+    assert '"total">5 sự cố' in client.get("/incidents?sender=s1@mic.gov.vn").get_data(
+        as_text=True)
+    assert len(listed(client, "")) == 11  # the page itself is not cut
