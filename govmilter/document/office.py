@@ -1,4 +1,5 @@
-"""Text of DOCX and ODT documents: ZIP containers of XML, read with regular expressions.
+"""Text of DOCX, ODT, XLSX and PPTX documents: ZIP containers of XML, read with regular
+expressions.
 
 No XML parser is involved on purpose: the markup is only stripped, so entity-expansion bombs
 (``<!ENTITY>``) and external entities have no effect. Paragraph and line-break tags become
