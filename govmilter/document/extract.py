@@ -24,6 +24,8 @@ from govmilter.document.images import image_format, image_frames
 from govmilter.document.office import (
     docx_text,
     is_docx,
+    is_odp,
+    is_ods,
     is_odt,
     is_pptx,
     is_xlsx,
@@ -47,11 +49,12 @@ _OOXML = "application/vnd.openxmlformats-officedocument."
 _ZIP_TYPES = frozenset({
     "application/zip", "application/x-zip-compressed", f"{_OOXML}wordprocessingml.document",
     f"{_OOXML}spreadsheetml.sheet", f"{_OOXML}presentationml.presentation",
-    "application/vnd.oasis.opendocument.text"})
+    "application/vnd.oasis.opendocument.text", "application/vnd.oasis.opendocument.spreadsheet",
+    "application/vnd.oasis.opendocument.presentation"})
 #: Office documents that are ZIP containers: (test, name, reader), tried in this order.
 _OFFICE_ZIPS: tuple[tuple[Callable[[GuardedZip], bool], str, Callable[[GuardedZip], str]], ...] = (
     (is_docx, "DOCX", docx_text), (is_odt, "ODT", odt_text), (is_xlsx, "XLSX", xlsx_text),
-    (is_pptx, "PPTX", pptx_text))
+    (is_pptx, "PPTX", pptx_text), (is_ods, "ODS", odt_text), (is_odp, "ODP", odt_text))
 _OLE_EXTENSIONS = (".doc", ".dot", ".xls", ".ppt", ".pps")
 _OLE_TYPES = frozenset({"application/msword", "application/vnd.ms-excel",
                         "application/vnd.ms-powerpoint"})

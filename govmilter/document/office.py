@@ -1,5 +1,5 @@
-"""Text of DOCX, ODT, XLSX and PPTX documents: ZIP containers of XML, read with regular
-expressions.
+"""Text of DOCX, ODT, ODS, ODP, XLSX and PPTX documents: ZIP containers of XML, read with
+regular expressions.
 
 No XML parser is involved on purpose: the markup is only stripped, so entity-expansion bombs
 (``<!ENTITY>``) and external entities have no effect. Paragraph and line-break tags become
@@ -28,6 +28,8 @@ _ODT_TAB_RE = re.compile(r"<text:(?:tab|s)\b[^<>]*>")
 _TAG_RE = re.compile(r"<[^<>]*>")
 _DOCX_PARTS_RE = re.compile(r"^word/(document|header\d*|footer\d*|footnotes|endnotes)\.xml$")
 ODT_MIMETYPE = b"application/vnd.oasis.opendocument.text"
+ODS_MIMETYPE = b"application/vnd.oasis.opendocument.spreadsheet"
+ODP_MIMETYPE = b"application/vnd.oasis.opendocument.presentation"
 
 
 def _strip(xml: str) -> str:
@@ -248,3 +250,21 @@ def pptx_text(archive: GuardedZip) -> str:
     """The slides' text, slide by slide."""
     slides = _numbered(archive.names(), "ppt/slides/slide")
     return _parts_text(archive, [(name, drawing_xml_text) for name in slides])
+
+
+def is_ods(archive: GuardedZip) -> bool:
+    """True for an OpenDocument spreadsheet: cells hold paragraphs, read like ODT's."""
+    return _opendocument(archive) == ODS_MIMETYPE
+
+
+def is_odp(archive: GuardedZip) -> bool:
+    """True for an OpenDocument presentation: frames hold paragraphs, read like ODT's."""
+    return _opendocument(archive) == ODP_MIMETYPE
+
+
+def _opendocument(archive: GuardedZip) -> bytes | None:
+    """The ``mimetype`` entry of an OpenDocument package (with ``content.xml``), else None."""
+    names = archive.names()
+    if "content.xml" not in names or "mimetype" not in names:
+        return None
+    return archive.read("mimetype").strip()

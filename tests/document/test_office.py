@@ -1,5 +1,5 @@
-"""Word 97-2003 ``.doc``, RTF, XLSX and PPTX attachments (issue #18), read through their
-structure.
+"""Word, Excel and PowerPoint 97-2003, RTF, XLSX, PPTX, ODS and ODP attachments (issue #18),
+read through their structure.
 
 The samples in ``tests/data/office/`` were made by LibreOffice 7.4 from the sources beside them
 (``make_samples.sh`` says how): a letter of a People's Committee marked MẬT in the body, the same
@@ -72,6 +72,10 @@ READ = [
      ".sheet", "secret", SECRET, "attachment 1 (XLSX): number/symbol 45/BC-UBND"),
     ("trinh-chieu.pptx", "tc.pptx", "application/octet-stream", "secret", SECRET,
      "attachment 1 (PPTX): number/symbol 588/BTTTT-THH"),
+    ("bao-cao.ods", "bc.ods", "application/octet-stream", "secret", SECRET,
+     "attachment 1 (ODS): number/symbol 45/BC-UBND"),
+    ("trinh-chieu.odp", "tc.odp", "application/octet-stream", "secret", SECRET,
+     "attachment 1 (ODP): number/symbol 588/BTTTT-THH"),
     ("bao-cao.xls", "bc.xls", "application/vnd.ms-excel", "secret", SECRET,
      "attachment 1 (Excel 97-2003): number/symbol 45/BC-UBND"),
     ("trinh-chieu.ppt", "tc.ppt", "application/vnd.ms-powerpoint", "secret", SECRET,

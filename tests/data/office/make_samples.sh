@@ -26,3 +26,5 @@ python3 -c 'import sys; from msoffcrypto.format.ooxml import OOXMLFile
 OOXMLFile(open(sys.argv[1], "rb")).encrypt("hunter2", open(sys.argv[2], "wb"))' \
   "$work/cong-van-mat.docx" cong-van-mat-password.docx
 lo --convert-to 'ppt:MS PowerPoint 97' --outdir . trinh-chieu.fodp
+lo --infilter=CSV:44,34,76 --convert-to 'ods:calc8' --outdir . bao-cao.csv
+lo --convert-to 'odp:impress8' --outdir . trinh-chieu.fodp
