@@ -33,7 +33,11 @@ from email.mime.message import MIMEMessage
 from email.mime.multipart import MIMEMultipart
 from email.utils import format_datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 from xml.sax.saxutils import escape
+
+if TYPE_CHECKING:
+    from scans import Letter
 
 from govmilter.document.legacy import encode_cp1258, encode_tcvn3, encode_vni
 from govmilter.mail.vntext import strip_diacritics
@@ -591,6 +595,97 @@ def _reply_message(rng: random.Random, i: int) -> tuple[str, Message]:
     return subject, text_part("\n".join(lines))
 
 
+# --- scans and photos (read by OCR) -------------------------------------------------------------
+
+#: Scans in the corpus: (format, dpi, secrecy stamp). Few on purpose: each costs about half a
+#: second of OCR (1 to 3 s on a busy 2-core machine), and CI runs the corpus several times.
+SCANS = (
+    ("pdf", 200, "TỐI MẬT"), ("pdf", 150, None), ("pdf", 300, "MẬT"), ("jpeg", 200, None),
+    ("png", 150, "TUYỆT MẬT"), ("tiff", 200, "MẬT"), ("photo", 200, None),
+    ("photo", 200, "TỐI MẬT"), ("pdf", 200, "MẬT"), ("jpeg", 150, "TỐI MẬT"),
+)
+
+
+def scanned_letter(doc: Document, stamp: str | None) -> Letter:
+    """``doc`` as printed on paper: its header, a boxed ``stamp``, lines wrapped to the page."""
+    import textwrap
+
+    from scans import Letter
+
+    lines = [wrapped for line in doc.lines if line not in SECRECY
+             for wrapped in textwrap.wrap(line, 72) or [""]]
+    return Letter(doc.header, tuple(lines), stamp)
+
+
+def scan_message_of(doc: Document, kind: str, dpi: int, stamp: str | None, seed: int
+                    ) -> tuple[str, Message]:
+    """The message a văn thư sends with a scan (or phone photo) of ``doc``."""
+    from scans import degrade, image_bytes, photograph, render_page, scanned_pdf, tiff_pages
+
+    paper = render_page(scanned_letter(doc, stamp), dpi)
+    page = degrade(paper, seed, angle=0.5 + seed % 6 * 0.5)
+    if kind == "pdf":
+        data, name = scanned_pdf([page], dpi), "scan0001.pdf"
+    elif kind == "photo":
+        data, name = image_bytes(photograph(paper, seed), "JPEG"), f"IMG_2024{seed:04d}.jpg"
+    elif kind == "tiff":
+        data, name = tiff_pages([page], dpi), "scan0001.tif"
+    else:
+        data, name = image_bytes(page, kind.upper(), dpi), f"scan0001.{kind}"
+    return "Gửi văn bản", with_cover("Gửi anh/chị văn bản (bản quét) đính kèm.",
+                                     [attachment(data, name)])
+
+
+def scan_negatives() -> list[tuple[str, str, Message]]:
+    """Images with text that are not documents: a shop receipt, a chat screenshot, a photo of a
+    notice on a residential building's board."""
+    from scans import image_bytes, photograph, text_image
+
+    receipt = text_image((
+        "SIÊU THỊ MINI AN PHÚ", "12 Nguyễn Trãi, Q.1, TP.HCM", "HÓA ĐƠN BÁN LẺ",
+        "Số HĐ: 0012345    Ngày: 05/03/2024", "Sữa tươi 1L        2 x 32.000", "Bánh mì"
+        "            3 x 15.000", "Nước mắm           1 x 45.000", "Tổng cộng:     154.000 đ",
+        "Tiền mặt:       200.000 đ", "Tiền thừa:       46.000 đ", "Cảm ơn quý khách!"),
+        (620, 900), 26)
+    chat = text_image((
+        "Chị ơi gửi em công văn hôm qua với", "Ok em, chiều chị gửi qua mail nhé",
+        "Dạ em cảm ơn, họp lúc 2 giờ ạ", "Nhớ mang theo báo cáo tháng 2 nha",
+        "Vâng, em in sẵn rồi", "Tối nay đi ăn lẩu không?"), (720, 1280), 30, bubbles=True)
+    notice = photograph(text_image((
+        "BAN QUẢN LÝ TÒA NHÀ AN BÌNH", "THÔNG BÁO",
+        "Về việc tạm ngừng cấp nước", "Ban quản lý xin thông báo tới cư dân:",
+        "Ngày 10/3 tòa nhà tạm ngừng cấp nước từ 8h đến 17h", "để vệ sinh bể chứa.",
+        "Mong quý cư dân thông cảm và chủ động trữ nước.", "Trân trọng cảm ơn!"),
+        (1400, 1980), 44, background=(250, 246, 235)), 9)
+    return [
+        ("image-receipt", "Hóa đơn", with_cover("Em gửi hóa đơn nhé.",
+                                                 [attachment(image_bytes(receipt, "JPEG"),
+                                                             "hoadon.jpg")])),
+        ("image-chat", "Ảnh chụp màn hình", with_cover("", [attachment(
+            image_bytes(chat, "PNG"), "Screenshot_20240305.png")])),
+        ("image-notice", "Thông báo cúp nước", with_cover("Thông báo của tòa nhà.", [
+            attachment(image_bytes(notice, "JPEG"), "IMG_20240306.jpg")])),
+    ]
+
+
+def make_scans(out: Path, rng: random.Random) -> tuple[int, int]:
+    """Scans (``scan-*--TYPE-NNN[--stamp].eml``) and image negatives (``image-*``)."""
+    for i, (kind, dpi, stamp) in enumerate(SCANS):
+        doc = make_document(i * 3, rng)
+        subject, message = scan_message_of(doc, kind, dpi, stamp, seed=i + 1)
+        stem = strip_diacritics(doc.type_name).replace(" ", "-")
+        mark = f"--{strip_diacritics(stamp).lower().replace(' ', '-')}" if stamp else ""
+        path = out / "official" / f"scan-{kind}-{dpi}--{stem}-{500 + i:03d}{mark}.eml"
+        path.write_bytes(envelope(message, subject, "Van thu <vanthu@mic.gov.vn>",
+                                  "nguoinhan@gmail.com", 500 + i))
+    negatives = scan_negatives()
+    for i, (kind, subject, message) in enumerate(negatives):
+        path = out / "negative" / f"{kind}-{i:03d}.eml"
+        path.write_bytes(envelope(message, subject, "Ban <ban@example.com>", "ban@gmail.com",
+                                  2000 + i))
+    return len(SCANS), len(negatives)
+
+
 def make_corpus(out: Path, official: int = 102, negative: int = 132) -> tuple[int, int]:
     """Write the corpus under ``out``; returns the number of official and negative messages."""
     rng = random.Random(SEED)
@@ -614,7 +709,8 @@ def make_corpus(out: Path, official: int = 102, negative: int = 132) -> tuple[in
         path = out / "negative" / f"{kind}-{i:03d}.eml"
         path.write_bytes(envelope(message, subject, "Someone <someone@example.com>",
                                   "ban@gmail.com", 1000 + i))
-    return official, negative
+    scans, images = make_scans(out, random.Random(SEED + 1))
+    return official + scans, negative + images
 
 
 def main(argv: list[str]) -> int:

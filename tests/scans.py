@@ -201,3 +201,28 @@ def scanned_pdf(pages: list[Image.Image], dpi: int = 200) -> bytes:
         buffer.seek(0)
         pdf.image(buffer, x=0, y=0, w=width, h=height)
     return bytes(pdf.output())
+
+
+def text_image(lines: tuple[str, ...], size: tuple[int, int], font_px: int,
+               background: tuple[int, int, int] = (255, 255, 255),
+               bubbles: bool = False) -> Image.Image:
+    """Lines of text on a plain image: a receipt, a notice, or (``bubbles``) a chat screenshot
+    with every other message in a coloured bubble on the right."""
+    image = Image.new("RGB", size, background)
+    draw = ImageDraw.Draw(image)
+    font = ImageFont.truetype(str(FONT), font_px)
+    y = font_px
+    for number, line in enumerate(lines):
+        x = font_px
+        if bubbles:
+            box = [round(v) for v in draw.textbbox((0, 0), line, font=font)]
+            x = size[0] - box[2] - 2 * font_px if number % 2 else font_px
+            colour = (0, 132, 255) if number % 2 else (228, 230, 235)
+            draw.rounded_rectangle((x - font_px // 2, y - font_px // 3, x + box[2] + font_px // 2,
+                                    y + box[3] + font_px // 3), radius=font_px, fill=colour)
+            draw.text((x, y), line, fill=(255, 255, 255) if number % 2 else (0, 0, 0), font=font)
+            y += round(font_px * 2.4)
+        else:
+            draw.text((x, y), line, fill=(20, 20, 20), font=font)
+            y += round(font_px * 1.5)
+    return image

@@ -7,8 +7,10 @@ import json
 from pathlib import Path
 
 import pytest
+from postfix_harness import require
 
 from govmilter.cli import main
+from govmilter.document.ocr import ocr_status
 from govmilter.document.settings import DocumentClass
 from govmilter.policy import load_policy
 from govmilter.scan import scan_message
@@ -115,3 +117,32 @@ def test_a_marking_read_in_a_negative_counts_as_a_false_alarm(tmp_path: Path) ->
     result = evaluate_corpus(tmp_path, load_policy(None))
     assert (result.false_positives, result.precision) == (1, 0.0)
     assert [m.path for m in result.misses] == ["negative/chat.eml"]
+
+
+MIN_SCAN_RECALL = 0.90
+MIN_SCAN_SECRECY = 0.90
+
+
+def test_scans_and_photos_meet_the_bar(corpus: Path) -> None:
+    """Scans (PDF, JPEG, PNG, TIFF at 150-300 dpi, phone photos) of official letters are
+    official, their secrecy stamps read; images of receipts, chats and notices are not."""
+    status = ocr_status()
+    require(status.available, f"needs Tesseract with Vietnamese data ({status.detail})")
+    policy = load_policy(None)
+    scans = sorted((corpus / "official").glob("scan-*--*-5??*.eml"))
+    stamped = [p for p in scans if p.stem.endswith("mat")]
+    assert len(scans) >= 10 and len(stamped) >= 6
+    found = {p: scan_message(p.read_bytes(), policy).document for p in scans}
+    recall = sum(d.official for d in found.values()) / len(scans)
+    levels = {"mat": "MẬT", "toi-mat": "TỐI MẬT", "tuyet-mat": "TUYỆT MẬT"}
+    secrecy = sum(found[p].secrecy == levels[p.stem.split("--")[-1]]
+                  for p in stamped) / len(stamped)
+    report = "\n".join(f"{p.name}: {d.document_class} {d.secrecy} {d.evidence}"
+                       for p, d in found.items())
+    assert recall >= MIN_SCAN_RECALL, report
+    assert secrecy >= MIN_SCAN_SECRECY, report
+    assert not any(found[p].secrecy for p in scans if p not in stamped), report
+    images = sorted((corpus / "negative").glob("image-*.eml"))
+    assert len(images) >= 3
+    assert [scan_message(p.read_bytes(), policy).document.document_class
+            for p in images] == ["none"] * len(images)

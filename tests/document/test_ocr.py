@@ -192,8 +192,9 @@ def test_limits_are_policy_settings_with_file_and_line_errors() -> None:
 
 
 @pytest.mark.parametrize(("stamp", "read"), [
-    # official and stamped once the top third of page 1 is read: nothing else is
-    ("TỐI MẬT", ["page 1, top of page"]),
+    # official and stamped once the top third of page 1 is read (its red ink read alone too):
+    # nothing else is
+    ("TỐI MẬT", ["page 1, top of page", "page 1, red ink, top of page"]),
     # official there but no stamp: the rest of page 1, then only where a stamp would stand
     (None, ["page 1, top of page", "page 1, rest of page", "page 2, top of page"])])
 def test_regions_are_read_where_the_cues_are_until_the_class_is_decided(
@@ -215,7 +216,9 @@ def test_regions_are_read_where_the_cues_are_until_the_class_is_decided(
     assert session.pages_read == len({r.split(",")[0] for r in read})
     # without a verdict to stop at, both pages are read, page 1 in two regions
     everything = OcrSession(shared_engine(), ScanBudget(POLICY.limits))
-    assert len(everything.read("scan", "attachment 1", 2, pages.__getitem__)) == 3
+    read_all = everything.read("scan", "attachment 1", 2, pages.__getitem__)
+    assert [t.source.split(", ")[2] for t in read_all if "red ink" not in t.source] == \
+        ["top of page", "rest of page", "whole page"]
     assert everything.pages_read == 2 and everything.regions_read == 3
 
 
