@@ -13,9 +13,9 @@ from __future__ import annotations
 import base64
 import json
 import os
+import resource
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -52,89 +52,75 @@ def scan(raw: bytes) -> None:
     assert facts.document.unscannable == ()
 
 
-def assert_scan_linear(make: Callable[[int], bytes], what: str) -> None:
-    assert_linear(make, scan, SIZE, what)  # the scan asserts that the input was read in full
+def as_docx(xml: bytes) -> bytes:
+    """A message carrying a DOCX whose document part holds ``xml`` after its opening tags."""
+    return with_attachment(docx_document(b"<w:document><w:body><w:p>" + xml), "van-ban.docx")
 
 
-DOCX_SHAPES = {
-    "unclosed instrText": b"<w:instrText>",
-    "unclosed delText and instrText": b'<w:delText xml:space="preserve">x<w:instrText>y',
-    "unclosed break tags": b"<w:br <w:tab ",
-    "bare brackets": b"<",
-    "runs with no paragraph end": b"<w:r><w:t>S\xe1\xbb\x91 </w:t></w:r>",
+def as_odt(xml: bytes) -> bytes:
+    return with_attachment(odt_document(b"<office:document-content><office:body>" + xml),
+                           "van-ban.odt")
+
+
+def as_edxml(xml: bytes) -> bytes:
+    return with_attachment(edxml_package(xml), "goi.edxml")
+
+
+def as_html(html: bytes) -> bytes:
+    return message([("From", "a@mic.gov.vn"), ("To", "b@gmail.com"),
+                    ("Content-Type", "text/html; charset=utf-8")], html)
+
+
+def as_text(text: bytes) -> bytes:
+    return with_attachment(OFFICIAL_TEXT.encode() + text, "van-ban.txt", "text/plain")
+
+
+#: Each format: how a message carries the hostile part, and the shapes of that part (a unit,
+#: repeated to the size).
+FORMATS: dict[str, tuple[Callable[[bytes], bytes], dict[str, bytes]]] = {
+    "DOCX": (as_docx, {
+        "unclosed instrText": b"<w:instrText>",
+        "unclosed delText and instrText": b'<w:delText xml:space="preserve">x<w:instrText>y',
+        "unclosed break tags": b"<w:br <w:tab ",
+        "bare brackets": b"<",
+        "runs with no paragraph end": b"<w:r><w:t>S\xe1\xbb\x91 </w:t></w:r>",
+    }),
+    "ODT": (as_odt, {
+        "unclosed line breaks": b"<text:line-break <text:tab ",
+        "unclosed paragraphs": b"<text:p>",
+        "bare brackets": b"<",
+    }),
+    "edXML": (as_edxml, {
+        "unclosed Attachment": b"<Attachment>",
+        "unclosed prefixed Attachment": b"<edXML:Attachment >",
+        "unclosed header fields": b"<edXML:Subject <edXML:DocumentId>",
+        "attachments without their file": b"<Attachment><ContentTransferEncoded>QUJD",
+    }),
+    "HTML": (as_html, {
+        "a tag name that never ends": b"<a" + b"a" * 64,
+        "unclosed tags": b"<a ",
+        "unclosed scripts": b"<script>",
+        "unclosed comments": b"<!--",
+        "closing tags without their bracket": b"</style ",
+    }),
+    "text": (as_text, {
+        "blank lines": b"\n",
+        "number line with spaces": "Số".encode() + b" " * 4096,
+        "subject line with spaces": b"V/v" + b" " * 4096 + b"\n",
+        "archive mark with spaces": "Lưu".encode() + b" " * 4096,
+        "secrecy marks with stars": "MẬT".encode() + b"*" * 64 + b"x\n",
+        "symbols that never end": b"1/" + b"A" * 4096,
+    }),
 }
+CASES = [(name, shape) for name, (_, shapes) in FORMATS.items() for shape in shapes]
 
 
-@pytest.mark.parametrize("shape", DOCX_SHAPES)
-def test_docx(shape: str) -> None:
-    unit = DOCX_SHAPES[shape]
-    assert_scan_linear(lambda n: with_attachment(docx_document(
-        b"<w:document><w:body><w:p>" + repeat(unit, n)), "van-ban.docx"), f"DOCX, {shape}")
-
-
-ODT_SHAPES = {
-    "unclosed line breaks": b"<text:line-break <text:tab ",
-    "unclosed paragraphs": b"<text:p>",
-    "bare brackets": b"<",
-}
-
-
-@pytest.mark.parametrize("shape", ODT_SHAPES)
-def test_odt(shape: str) -> None:
-    unit = ODT_SHAPES[shape]
-    assert_scan_linear(lambda n: with_attachment(odt_document(
-        b"<office:document-content><office:body>" + repeat(unit, n)), "van-ban.odt"),
-        f"ODT, {shape}")
-
-
-EDXML_SHAPES = {
-    "unclosed Attachment": b"<Attachment>",
-    "unclosed prefixed Attachment": b"<edXML:Attachment >",
-    "unclosed header fields": b"<edXML:Subject <edXML:DocumentId>",
-    "attachments without their file": b"<Attachment><ContentTransferEncoded>QUJD",
-}
-
-
-@pytest.mark.parametrize("shape", EDXML_SHAPES)
-def test_edxml(shape: str) -> None:
-    unit = EDXML_SHAPES[shape]
-    assert_scan_linear(lambda n: with_attachment(edxml_package(repeat(unit, n)), "goi.edxml"),
-                       f"edXML, {shape}")
-
-
-HTML_SHAPES = {
-    "a tag name that never ends": b"<a" + b"a" * 64,
-    "unclosed tags": b"<a ",
-    "unclosed scripts": b"<script>",
-    "unclosed comments": b"<!--",
-    "closing tags without their bracket": b"</style ",
-}
-
-
-@pytest.mark.parametrize("shape", HTML_SHAPES)
-def test_html(shape: str) -> None:
-    unit = HTML_SHAPES[shape]
-    assert_scan_linear(lambda n: message(
-        [("From", "a@mic.gov.vn"), ("To", "b@gmail.com"),
-         ("Content-Type", "text/html; charset=utf-8")], repeat(unit, n)), f"HTML, {shape}")
-
-
-TEXT_SHAPES = {
-    "blank lines": b"\n",
-    "number line with spaces": "Số".encode() + b" " * 4096,
-    "subject line with spaces": b"V/v" + b" " * 4096 + b"\n",
-    "archive mark with spaces": "Lưu".encode() + b" " * 4096,
-    "secrecy marks with stars": "MẬT".encode() + b"*" * 64 + b"x\n",
-    "symbols that never end": b"1/" + b"A" * 4096,
-}
-
-
-@pytest.mark.parametrize("shape", TEXT_SHAPES)
-def test_plain_text(shape: str) -> None:
-    unit = TEXT_SHAPES[shape]
-    assert_scan_linear(lambda n: with_attachment(
-        OFFICIAL_TEXT.encode() + repeat(unit, n), "van-ban.txt", "text/plain"),
-        f"text, {shape}")
+@pytest.mark.parametrize(("name", "shape"), CASES, ids=[f"{n}: {s}" for n, s in CASES])
+def test_each_format_is_scanned_in_linear_time(name: str, shape: str) -> None:
+    carry, shapes = FORMATS[name]
+    unit = shapes[shape]
+    # the scan asserts that the input was read in full
+    assert_linear(lambda n: carry(repeat(unit, n)), scan, SIZE, f"{name}, {shape}")
 
 
 def _header_message(name: str, value: bytes) -> bytes:
@@ -160,35 +146,34 @@ HEADER_SHAPES: dict[str, Callable[[int], bytes]] = {
 @pytest.mark.parametrize("shape", HEADER_SHAPES)
 def test_headers(shape: str) -> None:
     make = HEADER_SHAPES[shape]
-    if shape in ("a long folded subject", "many encoded words"):
-        # the Subject is read up to 64 KiB: both sizes stay below it
-        assert_linear(make, scan, SIZE // 8, f"headers, {shape}")
-    else:
-        assert_scan_linear(make, f"headers, {shape}")
+    # the Subject is read up to 64 KiB: both sizes stay below it
+    size = SIZE // 8 if shape in ("a long folded subject", "many encoded words") else SIZE
+    assert_linear(make, scan, size, f"headers, {shape}")
 
 
 CLI_CASES = {
-    "DOCX with 1 MB of unclosed w:instrText": lambda: with_attachment(docx_document(
-        b"<w:document><w:body><w:p>" + repeat(b"<w:instrText>", 1 << 20)), "van-ban.docx"),
-    "edXML with 8,000 unclosed Attachment tags": lambda: with_attachment(
-        edxml_package(b"<Attachment>" * 8000), "goi.edxml"),
+    "DOCX with 1 MB of unclosed w:instrText": lambda: as_docx(repeat(b"<w:instrText>", 1 << 20)),
+    "edXML with 8,000 unclosed Attachment tags": lambda: as_edxml(b"<Attachment>" * 8000),
 }
 
 
 @pytest.mark.parametrize("case", CLI_CASES)
 def test_govmilter_check_answers_within_the_deadline(case: str, tmp_path: Path) -> None:
     """``govmilter check`` (a new process, the default policy) reads the whole input and
-    answers before ``limits.max_seconds``, interpreter start included (these took minutes)."""
+    answers within ``limits.max_seconds`` of CPU, interpreter start included (these took
+    minutes). CPU time, not the wall clock: on the shared machine a process may wait for a
+    core longer than it runs."""
     path = tmp_path / "message.eml"
     path.write_bytes(CLI_CASES[case]())
     deadline = load_policy(None).limits.max_seconds
-    start = time.monotonic()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     result = subprocess.run(
         [sys.executable, "-m", "govmilter", "check", str(path), "--json", "--no-dns"],
         capture_output=True, text=True, timeout=120, check=False,
         env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
-    elapsed = time.monotonic() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     assert result.returncode == 0, result.stderr
     verdict = json.loads(result.stdout)
     assert verdict["unscannable"] == [] and verdict["document_class"] == "none"
-    assert elapsed < deadline, f"{case}: {elapsed:.1f} s"
+    assert cpu < deadline, f"{case}: {cpu:.1f} s of CPU"

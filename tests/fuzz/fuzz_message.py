@@ -12,7 +12,6 @@ and memory blow-ups (over -rss_limit_mb) count as crashes too: that is the bound
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import atheris
@@ -20,7 +19,7 @@ import atheris
 with atheris.instrument_imports(include=["govmilter", "email"]):
     import email.feedparser  # noqa: F401  (instrumented: the parser is what is fuzzed)
 
-    from harness import check_message
+    from harness import check_message, fuzz
 
 REGRESSIONS = Path(__file__).resolve().parent.parent / "data" / "regressions"
 
@@ -30,14 +29,5 @@ def test_one_input(data: bytes) -> None:
     check_message(data)
 
 
-def main() -> None:
-    """Fuzz; artifacts go to tests/data/regressions/ unless -artifact_prefix says otherwise."""
-    args = list(sys.argv)
-    if not any(a.startswith("-artifact_prefix=") for a in args):
-        args.append(f"-artifact_prefix={REGRESSIONS}/")
-    atheris.Setup(args, test_one_input)
-    atheris.Fuzz()
-
-
 if __name__ == "__main__":
-    main()
+    fuzz(test_one_input, REGRESSIONS)

@@ -13,13 +13,12 @@ Crashes and slow inputs go to tests/data/regressions-xml/, which tests/mail/test
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import atheris
 
 with atheris.instrument_imports(include=["govmilter"]):
-    from harness import check_message, xml_attachment_message
+    from harness import check_message, fuzz, xml_attachment_message
 
 REGRESSIONS = Path(__file__).resolve().parent.parent / "data" / "regressions-xml"
 
@@ -29,14 +28,5 @@ def test_one_input(data: bytes) -> None:
     check_message(xml_attachment_message(data))
 
 
-def main() -> None:
-    """Fuzz; artifacts go to tests/data/regressions-xml/ unless -artifact_prefix says otherwise."""
-    args = list(sys.argv)
-    if not any(a.startswith("-artifact_prefix=") for a in args):
-        args.append(f"-artifact_prefix={REGRESSIONS}/")
-    atheris.Setup(args, test_one_input)
-    atheris.Fuzz()
-
-
 if __name__ == "__main__":
-    main()
+    fuzz(test_one_input, REGRESSIONS)

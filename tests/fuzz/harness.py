@@ -11,6 +11,10 @@ slow input (``-timeout``).
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
 from hostile_mail import docx_document, edxml_package, odt_document, with_attachment
 
 from govmilter.domains.classify import DomainClass
@@ -56,3 +60,15 @@ def xml_attachment_message(data: bytes) -> bytes:
     size = XML_SIZES[data[1] % len(XML_SIZES) if len(data) > 1 else 0]
     fragment = data[2:] or b"<"
     return with_attachment(make(start + fragment * (size // len(fragment) + 1)), filename)
+
+
+def fuzz(target: Callable[[bytes], None], regressions: Path) -> None:
+    """Run libFuzzer on ``target`` with this script's arguments; artifacts (crashes, slow
+    inputs) go to ``regressions`` unless ``-artifact_prefix`` says otherwise."""
+    import atheris  # only the fuzz scripts need it, not the replay tests
+
+    args = list(sys.argv)
+    if not any(a.startswith("-artifact_prefix=") for a in args):
+        args.append(f"-artifact_prefix={regressions}/")
+    atheris.Setup(args, target)
+    atheris.Fuzz()
