@@ -38,6 +38,7 @@ from govmilter.tools.accuracy import (
 from govmilter.tools.envelope import saved_envelope
 from govmilter.tools.incident_commands import add_incident_arguments, run_incidents
 from govmilter.tools.prometheus import PrometheusClient, PrometheusError
+from govmilter.tools.quarantine_commands import add_quarantine_arguments, run_quarantine
 from govmilter.tools.render import verdict_to_json, verdict_to_text
 from govmilter.tools.report import ReportError, make_report, parse_duration, parse_time
 
@@ -134,6 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
                          help="print the check --json object with each recipient's rule walk")
 
     add_incident_arguments(sub)
+    add_quarantine_arguments(sub)
     add_console_arguments(sub)
 
     report = sub.add_parser("report", help="write the compliance report from Prometheus data")
@@ -405,7 +407,7 @@ def _run_console(args: argparse.Namespace) -> int:
 
 COMMANDS = {"check": cmd_check, "run": cmd_run, "validate": cmd_validate, "report": cmd_report,
             "replay": cmd_replay, "explain": cmd_explain, "eval": cmd_eval,
-            "incidents": run_incidents, "console": _run_console}
+            "incidents": run_incidents, "quarantine": run_quarantine, "console": _run_console}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

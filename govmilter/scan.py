@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 from govmilter.document import detect_document
 from govmilter.document.budget import ScanBudget
+from govmilter.document.extract import extract_attachments
 from govmilter.document.ocr import shared_engine, unavailable_reason
 from govmilter.document.settings import DetectionSettings
 from govmilter.mail.limits import Limits
@@ -48,3 +49,14 @@ def scan_with(raw: bytes, limits: Limits, detection: DetectionSettings,
                                           hashlib.sha256(a.data).hexdigest(), len(a.data),
                                           a.truncated) for a in content.attachments),
     )
+
+
+def readable_text(raw: bytes, limits: Limits) -> list[tuple[str, str]]:
+    """The text govmilter reads in a message, as ``(where, text)`` pairs: the body parts and
+    what the attachments yielded (no OCR), within ``limits``; for an officer reviewing it."""
+    budget = ScanBudget(limits)
+    content = parse_message(raw, limits, budget)
+    found = [(part.source, part.text) for part in content.texts]
+    found += [(part.source, part.text)
+              for part in extract_attachments(content.attachments, budget).texts]
+    return found

@@ -23,6 +23,7 @@ from govmilter.tools.incident_commands import (
     store_policy,
 )
 from govmilter.tools.incidents import acting_user
+from govmilter.tools.quarantine import DEFAULT_POSTFIX_CONFIG, PostfixQueue, Quarantine
 
 EXIT_OK, EXIT_INPUT, EXIT_USAGE = 0, 1, 2
 DEFAULT_LISTEN = "127.0.0.1:8025"
@@ -50,6 +51,9 @@ def add_console_arguments(sub: Any) -> None:
                          help="send cookies over HTTPS only (set it behind a TLS proxy)")
     console.add_argument("--idle-minutes", type=int, default=30,
                          help="a session unused this long ends (default 30)")
+    console.add_argument("--postfix-config", default=DEFAULT_POSTFIX_CONFIG, metavar="DIR",
+                         help="the Postfix instance whose hold queue officers release from "
+                              "(default: %(default)s; releasing needs root)")
     actions = console.add_subparsers(dest="console_command", metavar="ACTION")
     adduser = actions.add_parser("adduser", help="create an account or reset its password and "
                                  "role; the password is read from standard input")
@@ -113,7 +117,8 @@ def run_console(args: argparse.Namespace) -> int:
         with open_from_args(args, policy) as store:
             return serve(store, host, port, ConsoleSettings(
                 idle_minutes=args.idle_minutes, trusted_user_header=args.trusted_user_header,
-                secure_cookies=args.secure_cookies))
+                secure_cookies=args.secure_cookies),
+                Quarantine(PostfixQueue(args.postfix_config)))
     except ListenError as exc:
         print(f"govmilter console: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -122,7 +127,8 @@ def run_console(args: argparse.Namespace) -> int:
         return EXIT_INPUT
 
 
-def serve(store: IncidentStore, host: str, port: int, settings: ConsoleSettings) -> int:
+def serve(store: IncidentStore, host: str, port: int, settings: ConsoleSettings,
+          held_mail: Quarantine | None = None) -> int:
     """Serve the console until interrupted."""
     import waitress
 
@@ -131,7 +137,7 @@ def serve(store: IncidentStore, host: str, port: int, settings: ConsoleSettings)
     if not is_loopback(host):
         print(f"govmilter console: listening on {host}, not loopback: put it behind a TLS "
               "reverse proxy (docs/console.md)", file=sys.stderr)
-    app = create_app(store, settings, held_mail=None)
+    app = create_app(store, settings, held_mail=held_mail)
     print(f"govmilter console: serving http://{host}:{port}/ (database {store.where})",
           file=sys.stderr, flush=True)
     waitress.serve(app, host=host, port=port, threads=THREADS, ident="govmilter-console",

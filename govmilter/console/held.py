@@ -1,25 +1,19 @@
 """What the console needs from the hold queue: a held message's headers and extracted text,
 and release or delete, each recorded in the store with the officer and the reason.
 
-The operations are those of ``govmilter quarantine`` (the same module, see
-:mod:`govmilter.console.app`'s ``held_mail``); the console never touches Postfix's queue itself.
+The operations are those of ``govmilter quarantine``: :class:`govmilter.tools.quarantine.Quarantine`
+implements this protocol and is what ``govmilter console`` serves with (``--postfix-config``);
+the console never touches Postfix's queue itself.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Protocol
 
 from govmilter.store import Incident, IncidentStore
+from govmilter.tools.quarantine import HeldContent
 
-
-@dataclass(frozen=True, slots=True)
-class HeldContent:
-    """A held message as an officer may read it: headers and the text govmilter extracted
-    (never the raw attachments)."""
-
-    headers: tuple[tuple[str, str], ...]
-    text: str
+__all__ = ["HeldContent", "HeldMail"]
 
 
 class HeldMail(Protocol):

@@ -190,3 +190,11 @@ def with_incident(actions: tuple[MilterAction, ...], incident_id: str
             case _:
                 marked.append(action)
     return tuple(marked)
+
+
+def forged_holds_removed(verdict: Verdict, stamped: int) -> tuple[MilterAction, ...]:
+    """Remove the ``X-GovMilter-Hold`` fields a message arrived with (in enforce mode, as the
+    verdict header): only govmilter's own may name a rule and an incident."""
+    if verdict.policy_mode is not Mode.ENFORCE or verdict.applied_message_action is Action.REJECT:
+        return ()
+    return tuple(RemoveHeader(HOLD_HEADER, index) for index in range(stamped, 0, -1))

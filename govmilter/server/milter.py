@@ -36,6 +36,7 @@ from govmilter.policy import FailureAction, Policy, Reply, decide, refusal_at_rc
 from govmilter.policy.decide import list_classifier, refuses_at_rcpt
 from govmilter.policy.effects import (
     HEADER_NAME,
+    HOLD_HEADER,
     AddHeader,
     AddRecipient,
     ChangeHeader,
@@ -45,6 +46,7 @@ from govmilter.policy.effects import (
     ReceivedHeaders,
     Reject,
     RemoveHeader,
+    forged_holds_removed,
     plan,
     with_incident,
 )
@@ -65,6 +67,7 @@ from govmilter.store.incidents import MessageContext, build_incident, is_inciden
 from govmilter.store.records import new_incident_id
 
 log = logging.getLogger("govmilter")
+HOLD_HEADER_LOWER = HOLD_HEADER.lower()
 
 #: The milter actions govmilter may use, declared to the MTA at negotiation.
 MILTER_ACTIONS = Milter.ADDHDRS | Milter.CHGHDRS | Milter.ADDRCPT | Milter.DELRCPT | \
@@ -199,6 +202,7 @@ class _Transaction:
     spool: MessageSpool | None = None
     subject: bytes | None = None
     stamped_headers: int = 0  # X-GovMilter headers that arrived with the message
+    stamped_holds: int = 0  # X-GovMilter-Hold headers that arrived with the message
     queue_id: str | None = None
     #: the message's incident, made at its first non-compliant refusal or at end of message
     incident_id: str | None = None
@@ -294,6 +298,8 @@ class GovMilter(Milter.Base):  # type: ignore[misc]
             txn.subject = value
         elif lower == HEADER_NAME.lower():
             txn.stamped_headers += 1
+        elif lower == HOLD_HEADER_LOWER:
+            txn.stamped_holds += 1
         self._spool(txn).write(name.encode("ascii", "replace") + b": " + value + b"\r\n")
         return CONTINUE
 
@@ -331,6 +337,7 @@ class GovMilter(Milter.Base):  # type: ignore[misc]
                          txn.classify, txn.refused)
         actions = plan(verdict, ReceivedHeaders(txn.subject, txn.stamped_headers),
                        monitor_header=self.policy.monitor_header)
+        actions = (*forged_holds_removed(verdict, txn.stamped_holds), *actions)
         incident_id = self._incident_id(txn) if is_incident(verdict) else None
         if incident_id is not None:
             actions = with_incident(actions, incident_id)
@@ -446,14 +453,16 @@ class GovMilter(Milter.Base):  # type: ignore[misc]
         writer.count(verdict)
         if txn.incident_id is None or not is_incident(verdict):
             return
+        hold = next((a for a in actions if isinstance(a, Hold)), None)
         context = MessageContext(
             gateway=writer.gateway, queue_id=txn.queue_id,
             authenticated=txn.authenticated_user is not None,
             subject=facts.subject if facts is not None else None,
             stage="eom" if facts is not None else "rcpt",
-            held=any(isinstance(a, Hold) for a in actions), removed=removed_by(verdict, actions),
+            held=hold is not None, removed=removed_by(verdict, actions),
             attachments=facts.attachments if facts is not None else (),
-            policy_sha256=self.policy.source.sha256)
+            policy_sha256=self.policy.source.sha256,
+            hold_reason=hold.reason if hold is not None else None)
         writer.record(build_incident(verdict, txn.incident_id, context,
                                      _dt.datetime.now(_dt.UTC)))
 

@@ -44,6 +44,7 @@ class MessageContext:
     removed: frozenset[str]  #: addresses refused at RCPT or deleted at end of message
     attachments: tuple[AttachmentFacts, ...] = ()
     policy_sha256: str | None = None
+    hold_reason: str | None = None
 
 
 def is_incident(verdict: Verdict) -> bool:
@@ -104,7 +105,7 @@ def build_incident(verdict: Verdict, incident_id: str, context: MessageContext,
             removed=r.address in context.removed) for r in verdict.recipients),
         attachments=tuple(AttachmentRecord(a.name, a.sha256, a.size)
                           for a in context.attachments),
-        policy_sha256=context.policy_sha256,
+        policy_sha256=context.policy_sha256, hold_reason=context.hold_reason,
     )
 
 

@@ -73,6 +73,7 @@ def record_to_json(record: Record) -> dict[str, Any]:
                        for r in i.recipients],
         "attachments": [[a.name, a.sha256, a.size] for a in i.attachments],
         "status": i.status.value, "policy_sha256": i.policy_sha256,
+        "hold_reason": i.hold_reason,
     }
 
 

@@ -107,6 +107,7 @@ class Incident:
     status: IncidentStatus = IncidentStatus.OPEN
     policy_sha256: str | None = None
     history: tuple[StatusChange, ...] = ()  #: filled when read back from the store
+    hold_reason: str | None = None  #: why a held message was held (the rule's hold_reason)
 
     @property
     def removed(self) -> tuple[str, ...]:

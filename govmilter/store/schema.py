@@ -77,6 +77,7 @@ incidents = Table(
     Column("status", String(16), nullable=False),
     Column("status_changed_at", UtcDateTime(), nullable=False),
     Column("policy_sha256", String(64)),
+    Column("hold_reason", Text),
     Index("ix_incidents_created_at", "created_at"),
     Index("ix_incidents_status", "status", "created_at"),
     Index("ix_incidents_queue_id", "queue_id"),

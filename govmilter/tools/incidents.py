@@ -75,6 +75,7 @@ def incident_to_json(i: Incident) -> dict[str, Any]:
         "attachments": [{"name": a.name, "sha256": a.sha256, "size": a.size}
                         for a in i.attachments],
         "policy_sha256": i.policy_sha256,
+        "hold_reason": i.hold_reason,
         "history": [_change_json(c) for c in i.history],
     }
 
@@ -134,6 +135,7 @@ def incident_to_text(i: Incident) -> str:
         ("Quy tắc (rule)", i.rule_id),
         ("Hành động (action)", f"{i.action}{_mode_mark(i)}"
                                f"{' (giữ lại, held)' if i.held else ''}"),
+        ("Lý do giữ (hold reason)", i.hold_reason or "-"),
         ("Trạng thái (status)", STATUS_VI.get(i.status.value, i.status.value)),
         ("Người gửi (sender)", f"{i.sender} [{i.sender_class}"
                                f"{', authenticated' if i.authenticated else ''}]"),

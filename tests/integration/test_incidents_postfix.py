@@ -8,6 +8,7 @@ machine without them, failed when CI=true.
 from __future__ import annotations
 
 import datetime as _dt
+import json
 import re
 import smtplib
 import threading
@@ -18,10 +19,20 @@ from pathlib import Path
 import pytest
 from postfix_harness import PrivatePostfix, RunningMilter, require_postfix, wait_until
 from postgres_harness import PostgresCluster
-from samples import FREEMAIL_RCPT, OFFICIAL_RCPT, OFFICIAL_SENDER, PLAIN, SECRET, policy_yaml
+from samples import (
+    FREEMAIL_RCPT,
+    OFFICIAL,
+    OFFICIAL_RCPT,
+    OFFICIAL_SENDER,
+    PLAIN,
+    SECRET,
+    policy_yaml,
+)
 from samples import RULES as SAMPLE_RULES
 
-from govmilter.store import Incident, IncidentQuery, IncidentStore, open_store
+from govmilter.cli import main
+from govmilter.store import Incident, IncidentQuery, IncidentStatus, IncidentStore, open_store
+from govmilter.tools.incidents import acting_user
 
 pytestmark = pytest.mark.postfix
 
@@ -216,3 +227,93 @@ def test_postgresql_stopped_during_a_load_run_delays_no_mail_and_loses_no_incide
         assert len({i.queue_id for i in incidents}) == expected_incidents
         assert all(i.removed == (FREEMAIL_RCPT,) for i in incidents)
     postfix.configure_milter(None)
+
+
+def quarantine(capsys: pytest.CaptureFixture[str], postfix: PrivatePostfix, database: str,
+               *argv: str) -> tuple[int, str, str]:
+    """``govmilter quarantine ...`` on the private Postfix and the daemon's store."""
+    code = main(["quarantine", *argv, "--postfix-config", str(postfix.conf),
+                 "--database", database])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def hold_one(postfix: PrivatePostfix, database: str, ident: str) -> Incident:
+    """Send an official (not secret) document to Gmail: the sample policy holds it."""
+    before = set(postfix.hold_queue())
+    assert postfix.send(OFFICIAL_SENDER, [FREEMAIL_RCPT], with_id(OFFICIAL, ident)) == {}
+    wait_until(lambda: len(set(postfix.hold_queue()) - before) == 1, 20, "the held message")
+    [queue_id] = set(postfix.hold_queue()) - before
+    return incident_of(database, lambda i: i.queue_id == queue_id)
+
+
+def test_a_held_message_is_listed_released_with_a_reason_and_delivered(
+        capsys: pytest.CaptureFixture[str], postfix: PrivatePostfix, milter: RunningMilter,
+        database: str) -> None:
+    ident = f"held-{time.monotonic_ns()}"
+    incident = hold_one(postfix, database, ident)
+    assert incident.held and incident.hold_reason == "official document to free webmail"
+
+    code, out, _ = quarantine(capsys, postfix, database, "list", "--json")
+    assert code == 0
+    [listed] = [h for h in json.loads(out)["held"] if h["incident"] == incident.id]
+    assert (listed["queue_id"], listed["rule"], listed["reason"], listed["status"]) == (
+        incident.queue_id, "document-to-freemail", "official document to free webmail", "open")
+    assert listed["sender"] == OFFICIAL_SENDER and FREEMAIL_RCPT in listed["recipients"]
+
+    code, out, _ = quarantine(capsys, postfix, database, "show", incident.id)
+    assert code == 0
+    assert (f"X-GovMilter-Hold: rule=document-to-freemail; incident={incident.id}" in out)
+    assert "588/BTTTT-THH" in out  # the text govmilter extracted
+
+    code, _, err = quarantine(capsys, postfix, database, "release", incident.id,
+                              "--reason", "   ")
+    assert code == 2 and "reason is required" in err
+    assert incident.queue_id in postfix.hold_queue()  # nothing done without a reason
+
+    reason = "Đã xác minh: văn bản được phép gửi (verified with the sender)"
+    code, out, _ = quarantine(capsys, postfix, database, "release", incident.queue_id or "",
+                              "--reason", reason)
+    assert code == 0 and f"released: {incident.queue_id}" in out
+    wait_until(lambda: delivered(postfix, ident), 60, "the released message at the sink")
+    [dump] = [d for d in postfix.dumps() if d.headers["Message-ID"] == f"<{ident}@test>"]
+    assert FREEMAIL_RCPT in dump.recipients
+    assert dump.headers["X-GovMilter-Hold"] == \
+        f"rule=document-to-freemail; incident={incident.id}"
+    with open_store(database) as store:
+        released = store.get_incident(incident.id)
+    assert released is not None and released.status is IncidentStatus.RELEASED
+    last = released.history[-1]
+    assert (last.actor, last.reason) == (acting_user(), reason)
+
+    code, _, err = quarantine(capsys, postfix, database, "release", incident.id,
+                              "--reason", "again")
+    assert code == 1 and "already released" in err
+
+
+def test_a_held_message_deleted_with_a_reason_is_never_delivered(
+        capsys: pytest.CaptureFixture[str], postfix: PrivatePostfix, milter: RunningMilter,
+        database: str) -> None:
+    ident = f"deleted-{time.monotonic_ns()}"
+    incident = hold_one(postfix, database, ident)
+    code, out, _ = quarantine(capsys, postfix, database, "delete", incident.id, "--reason",
+                              "gửi nhầm ra ngoài", "--json")
+    assert code == 0 and json.loads(out)["status"] == "deleted"
+    assert incident.queue_id not in postfix.hold_queue()
+    time.sleep(1)
+    assert not delivered(postfix, ident)
+    with open_store(database) as store:
+        deleted = store.get_incident(incident.id)
+    assert deleted is not None and deleted.status is IncidentStatus.DELETED
+    assert deleted.history[-1].reason == "gửi nhầm ra ngoài"
+
+
+def test_a_hold_header_that_arrives_with_the_message_is_removed(
+        postfix: PrivatePostfix, milter: RunningMilter) -> None:
+    ident = f"forged-{time.monotonic_ns()}"
+    forged = PLAIN.replace(b"Subject:", b"X-GovMilter-Hold: rule=x; incident=20260101-"
+                           b"ABCDEFGHJKMN\nSubject:", 1)
+    assert postfix.send(OFFICIAL_SENDER, [OFFICIAL_RCPT], with_id(forged, ident)) == {}
+    wait_until(lambda: delivered(postfix, ident), 30, "the message at the sink")
+    [dump] = [d for d in postfix.dumps() if d.headers["Message-ID"] == f"<{ident}@test>"]
+    assert "X-GovMilter-Hold" not in dump.headers
