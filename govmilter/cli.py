@@ -275,7 +275,11 @@ def _print_result(args: argparse.Namespace, as_json: Callable[[], object],
 
 def cmd_validate(args: argparse.Namespace) -> int:
     """``govmilter validate``: a one-screen summary, or every problem as file:line."""
-    from govmilter.policy.analysis import rcpt_refusal_warnings, shadowed_rule_warnings
+    from govmilter.policy.analysis import (
+        ambiguous_reply_warnings,
+        rcpt_refusal_warnings,
+        shadowed_rule_warnings,
+    )
 
     policy = _load(args.policy)
     try:
@@ -284,7 +288,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
         print(f"{policy.source.path}: incidents.database: {exc}", file=sys.stderr)
         print("govmilter: policy refused (1 error)", file=sys.stderr)
         return EXIT_USAGE
-    analysed = shadowed_rule_warnings(policy) + rcpt_refusal_warnings(policy)
+    analysed = (shadowed_rule_warnings(policy) + rcpt_refusal_warnings(policy)
+                + ambiguous_reply_warnings(policy))
     for warning in analysed:
         print(warning, file=sys.stderr)
     d = policy.domains

@@ -86,6 +86,24 @@ def to_ascii(text: str) -> str:
     return "".join(ch if 32 <= ord(ch) < 127 else "?" for ch in folded)
 
 
+#: Secrecy markings (Law 29/2018/QH14 on state secrets) as an ASCII reply writes them: folded
+#: alone, "MẬT" reads "MAT", which a Vietnamese reader takes for "mất" (lost), so the English
+#: grade (the law's own translation) comes first and the folded word stays beside it.
+_MARKINGS_ASCII = {"tuyệt mật": "TOP SECRET (TUYET MAT)", "tối mật": "SECRET (TOI MAT)",
+                   "mật": "CONFIDENTIAL (MAT)"}
+#: "mật" as a marking: not inside "mật khẩu" (password), "mật mã" (cipher), "mật ong" (honey),
+#: "mật thiết" (close) or "bí mật" (a secret, not a grade)
+_MARKING_RE = re.compile(r"(?<![\w])(?:tuyệt mật|tối mật|(?<!bí )mật(?! (?:khẩu|mã|ong|thiết)))"
+                         r"(?![\w])", re.IGNORECASE)
+
+
+def reply_ascii(text: str) -> str:
+    """:func:`to_ascii` for SMTP reply text, with secrecy markings written unambiguously:
+    ``Văn bản MẬT`` becomes ``Van ban CONFIDENTIAL (MAT)``, never ``Van ban MAT`` (read *mất*)."""
+    nfc_text = unicodedata.normalize("NFC", text)
+    return to_ascii(_MARKING_RE.sub(lambda m: _MARKINGS_ASCII[m.group(0).lower()], nfc_text))
+
+
 # Letters of other scripts that look like Latin ones, as a sender would use to hide "MẬT" or
 # "CỘNG HÒA" from a matcher: Cyrillic and Greek capitals and the small letters that look the
 # same in common fonts (the Cyrillic and Greek rows of Unicode's confusables.txt that map to one

@@ -13,6 +13,7 @@ earlier rules together cover it.
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -118,3 +119,22 @@ def rcpt_refusal_warnings(policy: Policy) -> tuple[PolicyProblem, ...]:
         "instead (Postfix bounces it), and qmqpd mail would stay queued; name the SMTP services "
         "(service:) or leave non_smtpd_milters empty if you use qmqpd", "warning")
         for rule in rcpt_refusing_rules(policy) if not rule.services)
+
+
+#: "mat" alone in a reply written without diacritics: the reader cannot tell MẬT from mất
+_BARE_MAT = re.compile(r"(?<![\w])mat(?![\w])", re.IGNORECASE)
+
+
+def ambiguous_reply_warnings(policy: Policy) -> tuple[PolicyProblem, ...]:
+    """One ``file:line`` warning per rule whose reply writes "mat" without diacritics.
+
+    SMTP replies are ASCII: govmilter writes the marking MẬT as ``CONFIDENTIAL (MAT)`` when the
+    policy gives it with its diacritics; a reply already folded by hand says "mat", which reads
+    as *mất* (lost).
+    """
+    return tuple(PolicyProblem(
+        policy.source.path, rule.line,
+        f"rule {rule.id!r}: its reply says \"mat\" without diacritics, which reads as \"mất\" "
+        "(lost); write MẬT (the reply then shows CONFIDENTIAL (MAT))", "warning")
+        for rule in policy.rules if rule.reply is not None
+        and any(_BARE_MAT.search(line) for line in rule.reply.lines))

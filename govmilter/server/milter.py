@@ -31,7 +31,7 @@ from typing import Any, TypeVar, assert_never
 import Milter
 
 from govmilter.domains.classify import Classifier
-from govmilter.mail.vntext import to_ascii
+from govmilter.mail.vntext import reply_ascii, to_ascii
 from govmilter.policy import FailureAction, Policy, Reply, decide, refusal_at_rcpt
 from govmilter.policy.decide import list_classifier, refuses_at_rcpt
 from govmilter.policy.effects import (
@@ -147,7 +147,7 @@ def is_local_submission(hostname: str, hostaddr: Any) -> bool:
 
 def reply_args(reply: Reply) -> tuple[str, str, list[str]]:
     """An SMTP reply as ``setreply`` wants it: ASCII text, every ``%`` doubled."""
-    lines = [to_ascii(line).replace("%", "%%") for line in reply.lines] or ["rejected"]
+    lines = [reply_ascii(line).replace("%", "%%") for line in reply.lines] or ["rejected"]
     return str(reply.code), reply.enhanced, lines
 
 

@@ -102,7 +102,7 @@ def test_secret_document_to_freemail_is_refused_at_smtp_with_the_policy_reply(
     error = refused.value.smtp_error
     text = error.decode() if isinstance(error, bytes) else error
     assert "5.7.1" in text and SECRET_REPLY_EN in text
-    assert "Van ban mat khong duoc gui toi hop thu mien phi" in text
+    assert "Van ban CONFIDENTIAL (MAT) khong duoc gui toi hop thu mien phi" in text
     assert "<secret@test>" not in sent_ids(postfix)
     wait_until(lambda: "milter-reject: END-OF-MESSAGE" in postfix.maillog(), 10, "maillog")
 

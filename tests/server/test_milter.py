@@ -149,7 +149,8 @@ def test_secret_document_to_freemail_only_rejects_the_message_with_the_policy_re
     code, enhanced, *lines = h.ctx._reply
     assert (code, enhanced) == ("550", "5.7.1")
     # ASCII (diacritics folded) and '%' doubled for libmilter
-    assert lines == ["Van ban mat khong duoc gui toi hop thu mien phi",
+    # MẬT written so that it cannot read as "mất" (lost)
+    assert lines == ["Van ban CONFIDENTIAL (MAT) khong duoc gui toi hop thu mien phi",
                      SECRET_REPLY_EN.replace("%", "%%")]
     assert h.sample("govmilter_message_actions_total", action="reject", mode="enforce") == 1
     assert h.sample("govmilter_rule_matches_total", rule="secret-to-freemail",
