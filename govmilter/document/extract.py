@@ -157,9 +157,7 @@ def _extract(filename: str | None, content_type: str, data: bytes, source: str,
         if kind == "pdf":
             _pdf(data, source, budget, found)
         elif kind == "image":
-            count, frame = image_frames(data, budget.limits.max_image_pixels)
-            _add_ocr(found, found.ocr.read("image", source, count, frame,
-                                           hashlib.sha256(data).digest()))
+            _image(data, source, budget, found)
         elif kind == "zip":
             _zip(data, source, budget, found, depth)
         elif kind == "packed":
@@ -215,7 +213,10 @@ def _zip(data: bytes, source: str, budget: ScanBudget, found: Extraction, depth:
     for is_kind, kind, read in _OFFICE_ZIPS:
         if is_kind(archive):
             archive.what = f"{kind} document"
-            _add(found, budget, f"{source} ({kind})", read(archive))
+            text = read(archive)
+            _add(found, budget, f"{source} ({kind})", text)
+            if len(text.strip()) < SHORT_OFFICE_TEXT:
+                _office_images(archive, source, budget, found)
             return
     _check_depth(budget, depth)
     for number, info in enumerate(archive.entries, 1):
@@ -228,6 +229,33 @@ def _zip(data: bytes, source: str, budget: ScanBudget, found: Extraction, depth:
             budget.note(f"{entry_source}: {exc}")
             continue
         _extract(info.filename, "", entry, entry_source, budget, found, depth + 1)
+
+
+#: An office document with less text than this may be a scan pasted into Word: its images are
+#: read by OCR (largest first, within the OCR limits).
+SHORT_OFFICE_TEXT = 200
+_OFFICE_MEDIA = ("word/media/", "Pictures/", "xl/media/", "ppt/media/")
+
+
+def _office_images(archive: GuardedZip, source: str, budget: ScanBudget,
+                   found: Extraction) -> None:
+    media = sorted((i for i in archive.entries if i.filename.startswith(_OFFICE_MEDIA)),
+                   key=lambda info: -info.file_size)
+    for number, info in enumerate(media, 1):
+        if budget.expired() or found.ocr.pages_left <= 0:
+            break
+        image_source = f"{source} > image {number}"
+        try:
+            data = archive.read(info)
+            if image_format(data):
+                _image(data, image_source, budget, found)
+        except Unscannable as exc:
+            budget.note(f"{image_source}: {exc}")
+
+
+def _image(data: bytes, source: str, budget: ScanBudget, found: Extraction) -> None:
+    count, frame = image_frames(data, budget.limits.max_image_pixels)
+    _add_ocr(found, found.ocr.read("image", source, count, frame, hashlib.sha256(data).digest()))
 
 
 def _check_depth(budget: ScanBudget, depth: int) -> None:

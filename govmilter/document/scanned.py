@@ -22,7 +22,7 @@ from PIL import ImageChops
 
 from govmilter.document.budget import ScanBudget, Unscannable
 from govmilter.document.images import PageImage
-from govmilter.document.ocr import OcrEngine
+from govmilter.document.ocr import OcrEngine, Recognised
 from govmilter.document.ocrcache import SHARED_CACHE, CachedReading, OcrCache
 
 #: A page on which OCR read fewer letters than this holds no text (a photo, a drawing, specks).
@@ -105,6 +105,29 @@ def _red_ink(part: PageImage) -> PageImage | None:
     if ink.histogram()[0] < MIN_RED_PIXELS:
         return None
     return PageImage(ink, part.dpi)
+
+
+#: A region read with fewer letters or a lower mean confidence than this may be a page on its
+#: side: its orientation is then detected.
+POOR_CONFIDENCE = 60.0
+#: Time left that orientation detection needs (about 0.3 s a page; more on a busy machine).
+ORIENTATION_SECONDS = 1.0
+#: Tesseract's orientation confidence needed to turn a page (upright pages score 10 to 15).
+MIN_ORIENTATION_CONFIDENCE = 5.0
+
+
+def _poor(result: Recognised) -> bool:
+    return sum(c.isalpha() for c in result.text) < MIN_LETTERS or \
+        result.confidence < POOR_CONFIDENCE
+
+
+def _upright(engine: OcrEngine, page: PageImage) -> PageImage | None:
+    """``page`` turned upright when Tesseract's orientation detection is sure it is on its side
+    or upside down (scanners do both); None when it is upright or nobody can tell."""
+    found = engine.orientation(page.image.convert("L"))
+    if found is None or found[0] == 0 or found[1] < MIN_ORIENTATION_CONFIDENCE:
+        return None
+    return PageImage(page.image.rotate(found[0], expand=True), page.dpi)
 
 
 def _splits(page: PageImage) -> bool:
@@ -219,9 +242,20 @@ class OcrSession:
                 whole = False
                 break
             part = _region(page, region)
-            red = _red_ink(part) if region != _REST else None
             result = engine.recognise(part.image.convert("L"), part.dpi, left)
             self.regions_read += 1
+            # orientation detection has no deadline of its own: only with time to spare
+            if region != _REST and _poor(result) and not result.timed_out and \
+                    self.seconds_left() > ORIENTATION_SECONDS:
+                turned = _upright(engine, page)  # a page scanned on its side or upside down
+                if turned is not None:
+                    page = turned
+                    loaded = (index, turned)
+                    part = _region(page, region)
+                    result = engine.recognise(part.image.convert("L"), part.dpi,
+                                              max(self.seconds_left(), 0.001))
+                    self.regions_read += 1
+            red = _red_ink(part) if region != _REST else None
             if sum(c.isalpha() for c in result.text) >= MIN_LETTERS:
                 where = f"OCR, page {index + 1}, {region}, confidence {result.confidence:.0f}%"
                 found.append((index, OcrText(where, result.text)))

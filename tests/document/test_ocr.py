@@ -286,3 +286,24 @@ def test_the_cache_is_bounded_by_entries_and_characters() -> None:
     assert cache.get("b") is not None and cache.get("e") is not None
     cache.put("huge", CachedReading((("OCR, page 1", "x" * 101),), (), 1))
     assert cache.get("huge") is None  # larger than the whole cache: not kept
+
+
+@pytest.mark.parametrize("turn", [90, 180, 270])
+def test_a_page_scanned_on_its_side_or_upside_down_is_turned_and_read(turn: int) -> None:
+    page = degrade(render_page(official_letter("TỐI MẬT", body=3)[0], 150), seed=turn)
+    found = mail(image_bytes(page.rotate(turn, expand=True), "JPEG", 150), "scan.jpg")
+    assert found.document_class == "secret", found.evidence
+    assert found.secrecy == "TỐI MẬT"
+
+
+def test_a_scan_pasted_into_word_is_read_and_a_long_documents_pictures_are_not() -> None:
+    from make_corpus import docx_bytes
+
+    page = degrade(render_page(official_letter("MẬT")[0], 150), seed=31)
+    png = image_bytes(page, "PNG", 150)
+    pasted = mail(docx_bytes(["Kính gửi anh"], media=png), "van-ban.docx")
+    assert pasted.document_class == "secret"
+    assert any(e.startswith("attachment 1 > image 1 (OCR, page 1, ") for e in pasted.evidence)
+    long_text = ["Báo cáo tình hình hoạt động của câu lạc bộ trong quý một."] * 6
+    written = mail(docx_bytes(long_text, media=png), "bao-cao.docx")
+    assert not any("OCR" in e for e in written.evidence)
