@@ -40,7 +40,8 @@ from govmilter.tools.incident_commands import add_incident_arguments, run_incide
 from govmilter.tools.prometheus import PrometheusClient, PrometheusError
 from govmilter.tools.quarantine_commands import add_quarantine_arguments, run_quarantine
 from govmilter.tools.render import verdict_to_json, verdict_to_text
-from govmilter.tools.report import ReportError, make_report, parse_duration, parse_time
+from govmilter.tools.report import ReportError, collect, render, report_period
+from govmilter.tools.report_counts import collect_counts, open_counts
 
 EXIT_OK, EXIT_INPUT, EXIT_USAGE = 0, 1, 2
 
@@ -138,15 +139,32 @@ def build_parser() -> argparse.ArgumentParser:
     add_quarantine_arguments(sub)
     add_console_arguments(sub)
 
-    report = sub.add_parser("report", help="write the compliance report from Prometheus data")
-    report.add_argument("--prometheus", required=True, metavar="URL",
-                        help="Prometheus (or Thanos Querier) base URL, e.g. http://127.0.0.1:9090")
-    report.add_argument("--since", default="30d", metavar="DURATION",
-                        help="length of the report period, e.g. 30d, 2w, 12h (default: 30d)")
-    report.add_argument("--end", metavar="TIME",
-                        help="end of the period: ISO date/time (Vietnam time unless a zone is "
-                             "given) or unix time (default: now)")
-    report.add_argument("--agency", metavar="NAME", help="only this agency (the agency label)")
+    report = sub.add_parser(
+        "report", help="write the compliance report (exact counts from the incident store, "
+                       "else estimates from Prometheus)",
+        description="The report an agency files. Its figures are the incident store's exact "
+                    "daily counts (--database, else the policy's incidents.database); with "
+                    "--prometheus and no store they are Prometheus estimates, and the report "
+                    "says so. The period is the year to date unless --year, --quarter or "
+                    "--since/--until say otherwise.")
+    report.add_argument("--database", metavar="URL",
+                        help="incident store with the daily counts: a path or postgresql://... "
+                             "(default: the policy's incidents.database)")
+    report.add_argument("--prometheus", metavar="URL",
+                        help="Prometheus (or Thanos Querier) base URL, e.g. "
+                             "http://127.0.0.1:9090, when there is no incident store")
+    report.add_argument("--year", type=int, metavar="YYYY", help="the whole calendar year")
+    report.add_argument("--quarter", metavar="Q",
+                        help="a quarter: 1-4 or Q4 (of --year, else this year), or 2026-Q4")
+    report.add_argument("--since", metavar="WHEN",
+                        help="start of the period: a date/time (2026-07-01) or a length before "
+                             "--until (30d, 2w, 12h) (default: 1 January of this year)")
+    report.add_argument("--until", "--end", dest="until", metavar="TIME",
+                        help="end of the period: a date (that whole day), an ISO date/time "
+                             "(Vietnam time unless a zone is given) or unix time (default: now)")
+    report.add_argument("--agency", metavar="NAME",
+                        help="only this agency (Prometheus' agency label; in the store, the "
+                             "gateway host name)")
     report.add_argument("--policy", help="policy YAML the report opens with (default: embedded)")
     report.add_argument("--format", choices=("html", "md"),
                         help="html (default, charts included) or md for mail "
@@ -366,17 +384,29 @@ def cmd_explain(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     """``govmilter report``: the compliance report (see govmilter.tools.report)."""
     fmt = args.format or ("md" if args.out and args.out.endswith((".md", ".txt")) else "html")
+    loaded = _load(args.policy)
+    database = args.database or (None if args.prometheus else loaded.incidents.database)
     try:
-        since = parse_duration(args.since)
-        end = parse_time(args.end) if args.end else _dt.datetime.now().timestamp()
-        client = PrometheusClient(args.prometheus, timeout=args.timeout)
+        start, end = report_period(_dt.datetime.now().timestamp(), year=args.year,
+                                   quarter=args.quarter, since=args.since, until=args.until)
+        client = (PrometheusClient(args.prometheus, timeout=args.timeout)
+                  if args.prometheus and not database else None)
     except (ReportError, PrometheusError) as exc:
         print(f"govmilter report: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    policy = describe_policy(_load(args.policy))
     try:
-        text = make_report(client, policy, since=since, end=end, agency=args.agency, fmt=fmt)
-    except (ReportError, PrometheusError) as exc:
+        if database:
+            with open_counts(database) as store:
+                data = collect_counts(store, start, end, args.agency)
+        elif client is not None:
+            data = collect(client, start, end, args.agency)
+        else:
+            print("govmilter report: no data source: give --database (the incident store, "
+                  "exact counts) or --prometheus (estimates), or set incidents.database in the "
+                  "policy", file=sys.stderr)
+            return EXIT_USAGE
+        text = render(data, describe_policy(loaded), fmt)
+    except (ReportError, PrometheusError, StoreError) as exc:
         print(f"govmilter report: {exc}", file=sys.stderr)
         return EXIT_INPUT
     if not args.out:

@@ -1,7 +1,9 @@
-"""``govmilter report``: the compliance report an agency sends the Ministry, from Prometheus data.
+"""``govmilter report``: the compliance report an agency sends the Ministry.
 
 Three steps, each its own function: :func:`collect` asks Prometheus for the numbers (raw
-``govmilter_*`` counters, so no recording rule is needed), :func:`build_document` turns numbers and
+``govmilter_*`` counters, so no recording rule is needed) or
+:func:`govmilter.tools.report_counts.collect_counts` reads the incident store's exact daily counts,
+:func:`build_document` turns numbers and
 the policy into a list of blocks (headings, sentences, tables, charts) in Vietnamese with English
 labels, and :func:`to_html` / :func:`to_markdown` write those blocks out.  The HTML is one
 self-contained file with inline SVG charts; the Markdown suits a mail body.
@@ -52,6 +54,23 @@ ACTION_VI_BY_NAME = {action.value: text for action, text in ACTION_VI.items()}
 OFFICIAL_DOCUMENTS = 'document=~"official|secret|marked"'
 
 
+ESTIMATE_NOTE = (
+    "Lưu ý về số liệu: các con số trong báo cáo này lấy từ Prometheus và là số ƯỚC TÍNH, không "
+    "phải số đếm chính xác. Prometheus chỉ đọc các bộ đếm theo chu kỳ rồi ngoại suy phần tăng "
+    "trong kỳ (hàm increase()), nên một con số có thể lệch vài đơn vị tùy lúc lập báo cáo, các "
+    "dòng có thể không cộng khớp với tổng, và phần dữ liệu bị gián đoạn thu thập hoặc đã quá hạn "
+    "lưu trữ bị thiếu. Để có số đếm chính xác, cấu hình kho sự cố (incidents.database trong tệp "
+    "chính sách) và lập báo cáo với --database. (These figures come from Prometheus and are "
+    "ESTIMATES: Prometheus samples the counters periodically and extrapolates their increase "
+    "over the period, so a figure may be off by a few, rows may not add up, and scrape gaps or "
+    "data past retention are missing. For exact counts configure the incident store and run "
+    "the report with --database.)")
+EXACT_NOTE = (
+    "Số liệu là số đếm chính xác theo từng ngày (giờ Việt Nam) do máy chủ thư ghi vào kho sự cố, "
+    "tính trọn các ngày trong kỳ. (Exact daily counts, Vietnam days, written by the mail "
+    "servers into the incident store; whole days of the period.)")
+
+
 class ReportError(GovmilterError):
     """The report cannot be made (bad option, no data)."""
 
@@ -86,6 +105,67 @@ def parse_time(text: str) -> float:
     return moment.timestamp()
 
 
+_QUARTER = re.compile(r"^\s*(?:(\d{4})\s*-?\s*)?[Qq]?([1-4])\s*$")
+
+
+def _year_start(year: int) -> float:
+    return _dt.datetime(year, 1, 1, tzinfo=VN_TZ).timestamp()
+
+
+def report_period(now: float, *, year: int | None = None, quarter: str | None = None,
+                  since: str | None = None, until: str | None = None) -> tuple[float, float]:
+    """The report's [start, end) in unix time: year to date by default; ``year``, ``quarter``
+    (``4``, ``Q4``, ``2026-Q4``; the year from ``year``, else this year) or ``since`` (a duration
+    before ``until``, or a date/time) to ``until`` (default: now). Days are Vietnam days; a
+    period never ends in the future."""
+    if since is not None and (year is not None or quarter is not None):
+        raise ReportError("--since cannot be combined with --year or --quarter")
+    if until is not None and (year is not None or quarter is not None):
+        raise ReportError("--until cannot be combined with --year or --quarter")
+    end = min(now, _until_time(until)) if until is not None else now
+    this_year = _dt.datetime.fromtimestamp(end, VN_TZ).year
+    if quarter is not None:
+        match = _QUARTER.match(quarter)
+        if not match:
+            raise ReportError(f"invalid quarter {quarter!r}: use 1-4, Q4 or 2026-Q4")
+        if match.group(1) and year is not None and int(match.group(1)) != year:
+            raise ReportError(f"--quarter {quarter} names another year than --year {year}")
+        in_year = int(match.group(1) or year or this_year)
+        first_month = 3 * int(match.group(2)) - 2
+        start = _dt.datetime(in_year, first_month, 1, tzinfo=VN_TZ).timestamp()
+        after = (_dt.datetime(in_year + 1, 1, 1, tzinfo=VN_TZ) if first_month == 10 else
+                 _dt.datetime(in_year, first_month + 3, 1, tzinfo=VN_TZ)).timestamp()
+        return _bounded(start, min(after, now))
+    if year is not None:
+        return _bounded(_year_start(year), min(_year_start(year + 1), now))
+    if since is None:
+        return _bounded(_year_start(this_year), end)
+    if _DURATION.match(since):
+        return _bounded(end - parse_duration(since), end)
+    try:
+        start = parse_time(since)
+    except ReportError:
+        raise ReportError(f"invalid --since {since!r}: use a date (2026-07-01), a date/time "
+                          "(2026-07-01T08:00) or a length before --until (30d, 2w, 12h)") from None
+    return _bounded(start, end)
+
+
+def _until_time(text: str) -> float:
+    """``--until``: a bare date means the end of that day, anything else as :func:`parse_time`."""
+    try:
+        day = _dt.date.fromisoformat(text.strip())
+    except ValueError:
+        return parse_time(text)
+    return _dt.datetime.combine(day, _dt.time(), VN_TZ).timestamp() + DAY
+
+
+def _bounded(start: float, end: float) -> tuple[float, float]:
+    if end <= start:
+        raise ReportError(f"the period from {vn_datetime(start)} to {vn_datetime(end)} is empty "
+                          "(or in the future)")
+    return start, end
+
+
 # --- the numbers -------------------------------------------------------------------------------
 
 
@@ -116,9 +196,9 @@ class ServerPolicy:
 
 @dataclass(frozen=True)
 class ReportData:
-    """Everything the report shows, as Prometheus answered it."""
+    """Everything the report shows, from Prometheus or from the incident store."""
 
-    prometheus: str
+    source: str  #: where the figures come from, for the reader: "Prometheus http://..."
     agency: str | None
     start: float
     end: float
@@ -134,6 +214,9 @@ class ReportData:
     errors: tuple[tuple[str, float], ...]
     failure_actions: tuple[tuple[str, float], ...]
     servers: tuple[ServerPolicy, ...]
+    #: True when the figures are exact counts (the incident store), False for Prometheus
+    #: estimates
+    exact: bool = False
 
     @property
     def total(self) -> AgencyCompliance:
@@ -145,6 +228,14 @@ class ReportData:
     def non_compliant(self) -> float:
         """Recipients whose flow the policy calls non-compliant (any document class)."""
         return sum(n for _, n in self.non_compliant_by_flow)
+
+
+def curve_step(window: float) -> float:
+    """The length of one point of the curve over time: an hour for a short period, a day up to
+    two months, a week beyond (a year of daily rows would bury the table)."""
+    if window < 2 * DAY:
+        return 3600.0
+    return DAY if window <= 62 * DAY else 7 * DAY
 
 
 def _by(samples: Iterable[Sample], *labels: str) -> list[tuple[tuple[str, ...], float]]:
@@ -163,7 +254,7 @@ def collect(client: PrometheusClient, start: float, end: float,
     :raises ReportError: there is no govmilter data for this agency and window.
     """
     window = end - start
-    step = DAY if window >= 2 * DAY else 3600.0
+    step = curve_step(window)
     agency_matcher = f"agency={json.dumps(agency)}" if agency else ""
 
     def selector(*matchers: str) -> str:
@@ -223,7 +314,7 @@ def collect(client: PrometheusClient, start: float, end: float,
         key=lambda server: (server.agency, server.instance)))
 
     return ReportData(
-        prometheus=client.base_url, agency=agency, start=start, end=end, step=step,
+        source=f"Prometheus {client.base_url}", agency=agency, start=start, end=end, step=step,
         agencies=agencies, ratio_over_time=ratio_over_time,
         documents_by_flow=pairs(increase(recipients, "flow", OFFICIAL_DOCUMENTS), "flow"),
         non_compliant_by_flow=pairs(increase(recipients, "flow", 'compliance="non_compliant"'),
@@ -331,8 +422,12 @@ def _policy_blocks(policy: PolicyText, data: ReportData) -> list[Block]:
         Heading(3, "Trên các máy chủ (On the mail servers)"),
     ]
     if not data.servers:
-        blocks.append(Paragraph("Prometheus không có govmilter_policy_info trong kỳ này "
-                                "(no policy information from the servers)."))
+        blocks.append(Paragraph(
+            "Kho sự cố không ghi chính sách từng máy chủ đang chạy; xem govmilter_policy_info "
+            "trên Prometheus (the incident store does not record the policy each server runs)."
+            if data.exact else
+            "Prometheus không có govmilter_policy_info trong kỳ này "
+            "(no policy information from the servers)."))
         return blocks
     rows = []
     for server in data.servers:
@@ -358,9 +453,10 @@ def build_document(data: ReportData, policy: PolicyText) -> list[Block]:
         Bullets((
             (f"Cơ quan (agency): {data.agency or 'tất cả (all agencies)'}", ()),
             (f"Kỳ báo cáo (period): {period}", ()),
-            (f"Nguồn số liệu (data source): Prometheus {data.prometheus}; lập ngày (generated) "
+            (f"Nguồn số liệu (data source): {data.source}; lập ngày (generated) "
              f"{vn_date(_dt.datetime.now(VN_TZ).date())} bởi govmilter {__version__}", ()),
         )),
+        Paragraph(EXACT_NOTE if data.exact else ESTIMATE_NOTE),
         Paragraph("Theo Công văn 588/BTTTT-THH, văn bản điện tử được trao đổi qua hệ thống thư "
                   "điện tử công vụ (.gov.vn), không qua hộp thư miễn phí. Báo cáo này nêu quy "
                   "định cơ quan đang áp dụng và mức độ tuân thủ, đo trên máy chủ thư."),
@@ -379,6 +475,10 @@ def build_document(data: ReportData, policy: PolicyText) -> list[Block]:
                   "công vụ tới hộp thư công vụ / tổng số người nhận văn bản (compliance ratio = "
                   "official-document recipients on official_to_official / all official-document "
                   "recipients)."),
+        Heading(3, "Văn bản theo luồng (official documents by flow)"),
+        Table(("Luồng văn bản (official-document flow)", "Người nhận (recipients)"),
+              tuple((FLOW_VI.get(flow, flow), vn_int(n)) for flow, n in data.documents_by_flow),
+              frozenset({1})),
         Heading(2, "3. Tỷ lệ tuân thủ theo cơ quan (Compliance ratio per agency)"),
     ]
     ranked = sorted(data.agencies, key=lambda a: (a.ratio is None, a.ratio or 0.0, a.agency))
@@ -393,7 +493,8 @@ def build_document(data: ReportData, policy: PolicyText) -> list[Block]:
         blocks.append(_bars(with_ratio, "Tỷ lệ tuân thủ (compliance ratio)", vn_percent,
                             colors=[_ratio_color(r) for _, r in with_ratio], max_value=1.0))
     if data.ratio_over_time:
-        unit = "ngày (per day)" if data.step >= DAY else "giờ (per hour)"
+        unit = ("tuần (per week)" if data.step > DAY else "ngày (per day)" if data.step == DAY
+                else "giờ (per hour)")
         point = _period_point(data.step)
         blocks.append(Heading(3, f"Theo thời gian (over time), từng {unit}"))
         blocks.append(Chart(line_chart(data.ratio_over_time,
@@ -409,11 +510,12 @@ def build_document(data: ReportData, policy: PolicyText) -> list[Block]:
             frozenset(range(1, len(names) + 1))))
     blocks += [
         Heading(2, "4. Luồng không tuân thủ (Non-compliant flows)"),
-        Table(("Luồng văn bản (official-document flow)", "Người nhận (recipients)"),
-              tuple((FLOW_VI.get(flow, flow), vn_int(n)) for flow, n in data.documents_by_flow),
-              frozenset({1})),
     ]
     if data.non_compliant_by_flow:
+        blocks.append(Table(
+            ("Luồng không tuân thủ (non-compliant flow)", "Người nhận (recipients)"),
+            tuple((FLOW_VI.get(flow, flow), vn_int(n)) for flow, n in data.non_compliant_by_flow),
+            frozenset({1})))
         blocks.append(_bars([(FLOW_VI.get(f, f), n) for f, n in data.non_compliant_by_flow],
                             "Người nhận không tuân thủ theo luồng (non-compliant by flow)",
                             vn_int, colors=(PALETTE[1],)))
@@ -448,7 +550,10 @@ def build_document(data: ReportData, policy: PolicyText) -> list[Block]:
         Table(("Loại thư (document)", "Số thư (messages)"),
               tuple((DOCUMENT_VI.get(d, d), vn_int(n)) for d, n in data.messages_by_document),
               frozenset({1})),
-        Paragraph("Lỗi khi kiểm tra (errors by stage): "
+        Paragraph("Lỗi khi kiểm tra và xử lý khi lỗi: xem Prometheus (govmilter_errors_total); "
+                  "kho sự cố không đếm lỗi (errors are counted by Prometheus only)."
+                  if data.exact else
+                  "Lỗi khi kiểm tra (errors by stage): "
                   + (", ".join(f"{stage} {vn_int(n)}" for stage, n in data.errors)
                      or "không có (none)")
                   + ". Xử lý khi lỗi (on_error actions): "
@@ -547,9 +652,7 @@ def to_html(blocks: Sequence[Block], title: str) -> str:
 REPORT_TITLE = "Báo cáo tuân thủ thư điện tử công vụ (govmilter compliance report)"
 
 
-def make_report(client: PrometheusClient, policy: PolicyText, *, since: float, end: float,
-                agency: str | None = None, fmt: str = "html") -> str:
-    """Query Prometheus and write the whole report as ``html`` or ``md`` text."""
-    data = collect(client, end - since, end, agency)
+def render(data: ReportData, policy: PolicyText, fmt: str = "html") -> str:
+    """The whole report as ``html`` or ``md`` text."""
     blocks = build_document(data, policy)
     return to_markdown(blocks) if fmt == "md" else to_html(blocks, REPORT_TITLE)

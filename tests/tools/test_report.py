@@ -212,9 +212,14 @@ def test_markdown_report_numbers_match_the_backfilled_counters(prometheus: Serve
     assert f"| {_day(end - 2 * 86400)} | 100,0% | 66,7% |" in md
     assert f"| {_day(end - 86400)} | 83,3% | 100,0% |" in md
     assert f"| {_day(end)} | 62,5% | 100,0% |" in md
-    # Non-compliant flows and rules, largest first, with what each rule covers.
-    assert "| Công vụ → thư miễn phí (official_to_freemail) | 384 |" in md
-    assert "| Thư miễn phí → công vụ (freemail_to_official) | 96 |" in md
+    # Prometheus figures are estimates, and the report says so (and why) in words.
+    assert "là số ƯỚC TÍNH, không phải số đếm chính xác" in md and "increase()" in md
+    # Non-compliant flows (the compliant official-to-official flow is not among them) and rules,
+    # largest first, with what each rule covers.
+    section4 = md[md.index("## 4."):md.index("## 5.")]
+    assert "| Công vụ → thư miễn phí (official_to_freemail) | 384 |" in section4
+    assert "| Thư miễn phí → công vụ (freemail_to_official) | 96 |" in section4
+    assert "official_to_official" not in section4
     assert ("| document-to-freemail | Văn bản (kể cả văn bản mật) gửi từ hộp thư công vụ tới "
             "hộp thư miễn phí (Gmail, Yahoo, ...): gắn nhãn cảnh báo (tag) | 288 |") in md
     assert md.index("| document-to-freemail |") < md.index("| secret-to-freemail |")
@@ -289,7 +294,10 @@ def test_prometheus_errors_are_clear(prometheus: Server) -> None:
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--since", "forever"], "invalid duration 'forever'"),
+    (["--since", "forever"], "invalid --since 'forever': use a date (2026-07-01)"),
+    (["--since", "0d"], "invalid duration '0d'"),
+    (["--quarter", "Q5"], "invalid quarter 'Q5'"),
+    (["--year", "2025", "--since", "30d"], "--since cannot be combined with --year"),
     (["--end", "yesterday"], "invalid time 'yesterday'"),
     (["--prometheus", "localhost:9090"], "not an http(s) URL"),
 ])
@@ -354,3 +362,12 @@ def test_bar_lengths_follow_values() -> None:
     widths = [float(r.get("width", 0)) for r in root.iter("{http://www.w3.org/2000/svg}rect")
               if r.get("fill") not in ("#ffffff", "#f0f0f0")]
     assert widths[0] == pytest.approx(4 * widths[1], abs=0.5)  # lengths rounded to 0.1 px
+
+
+def test_a_missing_store_and_no_source_are_clear_errors(tmp_path: Path) -> None:
+    missing = govmilter("report", "--database", str(tmp_path / "nothing.sqlite3"))
+    assert missing.returncode == 1 and "Traceback" not in missing.stderr
+    assert "there is no incident store at" in missing.stderr
+    assert not (tmp_path / "nothing.sqlite3").exists()
+    none = govmilter("report")
+    assert none.returncode == 2 and "no data source" in none.stderr
