@@ -37,7 +37,7 @@ _URGENCY_FIND_RE = re.compile("(?i)(?:khẩn(?! cấp)(?! trương)|tốc(?! đ�
 _SECRECY_PREFIX_RE = re.compile(r"(?i)(tuyệt|tối)[ \t]+$")
 _URGENCY_PREFIX_RE = re.compile(r"(?i)(thượng|hỏa|hoả)[ \t]+$")
 _APPOINTED_RE = re.compile(r"(?i)[ \t]+hẹn[ \t]+giờ")
-_LABEL_RE = re.compile(r"(?i)(độ|mức)[ \t]+(mật|khẩn)[ \t]*:[ \t]*$")
+_LABEL_RE = re.compile(r"(?i)(mức[ \t]+)?(độ|mức)[ \t]+(mật|khẩn)[ \t]*:[ \t]*$")
 #: Characters around a marking that do not make it part of a phrase: quote marks, brackets,
 #: reply quoting, bullets and punctuation.
 _DECORATION = "\"'“”‘’()[]{}<>«»|*•·.,;:!?_=~#"
@@ -93,8 +93,16 @@ def _is_marking(text: str, start: int, end: int, partners: frozenset[str]) -> bo
     line_end = text.find("\n", end, end + _WINDOW)
     left = text[max(line_start, start - _WINDOW):start]
     right = text[end:line_end if line_end >= 0 else end + _WINDOW]
-    if _LABEL_RE.search(left):
-        return True  # "Độ mật: Mật", "Độ khẩn: Khẩn"
+    label = _LABEL_RE.search(left)
+    if label:
+        # "Độ mật: Mật", "Độ khẩn: Khẩn" is a label at the start of a line or cell, or after
+        # other header text ("Số: 12/UBND Độ mật: Mật"); after an ordinary word or a count it
+        # is a sentence naming the grades ("phân loại thành 3 độ mật: Tuyệt mật, Tối mật").
+        head = left[:label.start()]
+        if head.rstrip(" ").endswith("\t") or head.endswith("  "):
+            return True
+        previous = "".join(head.split()[-1:]).strip(_DECORATION + _SEPARATORS)
+        return not (previous.isdigit() or (previous.isalpha() and not previous.isupper()))
     opened = left.rstrip(" \t").endswith(("[", "("))
     if opened and right.lstrip(" \t").startswith(("]", ")")):
         return True  # "[MẬT]", "(Tối mật)"

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from govmilter.document.markings import find_secrecy_marking
 from govmilter.policy import load_policy
 from govmilter.tools.accuracy import Evaluation, evaluate_corpus
 
@@ -21,7 +22,7 @@ pytest.importorskip("fpdf", reason="fpdf2 (the test extra) builds the corpus PDF
 from real_corpus import CARRIERS, REAL, SPLITS, build, read_manifest, split_of
 
 #: Measured (precision, recall) per split, the same in every carrier; see docs/detection.md.
-FLOORS = {"holdout": (1.0, 0.70), "tune": (0.88, 0.88)}
+FLOORS = {"holdout": (1.0, 0.70), "tune": (1.0, 0.88)}
 
 
 @pytest.fixture(scope="module")
@@ -84,3 +85,23 @@ def test_the_builder_writes_one_message_per_source_and_carrier(tmp_path: Path) -
     written = sorted(path.stem for folder in folders.values() for path in folder.rglob("*.eml"))
     assert written == sorted(source.id for source in read_manifest())
     assert evaluate_corpus(folders[("holdout", "body")], load_policy(None)).corpus
+
+
+@pytest.mark.parametrize("text, expected", [
+    # n15 and n17 (tune split): news naming the grades after "độ mật:" in a sentence
+    ("Căn cứ tính chất quan trọng của nội dung thông tin, bí mật nhà nước được phân loại thành "
+     "3 độ mật: Tuyệt mật, Tối mật và Mật. Trong đó mức độ Tuyệt mật là quan trọng nhất.", None),
+    ("mức độ nguy hại nếu bị lộ, bị mất, bí mật nhà nước được phân loại thành 3 độ mật: "
+     "Tuyệt mật, tối mật và mật.", None),
+    # the label itself still counts wherever a document puts it
+    ("Độ mật: Mật", "MẬT"),
+    ("Mức độ mật: Tối mật", "TỐI MẬT"),
+    ("> Độ mật: Tuyệt mật", "TUYỆT MẬT"),
+    ("Số: 12/UBND-VP\tĐộ mật: Mật", "MẬT"),
+    ("Số: 12/UBND-VP    Độ mật: Mật", "MẬT"),
+    ("Số: 12/UBND-VP Độ mật: Mật", "MẬT"),
+    ("HÀ NỘI Độ mật: Tối mật", "TỐI MẬT"),
+])
+def test_a_secrecy_label_inside_a_sentence_names_the_grades_and_is_no_marking(
+        text: str, expected: str | None) -> None:
+    assert find_secrecy_marking(text) == expected
