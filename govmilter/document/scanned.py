@@ -1,14 +1,15 @@
-"""Reading scanned and photographed pages: which pages, within which bounds, into which texts.
+"""Reading scanned and photographed pages: which pages and regions, within which bounds.
 
 A message's OCR is bounded by the policy: ``limits.max_ocr_pages`` pages (PDF pages, image
 files, TIFF pages and GIF frames together) and ``limits.max_ocr_seconds`` of recognition, both
-inside the scan's own ``limits.max_seconds``. Past a bound the reading stops and the reason
-joins ``unscannable``, as for every other limit. A document's cues stand on its first page and
-its last (issuer, number, heading, date, secrecy stamp; Nơi nhận and the signer), so pages are
-read in that order: the first, the last, then the others from the front.
+inside the scan's own deadline. Past a bound the reading stops and the reason joins
+``unscannable``, as for every other limit. A document's cues stand at the top of its first page
+(issuer, number, heading, date, secrecy stamp) and at its end (Nơi nhận, the signer), so the
+top third of page 1 is read first, then the rest of it, the last page and the others, and the
+reading stops once the text read decides the class (:meth:`OcrSession.read`).
 
-Each page's text comes back as its own text whose source names the OCR, the page, the region
-and Tesseract's confidence ("attachment 2 (OCR, page 1, whole page, confidence 91%)"): the
+Each region's text comes back as its own text whose source names the OCR, the page, the region
+and Tesseract's confidence ("attachment 2 (OCR, page 1, top of page, confidence 91%)"): the
 evidence a person reads then says where a cue was seen and how sure the reading was.
 """
 
@@ -69,11 +70,12 @@ def reading_order(count: int) -> list[int]:
 
 
 def _region(page: PageImage, region: str) -> PageImage:
-    """The part of ``page`` that ``region`` names, in the grey OCR reads best there.
+    """The part of ``page`` that ``region`` names.
 
     Stamps are red (MẬT, KHẨN, boxed at the top) and so are seals (round, over the signer's
-    title at the end). The top and whole pages are read in luminance, where red ink is as dark
-    as print and a stamp reads; the rest of page 1, where the seal stands, in the red channel,
+    title at the end). The top and whole pages stay in colour: they are read in luminance,
+    where red ink is as dark as print and a stamp reads, and their red ink alone again
+    (:func:`_red_ink`); the rest of page 1, where the seal stands, is read in the red channel,
     where red ink is as light as paper and the seal drops out of the black text under it.
     """
     image = page.image
