@@ -78,7 +78,7 @@ fi
 
 if ! "$PYTHON" -c "import govmilter, Milter, miltertest, pytest, pypdfium2, fpdf, mkdocs, idna, confusables, libarchive, sqlalchemy, alembic, psycopg, olefile, flask, waitress, argon2, selenium" \
      2>/dev/null \
-   || ! "$PYTHON" -c "import PIL, tesserocr" 2>/dev/null \
+   || ! "$PYTHON" -c "import PIL, tesserocr, pillow_heif" 2>/dev/null \
    || [ pyproject.toml -nt "$stamp" ] 2>/dev/null; then
   echo "setup: installing govmilter and its test dependencies with pip"
   # tesserocr from source, against Debian's libtesseract and its tessdata (not a wheel's copy)

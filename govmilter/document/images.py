@@ -79,6 +79,19 @@ def _check_pixels(width: int, height: int, cap: int) -> None:
                           f"limits.max_image_pixels ({cap})")
 
 
+def _register_heif() -> None:
+    """Teach Pillow HEIC/HEIF (iPhone photos) through pillow-heif (the ``ocr`` extra).
+
+    :raises Unscannable: pillow-heif is not installed.
+    """
+    try:
+        import pillow_heif
+    except ImportError as exc:
+        raise Unscannable("HEIC/HEIF image: no decoder installed (pillow-heif); not read") \
+            from exc
+    pillow_heif.register_heif_opener()
+
+
 def image_frames(data: bytes, max_pixels: int) -> tuple[int, Callable[[int], PageImage]]:
     """The number of frames (TIFF pages, GIF frames) and a function decoding one of them.
 
@@ -91,7 +104,7 @@ def image_frames(data: bytes, max_pixels: int) -> tuple[int, Callable[[int], Pag
 
     Image.MAX_IMAGE_PIXELS = max_pixels  # Pillow's own guard: past twice this it refuses
     if image_format(data) == "HEIF":
-        raise Unscannable("HEIC/HEIF image: no decoder installed (not read)")
+        _register_heif()
     try:
         with warnings.catch_warnings():  # past the cap: refused below, with the size
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)

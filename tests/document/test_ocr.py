@@ -78,8 +78,12 @@ def test_a_scanned_pdf_is_read_with_its_secrecy_stamp(dpi: int, angle: float,
                and e.endswith("number/symbol 125/UBND-VP") for e in found.evidence), found.evidence
 
 
-@pytest.mark.parametrize("fmt", ["PNG", "JPEG", "GIF", "BMP", "WEBP"])
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG", "GIF", "BMP", "WEBP", "HEIF"])
 def test_image_attachments_of_every_common_format_are_read(fmt: str) -> None:
+    if fmt == "HEIF":
+        import pillow_heif  # its encoder makes the iPhone-style file
+
+        pillow_heif.register_heif_opener()
     page = degrade(render_page(official_letter("MẬT")[0], 150), seed=7, angle=1.0)
     found = mail(image_bytes(page, fmt, 150), f"scan.{fmt.lower()}")
     assert found.official, found.evidence
