@@ -42,6 +42,7 @@ from govmilter.tools.quarantine_commands import add_quarantine_arguments, run_qu
 from govmilter.tools.render import verdict_to_json, verdict_to_text
 from govmilter.tools.report import ReportError, collect, render, report_period
 from govmilter.tools.report_counts import collect_counts, open_counts
+from govmilter.tools.report_docx import docx_to_pdf, to_docx
 
 EXIT_OK, EXIT_INPUT, EXIT_USAGE = 0, 1, 2
 
@@ -166,9 +167,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="only this agency (Prometheus' agency label; in the store, the "
                              "gateway host name)")
     report.add_argument("--policy", help="policy YAML the report opens with (default: embedded)")
-    report.add_argument("--format", choices=("html", "md"),
-                        help="html (default, charts included) or md for mail "
-                             "(default: from --out's extension)")
+    report.add_argument("--format", choices=("html", "md", "docx", "pdf"),
+                        help="html (charts included), md for mail, docx (the Báo cáo in the "
+                             "Decree 30/2020 layout, for the clerk) or pdf (the same, by "
+                             "LibreOffice) (default: from --out's extension, else html)")
     report.add_argument("--out", metavar="FILE", help="write here (default: standard output)")
     report.add_argument("--timeout", type=_seconds, default=30.0, metavar="SECONDS",
                         help="time limit per Prometheus query (default: 30)")
@@ -381,9 +383,22 @@ def cmd_explain(args: argparse.Namespace) -> int:
                          lambda: explanation_to_text(explanation, policy))
 
 
+#: the formats written as bytes, only to a file
+BINARY_FORMATS = ("docx", "pdf")
+
+
+def _format_of(out: str | None) -> str:
+    """The format --out's extension names: .md/.txt, .docx, .pdf, else html."""
+    suffix = Path(out).suffix.lower() if out else ""
+    return {".md": "md", ".txt": "md", ".docx": "docx", ".pdf": "pdf"}.get(suffix, "html")
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     """``govmilter report``: the compliance report (see govmilter.tools.report)."""
-    fmt = args.format or ("md" if args.out and args.out.endswith((".md", ".txt")) else "html")
+    fmt = args.format or _format_of(args.out)
+    if fmt in BINARY_FORMATS and not args.out:
+        print(f"govmilter report: --format {fmt} needs --out FILE", file=sys.stderr)
+        return EXIT_USAGE
     loaded = _load(args.policy)
     database = args.database or (None if args.prometheus else loaded.incidents.database)
     try:
@@ -405,15 +420,21 @@ def cmd_report(args: argparse.Namespace) -> int:
                   "exact counts) or --prometheus (estimates), or set incidents.database in the "
                   "policy", file=sys.stderr)
             return EXIT_USAGE
-        text = render(data, describe_policy(loaded), fmt)
+        described = describe_policy(loaded)
+        if fmt in BINARY_FORMATS:
+            document = to_docx(data, described, loaded.agency)
+            content: str | bytes = docx_to_pdf(document) if fmt == "pdf" else document
+        else:
+            content = render(data, described, fmt)
     except (ReportError, PrometheusError, StoreError) as exc:
         print(f"govmilter report: {exc}", file=sys.stderr)
         return EXIT_INPUT
     if not args.out:
-        sys.stdout.write(text)
+        sys.stdout.write(str(content))
         return EXIT_OK
     try:
-        Path(args.out).write_text(text, encoding="utf-8")
+        Path(args.out).write_bytes(content if isinstance(content, bytes)
+                                   else content.encode("utf-8"))
     except OSError as exc:
         print(f"govmilter report: cannot write {args.out}: {exc.strerror or exc}",
               file=sys.stderr)

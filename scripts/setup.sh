@@ -35,7 +35,10 @@ APT_PACKAGES=(postfix libmilter-dev miltertest dnsmasq-base prometheus gcc pytho
               tesseract-ocr tesseract-ocr-vie tesseract-ocr-osd libtesseract-dev
               libleptonica-dev pkg-config g++
               postgresql  # postgresql: the incident store's tests run a private cluster
-              chromium chromium-driver)  # the console's tests drive Debian's Chromium (Selenium)
+              chromium chromium-driver  # the console's tests drive Debian's Chromium (Selenium)
+              # govmilter report --format pdf converts its DOCX with LibreOffice; Liberation
+              # Serif stands in for Times New Roman; the tests read the PDF with poppler
+              libreoffice-writer-nogui fonts-liberation2 poppler-utils)
 use_venv=no
 if ! command -v "$PYTHON" >/dev/null 2>&1; then
   case "$PYTHON" in
@@ -76,7 +79,7 @@ if [ "$use_venv" = yes ]; then
   stamp=$GOVMILTER_VENV/.setup-stamp
 fi
 
-if ! "$PYTHON" -c "import govmilter, Milter, miltertest, pytest, pypdfium2, fpdf, mkdocs, idna, confusables, libarchive, sqlalchemy, alembic, psycopg, olefile, flask, waitress, argon2, selenium" \
+if ! "$PYTHON" -c "import govmilter, Milter, miltertest, pytest, pypdfium2, fpdf, mkdocs, idna, confusables, libarchive, sqlalchemy, alembic, psycopg, olefile, flask, waitress, argon2, selenium, docx" \
      2>/dev/null \
    || ! "$PYTHON" -c "import PIL, tesserocr, pillow_heif" 2>/dev/null \
    || [ pyproject.toml -nt "$stamp" ] 2>/dev/null; then

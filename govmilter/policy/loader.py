@@ -30,6 +30,7 @@ from govmilter.mail.limits import Limits
 from govmilter.mail.names import DomainError, normalize_domain
 from govmilter.policy.model import (
     Action,
+    AgencySettings,
     FailureAction,
     IncidentSettings,
     Mode,
@@ -302,7 +303,7 @@ def _line(m: _Map, key: str) -> int:
 
 
 _TOP_KEYS = ("version", "mode", "monitor_header", "on_error", "domains", "detection", "limits",
-             "dns", "incidents", "rules")
+             "dns", "incidents", "agency", "rules")
 _DOMAIN_KEYS = ("official", "internal", "freemail", "exceptions", "lookalike")
 _LOOKALIKE_KEYS = ("enabled", "protect", "allow")
 _DNS_KEYS = ("enabled", "nameservers", "timeout", "budget", "cache_size", "negative_ttl",
@@ -383,6 +384,7 @@ def parse_policy(text: str, filename: str = "<string>", *, today: _dt.date | Non
     limits = _limits(check, top.get("limits"), _line(top, "limits"))
     dns = _dns(check, top.get("dns"), _line(top, "dns"))
     incidents = _incidents(check, top.get("incidents"), _line(top, "incidents"))
+    agency = _agency(check, top.get("agency"), _line(top, "agency"))
     rules = _rules(check, top.get("rules"), _line(top, "rules"))
 
     errors = [p for p in check.problems if p.severity == "error"]
@@ -392,7 +394,7 @@ def parse_policy(text: str, filename: str = "<string>", *, today: _dt.date | Non
     return Policy(
         source=PolicySource(filename, sha), mode=mode, domains=domains, rules=tuple(rules),
         limits=limits, detection=detection, on_error=on_error, monitor_header=monitor_header,
-        dns=dns, incidents=incidents, warnings=tuple(check.problems),
+        dns=dns, incidents=incidents, agency=agency, warnings=tuple(check.problems),
     )
 
 
@@ -633,6 +635,30 @@ def _incidents(check: _Checker, value: Any, line: int) -> IncidentSettings:
                                  "incidents.retention_days", minimum=1)
     return IncidentSettings(database=database,
                             retention_days=retention or defaults.retention_days)
+
+
+def _agency(check: _Checker, value: Any, line: int) -> AgencySettings:
+    m = check.section(value, line, "agency", ("name", "parent", "symbol", "place", "report_to"))
+
+    def text(key: str) -> str | None:
+        if m.get(key) is None:
+            return None
+        found = check.text(m[key], _line(m, key), f"agency.{key}")
+        return found.strip() or None if found is not None else None
+
+    report_to = AgencySettings().report_to
+    if m.get("report_to") is not None:
+        raw = m["report_to"]
+        items = [raw] if isinstance(raw, str) else raw if isinstance(raw, _Seq) else None
+        if items is None:
+            check.error(_line(m, "report_to"), "agency.report_to must be text or a list of "
+                        f"texts, not {_kind(raw)}")
+        else:
+            lines = [check.text(item, _line(m, "report_to"), "agency.report_to")
+                     for item in items]
+            report_to = tuple(t.strip() for t in lines if t and t.strip()) or report_to
+    return AgencySettings(name=text("name"), parent=text("parent"), symbol=text("symbol"),
+                          place=text("place"), report_to=report_to)
 
 
 def _limits(check: _Checker, value: Any, line: int) -> Limits:

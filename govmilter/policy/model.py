@@ -102,6 +102,23 @@ class IncidentSettings:
     retention_days: int = 365
 
 
+#: whom the yearly report goes to when the policy does not say (Decision 162/2025/QĐ-UBND of
+#: Ninh Bình and its peers: the provincial Department of Science and Technology)
+DEFAULT_REPORT_TO = ("Sở Khoa học và Công nghệ",)
+
+
+@dataclass(frozen=True, slots=True)
+class AgencySettings:
+    """The policy's ``agency:`` section: who files the report (``govmilter report --format
+    docx``) and to whom; everything optional, the clerk fills the rest in."""
+
+    name: str | None = None  #: as in the heading of its documents: "SỞ TÀI CHÍNH"
+    parent: str | None = None  #: the governing body above it: "UBND TỈNH NINH BÌNH"
+    symbol: str | None = None  #: its abbreviation in document symbols: "STC" (Số: …/BC-STC)
+    place: str | None = None  #: the place name of the date line: "Ninh Bình"
+    report_to: tuple[str, ...] = DEFAULT_REPORT_TO  #: the "Kính gửi:" lines
+
+
 @dataclass(frozen=True, slots=True)
 class PolicySource:
     """Where a policy came from, for logs, metrics and reports."""
@@ -138,6 +155,7 @@ class Policy:
     monitor_header: bool = False
     dns: DnsSettings = field(default_factory=DnsSettings)
     incidents: IncidentSettings = field(default_factory=IncidentSettings)
+    agency: AgencySettings = field(default_factory=AgencySettings)
     warnings: tuple[PolicyProblem, ...] = ()
 
     def rule(self, rule_id: str) -> Rule:

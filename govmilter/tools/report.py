@@ -217,6 +217,10 @@ class ReportData:
     #: True when the figures are exact counts (the incident store), False for Prometheus
     #: estimates
     exact: bool = False
+    #: recipients of secret documents refused or held in enforce mode (None: not known)
+    secret_stopped: float | None = None
+    #: held messages by what became of them (status: open, released, deleted...)
+    held_outcomes: tuple[tuple[str, float], ...] = ()
 
     @property
     def total(self) -> AgencyCompliance:

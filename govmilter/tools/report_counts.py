@@ -18,6 +18,7 @@ from sqlalchemy.engine import make_url
 from govmilter.store import (
     DailyMessageCount,
     DailyRecipientCount,
+    IncidentQuery,
     IncidentStore,
     database_url,
     open_store,
@@ -33,6 +34,8 @@ from govmilter.tools.report import (
 
 OFFICIAL_CLASSES = frozenset({"official", "secret", "marked"})
 OFFICIAL_FLOW = "official_to_official"
+#: what keeps a document from its recipient: refused, or held for an officer
+STOPPING_ACTIONS = frozenset({"reject", "quarantine"})
 
 
 def open_counts(database: str) -> IncidentStore:
@@ -120,6 +123,14 @@ def collect_counts(store: IncidentStore, start: float, end: float,
         if not row.compliant:
             non_compliant_flows[row.flow] += row.count
             non_compliant_rules[row.rule_id] += row.count
+    secret_stopped = sum(r.count for r in recipients if r.document_class == "secret"
+                         and r.action in STOPPING_ACTIONS and r.mode == "enforce")
+    held: Counter[str] = Counter()
+    query = IncidentQuery(since=_dt.datetime.fromtimestamp(start, _dt.UTC),
+                          until=_dt.datetime.fromtimestamp(end, _dt.UTC), held=True)
+    for incident in store.iter_incidents(query):
+        if agency is None or incident.gateway == agency:
+            held[incident.status.value] += 1
     by_document: Counter[str] = Counter()
     for message in messages:
         by_document[message.document_class] += message.count
@@ -135,5 +146,6 @@ def collect_counts(store: IncidentStore, start: float, end: float,
         non_compliant_by_rule=_largest_first(non_compliant_rules),
         messages_by_document=_largest_first(by_document),
         recipient_actions=_actions(recipients), message_actions=_actions(messages),
-        errors=(), failure_actions=(), servers=(), exact=True)
+        errors=(), failure_actions=(), servers=(), exact=True,
+        secret_stopped=float(secret_stopped), held_outcomes=_largest_first(held))
 

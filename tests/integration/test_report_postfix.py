@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import os
+import shutil
 import smtplib
 import subprocess
 import sys
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from postfix_harness import PrivatePostfix, RunningMilter, require_postfix, wait_until
+from postfix_harness import PrivatePostfix, RunningMilter, require, require_postfix, wait_until
 from samples import (
     FREEMAIL_RCPT,
     OFFICIAL,
@@ -45,6 +46,16 @@ VIA_OFFICIAL = OFFICIAL_BOTH + OFFICIAL_ONLY
 NON_COMPLIANT = OFFICIAL_BOTH + SECRET_TO_GMAIL
 
 
+AGENCY = """
+agency:
+  name: Sở Tài chính
+  parent: UBND tỉnh Ninh Bình
+  symbol: STC
+  place: Ninh Bình
+  report_to: Sở Khoa học và Công nghệ tỉnh Ninh Bình
+"""
+
+
 @dataclass(frozen=True)
 class Load:
     """The store the milter counted into, its gateway name and the test policy."""
@@ -67,7 +78,7 @@ def _send_the_load(postfix: PrivatePostfix) -> Iterator[Load]:
     base = postfix.base
     database = str(base / "store" / "incidents.sqlite3")
     policy = base / "report-policy.yaml"
-    policy.write_text(policy_yaml())
+    policy.write_text(policy_yaml() + AGENCY)
     with RunningMilter(base / "milter", policy, ["--database", database]) as milter:
         postfix.configure_milter(milter.spec, "tempfail")
         for _ in range(PLAIN_MESSAGES):
@@ -136,3 +147,103 @@ def test_periods_select_whole_days_of_the_store(load: Load) -> None:
     assert last_year.returncode == 1
     assert "has no daily counts from" in last_year.stderr and "Traceback" not in last_year.stderr
 
+
+
+def _numbers_in_body(text: str) -> None:
+    """The Báo cáo's figures, the same in the DOCX and the PDF."""
+    flat = " ".join(text.split())
+    assert f"{MESSAGES} thư đã được kiểm tra; {DOCUMENT_RECIPIENTS} lượt người nhận văn bản" in flat
+    assert (f"{VIA_OFFICIAL} trên {DOCUMENT_RECIPIENTS} lượt người nhận văn bản được gửi từ "
+            "hộp thư công vụ tới hộp thư công vụ, đạt tỷ lệ 50,0%") in flat
+    assert (f"tới hộp thư miễn phí (Gmail, Yahoo...): {NON_COMPLIANT} lượt người nhận; nhận từ "
+            "hộp thư miễn phí: 0 lượt") in flat
+    assert f"không tới người nhận ngoài hệ thống công vụ: {SECRET_TO_GMAIL + OFFICIAL_BOTH}" \
+        not in flat  # only the secret ones count as secret documents stopped
+    assert f"không tới người nhận ngoài hệ thống công vụ: {SECRET_TO_GMAIL} lượt" in flat
+    assert f"Thư bị giữ lại để kiểm tra: đang chờ xử lý (waiting): {OFFICIAL_BOTH}." in flat
+    assert "số đếm chính xác" in flat and "ƯỚC TÍNH" not in flat
+
+
+def test_the_bao_cao_docx_in_the_decree_30_layout(load: Load, tmp_path: Path) -> None:
+    from docx import Document
+    from docx.shared import Pt
+
+    out = tmp_path / "bao-cao.docx"
+    result = govmilter("report", "--database", load.database, "--policy", str(load.policy),
+                       "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    doc = Document(str(out))
+    section = doc.sections[0]
+    sizes = (section.page_width, section.page_height, section.top_margin, section.bottom_margin,
+             section.left_margin, section.right_margin)
+    # A4; Appendix I: top and bottom 20-25 mm, left 30-35 mm, right 15-20 mm (stored in twips)
+    assert [round(size.mm) for size in sizes if size is not None] == [210, 297, 20, 20, 30, 15]
+    normal = doc.styles["Normal"]
+    assert normal.font.name == "Times New Roman" and normal.font.size == Pt(14)
+    heading = doc.tables[0].rows[0].cells
+    left = [p.text for p in heading[0].paragraphs]
+    right = [p.text for p in heading[1].paragraphs]
+    assert left[:2] == ["UBND TỈNH NINH BÌNH", "SỞ TÀI CHÍNH"]
+    assert left[-1] == "Số: ……/BC-STC"
+    assert right[:2] == ["CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", "Độc lập - Tự do - Hạnh phúc"]
+    today = _dt.datetime.now(_dt.timezone(_dt.timedelta(hours=7))).date()
+    assert right[-1] == (f"Ninh Bình, ngày {today.day:02d} tháng {today.month:02d} năm "
+                         f"{today.year}")
+    assert heading[1].paragraphs[-1].runs[0].italic
+    assert all(r.bold for p in heading[1].paragraphs[:2] for r in p.runs)
+    texts = [p.text for p in doc.paragraphs]
+    assert texts[texts.index("BÁO CÁO") + 1].startswith(
+        "Tình hình sử dụng hệ thống thư điện tử công vụ từ ngày 01/01/")
+    assert "Kính gửi: Sở Khoa học và Công nghệ tỉnh Ninh Bình." in texts
+    for part in ("I. TÌNH HÌNH CHUNG", "II. KẾT QUẢ THỰC HIỆN", "III. QUY ĐỊNH ĐANG ÁP DỤNG",
+                 "IV. KIẾN NGHỊ, ĐỀ XUẤT"):
+        assert part in texts
+    proposals = texts.index("IV. KIẾN NGHỊ, ĐỀ XUẤT")
+    assert set(texts[proposals + 1]) == {"…"}  # left for the agency to write
+    assert any(t.startswith("- Văn bản mật hoặc thư có dấu mật") and "từ chối" in t
+               for t in texts[texts.index("III. QUY ĐỊNH ĐANG ÁP DỤNG"):proposals])
+    _numbers_in_body("\n".join(texts))
+    rows = [[c.text for c in row.cells] for row in doc.tables[1].rows]
+    assert rows[1] == [load.gateway, str(DOCUMENT_RECIPIENTS), str(VIA_OFFICIAL), "50,0%"]
+    by_rule = [[c.text for c in row.cells] for row in doc.tables[2].rows]
+    assert [(r[0], r[2]) for r in by_rule[1:]] == [("document-to-freemail", str(OFFICIAL_BOTH)),
+                                                  ("secret-to-freemail", str(SECRET_TO_GMAIL))]
+    foot = doc.tables[-1].rows[0].cells
+    assert foot[0].paragraphs[0].text == "Nơi nhận:"
+    assert foot[1].paragraphs[0].text == "THỦ TRƯỞNG CƠ QUAN"
+
+
+def test_the_bao_cao_pdf_has_the_same_parts_and_embedded_fonts(load: Load,
+                                                                tmp_path: Path) -> None:
+    import pypdfium2
+
+    require(shutil.which("soffice") and shutil.which("pdftoppm") and shutil.which("pdffonts"),
+            "LibreOffice or poppler-utils missing: run scripts/setup.sh")
+    out = tmp_path / "bao-cao.pdf"
+    result = govmilter("report", "--database", load.database, "--policy", str(load.policy),
+                       "--format", "pdf", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    pdf = pypdfium2.PdfDocument(str(out))
+    text = "\n".join(page.get_textpage().get_text_range() for page in pdf)
+    width, height = pdf[0].get_size()
+    assert (round(width / 72 * 25.4), round(height / 72 * 25.4)) == (210, 297)  # A4
+    pages = len(pdf)
+    pdf.close()
+    for part in ("CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", "SỞ TÀI CHÍNH", "BÁO CÁO",
+                 "Kính gửi: Sở Khoa học và Công nghệ tỉnh Ninh Bình.", "IV. KIẾN NGHỊ, ĐỀ XUẤT",
+                 "Nơi nhận:", "THỦ TRƯỞNG CƠ QUAN"):
+        assert part in text, part
+    _numbers_in_body(text)
+    fonts = subprocess.run(["pdffonts", str(out)], capture_output=True, text=True, check=True,
+                           timeout=60).stdout.splitlines()[2:]
+    assert fonts and all(line.split()[-5] == "yes" for line in fonts), fonts  # emb column
+    subprocess.run(["pdftoppm", "-r", "40", "-png", str(out), str(tmp_path / "page")],
+                   check=True, timeout=120)
+    images = sorted(tmp_path.glob("page-*.png"))
+    assert len(images) == pages >= 2
+    from PIL import Image
+
+    with Image.open(images[0]) as first:
+        gray = first.convert("L")
+        dark = sum(gray.histogram()[:128])
+        assert dark > 0.005 * gray.width * gray.height  # text was drawn, not a blank page

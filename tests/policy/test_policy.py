@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import textwrap
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -279,3 +280,22 @@ def test_policy_is_immutable() -> None:
         policy.mode = Mode.MONITOR  # type: ignore[misc]
     with pytest.raises(AttributeError):
         policy.rules[0].action = Action.REJECT  # type: ignore[misc]
+
+
+def test_the_agency_section_for_the_report(tmp_path: Path) -> None:
+    from govmilter.policy.model import DEFAULT_REPORT_TO
+
+    assert load_policy(None).agency.report_to == DEFAULT_REPORT_TO
+    path = tmp_path / "p.yaml"
+    rules = "rules:\n  - id: all\n    action: accept\n"
+    path.write_text("agency:\n  name: Sở Tài chính\n  symbol: STC\n"
+                    "  report_to: [Bộ Khoa học và Công nghệ, '  ']\n" + rules, encoding="utf-8")
+    agency = load_policy(path).agency
+    assert (agency.name, agency.symbol, agency.parent) == ("Sở Tài chính", "STC", None)
+    assert agency.report_to == ("Bộ Khoa học và Công nghệ",)
+    path.write_text("agency:\n  report_to: 3\n  nme: x\n" + rules, encoding="utf-8")
+    with pytest.raises(PolicyError) as failed:
+        load_policy(path)
+    text = str(failed.value)
+    assert "agency.report_to must be text or a list of texts, not a number" in text
+    assert "nme" in text

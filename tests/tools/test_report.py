@@ -298,6 +298,7 @@ def test_prometheus_errors_are_clear(prometheus: Server) -> None:
     (["--since", "0d"], "invalid duration '0d'"),
     (["--quarter", "Q5"], "invalid quarter 'Q5'"),
     (["--year", "2025", "--since", "30d"], "--since cannot be combined with --year"),
+    (["--format", "docx"], "--format docx needs --out FILE"),
     (["--end", "yesterday"], "invalid time 'yesterday'"),
     (["--prometheus", "localhost:9090"], "not an http(s) URL"),
 ])
