@@ -223,7 +223,7 @@ def quantile(buckets: Sequence[tuple[float, float]], q: float) -> float | None:
     return lower_bound
 
 
-_SECONDS_RE = re.compile(r" qid=\S+ .* seconds=(\d+\.\d+)$", re.MULTILINE)
+_SECONDS_RE = re.compile(r" qid=\S+ .* seconds=(\d+\.\d+)(?= |$)", re.MULTILINE)
 
 
 def log_quantiles(log: str, qs: Sequence[float]) -> list[float | None]:
