@@ -299,3 +299,16 @@ def test_the_agency_section_for_the_report(tmp_path: Path) -> None:
     text = str(failed.value)
     assert "agency.report_to must be text or a list of texts, not a number" in text
     assert "nme" in text
+
+
+def test_the_default_rules_are_described_in_vietnamese_first() -> None:
+    vietnamese = set("ăâđêôơưạảấầẩẫậắằẳẵặẹẻẽếềểễệỉịọỏốồổỗộớờởỡợụủứừửữựỳỵỷỹáàãéèíìóòõúùý")
+    for rule in load_policy(None).rules:
+        vietnamese_part, _, english = rule.description.partition(" (")
+        assert vietnamese_set_in(vietnamese_part, vietnamese), rule.id
+        assert english.endswith(")"), rule.id  # the English beside it
+
+
+def vietnamese_set_in(text: str, letters: set[str]) -> bool:
+    """True when ``text`` has a letter only Vietnamese writes (a description in Vietnamese)."""
+    return bool(set(text.lower()) & letters)

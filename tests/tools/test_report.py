@@ -244,6 +244,8 @@ def test_report_opens_with_the_policy_and_where_it_runs(prometheus: Server) -> N
             "tới hộp thư miễn phí "
             "(Gmail, Yahoo, ...): từ chối (reject) [secret-to-freemail]") in policy_part
     assert "Chế độ chung (mode): áp dụng (enforce)." in policy_part
+    assert ("  - Mô tả (description): Hộp thư công vụ gửi tới hộp thư công vụ: đường trao đổi "
+            "văn bản đúng quy định. (Official mailbox") in policy_part
     assert "Không có ngoại lệ (no exceptions)." in policy_part
     loaded = _day(prometheus.end - 3 * 86400 + 3600)
     assert (f"| bo-tttt | mx1 | {load_policy(None).source.sha256[:16]}… khớp tệp trên (matches) "
