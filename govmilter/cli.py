@@ -37,6 +37,7 @@ from govmilter.tools.accuracy import (
 )
 from govmilter.tools.envelope import saved_envelope
 from govmilter.tools.incident_commands import add_incident_arguments, run_incidents
+from govmilter.tools.policy_init import PolicyInitError, init_policy
 from govmilter.tools.prometheus import PrometheusClient, PrometheusError
 from govmilter.tools.quarantine_commands import add_quarantine_arguments, run_quarantine
 from govmilter.tools.render import verdict_to_json, verdict_to_text
@@ -139,6 +140,21 @@ def build_parser() -> argparse.ArgumentParser:
     add_incident_arguments(sub)
     add_quarantine_arguments(sub)
     add_console_arguments(sub)
+
+    policy = sub.add_parser("policy", help="write a policy to start a production installation")
+    policy_sub = policy.add_subparsers(dest="policy_command", required=True)
+    init = policy_sub.add_parser(
+        "init", help="write the commented default policy with the agency's domains filled in",
+        description="The embedded default policy, commented, with the agency's own domains as "
+                    "domains.internal (official, and protected from look-alikes) and, with "
+                    "--monitor, mode: monitor (nothing changed on the mail, everything "
+                    "counted). What it writes always validates.")
+    init.add_argument("--agency", action="append", default=[], metavar="DOMAIN",
+                      help="one of the agency's own mail domains (repeat for each)")
+    init.add_argument("--monitor", action="store_true",
+                      help="mode: monitor, how a new installation starts")
+    init.add_argument("--out", metavar="FILE",
+                      help="write here, never over an existing file (default: standard output)")
 
     report = sub.add_parser(
         "report", help="write the compliance report (exact counts from the incident store, "
@@ -443,6 +459,27 @@ def cmd_report(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_policy(args: argparse.Namespace) -> int:
+    """``govmilter policy init``: see govmilter.tools.policy_init."""
+    try:
+        text = init_policy(args.agency, monitor=args.monitor)
+    except PolicyInitError as exc:
+        print(f"govmilter policy init: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if not args.out:
+        sys.stdout.write(text)
+        return EXIT_OK
+    try:
+        with open(args.out, "x", encoding="utf-8") as out:  # never overwrite a policy in use
+            out.write(text)
+    except OSError as exc:
+        print(f"govmilter policy init: cannot write {args.out}: {exc.strerror or exc}",
+              file=sys.stderr)
+        return EXIT_INPUT
+    print(f"govmilter policy init: wrote {args.out}", file=sys.stderr)
+    return EXIT_OK
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     """``govmilter run``: the milter daemon (its logic lives in :mod:`govmilter.server.daemon`)."""
     from govmilter.server.daemon import options_from_args, run
@@ -463,7 +500,8 @@ def _run_console(args: argparse.Namespace) -> int:
 
 COMMANDS = {"check": cmd_check, "run": cmd_run, "validate": cmd_validate, "report": cmd_report,
             "replay": cmd_replay, "explain": cmd_explain, "eval": cmd_eval,
-            "incidents": run_incidents, "quarantine": run_quarantine, "console": _run_console}
+            "incidents": run_incidents, "quarantine": run_quarantine, "console": _run_console,
+            "policy": cmd_policy}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
