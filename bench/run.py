@@ -16,6 +16,9 @@ same ``smtp-source`` load and relays it to ``smtp-sink``:
   milter protocol costs Postfix with no Python at all;
 - ``passthrough-c-minimal``: that C milter asking for the least a content milter can work with
   (envelope, headers and body, no reply before end of message): the floor of any content milter;
+- ``rspamd``: the peer an agency would install instead, rspamd from Debian (installed on first
+  use) as a milter with the packaged rules, a free-webmail recipient multimap and no network
+  lookups (bench/peer.py, configuration in bench/rspamd/; only with ``--configs``);
 - ``govmilter``: govmilter on the default policy over a unix socket (c);
 - ``govmilter-inet``: the same over ``inet:`` on loopback (d);
 - ``govmilter-1cpu``: (c) with attachment extraction in the milter process, no worker pool
@@ -57,6 +60,7 @@ from postfix_harness import (
 )
 
 from bench.messages import RECIPIENT, SENDER, MessageKind, write_messages
+from bench.peer import rspamd_binary, running_rspamd
 from govmilter.policy.loader import default_policy_path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -72,7 +76,7 @@ CONFIGS = ("postfix", "passthrough", "govmilter", "govmilter-inet", "govmilter-1
 C_PASSTHROUGH_OPTIONS = {"passthrough-c": [], "passthrough-c-noreply": ["-n"],
                          "passthrough-c-minimal": ["-m"]}
 #: Every configuration ``--configs`` accepts: the default matrix and the extra baselines.
-KNOWN_CONFIGS = (*CONFIGS, "passthrough-noreply", *C_PASSTHROUGH_OPTIONS)
+KNOWN_CONFIGS = (*CONFIGS, "passthrough-noreply", *C_PASSTHROUGH_OPTIONS, "rspamd")
 
 
 @dataclass
@@ -245,6 +249,8 @@ class Milter:
     metrics_port: int | None
     histogram_name: str
     log: Callable[[], str] | None = None  #: govmilter's log so far (per-message lines)
+    #: messages the milter itself says it scanned (rspamd: its per-message log lines)
+    scanned: Callable[[], int] | None = None
 
 
 def bench_policy(workdir: Path, dns: str) -> Path:
@@ -277,6 +283,11 @@ def milter_for(config: str, workdir: Path, policy: Path) -> Iterator[Milter]:
     """
     if config == "postfix":
         yield Milter(None, None, None, "")
+        return
+    if config == "rspamd":
+        with running_rspamd(workdir / "rspamd") as rspamd:
+            yield Milter(rspamd.process.pid, rspamd.postfix_spec, None, "",
+                         scanned=rspamd.scanned)
         return
     if not config.startswith("passthrough"):
         extra = ["--scan-workers", "0"] if config == "govmilter-1cpu" else []
@@ -398,6 +409,8 @@ def run_once(config: str, kind: MessageKind, count: int, sessions: int, workdir:
             p50, p99 = quantile(buckets, 0.5), quantile(buckets, 0.99)
             result.milter_p50_ms = round(p50 * 1000, 1) if p50 is not None else None
             result.milter_p99_ms = round(p99 * 1000, 1) if p99 is not None else None
+        if milter.scanned is not None:
+            result.milter_samples = milter.scanned()
         if milter.log is not None:
             exact = log_quantiles(milter.log(), (0.5, 0.99))
             result.milter_p50_log_ms, result.milter_p99_log_ms = (
@@ -422,6 +435,8 @@ RATIO_PAIRS = {"govmilter/postfix": ("govmilter", "postfix"),
                "passthrough-c-minimal/postfix": ("passthrough-c-minimal", "postfix"),
                "govmilter/passthrough-c-noreply": ("govmilter", "passthrough-c-noreply"),
                "govmilter/passthrough-noreply": ("govmilter", "passthrough-noreply"),
+               "rspamd/postfix": ("rspamd", "postfix"),
+               "govmilter/rspamd": ("govmilter", "rspamd"),
                "inet/unix": ("govmilter-inet", "govmilter"),
                "pool/1cpu": ("govmilter", "govmilter-1cpu")}
 
@@ -546,6 +561,8 @@ def benchmark(args: argparse.Namespace) -> Report:
         configs.remove("govmilter-1cpu")
     if any(c in C_PASSTHROUGH_OPTIONS for c in configs):
         c_passthrough()  # a compiler error stops the run here, before any Postfix starts
+    if "rspamd" in configs:
+        rspamd_binary()  # installed (or its apt error raised) before any Postfix starts
     sessions_list = [int(s) for s in args.sessions.split(",")]
     report = new_report(args)
     with tempfile.TemporaryDirectory(prefix="govmilter-bench-") as tmp:

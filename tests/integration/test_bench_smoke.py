@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from postfix_harness import require_postfix
+from postfix_harness import require, require_postfix
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -104,3 +105,27 @@ def test_the_c_pass_through_is_built_and_every_message_goes_through_it(tmp_path:
         assert runs[config]["milter_p99_ms"] is None  # it has no histogram
     [ratios] = report["ratios"]
     assert {f"{config}/postfix" for config in C_CONFIGS} <= set(ratios)
+
+
+def test_rspamd_scans_every_message_and_the_report_compares_govmilter_with_it(
+        tmp_path: Path) -> None:
+    """The peer configuration (bench/peer.py, bench/rspamd/) sits in the mail path and scans.
+
+    Delivery alone shows that rspamd answered each message (the private Postfix tempfails
+    mail its milter does not answer); its own per-message log lines show it scanned each one,
+    rather than, say, accepting at connect.
+    """
+    require_postfix()
+    require(shutil.which("rspamd"), "rspamd (scripts/setup.sh installs it)")
+    out = tmp_path / "bench.json"
+    result = run_bench("--quick", "--scale", "0.05", "--mixes", "plain", "--configs",
+                       "postfix,rspamd,govmilter", "--json", str(out), timeout=420)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    report = json.loads(out.read_text())
+    runs = {run["config"]: run for run in report["runs"]}
+    assert runs["rspamd"]["sent"] == runs["rspamd"]["received"] == 15
+    assert runs["rspamd"]["lossless"] is True
+    assert runs["rspamd"]["milter_samples"] == 15  # rspamd's log: one scanned line each
+    assert runs["rspamd"]["peak_rss_mb"] is not None  # its processes were measured
+    [ratios] = report["ratios"]
+    assert {"govmilter/rspamd", "rspamd/postfix"} <= set(ratios)
