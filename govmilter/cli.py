@@ -445,17 +445,23 @@ def cmd_report(args: argparse.Namespace) -> int:
     except (ReportError, PrometheusError, StoreError) as exc:
         print(f"govmilter report: {exc}", file=sys.stderr)
         return EXIT_INPUT
-    if not args.out:
-        sys.stdout.write(str(content))
+    return _write_out("govmilter report", args.out, content)
+
+
+def _write_out(command: str, out: str | None, content: str | bytes, *,
+               exclusive: bool = False) -> int:
+    """Write ``content`` to ``out`` (standard output when None; never over an existing file
+    when ``exclusive``) and say so on standard error."""
+    if not out:
+        sys.stdout.write(content.decode("utf-8") if isinstance(content, bytes) else content)
         return EXIT_OK
     try:
-        Path(args.out).write_bytes(content if isinstance(content, bytes)
-                                   else content.encode("utf-8"))
+        with open(out, "xb" if exclusive else "wb") as stream:
+            stream.write(content if isinstance(content, bytes) else content.encode("utf-8"))
     except OSError as exc:
-        print(f"govmilter report: cannot write {args.out}: {exc.strerror or exc}",
-              file=sys.stderr)
+        print(f"{command}: cannot write {out}: {exc.strerror or exc}", file=sys.stderr)
         return EXIT_INPUT
-    print(f"govmilter report: wrote {args.out}", file=sys.stderr)
+    print(f"{command}: wrote {out}", file=sys.stderr)
     return EXIT_OK
 
 
@@ -466,18 +472,8 @@ def cmd_policy(args: argparse.Namespace) -> int:
     except PolicyInitError as exc:
         print(f"govmilter policy init: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    if not args.out:
-        sys.stdout.write(text)
-        return EXIT_OK
-    try:
-        with open(args.out, "x", encoding="utf-8") as out:  # never overwrite a policy in use
-            out.write(text)
-    except OSError as exc:
-        print(f"govmilter policy init: cannot write {args.out}: {exc.strerror or exc}",
-              file=sys.stderr)
-        return EXIT_INPUT
-    print(f"govmilter policy init: wrote {args.out}", file=sys.stderr)
-    return EXIT_OK
+    # never over an existing file: it may be the policy in use
+    return _write_out("govmilter policy init", args.out, text, exclusive=True)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
