@@ -56,6 +56,7 @@ PAGES = {
     "document number": "/incidents?number=777%2FBC-BTTTT",
     "last 7 days": "/incidents?since={week}",
     "search in subject": "/incidents?q=k%E1%BA%BF+ho%E1%BA%A1ch+777",
+    "search, common words": "/incidents?q=k%E1%BA%BF+ho%E1%BA%A1ch",
     "middle (keyset)": "/incidents?before={cursor}",
     "held mail": "/held",
 }

@@ -25,6 +25,8 @@ from sqlalchemy import (
     Table,
     Text,
     TypeDecorator,
+    column,
+    table,
 )
 
 
@@ -186,3 +188,13 @@ console_accounts = Table(
     Column("created_at", UtcDateTime(), nullable=False),
     Column("changed_at", UtcDateTime(), nullable=False),
 )
+
+#: SQLite only: the FTS5 trigram index of the searched text of each incident (migration 0003),
+#: written by the store beside each incident; not part of ``metadata`` (a virtual table, made
+#: and compared by the migration alone). ``search_id`` is the id again, searchable.
+incident_text = table("incidents_text", column("id"), column("subject"), column("sender_lower"),
+                      column("document_number"), column("search_id"))
+#: names the migrations make outside ``metadata``: the FTS5 table with its shadow tables, and
+#: PostgreSQL's pg_trgm indexes
+OUTSIDE_METADATA_PREFIX = "incidents_text"
+OUTSIDE_METADATA_SUFFIX = "_trgm"

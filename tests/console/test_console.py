@@ -299,6 +299,10 @@ def test_the_filters_and_search_narrow_the_list(store: IncidentStore) -> None:
     assert listed(client, "q=588/BTTTT") == {doc.id}
     assert listed(client, "q=%25") == set()  # a LIKE wildcard is matched literally
     assert listed(client, f"q={held.id[-6:]}") == {held.id}
+    assert listed(client, "q=CHUYỂN ĐỔI") == {doc.id}  # accented capitals fold too
+    assert listed(client, "q=về") == {doc.id}  # shorter than a trigram
+    assert listed(client, 'q="chuyển') == set()  # a quote is text, not FTS syntax
+    assert listed(client, "q=OLD@MIC") == {old.id}
     assert listed(client, "status=open") == everyone
     since = (NOW - _dt.timedelta(days=3)).astimezone(_dt.timezone(_dt.timedelta(hours=7)))
     assert listed(client, f"since={since:%d/%m/%Y}") == {old_two.id, doc.id, held.id}
@@ -306,6 +310,8 @@ def test_the_filters_and_search_narrow_the_list(store: IncidentStore) -> None:
     assert listed(client, f"until={until:%Y-%m-%d}") == {old.id}
     bad = client.get("/incidents?since=32/13/2026").get_data(as_text=True)
     assert "dd/mm/yyyy" in bad  # said, not a server error
+    store.purge(_dt.timedelta(days=30), "test")
+    assert listed(client, "q=old@mic") == set()  # purged from the search index too
 
 
 def test_pages_follow_one_another_by_keyset(store: IncidentStore) -> None:
