@@ -60,6 +60,8 @@ from govmilter.store.records import (
 MILTER_ACTOR = "govmilter"
 #: The shortest search a trigram index serves.
 TRIGRAM = 3
+#: Past this many matches a SQLite search scans rows instead of fetching them from its index.
+FEW_MATCHES = 2000
 #: The most incidents one page may hold.
 MAX_PAGE = 1000
 #: Status changes an officer may make, from open only: a decided incident stays decided.
@@ -154,9 +156,9 @@ class IncidentStore:
         """One page of the incidents matching ``query``, newest first, and the total."""
         query = query or IncidentQuery()
         limit = max(0, min(query.limit, MAX_PAGE))
-        condition = _conditions(query, self._dialect)
         t = schema.incidents
         with self._connect() as conn:
+            condition = _conditions(query, self._dialect, conn)
             counted = select(t.c.id).where(condition)
             if query.count_limit is not None:
                 # stop counting past the limit: a filter that matches most of a large store
@@ -178,7 +180,8 @@ class IncidentStore:
         """Every incident matching ``query`` (its paging ignored), oldest first, page by page:
         for exports of any size."""
         query = query or IncidentQuery()
-        condition = _conditions(query, self._dialect)
+        with self._connect() as conn:
+            condition = _conditions(query, self._dialect, conn)
         t = schema.incidents
         after: tuple[_dt.datetime, str] | None = None
         while True:
@@ -356,7 +359,7 @@ def open_store(database: str | None = None, *, create: bool = True) -> IncidentS
     return IncidentStore(engine)
 
 
-def _conditions(query: IncidentQuery, dialect: str) -> Any:
+def _conditions(query: IncidentQuery, dialect: str, conn: Connection) -> Any:
     t = schema.incidents
     parts: list[Any] = []
     if query.since is not None:
@@ -381,7 +384,7 @@ def _conditions(query: IncidentQuery, dialect: str) -> Any:
         typed = query.document_number.strip()
         parts.append(t.c.document_number.in_(sorted({typed, typed.upper()})))
     if query.text:
-        parts.append(_text_search(query.text.strip(), dialect))
+        parts.append(_text_search(query.text.strip(), dialect, conn))
     if query.rule_id is not None:
         # per row, through the recipients' primary key: a page walking the time index stops
         # after its rows (a union of both rule indexes made every page sort the whole set)
@@ -392,24 +395,34 @@ def _conditions(query: IncidentQuery, dialect: str) -> Any:
     return and_(True, *parts)
 
 
-def _text_search(text: str, dialect: str) -> Any:
+def _text_search(text: str, dialect: str, conn: Connection) -> Any:
     """A piece of text in the subject, sender, document number or id, case-insensitive.
 
-    SQLite: three characters or more through the FTS5 trigram table (Unicode case folded);
-    shorter, by LIKE, which ignores the case of ASCII letters by itself. PostgreSQL: ILIKE,
-    which pg_trgm's indexes serve from three characters on.
+    PostgreSQL: ILIKE, which pg_trgm's indexes serve from three characters on. SQLite: a text
+    of three characters or more that few incidents hold is looked up in the FTS5 trigram table
+    (Unicode case folded) and those ids probed while the list walks its time index; a common
+    one (more than :data:`FEW_MATCHES`) is matched by LIKE row by row instead, since the page
+    then stops after its first rows and the count at its limit, where fetching every match
+    from the index cost seconds. SQLite's LIKE ignores the case of ASCII letters only, so it is
+    also tried in small and in capital letters.
     """
     t = schema.incidents
-    if dialect == "sqlite" and len(text) >= TRIGRAM:
-        f = schema.incident_text
-        phrase = '"' + text.replace('"', '""') + '"'
-        return t.c.id.in_(select(f.c.id).where(
-            literal_column(f.name).op("MATCH")(literal(phrase))))
-    pattern = "%" + _escape_like(text) + "%"
     columns = (t.c.subject, t.c.sender_lower, t.c.document_number, t.c.id)
     if dialect == "postgresql":
+        pattern = "%" + _escape_like(text) + "%"
         return or_(*(column.ilike(pattern, escape="\\") for column in columns))
-    return or_(*(column.like(pattern, escape="\\") for column in columns))
+    if len(text) >= TRIGRAM:
+        f = schema.incident_text
+        phrase = '"' + text.replace('"', '""') + '"'
+        matching = select(f.c.id).where(literal_column(f.name).op("MATCH")(literal(phrase)))
+        found = conn.scalar(select(func.count()).select_from(
+            matching.limit(FEW_MATCHES + 1).subquery())) or 0
+        if found <= FEW_MATCHES:
+            # "+id": walk the time index and probe the few ids, not fetch and sort them
+            return literal_column(f"+{t.name}.id").in_(matching)
+    forms = sorted({text, text.lower(), text.upper()})
+    return or_(*(column.like("%" + _escape_like(form) + "%", escape="\\")
+                 for form in forms for column in columns))
 
 
 def _escape_like(text: str) -> str:
