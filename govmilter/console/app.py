@@ -41,7 +41,7 @@ from markupsafe import Markup
 from werkzeug.wrappers import Response as BaseResponse
 
 from govmilter.console.accounts import authenticate
-from govmilter.console.held import HeldMail
+from govmilter.console.held import HeldContent, HeldMail
 from govmilter.console.i18n import (
     DEFAULT_LANGUAGE,
     LANGUAGES,
@@ -55,7 +55,8 @@ from govmilter.console.i18n import (
 from govmilter.console.overview import make_overview
 from govmilter.console.settings import ConsoleSettings
 from govmilter.console.throttle import FREE_FAILURES, LoginThrottle
-from govmilter.store import IncidentQuery, IncidentStatus, IncidentStore, StoreError
+from govmilter.errors import GovmilterError
+from govmilter.store import Incident, IncidentQuery, IncidentStatus, IncidentStore, StoreError
 from govmilter.store.accounts import Account, Role, get_account, list_accounts, set_account
 from govmilter.tools.charts import bar_chart
 from govmilter.tools.incidents import export_csv, export_json
@@ -287,11 +288,11 @@ def create_app(store: IncidentStore, settings: ConsoleSettings | None = None,
         found = store.get_incident(incident_id)
         if found is None or not found.held:
             return page("message.html", 404, message=text("not_found"))
-        content = held_mail.content(store, found) if held_mail is not None else None
+        content, problem = held_content(found)
         store.audit(actor(), "show-held", found.id, "console")
         return page("held.html", i=found, content=content,
                     available=held_mail is not None, notice=request.args.get("done", ""),
-                    error="")
+                    error=problem)
 
     @app.post("/held/<incident_id>/<decision>")
     @requires(Role.OFFICER)
@@ -310,13 +311,13 @@ def create_app(store: IncidentStore, settings: ConsoleSettings | None = None,
         elif found.status is not IncidentStatus.OPEN:
             error = text("not_held")
         if error or held_mail is None:
-            content = held_mail.content(store, found) if held_mail is not None else None
+            content, _ = held_content(found)
             return page("held.html", 400, i=found, content=content,
                         available=held_mail is not None, notice="", error=error)
         operation = held_mail.release if decision == "release" else held_mail.delete
         try:
             operation(store, found.id, actor(), reason)
-        except StoreError as exc:
+        except GovmilterError as exc:  # Postfix refused, or the store failed after it
             return page("held.html", 409, i=found, content=None, available=True, notice="",
                         error=str(exc))
         return redirect(url_for("held_message", incident_id=found.id, done=decision))
@@ -348,6 +349,15 @@ def create_app(store: IncidentStore, settings: ConsoleSettings | None = None,
                     roles=list(Role))
 
     # ---- helpers ----------------------------------------------------------------------------
+    def held_content(incident: Incident) -> tuple[HeldContent | None, str]:
+        """The held message's headers and text, and what went wrong reading it ('' if not)."""
+        if held_mail is None or incident.status is not IncidentStatus.OPEN:
+            return None, ""
+        try:
+            return held_mail.content(store, incident), ""
+        except GovmilterError as exc:
+            return None, str(exc)
+
     def query_from_request() -> tuple[IncidentQuery, list[str]]:
         args = request.args
         problems: list[str] = []

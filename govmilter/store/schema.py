@@ -189,7 +189,7 @@ console_accounts = Table(
     Column("changed_at", UtcDateTime(), nullable=False),
 )
 
-#: SQLite only: the FTS5 trigram index of the searched text of each incident (migration 0003),
+#: SQLite only: the FTS5 trigram index of the searched text of each incident (migration 0004),
 #: written by the store beside each incident; not part of ``metadata`` (a virtual table, made
 #: and compared by the migration alone). ``search_id`` is the id again, searchable.
 incident_text = table("incidents_text", column("id"), column("subject"), column("sender_lower"),

@@ -7,8 +7,8 @@ PostgreSQL: pg_trgm's GIN indexes on the same columns, which ILIKE uses by itsel
 trusted extension (PostgreSQL 13 or later: the database's owner may create it); where it cannot
 be created the indexes are left out and the search reads every row, as before.
 
-Revision ID: 0003
-Revises: 0002
+Revision ID: 0004
+Revises: 0003
 Create Date: 2026-12-05
 """
 
@@ -17,8 +17,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0003"
-down_revision = "0002"
+revision = "0004"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
