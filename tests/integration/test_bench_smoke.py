@@ -129,3 +129,50 @@ def test_rspamd_scans_every_message_and_the_report_compares_govmilter_with_it(
     assert runs["rspamd"]["peak_rss_mb"] is not None  # its processes were measured
     [ratios] = report["ratios"]
     assert {"govmilter/rspamd", "rspamd/postfix"} <= set(ratios)
+
+
+def test_every_document_of_a_mix_is_a_different_document_but_pdf_60_repeats_one(
+        tmp_path: Path) -> None:
+    """No cache flatters a figure: the PDF, DOCX and scan mixes send a different attachment
+    in each message (bytes and text), while ``pdf-60`` sends one attachment again and again."""
+    import email
+    import email.policy
+    import hashlib
+
+    import pypdfium2 as pdfium
+
+    from bench.messages import write_messages
+
+    kinds = write_messages(tmp_path, ["pdf", "docx", "scan", "pdf-60"],
+                           {"pdf": 3, "docx": 3, "scan": 2, "pdf-60": 60})
+
+    def attachment(path: Path) -> bytes:
+        message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+        [part] = list(message.iter_attachments())  # type: ignore[attr-defined]
+        data = part.get_content()
+        assert isinstance(data, bytes)
+        return data
+
+    for name, count in (("pdf", 3), ("docx", 3), ("scan", 2)):
+        files = kinds[name].files
+        assert len(files) == count
+        assert len({hashlib.sha256(attachment(f)).digest() for f in files}) == count, name
+    first_pages = {pdfium.PdfDocument(attachment(f))[0].get_textpage().get_text_range()
+                   for f in kinds["pdf"].files}
+    assert len(first_pages) == 3  # the text differs too: number, date, a line
+    assert all("THH-CPĐT" in text for text in first_pages)
+    assert len(kinds["pdf-60"].files) == 1  # one file, sent 60 times
+
+
+def test_distinct_documents_reach_the_sink_through_the_bench_sender(tmp_path: Path) -> None:
+    require_postfix()
+    out = tmp_path / "bench.json"
+    result = run_bench("--quick", "--scale", "0.1", "--mixes", "docx,pdf-60", "--configs",
+                       "postfix,govmilter", "--json", str(out), timeout=420)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    runs = json.loads(out.read_text())["runs"]
+    assert {(run["config"], run["mix"]) for run in runs} == {
+        (config, mix) for config in ("postfix", "govmilter") for mix in ("docx", "pdf-60")}
+    for run in runs:
+        assert run["lossless"] is True
+        assert run["sent"] == run["received"] == (2 if run["mix"] == "docx" else 6)
