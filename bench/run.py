@@ -362,13 +362,19 @@ def private_postfix(run_dir: Path, milter: Milter,
                           main={"message_size_limit": str(50 * 1024 * 1024), **(settings or {})})
 
 
-def config_list(text: str) -> str:
-    """``--configs``: a comma list of known configuration names, checked before anything runs."""
-    unknown = [c for c in text.split(",") if c and c not in KNOWN_CONFIGS]
-    if unknown:
-        raise argparse.ArgumentTypeError(f"unknown configuration {', '.join(unknown)}; known: "
-                                         f"{', '.join(KNOWN_CONFIGS)}")
-    return text
+def known_names(what: str, known: Sequence[str]) -> Callable[[str], str]:
+    """An argparse type: a comma list of names among ``known``, checked before anything runs."""
+    def check(text: str) -> str:
+        unknown = [c for c in text.split(",") if c and c not in known]
+        if unknown:
+            raise argparse.ArgumentTypeError(f"unknown {what} {', '.join(unknown)}; known: "
+                                             f"{', '.join(known)}")
+        return text
+    return check
+
+
+config_list = known_names("configuration", KNOWN_CONFIGS)
+mix_list = known_names("mix", tuple(FULL_COUNTS))
 
 
 def postfix_setting(text: str) -> tuple[str, str]:
@@ -660,7 +666,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("what", nargs="?", default="throughput", choices=("throughput", "drift"))
     parser.add_argument("--quick", action="store_true", help="small counts, one session count")
-    parser.add_argument("--mixes", default="plain,pdf,docx")
+    parser.add_argument("--mixes", type=mix_list, default=",".join(FULL_COUNTS),
+                        help=f"comma list of {', '.join(FULL_COUNTS)} (default: all)")
     parser.add_argument("--sessions", default=None, help="comma list (default 10,50; quick 10)")
     parser.add_argument("--configs", type=config_list, default=",".join(CONFIGS),
                         help=f"comma list of {', '.join(KNOWN_CONFIGS)} (default: "

@@ -72,6 +72,7 @@ def test_postfix_settings_reach_every_private_postfix(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("option", "message"), [
     (["--postfix", "in flow delay"], "expected a main.cf NAME=VALUE, got 'in flow delay'"),
     (["--configs", "postfix,passthru"], "unknown configuration passthru"),
+    (["--mixes", "plain,pdf60"], "unknown mix pdf60"),
 ])
 def test_a_malformed_option_is_refused_before_anything_runs(option: list[str],
                                                              message: str) -> None:
