@@ -8,6 +8,7 @@ import hashlib
 import ipaddress
 import re
 import reprlib
+import string
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -29,11 +30,14 @@ from govmilter.mail.addresses import parse_address
 from govmilter.mail.limits import Limits
 from govmilter.mail.names import DomainError, normalize_domain
 from govmilter.policy.model import (
+    NOTICE_FIELDS,
     Action,
     AgencySettings,
     FailureAction,
     IncidentSettings,
     Mode,
+    NoticeSettings,
+    NoticeTemplate,
     Policy,
     PolicyProblem,
     PolicySource,
@@ -303,7 +307,7 @@ def _line(m: _Map, key: str) -> int:
 
 
 _TOP_KEYS = ("version", "mode", "monitor_header", "on_error", "domains", "detection", "limits",
-             "dns", "incidents", "agency", "rules")
+             "dns", "incidents", "agency", "notices", "rules")
 _DOMAIN_KEYS = ("official", "internal", "freemail", "exceptions", "lookalike")
 _LOOKALIKE_KEYS = ("enabled", "protect", "allow")
 _DNS_KEYS = ("enabled", "nameservers", "timeout", "budget", "cache_size", "negative_ttl",
@@ -315,7 +319,7 @@ _OFFICIAL_KEYS = ("suffixes", "agencies")
 _FREEMAIL_KEYS = ("builtin", "extra", "exclude")
 _EXCEPTION_KEYS = ("address", "domain", "treat_as", "expires", "reason")
 _RULE_KEYS = ("id", "description", "when", "action", "mode", "compliant", "reply", "tag",
-              "scope", "copy_to", "hold_reason")
+              "scope", "copy_to", "hold_reason", "notice")
 _WHEN_KEYS = ("sender", "recipient", "document", "authenticated", "service")
 _REPLY_KEYS = ("code", "enhanced", "vi", "en")
 _TAG_KEYS = ("header", "subject_prefix")
@@ -385,6 +389,7 @@ def parse_policy(text: str, filename: str = "<string>", *, today: _dt.date | Non
     dns = _dns(check, top.get("dns"), _line(top, "dns"))
     incidents = _incidents(check, top.get("incidents"), _line(top, "incidents"))
     agency = _agency(check, top.get("agency"), _line(top, "agency"))
+    notices = _notices(check, top.get("notices"), _line(top, "notices"))
     rules = _rules(check, top.get("rules"), _line(top, "rules"))
 
     errors = [p for p in check.problems if p.severity == "error"]
@@ -394,7 +399,8 @@ def parse_policy(text: str, filename: str = "<string>", *, today: _dt.date | Non
     return Policy(
         source=PolicySource(filename, sha), mode=mode, domains=domains, rules=tuple(rules),
         limits=limits, detection=detection, on_error=on_error, monitor_header=monitor_header,
-        dns=dns, incidents=incidents, agency=agency, warnings=tuple(check.problems),
+        dns=dns, incidents=incidents, agency=agency, notices=notices,
+        warnings=tuple(check.problems),
     )
 
 
@@ -619,6 +625,79 @@ def _detection(check: _Checker, value: Any, line: int) -> DetectionSettings:
     )
 
 
+def _notices(check: _Checker, value: Any, line: int) -> NoticeSettings:
+    m = check.section(value, line, "notices", ("enabled", "sender", "smtp",
+                                               "per_sender_per_hour"))
+    defaults = NoticeSettings()
+    enabled = defaults.enabled
+    if "enabled" in m:
+        enabled = bool(check.boolean(m["enabled"], _line(m, "enabled"), "notices.enabled"))
+    sender = defaults.sender
+    if "sender" in m:
+        given = m["sender"] if isinstance(m["sender"], str) else ""
+        addr = parse_address(given)
+        if addr.domain is None or not addr.local or _CONTROL_RE.search(given):
+            check.error(_line(m, "sender"), f"notices.sender: invalid address "
+                        f"{_brief(m['sender'])}")
+        else:
+            sender = addr.text
+    elif enabled:
+        check.error(_line(m, "enabled"), "notices.sender: give the From: address of the "
+                    "notices (e.g. postmaster@your-agency.gov.vn)")
+    smtp = defaults.smtp
+    if "smtp" in m:
+        text = check.text(m["smtp"], _line(m, "smtp"), "notices.smtp")
+        host, sep, port = (text or "").rpartition(":")
+        if not sep or not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+            check.error(_line(m, "smtp"), f"notices.smtp: expected HOST:PORT of the local "
+                        f"Postfix, e.g. 127.0.0.1:25, not {_brief(m['smtp'])}")
+        else:
+            smtp = f"{host}:{port}"
+    limit: Any = defaults.per_sender_per_hour
+    if "per_sender_per_hour" in m:
+        limit = check.number(m["per_sender_per_hour"], _line(m, "per_sender_per_hour"),
+                             "notices.per_sender_per_hour", minimum=1)
+    return NoticeSettings(enabled=enabled, sender=sender, smtp=smtp,
+                          per_sender_per_hour=limit or defaults.per_sender_per_hour)
+
+
+def _notice(check: _Checker, m: _Map, where: str) -> NoticeTemplate | None:
+    """A rule's ``notice``: false (none), or ``vi``/``en`` templates (each defaults to the
+    shipped text); every ``{field}`` must be one govmilter fills."""
+    if "notice" not in m:
+        return NoticeTemplate()
+    value, line = m["notice"], _line(m, "notice")
+    if value is False:
+        return None
+    section = check.mapping(value, line, f"{where}.notice", ("vi", "en"))
+    if section is None:
+        return None
+    texts = {}
+    for language in ("vi", "en"):
+        if language not in section:
+            continue
+        text = check.text(section[language], _line(section, language),
+                          f"{where}.notice.{language}", single_line=False)
+        if text is not None and _template_ok(check, text, _line(section, language),
+                                             f"{where}.notice.{language}"):
+            texts[language] = text
+    return NoticeTemplate(**texts)
+
+
+def _template_ok(check: _Checker, text: str, line: int, where: str) -> bool:
+    try:
+        fields = {name for _, name, _, _ in string.Formatter().parse(text) if name is not None}
+    except ValueError as exc:
+        check.error(line, f"{where}: {exc} (write {{{{ and }}}} for a literal brace)")
+        return False
+    unknown = sorted(f for f in fields if f not in NOTICE_FIELDS)
+    if unknown:
+        check.error(line, f"{where}: unknown field {{{unknown[0]}}} (fields: "
+                    f"{', '.join('{' + f + '}' for f in sorted(NOTICE_FIELDS))})")
+        return False
+    return True
+
+
 def _incidents(check: _Checker, value: Any, line: int) -> IncidentSettings:
     m = check.section(value, line, "incidents", ("database", "retention_days"))
     defaults = IncidentSettings()
@@ -770,6 +849,7 @@ def _rule(check: _Checker, value: Any, line: int, where: str) -> Rule | None:
     if "hold_reason" in m:
         hold_reason = check.text(m["hold_reason"], _line(m, "hold_reason"),
                                  f"{where}.hold_reason")
+    notice = _notice(check, m, where)
     description = ""
     if "description" in m:
         description = check.text(m["description"], _line(m, "description"),
@@ -780,7 +860,7 @@ def _rule(check: _Checker, value: Any, line: int, where: str) -> Rule | None:
         id=rule_id, line=m.line, description=description.strip(), senders=senders,
         recipients=recipients, document=document, authenticated=authenticated,
         services=services, action=action, mode=mode, compliant=compliant, reply=reply, tag=tag,
-        scope=scope, copy_to=copy_to, hold_reason=hold_reason,
+        scope=scope, copy_to=copy_to, hold_reason=hold_reason, notice=notice,
     )
 
 

@@ -66,6 +66,54 @@ class Tag:
     subject_prefix: str | None = None
 
 
+#: The fields a notice template may use (``{incident}``...), each filled by govmilter.
+NOTICE_FIELDS = frozenset({"incident", "rule", "subject", "recipients", "removed", "reasons",
+                           "outcome_vi", "outcome_en", "document_number", "time"})
+
+#: The shipped notice, Vietnamese first (with diacritics), English below.
+DEFAULT_NOTICE_VI = """\
+Thư của bạn gửi lúc {time} với tiêu đề "{subject}" đã bị hệ thống thư công vụ xử lý theo quy tắc
+"{rule}" của cơ quan.
+
+Người nhận bị ảnh hưởng: {recipients}
+Điều đã xảy ra: {outcome_vi}
+Lý do (các dấu hiệu tìm thấy): {reasons}
+
+Văn bản chính thức (có số, ký hiệu, độ mật) phải được gửi qua hộp thư công vụ (.gov.vn) hoặc hệ
+thống quản lý văn bản và điều hành của cơ quan, không gửi tới hộp thư miễn phí (Gmail, Yahoo...).
+Nếu bạn cho rằng đây là nhầm lẫn, hãy liên hệ cán bộ phụ trách và cho biết mã sự cố: {incident}"""
+DEFAULT_NOTICE_EN = """\
+Your message sent at {time} with the subject "{subject}" was handled by the official mail
+system under the agency's rule "{rule}".
+
+Recipients affected: {recipients}
+What happened: {outcome_en}
+Why (the cues found): {reasons}
+
+Official documents (with a number, a symbol, a secrecy marking) go through official (.gov.vn)
+mailboxes or the agency's document management system, never to free webmail. If you think this
+is a mistake, contact the compliance officer with the incident id: {incident}"""
+
+
+@dataclass(frozen=True, slots=True)
+class NoticeTemplate:
+    """A rule's notice to the sender: Vietnamese text first, English below."""
+
+    vi: str = DEFAULT_NOTICE_VI
+    en: str = DEFAULT_NOTICE_EN
+
+
+@dataclass(frozen=True, slots=True)
+class NoticeSettings:
+    """The policy's ``notices:`` section: telling internal senders what happened to their mail."""
+
+    enabled: bool = False
+    #: the notice's From: address (its envelope sender is empty, as auto-replies' are)
+    sender: str = "postmaster@localhost"
+    smtp: str = "127.0.0.1:25"  #: the local Postfix, HOST:PORT
+    per_sender_per_hour: int = 5
+
+
 @dataclass(frozen=True, slots=True)
 class Rule:
     """One policy rule; ``None`` conditions match anything."""
@@ -86,6 +134,8 @@ class Rule:
     scope: RejectScope = RejectScope.RECIPIENT
     copy_to: str | None = None
     hold_reason: str | None = None
+    #: the notice sent to an internal sender when this rule acts (None: ``notice: false``)
+    notice: NoticeTemplate | None = field(default_factory=NoticeTemplate)
 
     @property
     def content_free(self) -> bool:
@@ -156,6 +206,7 @@ class Policy:
     dns: DnsSettings = field(default_factory=DnsSettings)
     incidents: IncidentSettings = field(default_factory=IncidentSettings)
     agency: AgencySettings = field(default_factory=AgencySettings)
+    notices: NoticeSettings = field(default_factory=NoticeSettings)
     warnings: tuple[PolicyProblem, ...] = ()
 
     def rule(self, rule_id: str) -> Rule:

@@ -33,6 +33,7 @@ from govmilter.server import speedups
 from govmilter.server.incidents import IncidentWriter
 from govmilter.server.metrics import DEFAULT_METRICS_PORT, Metrics, start_metrics_server
 from govmilter.server.milter import MILTER_ACTIONS, ClassifierFactory, MilterRuntime, milter_factory
+from govmilter.server.notices import Notifier
 from govmilter.server.privileges import drop_privileges, user_entry
 from govmilter.server.reload import PolicyHolder
 from govmilter.server.signals import block_signals, serve_until_stopped
@@ -439,8 +440,9 @@ def _serve(options: RunOptions, scanner: ScanPool, metrics: Metrics,
     # so a shorter interval than Python's default (docs/performance.md has the measurements).
     sys.setswitchinterval(GIL_SWITCH_INTERVAL)
     incidents = start_incident_writer(options, policy, metrics)
+    notices = Notifier(metrics).start()
     runtime = MilterRuntime(lambda: holder.policy, metrics, classifier_factory, scanner=scanner,
-                            spool_dir=spool_dir, incidents=incidents)
+                            spool_dir=spool_dir, incidents=incidents, notices=notices)
     Milter.factory = milter_factory(runtime)
     Milter.set_flags(MILTER_ACTIONS)
     log.info("govmilter %s starting: policy=%s sha256=%s mode=%s socket=%s metrics=%s "
@@ -460,5 +462,6 @@ def _serve(options: RunOptions, scanner: ScanPool, metrics: Metrics,
     finally:
         holder.stop()
         incidents.stop()
+        notices.stop()
     log.info("govmilter stopped (%s)", ended_by)
     return 0

@@ -145,6 +145,10 @@ class Metrics:
         self.incident_journal_backlog = Gauge(
             "govmilter_incident_journal_records", "Records in the local journal waiting for the "
             "incident store.", registry=reg)
+        self.notices = Counter(
+            "govmilter_notices_total", "Notices to senders: sent, failed (the local Postfix "
+            "refused or did not answer), limited (the sender's hourly limit), dropped (queue "
+            "full).", ["outcome"], registry=reg)
         self.incident_journal_failures = Counter(
             "govmilter_incident_journal_failures_total", "Appends to the local journal that "
             "failed (disk full or read-only): those incidents or counts are lost.", registry=reg)
@@ -159,6 +163,8 @@ class Metrics:
     def _initialise(self) -> None:
         for mode in ("enforce", "monitor"):
             self.incidents.labels(mode)
+        for outcome in ("sent", "failed", "limited", "dropped"):
+            self.notices.labels(outcome)
         for document in DOCUMENT_LABELS:
             for compliance in COMPLIANCE_LABELS:
                 self.messages.labels(document, compliance)

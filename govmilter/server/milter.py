@@ -30,7 +30,7 @@ from typing import Any, TypeVar, assert_never
 
 import Milter
 
-from govmilter.domains.classify import Classifier
+from govmilter.domains.classify import Classifier, DomainClass
 from govmilter.mail.vntext import reply_ascii, to_ascii
 from govmilter.policy import FailureAction, Policy, Reply, decide, refusal_at_rcpt
 from govmilter.policy.decide import list_classifier, refuses_at_rcpt
@@ -61,6 +61,7 @@ from govmilter.server import speedups
 from govmilter.server.incidents import IncidentWriter
 from govmilter.server.messagelog import recipient_field
 from govmilter.server.metrics import Metrics
+from govmilter.server.notices import Notifier
 from govmilter.server.spool import MessageSpool
 from govmilter.server.workers import ScanPool
 from govmilter.store.incidents import MessageContext, build_incident, is_incident, removed_by
@@ -106,7 +107,8 @@ class MilterRuntime:
     def __init__(self, current_policy: Callable[[], Policy], metrics: Metrics | None = None,
                  classifier_factory: ClassifierFactory = list_classifier,
                  scanner: ScanPool | None = None, spool_dir: str | None = None,
-                 incidents: IncidentWriter | None = None) -> None:
+                 incidents: IncidentWriter | None = None,
+                 notices: Notifier | None = None) -> None:
         self.current_policy = current_policy
         self.metrics = metrics if metrics is not None else Metrics()
         self.classifier_factory = classifier_factory
@@ -114,6 +116,7 @@ class MilterRuntime:
         #: where messages past ``limits.memory_bytes`` go (None: ``$TMPDIR``, else ``/tmp``)
         self.spool_dir = spool_dir
         self.incidents = incidents
+        self.notices = notices
         self._lock = threading.Lock()
         self._cached: tuple[_dt.date, PolicySnapshot] | None = None
 
@@ -203,6 +206,8 @@ class _Transaction:
     subject: bytes | None = None
     stamped_headers: int = 0  # X-GovMilter headers that arrived with the message
     stamped_holds: int = 0  # X-GovMilter-Hold headers that arrived with the message
+    #: an automatic message (Auto-Submitted other than "no", RFC 3834): never answered
+    automatic: bool = False
     queue_id: str | None = None
     #: the message's incident, made at its first non-compliant refusal or at end of message
     incident_id: str | None = None
@@ -300,6 +305,8 @@ class GovMilter(Milter.Base):  # type: ignore[misc]
             txn.stamped_headers += 1
         elif lower == HOLD_HEADER_LOWER:
             txn.stamped_holds += 1
+        elif lower == "auto-submitted" and value.strip().lower() != b"no":
+            txn.automatic = True
         self._spool(txn).write(name.encode("ascii", "replace") + b": " + value + b"\r\n")
         return CONTINUE
 
@@ -463,8 +470,15 @@ class GovMilter(Milter.Base):  # type: ignore[misc]
             attachments=facts.attachments if facts is not None else (),
             policy_sha256=self.policy.source.sha256,
             hold_reason=hold.reason if hold is not None else None)
-        writer.record(build_incident(verdict, txn.incident_id, context,
-                                     _dt.datetime.now(_dt.UTC)))
+        incident = build_incident(verdict, txn.incident_id, context, _dt.datetime.now(_dt.UTC))
+        writer.record(incident)
+        if self.runtime.notices is not None:
+            rule = next((r for r in self.policy.rules if r.id == incident.rule_id), None)
+            self.runtime.notices.offer(
+                incident, rule.notice if rule is not None else None,
+                internal_sender=verdict.sender_class.domain_class is DomainClass.OFFICIAL
+                or verdict.sender_class.internal or txn.authenticated_user is not None,
+                automatic=txn.automatic or not txn.sender, settings=self.policy.notices)
 
     def _finish(self, txn: _Transaction, verdict: Verdict, facts: MessageFacts | None,
                 actions: tuple[MilterAction, ...]) -> None:

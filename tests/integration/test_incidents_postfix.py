@@ -8,6 +8,9 @@ machine without them, failed when CI=true.
 from __future__ import annotations
 
 import datetime as _dt
+import email
+import email.message
+import email.policy
 import json
 import re
 import smtplib
@@ -17,7 +20,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from postfix_harness import PrivatePostfix, RunningMilter, require_postfix, wait_until
+from postfix_harness import Dump, PrivatePostfix, RunningMilter, require_postfix, wait_until
 from postgres_harness import PostgresCluster
 from samples import (
     FREEMAIL_RCPT,
@@ -317,3 +320,52 @@ def test_a_hold_header_that_arrives_with_the_message_is_removed(
     wait_until(lambda: delivered(postfix, ident), 30, "the message at the sink")
     [dump] = [d for d in postfix.dumps() if d.headers["Message-ID"] == f"<{ident}@test>"]
     assert "X-GovMilter-Hold" not in dump.headers
+
+
+def test_a_secret_document_to_gov_vn_and_gmail_sends_the_sender_a_vietnamese_notice(
+        postfix: PrivatePostfix, milter: RunningMilter, database: str) -> None:
+    """The sample rules with notices on, through the private Postfix itself (SMTP on loopback):
+    one incident naming the removed Gmail address, the gov.vn copy delivered, and a notice in
+    Vietnamese (English below) delivered to the sender; none to an outside sender."""
+    policy = postfix.base / "notices-policy.yaml"
+    policy.write_text(policy_yaml(rules=RULES).replace("\nrules:\n", (
+        "\nnotices: {enabled: true, sender: postmaster@mic.gov.vn, "
+        f"smtp: '127.0.0.1:{postfix.smtp_port}'}}\nrules:\n"), 1))
+    name = "nsq" if database.startswith("/") else "npg"
+    with RunningMilter(postfix.base / f"m-{name}", policy, ["--database", database]) as daemon:
+        postfix.configure_milter(daemon.spec, "tempfail")
+        ident = f"notice-{time.monotonic_ns()}"
+        assert postfix.send(OFFICIAL_SENDER, [OFFICIAL_RCPT, FREEMAIL_RCPT],
+                            with_id(SECRET, ident)) == {}
+        wait_until(lambda: delivered(postfix, ident), 30, "the gov.vn copy")
+        assert delivered(postfix, ident) == [(OFFICIAL_RCPT,)]
+        incident = incident_of(database, lambda i: i.sender == OFFICIAL_SENDER
+                               and i.created_at > _dt.datetime.now(_dt.UTC)
+                               - _dt.timedelta(seconds=60) and i.queue_id is not None
+                               and i.queue_id in daemon.log())
+        assert incident.removed == (FREEMAIL_RCPT,)
+
+        def notices() -> list[Dump]:
+            return [d for d in postfix.dumps()
+                    if d.headers.get("X-GovMilter-Notice") == incident.id]
+        wait_until(notices, 30, "the notice at the sink")
+        [notice] = notices()
+        assert notice.recipients == (OFFICIAL_SENDER,)
+        assert notice.headers["Auto-Submitted"] == "auto-generated"
+        message = email.message_from_bytes(notice.raw, policy=email.policy.default)
+        assert isinstance(message, email.message.EmailMessage)
+        body = message.get_content()
+        vietnamese, english = body.split("-- English --")
+        assert f"Người nhận bị ảnh hưởng: {FREEMAIL_RCPT}" in vietnamese
+        assert "thư KHÔNG được gửi tới những người nhận này" in vietnamese
+        assert incident.id in vietnamese and "secret-to-freemail" in vietnamese
+        assert f"Recipients affected: {FREEMAIL_RCPT}" in english
+        assert "Thư của bạn" in str(message["Subject"])
+
+        # an outside sender refused at RCPT gets no notice (no backscatter)
+        with pytest.raises(smtplib.SMTPRecipientsRefused):
+            postfix.send(INBOUND_SENDER, [OFFICIAL_RCPT], PLAIN)
+        time.sleep(3)
+        assert not [d for d in postfix.dumps() if INBOUND_SENDER in d.recipients]
+        assert daemon.metric("govmilter_notices_total", outcome="sent") == 1
+    postfix.configure_milter(milter.spec, "tempfail")
