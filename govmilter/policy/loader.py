@@ -625,6 +625,16 @@ def _detection(check: _Checker, value: Any, line: int) -> DetectionSettings:
     )
 
 
+def _address(check: _Checker, m: _Map, key: str, where: str) -> str | None:
+    """``m[key]`` as one mail address (``a@b``), or None after reporting why it is not one."""
+    text = m[key] if isinstance(m[key], str) else ""
+    addr = parse_address(text)
+    if addr.domain is None or not addr.local or _CONTROL_RE.search(text):
+        check.error(_line(m, key), f"{where}: invalid address {_brief(m[key])}")
+        return None
+    return addr.text
+
+
 def _notices(check: _Checker, value: Any, line: int) -> NoticeSettings:
     m = check.section(value, line, "notices", ("enabled", "sender", "smtp",
                                                "per_sender_per_hour"))
@@ -634,13 +644,7 @@ def _notices(check: _Checker, value: Any, line: int) -> NoticeSettings:
         enabled = bool(check.boolean(m["enabled"], _line(m, "enabled"), "notices.enabled"))
     sender = defaults.sender
     if "sender" in m:
-        given = m["sender"] if isinstance(m["sender"], str) else ""
-        addr = parse_address(given)
-        if addr.domain is None or not addr.local or _CONTROL_RE.search(given):
-            check.error(_line(m, "sender"), f"notices.sender: invalid address "
-                        f"{_brief(m['sender'])}")
-        else:
-            sender = addr.text
+        sender = _address(check, m, "sender", "notices.sender") or sender
     elif enabled:
         check.error(_line(m, "enabled"), "notices.sender: give the From: address of the "
                     "notices (e.g. postmaster@your-agency.gov.vn)")
@@ -836,15 +840,7 @@ def _rule(check: _Checker, value: Any, line: int, where: str) -> Rule | None:
                        RejectScope)
     if "scope" in m and action is not Action.REJECT:
         check.warn(_line(m, "scope"), f"{where}: 'scope' only matters for action reject")
-    copy_to = None
-    if "copy_to" in m:
-        text = m["copy_to"] if isinstance(m["copy_to"], str) else ""
-        addr = parse_address(text)
-        if addr.domain is None or not addr.local or _CONTROL_RE.search(text):
-            check.error(_line(m, "copy_to"), f"{where}.copy_to: invalid address "
-                        f"{_brief(m['copy_to'])}")
-        else:
-            copy_to = addr.text
+    copy_to = _address(check, m, "copy_to", f"{where}.copy_to") if "copy_to" in m else None
     hold_reason = None
     if "hold_reason" in m:
         hold_reason = check.text(m["hold_reason"], _line(m, "hold_reason"),
