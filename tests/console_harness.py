@@ -9,6 +9,7 @@ import datetime as _dt
 import shutil
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -84,6 +85,7 @@ def serving(store: IncidentStore, held_mail: Any = None,
 def chromium(width: int = 1280, height: int = 900) -> Iterator[Any]:
     """Debian's Chromium, headless, with a fresh profile, driven by Debian's chromedriver."""
     from selenium import webdriver
+    from selenium.common.exceptions import WebDriverException
     from selenium.webdriver.chrome.service import Service
 
     profile = tempfile.mkdtemp(prefix="govmilter-chromium-")
@@ -95,7 +97,17 @@ def chromium(width: int = 1280, height: int = 900) -> Iterator[Any]:
                  f"--user-data-dir={profile}", f"--window-size={width},{height}",
                  "--lang=vi-VN"):
         options.add_argument(flag)
-    driver = webdriver.Chrome(options=options, service=Service(executable_path=CHROMEDRIVER))
+    driver = None
+    for attempt in range(3):  # a loaded machine sometimes fails Chromium's first start
+        try:
+            driver = webdriver.Chrome(options=options,
+                                      service=Service(executable_path=CHROMEDRIVER))
+            break
+        except WebDriverException:
+            if attempt == 2:
+                raise
+            time.sleep(2)
+    assert driver is not None
     try:
         yield driver
     finally:
@@ -108,3 +120,22 @@ def with_hostile_names(incident: Incident) -> Incident:
     return dataclasses.replace(
         incident, subject=f"Công văn {HOSTILE}",
         attachments=(dataclasses.replace(incident.attachments[0], name=f"{HOSTILE}.pdf"),))
+
+
+def click_and_wait(driver: Any, element_id: str) -> None:
+    """Click a submit button and wait for the next page."""
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    old = driver.find_element("tag name", "html")
+    driver.find_element("id", element_id).click()
+    WebDriverWait(driver, 30).until(expected_conditions.staleness_of(old))
+
+
+def sign_in(driver: Any, base: str, name: str, path: str = "/") -> None:
+    """Open ``path``, be sent to the sign-in page, sign in as ``name`` (its test password)."""
+    driver.get(base + path)
+    assert "/login" in driver.current_url
+    driver.find_element("id", "username").send_keys(name)
+    driver.find_element("id", "password").send_keys(PASSWORDS[name])
+    click_and_wait(driver, "login-button")
