@@ -5,7 +5,8 @@
     python -m bench.run drift          # RSS drift of govmilter over 20,000 messages
 
 For every message mix and session count, one private Postfix per configuration receives the
-same ``smtp-source`` load and relays it to ``smtp-sink``:
+same load (``smtp-source``; bench/sender.py for the attachment mixes, whose every message is
+a different document) and relays it to ``smtp-sink``:
 
 - ``postfix``: no milter (a);
 - ``passthrough``: a pymilter that reads everything and accepts everything (b, bench/passthrough);
