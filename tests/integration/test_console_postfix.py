@@ -23,7 +23,6 @@ from test_incidents_postfix import (  # type: ignore[import-not-found]  # noqa: 
     delivered,
     hold_one,
     milter,
-    postfix,
 )
 
 from govmilter.store import IncidentStatus, open_store

@@ -37,7 +37,6 @@ from postfix_harness import (
     SourceReport,
     reconcile,
     require,
-    require_postfix,
     wait_until,
 )
 from samples import OFFICIAL_SENDER, policy_yaml
@@ -89,13 +88,6 @@ def figures_table() -> Iterator[None]:
         rows = [HEADINGS, ["---"] * len(HEADINGS), *(f.cells() for f in FIGURES)]
         print("\n" + "\n".join("| " + " | ".join(row) + " |" for row in rows))
 
-
-@pytest.fixture(scope="module")
-def postfix() -> Iterator[PrivatePostfix]:
-    """One private Postfix for the module; each test plugs in its own milter."""
-    require_postfix()
-    with PrivatePostfix() as instance:
-        yield instance
 
 
 @contextlib.contextmanager

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from postfix_harness import Dump, PrivatePostfix, RunningMilter, require_postfix, wait_until
+from postfix_harness import Dump, PrivatePostfix, RunningMilter, wait_until
 from postgres_harness import PostgresCluster
 from samples import (
     FREEMAIL_RCPT,
@@ -48,12 +48,6 @@ RULES = SAMPLE_RULES.replace("rules:\n", """rules:
     reply: {code: 550, enhanced: 5.7.1, en: "No mail from webmail"}
 """, 1)
 
-
-@pytest.fixture(scope="module")
-def postfix() -> Iterator[PrivatePostfix]:
-    require_postfix()
-    with PrivatePostfix() as instance:
-        yield instance
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])

@@ -20,7 +20,7 @@ import pytest
 from archive_tools import rar5, seven_zip
 from hostile_mail import OFFICIAL_TEXT, with_attachment
 from letters import issue18_evasions
-from postfix_harness import Dump, PrivatePostfix, RunningMilter, require_postfix, wait_until
+from postfix_harness import Dump, PrivatePostfix, RunningMilter, wait_until
 from samples import (
     FREEMAIL_RCPT,
     OFFICIAL,
@@ -37,13 +37,6 @@ pytestmark = pytest.mark.postfix
 
 _milter_numbers = itertools.count()
 
-
-@pytest.fixture(scope="module")
-def postfix() -> Iterator[PrivatePostfix]:
-    """One private Postfix for the module; each test plugs in its own milter."""
-    require_postfix()
-    with PrivatePostfix() as instance:
-        yield instance
 
 
 @pytest.fixture(scope="module")

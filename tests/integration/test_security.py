@@ -28,7 +28,7 @@ from pathlib import Path
 import miltertest as mt
 import pytest
 from mta_session import MtaSession
-from postfix_harness import PrivatePostfix, RunningMilter, require_postfix, wait_until
+from postfix_harness import PrivatePostfix, RunningMilter, wait_until
 from samples import OFFICIAL_RCPT, OFFICIAL_SENDER, SECRET, policy_yaml
 
 from govmilter.server.daemon import add_run_arguments, options_from_args
@@ -44,12 +44,6 @@ def workdir() -> Iterator[Path]:
     yield path
     shutil.rmtree(path, ignore_errors=True)
 
-
-@pytest.fixture(scope="module")
-def postfix() -> Iterator[PrivatePostfix]:
-    require_postfix()
-    with PrivatePostfix() as instance:
-        yield instance
 
 
 @pytest.fixture(scope="module")
