@@ -12,7 +12,6 @@ import ipaddress
 import sys
 from typing import Any
 
-from govmilter.console.accounts import add_account
 from govmilter.console.settings import ConsoleSettings
 from govmilter.errors import GovmilterError
 from govmilter.store import IncidentStore, StoreError
@@ -100,6 +99,9 @@ def run_console(args: argparse.Namespace) -> int:
     try:
         policy = store_policy(args)
         if args.console_command == "adduser":
+            # argon2 is loaded by the commands that hash, not by every command line
+            from govmilter.console.accounts import add_account
+
             password = read_password()
             with open_from_args(args, policy) as store:
                 account = add_account(store, args.name, Role(args.role), password,

@@ -15,17 +15,16 @@ import stat
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from govmilter.errors import GovmilterError
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 #: Where the milter keeps its store unless told otherwise (systemd's StateDirectory=govmilter).
 DEFAULT_DATABASE = "/var/lib/govmilter/incidents.sqlite3"
@@ -112,7 +111,11 @@ def make_engine(url: str, *, connect_timeout: float = 5.0) -> Engine:
                          connect_args={"connect_timeout": max(1, round(connect_timeout))})
 
 
+# alembic is imported where a schema is read or changed, not with the package: every command
+# line imports the store, and most never migrate.
 def _alembic_config(connection: Any) -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["connection"] = connection
@@ -121,6 +124,8 @@ def _alembic_config(connection: Any) -> Config:
 
 def head_revision() -> str:
     """The schema version this govmilter's migrations lead to."""
+    from alembic.script import ScriptDirectory
+
     head = ScriptDirectory(str(MIGRATIONS)).get_current_head()
     assert head is not None
     return head
@@ -128,6 +133,8 @@ def head_revision() -> str:
 
 def current_revision(engine: Engine) -> str | None:
     """The schema version of the database (None: no schema yet)."""
+    from alembic.runtime.migration import MigrationContext
+
     with engine.connect() as connection:
         return MigrationContext.configure(connection).get_current_revision()
 
@@ -158,6 +165,8 @@ def migrate(engine: Engine) -> tuple[str | None, str]:
         with _MIGRATING, _sqlite_migration_lock(engine):
             before = current_revision(engine)
             if before != head_revision():
+                from alembic import command
+
                 with engine.begin() as connection:
                     command.upgrade(_alembic_config(connection), "head")
             return before, current_revision(engine) or ""
