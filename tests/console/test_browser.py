@@ -13,6 +13,7 @@ import dataclasses
 import datetime as _dt
 import os
 import random
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -116,12 +117,23 @@ def browser() -> Iterator[Any]:
 
 def snap(driver: Any, shots: Path, name: str) -> None:
     """A full-height PNG of the page as ``console-NAME.png``."""
+    from selenium.common.exceptions import WebDriverException
+
     height = int(driver.execute_script("return document.documentElement.scrollHeight"))
     driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
         "width": 1280, "height": max(700, min(height, 2400)), "deviceScaleFactor": 1,
         "mobile": False})
     target = shots / f"console-{name}.png"
-    assert driver.save_screenshot(str(target))
+    for attempt in range(3):
+        # right after a resize, Chromium now and then answers the capture with "unhandled
+        # inspector error" (Unable to capture screenshot); the next frame captures
+        try:
+            assert driver.save_screenshot(str(target))
+            break
+        except WebDriverException:
+            if attempt == 2:
+                raise
+            time.sleep(0.5)
     driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
     assert target.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and target.stat().st_size > 10_000
 
