@@ -124,12 +124,24 @@ def with_hostile_names(incident: Incident) -> Incident:
 
 def click_and_wait(driver: Any, element_id: str) -> None:
     """Click a submit button and wait for the next page."""
-    from selenium.webdriver.support import expected_conditions
+    from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
     from selenium.webdriver.support.ui import WebDriverWait
 
     old = driver.find_element("tag name", "html")
     driver.find_element("id", element_id).click()
-    WebDriverWait(driver, 30).until(expected_conditions.staleness_of(old))
+
+    def old_page_gone(_driver: Any) -> bool:
+        try:
+            old.is_enabled()
+        except StaleElementReferenceException:
+            return True
+        except WebDriverException as exc:
+            # mid-navigation chromedriver can say so in its own words instead of "stale"
+            if "does not belong to the document" in str(exc):
+                return True
+            raise
+        return False
+    WebDriverWait(driver, 30).until(old_page_gone)
 
 
 def sign_in(driver: Any, base: str, name: str, path: str = "/") -> None:

@@ -27,6 +27,7 @@ from console_harness import (
     RecordingHeldMail,
     add_accounts,
     chromium,
+    click_and_wait,
     held_incident,
     serving,
     with_hostile_names,
@@ -138,14 +139,7 @@ def snap(driver: Any, shots: Path, name: str) -> None:
     assert target.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and target.stat().st_size > 10_000
 
 
-def submit(driver: Any, element_id: str) -> None:
-    """Click a submit button and wait for the next page."""
-    from selenium.webdriver.support import expected_conditions
-    from selenium.webdriver.support.ui import WebDriverWait
 
-    old = driver.find_element("tag name", "html")
-    driver.find_element("id", element_id).click()
-    WebDriverWait(driver, 30).until(expected_conditions.staleness_of(old))
 
 
 def test_an_officer_works_through_the_console_in_chromium(
@@ -166,7 +160,7 @@ def test_an_officer_works_through_the_console_in_chromium(
             snap(browser, shots, "login")
             browser.find_element("id", "username").send_keys("officer")
             browser.find_element("id", "password").send_keys(PASSWORDS["officer"])
-            submit(browser, "login-button")
+            click_and_wait(browser, "login-button")
             assert browser.current_url.endswith("/incidents")
 
             browser.get(base + "/")
@@ -181,7 +175,7 @@ def test_an_officer_works_through_the_console_in_chromium(
             browser.find_element("id", "f-since").send_keys(f"{month_ago:%d/%m/%Y}")
             Select(browser.find_element("id", "f-action")).select_by_value("tag")
             browser.find_element("id", "f-q").send_keys("kế hoạch")
-            submit(browser, "f-submit")
+            click_and_wait(browser, "f-submit")
             rows = browser.find_elements("css selector", "#incident-list tbody tr")
             tagged = [i for i in incidents if i.action == "tag"]
             assert len(rows) == len(tagged)
@@ -209,7 +203,7 @@ def test_an_officer_works_through_the_console_in_chromium(
             assert browser.find_element("id", "text").text.startswith("Nội dung đã trích xuất")
             browser.find_element("id", "reason").send_keys("Người nhận là cán bộ được giao")
             snap(browser, shots, "held-message")
-            submit(browser, "release")
+            click_and_wait(browser, "release")
             assert "Đã cho đi" in browser.find_element("id", "notice").text
             assert browser.find_element("id", "status").text == "đã cho đi"
             assert "Người nhận là cán bộ được giao" in browser.find_element("id", "history").text
