@@ -339,6 +339,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
     print(f"  domains:    {len(d.official)} official, {len(d.internal)} internal, "
           f"{len(d.freemail)} freemail ({len(d.freemail_exclude)} excluded), "
           f"{len(d.exceptions)} exceptions ({active} active)")
+    if policy.units:
+        print(f"  units:      {len(policy.units.units)} ({', '.join(policy.units.ids)})")
     print(f"  detection:  threshold {policy.detection.threshold}")
     dns = policy.dns
     servers = ", ".join(str(ns) for ns in dns.nameservers) or "system resolv.conf"

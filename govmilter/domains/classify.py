@@ -124,7 +124,7 @@ class DomainLists:
         """Return the active exception for this address or its domain, address entries first."""
         if address.domain is None:
             return None
-        full = f"{address.local.casefold()}@{address.domain}"
+        full = address.mailbox
         domain_hit: DomainException | None = None
         for exc in self.exceptions:
             if not exc.active_on(day):

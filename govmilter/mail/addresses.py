@@ -29,6 +29,14 @@ class Address:
         """True for the null reverse-path ``<>`` used by bounces."""
         return self.text == "" and self.domain is None
 
+    @property
+    def mailbox(self) -> str | None:
+        """``local@domain`` with the local part case-folded: how the policy's address lists
+        (exceptions, units, ``sender_address``) name a mailbox; None without a domain."""
+        if self.domain is None or not self.local:
+            return None
+        return f"{self.local.casefold()}@{self.domain}"
+
 
 def _split_at_sign(text: str) -> tuple[str, str] | None:
     """Split at the last ``@`` outside a quoted local part."""

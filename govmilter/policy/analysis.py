@@ -8,6 +8,12 @@ authenticated or not, which service), so every combination is enumerated and jud
 :func:`govmilter.policy.decide.rule_mismatch`, the same function ``decide()`` uses. A rule is
 therefore reported only when no message at all could reach it, whether one broader rule or several
 earlier rules together cover it.
+
+Sender lists (``sender_unit``, ``sender_address``, ``sender_domain``) are enumerated through
+sample senders: one for each address and domain the policy names (and one just beside it: an
+other mailbox of the domain, a sub-domain), plus one nobody names, keeping one sample per
+different answer the rules give. The class of a sample is enumerated apart from its address, as
+the lists do not say it; a rule is thus never called dead for a sender it could see.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from dataclasses import dataclass
 
 from govmilter.document.settings import DocumentClass
 from govmilter.domains.classify import DomainClass, DomainClassification
+from govmilter.mail.addresses import parse_address
 from govmilter.policy.decide import rcpt_refusing_rules, rule_mismatch
 from govmilter.policy.model import Policy, PolicyProblem, Rule
 from govmilter.policy.verdict import Envelope
@@ -39,6 +46,7 @@ class _Case:
     sender: DomainClassification
     recipient: DomainClassification
     document: DocumentClass
+    sender_unit: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,15 +57,40 @@ class ShadowedRule:
     by: tuple[Rule, ...]  #: empty when the rule's own conditions accept nothing
 
 
+def _sample_senders(policy: Policy) -> list[tuple[str, str | None]]:
+    """Sample envelope senders with their units: one per different answer of the rules' sender
+    lists (see the module docstring)."""
+    rules = policy.rules
+    entries = {entry for rule in rules for names in (rule.sender_addresses, rule.sender_domains)
+               if names is not None for entry in names.entries}
+    if any(rule.sender_units is not None for rule in rules):
+        entries.update(member for unit in policy.units.units for member in unit.members)
+    samples = {"nobody@unlisted.invalid"}
+    for entry in entries:
+        domain = entry.rpartition("@")[2].removeprefix("*.")
+        samples.update((entry, f"nobody-listed@{domain}", f"nobody@sub.{domain}"))
+    kept: dict[tuple[object, ...], tuple[str, str | None]] = {}
+    for sample in sorted(samples):
+        unit = policy.units.unit_of(sample)
+        address = parse_address(sample)
+        answers = (unit, *((names.entry_for(address) is not None) if names is not None else None
+                           for rule in rules
+                           for names in (rule.sender_addresses, rule.sender_domains)))
+        kept.setdefault(answers, (sample if entries else "", unit))
+    return list(kept.values())
+
+
 def _cases(policy: Policy) -> Iterator[_Case]:
     """Every combination of the facts the policy's rules can tell apart."""
     named = sorted({name for rule in policy.rules for name in rule.services or ()})
     services: list[str | None] = [None, *named, _OTHER_SERVICE]
     classes = [DomainClassification(c, None, "") for c in DomainClass]
-    for sender, recipient, document, user, service in itertools.product(
-            classes, classes, FOUND_DOCUMENTS, (None, "user"), services):
-        envelope = Envelope(sender="", recipients=(), authenticated_user=user, service=service)
-        yield _Case(envelope, sender, recipient, document)
+    for (address, unit), sender, recipient, document, user, service in itertools.product(
+            _sample_senders(policy), classes, classes, FOUND_DOCUMENTS, (None, "user"),
+            services):
+        envelope = Envelope(sender=address, recipients=(), authenticated_user=user,
+                            service=service)
+        yield _Case(envelope, sender, recipient, document, unit)
 
 
 def find_shadowed_rules(policy: Policy) -> tuple[ShadowedRule, ...]:
@@ -70,7 +103,7 @@ def find_shadowed_rules(policy: Policy) -> tuple[ShadowedRule, ...]:
         winner: int | None = None
         for index, rule in enumerate(rules):
             if rule_mismatch(rule, case.envelope, case.sender, case.recipient,
-                             case.document) is not None:
+                             case.document, case.sender_unit) is not None:
                 continue
             if winner is None:
                 winner = index

@@ -13,6 +13,7 @@ from govmilter.domains.classify import (
     DomainClassification,
     ListsClassifier,
 )
+from govmilter.mail.addresses import Address, parse_address
 from govmilter.policy.model import Action, Mode, Policy, Rule
 from govmilter.policy.verdict import Envelope, MessageFacts, RecipientVerdict, Verdict
 
@@ -48,7 +49,9 @@ def _document_matches(wanted: DocumentClass, found: DocumentClass) -> bool:
 class ConditionCheck:
     """One condition of a rule checked against a message: which, whether it holds, and why."""
 
-    condition: str  #: "sender", "recipient", "authenticated", "service" or "document"
+    #: "sender", "sender_unit", "sender_address", "sender_domain", "recipient",
+    #: "authenticated", "service" or "document"
+    condition: str
     matched: bool
     reason: str  #: what was found and what the rule wants, e.g. "sender class is official, ..."
 
@@ -59,16 +62,34 @@ def rule_conditions(
     sender: DomainClassification,
     recipient: DomainClassification,
     document: DocumentClass | None,
+    sender_unit: str | None = None,
 ) -> Iterator[ConditionCheck]:
     """Check each condition ``rule`` sets, in order; conditions it leaves open are not listed.
 
     Lazy, so that :func:`rule_mismatch` stops at the first failing condition. ``document`` None
     means the content is not known yet (RCPT time): the document condition is then skipped.
+    ``sender_unit`` is the unit of ``envelope.sender`` (``policy.units.unit_of``), None for none.
     """
     if rule.senders is not None:
         yield ConditionCheck("sender", sender.domain_class in rule.senders,
                              f"sender class is {sender.domain_class}, "
                              f"rule wants {_names(rule.senders)}")
+    if rule.sender_units is not None:
+        yield ConditionCheck("sender_unit", sender_unit in rule.sender_units,
+                             f"sender unit is {sender_unit or 'none'}, "
+                             f"rule wants {_names(rule.sender_units)}")
+    if rule.sender_addresses is not None:
+        listed = rule.sender_addresses.entry_for(_address(envelope.sender)) is not None
+        yield ConditionCheck("sender_address", listed,
+                             f"sender address is {'' if listed else 'not '}one of the rule's "
+                             f"{len(rule.sender_addresses)} sender_address entries")
+    if rule.sender_domains is not None:
+        entry = rule.sender_domains.entry_for(_address(envelope.sender))
+        domain = _address(envelope.sender).domain or "none"
+        yield ConditionCheck("sender_domain", entry is not None,
+                             f"sender domain {domain} is under {entry}" if entry else
+                             f"sender domain {domain} is under none of the rule's "
+                             f"{len(rule.sender_domains)} sender_domain entries")
     if rule.recipients is not None:
         yield ConditionCheck("recipient", recipient.domain_class in rule.recipients,
                              f"recipient class is {recipient.domain_class}, "
@@ -94,13 +115,14 @@ def rule_mismatch(
     sender: DomainClassification,
     recipient: DomainClassification,
     document: DocumentClass | None,
+    sender_unit: str | None = None,
 ) -> str | None:
     """Say why ``rule`` does not match, or return None when it does.
 
     ``document`` None means the content is not known yet (RCPT time): the document condition is
-    then not checked here.
+    then not checked here. ``sender_unit`` as for :func:`rule_conditions`.
     """
-    for check in rule_conditions(rule, envelope, sender, recipient, document):
+    for check in rule_conditions(rule, envelope, sender, recipient, document, sender_unit):
         if not check.matched:
             return check.reason
     return None
@@ -111,16 +133,23 @@ def _names(values: frozenset[object]) -> str:
     return "|".join(sorted(str(v) for v in values))
 
 
+@functools.lru_cache(maxsize=256)  # every rule with a sender list looks at the same sender
+def _address(text: str) -> Address:
+    return parse_address(text)
+
+
 def _verdict_for(address: str, recipient: DomainClassification, rule: Rule | None,
                  policy: Policy) -> RecipientVerdict:
     mode = effective_mode(rule, policy)
+    unit = policy.units.unit_of(address)
     if rule is None:
-        return RecipientVerdict(address, recipient, IMPLICIT_RULE_ID, Action.ACCEPT, mode, True)
+        return RecipientVerdict(address, recipient, IMPLICIT_RULE_ID, Action.ACCEPT, mode, True,
+                                unit=unit)
     return RecipientVerdict(
         address=address, classification=recipient, rule_id=rule.id, action=rule.action,
         mode=mode, compliant=rule.compliant, reply=rule.reply,
         tag=rule.tag if rule.action is Action.TAG else None, scope=rule.scope,
-        copy_to=rule.copy_to, hold_reason=rule.hold_reason,
+        copy_to=rule.copy_to, hold_reason=rule.hold_reason, unit=unit,
     )
 
 
@@ -131,11 +160,12 @@ def decide_recipient(
     document: DocumentClass,
     policy: Policy,
     classify: Classifier,
+    sender_unit: str | None = None,
 ) -> RecipientVerdict:
     """Walk the rules in order for one recipient; the first match wins."""
     recipient = classify(address)
     for rule in policy.rules:
-        if rule_mismatch(rule, envelope, sender, recipient, document) is None:
+        if rule_mismatch(rule, envelope, sender, recipient, document, sender_unit) is None:
             return _verdict_for(address, recipient, rule, policy)
     return _verdict_for(address, recipient, None, policy)
 
@@ -171,9 +201,10 @@ def decide_at_rcpt(
     """
     classify = classify or list_classifier(policy)
     sender = classify(envelope.sender)
+    sender_unit = policy.units.unit_of(envelope.sender)
     recipient = classify(address)
     for rule in policy.rules:
-        if rule_mismatch(rule, envelope, sender, recipient, None) is None:
+        if rule_mismatch(rule, envelope, sender, recipient, None, sender_unit) is None:
             return _verdict_for(address, recipient, rule, policy) if rule.content_free else None
     return _verdict_for(address, recipient, None, policy)
 
@@ -213,17 +244,19 @@ def decide(
     """
     classify = classify or list_classifier(policy)
     sender = classify(envelope.sender)
+    sender_unit = policy.units.unit_of(envelope.sender)
     document = facts.document.document_class
     given = {r.address: r for r in refused}
     # a refusal whose address the envelope lacks is still part of what happened to the message
     verdicts = tuple(r for r in refused if r.address not in envelope.recipients) + tuple(
         given.get(address) or decide_recipient(address, envelope, sender, document, policy,
-                                               classify)
+                                               classify, sender_unit)
         for address in envelope.recipients
     )
     return Verdict(
         sender=envelope.sender, sender_class=sender, document=facts.document,
         recipients=verdicts, policy_mode=policy.mode, notes=facts.notes,
+        sender_unit=sender_unit,
     )
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from govmilter.domains.classify import DomainClass, DomainException
 from govmilter.policy import Action, DocumentClass, Mode, Policy, RejectScope, Rule, effective_mode
+from govmilter.policy.units import Unit
 
 #: Sender and recipient classes as a reader of the report understands them.
 CLASS_VI = {
@@ -67,6 +68,7 @@ class PolicyText:
     general: tuple[str, ...]
     rules: tuple[RuleText, ...]
     exceptions: tuple[str, ...]
+    units: tuple[str, ...] = ()  #: one sentence per unit: its names, id and members
 
 
 def vn_date(day: _dt.date) -> str:
@@ -85,9 +87,35 @@ def _classes(classes: frozenset[DomainClass] | None, anyone: str) -> str:
     return " hoặc ".join(CLASS_VI[c] for c in sorted(classes, key=list(DomainClass).index))
 
 
+#: Entries of a sender list a sentence names before it counts the rest.
+LISTED_ENTRIES = 5
+
+
+def _listed(entries: Iterable[str], more: str) -> str:
+    names = list(entries)
+    shown = ", ".join(names[:LISTED_ENTRIES])
+    rest = len(names) - LISTED_ENTRIES
+    return f"{shown} và {rest} {more} khác" if rest > 0 else shown
+
+
+def _sender_lists(rule: Rule) -> list[str]:
+    """The rule's sender lists as phrases: "thuộc đơn vị (unit) van-phong"..."""
+    phrases = []
+    if rule.sender_units is not None:
+        phrases.append("thuộc đơn vị (unit) " + _listed(sorted(rule.sender_units), "đơn vị"))
+    if rule.sender_addresses is not None:
+        phrases.append("có địa chỉ (address) " + _listed(rule.sender_addresses.entries,
+                                                         "địa chỉ"))
+    if rule.sender_domains is not None:
+        phrases.append("thuộc tên miền (domain) " + _listed(rule.sender_domains.entries,
+                                                            "tên miền"))
+    return phrases
+
+
 def rule_sentence(rule: Rule) -> str:
     """"Văn bản mật gửi từ hộp thư công vụ tới hộp thư miễn phí (...): từ chối (reject)"."""
-    sender = _classes(rule.senders, "bất kỳ ai")
+    sender = " ".join([_classes(rule.senders, "bất kỳ ai"), " và ".join(_sender_lists(rule))]
+                      ).strip()
     recipient = _classes(rule.recipients, "bất kỳ ai")
     action = ACTION_VI[rule.action]
     if rule.action is Action.REJECT and rule.scope is RejectScope.MESSAGE:
@@ -106,6 +134,16 @@ def _rule_details(rule: Rule, policy: Policy) -> Iterable[str]:
                else "Chỉ khi người gửi chưa đăng nhập (no SMTP AUTH)")
     if rule.services:
         yield "Chỉ trên dịch vụ (service): " + ", ".join(sorted(rule.services))
+    if rule.sender_units is not None:
+        yield "Chỉ khi người gửi thuộc đơn vị (sender unit): " + "; ".join(
+            f"{unit.title} [{unit.id}]" for unit in policy.units.units
+            if unit.id in rule.sender_units)
+    if rule.sender_addresses is not None:
+        yield ("Chỉ khi địa chỉ người gửi là (sender address): "
+               + ", ".join(rule.sender_addresses.entries))
+    if rule.sender_domains is not None:
+        yield ("Chỉ khi người gửi thuộc tên miền, kể cả tên miền con (sender domain, sub-domains "
+               "included; *. sub-domains only): " + ", ".join(rule.sender_domains.entries))
     if rule.action is Action.TAG and rule.tag.subject_prefix:
         yield f"Thêm vào đầu tiêu đề (subject prefix): {rule.tag.subject_prefix}"
     if rule.action is Action.REJECT and rule.reply is not None:
@@ -152,4 +190,14 @@ def describe_policy(policy: Policy, today: _dt.date | None = None) -> PolicyText
         for rule in policy.rules
     )
     exceptions = tuple(exception_sentence(e, today) for e in d.exceptions)
-    return PolicyText(policy.source.path, policy.source.sha256, general, rules, exceptions)
+    units = tuple(unit_sentence(unit) for unit in policy.units.units)
+    return PolicyText(policy.source.path, policy.source.sha256, general, rules, exceptions,
+                      units)
+
+
+def unit_sentence(unit: Unit) -> str:
+    """"Phòng Kế hoạch (Planning) [ke-hoach]: người gửi ke-hoach.stc.gov.vn, ..."."""
+    members = _listed(unit.members, "mục") if unit.members else "chưa có (none)"
+    return (f"{unit.title} [{unit.id}]: người gửi thuộc (senders) {members}; tên miền gồm cả "
+            "tên miền con, *. chỉ tên miền con (domains include their sub-domains; *. "
+            "sub-domains only)")

@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from govmilter.document.settings import DetectionSettings, DocumentClass
+from govmilter.domains.addressmap import AddressMap
 from govmilter.domains.classify import (
     DomainClass,
     DomainException,
@@ -46,6 +47,7 @@ from govmilter.policy.model import (
     Rule,
     Tag,
 )
+from govmilter.policy.units import MAX_UNITS, Unit, Units
 
 
 class PolicyError(GovmilterError):
@@ -307,7 +309,7 @@ def _line(m: _Map, key: str) -> int:
 
 
 _TOP_KEYS = ("version", "mode", "monitor_header", "on_error", "domains", "detection", "limits",
-             "dns", "incidents", "agency", "notices", "rules")
+             "dns", "incidents", "agency", "notices", "units", "rules")
 _DOMAIN_KEYS = ("official", "internal", "freemail", "exceptions", "lookalike")
 _LOOKALIKE_KEYS = ("enabled", "protect", "allow")
 _DNS_KEYS = ("enabled", "nameservers", "timeout", "budget", "cache_size", "negative_ttl",
@@ -320,7 +322,9 @@ _FREEMAIL_KEYS = ("builtin", "extra", "exclude")
 _EXCEPTION_KEYS = ("address", "domain", "treat_as", "expires", "reason")
 _RULE_KEYS = ("id", "description", "when", "action", "mode", "compliant", "reply", "tag",
               "scope", "copy_to", "hold_reason", "notice")
-_WHEN_KEYS = ("sender", "recipient", "document", "authenticated", "service")
+_WHEN_KEYS = ("sender", "sender_unit", "sender_address", "sender_domain", "recipient",
+              "document", "authenticated", "service")
+_UNIT_KEYS = ("id", "name", "name_en", "members")
 _REPLY_KEYS = ("code", "enhanced", "vi", "en")
 _TAG_KEYS = ("header", "subject_prefix")
 _LIMIT_FIELDS = {
@@ -390,7 +394,8 @@ def parse_policy(text: str, filename: str = "<string>", *, today: _dt.date | Non
     incidents = _incidents(check, top.get("incidents"), _line(top, "incidents"))
     agency = _agency(check, top.get("agency"), _line(top, "agency"))
     notices = _notices(check, top.get("notices"), _line(top, "notices"))
-    rules = _rules(check, top.get("rules"), _line(top, "rules"))
+    units = _units(check, top.get("units"), _line(top, "units"))
+    rules = _rules(check, top.get("rules"), _line(top, "rules"), units)
 
     errors = [p for p in check.problems if p.severity == "error"]
     if errors:
@@ -399,7 +404,7 @@ def parse_policy(text: str, filename: str = "<string>", *, today: _dt.date | Non
     return Policy(
         source=PolicySource(filename, sha), mode=mode, domains=domains, rules=tuple(rules),
         limits=limits, detection=detection, on_error=on_error, monitor_header=monitor_header,
-        dns=dns, incidents=incidents, agency=agency, notices=notices,
+        dns=dns, incidents=incidents, agency=agency, notices=notices, units=units,
         warnings=tuple(check.problems),
     )
 
@@ -580,7 +585,7 @@ def _exceptions(check: _Checker, value: Any, line: int) -> list[DomainException]
                 check.error(_line(m, "address"),
                             f"{where}: invalid address {_brief(m['address'])}")
             else:
-                target = f"{addr.local.casefold()}@{addr.domain}"
+                target = addr.mailbox
         else:
             domain = check.domain(m["domain"], _line(m, "domain"), where)
             target = normalize_domain(domain) if domain else None
@@ -768,14 +773,14 @@ def _class_set(check: _Checker, value: Any, line: int, where: str
     return frozenset(c for c in classes if c is not None)
 
 
-def _rules(check: _Checker, value: Any, line: int) -> list[Rule]:
+def _rules(check: _Checker, value: Any, line: int, units: Units) -> list[Rule]:
     rules: list[Rule] = []
     seen: dict[str, int] = {}
     items = check.sequence(value, line, "rules")
     if not items:
         check.error(line, "rules: the policy needs at least one rule")
     for index, (item, item_line) in enumerate(items):
-        rule = _rule(check, item, item_line, f"rules[{index}]")
+        rule = _rule(check, item, item_line, f"rules[{index}]", units)
         if rule is None:
             continue
         if rule.id in seen:
@@ -787,7 +792,7 @@ def _rules(check: _Checker, value: Any, line: int) -> list[Rule]:
     return rules
 
 
-def _rule(check: _Checker, value: Any, line: int, where: str) -> Rule | None:
+def _rule(check: _Checker, value: Any, line: int, where: str, units: Units) -> Rule | None:
     m = check.mapping(value, line, where, _RULE_KEYS, empty_ok=False)
     if m is None:
         return None
@@ -809,6 +814,9 @@ def _rule(check: _Checker, value: Any, line: int, where: str) -> Rule | None:
                             f"{where}.when.recipient")
     document = check.enum(when.get("document", "any"), _line(when, "document"),
                           f"{where}.when.document", DocumentClass)
+    sender_units = _unit_ids(check, when, f"{where}.when", units)
+    sender_addresses = _sender_list(check, when, "sender_address", f"{where}.when")
+    sender_domains = _sender_list(check, when, "sender_domain", f"{where}.when")
     authenticated = None
     if "authenticated" in when:
         authenticated = check.boolean(when["authenticated"], _line(when, "authenticated"),
@@ -850,14 +858,139 @@ def _rule(check: _Checker, value: Any, line: int, where: str) -> Rule | None:
     if "description" in m:
         description = check.text(m["description"], _line(m, "description"),
                                  f"{where}.description", single_line=False) or ""
+    if action is Action.ACCEPT and authenticated is not True and (
+            sender_units is not None or sender_addresses is not None):
+        check.warn(_line(m, "when"), f"{where}: an allow-list by sender_unit or "
+                   "sender_address trusts the MAIL FROM address, which any client can write: "
+                   "add 'authenticated: true' (with Postfix's reject_sender_login_mismatch) so "
+                   "only the mailbox's owner passes")
     if any(p.severity == "error" for p in check.problems[before:]):
         return None
     return Rule(
         id=rule_id, line=m.line, description=description.strip(), senders=senders,
         recipients=recipients, document=document, authenticated=authenticated,
-        services=services, action=action, mode=mode, compliant=compliant, reply=reply, tag=tag,
-        scope=scope, copy_to=copy_to, hold_reason=hold_reason, notice=notice,
+        services=services, sender_units=sender_units, sender_addresses=sender_addresses,
+        sender_domains=sender_domains, action=action, mode=mode, compliant=compliant,
+        reply=reply, tag=tag, scope=scope, copy_to=copy_to, hold_reason=hold_reason, notice=notice,
     )
+
+
+def _member(check: _Checker, item: Any, line: int, where: str, *, addresses: bool,
+            domains: bool) -> str | None:
+    """One entry of a sender list, normalised: a mailbox (``local@domain``, local part
+    case-folded) or a domain (``*.domain`` for sub-domains only), whichever ``where`` takes."""
+    if isinstance(item, str) and "@" in item:
+        if not addresses:
+            check.error(line, f"{where}: {_brief(item)} is an address: list it under "
+                        "sender_address")
+            return None
+        mailbox = parse_address(item).mailbox
+        if mailbox is None or _CONTROL_RE.search(item) or "*" in item:
+            check.error(line, f"{where}: invalid address {_brief(item)}")
+            return None
+        return mailbox
+    if not domains:
+        check.error(line, f"{where}: {_brief(item)} is not an address (local@domain); list "
+                    "domains under sender_domain")
+        return None
+    domain = check.domain(item, line, where)
+    if domain is None:
+        return None
+    prefix = "*." if domain.startswith("*.") else ""
+    return prefix + normalize_domain(domain.removeprefix("*."))
+
+
+def _sender_list(check: _Checker, when: _Map, key: str, where: str) -> AddressMap[bool] | None:
+    """``sender_address`` or ``sender_domain``: the mailboxes or domains the sender must be."""
+    if key not in when:
+        return None
+    where = f"{where}.{key}"
+    items = check.sequence(when[key], _line(when, key), where)
+    if not items:
+        check.error(_line(when, key), f"{where} lists nothing: no sender could match; leave the "
+                    "key out to match any sender")
+    entries = [_member(check, item, item_line, where, addresses=key == "sender_address",
+                       domains=key == "sender_domain") for item, item_line in items]
+    return AddressMap((entry, True) for entry in entries if entry is not None)
+
+
+def _unit_ids(check: _Checker, when: _Map, where: str, units: Units) -> frozenset[str] | None:
+    """``sender_unit``: ids of declared units."""
+    if "sender_unit" not in when:
+        return None
+    where = f"{where}.sender_unit"
+    items = check.sequence(when["sender_unit"], _line(when, "sender_unit"), where)
+    if not items:
+        check.error(_line(when, "sender_unit"), f"{where} lists nothing: no sender could match; "
+                    "leave the key out to match any sender")
+    found = set()
+    for item, item_line in items:
+        if units.get(item) if isinstance(item, str) else None:
+            found.add(item)
+            continue
+        hint = difflib.get_close_matches(item, units.ids, n=1) if isinstance(item, str) else []
+        known = (f"declared: {', '.join(units.ids)}" if units else
+                 "the policy declares no units: add a units: section")
+        check.error(item_line, f"{where}: unknown unit {_brief(item)} ({known})"
+                    + (f"; did you mean {hint[0]!r}?" if hint else ""))
+    return frozenset(found)
+
+
+def _units(check: _Checker, value: Any, line: int) -> Units:
+    """``units:``: the agency's units, each an id, names and members; no member in two units."""
+    items = check.sequence(value, line, "units")
+    if len(items) > MAX_UNITS:
+        check.error(line, f"units: {len(items)} units, more than {MAX_UNITS} (each unit is a "
+                    "metric label value: group small units into larger ones)")
+    units: list[Unit] = []
+    ids: dict[str, int] = {}
+    owners: dict[str, tuple[str, int]] = {}  # a member (bare domain or mailbox): unit, line
+    for index, (item, item_line) in enumerate(items):
+        where = f"units[{index}]"
+        m = check.mapping(item, item_line, where, _UNIT_KEYS, empty_ok=False)
+        if m is None:
+            continue
+        unit_id = m.get("id")
+        if not isinstance(unit_id, str) or not _RULE_ID_RE.match(unit_id):
+            check.error(_line(m, "id"), f"{where}: unit id {_brief(unit_id)} must be lower-case "
+                        "letters, digits, '-', '_' or '.', at most 63 characters (it becomes "
+                        "the metric label unit)" if "id" in m else f"{where} needs an 'id'")
+            continue
+        where = f"unit {unit_id!r}"
+        if unit_id in ids:
+            check.error(_line(m, "id"), f"duplicate unit id {unit_id!r} (first used on line "
+                        f"{ids[unit_id]})")
+            continue
+        ids[unit_id] = _line(m, "id")
+        name = None
+        if "name" not in m:
+            check.error(m.line, f"{where} needs a 'name' (in Vietnamese, as the unit writes it)")
+        else:
+            name = check.text(m["name"], _line(m, "name"), f"{where}.name")
+        name_en = None
+        if m.get("name_en") is not None:
+            name_en = check.text(m["name_en"], _line(m, "name_en"), f"{where}.name_en")
+        members: list[str] = []
+        member_items = check.sequence(m.get("members"), _line(m, "members"), f"{where}.members")
+        if not member_items:
+            check.warn(_line(m, "members"), f"{where} has no members: no sender belongs to it")
+        for item, item_line in member_items:
+            member = _member(check, item, item_line, f"{where}.members", addresses=True,
+                             domains=True)
+            if member is None:
+                continue
+            bare = member.removeprefix("*.")
+            owner = owners.setdefault(bare, (unit_id, item_line))
+            if owner[0] != unit_id:
+                check.error(item_line, f"{where}.members: {member} is already a member of unit "
+                            f"{owner[0]!r} (line {owner[1]}): an address or domain belongs to "
+                            "one unit (list a sub-domain or an address to carve it out)")
+                continue
+            members.append(member)
+        if name:
+            units.append(Unit(unit_id, name.strip(), (name_en or "").strip() or None,
+                              tuple(dict.fromkeys(members)), m.line))
+    return Units(tuple(units))
 
 
 _DEFAULT_REPLY = Reply(

@@ -6,9 +6,11 @@ import enum
 from dataclasses import dataclass, field
 
 from govmilter.document.settings import DetectionSettings, DocumentClass
+from govmilter.domains.addressmap import AddressMap
 from govmilter.domains.classify import DomainClass, DomainLists
 from govmilter.domains.settings import DnsSettings
 from govmilter.mail.limits import Limits
+from govmilter.policy.units import Units
 
 
 class Mode(enum.StrEnum):
@@ -126,6 +128,12 @@ class Rule:
     document: DocumentClass = DocumentClass.ANY
     authenticated: bool | None = None
     services: frozenset[str] | None = None
+    #: the sender's unit must be one of these declared unit ids
+    sender_units: frozenset[str] | None = None
+    #: the envelope sender must be one of these mailboxes
+    sender_addresses: AddressMap[bool] | None = None
+    #: the envelope sender's domain must be covered by one of these (``*.`` as in domains:)
+    sender_domains: AddressMap[bool] | None = None
     action: Action = Action.ACCEPT
     mode: Mode | None = None
     compliant: bool = True
@@ -207,6 +215,7 @@ class Policy:
     incidents: IncidentSettings = field(default_factory=IncidentSettings)
     agency: AgencySettings = field(default_factory=AgencySettings)
     notices: NoticeSettings = field(default_factory=NoticeSettings)
+    units: Units = field(default_factory=Units)
     warnings: tuple[PolicyProblem, ...] = ()
 
     def rule(self, rule_id: str) -> Rule:

@@ -62,6 +62,8 @@ class RecipientVerdict:
     hold_reason: str | None = None
     #: refused at RCPT, before the content arrived: out of the envelope by end of message
     refused_at_rcpt: bool = False
+    #: the unit of the recipient's address (``policy.units``), None when none covers it
+    unit: str | None = None
 
     @property
     def applied(self) -> bool:
@@ -83,6 +85,8 @@ class Verdict:
     recipients: tuple[RecipientVerdict, ...]
     policy_mode: Mode
     notes: tuple[str, ...] = field(default=())
+    #: the unit of the envelope sender (``policy.units``), None when none covers it
+    sender_unit: str | None = None
 
     def enforced(self) -> tuple[RecipientVerdict, ...]:
         """The recipient verdicts whose action is carried out (not monitor-only)."""
@@ -119,6 +123,16 @@ def _message_action(verdicts: tuple[RecipientVerdict, ...], total: int | None = 
         return Action.REJECT
     remaining = [v.action for v in verdicts if v.action is not Action.REJECT]
     return max(remaining, key=lambda a: a.severity, default=Action.ACCEPT)
+
+
+def flow_unit(verdict: Verdict, recipient: RecipientVerdict) -> str:
+    """The unit a recipient's flow counts for: the agency's side of it, the sender's unit, or
+    for mail coming in (a sender in no unit) the recipient's; ``""`` when neither has one.
+
+    A document sent to webmail counts for the unit that sent it, one received from webmail for
+    the unit that received it.
+    """
+    return verdict.sender_unit or recipient.unit or ""
 
 
 def message_mode(verdict: Verdict) -> str:

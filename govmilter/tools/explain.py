@@ -92,7 +92,8 @@ def explain(envelope: Envelope, facts: MessageFacts, policy: Policy,
         decided = False
         for rule in policy.rules:
             checks = tuple(rule_conditions(rule, envelope, verdict.sender_class,
-                                           recipient.classification, document))
+                                           recipient.classification, document,
+                                           verdict.sender_unit))
             if decided:
                 status = RuleStatus.NOT_REACHED
             elif all(c.matched for c in checks):

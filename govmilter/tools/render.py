@@ -46,6 +46,7 @@ def recipient_to_json(r: RecipientVerdict) -> dict[str, Any]:
         "reply": _reply_json(r.reply) if r.action.value == "reject" else None,
         "copy_to": r.copy_to,
         "refused_at_rcpt": r.refused_at_rcpt,
+        "unit": r.unit,
     }
 
 
@@ -56,7 +57,8 @@ def verdict_to_json(verdict: Verdict, policy: Policy) -> dict[str, Any]:
         "schema": JSON_SCHEMA_VERSION,
         "policy": {"path": policy.source.path, "sha256": policy.source.sha256},
         "mode": verdict.policy_mode.value,
-        "sender": {"address": verdict.sender, **_class_json(verdict.sender_class)},
+        "sender": {"address": verdict.sender, **_class_json(verdict.sender_class),
+                   "unit": verdict.sender_unit},
         "official_document": doc.official,
         "document_class": doc.document_class.value,
         "score": doc.score,
@@ -81,9 +83,11 @@ def class_text(c: DomainClassification) -> str:
 
 def verdict_heading(verdict: Verdict, policy: Policy) -> list[str]:
     """The first lines of a text report: which policy, which sender and its class."""
+    unit = policy.units.get(verdict.sender_unit) if verdict.sender_unit else None
     return [
         f"policy:   {policy.source.path} (sha256 {policy.source.sha256[:12]}, mode {policy.mode})",
-        f"sender:   {verdict.sender or '<>'} {class_text(verdict.sender_class)}",
+        f"sender:   {verdict.sender or '<>'} {class_text(verdict.sender_class)}"
+        + (f" unit {unit.id}: {unit.title}" if unit else ""),
     ]
 
 
