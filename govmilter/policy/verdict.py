@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from govmilter.document.evidence import NO_DOCUMENT, OfficialDocumentEvidence
 from govmilter.domains.classify import DomainClass, DomainClassification
 from govmilter.policy.model import Action, Mode, RejectScope, Reply, Tag
+from govmilter.policy.units import NO_UNIT
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,7 +133,7 @@ def flow_unit(verdict: Verdict, recipient: RecipientVerdict) -> str:
     A document sent to webmail counts for the unit that sent it, one received from webmail for
     the unit that received it.
     """
-    return verdict.sender_unit or recipient.unit or ""
+    return verdict.sender_unit or recipient.unit or NO_UNIT
 
 
 def message_mode(verdict: Verdict) -> str:

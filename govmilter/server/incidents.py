@@ -139,11 +139,12 @@ class IncidentWriter:
             messages, self._messages = self._messages, collections.Counter()
         if not recipients and not messages:
             return None
+        # the unit ends each key and each count record (after the count: it has a default)
         return CountBatch(
             uuid.uuid4().hex,
-            tuple(DailyRecipientCount(day, self.gateway, *key, count)
+            tuple(DailyRecipientCount(day, self.gateway, *key[:-1], count, key[-1])
                   for (day, key), count in recipients.items()),
-            tuple(DailyMessageCount(day, self.gateway, *key, count)
+            tuple(DailyMessageCount(day, self.gateway, *key[:-1], count, key[-1])
                   for (day, key), count in messages.items()))
 
     def _connected(self, force: bool) -> IncidentStore | None:

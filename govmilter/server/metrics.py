@@ -1,8 +1,9 @@
 """Prometheus metrics of the daemon: the registry, the counters, the HTTP endpoint.
 
 The metric names below are a contract: recording rules, dashboards and the compliance report are
-written against them. Every label has a bounded set of values (rule ids come from the policy and
-are validated as such); no address, domain or subject is ever a label. Every known label
+written against them. Every label has a bounded set of values (rule ids and unit ids come from
+the policy and are validated as such, units at most ``MAX_UNITS``); no address, domain or subject
+is ever a label. Every known label
 combination is created at zero so a series never appears out of nowhere.
 
 Only the daemon imports this module; the pure core (policy, domains, document, scan, verdict)
@@ -20,7 +21,8 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, star
 
 from govmilter import __version__
 from govmilter.policy import IMPLICIT_RULE_ID, Action, DocumentClass, FailureAction, Mode, Policy
-from govmilter.policy.verdict import FLOWS, Verdict, flow_label, message_mode
+from govmilter.policy.units import NO_UNIT
+from govmilter.policy.verdict import FLOWS, Verdict, flow_label, flow_unit, message_mode
 from govmilter.server.speedups import LabelledChildren
 from govmilter.server.workers import REPLACEMENT_CAUSES, ResidentMemory, ScanPool
 
@@ -68,12 +70,14 @@ class Metrics:
         self.registry = registry if registry is not None else CollectorRegistry()
         reg = self.registry
         self.messages = Counter(
-            "govmilter_messages_total", "Messages decided, by document class and compliance "
-            "(non_compliant if any recipient is).", ["document", "compliance"], registry=reg)
+            "govmilter_messages_total", "Messages decided, by document class, compliance "
+            "(non_compliant if any recipient is) and the sender's unit (empty: none).",
+            ["document", "compliance", "unit"], registry=reg)
         self.recipients = Counter(
             "govmilter_recipients_total", "Recipients decided, by flow (sender class to "
-            "recipient class), document class and compliance.",
-            ["flow", "document", "compliance"], registry=reg)
+            "recipient class), document class, compliance and unit (the sender's; for mail "
+            "coming in, the recipient's; empty: none).",
+            ["flow", "document", "compliance", "unit"], registry=reg)
         self.recipient_actions = Counter(
             "govmilter_recipient_actions_total", "Actions decided per recipient; mode=monitor "
             "means decided but not carried out.", ["action", "mode"], registry=reg)
@@ -165,11 +169,7 @@ class Metrics:
             self.incidents.labels(mode)
         for outcome in ("sent", "failed", "limited", "dropped"):
             self.notices.labels(outcome)
-        for document in DOCUMENT_LABELS:
-            for compliance in COMPLIANCE_LABELS:
-                self.messages.labels(document, compliance)
-                for flow in FLOWS:
-                    self.recipients.labels(flow, document, compliance)
+        self._init_units((NO_UNIT,))
         for action in ACTION_LABELS:
             for mode in MODE_LABELS:
                 self.recipient_actions.labels(action, mode)
@@ -185,6 +185,14 @@ class Metrics:
         self.build_info.labels(__version__).set(1)
         self._init_rules((IMPLICIT_RULE_ID,))
 
+    def _init_units(self, unit_ids: Iterable[str]) -> None:
+        for unit in unit_ids:
+            for document in DOCUMENT_LABELS:
+                for compliance in COMPLIANCE_LABELS:
+                    self.messages.labels(document, compliance, unit)
+                    for flow in FLOWS:
+                        self.recipients.labels(flow, document, compliance, unit)
+
     def _init_rules(self, rule_ids: Iterable[str]) -> None:
         for rule_id in rule_ids:
             for compliance in COMPLIANCE_LABELS:
@@ -193,12 +201,13 @@ class Metrics:
     def observe_verdict(self, verdict: Verdict, seconds: float, scanned_bytes: int) -> None:
         """Count one decided message: per message, per recipient, per rule, and its cost."""
         document = verdict.document.document_class.value
-        self._message_count(document, _compliance(verdict.compliant)).inc()
+        self._message_count(document, _compliance(verdict.compliant),
+                            verdict.sender_unit or NO_UNIT).inc()
         sender_class = verdict.sender_class.domain_class
         for r in verdict.recipients:
             compliance = _compliance(r.compliant)
             flow = flow_label(sender_class, r.classification.domain_class)
-            self._recipient_count(flow, document, compliance).inc()
+            self._recipient_count(flow, document, compliance, flow_unit(verdict, r)).inc()
             self._recipient_action_count(r.action.value, r.mode.value).inc()
             self._rule_count(r.rule_id, compliance).inc()
         self._message_action_count(verdict.message_action.value, message_mode(verdict)).inc()
@@ -235,7 +244,8 @@ class Metrics:
         self.failure_actions.labels(action.value).inc()
 
     def policy_loaded(self, policy: Policy, *, initial: bool = False) -> None:
-        """Record a successful (re)load: info gauge, timestamp, zeroed series for its rules."""
+        """Record a successful (re)load: info gauge, timestamp, zeroed series for its rules and
+        units."""
         with self._policy_lock:
             if not initial:
                 self.policy_reloads.inc()
@@ -243,6 +253,7 @@ class Metrics:
             self.policy_info.labels(policy.source.sha256, policy.mode.value).set(1)
             self.policy_last_reload_success.set(time.time())
             self._init_rules(rule.id for rule in policy.rules)
+            self._init_units(policy.units.ids)
 
     def policy_reload_failed(self) -> None:
         """Record a refused reload: the previous policy keeps running."""

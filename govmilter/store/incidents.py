@@ -12,11 +12,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from govmilter.policy.effects import DeleteRecipient, MilterAction, Reject
+from govmilter.policy.units import NO_UNIT
 from govmilter.policy.verdict import (
     AttachmentFacts,
     RecipientVerdict,
     Verdict,
     flow_label,
+    flow_unit,
     message_mode,
 )
 from govmilter.store.records import AttachmentRecord, Incident, RecipientRecord
@@ -106,6 +108,7 @@ def build_incident(verdict: Verdict, incident_id: str, context: MessageContext,
         attachments=tuple(AttachmentRecord(a.name, a.sha256, a.size)
                           for a in context.attachments),
         policy_sha256=context.policy_sha256, hold_reason=context.hold_reason,
+        sender_unit=verdict.sender_unit,
     )
 
 
@@ -114,10 +117,10 @@ def vietnam_day(moment: _dt.datetime) -> _dt.date:
     return moment.astimezone(VN_TZ).date()
 
 
-#: a recipient count's key: flow, document class, compliant, rule, action, mode
-RecipientKey = tuple[str, str, bool, str, str, str]
-#: a message count's key: document class, compliant, action, mode
-MessageKey = tuple[str, bool, str, str]
+#: a recipient count's key: flow, document class, compliant, rule, action, mode, unit
+RecipientKey = tuple[str, str, bool, str, str, str, str]
+#: a message count's key: document class, compliant, action, mode, the sender's unit
+MessageKey = tuple[str, bool, str, str, str]
 
 
 def count_keys(verdict: Verdict) -> tuple[list[RecipientKey], MessageKey]:
@@ -129,6 +132,7 @@ def count_keys(verdict: Verdict) -> tuple[list[RecipientKey], MessageKey]:
     document = verdict.document.document_class.value
     sender = verdict.sender_class.domain_class
     recipients = [(flow_label(sender, r.classification.domain_class), document, r.compliant,
-                   r.rule_id, r.action.value, r.mode.value) for r in verdict.recipients]
+                   r.rule_id, r.action.value, r.mode.value, flow_unit(verdict, r))
+                  for r in verdict.recipients]
     return recipients, (document, verdict.compliant, verdict.message_action.value,
-                        message_mode(verdict))
+                        message_mode(verdict), verdict.sender_unit or NO_UNIT)

@@ -56,10 +56,10 @@ def record_to_json(record: Record) -> dict[str, Any]:
     if isinstance(record, CountBatch):
         return {"kind": "counts", "id": record.id,
                 "recipients": [[c.day.isoformat(), c.gateway, c.flow, c.document_class,
-                                c.compliant, c.rule_id, c.action, c.mode, c.count]
+                                c.compliant, c.rule_id, c.action, c.mode, c.count, c.unit]
                                for c in record.recipients],
                 "messages": [[c.day.isoformat(), c.gateway, c.document_class, c.compliant,
-                              c.action, c.mode, c.count] for c in record.messages]}
+                              c.action, c.mode, c.count, c.unit] for c in record.messages]}
     i = record
     return {
         "kind": "incident", "id": i.id, "created_at": _time(i.created_at), "gateway": i.gateway,
@@ -73,7 +73,7 @@ def record_to_json(record: Record) -> dict[str, Any]:
                        for r in i.recipients],
         "attachments": [[a.name, a.sha256, a.size] for a in i.attachments],
         "status": i.status.value, "policy_sha256": i.policy_sha256,
-        "hold_reason": i.hold_reason,
+        "hold_reason": i.hold_reason, "sender_unit": i.sender_unit,
     }
 
 
@@ -85,6 +85,7 @@ def record_from_json(data: dict[str, Any]) -> Record:
     if data["kind"] == "counts":
         return CountBatch(
             data["id"],
+            # a row journaled before units existed ends at its count: the unit is "" (none)
             tuple(DailyRecipientCount(_dt.date.fromisoformat(d), *rest)
                   for d, *rest in data["recipients"]),
             tuple(DailyMessageCount(_dt.date.fromisoformat(d), *rest)

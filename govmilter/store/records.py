@@ -108,6 +108,7 @@ class Incident:
     policy_sha256: str | None = None
     history: tuple[StatusChange, ...] = ()  #: filled when read back from the store
     hold_reason: str | None = None  #: why a held message was held (the rule's hold_reason)
+    sender_unit: str | None = None  #: the policy's unit of the sender, None for none
 
     @property
     def removed(self) -> tuple[str, ...]:
@@ -151,7 +152,7 @@ class IncidentPage:
 
 @dataclass(frozen=True, slots=True)
 class DailyRecipientCount:
-    """Recipient verdicts of one day (Vietnam time) by flow, document, compliance, rule."""
+    """Recipient verdicts of one day (Vietnam time) by flow, document, compliance, rule, unit."""
 
     day: _dt.date
     gateway: str
@@ -162,11 +163,14 @@ class DailyRecipientCount:
     action: str
     mode: str
     count: int
+    #: the unit the flow counts for (:func:`govmilter.policy.verdict.flow_unit`), "" for none
+    unit: str = ""
 
 
 @dataclass(frozen=True, slots=True)
 class DailyMessageCount:
-    """Messages of one day (Vietnam time) by document class, compliance and message action."""
+    """Messages of one day (Vietnam time) by document class, compliance, message action and
+    the sender's unit."""
 
     day: _dt.date
     gateway: str
@@ -175,6 +179,7 @@ class DailyMessageCount:
     action: str
     mode: str
     count: int
+    unit: str = ""  #: the sender's unit, "" for none
 
 
 @dataclass(frozen=True, slots=True)

@@ -80,6 +80,7 @@ incidents = Table(
     Column("status_changed_at", UtcDateTime(), nullable=False),
     Column("policy_sha256", String(64)),
     Column("hold_reason", Text),
+    Column("sender_unit", String(64)),  # the policy's unit id of the sender (migration 0005)
     Index("ix_incidents_created_at", "created_at"),
     Index("ix_incidents_status", "status", "created_at"),
     Index("ix_incidents_queue_id", "queue_id"),
@@ -132,7 +133,7 @@ incident_events = Table(
 
 #: the key columns of a day's recipient count; ``count`` is added up on conflict
 RECIPIENT_COUNT_KEY = ("day", "gateway", "flow", "document_class", "compliant", "rule_id",
-                       "action", "mode")
+                       "action", "mode", "unit")
 daily_recipient_counts = Table(
     "daily_recipient_counts", metadata,
     Column("day", Date, primary_key=True),
@@ -143,10 +144,11 @@ daily_recipient_counts = Table(
     Column("rule_id", String(128), primary_key=True),
     Column("action", String(16), primary_key=True),
     Column("mode", String(16), primary_key=True),
+    Column("unit", String(64), primary_key=True),  # "" for none (migration 0005)
     Column("count", BigInteger, nullable=False),
 )
 
-MESSAGE_COUNT_KEY = ("day", "gateway", "document_class", "compliant", "action", "mode")
+MESSAGE_COUNT_KEY = ("day", "gateway", "document_class", "compliant", "action", "mode", "unit")
 daily_message_counts = Table(
     "daily_message_counts", metadata,
     Column("day", Date, primary_key=True),
@@ -155,6 +157,7 @@ daily_message_counts = Table(
     Column("compliant", Boolean, primary_key=True),
     Column("action", String(16), primary_key=True),
     Column("mode", String(16), primary_key=True),
+    Column("unit", String(64), primary_key=True),
     Column("count", BigInteger, nullable=False),
 )
 

@@ -449,6 +449,7 @@ def _incident_row(i: Incident) -> dict[str, Any]:
                                                                        ensure_ascii=False),
         "held": i.held, "status": i.status.value, "status_changed_at": i.created_at,
         "policy_sha256": i.policy_sha256, "hold_reason": i.hold_reason,
+        "sender_unit": i.sender_unit,
     }
 
 
@@ -480,7 +481,7 @@ def _incident(row: Any, recipients: list[RecipientRecord], attachments: list[Att
         score=row["score"], evidence=tuple(json.loads(row["evidence"])), held=row["held"],
         recipients=tuple(recipients), attachments=tuple(attachments),
         status=IncidentStatus(row["status"]), policy_sha256=row["policy_sha256"],
-        history=tuple(history), hold_reason=row["hold_reason"],
+        history=tuple(history), hold_reason=row["hold_reason"], sender_unit=row["sender_unit"],
     )
 
 

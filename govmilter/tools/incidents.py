@@ -28,7 +28,7 @@ STATUS_VI = {"open": "đang mở (open)", "released": "đã cho đi (released)",
 CSV_COLUMNS = ("id", "created_at", "gateway", "queue_id", "rule", "action", "mode", "stage",
                "status", "held", "sender", "sender_class", "authenticated", "recipients",
                "removed", "subject", "document_class", "document_kind", "document_number",
-               "issuer", "secrecy", "urgency", "score", "evidence", "attachments")
+               "issuer", "secrecy", "urgency", "score", "evidence", "attachments", "sender_unit")
 
 
 def acting_user() -> str:
@@ -64,7 +64,7 @@ def incident_to_json(i: Incident) -> dict[str, Any]:
         "status": i.status.value,
         "held": i.held,
         "sender": {"address": i.sender, "class": i.sender_class,
-                   "authenticated": i.authenticated},
+                   "authenticated": i.authenticated, "unit": i.sender_unit},
         "recipients": [{"address": r.address, "class": r.domain_class, "rule": r.rule_id,
                         "action": r.action, "compliant": r.compliant, "removed": r.removed}
                        for r in i.recipients],
@@ -139,6 +139,7 @@ def incident_to_text(i: Incident) -> str:
         ("Trạng thái (status)", STATUS_VI.get(i.status.value, i.status.value)),
         ("Người gửi (sender)", f"{i.sender} [{i.sender_class}"
                                f"{', authenticated' if i.authenticated else ''}]"),
+        ("Đơn vị (unit)", i.sender_unit or "-"),
         ("Tiêu đề (subject)", i.subject or "-"),
         ("Văn bản (document)", i.document_class),
         ("Loại (kind)", i.document_kind or "-"),
@@ -176,6 +177,7 @@ def csv_row(i: Incident) -> list[str]:
         i.document_number or "", i.issuer or "", i.secrecy or "", i.urgency or "",
         f"{i.score:g}", "; ".join(i.evidence),
         "; ".join(f"{a.name} ({a.size} bytes, sha256 {a.sha256})" for a in i.attachments),
+        i.sender_unit or "",
     ]
 
 

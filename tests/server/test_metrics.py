@@ -21,8 +21,8 @@ from govmilter.server.workers import ScanFailed, ScanPool
 
 #: Recording rules, dashboards and the compliance report are written against these names.
 CONTRACT = {
-    "govmilter_messages_total": {"document", "compliance"},
-    "govmilter_recipients_total": {"flow", "document", "compliance"},
+    "govmilter_messages_total": {"document", "compliance", "unit"},
+    "govmilter_recipients_total": {"flow", "document", "compliance", "unit"},
     "govmilter_recipient_actions_total": {"action", "mode"},
     "govmilter_message_actions_total": {"action", "mode"},
     "govmilter_rule_matches_total": {"rule", "compliance"},
@@ -94,11 +94,12 @@ def test_a_verdict_is_counted_per_message_recipient_rule_and_action() -> None:
 
     def value(name: str, **labels: str) -> float | None:
         return metrics.registry.get_sample_value(name, labels)
-    assert value("govmilter_messages_total", document="secret", compliance="non_compliant") == 1
+    assert value("govmilter_messages_total", document="secret",
+                 compliance="non_compliant", unit="") == 1
     assert value("govmilter_recipients_total", flow="official_to_freemail", document="secret",
-                 compliance="non_compliant") == 1
+                 compliance="non_compliant", unit="") == 1
     assert value("govmilter_recipients_total", flow="official_to_official", document="secret",
-                 compliance="compliant") == 1
+                 compliance="compliant", unit="") == 1
     assert value("govmilter_recipient_actions_total", action="reject", mode="enforce") == 1
     assert value("govmilter_message_actions_total", action="tag", mode="enforce") == 1
     assert value("govmilter_rule_matches_total", rule="secret-to-freemail",
@@ -220,3 +221,34 @@ def test_scan_worker_health_is_scraped_from_the_endpoint() -> None:
               if "scan" in name or "resident" in name}
     assert labels <= {"deadline", "crash", "memory", "tasks", "milter", "scan_workers"} | {
         label for (name, pairs), _ in after.items() for key, label in pairs if key == "le"}
+
+
+def test_units_are_a_bounded_label_zeroed_at_load_and_counted_per_flow() -> None:
+    units = ("units:\n  - id: ke-toan\n    name: Phòng Kế toán\n    members: [kt.mic.gov.vn]\n"
+             "  - id: van-phong\n    name: Văn phòng\n    members: [vp.mic.gov.vn]\n")
+    policy = parse_policy(units + policy_yaml())
+    metrics = Metrics()
+    metrics.policy_loaded(policy, initial=True)
+    exported = samples(metrics)["govmilter_messages_total"]
+    assert {s["unit"] for s in exported} == {"", "ke-toan", "van-phong"}
+    assert len(exported) == 3 * 5 * 2
+    outgoing = Envelope("a@kt.mic.gov.vn", (FREEMAIL_RCPT, "b@vp.mic.gov.vn"))
+    incoming = Envelope(FREEMAIL_RCPT, ("c@vp.mic.gov.vn", "d@x.vn"))
+    for envelope in (outgoing, incoming):
+        metrics.observe_verdict(decide(envelope, scan_message(SECRET, policy), policy), 0.01, 1)
+
+    def value(name: str, **labels: str) -> float | None:
+        return metrics.registry.get_sample_value(name, labels)
+    assert value("govmilter_messages_total", document="secret", compliance="non_compliant",
+                 unit="ke-toan") == 1
+    assert value("govmilter_messages_total", document="secret", compliance="compliant",
+                 unit="") == 1  # the sender of mail coming in is in no unit
+    # a flow counts for the sender's unit, for mail coming in for the recipient's
+    assert value("govmilter_recipients_total", flow="official_to_freemail", document="secret",
+                 compliance="non_compliant", unit="ke-toan") == 1
+    assert value("govmilter_recipients_total", flow="official_to_official", document="secret",
+                 compliance="compliant", unit="ke-toan") == 1
+    assert value("govmilter_recipients_total", flow="freemail_to_official", document="secret",
+                 compliance="compliant", unit="van-phong") == 1
+    assert value("govmilter_recipients_total", flow="other", document="secret",
+                 compliance="compliant", unit="") == 1

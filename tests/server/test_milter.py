@@ -137,9 +137,10 @@ def test_official_to_official_is_tagged_compliant() -> None:
     assert h.ctx.headers_added == [
         (HEADER_NAME, "compliant; rule=official-to-official; document=none")]
     assert h.ctx._delrcpt == [] and h.ctx.quarantined is None
-    assert h.sample("govmilter_messages_total", document="none", compliance="compliant") == 1
+    assert h.sample("govmilter_messages_total", document="none",
+                    compliance="compliant", unit="") == 1
     assert h.sample("govmilter_recipients_total", flow="official_to_official", document="none",
-                    compliance="compliant") == 1
+                    compliance="compliant", unit="") == 1
     assert h.sample("govmilter_recipient_actions_total", action="tag", mode="enforce") == 1
 
 
@@ -164,7 +165,7 @@ def test_secret_document_to_official_and_freemail_removes_only_the_freemail_reci
     assert h.ctx.headers_added == [
         (HEADER_NAME, "compliant; rule=official-to-official; document=secret")]
     assert h.sample("govmilter_messages_total", document="secret",
-                    compliance="non_compliant") == 1
+                    compliance="non_compliant", unit="") == 1
     assert h.sample("govmilter_message_actions_total", action="tag", mode="enforce") == 1
     assert h.sample("govmilter_recipient_actions_total", action="reject", mode="enforce") == 1
 
@@ -203,7 +204,8 @@ def test_recipients_refused_at_rcpt_are_counted_when_no_message_follows() -> Non
     h.ctx._abort()
     assert h.sample("govmilter_rule_matches_total", rule="submission-to-external",
                     compliance="non_compliant") == 1
-    assert h.sample("govmilter_messages_total", document="none", compliance="non_compliant") == 1
+    assert h.sample("govmilter_messages_total", document="none",
+                    compliance="non_compliant", unit="") == 1
 
 
 def feed_past_refusals(h: Harness, message: bytes, sender: str,
@@ -240,7 +242,7 @@ def test_one_verdict_for_a_message_with_a_recipient_refused_at_rcpt(
     assert h.sample("govmilter_rule_matches_total", rule="submission-to-external",
                     compliance="non_compliant") == 1
     assert h.sample("govmilter_messages_total", document="secret",
-                    compliance="non_compliant") == 1
+                    compliance="non_compliant", unit="") == 1
 
 
 class RecordingSource:
@@ -362,8 +364,9 @@ def test_several_messages_on_one_connection_are_decided_separately() -> None:
     assert h.feed(PLAIN, OFFICIAL_SENDER, OFFICIAL_RCPT) == Milter.CONTINUE
     assert h.ctx.headers_added[0][1].startswith("compliant;")
     assert h.sample("govmilter_messages_total", document="secret",
-                    compliance="non_compliant") == 1
-    assert h.sample("govmilter_messages_total", document="none", compliance="compliant") == 1
+                    compliance="non_compliant", unit="") == 1
+    assert h.sample("govmilter_messages_total", document="none",
+                    compliance="compliant", unit="") == 1
 
 
 class _BrokenClassifier(ListsClassifier):

@@ -90,7 +90,19 @@ def test_counts_are_keyed_like_the_metrics_and_by_vietnam_day() -> None:
     verdict, _ = verdict_of(SECRET, [OFFICIAL_RCPT, FREEMAIL_RCPT])
     recipients, message = count_keys(verdict)
     assert recipients == [
-        ("official_to_official", "secret", True, "official-to-official", "tag", "enforce"),
-        ("official_to_freemail", "secret", False, "secret-to-freemail", "reject", "enforce")]
-    assert message == ("secret", False, "tag", "enforce")
+        ("official_to_official", "secret", True, "official-to-official", "tag", "enforce", ""),
+        ("official_to_freemail", "secret", False, "secret-to-freemail", "reject", "enforce",
+         "")]
+    assert message == ("secret", False, "tag", "enforce", "")
     assert vietnam_day(NOW) == _dt.date(2026, 12, 6)
+
+
+def test_the_incident_and_the_counts_carry_the_senders_unit() -> None:
+    policy = parse_policy("units:\n  - id: ke-toan\n    name: Phòng Kế toán\n"
+                          f"    members: [{OFFICIAL_SENDER}]\n" + policy_yaml())
+    verdict = decide(Envelope(OFFICIAL_SENDER, (FREEMAIL_RCPT,)), scan_message(SECRET, policy),
+                     policy)
+    incident = build_incident(verdict, "20261205-ABCDEFGHJKMN", context(verdict, ""), NOW)
+    assert incident.sender_unit == "ke-toan"
+    recipients, message = count_keys(verdict)
+    assert [key[-1] for key in recipients] == ["ke-toan"] and message[-1] == "ke-toan"

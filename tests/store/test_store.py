@@ -184,6 +184,69 @@ def test_daily_counts_add_up_and_a_replayed_batch_counts_once(store_database: st
         assert store.recipient_counts(day + DAY, day + DAY) == []
 
 
+def test_daily_counts_keep_each_unit_apart(store_database: str) -> None:
+    day = _dt.date(2026, 12, 1)
+
+    def flow(unit: str, count: int) -> DailyRecipientCount:
+        return DailyRecipientCount(day, "mx1", "official_to_freemail", "official", False,
+                                   "document-to-freemail", "tag", "enforce", count, unit)
+    with open_store(store_database) as store:
+        store.add_counts("b1", [flow("ke-toan", 2), flow("", 1)],
+                         [DailyMessageCount(day, "mx1", "official", False, "tag", "enforce", 2,
+                                            "ke-toan")])
+        store.add_counts("b2", [flow("ke-toan", 3)], [])
+        counted = {c.unit: c.count for c in store.recipient_counts(day, day)}
+        assert counted == {"ke-toan": 5, "": 1}
+        assert [(m.unit, m.count) for m in store.message_counts(day, day)] == [("ke-toan", 2)]
+        incident = make_incident(sender_unit="ke-toan")
+        store.add_incidents([incident, make_incident()])
+        assert store.get_incident(incident.id).sender_unit == "ke-toan"  # type: ignore[union-attr]
+
+
+def test_migrating_to_units_keeps_the_counts_and_incidents_of_before(
+        store_database: str) -> None:
+    from alembic import command
+    from sqlalchemy import text
+
+    from govmilter.store.database import _alembic_config
+
+    engine = make_engine(database_url(store_database))
+    day = _dt.date(2026, 12, 1)
+    try:
+        with engine.begin() as connection:
+            command.upgrade(_alembic_config(connection), "0004")
+        with engine.begin() as connection:
+            connection.execute(text(
+                "INSERT INTO daily_recipient_counts VALUES (:day, 'mx1', 'official_to_freemail', "
+                "'official', :no, 'document-to-freemail', 'tag', 'enforce', 7)"),
+                {"day": day, "no": False})
+            connection.execute(text(
+                "INSERT INTO daily_message_counts VALUES (:day, 'mx1', 'official', :no, 'tag', "
+                "'enforce', 4)"), {"day": day, "no": False})
+        assert migrate(engine) == ("0004", head_revision())
+    finally:
+        engine.dispose()
+    with open_store(store_database) as store:
+        assert [(c.unit, c.count) for c in store.recipient_counts(day, day)] == [("", 7)]
+        assert [(c.unit, c.count) for c in store.message_counts(day, day)] == [("", 4)]
+        # the rebuilt tables still add a replayed row to its day's count
+        store.add_counts("after", [DailyRecipientCount(
+            day, "mx1", "official_to_freemail", "official", False, "document-to-freemail",
+            "tag", "enforce", 1)], [])
+        assert [(c.unit, c.count) for c in store.recipient_counts(day, day)] == [("", 8)]
+        store.add_counts("unit", [], [DailyMessageCount(day, "mx1", "official", False, "tag",
+                                                        "enforce", 1, "ke-toan")])
+        store.add_incidents([make_incident(sender_unit="ke-toan")])
+    engine = make_engine(database_url(store_database))
+    try:
+        with engine.begin() as connection:  # back down: the units of a day add up again
+            command.downgrade(_alembic_config(connection), "0004")
+            assert connection.execute(text("SELECT count FROM daily_message_counts")
+                                      ).scalars().all() == [5]
+    finally:
+        engine.dispose()
+
+
 def test_purge_deletes_only_what_is_older_than_the_retention(store_database: str) -> None:
     old, recent = make_incident(created_at=T0), make_incident(created_at=T0 + 30 * DAY)
     with open_store(store_database) as store:
