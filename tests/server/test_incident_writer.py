@@ -19,7 +19,7 @@ from govmilter.scan import scan_message
 from govmilter.server.incidents import IncidentWriter
 from govmilter.server.metrics import Metrics
 from govmilter.store import IncidentStore, StoreError, open_store
-from govmilter.store.journal import CURRENT, Journal
+from govmilter.store.journal import CURRENT, CountBatch, Journal
 
 NOW = _dt.datetime(2026, 12, 5, 3, 0, tzinfo=_dt.UTC)
 DAY = _dt.date(2026, 12, 5)
@@ -183,3 +183,19 @@ def test_a_journal_the_disk_refuses_is_counted_and_mail_goes_on(tmp_path: Path) 
     writer.record(make_incident())
     writer.record(make_incident())  # the queue holds one: this one goes to the journal
     assert gauge(metrics, "govmilter_incident_journal_failures_total") == 1
+
+
+def test_counts_journaled_before_units_existed_replay_as_no_unit(tmp_path: Path) -> None:
+    """A journal line of an older govmilter (count rows without the unit) still replays."""
+    journal = Journal(tmp_path / "journal")
+    old = ('{"kind": "counts", "id": "old-batch", "recipients": [["2026-12-05", "mx1", '
+           '"official_to_freemail", "official", false, "document-to-freemail", "tag", '
+           '"enforce", 3]], "messages": [["2026-12-05", "mx1", "official", false, "tag", '
+           '"enforce", 2]]}\n')
+    (tmp_path / "journal" / CURRENT).write_text(old, encoding="utf-8")
+    [batch] = [record for segment in journal.seal() for record in journal.read(segment)]
+    assert isinstance(batch, CountBatch)
+    with open_store(str(tmp_path / "s.db")) as store:
+        store.add_counts(batch.id, batch.recipients, batch.messages)
+        assert [(c.unit, c.count) for c in store.recipient_counts(DAY, DAY)] == [("", 3)]
+        assert [(c.unit, c.count) for c in store.message_counts(DAY, DAY)] == [("", 2)]
