@@ -35,6 +35,23 @@ def scan_with(raw: bytes, limits: Limits, detection: DetectionSettings,
     MIME parsing spends the same time (``limits.max_seconds``) and bytes (``max_scan_bytes``) as
     attachment extraction and scoring.
     """
+    return _scan(raw, limits, detection, clock, ocr)[0]
+
+
+def scan_deferring_ocr(raw: bytes, limits: Limits, detection: DetectionSettings
+                       ) -> tuple[MessageFacts, bool]:
+    """:func:`scan_with` without OCR, and whether the message holds a scan or image that OCR
+    would read (its facts then call those ``unscannable``).
+
+    The ordinary lane of the scan workers scans every message so; the few that want OCR are
+    scanned again, with OCR, in the OCR lane (:mod:`govmilter.server.workers`).
+    """
+    facts, budget = _scan(raw, limits, detection, time.monotonic, False)
+    return facts, budget.ocr_wanted
+
+
+def _scan(raw: bytes, limits: Limits, detection: DetectionSettings, clock: Callable[[], float],
+          ocr: bool) -> tuple[MessageFacts, ScanBudget]:
     budget = ScanBudget(limits, clock)
     content = parse_message(raw, limits, budget)
     engine = shared_engine() if ocr else None
@@ -48,7 +65,7 @@ def scan_with(raw: bytes, limits: Limits, detection: DetectionSettings,
         attachments=tuple(AttachmentFacts(a.filename or "(no name)",
                                           hashlib.sha256(a.data).hexdigest(), len(a.data),
                                           a.truncated) for a in content.attachments),
-    )
+    ), budget
 
 
 def readable_text(raw: bytes, limits: Limits) -> list[tuple[str, str]]:

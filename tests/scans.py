@@ -226,3 +226,29 @@ def text_image(lines: tuple[str, ...], size: tuple[int, int], font_px: int,
             draw.text((x, y), line, fill=(20, 20, 20), font=font)
             y += round(font_px * 1.5)
     return image
+
+
+def scan_mail(data: bytes, filename: str = "scan.pdf",
+              content_type: tuple[str, str] = ("application", "pdf")) -> bytes:
+    """A message from an official mailbox to Gmail with ``data`` attached, as a clerk sends a
+    scan."""
+    from email.message import EmailMessage
+
+    mail = EmailMessage()
+    mail["From"], mail["To"] = "vanthu@quangngai.gov.vn", "nguoinhan@gmail.com"
+    mail["Subject"] = "Gui tai lieu"
+    mail.set_content("Gửi anh tài liệu đính kèm.")
+    mail.add_attachment(data, maintype=content_type[0], subtype=content_type[1],
+                        filename=filename)
+    return mail.as_bytes()
+
+
+def long_scan(pages: int = 3, dpi: int = 200) -> bytes:
+    """A scanned letter of ``pages`` full pages that never scores as an official document (its
+    heading and number are cut off), so OCR reads every page whole: a slow scan."""
+    import dataclasses
+
+    letters = official_letter(None, pages=pages, body=3)
+    letters[0] = dataclasses.replace(letters[0], header=())
+    return scanned_pdf([degrade(render_page(letter, dpi), seed=number, angle=1.0)
+                        for number, letter in enumerate(letters)], dpi)

@@ -29,6 +29,9 @@ class ScanBudget(MessageBudget):
     def __init__(self, limits: Limits, clock: Callable[[], float] = time.monotonic) -> None:
         super().__init__(limits, clock)
         self.entries_left = limits.max_zip_entries  #: archive entries, nested ones included
+        #: a scan or image was met that this process has no OCR engine to read (a scan worker
+        #: of the ordinary lane then hands the message to the OCR lane)
+        self.ocr_wanted = False
 
     def take_entry(self, where: str) -> bool:
         """Charge one archive entry against the message's ``max_zip_entries``; False (and the

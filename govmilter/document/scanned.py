@@ -188,6 +188,7 @@ class OcrSession:
         :raises Unscannable: OCR is unavailable in this process.
         """
         if self.engine is None:
+            self.budget.ocr_wanted = True
             raise Unscannable(f"{what}; not read by OCR ({self.unavailable})")
         limits = self.budget.limits
         key = None if digest is None or self.cache is None else (

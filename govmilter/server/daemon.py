@@ -41,6 +41,7 @@ from govmilter.server.transport import open_listener_without_nagle
 from govmilter.server.workers import (
     DEFAULT_INLINE_BELOW,
     DEFAULT_MAX_RSS,
+    DEFAULT_OCR_WORKERS,
     ScanFailed,
     ScanPool,
     default_workers,
@@ -86,6 +87,9 @@ class RunOptions:
     verbose: bool = False
     #: worker processes for scanning; None: one per CPU, at least one; 0: in the milter process
     scan_workers: int | None = None
+    #: worker processes of the OCR lane (messages with scans or images); 0: no lane, the scan
+    #: workers read scans themselves
+    ocr_workers: int = DEFAULT_OCR_WORKERS
     scan_inline_below: int = DEFAULT_INLINE_BELOW
     #: a worker holding more than this many MiB after a message is replaced
     scan_worker_memory: int = DEFAULT_MAX_RSS >> 20
@@ -124,6 +128,11 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
                         "scan can be stopped at its deadline (default: one per CPU, at least "
                         "one; 0: scan in the milter process, where nothing stops a scan that "
                         "hangs and OCR is off)")
+    parser.add_argument("--ocr-workers", type=int, default=DEFAULT_OCR_WORKERS, metavar="N",
+                        help="processes of the OCR lane: a message with a scan or image is "
+                        "read by OCR there, at a lower CPU priority, so that scans never hold "
+                        "up ordinary mail (default: %(default)s; 0: no lane, the scan workers "
+                        "read scans themselves)")
     parser.add_argument("--scan-inline-below", type=int, default=DEFAULT_INLINE_BELOW,
                         metavar="BYTES", help="scan smaller messages in the milter process "
                         "(default: %(default)s)")
@@ -159,6 +168,7 @@ def options_from_args(args: argparse.Namespace) -> RunOptions:
         raise DaemonError(f"--watch-interval {args.watch_interval}: expected 0 (never) or a "
                           "number of seconds")
     for option, value, least in (("--scan-workers", args.scan_workers, 0),
+                                 ("--ocr-workers", args.ocr_workers, 0),
                                  ("--scan-inline-below", args.scan_inline_below, 0),
                                  ("--scan-worker-memory", args.scan_worker_memory, 1)):
         if value is not None and value < least:
@@ -173,7 +183,8 @@ def options_from_args(args: argparse.Namespace) -> RunOptions:
                       user=args.user, watch_interval=args.watch_interval,
                       spool_dir=args.spool_dir, syslog=syslog, syslog_socket=syslog_socket,
                       verbose=args.verbose,
-                      scan_workers=args.scan_workers, scan_inline_below=args.scan_inline_below,
+                      scan_workers=args.scan_workers, ocr_workers=args.ocr_workers,
+                      scan_inline_below=args.scan_inline_below,
                       scan_worker_memory=args.scan_worker_memory, database=args.database,
                       state_dir=args.state_dir)
 
@@ -374,7 +385,8 @@ def run(options: RunOptions, classifier_factory: ClassifierFactory | None = None
     # The scan workers start while the daemon is still root (their interpreter may be readable
     # by root alone) and switch to the same user themselves.
     scanner = ScanPool(max(0, workers), options.scan_inline_below, user=options.user,
-                       max_rss=options.scan_worker_memory << 20, events=metrics)
+                       max_rss=options.scan_worker_memory << 20, events=metrics,
+                       ocr_workers=options.ocr_workers)
     metrics.watch_scan_pool(scanner)
     try:
         try:
@@ -446,9 +458,10 @@ def _serve(options: RunOptions, scanner: ScanPool, metrics: Metrics,
     Milter.factory = milter_factory(runtime)
     Milter.set_flags(MILTER_ACTIONS)
     log.info("govmilter %s starting: policy=%s sha256=%s mode=%s socket=%s metrics=%s "
-             "scan_workers=%d spool=%s ocr=%s pid=%d", __version__, policy.source.path,
-             policy.source.sha256, policy.mode, options.socket, metrics_address, scanner.workers,
-             spool_dir, "on" if ocr else "off", os.getpid())
+             "scan_workers=%d ocr_workers=%d spool=%s ocr=%s pid=%d", __version__,
+             policy.source.path, policy.source.sha256, policy.mode, options.socket,
+             metrics_address, scanner.workers, scanner.ocr_workers, spool_dir,
+             "on" if ocr else "off", os.getpid())
     # libmilter creates the socket with the process umask
     os.umask(0o777 & ~options.socket_mode)
     try:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterable
+from functools import partial
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
@@ -24,7 +25,7 @@ from govmilter.policy import IMPLICIT_RULE_ID, Action, DocumentClass, FailureAct
 from govmilter.policy.units import NO_UNIT
 from govmilter.policy.verdict import FLOWS, Verdict, flow_label, flow_unit, message_mode
 from govmilter.server.speedups import LabelledChildren
-from govmilter.server.workers import REPLACEMENT_CAUSES, ResidentMemory, ScanPool
+from govmilter.server.workers import LANES, REPLACEMENT_CAUSES, ResidentMemory, ScanPool
 
 #: Document classes as counted (``any`` is a rule condition, never a finding).
 DOCUMENT_LABELS = tuple(d.value for d in DocumentClass if d is not DocumentClass.ANY)
@@ -48,7 +49,9 @@ DNS_BUCKETS = (.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10)
 #: up to a scan's whole ``limits.max_seconds`` and beyond when every worker is busy.
 QUEUE_WAIT_BUCKETS = (.0001, .001, .01, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60)
 #: Whose memory ``govmilter_resident_memory_bytes`` tells.
-MEMORY_PROCESSES = ("milter", "scan_workers")
+MEMORY_PROCESSES = ("milter", "scan_workers", "ocr_workers")
+#: The memory series of each lane's workers.
+_LANE_MEMORY = {"ordinary": "scan_workers", "ocr": "ocr_workers"}
 
 DEFAULT_METRICS_HOST = "127.0.0.1"
 DEFAULT_METRICS_PORT = 9755
@@ -124,21 +127,25 @@ class Metrics:
             "govmilter_connections_in_progress", "Milter connections from Postfix now open.",
             registry=reg)
         self.scan_workers = Gauge(
-            "govmilter_scan_workers", "Scan worker processes running (0: messages are scanned "
-            "in the milter process, --scan-workers 0).", registry=reg)
+            "govmilter_scan_workers", "Scan worker processes running, by lane: ordinary "
+            "(every message, without OCR; 0: messages are scanned in the milter process, "
+            "--scan-workers 0), ocr (messages with scans or images, --ocr-workers).", ["lane"],
+            registry=reg)
         self.scans_in_progress = Gauge(
-            "govmilter_scans_in_progress", "Scan workers scanning a message now.", registry=reg)
+            "govmilter_scans_in_progress", "Scan workers scanning a message now, by lane.",
+            ["lane"], registry=reg)
         self.scan_worker_replacements = Counter(
             "govmilter_scan_worker_replacements_total", "Scan workers replaced, by cause: "
             "deadline (still scanning at limits.max_seconds: killed), crash (died), memory "
             "(held more than --scan-worker-memory after a message), tasks (served its "
-            "messages).", ["cause"], registry=reg)
+            "messages); and lane.", ["cause", "lane"], registry=reg)
         self.scan_queue_wait_seconds = Histogram(
             "govmilter_scan_queue_wait_seconds", "Time a message waited for a free scan "
-            "worker.", buckets=QUEUE_WAIT_BUCKETS, registry=reg)
+            "worker, by lane.", ["lane"], buckets=QUEUE_WAIT_BUCKETS, registry=reg)
         self.resident_memory = Gauge(
             "govmilter_resident_memory_bytes", "Resident memory now: of the milter process, "
-            "and of its scan workers together.", ["process"], registry=reg)
+            "of its scan workers together, and of its OCR workers together.", ["process"],
+            registry=reg)
         self._own_memory = ResidentMemory()
         self.incidents = Counter(
             "govmilter_incidents_total", "Incidents recorded (non-compliant messages); "
@@ -178,10 +185,15 @@ class Metrics:
             self.errors.labels(stage)
         for failure in FAILURE_LABELS:
             self.failure_actions.labels(failure)
-        for cause in REPLACEMENT_CAUSES:
-            self.scan_worker_replacements.labels(cause)
+        for lane in LANES:
+            for cause in REPLACEMENT_CAUSES:
+                self.scan_worker_replacements.labels(cause, lane)
+            self.scan_queue_wait_seconds.labels(lane)
+            self.scan_workers.labels(lane)
+            self.scans_in_progress.labels(lane)
+        for process in MEMORY_PROCESSES:
+            self.resident_memory.labels(process)
         self.resident_memory.labels("milter").set_function(self._own_memory.bytes)
-        self.resident_memory.labels("scan_workers")
         self.build_info.labels(__version__).set(1)
         self._init_rules((IMPLICIT_RULE_ID,))
 
@@ -217,17 +229,19 @@ class Metrics:
     def watch_scan_pool(self, pool: ScanPool) -> None:
         """Read the pool's workers (count, busy, memory) at each scrape; hear of replacements
         and waits (pass this object as the pool's ``events``)."""
-        self.scan_workers.set_function(lambda: len(pool.worker_pids()))
-        self.scans_in_progress.set_function(pool.busy_workers)
-        self.resident_memory.labels("scan_workers").set_function(pool.workers_resident_bytes)
+        for lane in LANES:
+            self.scan_workers.labels(lane).set_function(partial(pool.worker_count, lane))
+            self.scans_in_progress.labels(lane).set_function(partial(pool.busy_workers, lane))
+            self.resident_memory.labels(_LANE_MEMORY[lane]).set_function(
+                partial(pool.workers_resident_bytes, lane))
 
-    def scan_worker_replaced(self, cause: str) -> None:
+    def scan_worker_replaced(self, cause: str, lane: str) -> None:
         """Count a replaced scan worker (:class:`~govmilter.server.workers.PoolEvents`)."""
-        self.scan_worker_replacements.labels(cause).inc()
+        self.scan_worker_replacements.labels(cause, lane).inc()
 
-    def scan_waited(self, seconds: float) -> None:
-        """Time a message's wait for a free scan worker."""
-        self.scan_queue_wait_seconds.observe(seconds)
+    def scan_waited(self, seconds: float, lane: str) -> None:
+        """Time a message's wait for a free worker of ``lane``."""
+        self.scan_queue_wait_seconds.labels(lane).observe(seconds)
 
     def dns_lookup(self, seconds: float, outcome: str) -> None:
         """Time one DNS lookup; a failed or timed-out one also counts as a ``dns`` error."""

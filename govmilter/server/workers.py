@@ -14,6 +14,17 @@ over. The framing is this module's own, not ``multiprocessing.connection``'s, wh
 selector for every wait and would send the scan settings again with every message; here the
 settings go only when they changed for that worker (figures: docs/performance.md).
 
+Two lanes, so that a flood of scans never delays ordinary mail. The ordinary lane
+(``workers`` processes) scans every message without OCR; a message that holds a scan or image
+for OCR (an image-only PDF, an image attachment, a picture in a short DOCX or in an archive:
+known once its parts are extracted, a few milliseconds in) comes back marked so, and is scanned
+again, with OCR, by a worker of the OCR lane (``ocr_workers`` processes, each with its own
+Tesseract and OCR cache), within what is left of ``limits.max_seconds``. The ordinary worker is
+free again before the OCR lane starts, so plain mail is never queued behind a scan; the OCR
+workers run at a lower CPU priority (:data:`OCR_NICE`), so they take the cores ordinary mail
+leaves idle. With ``ocr_workers=0`` there is no lane and the scan workers read scans
+themselves (docs/ocr.md has the benchmark).
+
 Messages below ``inline_below`` bytes can be scanned in the calling thread instead. The default
 is 0 (every message goes to a worker): scanning even a small plain message in the milter
 process gains nothing measurable over handing it over (docs/performance.md), it holds the GIL
@@ -40,6 +51,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import dataclasses
 import logging
 import os
 import pickle
@@ -51,12 +63,14 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 
+from govmilter.document.settings import DetectionSettings
+from govmilter.mail.limits import Limits
 from govmilter.policy.model import Policy
 from govmilter.policy.verdict import MessageFacts
-from govmilter.scan import scan_message, scan_with
+from govmilter.scan import scan_deferring_ocr, scan_message, scan_with
 from govmilter.server.privileges import drop_privileges
 
 log = logging.getLogger("govmilter.server.workers")
@@ -72,10 +86,20 @@ DEFAULT_MAX_TASKS = 50_000
 DEFAULT_MAX_RSS = 200 * 2**20
 #: Seconds a new worker may take to start (spawn, imports, user switch).
 START_SECONDS = 60.0
+#: The lanes: the values of the worker metrics' ``lane`` label. ``ordinary`` scans every
+#: message without OCR; ``ocr`` scans again, with OCR, the messages that hold a scan or image.
+LANES = ("ordinary", "ocr")
+#: Workers of the OCR lane by default: one of the two cores of a small gateway, the other left
+#: to ordinary mail (``--ocr-workers``).
+DEFAULT_OCR_WORKERS = 1
+#: How much lower the OCR workers' CPU priority is (``nice``): when ordinary mail needs a core
+#: an OCR worker holds, the kernel gives it to ordinary mail and OCR takes what is left.
+OCR_NICE = 10
 _READY = b"ready"
-#: A request: the settings' length (0: the same as in this worker's previous request) and the
-#: message's length, then the settings and the message.
-_REQUEST = struct.Struct("!QQ")
+#: A request: the settings' length (0: the same as in this worker's previous request), the
+#: message's length, the scan's time limit in seconds and whether to read scans by OCR, then
+#: the settings and the message.
+_REQUEST = struct.Struct("!QQd?")
 #: An answer (or the greeting): its length, then the pickled answer.
 _ANSWER = struct.Struct("!Q")
 
@@ -143,11 +167,12 @@ class ScanFailed(RuntimeError):
 class PoolEvents(Protocol):
     """What a :class:`ScanPool` reports as it works (the daemon's metrics listen)."""
 
-    def scan_worker_replaced(self, cause: str) -> None:
-        """A worker was replaced; ``cause`` is one of :data:`REPLACEMENT_CAUSES`."""
+    def scan_worker_replaced(self, cause: str, lane: str) -> None:
+        """A worker of ``lane`` (one of :data:`LANES`) was replaced; ``cause`` is one of
+        :data:`REPLACEMENT_CAUSES`."""
 
-    def scan_waited(self, seconds: float) -> None:
-        """A message waited ``seconds`` for a free worker."""
+    def scan_waited(self, seconds: float, lane: str) -> None:
+        """A message waited ``seconds`` for a free worker of ``lane``."""
 
 
 def default_workers() -> int:
@@ -164,7 +189,7 @@ def default_workers() -> int:
 class _Worker:
     """One scanning process and the milter's end of its socket."""
 
-    def __init__(self, parent: int, user: str | None) -> None:
+    def __init__(self, parent: int, user: str | None, nice: int = 0) -> None:
         ours, theirs = socket.socketpair()
         with theirs:
             # A plain child process, not multiprocessing's: no resource tracker process (14 MB)
@@ -174,7 +199,7 @@ class _Worker:
             # which "-m" would put first on its path) and keeps stdout/stderr for its errors.
             self.process = subprocess.Popen(
                 [sys.executable, "-B", "-m", "govmilter.server.workers", str(theirs.fileno()),
-                 str(parent), user or ""],
+                 str(parent), user or "", str(nice)],
                 pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL, cwd="/",
                 env={**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)})
         self.sock = ours
@@ -201,8 +226,11 @@ class _Worker:
                              f"{self.process.poll()})") from exc
         self.ready = True
 
-    def scan(self, settings: bytes, raw: bytes, timeout: float) -> tuple[bool, Any]:
-        """Send one message; return ``(True, facts)`` or ``(False, exception from the scan)``.
+    def scan(self, settings: bytes, raw: bytes, timeout: float, ocr: bool
+             ) -> tuple[bool, Any, bool]:
+        """Send one message to be scanned within ``timeout`` seconds, its scans and images read
+        by OCR or not; return ``(True, facts, OCR wanted)`` or ``(False, exception from the
+        scan, False)``. OCR wanted: ``ocr`` was False and the message holds a scan or image.
 
         :raises ScanFailed: the worker died, or had not answered ``timeout`` seconds after the
             message started to go out (the worker must then be thrown away).
@@ -215,18 +243,18 @@ class _Worker:
             # the worker reads at once (it was idle) and writes its answer in one piece: the
             # time left when its answer starts bounds the scan
             self.sock.settimeout(timeout)
-            _send_all(self.sock, [memoryview(_REQUEST.pack(blob.nbytes, message.nbytes)),
-                                  blob, message])
+            _send_all(self.sock, [memoryview(_REQUEST.pack(blob.nbytes, message.nbytes, timeout,
+                                                           ocr)), blob, message])
             self.settings = settings
             self.sock.settimeout(max(deadline - time.monotonic(), 1e-3))
-            ok, value, self.rss = pickle.loads(_recv_frame(self.sock))
+            ok, value, wanted, self.rss = pickle.loads(_recv_frame(self.sock))
         except TimeoutError as exc:
             raise ScanFailed(f"scan still running at its deadline of {timeout:g}s "
                              "(limits.max_seconds): worker killed", "deadline") from exc
         except (EOFError, OSError) as exc:
             raise ScanFailed("scan worker died") from exc
         self.tasks += 1
-        return ok, value
+        return ok, value, wanted
 
     def stop(self, kill: bool = False) -> None:
         """End the worker: killed, or told to exit (end of file on its socket) when idle."""
@@ -271,56 +299,79 @@ class _IdleWorkers:
         return self._workers.pop() if self._tokens.get(timeout=timeout) else None
 
 
+class _Lane:
+    """The workers of one lane: its size, its idle workers, and those stopped but not yet
+    reaped. The pool's lock guards ``all``, ``stopped`` and ``busy``."""
+
+    def __init__(self, name: str, size: int, nice: int = 0) -> None:
+        self.name = name
+        self.size = size
+        self.nice = nice
+        self.idle = _IdleWorkers()
+        self.all: set[_Worker] = set()
+        self.stopped: list[_Worker] = []
+        self.busy = 0
+
+
 class ScanPool:
     """Scan messages in worker processes (see the module docstring); thread-safe.
 
-    ``workers=0`` scans every message in the calling thread (no processes at all).
+    ``workers=0`` scans every message in the calling thread (no processes at all, no OCR).
+    ``ocr_workers``: the workers of the OCR lane; 0 makes no lane, and the scan workers then
+    read scans themselves.
     """
 
     def __init__(self, workers: int, inline_below: int = DEFAULT_INLINE_BELOW,
                  max_tasks: int = DEFAULT_MAX_TASKS, user: str | None = None,
-                 max_rss: int = DEFAULT_MAX_RSS, events: PoolEvents | None = None) -> None:
-        if workers < 0:
+                 max_rss: int = DEFAULT_MAX_RSS, events: PoolEvents | None = None,
+                 ocr_workers: int = 0) -> None:
+        if workers < 0 or ocr_workers < 0:
             raise ValueError("workers must be 0 or more")
         self.workers = workers
+        #: no OCR lane without scan workers: in the milter process nothing is read by OCR
+        self.ocr_workers = ocr_workers if workers else 0
         self.inline_below = inline_below
         self.max_tasks = max_tasks
         self.max_rss = max_rss
         self.user = user  #: each worker switches to this user after start-up (see _worker_init)
         self.events = events
         self._lock = threading.Lock()
-        self._idle = _IdleWorkers()
-        self._all: set[_Worker] = set()
-        self._stopped: list[_Worker] = []
+        self._ordinary = _Lane("ordinary", self.workers)
+        self._ocr = _Lane("ocr", self.ocr_workers, OCR_NICE)
+        self._lanes = {lane.name: lane for lane in (self._ordinary, self._ocr)}
         self._settings: tuple[Policy, bytes] | None = None
         self._closed = False
-        self._busy = 0
 
     def start(self) -> None:
         """Start the worker processes now and wait until each has started.
 
         :raises ScanFailed: a worker did not start (for example it could not switch user).
         """
-        if not self.workers:
-            return
-        started = [self._spawn() for _ in range(self.workers)]
-        for worker in started:
+        started = [(lane, self._spawn(lane)) for lane in self._lanes.values()
+                   for _ in range(lane.size)]
+        for lane, worker in started:
             worker.wait_ready()
-            self._idle.put(worker)
+            lane.idle.put(worker)
 
-    def worker_pids(self) -> list[int]:
-        """The process ids of the current workers (for operators and tests)."""
+    def worker_pids(self, lane: str | None = None) -> list[int]:
+        """The process ids of the current workers of ``lane``, or of all (operators, tests)."""
         with self._lock:
-            return sorted(w.process.pid for w in self._all)
+            return sorted(w.process.pid for one in self._chosen(lane) for w in one.all)
 
-    def busy_workers(self) -> int:
-        """How many workers are scanning a message now."""
+    def worker_count(self, lane: str | None = None) -> int:
+        """How many workers (of ``lane``, or of all) are running."""
         with self._lock:
-            return self._busy
+            return sum(len(one.all) for one in self._chosen(lane))
 
-    def workers_resident_bytes(self) -> int:
-        """The memory the current workers hold now, together (0 where ``/proc`` is missing)."""
-        return sum(resident_bytes(pid) for pid in self.worker_pids())
+    def busy_workers(self, lane: str | None = None) -> int:
+        """How many workers (of ``lane``, or of all) are scanning a message now."""
+        with self._lock:
+            return sum(one.busy for one in self._chosen(lane))
+
+    def workers_resident_bytes(self, lane: str | None = None) -> int:
+        """The memory the current workers (of ``lane``, or all) hold now, together (0 where
+        ``/proc`` is missing)."""
+        return sum(resident_bytes(pid) for pid in self.worker_pids(lane))
 
     def scan(self, raw: bytes, policy: Policy) -> MessageFacts:
         """The facts :func:`govmilter.scan.scan_message` would give, from a worker if useful.
@@ -332,27 +383,27 @@ class ScanPool:
     def scan_lazily(self, read: Callable[[], bytes], policy: Policy) -> MessageFacts:
         """:meth:`scan` of the bytes ``read()`` returns, called only once a worker is free.
 
-        A thread waiting for a worker holds no copy of its message meanwhile (at 50 sessions of
-        1 MB messages that was most of the milter's memory).
+        A thread waiting for a worker of the ordinary lane holds no copy of its message
+        meanwhile (at 50 sessions of 1 MB messages that was most of the milter's memory). With an
+        OCR lane, an ordinary worker scans without OCR; when the message holds a scan or image,
+        it is scanned again, with OCR, by a worker of the OCR lane, within what is left of
+        ``limits.max_seconds``: the ordinary lane is never held by OCR.
         """
         if self.workers == 0:
             return scan_message(read(), policy, ocr=False)  # no OCR in the milter process
-        waited = time.monotonic()
-        worker = self._acquire()
-        if self.events is not None:
-            self.events.scan_waited(time.monotonic() - waited)
-        failure: ScanFailed | None = None
-        try:
+        limit = policy.limits.max_seconds
+        settings = self._settings_for(policy)
+        with self._worker(self._ordinary) as worker:
             raw = read()
             if len(raw) < self.inline_below:
                 return scan_message(raw, policy, ocr=False)
-            try:
-                ok, value = worker.scan(self._settings_for(policy), raw, policy.limits.max_seconds)
-            except ScanFailed as exc:
-                failure = exc
-                raise
-        finally:
-            self._release(worker, failure)
+            started = time.monotonic()
+            ok, value, wanted = worker.scan(settings, raw, limit, not self.ocr_workers)
+        if ok and wanted:
+            # the wait for an OCR worker is not scan time, as the wait for a scan worker is not
+            left = max(limit - (time.monotonic() - started), 1e-3)
+            with self._worker(self._ocr) as worker:
+                ok, value, _ = worker.scan(settings, raw, left, True)
         if ok:
             facts: MessageFacts = value
             return facts
@@ -362,49 +413,70 @@ class ScanPool:
         """Stop the workers; scans in progress get up to 10 s to finish."""
         with self._lock:
             self._closed = True
-            busy = len(self._all)
         deadline = time.monotonic() + 10.0
-        idle: list[_Worker] = []
-        while len(idle) < busy and time.monotonic() < deadline:
-            try:
-                worker = self._idle.get(timeout=0.1)
-            except queue.Empty:
-                continue
-            if worker is not None:
-                idle.append(worker)
-        self._idle.put(None)  # wakes every thread still waiting for a worker
-        with self._lock:
-            workers, self._all = list(self._all), set()
-            stopped, self._stopped = self._stopped, []
-        for worker in workers:
-            worker.stop(kill=worker not in idle)
-        for worker in workers + stopped:
-            if not worker.reap(timeout=5.0):
-                worker.stop(kill=True)
-                worker.reap(timeout=5.0)
+        for lane in self._lanes.values():
+            with self._lock:
+                busy = len(lane.all)
+            idle: list[_Worker] = []
+            while len(idle) < busy and time.monotonic() < deadline:
+                try:
+                    worker = lane.idle.get(timeout=0.1)
+                except queue.Empty:
+                    continue
+                if worker is not None:
+                    idle.append(worker)
+            lane.idle.put(None)  # wakes every thread still waiting for a worker
+            with self._lock:
+                workers, lane.all = list(lane.all), set()
+                stopped, lane.stopped = lane.stopped, []
+            for worker in workers:
+                worker.stop(kill=worker not in idle)
+            for worker in workers + stopped:
+                if not worker.reap(timeout=5.0):
+                    worker.stop(kill=True)
+                    worker.reap(timeout=5.0)
 
     # ---- internals -------------------------------------------------------------------------
-    def _spawn(self) -> _Worker:
-        worker = _Worker(os.getpid(), self.user)
+    def _chosen(self, lane: str | None) -> list[_Lane]:
+        return list(self._lanes.values()) if lane is None else [self._lanes[lane]]
+
+    @contextlib.contextmanager
+    def _worker(self, lane: _Lane) -> Iterator[_Worker]:
+        """A free worker of ``lane``, given back (or replaced when it failed) afterwards."""
+        worker = self._acquire(lane)
+        failure: ScanFailed | None = None
+        try:
+            yield worker
+        except ScanFailed as exc:
+            failure = exc
+            raise
+        finally:
+            self._release(lane, worker, failure)
+
+    def _spawn(self, lane: _Lane) -> _Worker:
+        worker = _Worker(os.getpid(), self.user, lane.nice)
         with self._lock:
-            self._all.add(worker)
+            lane.all.add(worker)
         return worker
 
-    def _acquire(self) -> _Worker:
+    def _acquire(self, lane: _Lane) -> _Worker:
         # No time-out on the wait: a waiter that timed out and waited again would go to the
         # back of the line, and under load the oldest messages would wait longest.
-        worker = self._idle.get()
+        waited = time.monotonic()
+        worker = lane.idle.get()
         if worker is None:
-            self._idle.put(None)  # pass the news on to the next waiter
+            lane.idle.put(None)  # pass the news on to the next waiter
             raise ScanFailed("the scan pool is closed")
         with self._lock:
-            self._busy += 1
+            lane.busy += 1
+        if self.events is not None:
+            self.events.scan_waited(time.monotonic() - waited, lane.name)
         return worker
 
-    def _release(self, worker: _Worker, failure: ScanFailed | None) -> None:
+    def _release(self, lane: _Lane, worker: _Worker, failure: ScanFailed | None = None) -> None:
         """Give the worker back, or replace it when it failed or has served its time."""
         with self._lock:
-            self._busy -= 1
+            lane.busy -= 1
         cause = failure.cause if failure is not None else (
             "memory" if worker.rss > self.max_rss else
             "tasks" if worker.tasks >= self.max_tasks else None)
@@ -412,27 +484,27 @@ class ScanPool:
         if cause is not None:
             if cause == "deadline":
                 log.warning("scan worker killed at the scan deadline (limits.max_seconds) and "
-                            "replaced")
+                            "replaced (lane %s)", lane.name)
             elif failure is not None:
-                log.warning("scan worker replaced: it died on a message")
+                log.warning("scan worker replaced: it died on a message (lane %s)", lane.name)
             elif cause == "memory":
                 log.info("scan worker replaced: it held %d MiB after a message (limit %d MiB)",
                          worker.rss >> 20, self.max_rss >> 20)
             worker.stop(kill=failure is not None)
             if self.events is not None:
-                self.events.scan_worker_replaced(cause)
+                self.events.scan_worker_replaced(cause, lane.name)
             with self._lock:
-                self._all.discard(worker)
-                self._stopped.append(worker)
+                lane.all.discard(worker)
+                lane.stopped.append(worker)
                 # collect the exit status of workers stopped earlier (no zombies)
-                self._stopped = [w for w in self._stopped if not w.reap()]
+                lane.stopped = [w for w in lane.stopped if not w.reap()]
         with self._lock:
             closed = self._closed
         if closed:
             if not replace:
-                self._idle.put(worker)  # close() is collecting the idle workers
+                lane.idle.put(worker)  # close() is collecting the idle workers
             return
-        self._idle.put(self._spawn() if replace else worker)
+        lane.idle.put(self._spawn(lane) if replace else worker)
 
     def _settings_for(self, policy: Policy) -> bytes:
         """The pickled limits and detection settings, made once per policy."""
@@ -443,9 +515,9 @@ class ScanPool:
         return cached[1]
 
 
-def _serve(sock: socket.socket, parent: int, user: str | None) -> None:
+def _serve(sock: socket.socket, parent: int, user: str | None, nice: int = 0) -> None:
     """A worker's life: start, then scan one message after another until the socket closes."""
-    _worker_init(parent, user)
+    _worker_init(parent, user, nice)
     try:
         _send_frame(sock, _READY)
     except OSError:
@@ -454,14 +526,15 @@ def _serve(sock: socket.socket, parent: int, user: str | None) -> None:
     memory = ResidentMemory()
     while True:
         try:
-            blob_size, raw_size = _REQUEST.unpack(_recv_exactly(sock, _REQUEST.size))
+            blob_size, raw_size, seconds, ocr = _REQUEST.unpack(
+                _recv_exactly(sock, _REQUEST.size))
             if blob_size:
                 settings = pickle.loads(_recv_exactly(sock, blob_size))
             raw = _recv_exactly(sock, raw_size)
         except (EOFError, OSError):
             return  # the milter stopped this worker, or is gone
         try:
-            answer = pickle.dumps((True, scan_with(raw, *settings), memory.bytes()))
+            answer = pickle.dumps((True, *_scan(raw, settings, seconds, ocr), memory.bytes()))
         except Exception as exc:  # the milter applies on_error; the worker goes on
             answer = _failure(exc, memory.bytes())
         del raw
@@ -471,12 +544,24 @@ def _serve(sock: socket.socket, parent: int, user: str | None) -> None:
             return
 
 
+def _scan(raw: bytes, settings: tuple[Limits, DetectionSettings], seconds: float, ocr: bool
+          ) -> tuple[MessageFacts, bool]:
+    """Scan within ``seconds`` (what is left of ``limits.max_seconds`` for a second pass in the
+    OCR lane); without ``ocr``, also say whether OCR was wanted."""
+    limits, detection = settings
+    if seconds != limits.max_seconds:
+        limits = dataclasses.replace(limits, max_seconds=seconds)
+    if ocr:
+        return scan_with(raw, limits, detection), False
+    return scan_deferring_ocr(raw, limits, detection)
+
+
 def _failure(exc: Exception, rss: int) -> bytes:
     """A scan's exception, pickled for the milter (by type name when it does not pickle)."""
     try:
-        return pickle.dumps((False, exc, rss))
+        return pickle.dumps((False, exc, False, rss))
     except Exception:
-        return pickle.dumps((False, ScanFailed(f"scan raised {type(exc).__name__}"), rss))
+        return pickle.dumps((False, ScanFailed(f"scan raised {type(exc).__name__}"), False, rss))
 
 
 _PAGE_BYTES = os.sysconf("SC_PAGE_SIZE")
@@ -521,7 +606,7 @@ class ResidentMemory:
             return 0
 
 
-def _worker_init(parent: int, user: str | None) -> None:
+def _worker_init(parent: int, user: str | None, nice: int = 0) -> None:
     """In each worker: switch user, take signals again and exit when the milter is gone.
 
     The daemon blocks SIGTERM/SIGHUP/SIGINT before starting any thread (libmilter's signal
@@ -531,6 +616,8 @@ def _worker_init(parent: int, user: str | None) -> None:
     """
     if user is not None:
         drop_privileges(user)  # a no-op when the milter already runs as that user
+    if nice:
+        os.nice(nice)  # the OCR lane: ordinary mail first (see OCR_NICE)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGHUP, signal.SIGINT})
 
     def watch() -> None:
@@ -544,10 +631,11 @@ def _worker_init(parent: int, user: str | None) -> None:
 def main(argv: list[str]) -> None:
     """A worker process's entry point.
 
-    Started as ``python -m govmilter.server.workers FD PARENT_PID [USER]``.
+    Started as ``python -m govmilter.server.workers FD PARENT_PID [USER [NICE]]``.
     """
     fd, parent, user = int(argv[0]), int(argv[1]), argv[2] if len(argv) > 2 else ""
-    _serve(socket.socket(fileno=fd), parent, user or None)
+    nice = int(argv[3]) if len(argv) > 3 else 0
+    _serve(socket.socket(fileno=fd), parent, user or None, nice)
 
 
 if __name__ == "__main__":

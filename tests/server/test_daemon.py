@@ -58,6 +58,7 @@ BAD_RUN_OPTIONS = [
     (["--watch-interval", "nan"], "--watch-interval nan: expected 0 (never)"),
     (["--scan-workers", "-1"], "--scan-workers -1 must be at least 0"),
     (["--scan-workers", "two"], "argument --scan-workers: invalid int value: 'two'"),
+    (["--ocr-workers", "-1"], "--ocr-workers -1 must be at least 0"),
     (["--scan-inline-below", "-5"], "--scan-inline-below -5 must be at least 0"),
     (["--scan-worker-memory", "0"], "--scan-worker-memory 0 must be at least 1"),
     (["--user", "no-such-user-here"], "--user 'no-such-user-here': no such user"),
@@ -97,10 +98,13 @@ def test_a_scan_worker_past_its_memory_limit_is_replaced_and_mail_goes_on() -> N
         metric = daemon.metric
         wait_until(lambda: metric("govmilter_scan_worker_replacements_total", cause="memory")
                    >= 2, 10, "two replacements counted")
-        assert metric("govmilter_scan_worker_replacements_total", cause="deadline") == 0
-        assert metric("govmilter_scan_workers") == 1
-        assert metric("govmilter_scans_in_progress") == 0
-        assert metric("govmilter_scan_queue_wait_seconds_count") == 2
+        assert metric("govmilter_scan_worker_replacements_total", cause="deadline",
+                      lane="ordinary") == 0
+        assert metric("govmilter_scan_workers", lane="ordinary") == 1
+        assert metric("govmilter_scan_workers", lane="ocr") == 1  # the default OCR lane
+        assert metric("govmilter_scans_in_progress", lane="ordinary") == 0
+        assert metric("govmilter_scan_queue_wait_seconds_count", lane="ordinary") == 2
+        assert metric("govmilter_scan_queue_wait_seconds_count", lane="ocr") == 0  # no scan
         assert metric("govmilter_resident_memory_bytes", process="milter") > 10 * 2**20
         assert metric("govmilter_resident_memory_bytes", process="scan_workers") > 10 * 2**20
     finally:
@@ -116,7 +120,7 @@ def test_a_scan_running_at_the_deadline_is_killed_then_and_answered_with_on_erro
     policy = tmp_path / "policy.yaml"
     policy.write_text(policy_yaml().replace("limits:\n", "limits:\n  max_seconds: 1\n"))
     short = Path(f"/tmp/gm-deadline-{os.getpid()}")
-    daemon = RunningMilter(short, policy, ["--scan-workers", "1"])
+    daemon = RunningMilter(short, policy, ["--scan-workers", "1", "--ocr-workers", "0"])
     daemon.start()
     try:
         assert daemon.process is not None
@@ -135,10 +139,12 @@ def test_a_scan_running_at_the_deadline_is_killed_then_and_answered_with_on_erro
         log = daemon.log()
         assert "scan worker killed at the scan deadline (limits.max_seconds)" in log
         assert re.search(r"error stage=scan qid=7D1 exception=ScanFailed .*action=tempfail", log)
-        assert daemon.metric("govmilter_scan_worker_replacements_total", cause="deadline") == 1
+        assert daemon.metric("govmilter_scan_worker_replacements_total", cause="deadline",
+                             lane="ordinary") == 1
         assert daemon.metric("govmilter_errors_total", stage="scan") == 1
         assert daemon.metric("govmilter_failure_actions_total", action="tempfail") == 1
-        assert daemon.metric("govmilter_scan_workers") == 1
+        assert daemon.metric("govmilter_scan_workers", lane="ordinary") == 1
+        assert daemon.metric("govmilter_scan_workers", lane="ocr") == 0
     finally:
         assert daemon.stop() == 0
         shutil.rmtree(short, ignore_errors=True)

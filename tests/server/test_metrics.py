@@ -10,9 +10,13 @@ import time
 import urllib.request
 
 import pytest
+from postfix_harness import require
+from processes import ends_within
 from prometheus_client.parser import text_string_to_metric_families
-from samples import FREEMAIL_RCPT, OFFICIAL_RCPT, OFFICIAL_SENDER, SECRET, policy_yaml
+from samples import FREEMAIL_RCPT, OFFICIAL_RCPT, OFFICIAL_SENDER, PLAIN, SECRET, policy_yaml
+from scans import degrade, image_bytes, official_letter, render_page, scan_mail
 
+from govmilter.document.ocr import ocr_status
 from govmilter.policy import decide, parse_policy
 from govmilter.policy.verdict import Envelope
 from govmilter.scan import scan_message
@@ -37,10 +41,10 @@ CONTRACT = {
     "govmilter_scanned_bytes_bucket": {"le"},
     "govmilter_dns_lookup_seconds_bucket": {"le"},
     "govmilter_connections_in_progress": set(),
-    "govmilter_scan_workers": set(),
-    "govmilter_scans_in_progress": set(),
-    "govmilter_scan_worker_replacements_total": {"cause"},
-    "govmilter_scan_queue_wait_seconds_bucket": {"le"},
+    "govmilter_scan_workers": {"lane"},
+    "govmilter_scans_in_progress": {"lane"},
+    "govmilter_scan_worker_replacements_total": {"cause", "lane"},
+    "govmilter_scan_queue_wait_seconds_bucket": {"le", "lane"},
     "govmilter_resident_memory_bytes": {"process"},
 }
 
@@ -161,15 +165,20 @@ def test_errors_stay_within_the_fixed_stage_set(stage: str, counted_as: str) -> 
 
 def test_scan_worker_health_is_scraped_from_the_endpoint() -> None:
     """Worker count, busy workers, replacements by cause, queue wait, memory: read at each
-    scrape from a real pool, with bounded labels only."""
+    scrape from a real pool, per lane, with bounded labels only. An OCR worker still reading at
+    ``limits.max_seconds`` is killed then, while plain mail goes on in the ordinary lane."""
+    status = ocr_status()
+    require(status.available, f"needs Tesseract with Vietnamese data ({status.detail})")
     metrics = Metrics()
-    pool = ScanPool(1, events=metrics)
+    pool = ScanPool(1, events=metrics, ocr_workers=1)
     metrics.watch_scan_pool(pool)
     pool.start()
     server, _ = start_metrics_server(metrics, port=0)
     policy = parse_policy(policy_yaml())
-    quick = dataclasses.replace(policy, limits=dataclasses.replace(policy.limits,
-                                                                   max_seconds=1.0))
+    patient, quick = (dataclasses.replace(policy, limits=dataclasses.replace(
+        policy.limits, max_seconds=seconds)) for seconds in (120.0, 3.0))
+    page = degrade(render_page(official_letter("MẬT")[0], 150), seed=4, angle=1.0)
+    scan = scan_mail(image_bytes(page, "PNG", 150), "scan.png", ("image", "png"))
 
     def scraped() -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
         url = f"http://127.0.0.1:{server.server_port}/metrics"
@@ -180,26 +189,28 @@ def test_scan_worker_health_is_scraped_from_the_endpoint() -> None:
 
     try:
         pool.scan(SECRET, policy)
-        [worker] = pool.worker_pids()
+        [worker] = pool.worker_pids("ordinary")
         os.kill(worker, signal.SIGKILL)  # a crash
         with pytest.raises(ScanFailed):
             pool.scan(SECRET, policy)
         pool.scan(SECRET, policy)  # the new worker is ready
-        [worker] = pool.worker_pids()
-        os.kill(worker, signal.SIGSTOP)  # a hang
+        assert pool.scan(scan, patient).document.secrecy == "MẬT"  # read in the OCR lane
+        [reader] = pool.worker_pids("ocr")
+        os.kill(reader, signal.SIGSTOP)  # a hang while reading a scan
         failures: list[str] = []
 
         def scan_hung() -> None:
             try:
-                pool.scan(SECRET, quick)
+                pool.scan(scan, quick)
             except ScanFailed as exc:
                 failures.append(exc.cause)
 
         hung = threading.Thread(target=scan_hung)
         hung.start()
         wait = time.monotonic() + 5
-        while pool.busy_workers() == 0 and time.monotonic() < wait:
+        while pool.busy_workers("ocr") == 0 and time.monotonic() < wait:
             time.sleep(0.01)
+        assert pool.scan(PLAIN, quick).document.official is False  # the ordinary lane is free
         during = scraped()
         hung.join(timeout=10)
         after = scraped()
@@ -207,19 +218,31 @@ def test_scan_worker_health_is_scraped_from_the_endpoint() -> None:
         server.shutdown()
         pool.close()
     assert failures == ["deadline"]
-    assert during[("govmilter_scans_in_progress", ())] == 1
-    assert after[("govmilter_scans_in_progress", ())] == 0
-    assert after[("govmilter_scan_workers", ())] == 1
-    replaced = {dict(labels)["cause"]: value for (name, labels), value in after.items()
+    assert ends_within(reader, 5.0)  # killed at the deadline, not left stopped
+    ordinary, ocr = (("lane", "ordinary"),), (("lane", "ocr"),)
+    assert during[("govmilter_scans_in_progress", ocr)] == 1
+    assert during[("govmilter_scans_in_progress", ordinary)] == 0
+    assert after[("govmilter_scans_in_progress", ocr)] == 0
+    assert after[("govmilter_scan_workers", ordinary)] == 1
+    assert after[("govmilter_scan_workers", ocr)] == 1  # the killed one replaced
+    replaced = {(dict(labels)["cause"], dict(labels)["lane"]): value
+                for (name, labels), value in after.items()
                 if name == "govmilter_scan_worker_replacements_total"}
-    assert replaced == {"deadline": 1, "crash": 1, "memory": 0, "tasks": 0}
-    assert after[("govmilter_scan_queue_wait_seconds_count", ())] == 4
+    assert replaced == {(cause, lane): 1 if (cause, lane) in {("crash", "ordinary"),
+                                                            ("deadline", "ocr")} else 0
+                        for cause in ("deadline", "crash", "memory", "tasks")
+                        for lane in ("ordinary", "ocr")}
+    # every message waited for an ordinary worker; the two scans for an OCR worker too
+    assert after[("govmilter_scan_queue_wait_seconds_count", ordinary)] == 6
+    assert after[("govmilter_scan_queue_wait_seconds_count", ocr)] == 2
     assert after[("govmilter_resident_memory_bytes", (("process", "milter"),))] > 10 * 2**20
     assert during[("govmilter_resident_memory_bytes", (("process", "scan_workers"),))] > 2**20
+    assert during[("govmilter_resident_memory_bytes", (("process", "ocr_workers"),))] > 2**20
     # no label carries anything but its fixed values (no address, no content)
     labels = {value for (name, pairs), _ in after.items() for key, value in pairs
               if "scan" in name or "resident" in name}
-    assert labels <= {"deadline", "crash", "memory", "tasks", "milter", "scan_workers"} | {
+    assert labels <= {"deadline", "crash", "memory", "tasks", "milter", "scan_workers",
+                      "ocr_workers", "ordinary", "ocr"} | {
         label for (name, pairs), _ in after.items() for key, label in pairs if key == "le"}
 
 

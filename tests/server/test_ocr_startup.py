@@ -67,10 +67,14 @@ def test_with_the_data_ocr_is_on_and_a_scan_is_read_in_a_worker() -> None:
     daemon = RunningMilter(short / "milter", None, ["--scan-workers", "1"]).start()
     try:
         [start] = [x for x in daemon.log().splitlines() if "starting:" in x]
-        assert " ocr=on " in start
+        assert " ocr=on " in start and " scan_workers=1 ocr_workers=1 " in start
         assert "OCR unavailable" not in daemon.log()
         assert daemon.metric("govmilter_ocr_available") == 1.0
         assert decided_class(daemon, "0C2") == "secret"
+        # scanned without OCR in the ordinary lane, then read in the OCR lane
+        for lane in ("ordinary", "ocr"):
+            assert daemon.metric("govmilter_scan_queue_wait_seconds_count", lane=lane) == 1
+            assert daemon.metric("govmilter_scan_workers", lane=lane) == 1
     finally:
         assert daemon.stop() == 0
         shutil.rmtree(short, ignore_errors=True)

@@ -12,12 +12,21 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from postfix_harness import require, wait_until
 from processes import ends_within
 from samples import OFFICIAL, PLAIN
+from scans import degrade, image_bytes, long_scan, official_letter, render_page, scan_mail
 
+from govmilter.document.ocr import ocr_status
 from govmilter.policy import load_policy
 from govmilter.scan import scan_message
-from govmilter.server.workers import ScanFailed, ScanPool, _IdleWorkers, default_workers
+from govmilter.server.workers import (
+    OCR_NICE,
+    ScanFailed,
+    ScanPool,
+    _IdleWorkers,
+    default_workers,
+)
 
 POLICY = load_policy(None)
 
@@ -94,10 +103,11 @@ def test_a_hung_worker_is_killed_at_the_deadline_and_replaced() -> None:
     waits: list[float] = []
 
     class Events:
-        def scan_worker_replaced(self, cause: str) -> None:
+        def scan_worker_replaced(self, cause: str, lane: str) -> None:
             replaced.append(cause)
+            assert lane == "ordinary"
 
-        def scan_waited(self, seconds: float) -> None:
+        def scan_waited(self, seconds: float, lane: str) -> None:
             waits.append(seconds)
 
     scanner = ScanPool(1, events=Events())
@@ -201,3 +211,84 @@ def _keeps_its_worker(scanner: ScanPool, scans: int = 3) -> bool:
     for _ in range(scans):
         assert scanner.scan(PLAIN, POLICY).document.official is False
     return scanner.worker_pids() == before
+
+
+def _tesseract() -> None:
+    status = ocr_status()
+    require(status.available, f"needs Tesseract with Vietnamese data ({status.detail})")
+
+
+#: Room for OCR on a busy machine: what these tests look at is which lane waits for which.
+PATIENT = dataclasses.replace(POLICY, limits=dataclasses.replace(
+    POLICY.limits, max_seconds=300.0, max_ocr_seconds=300.0))
+
+
+def test_a_scan_is_read_in_the_ocr_lane_as_in_one_process_and_plain_mail_never_goes_there(
+        ) -> None:
+    _tesseract()
+    page = degrade(render_page(official_letter("TỐI MẬT")[0], 150), seed=2, angle=1.0)
+    scan = scan_mail(image_bytes(page, "PNG", 150), "scan.png", ("image", "png"))
+    waits: list[str] = []
+
+    class Events:
+        def scan_worker_replaced(self, cause: str, lane: str) -> None:
+            raise AssertionError(f"no worker should be replaced ({cause}, {lane})")
+
+        def scan_waited(self, seconds: float, lane: str) -> None:
+            waits.append(lane)
+
+    scanner = ScanPool(1, ocr_workers=1, events=Events())
+    scanner.start()
+    try:
+        [ordinary], [ocr] = scanner.worker_pids("ordinary"), scanner.worker_pids("ocr")
+        # the OCR lane runs at a lower CPU priority: ordinary mail first
+        assert os.getpriority(os.PRIO_PROCESS, ocr) == min(
+            19, os.getpriority(os.PRIO_PROCESS, ordinary) + OCR_NICE)
+        facts = scanner.scan(scan, PATIENT)
+        assert facts == scan_message(scan, PATIENT)  # what one process with OCR finds
+        assert facts.document.secrecy == "TỐI MẬT" and facts.document.official
+        assert waits == ["ordinary", "ocr"]  # scanned once without OCR, then with it
+        assert scanner.scan(PLAIN, PATIENT) == scan_message(PLAIN, PATIENT)
+        assert waits == ["ordinary", "ocr", "ordinary"]  # nothing to read by OCR: one lane
+    finally:
+        scanner.close()
+
+
+@pytest.mark.parametrize("ocr_workers", [1, 0], ids=["ocr-lane", "no-lane"])
+def test_plain_mail_is_decided_while_the_ocr_lane_reads_a_slow_scan(ocr_workers: int) -> None:
+    """One scan worker: with an OCR lane, three plain messages are decided while the OCR
+    worker reads a three-page scan; without one (``--ocr-workers 0``) they wait for its end."""
+    _tesseract()
+    slow = scan_mail(long_scan(pages=3))
+    scanner = ScanPool(1, ocr_workers=ocr_workers)
+    scanner.start()
+    finished: list[str] = []
+    facts = []
+
+    def read_scan() -> None:
+        facts.append(scanner.scan(slow, PATIENT))
+        finished.append("scan")
+
+    def send_plain() -> None:
+        for _ in range(3):
+            assert scanner.scan(PLAIN, PATIENT).document.official is False
+            finished.append("plain")
+
+    try:
+        reading = threading.Thread(target=read_scan)
+        reading.start()
+        busy = "ocr" if ocr_workers else "ordinary"
+        wait_until(lambda: scanner.busy_workers(busy) == 1, 60, f"the scan in the {busy} lane")
+        plain = threading.Thread(target=send_plain)
+        plain.start()
+        plain.join(timeout=300)
+        reading.join(timeout=300)
+    finally:
+        scanner.close()
+    if ocr_workers:
+        assert finished == ["plain", "plain", "plain", "scan"]
+    else:
+        assert finished == ["scan", "plain", "plain", "plain"]
+    # the scan was read whole: the recipient list stands on its third page
+    assert any(e.startswith("attachment 1 (OCR, page 3, whole page") and "Nơi nhận" in e
+               for e in facts[0].document.evidence), facts[0].document.evidence
