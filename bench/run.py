@@ -48,6 +48,7 @@ import urllib.request
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 
 from postfix_harness import (
@@ -62,7 +63,7 @@ from postfix_harness import (
 
 from bench.messages import RECIPIENT, SENDER, MessageKind, write_messages
 from bench.peer import rspamd_binary, running_rspamd
-from bench.sender import send_all
+from bench.sender import Progress, send_all
 from govmilter.policy.loader import default_policy_path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -70,18 +71,39 @@ CACHE = Path(tempfile.gettempdir()) / "govmilter-bench-messages"
 #: Postfix processes per service: room for 50 sessions in and 50 deliveries out at once.
 PROCESS_LIMIT = 120
 
-#: Messages per run (full mode) for each mix; --quick divides them.
-FULL_COUNTS = {"plain": 3000, "pdf": 600, "docx": 150, "pdf-60": 60, "scan": 40}
-QUICK_COUNTS = {"plain": 300, "pdf": 60, "docx": 20, "pdf-60": 60, "scan": 8}
+#: Messages per run (full mode) for each mix; --quick divides them. ``plain-scans``: plain
+#: messages per phase (see run_scan_lane).
+FULL_COUNTS = {"plain": 3000, "pdf": 600, "docx": 150, "pdf-60": 60, "scan": 40,
+               "plain-scans": 1000}
+QUICK_COUNTS = {"plain": 300, "pdf": 60, "docx": 20, "pdf-60": 60, "scan": 8,
+                "plain-scans": 100}
+#: The mix that measures the OCR lane: plain mail alone, then plain mail while scans arrive.
+SCAN_LANE_MIX = "plain-scans"
+#: One scan arrives after every this many plain messages in ``plain-scans``.
+PLAIN_PER_SCAN = 20
+#: ``plain-scans`` then sends this many other scans (cold OCR cache), then one of them as often
+#: again (warm cache), one after another.
+CACHE_SCANS = 6
+#: Sessions sending the scans that arrive with plain mail: a scan waiting for OCR never holds a
+#: plain message's session, and the next scan is on its way meanwhile.
+SCAN_SESSIONS = 2
+#: Pages of each scanned letter (bench/messages.py, scanned_letter).
+SCAN_PAGES = 2
 #: The mixes sent by smtp-source (its C client costs the machine least); the others by
 #: bench/sender.py.
 SMTP_SOURCE_MIXES = frozenset({"plain"})
 CONFIGS = ("postfix", "passthrough", "govmilter", "govmilter-inet", "govmilter-1cpu")
+#: govmilter configurations by their extra ``govmilter run`` options; ``govmilter-no-ocr-lane``
+#: reads scans in the scan workers themselves (only with ``--configs``), to show the lane's worth.
+GOVMILTER_OPTIONS = {"govmilter": [], "govmilter-inet": [],
+                     "govmilter-1cpu": ["--scan-workers", "0"],
+                     "govmilter-no-ocr-lane": ["--ocr-workers", "0"]}
 #: The C pass-through's option for each of its configurations (see bench/passthrough.c).
 C_PASSTHROUGH_OPTIONS = {"passthrough-c": [], "passthrough-c-noreply": ["-n"],
                          "passthrough-c-minimal": ["-m"]}
 #: Every configuration ``--configs`` accepts: the default matrix and the extra baselines.
-KNOWN_CONFIGS = (*CONFIGS, "passthrough-noreply", *C_PASSTHROUGH_OPTIONS, "rspamd")
+KNOWN_CONFIGS = (*CONFIGS, "passthrough-noreply", *C_PASSTHROUGH_OPTIONS, "rspamd",
+                 "govmilter-no-ocr-lane")
 
 
 @dataclass
@@ -107,6 +129,8 @@ class RunResult:
     peak_rss_mb: float | None = None
     milter_cpu_ms_per_msg: float | None = None
     smtp_source_errors: str = ""
+    #: ``plain-scans`` only: its phases' figures (see run_scan_lane)
+    scan_lane: dict[str, float | int | None] | None = None
 
     @property
     def lossless(self) -> bool:
@@ -232,12 +256,15 @@ def quantile(buckets: Sequence[tuple[float, float]], q: float) -> float | None:
     return lower_bound
 
 
-_SECONDS_RE = re.compile(r" qid=\S+ .* seconds=(\d+\.\d+)(?= |$)", re.MULTILINE)
+_SECONDS_RE = re.compile(r" qid=\S+ .* class=(\S+) .* seconds=(\d+\.\d+)(?= |$)", re.MULTILINE)
 
 
-def log_quantiles(log: str, qs: Sequence[float]) -> list[float | None]:
-    """Nearest-rank quantiles of the ``seconds=`` of govmilter's per-message log lines."""
-    times = sorted(float(m.group(1)) for m in _SECONDS_RE.finditer(log))
+def log_quantiles(log: str, qs: Sequence[float], plain: bool | None = None
+                  ) -> list[float | None]:
+    """Nearest-rank quantiles of the ``seconds=`` of govmilter's per-message log lines: of all,
+    or (``plain``) of those whose class is ``none`` (plain mail) or of the others."""
+    times = sorted(float(m.group(2)) for m in _SECONDS_RE.finditer(log)
+                   if plain is None or (m.group(1) == "none") is plain)
     if not times:
         return [None for _ in qs]
     return [times[min(len(times) - 1, max(0, math.ceil(q * len(times)) - 1))] for q in qs]
@@ -295,8 +322,7 @@ def milter_for(config: str, workdir: Path, policy: Path) -> Iterator[Milter]:
                          scanned=rspamd.scanned)
         return
     if not config.startswith("passthrough"):
-        extra = ["--scan-workers", "0"] if config == "govmilter-1cpu" else []
-        with RunningMilter(workdir / config, policy, extra,
+        with RunningMilter(workdir / config, policy, GOVMILTER_OPTIONS[config],
                            inet=config.endswith("-inet")) as milter:
             yield Milter(milter.pid, milter.postfix_spec, milter.metrics_port,
                          "govmilter_processing_seconds", milter.log)
@@ -452,6 +478,105 @@ def _nothing() -> Iterator[None]:
     yield
 
 
+def scans_needed(count: int) -> int:
+    """The different scanned letters ``plain-scans`` sends with ``count`` plain messages."""
+    return max(1, count // PLAIN_PER_SCAN) + CACHE_SCANS
+
+
+def run_scan_lane(config: str, plain: MessageKind, scans: MessageKind, count: int,
+                  sessions: int, workdir: Path, policy: Path, round_number: int = 0,
+                  postfix_settings: Mapping[str, str] | None = None) -> RunResult:
+    """The OCR lane's worth, in one run of one milter, phase after phase:
+
+    1. ``count`` plain messages over ``sessions`` sessions: plain mail's time in the milter;
+    2. ``count`` plain messages again while scanned letters arrive, one after every
+       PLAIN_PER_SCAN plain messages (over SCAN_SESSIONS sessions of their own, so a scan
+       waiting for OCR never holds a plain session): plain mail's time now, and the scans';
+    3. CACHE_SCANS other scans, one after another: scans per second and the milter's CPU per
+       scanned page, the OCR cache cold (each a different document);
+    4. the first of those again, CACHE_SCANS times: the same with the cache warm.
+
+    Times in the milter come from govmilter's per-message log lines (class ``none``: the plain
+    messages), so phases 1 and 2 compare within one run.
+    """
+    run_dir = workdir / f"{config}-{SCAN_LANE_MIX}-{sessions}-{round_number}"
+    run_dir.mkdir(parents=True)
+    run_dir.chmod(0o755)
+    flood = max(1, count // PLAIN_PER_SCAN)
+    figures: dict[str, float | int | None] = {"scans_with_plain": flood,
+                                              "plain_per_scan": PLAIN_PER_SCAN}
+    errors: list[str] = []
+    with milter_for(config, run_dir, policy) as milter, \
+            private_postfix(run_dir, milter, postfix_settings) as postfix:
+        port, expected = postfix.smtp_port, 0
+        started = time.monotonic()
+
+        def phase(name: str, work: Callable[[], list[str]], sent: int) -> tuple[str, float, float]:
+            """Run ``work`` (the sending), wait for its mail at the sink; its log, seconds and
+            the milter's CPU seconds."""
+            nonlocal expected
+            before = milter.log() if milter.log else ""
+            cpu = process_tree_cpu(milter.pid) if milter.pid else 0.0
+            start = time.monotonic()
+            errors.extend(f"{name}: {error}" for error in work())
+            expected += sent
+            postfix.wait_for_count(expected, timeout=900)
+            seconds = time.monotonic() - start
+            cpu = (process_tree_cpu(milter.pid) - cpu) if milter.pid else 0.0
+            log = milter.log()[len(before):] if milter.log else ""
+            return log, seconds, cpu
+
+        def plain_mail(after: Callable[[int], None] | None = None) -> list[str]:
+            return send_all(port, plain.files, count, sessions, SENDER, RECIPIENT, after=after)
+
+        log, _, _ = phase("plain", plain_mail, count)
+        figures["plain_alone_p50_ms"], figures["plain_alone_p99_ms"] = _ms(log, plain=True)
+
+        def plain_and_scans() -> list[str]:
+            progress = Progress()
+            found: list[str] = []
+            scanner = threading.Thread(target=lambda: found.extend(send_all(
+                port, scans.files[:flood], flood, SCAN_SESSIONS, SENDER, RECIPIENT,
+                before=lambda n: progress.wait_for(n * PLAIN_PER_SCAN + PLAIN_PER_SCAN // 2))))
+            scanner.start()
+            found.extend(plain_mail(after=progress.sent_one))
+            scanner.join()
+            return found
+
+        log, _, _ = phase("plain+scans", plain_and_scans, count + flood)
+        figures["plain_with_scans_p50_ms"], figures["plain_with_scans_p99_ms"] = \
+            _ms(log, plain=True)
+        figures["scan_with_plain_p50_ms"], figures["scan_with_plain_p99_ms"] = \
+            _ms(log, plain=False)
+        alone, loaded = figures["plain_alone_p99_ms"], figures["plain_with_scans_p99_ms"]
+        figures["plain_p99_ratio"] = round(loaded / alone, 2) if alone and loaded else None
+        for name, files in (("cold", scans.files[flood:flood + CACHE_SCANS]),
+                            ("warm", scans.files[flood:flood + 1])):
+            log, seconds, cpu = phase(f"scans, cache {name}", partial(
+                send_all, port, files, CACHE_SCANS, 1, SENDER, RECIPIENT), CACHE_SCANS)
+            figures[f"scans_per_s_cache_{name}"] = round(CACHE_SCANS / seconds, 2)
+            figures[f"cpu_ms_per_page_cache_{name}"] = round(
+                cpu * 1000 / (CACHE_SCANS * SCAN_PAGES), 1) if milter.pid else None
+            figures[f"scan_p50_ms_cache_{name}"] = _ms(log, plain=False)[0]
+        seconds = time.monotonic() - started
+        received = postfix.received_count()
+    sent = 2 * count + flood + 2 * CACHE_SCANS
+    return RunResult(config=config, mix=SCAN_LANE_MIX, sessions=sessions, sent=sent,
+                     round=round_number, received=received,
+                     accepted_per_s=round(sent / seconds, 1),
+                     delivered_per_s=round(received / seconds, 1),
+                     milter_p50_log_ms=figures["plain_with_scans_p50_ms"],
+                     milter_p99_log_ms=figures["plain_with_scans_p99_ms"],
+                     smtp_source_errors="\n".join(errors)[-500:], scan_lane=figures)
+
+
+def _ms(log: str, plain: bool) -> tuple[float | None, float | None]:
+    """The p50 and p99 (ms) of the plain messages' or of the others' times in ``log``."""
+    p50, p99 = (None if q is None else round(q * 1000, 1)
+                for q in log_quantiles(log, (0.5, 0.99), plain=plain))
+    return p50, p99
+
+
 RATIO_PAIRS = {"govmilter/postfix": ("govmilter", "postfix"),
                "govmilter/passthrough": ("govmilter", "passthrough"),
                "passthrough/postfix": ("passthrough", "postfix"),
@@ -551,6 +676,9 @@ def print_table(report: Report) -> None:
               f"{r.accepted_per_s:>8.1f} {r.delivered_per_s:>8.1f} {num(r.milter_p50_ms):>7} "
               f"{num(r.milter_p99_ms):>7} {num(r.milter_p99_log_ms):>7} {num(r.peak_rss_mb):>7} "
               f"{num(r.milter_cpu_ms_per_msg):>7}{flag}")
+    for r in report.runs:
+        if r.scan_lane:
+            print(scan_lane_line(r))
     print()
     for row in report.ratios:
         cells = "  ".join(f"{label}={row[label]}{ratio_range(row, label)}"
@@ -558,6 +686,18 @@ def print_table(report: Report) -> None:
         print(f"{row['mix']:6} {row['sessions']:>4}  {cells}")
     if report.drift:
         print("\nRSS drift:", json.dumps(report.drift))
+
+
+def scan_lane_line(run: RunResult) -> str:
+    """The ``plain-scans`` figures of one run, in one line."""
+    f = run.scan_lane or {}
+    return (f"{run.mix} s={run.sessions} r={run.round} {run.config}: plain p50/p99 "
+            f"{f['plain_alone_p50_ms']}/{f['plain_alone_p99_ms']} ms alone, "
+            f"{f['plain_with_scans_p50_ms']}/{f['plain_with_scans_p99_ms']} ms while "
+            f"{f['scans_with_plain']} scans arrived (1 per {f['plain_per_scan']}): p99 "
+            f"x{f['plain_p99_ratio']}; scans {f['scans_per_s_cache_cold']}/s, "
+            f"{f['cpu_ms_per_page_cache_cold']} ms CPU per page; the same scan again "
+            f"{f['scans_per_s_cache_warm']}/s, {f['cpu_ms_per_page_cache_warm']} ms CPU per page")
 
 
 # ---- commands -------------------------------------------------------------------------------
@@ -580,7 +720,11 @@ def benchmark(args: argparse.Namespace) -> Report:
     counts = dict(QUICK_COUNTS if args.quick else FULL_COUNTS)
     for mix in counts:
         counts[mix] = max(1, int(counts[mix] * args.scale))
-    kinds = write_messages(CACHE, args.mixes.split(","), counts)
+    mixes = args.mixes.split(",")
+    kinds = write_messages(CACHE, [m for m in mixes if m != SCAN_LANE_MIX], counts)
+    if SCAN_LANE_MIX in mixes:  # the plain message and the scans of the scan mix
+        lane = write_messages(CACHE, ("plain", "scan"),
+                              {"scan": scans_needed(counts[SCAN_LANE_MIX])})
     configs = [c for c in args.configs.split(",") if c]
     if "govmilter-1cpu" in configs and not pool_available():
         configs.remove("govmilter-1cpu")
@@ -600,8 +744,13 @@ def benchmark(args: argparse.Namespace) -> Report:
                     # each round starts with another configuration: none always runs first
                     shift = number % len(configs)
                     for config in configs[shift:] + configs[:shift]:
-                        result = run_once(config, kinds[mix], counts[mix], sessions, workdir,
-                                          policy, number, report.postfix_settings)
+                        if mix == SCAN_LANE_MIX:
+                            result = run_scan_lane(config, lane["plain"], lane["scan"],
+                                                   counts[mix], sessions, workdir, policy,
+                                                   number, report.postfix_settings)
+                        else:
+                            result = run_once(config, kinds[mix], counts[mix], sessions,
+                                              workdir, policy, number, report.postfix_settings)
                         report.runs.append(result)
                         print(f"{mix:6} s={sessions:<3} r={number} {config:15} "
                               f"{result.accepted_per_s:8.1f}/s "

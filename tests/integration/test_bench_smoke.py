@@ -177,3 +177,29 @@ def test_distinct_documents_reach_the_sink_through_the_bench_sender(tmp_path: Pa
     for run in runs:
         assert run["lossless"] is True
         assert run["sent"] == run["received"] == (2 if run["mix"] == "docx" else 6)
+
+
+def test_the_scan_lane_mix_times_plain_mail_alone_and_while_scans_arrive(tmp_path: Path) -> None:
+    """``plain-scans``: plain mail alone, then with one scan per 20 plain messages, then scans
+    with the OCR cache cold and warm, all through one govmilter; every figure is there and the
+    warm cache spares the OCR (CPU per page, which other load on the machine moves little)."""
+    require_postfix()
+    from govmilter.document.ocr import ocr_status
+
+    status = ocr_status()
+    require(status.available, f"needs Tesseract with Vietnamese data ({status.detail})")
+    out = tmp_path / "bench.json"
+    result = run_bench("--quick", "--scale", "0.2", "--mixes", "plain-scans", "--configs",
+                       "govmilter", "--json", str(out), timeout=900)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    [run] = json.loads(out.read_text())["runs"]
+    assert run["mix"] == "plain-scans" and run["lossless"] is True
+    # 20 plain alone, 20 plain and 1 scan, 6 different scans, one of them 6 times
+    assert run["sent"] == run["received"] == 20 + 21 + 6 + 6
+    lane = run["scan_lane"]
+    assert lane["scans_with_plain"] == 1 and lane["plain_per_scan"] == 20
+    assert None not in lane.values(), lane
+    assert lane["plain_p99_ratio"] == round(
+        lane["plain_with_scans_p99_ms"] / lane["plain_alone_p99_ms"], 2)
+    assert lane["cpu_ms_per_page_cache_warm"] * 3 < lane["cpu_ms_per_page_cache_cold"], lane
+    assert "plain-scans s=10 r=0 govmilter: plain p50/p99 " in result.stdout
