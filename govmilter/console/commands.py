@@ -22,7 +22,8 @@ from govmilter.tools.incident_commands import (
     store_policy,
 )
 from govmilter.tools.incidents import acting_user
-from govmilter.tools.quarantine import DEFAULT_POSTFIX_CONFIG, PostfixQueue, Quarantine
+from govmilter.tools.quarantine import Quarantine
+from govmilter.tools.quarantine_commands import add_queue_arguments, queue_from_args
 
 EXIT_OK, EXIT_INPUT, EXIT_USAGE = 0, 1, 2
 DEFAULT_LISTEN = "127.0.0.1:8025"
@@ -50,9 +51,7 @@ def add_console_arguments(sub: Any) -> None:
                          help="send cookies over HTTPS only (set it behind a TLS proxy)")
     console.add_argument("--idle-minutes", type=int, default=30,
                          help="a session unused this long ends (default 30)")
-    console.add_argument("--postfix-config", default=DEFAULT_POSTFIX_CONFIG, metavar="DIR",
-                         help="the Postfix instance whose hold queue officers release from "
-                              "(default: %(default)s; releasing needs root)")
+    add_queue_arguments(console)  # the unit gives --queue-helper: it runs without root
     actions = console.add_subparsers(dest="console_command", metavar="ACTION")
     adduser = actions.add_parser("adduser", help="create an account or reset its password and "
                                  "role; the password is read from standard input")
@@ -120,7 +119,7 @@ def run_console(args: argparse.Namespace) -> int:
             return serve(store, host, port, ConsoleSettings(
                 idle_minutes=args.idle_minutes, trusted_user_header=args.trusted_user_header,
                 secure_cookies=args.secure_cookies),
-                Quarantine(PostfixQueue(args.postfix_config)))
+                Quarantine(queue_from_args(args)))
     except ListenError as exc:
         print(f"govmilter console: {exc}", file=sys.stderr)
         return EXIT_USAGE

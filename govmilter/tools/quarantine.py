@@ -2,10 +2,10 @@
 
 One module for ``govmilter quarantine`` and the web console (:class:`Quarantine` is the
 console's ``HeldMail``): list, read (headers and the text govmilter extracts, never the raw
-attachments), release and delete, each through ``postqueue``/``postsuper``/``postcat`` of the
-Postfix instance whose configuration directory is given, and each recorded in the store with
-the acting user and a reason that may not be empty. Postfix acts first; only what it did is
-recorded, and when the store then fails the error says what Postfix already did.
+attachments), release and delete, each through Postfix's own commands (directly as root, or
+through govmilter's queue helper: :mod:`govmilter.tools.postfix_queue`), and each recorded in
+the store with the acting user and a reason that may not be empty. Postfix acts first; only what
+it did is recorded, and when the store then fails the error says what Postfix already did.
 """
 
 from __future__ import annotations
@@ -14,23 +14,20 @@ import datetime as _dt
 import email
 import email.header
 import email.policy
-import json
 import logging
 import socket
-import subprocess
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from govmilter.errors import GovmilterError
 from govmilter.mail.limits import Limits
 from govmilter.scan import readable_text
 from govmilter.store import Incident, IncidentQuery, IncidentStatus, IncidentStore, StoreError
 from govmilter.store.records import looks_like_incident_id
+from govmilter.tools.postfix_queue import HoldQueue, QuarantineError, QueuedMessage
 
 log = logging.getLogger("govmilter")
 
-DEFAULT_POSTFIX_CONFIG = "/etc/postfix"
 #: The actor of status changes govmilter makes itself (a hold that vanished from the queue).
 SYSTEM_ACTOR = "govmilter"
 #: A held incident whose message has been gone from the hold queue this long is expired.
@@ -38,23 +35,8 @@ EXPIRY_GRACE = _dt.timedelta(minutes=5)
 #: Characters of extracted text shown for one held message.
 MAX_SHOWN_TEXT = 20_000
 
-Runner = Callable[..., "subprocess.CompletedProcess[Any]"]
-
-
-class QuarantineError(GovmilterError):
-    """A hold-queue operation could not be done (nothing held, Postfix refused...)."""
-
-
-@dataclass(frozen=True, slots=True)
-class QueuedMessage:
-    """One message in a Postfix queue, as ``postqueue -j`` describes it."""
-
-    queue_id: str
-    queue_name: str
-    arrival: _dt.datetime
-    size: int
-    sender: str
-    recipients: tuple[str, ...]
+__all__ = ["HeldContent", "HeldMessage", "Quarantine", "QuarantineError", "QueuedMessage",
+           "held_to_json", "held_to_text"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,66 +56,10 @@ class HeldContent:
     text: str
 
 
-class PostfixQueue:
-    """The queue of one Postfix instance (``-c config_dir``), through its own commands."""
-
-    def __init__(self, config_dir: str = DEFAULT_POSTFIX_CONFIG,
-                 runner: Runner = subprocess.run) -> None:
-        self.config_dir = config_dir
-        self._run = runner
-
-    def _command(self, *args: str, timeout: float = 60) -> str:
-        try:
-            done = self._run([args[0], "-c", self.config_dir, *args[1:]], capture_output=True,
-                             text=True, timeout=timeout, check=False)
-        except FileNotFoundError:
-            raise QuarantineError(f"{args[0]} not found: is Postfix installed?") from None
-        except subprocess.TimeoutExpired:
-            raise QuarantineError(f"{args[0]} did not answer in {timeout:g} s") from None
-        if done.returncode != 0:
-            problem = (done.stderr or done.stdout).strip().splitlines()
-            raise QuarantineError(f"{' '.join(args)} failed: "
-                                  f"{problem[-1] if problem else done.returncode}")
-        output: str = done.stdout
-        return output
-
-    def messages(self, queue_name: str = "hold") -> list[QueuedMessage]:
-        """The messages of one queue, oldest first."""
-        found = []
-        for line in self._command("postqueue", "-j").splitlines():
-            entry = json.loads(line)
-            if entry.get("queue_name") != queue_name:
-                continue
-            found.append(QueuedMessage(
-                queue_id=str(entry["queue_id"]), queue_name=queue_name,
-                arrival=_dt.datetime.fromtimestamp(int(entry.get("arrival_time", 0)), _dt.UTC),
-                size=int(entry.get("message_size", 0)), sender=str(entry.get("sender", "")),
-                recipients=tuple(str(r.get("address", "")) for r in entry.get("recipients", ()))))
-        return sorted(found, key=lambda m: m.arrival)
-
-    def content(self, queue_id: str) -> bytes:
-        """The message as queued: header and body."""
-        output = self._run(["postcat", "-c", self.config_dir, "-hbq", queue_id],
-                           capture_output=True, timeout=60, check=False)
-        if output.returncode != 0:
-            raise QuarantineError(f"postcat -q {queue_id} failed")
-        data: bytes = output.stdout
-        return data
-
-    def release(self, queue_id: str) -> None:
-        """Take the message out of the hold queue and ask for its delivery now."""
-        self._command("postsuper", "-H", queue_id)
-        self._command("postqueue", "-i", queue_id)
-
-    def delete(self, queue_id: str) -> None:
-        """Delete the message from the hold queue."""
-        self._command("postsuper", "-d", queue_id, "hold")
-
-
 class Quarantine:
     """The officer's view of held mail on this gateway (see the module docstring)."""
 
-    def __init__(self, queue: PostfixQueue, gateway: str | None = None) -> None:
+    def __init__(self, queue: HoldQueue, gateway: str | None = None) -> None:
         self.queue = queue
         self.gateway = gateway or socket.gethostname()
 

@@ -1,8 +1,10 @@
 """``govmilter quarantine list|show|release|delete``: held mail from the command line.
 
 The Postfix instance is ``--postfix-config DIR`` (default /etc/postfix); its commands need root.
-ID is an incident id or a Postfix queue id. A release or delete needs ``--reason``, kept in the
-store with the acting user (the login name, and the user behind sudo).
+Without root, ``--queue-helper [SOCKET]`` asks govmilter's queue helper instead (deploy/
+govmilter-queue.socket, for users in group govmilter; docs/console.md). ID is an incident id or
+a Postfix queue id. A release or delete needs ``--reason``, kept in the store with the acting
+user (the login name, and the user behind sudo).
 """
 
 from __future__ import annotations
@@ -23,14 +25,14 @@ from govmilter.tools.incident_commands import (
     store_policy,
 )
 from govmilter.tools.incidents import INCIDENTS_JSON_SCHEMA, acting_user, incident_to_text
-from govmilter.tools.quarantine import (
+from govmilter.tools.postfix_queue import (
     DEFAULT_POSTFIX_CONFIG,
+    DEFAULT_QUEUE_HELPER,
+    HelperQueue,
+    HoldQueue,
     PostfixQueue,
-    Quarantine,
-    QuarantineError,
-    held_to_json,
-    held_to_text,
 )
+from govmilter.tools.quarantine import Quarantine, QuarantineError, held_to_json, held_to_text
 
 
 def add_quarantine_arguments(sub: Any) -> None:
@@ -50,15 +52,32 @@ def add_quarantine_arguments(sub: Any) -> None:
                               help="why (required; kept with the decision and the acting user)")
     for parser in (listing, show, release, delete):
         add_database_arguments(parser)
-        parser.add_argument("--postfix-config", default=DEFAULT_POSTFIX_CONFIG, metavar="DIR",
-                            help="the Postfix instance's configuration directory "
-                                 "(default: %(default)s)")
+        add_queue_arguments(parser)
         parser.add_argument("--json", action="store_true", help="print the result as JSON")
+
+
+def add_queue_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--postfix-config`` and ``--queue-helper``: how to reach Postfix's hold queue."""
+    parser.add_argument("--postfix-config", default=DEFAULT_POSTFIX_CONFIG, metavar="DIR",
+                        help="the Postfix instance's configuration directory, whose commands "
+                             "need root (default: %(default)s)")
+    parser.add_argument("--queue-helper", nargs="?", const=DEFAULT_QUEUE_HELPER,
+                        metavar="SOCKET",
+                        help="go through govmilter's queue helper instead, which runs Postfix's "
+                             "commands as root (default socket: %(const)s; its own "
+                             "--postfix-config applies)")
+
+
+def queue_from_args(args: argparse.Namespace) -> HoldQueue:
+    """The hold queue the options name: through the queue helper, or Postfix's commands."""
+    if args.queue_helper:
+        return HelperQueue(args.queue_helper)
+    return PostfixQueue(args.postfix_config)
 
 
 def run_quarantine(args: argparse.Namespace) -> int:
     """Run ``govmilter quarantine ACTION``; returns the exit code."""
-    quarantine = Quarantine(PostfixQueue(args.postfix_config))
+    quarantine = Quarantine(queue_from_args(args))
     now = _dt.datetime.now(_dt.UTC)
     try:
         with open_from_args(args, store_policy(args)) as store:

@@ -26,7 +26,8 @@ from test_incidents_postfix import (  # type: ignore[import-not-found]  # noqa: 
 )
 
 from govmilter.store import IncidentStatus, open_store
-from govmilter.tools.quarantine import PostfixQueue, Quarantine
+from govmilter.tools.postfix_queue import PostfixQueue
+from govmilter.tools.quarantine import Quarantine
 
 pytestmark = pytest.mark.postfix
 

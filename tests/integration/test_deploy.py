@@ -21,11 +21,15 @@ from postfix_harness import REPO_ROOT, PrivatePostfix, require, require_postfix
 SNIPPET = REPO_ROOT / "deploy" / "postfix-main.cf"
 UNIT = REPO_ROOT / "deploy" / "govmilter.service"
 CONSOLE_UNIT = REPO_ROOT / "deploy" / "govmilter-console.service"
+QUEUE_SOCKET = REPO_ROOT / "deploy" / "govmilter-queue.socket"
+QUEUE_HELPER_UNIT = REPO_ROOT / "deploy" / "govmilter-queue@.service"
 ADMIN_GUIDE = REPO_ROOT / "docs" / "admin.md"
 DEBIAN_MAIN_CF = Path("/usr/share/postfix/main.cf.debian")
 DEBIAN_MASTER_CF = Path("/usr/share/postfix/master.cf.dist")
 #: the program the administrator guide installs (a virtual environment in /opt, not in the clone)
 PROGRAM = Path("/opt/govmilter/bin/govmilter")
+#: the virtual environment's Python, which runs the queue helper
+PYTHON = Path("/opt/govmilter/bin/python")
 
 
 def guide_table() -> dict[str, str]:
@@ -161,9 +165,32 @@ def test_the_console_unit_is_confined_like_the_milters_and_listens_on_loopback()
     start = console["ExecStart"][0].split()
     assert start[1] == "console" and start[start.index("--listen") + 1] == "127.0.0.1:8025"
     assert "--secure-cookies" in start
+    assert start[start.index("--queue-helper") + 1] == \
+        settings_of(QUEUE_SOCKET)["ListenStream"][0]
+    assert console["Wants"] == ["govmilter-queue.socket"]
 
 
-@pytest.mark.parametrize("unit", [UNIT, CONSOLE_UNIT], ids=lambda unit: unit.name)
+def test_the_queue_helper_is_root_for_the_consoles_group_only_and_confined() -> None:
+    """Only root and group govmilter reach the socket; the helper keeps three capabilities
+    (tests/integration/test_queue_helper.py runs it with exactly the unit's set), writes only
+    Postfix's spool, has no network, and its Postfix instance is fixed by the unit."""
+    socket_unit, helper = settings_of(QUEUE_SOCKET), settings_of(QUEUE_HELPER_UNIT)
+    assert (socket_unit["SocketUser"], socket_unit["SocketGroup"], socket_unit["SocketMode"],
+            socket_unit["Accept"]) == (["root"], ["govmilter"], ["0660"], ["yes"])
+    assert helper["CapabilityBoundingSet"] == ["CAP_SETUID CAP_SETGID CAP_DAC_OVERRIDE"]
+    for key in ("NoNewPrivileges", "PrivateNetwork", "ProtectHome", "PrivateTmp"):
+        assert helper[key] == ["yes"], key
+    assert (helper["ProtectSystem"], helper["ReadWritePaths"]) == (["strict"],
+                                                                   ["/var/spool/postfix"])
+    assert helper["RestrictAddressFamilies"] == ["AF_UNIX"]
+    assert (helper["StandardInput"], helper["StandardOutput"]) == (["socket"], ["socket"])
+    start = helper["ExecStart"][0].split()
+    assert start[:4] == [str(PYTHON), "-I", "-m", "govmilter.tools.queue_helper"]
+    assert start[start.index("--postfix-config") + 1] == "/etc/postfix"
+
+
+@pytest.mark.parametrize("unit", [UNIT, CONSOLE_UNIT, QUEUE_SOCKET, QUEUE_HELPER_UNIT],
+                         ids=lambda unit: unit.name)
 def test_unit_documentation_is_the_guides_the_install_puts_in_usr_share_doc(unit: Path) -> None:
     """``Documentation=`` names files the guide's install commands copy from docs/."""
     installed = Path("/usr/share/doc/govmilter")
@@ -176,27 +203,31 @@ def test_unit_documentation_is_the_guides_the_install_puts_in_usr_share_doc(unit
     assert f"install -d {installed} && cp -r docs/. " in guide
 
 
-@pytest.mark.parametrize("unit", [UNIT, CONSOLE_UNIT], ids=lambda unit: unit.name)
+@pytest.mark.parametrize("unit", [UNIT, CONSOLE_UNIT, QUEUE_SOCKET],
+                         ids=lambda unit: unit.name)
 def test_systemd_analyze_verify_accepts_the_unit(tmp_path: Path, unit: Path) -> None:
-    """``systemd-analyze verify`` on a root holding the unit, systemd's own units and the
-    programs the unit runs: the real ones, and a stand-in for the govmilter the guide installs
-    in /opt (a test machine need not have it). Verify also checks that they are executable."""
+    """``systemd-analyze verify`` on a root holding the unit (a socket with the service it
+    starts), systemd's own units and the programs the units run: the real ones, and stand-ins
+    for the govmilter the guide installs in /opt (a test machine need not have it). Verify also
+    checks that they are executable."""
     analyze = shutil.which("systemd-analyze")
     require(analyze, "systemd-analyze missing: scripts/setup.sh installs it (package systemd)")
     assert analyze is not None
     root = tmp_path / "root"
     (root / "etc" / "systemd" / "system").mkdir(parents=True)
-    shutil.copy(unit, root / "etc" / "systemd" / "system" / unit.name)
+    units = [unit, QUEUE_HELPER_UNIT] if unit == QUEUE_SOCKET else [unit]
+    for installed in units:
+        shutil.copy(installed, root / "etc" / "systemd" / "system" / installed.name)
     (root / "usr" / "lib" / "systemd").mkdir(parents=True)
     shutil.copytree("/usr/lib/systemd/system", root / "usr" / "lib" / "systemd" / "system",
                     symlinks=True)
     for merged in ("bin", "sbin", "lib"):  # Debian 12's merged /usr
         if Path(f"/{merged}").is_symlink():
             (root / merged).symlink_to(f"usr/{merged}")
-    for command in unit_commands(unit):
+    for command in (c for installed in units for c in unit_commands(installed)):
         target = root / command.resolve().relative_to("/")
         target.parent.mkdir(parents=True, exist_ok=True)
-        if command == PROGRAM:
+        if command in (PROGRAM, PYTHON):
             target.write_text("#!/bin/sh\n")
             target.chmod(0o755)
         else:

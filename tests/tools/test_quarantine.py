@@ -13,7 +13,8 @@ import pytest
 from incident_samples import T0, make_incident
 
 from govmilter.store import IncidentStatus, open_store
-from govmilter.tools.quarantine import PostfixQueue, Quarantine, QuarantineError
+from govmilter.tools.postfix_queue import PostfixQueue
+from govmilter.tools.quarantine import Quarantine, QuarantineError
 
 
 class FakePostfix:
