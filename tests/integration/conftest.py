@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from postfix_harness import PrivatePostfix, require_postfix
@@ -14,3 +17,13 @@ def postfix() -> Iterator[PrivatePostfix]:
     require_postfix()
     with PrivatePostfix() as instance:
         yield instance
+
+
+@pytest.fixture
+def workdir() -> Iterator[Path]:
+    """A directory of the test's, mode 0755 (other users may enter it), with a short name: a
+    unix socket path has at most 107 bytes, too few for pytest's tmp_path names."""
+    path = Path(tempfile.mkdtemp(prefix="gm-"))
+    path.chmod(0o755)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)

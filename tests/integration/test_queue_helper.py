@@ -25,7 +25,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.error
 import urllib.parse
@@ -65,15 +64,6 @@ CONSOLE_USER, CONSOLE_GROUP = "nobody", "nogroup"
 def database(postgres: object) -> str:
     """A database of the shared PostgreSQL cluster: the milter's and the console's store."""
     return str(postgres.create_database())  # type: ignore[attr-defined]
-
-
-@pytest.fixture
-def workdir() -> Iterator[Path]:
-    # short (a unix socket path has at most 107 bytes) and open to the console's user
-    path = Path(tempfile.mkdtemp(prefix="gm-qh-"))
-    path.chmod(0o755)
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
 
 
 def bounding_set(unit: Path) -> str:

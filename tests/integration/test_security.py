@@ -18,11 +18,8 @@ import email.message
 import grp
 import os
 import pwd
-import shutil
 import stat
 import subprocess
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import miltertest as mt
@@ -35,14 +32,6 @@ from govmilter.server.daemon import add_run_arguments, options_from_args
 
 TEST_USER = "govmilter-test"
 
-
-@pytest.fixture
-def workdir() -> Iterator[Path]:
-    # short: a unix socket path has at most 107 bytes, too few for pytest's tmp_path names
-    path = Path(tempfile.mkdtemp(prefix="gm-sec-"))
-    path.chmod(0o755)
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
 
 
 
