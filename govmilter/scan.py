@@ -62,6 +62,7 @@ def _scan(raw: bytes, limits: Limits, detection: DetectionSettings, clock: Calla
     return MessageFacts(
         document=document, header_from=content.header_from, header_to=content.header_to,
         scanned_bytes=content.scanned_bytes, notes=content.notes, subject=content.subject,
+        forward=content.forward,
         attachments=tuple(AttachmentFacts(a.filename or "(no name)",
                                           hashlib.sha256(a.data).hexdigest(), len(a.data),
                                           a.truncated) for a in content.attachments),

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from email.feedparser import BytesFeedParser
 
 from govmilter.mail.addresses import Address, read_address_header
+from govmilter.mail.forwarding import NO_TRACES, ForwardTraces, read_forward_traces
 from govmilter.mail.limits import Limits, MessageBudget
 from govmilter.mail.speedups import parse_collapsed, stdlib_decoded_payload
 from govmilter.mail.text import decode_header_value, decode_text, html_to_text
@@ -91,6 +92,7 @@ class MessageContent:
     unscannable: tuple[str, ...]
     size: int
     notes: tuple[str, ...] = ()
+    forward: ForwardTraces = NO_TRACES  #: the traces of an earlier delivery or redirect
 
     @property
     def scanned_bytes(self) -> int:
@@ -361,6 +363,7 @@ def parse_message(raw: bytes, limits: Limits,
         subject=headers.subject, header_from=headers.header_from, header_to=headers.header_to,
         texts=tuple(walk.texts), attachments=tuple(walk.attachments),
         unscannable=tuple(dict.fromkeys(walk.unscannable)), size=len(raw), notes=headers.notes,
+        forward=read_forward_traces((k, header_text(str(v))) for k, v in message.raw_items()),
     )
 
 

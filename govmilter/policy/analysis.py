@@ -4,10 +4,10 @@ Rules are tried in order and the first match wins, so a rule whose every case is
 earlier rules is dead: editing it changes nothing, which is exactly the surprise a security team
 must hear about before shipping. The analysis is exact rather than heuristic: a rule's conditions
 only look at a handful of small value sets (sender class, recipient class, document class,
-authenticated or not, which service), so every combination is enumerated and judged by
-:func:`govmilter.policy.decide.rule_mismatch`, the same function ``decide()`` uses. A rule is
-therefore reported only when no message at all could reach it, whether one broader rule or several
-earlier rules together cover it.
+authenticated or not, which service, forwarded or not), so every combination is enumerated and
+judged by :func:`govmilter.policy.decide.rule_mismatch`, the same function ``decide()`` uses. A
+rule is therefore reported only when no message at all could reach it, whether one broader rule
+or several earlier rules together cover it.
 
 Sender lists (``sender_unit``, ``sender_address``, ``sender_domain``) are enumerated through
 sample senders: one for each address and domain the policy names (and one just beside it: an
@@ -27,6 +27,7 @@ from govmilter.document.settings import DocumentClass
 from govmilter.domains.classify import DomainClass, DomainClassification
 from govmilter.mail.addresses import parse_address
 from govmilter.policy.decide import rcpt_refusing_rules, rule_mismatch
+from govmilter.policy.forwarding import NOT_FORWARDED, ForwardFinding
 from govmilter.policy.model import Policy, PolicyProblem, Rule
 from govmilter.policy.verdict import Envelope
 
@@ -46,7 +47,12 @@ class _Case:
     sender: DomainClassification
     recipient: DomainClassification
     document: DocumentClass
+    forward: ForwardFinding
     sender_unit: str | None = None
+
+
+#: A message is either an automatic forward or not: one finding of each kind.
+_FORWARD_CASES = (NOT_FORWARDED, ForwardFinding(("forwarded",)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,12 +91,15 @@ def _cases(policy: Policy) -> Iterator[_Case]:
     named = sorted({name for rule in policy.rules for name in rule.services or ()})
     services: list[str | None] = [None, *named, _OTHER_SERVICE]
     classes = [DomainClassification(c, None, "") for c in DomainClass]
-    for (address, unit), sender, recipient, document, user, service in itertools.product(
-            _sample_senders(policy), classes, classes, FOUND_DOCUMENTS, (None, "user"),
-            services):
+    # a forward tells rules apart only when some rule names the condition
+    forwards = (_FORWARD_CASES if any(rule.forwarded is not None for rule in policy.rules)
+                else _FORWARD_CASES[:1])
+    for (address, unit), sender, recipient, document, user, service, forward in \
+            itertools.product(_sample_senders(policy), classes, classes, FOUND_DOCUMENTS,
+                              (None, "user"), services, forwards):
         envelope = Envelope(sender=address, recipients=(), authenticated_user=user,
                             service=service)
-        yield _Case(envelope, sender, recipient, document, unit)
+        yield _Case(envelope, sender, recipient, document, forward, unit)
 
 
 def find_shadowed_rules(policy: Policy) -> tuple[ShadowedRule, ...]:
@@ -103,7 +112,8 @@ def find_shadowed_rules(policy: Policy) -> tuple[ShadowedRule, ...]:
         winner: int | None = None
         for index, rule in enumerate(rules):
             if rule_mismatch(rule, case.envelope, case.sender, case.recipient,
-                             case.document, case.sender_unit) is not None:
+                             case.document, case.sender_unit,
+                             forward=case.forward) is not None:
                 continue
             if winner is None:
                 winner = index

@@ -14,6 +14,7 @@ from govmilter.domains.classify import (
     ListsClassifier,
 )
 from govmilter.mail.addresses import Address, parse_address
+from govmilter.policy.forwarding import NOT_FORWARDED, ForwardFinding, find_forwarding
 from govmilter.policy.model import Action, Mode, Policy, Rule
 from govmilter.policy.verdict import Envelope, MessageFacts, RecipientVerdict, Verdict
 
@@ -50,7 +51,7 @@ class ConditionCheck:
     """One condition of a rule checked against a message: which, whether it holds, and why."""
 
     #: "sender", "sender_unit", "sender_address", "sender_domain", "recipient",
-    #: "authenticated", "service" or "document"
+    #: "authenticated", "service", "document" or "forwarded"
     condition: str
     matched: bool
     reason: str  #: what was found and what the rule wants, e.g. "sender class is official, ..."
@@ -63,11 +64,13 @@ def rule_conditions(
     recipient: DomainClassification,
     document: DocumentClass | None,
     sender_unit: str | None = None,
+    forward: ForwardFinding | None = None,
 ) -> Iterator[ConditionCheck]:
     """Check each condition ``rule`` sets, in order; conditions it leaves open are not listed.
 
-    Lazy, so that :func:`rule_mismatch` stops at the first failing condition. ``document`` None
-    means the content is not known yet (RCPT time): the document condition is then skipped.
+    Lazy, so that :func:`rule_mismatch` stops at the first failing condition. ``document`` and
+    ``forward`` None mean the content is not known yet (RCPT time): the document and forwarded
+    conditions are then skipped.
     ``sender_unit`` is the unit of ``envelope.sender`` (``policy.units.unit_of``), None for none.
     """
     if rule.senders is not None:
@@ -107,6 +110,9 @@ def rule_conditions(
     if document is not None and rule.document is not DocumentClass.ANY:
         yield ConditionCheck("document", _document_matches(rule.document, document),
                              f"document is {document}, rule wants {rule.document}")
+    if forward is not None and rule.forwarded is not None:
+        yield ConditionCheck("forwarded", forward.forwarded is rule.forwarded,
+                             f"forwarded is {forward.forwarded}, rule wants {rule.forwarded}")
 
 
 def rule_mismatch(
@@ -116,13 +122,15 @@ def rule_mismatch(
     recipient: DomainClassification,
     document: DocumentClass | None,
     sender_unit: str | None = None,
+    forward: ForwardFinding | None = None,
 ) -> str | None:
     """Say why ``rule`` does not match, or return None when it does.
 
-    ``document`` None means the content is not known yet (RCPT time): the document condition is
-    then not checked here. ``sender_unit`` as for :func:`rule_conditions`.
+    ``document`` and ``forward`` None mean the content is not known yet (RCPT time): those
+    conditions are then not checked here. ``sender_unit`` as for :func:`rule_conditions`.
     """
-    for check in rule_conditions(rule, envelope, sender, recipient, document, sender_unit):
+    for check in rule_conditions(rule, envelope, sender, recipient, document, sender_unit,
+                                 forward):
         if not check.matched:
             return check.reason
     return None
@@ -161,11 +169,13 @@ def decide_recipient(
     policy: Policy,
     classify: Classifier,
     sender_unit: str | None = None,
+    forward: ForwardFinding = NOT_FORWARDED,
 ) -> RecipientVerdict:
     """Walk the rules in order for one recipient; the first match wins."""
     recipient = classify(address)
     for rule in policy.rules:
-        if rule_mismatch(rule, envelope, sender, recipient, document, sender_unit) is None:
+        if rule_mismatch(rule, envelope, sender, recipient, document, sender_unit,
+                         forward) is None:
             return _verdict_for(address, recipient, rule, policy)
     return _verdict_for(address, recipient, None, policy)
 
@@ -246,18 +256,27 @@ def decide(
     sender = classify(envelope.sender)
     sender_unit = policy.units.unit_of(envelope.sender)
     document = facts.document.document_class
+    forward = forward_finding(envelope, facts, policy)
     given = {r.address: r for r in refused}
     # a refusal whose address the envelope lacks is still part of what happened to the message
     verdicts = tuple(r for r in refused if r.address not in envelope.recipients) + tuple(
         given.get(address) or decide_recipient(address, envelope, sender, document, policy,
-                                               classify, sender_unit)
+                                               classify, sender_unit, forward)
         for address in envelope.recipients
     )
     return Verdict(
         sender=envelope.sender, sender_class=sender, document=facts.document,
         recipients=verdicts, policy_mode=policy.mode, notes=facts.notes,
-        sender_unit=sender_unit,
+        sender_unit=sender_unit, forward=forward,
     )
+
+
+def forward_finding(envelope: Envelope, facts: MessageFacts, policy: Policy) -> ForwardFinding:
+    """Whether the message is an automatic forward out of an official mailbox (the
+    ``forwarded:`` condition). The traces' mailboxes are classified by the policy's lists alone:
+    an official domain is one the lists name, so no DNS answer is waited for."""
+    return find_forwarding(facts.forward, envelope.sender, envelope.recipients,
+                           list_classifier(policy))
 
 
 def decide_saved(

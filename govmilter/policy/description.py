@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from govmilter.domains.classify import DomainClass, DomainException
 from govmilter.policy import Action, DocumentClass, Mode, Policy, RejectScope, Rule, effective_mode
+from govmilter.policy.forwarding import Forwarded
 from govmilter.policy.units import Unit
 
 #: Sender and recipient classes as a reader of the report understands them.
@@ -144,6 +145,12 @@ def _rule_details(rule: Rule, policy: Policy) -> Iterable[str]:
     if rule.sender_domains is not None:
         yield ("Chỉ khi người gửi thuộc tên miền, kể cả tên miền con (sender domain, sub-domains "
                "included; *. sub-domains only): " + ", ".join(rule.sender_domains.entries))
+    if rule.forwarded is Forwarded.AUTO:
+        yield ("Chỉ thư được chuyển tiếp tự động từ hộp thư công vụ "
+               "(automatic forwards out of an official mailbox)")
+    elif rule.forwarded is Forwarded.NONE:
+        yield ("Chỉ thư không phải chuyển tiếp tự động "
+               "(mail that is not an automatic forward)")
     if rule.action is Action.TAG and rule.tag.subject_prefix:
         yield f"Thêm vào đầu tiêu đề (subject prefix): {rule.tag.subject_prefix}"
     if rule.action is Action.REJECT and rule.reply is not None:

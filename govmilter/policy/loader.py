@@ -30,6 +30,7 @@ from govmilter.errors import GovmilterError
 from govmilter.mail.addresses import parse_address
 from govmilter.mail.limits import Limits
 from govmilter.mail.names import DomainError, normalize_domain
+from govmilter.policy.forwarding import Forwarded
 from govmilter.policy.model import (
     NOTICE_FIELDS,
     Action,
@@ -323,7 +324,7 @@ _EXCEPTION_KEYS = ("address", "domain", "treat_as", "expires", "reason")
 _RULE_KEYS = ("id", "description", "when", "action", "mode", "compliant", "reply", "tag",
               "scope", "copy_to", "hold_reason", "notice")
 _WHEN_KEYS = ("sender", "sender_unit", "sender_address", "sender_domain", "recipient",
-              "document", "authenticated", "service")
+              "document", "authenticated", "service", "forwarded")
 _UNIT_KEYS = ("id", "name", "name_en", "members")
 _REPLY_KEYS = ("code", "enhanced", "vi", "en")
 _TAG_KEYS = ("header", "subject_prefix")
@@ -832,6 +833,10 @@ def _rule(check: _Checker, value: Any, line: int, where: str, units: Units) -> R
                 check.error(item_line,
                             f"{where}.when.service: invalid service name {_brief(item)}")
         services = frozenset(names)
+    forwarded = None
+    if "forwarded" in when:
+        forwarded = check.enum(when["forwarded"], _line(when, "forwarded"),
+                               f"{where}.when.forwarded", Forwarded)
     if "action" not in m:
         check.error(m.line, f"{where} needs an 'action' (accept, tag, quarantine or reject)")
     action = check.enum(m.get("action", "accept"), _line(m, "action"), f"{where}.action", Action)
@@ -870,8 +875,9 @@ def _rule(check: _Checker, value: Any, line: int, where: str, units: Units) -> R
         id=rule_id, line=m.line, description=description.strip(), senders=senders,
         recipients=recipients, document=document, authenticated=authenticated,
         services=services, sender_units=sender_units, sender_addresses=sender_addresses,
-        sender_domains=sender_domains, action=action, mode=mode, compliant=compliant,
-        reply=reply, tag=tag, scope=scope, copy_to=copy_to, hold_reason=hold_reason, notice=notice,
+        sender_domains=sender_domains, forwarded=forwarded, action=action, mode=mode,
+        compliant=compliant, reply=reply, tag=tag, scope=scope, copy_to=copy_to,
+        hold_reason=hold_reason, notice=notice,
     )
 
 

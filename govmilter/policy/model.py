@@ -10,6 +10,7 @@ from govmilter.domains.addressmap import AddressMap
 from govmilter.domains.classify import DomainClass, DomainLists
 from govmilter.domains.settings import DnsSettings
 from govmilter.mail.limits import Limits
+from govmilter.policy.forwarding import Forwarded
 from govmilter.policy.units import Units
 
 
@@ -134,6 +135,8 @@ class Rule:
     sender_addresses: AddressMap[bool] | None = None
     #: the envelope sender's domain must be covered by one of these (``*.`` as in domains:)
     sender_domains: AddressMap[bool] | None = None
+    #: ``forwarded: auto`` matches automatic forwards out of an official mailbox, ``none`` the rest
+    forwarded: Forwarded | None = None
     action: Action = Action.ACCEPT
     mode: Mode | None = None
     compliant: bool = True
@@ -147,8 +150,9 @@ class Rule:
 
     @property
     def content_free(self) -> bool:
-        """True when the rule needs no message content, so it can decide at RCPT time."""
-        return self.document is DocumentClass.ANY
+        """True when the rule needs no message content, so it can decide at RCPT time (whether
+        mail was forwarded is read from its header fields)."""
+        return self.document is DocumentClass.ANY and self.forwarded is None
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 
 from govmilter.document.evidence import NO_DOCUMENT, OfficialDocumentEvidence
 from govmilter.domains.classify import DomainClass, DomainClassification
+from govmilter.mail.forwarding import NO_TRACES, ForwardTraces
+from govmilter.policy.forwarding import NOT_FORWARDED, ForwardFinding
 from govmilter.policy.model import Action, Mode, RejectScope, Reply, Tag
 from govmilter.policy.units import NO_UNIT
 
@@ -44,6 +46,8 @@ class MessageFacts:
     notes: tuple[str, ...] = ()
     subject: str = ""  #: decoded; kept for the incident store only, never logged
     attachments: tuple[AttachmentFacts, ...] = ()
+    #: header fields that say the message was delivered or redirected before (Delivered-To...)
+    forward: ForwardTraces = NO_TRACES
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +92,8 @@ class Verdict:
     notes: tuple[str, ...] = field(default=())
     #: the unit of the envelope sender (``policy.units``), None when none covers it
     sender_unit: str | None = None
+    #: the signals of an automatic forward out of an official mailbox (rule ``forwarded: auto``)
+    forward: ForwardFinding = NOT_FORWARDED
 
     def enforced(self) -> tuple[RecipientVerdict, ...]:
         """The recipient verdicts whose action is carried out (not monitor-only)."""

@@ -93,7 +93,7 @@ def explain(envelope: Envelope, facts: MessageFacts, policy: Policy,
         for rule in policy.rules:
             checks = tuple(rule_conditions(rule, envelope, verdict.sender_class,
                                            recipient.classification, document,
-                                           verdict.sender_unit))
+                                           verdict.sender_unit, verdict.forward))
             if decided:
                 status = RuleStatus.NOT_REACHED
             elif all(c.matched for c in checks):

@@ -72,6 +72,8 @@ def verdict_to_json(verdict: Verdict, policy: Policy) -> dict[str, Any]:
         "compliant": verdict.compliant,
         "recipients": [recipient_to_json(r) for r in verdict.recipients],
         "notes": list(verdict.notes),
+        "forwarded": verdict.forward.forwarded.value,
+        "forward_signals": list(verdict.forward.signals),
     }
 
 
@@ -120,6 +122,9 @@ def verdict_to_text(verdict: Verdict, policy: Policy) -> str:
         lines.append(f"  not scanned: {item}")
     for note in verdict.notes:
         lines.append(f"  note: {note}")
+    lines.append(f"forwarded: {verdict.forward.forwarded}")
+    for signal in verdict.forward.signals:
+        lines.append(f"  signal: {signal}")
     lines.append("recipients:")
     for r in verdict.recipients:
         state = "" if r.applied else " (monitor: not applied)"

@@ -52,8 +52,8 @@ def test_default_policy_loads_with_the_documented_rules() -> None:
     assert policy.mode is Mode.ENFORCE
     assert [r.id for r in policy.rules] == [
         "official-to-official", "document-to-lookalike", "secret-to-freemail",
-        "document-to-freemail", "unscannable-to-freemail", "document-from-freemail",
-        "document-from-lookalike", "default-accept",
+        "auto-forward-to-non-state", "document-to-freemail", "unscannable-to-freemail",
+        "document-from-freemail", "document-from-lookalike", "default-accept",
     ]
     secret = policy.rule("secret-to-freemail")
     assert secret.action is Action.REJECT and secret.document is DocumentClass.SECRET

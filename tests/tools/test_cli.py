@@ -86,7 +86,7 @@ def test_validate_default_policy_summary() -> None:
     result = govmilter("validate")
     assert result.returncode == 0
     assert "policy OK" in result.stdout
-    assert "rules:      8" in result.stdout
+    assert "rules:      9" in result.stdout
     assert "dns:        on (system resolv.conf" in result.stdout
 
 
