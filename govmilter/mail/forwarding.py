@@ -141,6 +141,41 @@ def received_for(value: str) -> Address | None:
     return None
 
 
+#: Longest ORCPT parameter read (RFC 3461 bounds an ORCPT at 500 characters).
+MAX_ORCPT_CHARS = 1000
+
+
+def original_recipient(esmtp: Iterable[str]) -> Address | None:
+    """The mailbox of an RCPT's DSN ``ORCPT=rfc822;<xtext>`` parameter (RFC 3461 4.2), or None.
+
+    Postfix passes it on when an alias, a ``.forward`` or ``virtual_alias_maps`` changed the
+    recipient: the next hop learns what the recipient was before. ``+XX`` xtext escapes are
+    decoded; another address type than ``rfc822`` gives None.
+    """
+    for parameter in esmtp:
+        keyword, _, value = parameter.partition("=")
+        if keyword.strip().upper() != "ORCPT":
+            continue
+        kind, _, encoded = value[:MAX_ORCPT_CHARS].partition(";")
+        if kind.strip().lower() != "rfc822":
+            return None
+        address = parse_address(_xtext(encoded))
+        return address if address.domain else None
+    return None
+
+
+def _xtext(text: str) -> str:
+    """Decode RFC 3461 xtext: ``+`` and two hex digits stand for one character."""
+    parts = text.split("+")
+    decoded = [parts[0]]
+    for part in parts[1:]:
+        try:
+            decoded.append(chr(int(part[:2], 16)) + part[2:])
+        except ValueError:
+            decoded.append("+" + part)
+    return "".join(decoded)
+
+
 def srs_forwarder(sender: str) -> Address | None:
     """The envelope sender when it is SRS-rewritten (``SRS0=hash=tt=domain=local@forwarder``,
     ``SRS1=...``); its domain is the forwarder's. None for any other sender."""

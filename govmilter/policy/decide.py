@@ -276,7 +276,7 @@ def forward_finding(envelope: Envelope, facts: MessageFacts, policy: Policy) -> 
     ``forwarded:`` condition). The traces' mailboxes are classified by the policy's lists alone:
     an official domain is one the lists name, so no DNS answer is waited for."""
     return find_forwarding(facts.forward, envelope.sender, envelope.recipients,
-                           list_classifier(policy))
+                           list_classifier(policy), envelope.original_recipients)
 
 
 def decide_saved(

@@ -15,7 +15,7 @@ import enum
 from dataclasses import dataclass
 
 from govmilter.domains.classify import Classifier, DomainClass
-from govmilter.mail.addresses import Address
+from govmilter.mail.addresses import Address, parse_address
 from govmilter.mail.forwarding import ForwardTrace, ForwardTraces, TraceKind, srs_forwarder
 
 
@@ -52,8 +52,12 @@ _MAILBOX_MEANING = {
 
 
 def find_forwarding(traces: ForwardTraces, sender: str, recipients: tuple[str, ...],
-                    classify: Classifier) -> ForwardFinding:
+                    classify: Classifier,
+                    original_recipients: tuple[tuple[str, str], ...] = ()) -> ForwardFinding:
     """Judge the traces of a message sent by ``sender`` to ``recipients``.
+
+    ``original_recipients``: (recipient, ORCPT mailbox) pairs from the envelope; an ORCPT naming
+    an official mailbox other than its recipient is a signal (an alias or forward changed it).
 
     ``classify``: the policy's list classifier (no DNS: an official domain is one the lists
     name). A trace naming a mailbox counts when that mailbox is official and is not one of the
@@ -72,6 +76,13 @@ def find_forwarding(traces: ForwardTraces, sender: str, recipients: tuple[str, .
             signals.append(reason)
     if resent:
         signals.append(_resent_reason(resent))
+    for recipient, original in original_recipients:
+        address = parse_address(original)
+        if address.text.lower() != recipient.lower() and address.domain \
+                and _official(address, classify):
+            signals.append(f"the envelope's ORCPT names a mailbox at the official domain "
+                           f"{address.domain}: an alias or forward changed the recipient")
+            break
     srs = srs_forwarder(sender)
     if srs is not None and _official(srs, classify):
         signals.append(f"the envelope sender was rewritten by SRS at the official domain "

@@ -22,6 +22,8 @@ class Envelope:
     authenticated_user: str | None = None  #: Postfix macro {auth_authen}
     service: str | None = None  #: Postfix macro {daemon_name}: which smtpd (MX, submission)
     queue_id: str | None = None
+    #: (recipient, its ORCPT mailbox) for each recipient whose RCPT carried a DSN ``ORCPT``
+    original_recipients: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

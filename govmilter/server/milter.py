@@ -31,6 +31,7 @@ from typing import Any, TypeVar, assert_never
 import Milter
 
 from govmilter.domains.classify import Classifier, DomainClass
+from govmilter.mail.forwarding import original_recipient
 from govmilter.mail.vntext import reply_ascii, to_ascii
 from govmilter.policy import FailureAction, Policy, Reply, decide, refusal_at_rcpt
 from govmilter.policy.decide import list_classifier, refuses_at_rcpt
@@ -201,6 +202,8 @@ class _Transaction:
     classify: Classifier
     #: every recipient the client gave, refused ones included: address → as sent
     recipients: dict[str, str] = dataclasses.field(default_factory=dict)
+    #: recipient → the mailbox its DSN ORCPT parameter names (an alias or forward before)
+    original_recipients: dict[str, str] = dataclasses.field(default_factory=dict)
     refused: list[RecipientVerdict] = dataclasses.field(default_factory=list)  # at RCPT
     spool: MessageSpool | None = None
     subject: bytes | None = None
@@ -270,6 +273,9 @@ class GovMilter(Milter.Base):  # type: ignore[misc]
         address = strip_brackets(recipient)
         txn.classify.start(address)  # its DNS lookup runs while the client goes on
         txn.recipients[address] = recipient
+        original = original_recipient(esmtp) if esmtp else None
+        if original is not None:
+            txn.original_recipients[address] = original.text
         # Postfix cannot refuse a recipient of sendmail(1) mail (non_smtpd_milters): it would
         # keep the message in the maildrop queue and retry it forever. Such mail is decided at
         # end of message, where a reject bounces it to its sender.
@@ -413,7 +419,8 @@ class GovMilter(Milter.Base):  # type: ignore[misc]
     def _envelope(self, txn: _Transaction, recipients: tuple[str, ...]) -> Envelope:
         return Envelope(sender=txn.sender, recipients=recipients,
                         authenticated_user=txn.authenticated_user, service=self.service,
-                        queue_id=txn.queue_id)
+                        queue_id=txn.queue_id,
+                        original_recipients=tuple(txn.original_recipients.items()))
 
     def _reply(self, reply: Reply) -> None:
         code, enhanced, lines = reply_args(reply)

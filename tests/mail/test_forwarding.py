@@ -7,6 +7,7 @@ from linear_time import assert_linear
 from govmilter.mail.forwarding import (
     MAX_TRACES,
     TraceKind,
+    original_recipient,
     read_forward_traces,
     received_for,
     srs_forwarder,
@@ -102,3 +103,14 @@ def test_reading_traces_is_linear_in_the_header_size() -> None:
                   read_forward_traces, 60, "Received fields of many 'for' words")
     assert_linear(lambda n: [("Delivered-To", "a" * n + "@" + "b." * n + "gov.vn")] * 8,
                   read_forward_traces, 120, "Delivered-To fields of long addresses")
+
+
+def test_the_orcpt_parameter_names_the_recipient_before_a_forward() -> None:
+    # as Postfix's smtp client sends it after an alias expansion (xtext: "+2B" is "+")
+    found = original_recipient(["NOTIFY=NEVER", "ORCPT=rfc822;chanh+2Btin@hanoi.gov.vn"])
+    assert found is not None and found.text == "chanh+tin@hanoi.gov.vn"
+    assert original_recipient(["orcpt=RFC822;Chanh@Hanoi.gov.vn"]) is not None
+    assert original_recipient(["ORCPT=x400;c=vn"]) is None
+    assert original_recipient(["ORCPT=rfc822;no-domain"]) is None
+    assert original_recipient(["ORCPT=rfc822;a+ZZb@hanoi.gov.vn"]) is not None  # bad escape
+    assert original_recipient([]) is None

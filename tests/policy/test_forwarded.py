@@ -186,3 +186,14 @@ def test_the_description_says_what_the_condition_means() -> None:
     [rule] = [r for r in describe_policy(DEFAULT).rules if r.rule_id == "auto-forward-to-non-state"]
     assert any(d.startswith("Chỉ thư được chuyển tiếp tự động từ hộp thư công vụ")
                for d in rule.details)
+
+
+def test_an_orcpt_of_an_official_mailbox_is_a_forward() -> None:
+    envelope = Envelope(PARTNER, (GMAIL,), original_recipients=((GMAIL, OFFICIAL_BOX),))
+    verdict = decide_saved(envelope, facts(), DEFAULT)
+    assert verdict.forward.forwarded is Forwarded.AUTO
+    assert "ORCPT" in verdict.forward.signals[0] and OFFICIAL_BOX not in verdict.forward.signals[0]
+    assert verdict.recipients[0].rule_id == "auto-forward-to-non-state"
+    # an ORCPT that is the recipient itself (a client asking for DSN) is no forward
+    same = Envelope(PARTNER, (GMAIL,), original_recipients=((GMAIL, GMAIL),))
+    assert decide_saved(same, facts(), DEFAULT).forward.forwarded is Forwarded.NONE
