@@ -33,7 +33,10 @@ from incident_samples import T0, make_incident
 from markupsafe import escape
 from postfix_harness import checkout_env
 
+from govmilter.cli import build_parser
+from govmilter.console.accounts import add_account
 from govmilter.console.app import create_app
+from govmilter.console.commands import is_loopback, parse_listen
 from govmilter.console.i18n import TEXTS
 from govmilter.console.settings import ConsoleSettings
 from govmilter.store import (
@@ -43,7 +46,7 @@ from govmilter.store import (
     IncidentStore,
     open_store,
 )
-from govmilter.store.accounts import get_account
+from govmilter.store.accounts import Role, get_account, hash_of, list_accounts
 
 NOW = _dt.datetime.now(_dt.UTC)
 
@@ -149,6 +152,24 @@ def test_an_officer_releases_with_a_reason_recorded_with_the_name(store: Inciden
     assert again.status_code == 400 and len(held.done) == 1  # decided stays decided
     audit = client.get("/audit").get_data(as_text=True)
     assert "release" in audit and incident.id in audit
+
+
+def test_an_officer_deletes_with_a_reason_recorded_with_the_name(store: IncidentStore) -> None:
+    incident = held_incident(NOW)
+    store.add_incidents([incident])
+    client, held = signed_in(store, "officer")
+    token = csrf_of(client, f"/held/{incident.id}")
+    no_reason = client.post(f"/held/{incident.id}/delete", data={"csrf": token, "reason": ""})
+    assert no_reason.status_code == 400 and held.done == []
+    done = client.post(f"/held/{incident.id}/delete",
+                       data={"csrf": token, "reason": "Gửi nhầm ra ngoài"})
+    assert done.status_code == 302
+    assert held.done == [("delete", incident.id, "officer", "Gửi nhầm ra ngoài")]
+    after = store.get_incident(incident.id)
+    assert after is not None and after.status is IncidentStatus.DELETED
+    assert (after.history[-1].actor, after.history[-1].reason) == ("officer", "Gửi nhầm ra ngoài")
+    assert "Gửi nhầm ra ngoài" in client.get(done.headers["Location"]).get_data(as_text=True)
+    assert "deleted" in [e.action for e in store.audit_entries(limit=10)]
 
 
 def test_a_form_without_the_session_csrf_token_is_refused(store: IncidentStore) -> None:
@@ -423,6 +444,49 @@ def test_adduser_reads_the_password_from_standard_input(tmp_path: Any) -> None:
         assert log_in(client, "lan.nguyen", "mot-mat-khau-dai").status_code == 302
         assert "created lan.nguyen as officer" in store.audit_entries(limit=5)[-1].detail \
             or any("lan.nguyen" in e.detail for e in store.audit_entries(limit=10))
+
+
+def test_a_new_store_has_no_account_and_passwords_are_kept_as_argon2id(tmp_path: Any) -> None:
+    with open_store(str(tmp_path / "fresh.sqlite3")) as fresh:
+        assert list_accounts(fresh) == []
+        client, _ = client_for(fresh)
+        for name, password in (("admin", "admin"), ("admin", ""), ("root", "root")):
+            assert log_in(client, name, password or " ").status_code == 401
+        add_account(fresh, "lan.nguyen", Role.ADMIN, "mot-mat-khau-dai", "test")
+        stored = hash_of(fresh, "lan.nguyen")
+    assert stored is not None and stored.startswith("$argon2id$")
+    assert "mot-mat-khau-dai" not in stored
+
+
+def test_the_console_listens_on_loopback_unless_told_otherwise() -> None:
+    args = build_parser().parse_args(["console"])
+    host, _ = parse_listen(args.listen)
+    assert is_loopback(host)
+    assert not is_loopback(parse_listen("0.0.0.0:8025")[0])
+
+
+#: an address that leaves the server: a scheme, or a scheme-relative //host
+EXTERNAL = re.compile(r"""(?:src|href|action)\s*=\s*["']?\s*(?:[a-z][a-z0-9+.-]*:|//)"""
+                      r"""|url\(\s*["']?\s*(?:[a-z]+:|//)|@import""", re.IGNORECASE)
+
+
+def test_no_page_loads_anything_from_another_site(store: IncidentStore) -> None:
+    """Agencies' servers are often offline: every page, style sheet and chart comes from the
+    console itself, and the Content-Security-Policy allows nothing else."""
+    incident = with_hostile_names(held_incident(NOW))
+    store.add_incidents([incident])
+    client, _ = signed_in(store, "admin")
+    pages = [*PAGES[:5], f"/incidents/{incident.id}", f"/held/{incident.id}", "/login"]
+    served = [client.get(path) for path in pages]
+    static = [client.get(f"/static/{name}") for name in ("console.css",)]
+    for path, response in zip([*pages, "/static/console.css"], served + static, strict=True):
+        assert response.status_code == 200, path
+        text = response.get_data(as_text=True)
+        assert EXTERNAL.findall(text) == [], path
+        assert "default-src 'none'" in response.headers["Content-Security-Policy"], path
+    linked = {m for r in served for m in re.findall(r'(?:href|src)="(/static/[^"?]+)',
+                                                     r.get_data(as_text=True))}
+    assert linked and all(client.get(path).status_code == 200 for path in linked)
 
 
 @pytest.mark.parametrize("target", ["//evil.example/", "/\\evil.example/", "https://evil.example/"])

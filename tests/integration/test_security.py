@@ -150,6 +150,18 @@ def test_the_log_names_no_subject_body_attachment_or_address(
         log = daemon.log().lower()
     assert "class=" in log and "rcpts=official,freemail" in log  # it was decided and logged
     assert [marker for marker in MARKERS if marker in log] == []
+    # the incident store keeps who, what and the attachment's name, never the message's text
+    # or an attachment's bytes (the store, its WAL and the journal, read as raw bytes)
+    wait_until(lambda: b"zqsubject" in stored_bytes(daemon.state_dir), 15,
+               "the incident in the store")
+    stored = stored_bytes(daemon.state_dir).lower()
+    assert b"zqfilename" in stored and b"zqrcpt" in stored
+    assert [m for m in ("zqbody", "zqattached") if m.encode() in stored] == []
+
+
+def stored_bytes(state_dir: Path) -> bytes:
+    """Every byte the daemon's incident store and journal hold on disk."""
+    return b"".join(path.read_bytes() for path in sorted(state_dir.rglob("*")) if path.is_file())
 
 
 def spool_descriptors(pid: int, directory: Path) -> list[tuple[str, int]]:
