@@ -154,6 +154,33 @@ def test_an_officer_releases_with_a_reason_recorded_with_the_name(store: Inciden
     assert "release" in audit and incident.id in audit
 
 
+def test_the_detail_page_gives_the_evidence_recipients_attachments_and_history(
+        store: IncidentStore) -> None:
+    incident = make_incident(created_at=NOW - _dt.timedelta(hours=2))
+    store.add_incidents([incident])
+    store.change_status(incident.id, IncidentStatus.RELEASED, "lan.nguyen", "đã xác minh")
+    client, _ = signed_in(store, "viewer")
+    page = html.unescape(client.get(f"/incidents/{incident.id}").get_data(as_text=True))
+
+    def section(element_id: str) -> str:
+        found = re.search(rf'id="{element_id}".*?</(?:ul|table|ol)>', page, re.S)
+        assert found, element_id
+        return re.sub(r"<[^>]+>", " ", found[0])
+
+    assert all(e in section("evidence") for e in incident.evidence)
+    recipients = " ".join(section("recipients").split())
+    assert "ban.be@gmail.com freemail secret-to-freemail" in recipients
+    removed, delivered = TEXTS["removed"][0], TEXTS["delivered"][0]
+    assert recipients.index(removed) < recipients.index("van.thu@hanoi.gov.vn")
+    assert delivered in recipients.split("van.thu@hanoi.gov.vn", 1)[1]
+    [attachment] = incident.attachments
+    files = section("attachments")
+    assert attachment.name in files and attachment.sha256 in files
+    assert re.search(r"123[.,]?456", files)  # its size
+    history = section("history")
+    assert "lan.nguyen" in history and "đã xác minh" in history
+
+
 def test_an_officer_deletes_with_a_reason_recorded_with_the_name(store: IncidentStore) -> None:
     incident = held_incident(NOW)
     store.add_incidents([incident])
