@@ -70,6 +70,16 @@ class PolicyText:
     rules: tuple[RuleText, ...]
     exceptions: tuple[str, ...]
     units: tuple[str, ...] = ()  #: one sentence per unit: its names, id and members
+    #: each declared unit's id and title (Vietnamese name, English in brackets), in order
+    unit_titles: tuple[tuple[str, str], ...] = ()
+
+    def unit_title(self, unit_id: str) -> str:
+        """How the report names a unit: "Phòng Kế toán [ke-toan]"; "" is no unit, and an id
+        the policy no longer declares is shown as it is."""
+        if not unit_id:
+            return "Không thuộc đơn vị nào (no unit)"
+        title = dict(self.unit_titles).get(unit_id)
+        return f"{title} [{unit_id}]" if title else f"{unit_id} (không còn trong chính sách)"
 
 
 def vn_date(day: _dt.date) -> str:
@@ -199,7 +209,7 @@ def describe_policy(policy: Policy, today: _dt.date | None = None) -> PolicyText
     exceptions = tuple(exception_sentence(e, today) for e in d.exceptions)
     units = tuple(unit_sentence(unit) for unit in policy.units.units)
     return PolicyText(policy.source.path, policy.source.sha256, general, rules, exceptions,
-                      units)
+                      units, tuple((unit.id, unit.title) for unit in policy.units.units))
 
 
 def unit_sentence(unit: Unit) -> str:

@@ -52,6 +52,8 @@ DOCUMENT_VI = {
 MODE_VI = {"enforce": "áp dụng (enforce)", "monitor": "giám sát (monitor)"}
 ACTION_VI_BY_NAME = {action.value: text for action, text in ACTION_VI.items()}
 OFFICIAL_DOCUMENTS = 'document=~"official|secret|marked"'
+#: the flows of documents sent to and received from free webmail, counted per unit
+TO_WEBMAIL, FROM_WEBMAIL = "official_to_freemail", "freemail_to_official"
 
 
 ESTIMATE_NOTE = (
@@ -186,6 +188,30 @@ class AgencyCompliance:
 
 
 @dataclass(frozen=True, slots=True)
+class UnitWebmail:
+    """Official-document recipients one unit sent to free webmail and received from it."""
+
+    unit: str  #: the policy's unit id; "" for senders and recipients in no unit
+    sent: float  #: recipients on official_to_freemail whose sender is in the unit
+    received: float  #: recipients in the unit on freemail_to_official
+
+
+def webmail_by_unit(rows: Iterable[tuple[str, str, float]]) -> tuple[UnitWebmail, ...]:
+    """Add up (unit, flow, recipients) rows of official documents into one row per unit that
+    sent to or received from webmail, the most first."""
+    sent: dict[str, float] = {}
+    received: dict[str, float] = {}
+    for unit, flow, count in rows:
+        if flow in (TO_WEBMAIL, FROM_WEBMAIL):
+            into = sent if flow == TO_WEBMAIL else received
+            into[unit] = into.get(unit, 0.0) + count
+    units = {unit for unit in (*sent, *received) if round(sent.get(unit, 0.0))
+             or round(received.get(unit, 0.0))}
+    rows_out = (UnitWebmail(unit, sent.get(unit, 0.0), received.get(unit, 0.0)) for unit in units)
+    return tuple(sorted(rows_out, key=lambda u: (-(u.sent + u.received), u.unit)))
+
+
+@dataclass(frozen=True, slots=True)
 class ServerPolicy:
     """The policy one govmilter host reports (``govmilter_policy_info``)."""
 
@@ -223,6 +249,8 @@ class ReportData:
     secret_stopped: float | None = None
     #: held messages by what became of them (status: open, released, deleted...)
     held_outcomes: tuple[tuple[str, float], ...] = ()
+    #: official documents to and from free webmail per unit (the policy's units:)
+    webmail_units: tuple[UnitWebmail, ...] = ()
 
     @property
     def total(self) -> AgencyCompliance:
@@ -308,6 +336,11 @@ def collect(client: PrometheusClient, start: float, end: float,
         rows = _by(instant(increase(metric, "action, mode")), "action", "mode")
         return tuple((key[0], key[1], value) for key, value in rows)
 
+    webmail = webmail_by_unit(
+        (s.labels.get("unit", ""), s.labels.get("flow", ""), s.value)
+        for s in instant(increase(recipients, "unit, flow", OFFICIAL_DOCUMENTS,
+                                  f'flow=~"{TO_WEBMAIL}|{FROM_WEBMAIL}"'))
+        if not math.isnan(s.value))
     info = instant(f"govmilter_policy_info{selector()}")
     loaded = {(s.labels.get("agency", ""), s.labels.get("instance", "")): s.value
               for s in instant(f"govmilter_policy_last_reload_success_timestamp_seconds"
@@ -332,7 +365,7 @@ def collect(client: PrometheusClient, start: float, end: float,
         message_actions=triples("govmilter_message_actions_total"),
         errors=pairs(increase("govmilter_errors_total", "stage"), "stage"),
         failure_actions=pairs(increase("govmilter_failure_actions_total", "action"), "action"),
-        servers=servers,
+        servers=servers, webmail_units=webmail,
     )
 
 
@@ -411,6 +444,41 @@ def _bars(items: Sequence[tuple[str, float]], title: str, fmt: Callable[[float],
                  tuple((label, value, fmt(value)) for label, value in items), max_value)
 
 
+UNIT_HEADING = ("Văn bản gửi tới và nhận từ hộp thư miễn phí, theo đơn vị (official documents "
+                "to and from free webmail, by unit)")
+UNIT_COLUMNS = ("Đơn vị (unit)", "Gửi tới hộp thư miễn phí (sent to webmail)",
+                "Nhận từ hộp thư miễn phí (received from webmail)")
+
+
+def unit_rows(data: ReportData, policy: PolicyText) -> list[tuple[str, str, str]] | None:
+    """The per-unit table's rows; None when the policy declares no units and no figure has
+    one (the report then leaves the table out)."""
+    if not policy.unit_titles and not any(u.unit for u in data.webmail_units):
+        return None
+    return [(policy.unit_title(u.unit), vn_int(u.sent), vn_int(u.received))
+            for u in data.webmail_units]
+
+
+def _unit_blocks(data: ReportData, policy: PolicyText) -> list[Block]:
+    rows = unit_rows(data, policy)
+    if rows is None:
+        return []
+    if not rows:
+        return [Heading(3, UNIT_HEADING),
+                Paragraph("Không đơn vị nào gửi văn bản tới hay nhận văn bản từ hộp thư miễn phí "
+                          "(no unit sent documents to or received them from free webmail).")]
+    chart = [(policy.unit_title(u.unit), u.sent) for u in data.webmail_units if round(u.sent)]
+    return [Heading(3, UNIT_HEADING), Table(UNIT_COLUMNS, tuple(rows), frozenset({1, 2})),
+            *([_bars(chart, "Văn bản gửi tới hộp thư miễn phí theo đơn vị (documents sent to "
+                     "webmail by unit)", vn_int, colors=(PALETTE[1],))] if chart else [])]
+
+
+def _units_in_force(policy: PolicyText) -> list[Block]:
+    if not policy.units:
+        return []
+    return [Heading(3, "Đơn vị (Units)"), Bullets(tuple((text, ()) for text in policy.units))]
+
+
 def _policy_blocks(policy: PolicyText, data: ReportData) -> list[Block]:
     blocks: list[Block] = [
         Heading(2, "1. Quy định đang áp dụng (Policy in force)"),
@@ -425,6 +493,7 @@ def _policy_blocks(policy: PolicyText, data: ReportData) -> list[Block]:
         Heading(3, "Ngoại lệ (Exceptions)"),
         (Bullets(tuple((text, ()) for text in policy.exceptions)) if policy.exceptions
          else Paragraph("Không có ngoại lệ (no exceptions).")),
+        *_units_in_force(policy),
         Heading(3, "Trên các máy chủ (On the mail servers)"),
     ]
     if not data.servers:
@@ -485,6 +554,7 @@ def build_document(data: ReportData, policy: PolicyText) -> list[Block]:
         Table(("Luồng văn bản (official-document flow)", "Người nhận (recipients)"),
               tuple((FLOW_VI.get(flow, flow), vn_int(n)) for flow, n in data.documents_by_flow),
               frozenset({1})),
+        *_unit_blocks(data, policy),
         Heading(2, "3. Tỷ lệ tuân thủ theo cơ quan (Compliance ratio per agency)"),
     ]
     ranked = sorted(data.agencies, key=lambda a: (a.ratio is None, a.ratio or 0.0, a.agency))

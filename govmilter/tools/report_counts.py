@@ -30,6 +30,7 @@ from govmilter.tools.report import (
     ReportData,
     ReportError,
     curve_step,
+    webmail_by_unit,
 )
 
 OFFICIAL_CLASSES = frozenset({"official", "secret", "marked"})
@@ -147,5 +148,6 @@ def collect_counts(store: IncidentStore, start: float, end: float,
         messages_by_document=_largest_first(by_document),
         recipient_actions=_actions(recipients), message_actions=_actions(messages),
         errors=(), failure_actions=(), servers=(), exact=True,
-        secret_stopped=float(secret_stopped), held_outcomes=_largest_first(held))
+        secret_stopped=float(secret_stopped), held_outcomes=_largest_first(held),
+        webmail_units=webmail_by_unit((r.unit, r.flow, float(r.count)) for r in documents))
 

@@ -39,6 +39,7 @@ from govmilter.tools.report import (
     VN_TZ,
     ReportData,
     ReportError,
+    unit_rows,
     vn_percent,
 )
 
@@ -183,6 +184,9 @@ def _body(doc: DocxDocument, data: ReportData, policy: PolicyText) -> None:
                f"{vn_int(flows.get('official_to_freemail', 0))} lượt người nhận; nhận từ hộp "
                f"thư miễn phí: {vn_int(flows.get('freemail_to_official', 0))} lượt.",
           indent=True, after=6)
+    by_unit = unit_rows(data, policy)
+    if by_unit:
+        _table(doc, ("Đơn vị", "Gửi tới hộp thư miễn phí", "Nhận từ hộp thư miễn phí"), by_unit)
     _para(doc, "3. Văn bản mật bị ngăn chặn", bold=True, indent=True, after=6)
     stopped = ("không có số liệu (chỉ kho sự cố đếm được)" if data.secret_stopped is None
                else f"{vn_int(data.secret_stopped)} lượt người nhận")
@@ -212,6 +216,8 @@ def _body(doc: DocxDocument, data: ReportData, policy: PolicyText) -> None:
               + ".", indent=True)
     for text in policy.exceptions:
         _para(doc, f"- Ngoại lệ: {text}", indent=True)
+    for text in policy.units:
+        _para(doc, f"- Đơn vị: {text}", indent=True)
     _para(doc, section[3], bold=True, indent=True, before=12, after=6)
     for _ in range(3):
         _para(doc, "…" * 26, indent=True)  # one line of dots to write on

@@ -57,9 +57,10 @@ def _series(agency: str, instance: str, name: str, per_step: Sequence[int],
 
 
 def _recipients(agency: str, instance: str, flow: str, document: str, compliance: str,
-                per_step: Sequence[int]) -> Counter:
+                per_step: Sequence[int], unit: str = "") -> Counter:
+    # unit "" is as Prometheus stores it: no label at all
     return _series(agency, instance, "govmilter_recipients", per_step, flow=flow,
-                   document=document, compliance=compliance)
+                   document=document, compliance=compliance, **({"unit": unit} if unit else {}))
 
 
 MIC, HANOI = "bo-tttt", "ubnd-hanoi"
@@ -67,8 +68,10 @@ COUNTERS = (
     # bo-tttt: 1152 + 288 official documents between official mailboxes, 288 + 96 to webmail.
     _recipients(MIC, "mx1", "official_to_official", "official", "compliant", (4, 4, 4)),
     _recipients(MIC, "mx2", "official_to_official", "secret", "compliant", (1, 1, 1)),
-    _recipients(MIC, "mx1", "official_to_freemail", "official", "non_compliant", (0, 1, 2)),
-    _recipients(MIC, "mx2", "official_to_freemail", "secret", "non_compliant", (0, 0, 1)),
+    _recipients(MIC, "mx1", "official_to_freemail", "official", "non_compliant", (0, 1, 2),
+                "ke-toan"),
+    _recipients(MIC, "mx2", "official_to_freemail", "secret", "non_compliant", (0, 0, 1),
+                "van-phong"),
     _recipients(MIC, "mx1", "official_to_official", "none", "compliant", (20, 20, 20)),
     # ubnd-hanoi: 576 between official mailboxes, 96 arriving from webmail on the first day.
     _recipients(HANOI, "mail", "official_to_official", "official", "compliant", (2, 2, 2)),
@@ -234,6 +237,38 @@ def test_markdown_report_numbers_match_the_backfilled_counters(prometheus: Serve
     # Mail gets text bars instead of SVG.
     assert "<svg" not in md
     assert "bo-tttt     " + "█" * 24 + " " * 6 + "  78,9%" in md  # a full bar is 100%
+
+
+UNITS = """
+units:
+  - id: ke-toan
+    name: Phòng Kế toán
+    members: [ketoan.mic.gov.vn]
+  - id: van-phong
+    name: Văn phòng
+    name_en: Office
+    members: [mic.gov.vn]
+"""
+
+
+def test_documents_to_and_from_webmail_by_unit(prometheus: Server, tmp_path: Path) -> None:
+    policy = tmp_path / "units.yaml"
+    policy.write_text(default_policy_path().read_text(encoding="utf-8") + UNITS,
+                      encoding="utf-8")
+    md = _report(prometheus, "--format", "md", "--policy", str(policy))
+    section2 = md[md.index("## 2."):md.index("## 3.")]
+    assert ("| Đơn vị (unit) | Gửi tới hộp thư miễn phí (sent to webmail) | Nhận từ hộp thư "
+            "miễn phí (received from webmail) |") in section2
+    table = section2[section2.index("theo đơn vị"):].splitlines()
+    rows = [line for line in table if line.startswith("| ") and line[2:].split(" |")[0]
+            not in ("Đơn vị (unit)", "---")]
+    assert rows == ["| Phòng Kế toán [ke-toan] | 288 | 0 |",
+                    "| Không thuộc đơn vị nào (no unit) | 0 | 96 |",
+                    "| Văn phòng (Office) [van-phong] | 96 | 0 |"]
+    assert "- Văn phòng (Office) [van-phong]: người gửi thuộc (senders) mic.gov.vn" in md
+    # without units in the policy, a store of figures with units still names them
+    plain = _report(prometheus, "--format", "md")
+    assert "| ke-toan (không còn trong chính sách) | 288 | 0 |" in plain
 
 
 def test_report_opens_with_the_policy_and_where_it_runs(prometheus: Server) -> None:
