@@ -229,12 +229,13 @@ def create_app(store: IncidentStore, settings: ConsoleSettings | None = None,
     # ---- pages ------------------------------------------------------------------------------
     @app.get("/")
     def overview() -> Response:
-        figures = make_overview(store)
+        figures = make_overview(store, units=tuple(uid for uid, _ in settings.unit_titles))
         chart = bar_chart([(rule, float(n)) for rule, n in figures.by_rule], text("by_rule"),
                           lambda v: f"{int(v):,}".replace(",", "."), width=640) \
             if figures.by_rule else ""
         peak = max((d.compliant + d.noncompliant for d in figures.days), default=0)
-        return page("overview.html", o=figures, rule_chart=Markup(chart), peak=peak)
+        return page("overview.html", o=figures, rule_chart=Markup(chart), peak=peak,
+                    unit_titles=dict(settings.unit_titles))
 
     @app.get("/incidents")
     def incidents() -> Response:

@@ -118,7 +118,8 @@ def run_console(args: argparse.Namespace) -> int:
         with open_from_args(args, policy) as store:
             return serve(store, host, port, ConsoleSettings(
                 idle_minutes=args.idle_minutes, trusted_user_header=args.trusted_user_header,
-                secure_cookies=args.secure_cookies),
+                secure_cookies=args.secure_cookies,
+                unit_titles=tuple((unit.id, unit.title) for unit in policy.units.units)),
                 Quarantine(queue_from_args(args)))
     except ListenError as exc:
         print(f"govmilter console: {exc}", file=sys.stderr)

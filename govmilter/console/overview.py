@@ -42,6 +42,18 @@ class DayBar:
 
 
 @dataclass(frozen=True, slots=True)
+class UnitFigures:
+    """One unit's figures over the longest period: its messages (the sender's unit) and its
+    documents to and from webmail (recipients; received ones count for the recipient's unit)."""
+
+    unit: str  #: the policy's unit id; "" for none
+    checked: int
+    noncompliant: int
+    to_webmail: int
+    from_webmail: int
+
+
+@dataclass(frozen=True, slots=True)
 class Overview:
     """Everything the overview page shows."""
 
@@ -50,6 +62,8 @@ class Overview:
     by_rule: tuple[tuple[str, int], ...]
     held_now: int
     oldest_hold: _dt.datetime | None
+    #: per unit over the longest period, the busiest first; empty when no count has a unit
+    by_unit: tuple[UnitFigures, ...] = ()
 
 
 def _figures(key: str, messages: list[DailyMessageCount],
@@ -66,8 +80,35 @@ def _figures(key: str, messages: list[DailyMessageCount],
     )
 
 
-def make_overview(store: IncidentStore, now: _dt.datetime | None = None) -> Overview:
-    """The overview as of ``now`` (Vietnam days)."""
+def _documents(recipients: list[DailyRecipientCount], flow: str) -> Counter[str]:
+    found: Counter[str] = Counter()
+    for c in recipients:
+        if c.flow == flow and c.document_class in DOCUMENTS:
+            found[c.unit] += c.count
+    return found
+
+
+def _by_unit(messages: list[DailyMessageCount], recipients: list[DailyRecipientCount],
+             declared: tuple[str, ...]) -> tuple[UnitFigures, ...]:
+    checked: Counter[str] = Counter()
+    noncompliant: Counter[str] = Counter()
+    for c in messages:
+        checked[c.unit] += c.count
+        if not c.compliant:
+            noncompliant[c.unit] += c.count
+    sent = _documents(recipients, "official_to_freemail")
+    received = _documents(recipients, "freemail_to_official")
+    units = set(declared) | {u for counts in (checked, sent, received) for u in counts}
+    if not units - {""}:
+        return ()
+    rows = (UnitFigures(u, checked[u], noncompliant[u], sent[u], received[u]) for u in units)
+    return tuple(sorted(rows, key=lambda r: (r.unit == "", -r.checked, r.unit)))
+
+
+def make_overview(store: IncidentStore, now: _dt.datetime | None = None,
+                  units: tuple[str, ...] = ()) -> Overview:
+    """The overview as of ``now`` (Vietnam days); ``units`` are the declared unit ids, listed
+    even without mail."""
     today = (now or _dt.datetime.now(_dt.UTC)).astimezone(VN_TZ).date()
     longest = max(days for _, days in PERIODS)
     first = today - _dt.timedelta(days=longest - 1)
@@ -92,4 +133,5 @@ def make_overview(store: IncidentStore, now: _dt.datetime | None = None) -> Over
     held_now = store.list_incidents(held).total
     oldest = next(store.iter_incidents(held, page_size=1), None)
     return Overview(tuple(periods), bars, tuple(rules.most_common(8)), held_now,
-                    oldest.created_at if oldest is not None else None)
+                    oldest.created_at if oldest is not None else None,
+                    _by_unit(messages, recipients, units))

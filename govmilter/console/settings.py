@@ -16,3 +16,5 @@ class ConsoleSettings:
     trusted_user_header: str | None = None
     secure_cookies: bool = False  #: cookies only over HTTPS (behind a TLS proxy)
     secret_key: bytes | None = None  #: signs the cookies (None: new at each start)
+    #: the policy's units, (id, title), for the overview's table per unit (empty: no units)
+    unit_titles: tuple[tuple[str, str], ...] = ()

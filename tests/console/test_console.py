@@ -429,6 +429,44 @@ def test_the_overview_counts_today_week_and_month(store: IncidentStore) -> None:
         .replace("http://www.w3.org/2000/svg", "")
 
 
+def test_the_overview_shows_each_unit_when_units_are_configured(store: IncidentStore) -> None:
+    today = NOW.astimezone(_dt.timezone(_dt.timedelta(hours=7))).date()
+
+    def documents(flow: str, unit: str, count: int) -> DailyRecipientCount:
+        return DailyRecipientCount(today, "mx1", flow, "official", False, "r", "tag", "enforce",
+                                   count, unit)
+    store.add_counts("b1", [documents("official_to_freemail", "ke-toan", 4),
+                            documents("freemail_to_official", "van-phong", 2),
+                            documents("official_to_freemail", "", 1)], [
+        DailyMessageCount(today, "mx1", "official", False, "tag", "enforce", 4, "ke-toan"),
+        DailyMessageCount(today, "mx1", "none", True, "accept", "enforce", 9, "ke-toan"),
+        DailyMessageCount(today, "mx1", "none", True, "accept", "enforce", 7, ""),
+    ])
+    titles = (("ke-toan", "Phòng Kế toán"), ("van-phong", "Văn phòng <Sở>"),
+              ("phap-che", "Phòng Pháp chế"))
+    client, _ = signed_in(store, "viewer", settings=ConsoleSettings(unit_titles=titles))
+    page = client.get("/").get_data(as_text=True)
+    table = page[page.index('id="by-unit"'):]
+    table = table[:table.index("</table>")]
+    rows = re.findall(r"<tr data-unit=[^>]*><th>(.*?)</th>(.*?)</tr>", table)
+    assert [(name, re.findall(r"<td>([\d.]+)</td>", cells)) for name, cells in rows] == [
+        ("Phòng Kế toán", ["13", "4", "4", "0"]),
+        ("Phòng Pháp chế", ["0", "0", "0", "0"]),  # declared, no mail yet
+        ("Văn phòng &lt;Sở&gt;", ["0", "0", "0", "2"]),  # received counts for the recipient
+        ("Không thuộc đơn vị nào", ["7", "0", "1", "0"]),
+    ]
+    plain, _ = signed_in(store, "viewer")  # no units configured, a store with some: ids shown
+    assert ">ke-toan</th>" in plain.get("/").get_data(as_text=True)
+
+
+def test_no_units_no_unit_table(store: IncidentStore) -> None:
+    today = NOW.astimezone(_dt.timezone(_dt.timedelta(hours=7))).date()
+    store.add_counts("b1", [], [DailyMessageCount(today, "mx1", "none", True, "accept",
+                                                  "enforce", 3)])
+    client, _ = signed_in(store, "viewer")
+    assert 'id="by-unit"' not in client.get("/").get_data(as_text=True)
+
+
 def test_english_is_a_switch_and_dates_are_vietnamese(store: IncidentStore) -> None:
     incident = make_incident(created_at=_dt.datetime(2026, 12, 4, 18, 5, tzinfo=_dt.UTC))
     store.add_incidents([incident])
