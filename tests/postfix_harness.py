@@ -25,9 +25,11 @@ Postfix commands always get an ABSOLUTE ``-c`` path: with a relative one ``postf
 
 from __future__ import annotations
 
+import contextlib
 import email
 import email.message
 import email.policy
+import itertools
 import os
 import re
 import shutil
@@ -40,7 +42,7 @@ import tempfile
 import time
 import urllib.request
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -110,6 +112,12 @@ def checkout_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     """The environment for a subprocess that must run THIS checkout's code (PYTHONPATH)."""
     path = os.pathsep.join(p for p in (str(REPO_ROOT), os.environ.get("PYTHONPATH", "")) if p)
     return {**os.environ, **(extra or {}), "PYTHONPATH": path}
+
+
+def run_govmilter(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """Run a ``govmilter`` command as a user runs it, with this checkout's code."""
+    return subprocess.run([sys.executable, "-m", "govmilter", *args], capture_output=True,
+                          text=True, env=checkout_env(), timeout=timeout, check=False)
 
 
 def wait_until(condition: object, timeout: float, what: str, interval: float = 0.05) -> None:
@@ -569,6 +577,53 @@ class PrivatePostfix:
 
 
 # ---- load: Postfix's smtp-source, and what came out ----------------------------------------
+
+_plugged = itertools.count()
+#: ``milter_on(policy, extra_args=(), default_action="tempfail")``, the shared fixture of
+#: tests/integration/conftest.py: :func:`plugged_milter` on the module's Postfix.
+MilterOn = Callable[..., contextlib.AbstractContextManager["RunningMilter"]]
+
+
+@contextlib.contextmanager
+def plugged_milter(postfix: PrivatePostfix, policy: str | Path | None,
+                   extra_args: Sequence[str] = (), *, default_action: str = "tempfail",
+                   ) -> Iterator[RunningMilter]:
+    """A fresh daemon plugged into ``postfix``; what was plugged before is plugged back after.
+
+    ``policy`` is the policy's YAML text (written to a file next to the daemon), a policy file,
+    or None for the embedded default. The daemon's directory is under Postfix's own (which its
+    smtpd may enter), with a short name: a unix socket path must fit in 107 bytes.
+    """
+    name = f"p{next(_plugged)}"
+    if isinstance(policy, str):
+        text, policy = policy, postfix.base / f"{name}.yaml"
+        policy.write_text(text)
+    previous = (postfix.milter, postfix.default_action)
+    with RunningMilter(postfix.base / name, policy, extra_args) as daemon:
+        postfix.configure_milter(daemon.spec, default_action)
+        try:
+            yield daemon
+        finally:
+            postfix.configure_milter(*previous)
+
+
+def with_id(message: bytes, ident: str) -> bytes:
+    """The message with its own Message-ID ``<ident@test>``, to find it at the sink."""
+    head, body = message.split(b"\n\n", 1)
+    lines = [line for line in head.split(b"\n") if not line.lower().startswith(b"message-id:")]
+    return b"\n".join([*lines, f"Message-ID: <{ident}@test>".encode()]) + b"\n\n" + body
+
+
+def delivered(postfix: PrivatePostfix, ident: str) -> list[Dump]:
+    """The copies of message ``ident`` (see :func:`with_id`) smtp-sink received so far."""
+    return [d for d in postfix.dumps() if d.headers["Message-ID"] == f"<{ident}@test>"]
+
+
+def wait_delivered(postfix: PrivatePostfix, ident: str, timeout: float = 30) -> Dump:
+    """Wait for the first copy of message ``ident`` at smtp-sink."""
+    wait_until(lambda: delivered(postfix, ident), timeout, f"message {ident} at smtp-sink")
+    return delivered(postfix, ident)[0]
+
 
 @dataclass(frozen=True)
 class Attempt:

@@ -84,6 +84,10 @@ def document_identity(evidence: Iterable[str]) -> tuple[str | None, str | None, 
     return kind, number, issuer
 
 
+#: The prefix of an incident's evidence line that is a signal of an automatic forward.
+FORWARD_EVIDENCE = "forwarded: "
+
+
 def build_incident(verdict: Verdict, incident_id: str, context: MessageContext,
                    now: _dt.datetime) -> Incident:
     """The incident of a non-compliant verdict (see :func:`is_incident`)."""
@@ -99,7 +103,10 @@ def build_incident(verdict: Verdict, incident_id: str, context: MessageContext,
         authenticated=context.authenticated, subject=context.subject or None,
         document_class=document.document_class.value, document_kind=kind,
         document_number=number, issuer=issuer, secrecy=document.secrecy,
-        urgency=document.urgency, score=document.score, evidence=document.evidence,
+        urgency=document.urgency, score=document.score,
+        # the signals of an automatic forward sit with the document's evidence, marked
+        evidence=document.evidence + tuple(f"{FORWARD_EVIDENCE}{signal}"
+                                           for signal in verdict.forward.signals),
         held=context.held,
         recipients=tuple(RecipientRecord(
             address=r.address, domain_class=r.classification.domain_class.value,

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from postfix_harness import PrivatePostfix, require_postfix
+from postfix_harness import MilterOn, PrivatePostfix, plugged_milter, require_postfix
 
 
 @pytest.fixture(scope="module")
@@ -17,6 +18,14 @@ def postfix() -> Iterator[PrivatePostfix]:
     require_postfix()
     with PrivatePostfix() as instance:
         yield instance
+
+
+@pytest.fixture(scope="module")
+def milter_on(postfix: PrivatePostfix) -> MilterOn:
+    """Plug a fresh daemon into the module's Postfix: ``with milter_on(policy_yaml) as daemon:``
+    (policy text, file or None for the embedded default; extra ``govmilter run`` arguments);
+    what was plugged before is plugged back afterwards."""
+    return functools.partial(plugged_milter, postfix)
 
 
 @pytest.fixture
