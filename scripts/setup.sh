@@ -39,7 +39,8 @@ APT_PACKAGES=(postfix libmilter-dev miltertest dnsmasq-base prometheus gcc pytho
               # govmilter report --format pdf converts its DOCX with LibreOffice; Liberation
               # Serif stands in for Times New Roman; the tests read the PDF with poppler
               libreoffice-writer-nogui fonts-liberation2 poppler-utils
-              rspamd)  # the benchmark's peer (bench/peer.py) and its smoke test
+              rspamd  # the benchmark's peer (bench/peer.py) and its smoke test
+              nginx)  # docs/console.md's reverse proxy, run by tests/console/test_nginx.py
 use_venv=no
 if ! command -v "$PYTHON" >/dev/null 2>&1; then
   case "$PYTHON" in
@@ -64,16 +65,17 @@ if [ ${#missing[@]} -gt 0 ]; then
   echo "postfix postfix/mailname string localhost" | debconf-set-selections
   apt-get -o DPkg::Lock::Timeout=900 update -qq
   apt-get -o DPkg::Lock::Timeout=900 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-  if [[ " ${missing[*]} " == *" rspamd "* ]]; then
-    # Debian's postinst starts a system rspamd on fixed ports (11332-11334) where an init
-    # system lets it; the benchmark starts its own on free ports: stop and disable that one.
+  # Debian's postinsts start a system rspamd (fixed ports 11332-11334) and nginx (port 80)
+  # where an init system lets them; the tests start their own on free ports: stop and disable.
+  for service in rspamd nginx; do
+    [[ " ${missing[*]} " == *" $service "* ]] || continue
     if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
-      systemctl disable --now rspamd >/dev/null 2>&1 || true
-    elif [ -x /etc/init.d/rspamd ]; then
-      /etc/init.d/rspamd stop >/dev/null 2>&1 || true
-      update-rc.d rspamd disable >/dev/null 2>&1 || true
+      systemctl disable --now "$service" >/dev/null 2>&1 || true
+    elif [ -x "/etc/init.d/$service" ]; then
+      "/etc/init.d/$service" stop >/dev/null 2>&1 || true
+      update-rc.d "$service" disable >/dev/null 2>&1 || true
     fi
-  fi
+  done
 fi
 
 stamp=.setup-stamp
