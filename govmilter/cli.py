@@ -43,7 +43,6 @@ from govmilter.tools.quarantine_commands import add_quarantine_arguments, run_qu
 from govmilter.tools.render import verdict_to_json, verdict_to_text
 from govmilter.tools.report import ReportError, collect, render, report_period
 from govmilter.tools.report_counts import collect_counts, open_counts
-from govmilter.tools.report_docx import docx_to_pdf, to_docx
 
 EXIT_OK, EXIT_INPUT, EXIT_USAGE = 0, 1, 2
 
@@ -440,6 +439,10 @@ def cmd_report(args: argparse.Namespace) -> int:
             return EXIT_USAGE
         described = describe_policy(loaded)
         if fmt in BINARY_FORMATS:
+            # python-docx and lxml are imported by the report that writes a document, not by
+            # every command: the daemon (``govmilter run``) would hold them for nothing
+            from govmilter.tools.report_docx import docx_to_pdf, to_docx
+
             document = to_docx(data, described, loaded.agency)
             content: str | bytes = docx_to_pdf(document) if fmt == "pdf" else document
         else:

@@ -16,10 +16,13 @@ processes as there are cores, and threads on top of them would only contend.
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -75,6 +78,21 @@ def ocr_status() -> OcrStatus:
     orientation = OSD_LANGUAGE in languages
     note = "" if orientation else " (no orientation data: install tesseract-ocr-osd)"
     return OcrStatus(True, f"Tesseract {version} with Vietnamese data{note}", orientation)
+
+
+def ocr_status_apart(timeout: float = 60.0) -> OcrStatus:
+    """:func:`ocr_status` checked in a child process (this module run as a program).
+
+    For the milter process, which never recognises text: importing Tesseract's library only to
+    list its data would keep it resident there for the daemon's life (docs/performance.md).
+    """
+    try:
+        child = subprocess.run([sys.executable, "-B", "-m", "govmilter.document.ocr"],
+                               capture_output=True, text=True, timeout=timeout,
+                               stdin=subprocess.DEVNULL)
+        return OcrStatus(**json.loads(child.stdout))
+    except (OSError, subprocess.SubprocessError, ValueError, TypeError) as exc:
+        return OcrStatus(False, f"the OCR check could not run ({type(exc).__name__})")
 
 
 class OcrEngine:
@@ -166,3 +184,7 @@ def shared_engine() -> OcrEngine | None:
 def unavailable_reason() -> str:
     """Why :func:`shared_engine` gave None (empty while OCR works or was not tried)."""
     return _engine_error or ""
+
+
+if __name__ == "__main__":  # ocr_status_apart(): the check as one JSON object
+    print(json.dumps(asdict(ocr_status())))

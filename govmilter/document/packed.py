@@ -19,15 +19,17 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import functools
 import logging
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
-
-import libarchive
-import libarchive.ffi
-import libarchive.read
+from types import ModuleType
+from typing import TYPE_CHECKING
 
 from govmilter.document.budget import ScanBudget, Unscannable
+
+if TYPE_CHECKING:
+    import libarchive
 
 #: libarchive-c logs libarchive's warnings, whose text may hold an entry's file name.
 logging.getLogger("libarchive").setLevel(logging.ERROR)
@@ -60,11 +62,23 @@ _TYPES = {"application/vnd.rar": "RAR archive", "application/x-rar-compressed": 
           "application/x-gzip": "gzip file", "application/x-bzip2": "bzip2 file",
           "application/x-xz": "xz file"}
 
-# libarchive-c binds no call for an entry's encryption flags: bind the one that covers both
-# (data or metadata encrypted) on the same library handle.
-_entry_is_encrypted = libarchive.ffi.libarchive.archive_entry_is_encrypted
-_entry_is_encrypted.argtypes = [ctypes.c_void_p]
-_entry_is_encrypted.restype = ctypes.c_int
+
+@functools.cache
+def _library() -> tuple[ModuleType, Callable[[int], int]]:
+    """libarchive-c and the entry-encryption call, loaded by the first archive read (a process
+    that never meets one, like most scan workers and the milter, does not map the library).
+
+    libarchive-c binds no call for an entry's encryption flags: the one that covers both (data
+    or metadata encrypted) is bound on the same library handle.
+    """
+    import libarchive
+    import libarchive.ffi
+    import libarchive.read
+
+    entry_is_encrypted = libarchive.ffi.libarchive.archive_entry_is_encrypted
+    entry_is_encrypted.argtypes = [ctypes.c_void_p]
+    entry_is_encrypted.restype = ctypes.c_int
+    return libarchive, entry_is_encrypted
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,13 +186,14 @@ def read_packed(data: bytes, what: str, budget: ScanBudget, source: str,
     if data.startswith(_RAR5_MAGIC) and rar5_encrypted(data):
         raise Unscannable(f"{what} is password-protected (encrypted entries)")
     formats = _FORMATS + (("raw",) if packed_magic(data) else ())
+    library, _ = _library()
     try:
         seen = yield from _entries(data, formats, what, budget, source, filename)
         if not seen and packed_magic(data) in _STREAMS:
             # a stream starting with 1 KiB of zeros reads as an empty tar; gunzip would still
             # give the whole file, so it is read as one
             yield from _entries(data, ("raw",), what, budget, source, filename)
-    except libarchive.ArchiveError as exc:
+    except library.ArchiveError as exc:
         message = str(exc.msg).lower()
         if "encrypt" in message or "passphrase" in message or "password" in message:
             raise Unscannable(f"{what} is password-protected (encrypted entries)") from exc
@@ -192,6 +207,7 @@ def _entries(data: bytes, formats: tuple[str, ...], what: str, budget: ScanBudge
 
     :raises libarchive.ArchiveError: libarchive's own errors, for the caller to word.
     """
+    libarchive, entry_is_encrypted = _library()
     unpacked = 0
     seen = 0
     cap = budget.limits.max_attachment_bytes
@@ -201,7 +217,7 @@ def _entries(data: bytes, formats: tuple[str, ...], what: str, budget: ScanBudge
             seen += 1
             if budget.expired() or not budget.take_entry(f"{source}: {what}"):
                 break
-            if _entry_is_encrypted(entry._entry_p):
+            if entry_is_encrypted(entry._entry_p):
                 raise Unscannable(f"{what} is password-protected (encrypted entries)")
             # every entry's data is read whatever its type says: a type is one edit away
             # (7z -si stores a file as a FIFO); a directory or a link simply has none
@@ -234,7 +250,7 @@ def _reader(data: bytes, formats: tuple[str, ...]) -> Iterator[int]:
     Not libarchive's "all": that includes mtree, whose entries name files on this machine that
     libarchive then opens, and filters that run external programs (lrzip, lzop, grzip).
     """
-    ffi = libarchive.ffi
+    ffi = _library()[0].ffi
     archive_p = ffi.read_new()
     try:
         for name in _FILTERS:

@@ -19,8 +19,6 @@ import time
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 
-from PIL import ImageChops
-
 from govmilter.document.budget import ScanBudget, Unscannable
 from govmilter.document.images import PageImage
 from govmilter.document.ocr import OcrEngine, Recognised
@@ -101,6 +99,8 @@ def _red_ink(part: PageImage) -> PageImage | None:
     red, and page segmentation sometimes drops a box among black print; alone it reads."""
     if part.image.mode != "RGB":
         return None
+    from PIL import ImageChops  # Pillow is loaded by the first image, as in images.py
+
     red, green, blue = part.image.split()
     redness = ImageChops.subtract(red, ImageChops.lighter(green, blue))
     ink = redness.point(lambda value: 0 if value > RED_MARGIN else 255)

@@ -25,7 +25,7 @@ from pathlib import Path
 import Milter
 
 from govmilter import __version__
-from govmilter.document.ocr import ocr_status
+from govmilter.document.ocr import ocr_status_apart
 from govmilter.domains.dnsintel import DnsClassifierFactory
 from govmilter.errors import GovmilterError
 from govmilter.policy import Policy
@@ -403,14 +403,14 @@ def run(options: RunOptions, classifier_factory: ClassifierFactory | None = None
 def _check_ocr(workers: int) -> bool:
     """Whether scans and images can be read; when not, say why in one line.
 
-    The check lists Tesseract's language data; no model is loaded in this process (OCR runs in
-    the scan workers only).
+    The check lists Tesseract's language data in a child process: OCR runs in the scan
+    workers only, and this process does not load Tesseract's library.
     """
     if workers == 0:
         log.warning("OCR off: --scan-workers 0 scans in the milter process, which never runs "
                     "OCR; scanned documents and images are 'unscannable'")
         return False
-    status = ocr_status()
+    status = ocr_status_apart()
     if not status.available:
         log.warning("OCR unavailable: %s; scanned documents and images are 'unscannable'",
                     status.detail)

@@ -52,7 +52,7 @@ class IncidentWriter:
         self.journal = Journal(journal_dir)
         self.flush_interval = flush_interval
         self.retry_interval = retry_interval
-        self._open = opener or (lambda: open_store(database))
+        self._open = opener or (lambda: open_store(database, migrate_in_child=True))
         self._store: IncidentStore | None = None
         self._queue: queue.Queue[Incident] = queue.Queue(queue_size)
         self._counts_lock = threading.Lock()
@@ -107,6 +107,9 @@ class IncidentWriter:
             self._store = None
 
     def _run(self) -> None:
+        # the store is opened (and migrated) at once, not at the first flush: its one-off cost
+        # then falls at start-up, before mail arrives
+        self._connected(force=False)
         while not self._stopping.wait(self.flush_interval):
             try:
                 self._flush()

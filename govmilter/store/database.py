@@ -11,13 +11,16 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import re
 import stat
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
@@ -131,6 +134,50 @@ def head_revision() -> str:
     return head
 
 
+_REVISION_RE = re.compile(r"""^(down_revision|revision)\b[^=\n]*=\s*(?:["']([^"'\n]+)["']|None)""",
+                          re.MULTILINE)
+
+
+def shipped_head() -> str | None:
+    """:func:`head_revision` read from the migration files themselves, without alembic; None
+    when they cannot be read so (a file with another shape: then alembic decides)."""
+    revisions: dict[str, str | None] = {}
+    files = sorted((MIGRATIONS / "versions").glob("[0-9]*.py"))
+    for path in files:
+        found = dict((m.group(1), m.group(2)) for m in _REVISION_RE.finditer(path.read_text()))
+        if "revision" not in found or not found["revision"] or "down_revision" not in found:
+            return None
+        revisions[found["revision"]] = found["down_revision"]
+    heads = set(revisions) - set(revisions.values())
+    return heads.pop() if len(revisions) == len(files) and len(heads) == 1 else None
+
+
+def recorded_revision(engine: Engine) -> str | None:
+    """The schema version the database records, read with plain SQL (None: no schema yet)."""
+    with engine.connect() as connection:
+        if not inspect(connection).has_table("alembic_version"):
+            return None
+        return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+
+
+def is_current(engine: Engine) -> bool:
+    """Whether the schema is at this govmilter's head, found without importing alembic (the
+    daemon checks this at every start; alembic is needed only to change the schema).
+
+    :raises StoreError: when the database cannot be reached.
+    """
+    try:
+        return _at_head(engine)
+    except SQLAlchemyError as exc:
+        raise StoreError(f"cannot open the incident store {describe(str(engine.url))}: "
+                         f"{short_error(exc)}") from None
+
+
+def _at_head(engine: Engine) -> bool:
+    head = shipped_head()
+    return head is not None and recorded_revision(engine) == head
+
+
 def current_revision(engine: Engine) -> str | None:
     """The schema version of the database (None: no schema yet)."""
     from alembic.runtime.migration import MigrationContext
@@ -163,6 +210,9 @@ def migrate(engine: Engine) -> tuple[str | None, str]:
     """
     try:
         with _MIGRATING, _sqlite_migration_lock(engine):
+            if _at_head(engine):
+                head = shipped_head() or ""
+                return head, head
             before = current_revision(engine)
             if before != head_revision():
                 from alembic import command
@@ -173,6 +223,27 @@ def migrate(engine: Engine) -> tuple[str | None, str]:
     except SQLAlchemyError as exc:
         raise StoreError(f"cannot migrate the incident store {describe(str(engine.url))}: "
                          f"{short_error(exc)}") from None
+
+
+def migrate_apart(url: str, timeout: float = 600.0) -> None:
+    """:func:`migrate` in a child process (this module run as a program, the URL on its
+    standard input so that no password shows in the process list).
+
+    For the daemon: alembic and the migration scripts then never stay resident in the milter
+    process (docs/performance.md).
+
+    :raises StoreError: with the child's message when it could not migrate.
+    """
+    try:
+        child = subprocess.run([sys.executable, "-B", "-m", "govmilter.store.database"],
+                               input=url, capture_output=True, text=True, timeout=timeout)
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise StoreError(f"cannot migrate the incident store {describe(url)}: "
+                         f"{type(exc).__name__}") from None
+    if child.returncode:
+        lines = child.stderr.strip().splitlines()
+        raise StoreError(lines[-1] if lines else f"cannot migrate the incident store "
+                         f"{describe(url)}: exit status {child.returncode}")
 
 
 def short_error(exc: SQLAlchemyError) -> str:
@@ -187,3 +258,25 @@ def file_mode(url: str) -> int | None:
     if parsed.get_backend_name() != "sqlite" or not parsed.database:
         return None
     return stat.S_IMODE(os.stat(parsed.database).st_mode)
+
+
+def _migrate_from_stdin() -> int:
+    """``python -m govmilter.store.database``: migrate the store whose URL is on standard input
+    (:func:`migrate_apart`); its error, if any, as the last line of standard error."""
+    url = sys.stdin.read().strip()
+    engine = make_engine(url)
+    try:
+        migrate(engine)
+    except StoreError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    except Exception as exc:  # alembic's own (a revision this govmilter does not know)
+        print(f"cannot migrate the incident store {describe(url)}: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        engine.dispose()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_migrate_from_stdin())

@@ -38,8 +38,10 @@ from govmilter.store.database import (
     StoreError,
     database_url,
     describe,
+    is_current,
     make_engine,
     migrate,
+    migrate_apart,
     short_error,
 )
 from govmilter.store.records import (
@@ -342,9 +344,13 @@ class IncidentStore:
                                history[row["id"]]) for row in rows)
 
 
-def open_store(database: str | None = None, *, create: bool = True) -> IncidentStore:
+def open_store(database: str | None = None, *, create: bool = True,
+               migrate_in_child: bool = False) -> IncidentStore:
     """Open the store at ``database`` (path or URL; None: the default file), migrated to the
     current schema when ``create`` (else it must already be current).
+
+    ``migrate_in_child``: a schema that is not current is migrated by a child process
+    (:func:`~govmilter.store.database.migrate_apart`), for the daemon.
 
     :raises StoreError: when it cannot be opened or migrated.
     """
@@ -352,7 +358,13 @@ def open_store(database: str | None = None, *, create: bool = True) -> IncidentS
     engine = make_engine(url)
     if create:
         try:
-            migrate(engine)
+            if not migrate_in_child:
+                migrate(engine)
+            elif not is_current(engine):
+                migrate_apart(url)
+                # connections opened before the child changed the file are not used again
+                # (SQLite: one opened on the empty file fails on the migrated one)
+                engine.dispose()
         except StoreError:
             engine.dispose()
             raise

@@ -28,7 +28,7 @@ from govmilter.store import (
     database_url,
     open_store,
 )
-from govmilter.store.database import head_revision, make_engine, migrate
+from govmilter.store.database import head_revision, make_engine, migrate, shipped_head
 from govmilter.store.records import looks_like_incident_id, new_incident_id
 from govmilter.store.schema import (
     OUTSIDE_METADATA_PREFIX,
@@ -314,6 +314,34 @@ def test_processes_starting_together_migrate_one_store_once(store_database: str)
     with open_store(url) as store, store.engine.connect() as conn:
         assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").all() == [
             (head_revision(),)]
+
+
+def test_the_head_read_from_the_migration_files_is_alembics() -> None:
+    assert shipped_head() == head_revision()
+
+
+def test_the_daemon_migrates_in_a_child_and_never_loads_alembic(store_database: str) -> None:
+    """The incident writer opens its store so: a new store is migrated by a child process and
+    alembic stays out of the milter process; a current one is opened without it."""
+    code = ("import sys; from govmilter.store import open_store; "
+            "open_store(sys.argv[1], migrate_in_child=True).close(); "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] == 'alembic'))")
+    for _ in ("new", "current"):
+        opened = subprocess.run([sys.executable, "-c", code, store_database], env=checkout_env(),
+                                capture_output=True, text=True, timeout=120)
+        assert (opened.returncode, opened.stdout.strip()) == (0, "[]"), opened.stderr
+    with open_store(store_database) as store, store.engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").all() == [
+            (head_revision(),)]
+
+
+def test_a_migration_the_child_cannot_make_is_a_store_error(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    with sqlite3.connect(path) as conn:  # a schema from a newer govmilter than this one
+        conn.execute("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)")
+        conn.execute("INSERT INTO alembic_version VALUES ('9999')")
+    with pytest.raises(StoreError, match="9999"):
+        open_store(str(path), migrate_in_child=True)
 
 
 def test_threads_of_one_process_may_open_the_store_at_once(tmp_path: Path) -> None:
