@@ -31,11 +31,20 @@ class Address:
 
     @property
     def mailbox(self) -> str | None:
-        """``local@domain`` with the local part case-folded: how the policy's address lists
-        (exceptions, units, ``sender_address``) name a mailbox; None without a domain."""
+        """``local@domain`` with the local part unquoted and case-folded: how the policy's
+        address lists (exceptions, units, ``sender_address``) name a mailbox, so that
+        ``"GiamDoc"@x`` is the listed ``giamdoc@x`` it means (RFC 5321 4.1.2); None without a
+        domain."""
         if self.domain is None or not self.local:
             return None
-        return f"{self.local.casefold()}@{self.domain}"
+        local = self.local
+        if len(local) >= 2 and local[0] == local[-1] == '"':
+            local = _QUOTED_PAIR.sub(r"\1", local[1:-1])
+        return f"{local.casefold()}@{self.domain}" if local else None
+
+
+#: a backslash-escaped character of a quoted local part
+_QUOTED_PAIR = re.compile(r"\\(.)")
 
 
 def _split_at_sign(text: str) -> tuple[str, str] | None:

@@ -64,6 +64,10 @@ rules:
     ("giamdoc@ketoan.stc.ninhbinh.gov.vn", "van-phong"),  # the address beats its domain
     ("GiamDoc@KETOAN.stc.ninhbinh.gov.vn", "van-phong"),  # local part and domain: any case
     ("<giamdoc@ketoan.stc.ninhbinh.gov.vn>", "van-phong"),
+    ('"giamdoc"@ketoan.stc.ninhbinh.gov.vn', "van-phong"),  # quoting changes no mailbox
+    ('"gi\\amDoc"@ketoan.stc.ninhbinh.gov.vn.', "van-phong"),
+    ("<@relay.example:giamdoc@ketoan.stc.ninhbinh.gov.vn>", "van-phong"),
+    ('""@ketoan.stc.ninhbinh.gov.vn', "ke-toan"),
     ("ketoan1@ketoan.stc.ninhbinh.gov.vn", "ke-toan"),  # exact domain beats the parent
     ("a@kho.ketoan.stc.ninhbinh.gov.vn", "ke-toan"),  # the longest parent wins
     ("a@stc.ninhbinh.gov.vn", "van-phong"),
