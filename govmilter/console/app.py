@@ -104,12 +104,14 @@ def create_app(store: IncidentStore, settings: ConsoleSettings | None = None,
     def text(key: str, **values: object) -> str:
         return translate(key, g.lang, **values)
 
+    unit_titles = dict(settings.unit_titles)
+
     @app.context_processor
     def helpers() -> dict[str, Any]:
         return {"t": text, "term": lambda prefix, value: term(prefix, value, g.lang),
                 "vn_time": vn_time, "vn_date": vn_date, "user": g.get("account"),
                 "csrf_token": session.get("csrf", ""), "lang": g.lang, "Role": Role,
-                "count_text": number}
+                "count_text": number, "unit_titles": unit_titles}
 
     def fresh_session() -> None:
         session.clear()
@@ -234,8 +236,7 @@ def create_app(store: IncidentStore, settings: ConsoleSettings | None = None,
                           lambda v: f"{int(v):,}".replace(",", "."), width=640) \
             if figures.by_rule else ""
         peak = max((d.compliant + d.noncompliant for d in figures.days), default=0)
-        return page("overview.html", o=figures, rule_chart=Markup(chart), peak=peak,
-                    unit_titles=dict(settings.unit_titles))
+        return page("overview.html", o=figures, rule_chart=Markup(chart), peak=peak)
 
     @app.get("/incidents")
     def incidents() -> Response:

@@ -457,6 +457,10 @@ def test_the_overview_shows_each_unit_when_units_are_configured(store: IncidentS
     ]
     plain, _ = signed_in(store, "viewer")  # no units configured, a store with some: ids shown
     assert ">ke-toan</th>" in plain.get("/").get_data(as_text=True)
+    incident = make_incident(sender_unit="van-phong")
+    store.add_incidents([incident])
+    detail = client.get(f"/incidents/{incident.id}").get_data(as_text=True)
+    assert '<td id="unit">Văn phòng &lt;Sở&gt;</td>' in detail
 
 
 def test_no_units_no_unit_table(store: IncidentStore) -> None:
