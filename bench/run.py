@@ -94,16 +94,19 @@ SCAN_PAGES = 2
 SMTP_SOURCE_MIXES = frozenset({"plain"})
 CONFIGS = ("postfix", "passthrough", "govmilter", "govmilter-inet", "govmilter-1cpu")
 #: govmilter configurations by their extra ``govmilter run`` options; ``govmilter-no-ocr-lane``
-#: reads scans in the scan workers themselves (only with ``--configs``), to show the lane's worth.
+#: reads scans in the scan workers themselves (only with ``--configs``), to show the lane's worth;
+#: ``govmilter-nostore`` keeps no incident store (only with ``--configs``), to show what the
+#: incident writer costs.
 GOVMILTER_OPTIONS = {"govmilter": [], "govmilter-inet": [],
                      "govmilter-1cpu": ["--scan-workers", "0"],
-                     "govmilter-no-ocr-lane": ["--ocr-workers", "0"]}
+                     "govmilter-no-ocr-lane": ["--ocr-workers", "0"],
+                     "govmilter-nostore": ["--database", "off"]}
 #: The C pass-through's option for each of its configurations (see bench/passthrough.c).
 C_PASSTHROUGH_OPTIONS = {"passthrough-c": [], "passthrough-c-noreply": ["-n"],
                          "passthrough-c-minimal": ["-m"]}
 #: Every configuration ``--configs`` accepts: the default matrix and the extra baselines.
 KNOWN_CONFIGS = (*CONFIGS, "passthrough-noreply", *C_PASSTHROUGH_OPTIONS, "rspamd",
-                 "govmilter-no-ocr-lane")
+                 "govmilter-no-ocr-lane", "govmilter-nostore")
 
 
 @dataclass
@@ -306,6 +309,10 @@ def bench_policy(workdir: Path, dns: str) -> Path:
     return path
 
 
+#: govmilter's log line once its incident writer has opened (and migrated) the store
+_STORE_OPEN_RE = re.compile(r"incident store \S+ open$", re.MULTILINE)
+
+
 @contextmanager
 def milter_for(config: str, workdir: Path, policy: Path) -> Iterator[Milter]:
     """Start the milter of ``config`` (none for ``postfix``), stop it afterwards.
@@ -324,6 +331,10 @@ def milter_for(config: str, workdir: Path, policy: Path) -> Iterator[Milter]:
     if not config.startswith("passthrough"):
         with RunningMilter(workdir / config, policy, GOVMILTER_OPTIONS[config],
                            inet=config.endswith("-inet")) as milter:
+            if "--database" not in GOVMILTER_OPTIONS[config]:
+                # its store is opened (a new one migrated) at start-up, not in the measurement
+                wait_until(lambda: _STORE_OPEN_RE.search(milter.log()) is not None, 60,
+                           "the incident store to open")
             yield Milter(milter.pid, milter.postfix_spec, milter.metrics_port,
                          "govmilter_processing_seconds", milter.log)
         return
@@ -589,10 +600,14 @@ RATIO_PAIRS = {"govmilter/postfix": ("govmilter", "postfix"),
                "govmilter/rspamd": ("govmilter", "rspamd"),
                "inet/unix": ("govmilter-inet", "govmilter"),
                "pool/1cpu": ("govmilter", "govmilter-1cpu")}
+#: Ratios of CPU per message (``milter_cpu_ms_per_msg``), taken the same way: what the incident
+#: store costs the milter's processes per message (target: under 1.05).
+CPU_RATIO_PAIRS = {"cpu store/nostore": ("govmilter", "govmilter-nostore")}
 
 
 def ratios(runs: Sequence[RunResult]) -> list[dict[str, object]]:
-    """The issue's ratios per (mix, sessions), on accepted messages/s.
+    """The issue's ratios per (mix, sessions), on accepted messages/s (and those of
+    :data:`CPU_RATIO_PAIRS` on CPU per message).
 
     Each ratio is taken within one round (configurations run one after another, so a slow or
     fast spell of the machine moves both sides); with several rounds (``--repeat``) a ratio is
@@ -603,10 +618,13 @@ def ratios(runs: Sequence[RunResult]) -> list[dict[str, object]]:
     for mix, sessions in groups:
         row: dict[str, object] = {"mix": mix, "sessions": sessions}
         rounds = sorted({r.round for r in runs if r.mix == mix and r.sessions == sessions})
-        for label, (top, bottom) in RATIO_PAIRS.items():
+        for label, (top, bottom), measure in (
+                *((label, pair, "accepted_per_s") for label, pair in RATIO_PAIRS.items()),
+                *((label, pair, "milter_cpu_ms_per_msg")
+                  for label, pair in CPU_RATIO_PAIRS.items())):
             found = []
             for number in rounds:
-                rate = {r.config: r.accepted_per_s for r in runs if r.mix == mix
+                rate = {r.config: getattr(r, measure) for r in runs if r.mix == mix
                         and r.sessions == sessions and r.round == number and r.lossless}
                 if rate.get(top) and rate.get(bottom):
                     found.append(rate[top] / rate[bottom])
@@ -682,7 +700,7 @@ def print_table(report: Report) -> None:
     print()
     for row in report.ratios:
         cells = "  ".join(f"{label}={row[label]}{ratio_range(row, label)}"
-                          for label in RATIO_PAIRS if label in row)
+                          for label in (*RATIO_PAIRS, *CPU_RATIO_PAIRS) if label in row)
         print(f"{row['mix']:6} {row['sessions']:>4}  {cells}")
     if report.drift:
         print("\nRSS drift:", json.dumps(report.drift))

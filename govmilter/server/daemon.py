@@ -65,6 +65,8 @@ POSTFIX_GROUP = "postfix"
 MAX_UNIX_PATH = 107  # sockaddr_un.sun_path is 108 bytes with the final NUL
 DEFAULT_SYSLOG_SOCKET = "/dev/log"
 DEFAULT_STATE_DIR = str(Path(DEFAULT_DATABASE).parent)
+#: ``--database off``: no incident store at all
+NO_STORE = "off"
 
 
 class DaemonError(GovmilterError):
@@ -93,7 +95,8 @@ class RunOptions:
     scan_inline_below: int = DEFAULT_INLINE_BELOW
     #: a worker holding more than this many MiB after a message is replaced
     scan_worker_memory: int = DEFAULT_MAX_RSS >> 20
-    #: the incident store; None: the policy's incidents.database, else the state directory's file
+    #: the incident store; None: the policy's incidents.database, else the state directory's
+    #: file; :data:`NO_STORE`: none
     database: str | None = None
     state_dir: str = DEFAULT_STATE_DIR  #: the default SQLite file and the incident journal
 
@@ -139,7 +142,9 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--database", metavar="URL",
                         help="the incident store: a SQLite file path or postgresql://USER@HOST/DB "
                         "(default: the policy's incidents.database, else incidents.sqlite3 in "
-                        "the state directory); read at start only")
+                        f"the state directory; '{NO_STORE}': keep no incidents and no daily "
+                        "counts, as the benchmark measures what the store costs); read at start "
+                        "only")
     parser.add_argument("--state-dir", default=DEFAULT_STATE_DIR, metavar="DIR",
                         help="where the default incident store and the incident journal live "
                         "(default: %(default)s; systemd's StateDirectory)")
@@ -342,9 +347,14 @@ def check_spool_dir(spool_dir: str | None) -> str:
 
 
 def start_incident_writer(options: RunOptions, policy: Policy, metrics: Metrics
-                          ) -> IncidentWriter:
+                          ) -> IncidentWriter | None:
     """The incident writer on the store named by the options or the policy (its database is
-    opened by the writer's thread: a store that is down at start-up delays nothing)."""
+    opened by the writer's thread: a store that is down at start-up delays nothing); None for
+    ``--database off``."""
+    if options.database == NO_STORE:
+        log.warning("incident store off (--database %s): no incidents and no daily counts are "
+                    "kept", NO_STORE)
+        return None
     state = Path(options.state_dir)
     database = options.database or policy.incidents.database \
         or str(state / Path(DEFAULT_DATABASE).name)
@@ -474,7 +484,8 @@ def _serve(options: RunOptions, scanner: ScanPool, metrics: Metrics,
         raise DaemonError(f"milter failed on {options.socket}: {exc}") from None
     finally:
         holder.stop()
-        incidents.stop()
+        if incidents is not None:
+            incidents.stop()
         notices.stop()
     log.info("govmilter stopped (%s)", ended_by)
     return 0

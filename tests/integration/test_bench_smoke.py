@@ -34,14 +34,15 @@ def test_quick_benchmark_delivers_every_message_and_reports_each_configuration(
     require_postfix()
     out = tmp_path / "bench.json"
     result = run_bench("--quick", "--scale", "0.05", "--mixes", "plain", "--configs",
-                       "postfix,passthrough,govmilter", "--repeat", "2", "--json", str(out),
-                       "--postfix", "in_flow_delay=0")
+                       "postfix,passthrough,govmilter,govmilter-nostore", "--repeat", "2",
+                       "--json", str(out), "--postfix", "in_flow_delay=0")
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     report = json.loads(out.read_text())
     assert report["machine"]["cores"]
     assert report["postfix_settings"] == {"in_flow_delay": "0"}
     assert sorted((run["config"], run["round"]) for run in report["runs"]) == [
-        (config, number) for config in ("govmilter", "passthrough", "postfix") for number in (0, 1)]
+        (config, number) for config in ("govmilter", "govmilter-nostore", "passthrough", "postfix")
+        for number in (0, 1)]
     for run in report["runs"]:
         assert set(run) >= RUN_FIELDS
         assert run["sent"] == run["received"] == 15
@@ -57,6 +58,11 @@ def test_quick_benchmark_delivers_every_message_and_reports_each_configuration(
     assert {"govmilter/postfix", "govmilter/passthrough"} <= set(ratios)
     low, high = ratios["govmilter/postfix range"]  # two rounds: the median and its range
     assert low <= ratios["govmilter/postfix"] <= high
+    # what the incident store costs: CPU per message with it over without it, round by round
+    low, high = ratios["cpu store/nostore range"]
+    assert low <= ratios["cpu store/nostore"] <= high
+    assert runs["govmilter-nostore"]["milter_cpu_ms_per_msg"] > 0
+    assert "cpu store/nostore=" in result.stdout
 
 
 def test_postfix_settings_reach_every_private_postfix(tmp_path: Path) -> None:

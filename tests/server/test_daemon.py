@@ -20,7 +20,7 @@ import pytest
 from mta_session import MtaSession
 from postfix_harness import REPO_ROOT, RunningMilter, checkout_env, stop_process, wait_until
 from processes import child_pids, ends_within
-from samples import OFFICIAL_RCPT, OFFICIAL_SENDER, PLAIN, policy_yaml
+from samples import FREEMAIL_RCPT, OFFICIAL_RCPT, OFFICIAL_SENDER, PLAIN, SECRET, policy_yaml
 
 EMBEDDED_POLICY = REPO_ROOT / "govmilter" / "policies" / "default.yaml"
 
@@ -222,6 +222,34 @@ def test_a_message_to_501_recipients_logs_one_bounded_parseable_line() -> None:
                 (item.split("*") for item in fields[field].split(","))}
     assert counts("rcpts") == {"official": 480, "freemail": 21}
     assert sum(counts("rules").values()) == sum(counts("actions").values()) == 501
+
+
+def test_database_off_keeps_no_incident_and_decides_as_with_a_store() -> None:
+    """``--database off`` (the benchmark's ``govmilter-nostore``): the same verdict, with no
+    incident id, and nothing written to the state directory."""
+    short = Path(tempfile.mkdtemp(prefix="gm-nostore-"))
+    lines: dict[str, str] = {}
+    try:
+        for name, extra in (("store", []), ("nostore", ["--database", "off"])):
+            daemon = RunningMilter(short / name, None, extra).start()
+            try:
+                session = MtaSession(daemon.socket_path)
+                session.message(OFFICIAL_SENDER, [OFFICIAL_RCPT, FREEMAIL_RCPT], SECRET, "N0S")
+                session.close()
+                wait_until(lambda d=daemon: "qid=N0S " in d.log(), 30, "the message's log line")
+                [lines[name]] = [x for x in daemon.log().splitlines() if "qid=N0S " in x]
+            finally:
+                assert daemon.stop() == 0
+        assert "incident store off (--database off)" in (short / "nostore" / "govmilter.log"
+                                                         ).read_text()
+        assert not (short / "nostore" / "state").exists()
+        assert (short / "store" / "state" / "incidents.sqlite3").exists()
+        with_store = lines["store"].split(" incident=")
+        assert with_store[1].strip() != "-"  # the store kept the secret document's incident
+        verdict = with_store[0].split(" qid=", 1)[1].split(" seconds=")[0]
+        assert verdict in lines["nostore"] and lines["nostore"].endswith(" incident=-")
+    finally:
+        shutil.rmtree(short, ignore_errors=True)
 
 
 def sha256_of(path: Path) -> str:
