@@ -5,7 +5,8 @@ systemd starts it for each connection to ``/run/govmilter-queue.sock`` (deploy/
 govmilter-queue.socket: root's, group ``govmilter``, mode 0660; ``Accept=yes``), with the
 connection as standard input and output. It reads ONE request line and answers it:
 
-* ``list``: ``postqueue -j`` of the hold queue's Postfix instance;
+* ``list``: the hold queue's lines of ``postqueue -j`` (no other queue's senders and
+  recipients);
 * ``show ID``: the held message (``postcat``), only when ID is in the hold queue;
 * ``release ID``: ``postsuper -H ID`` then ``postqueue -i ID``;
 * ``delete ID``: ``postsuper -d ID hold``.
@@ -22,6 +23,7 @@ Run: ``python -m govmilter.tools.queue_helper [--postfix-config DIR]``.
 from __future__ import annotations
 
 import argparse
+import json
 import socket
 import struct
 import sys
@@ -62,7 +64,9 @@ def answer(line: bytes, queue: PostfixQueue) -> bytes:
     try:
         operation, queue_id = parse_request(line)
         if queue_id is None:
-            return b"ok\n" + queue.queue_json().encode("utf-8")
+            held = [line for line in queue.queue_json().splitlines()
+                    if json.loads(line).get("queue_name") == "hold"]
+            return b"ok\n" + "".join(f"{line}\n" for line in held).encode("utf-8")
         if operation == "show":
             if queue_id not in {m.queue_id for m in queue.messages("hold")}:
                 raise QuarantineError(f"{queue_id} is not in the hold queue")

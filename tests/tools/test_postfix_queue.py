@@ -5,11 +5,14 @@ tests/integration/test_queue_helper.py)."""
 from __future__ import annotations
 
 import contextlib
+import json
 import socket
+import subprocess
 import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from test_quarantine import FakePostfix  # type: ignore[import-not-found]
@@ -74,6 +77,22 @@ def test_the_helper_answers_and_runs_only_what_was_asked() -> None:
         ["postsuper", "-c", "/etc/pf", "-H", "HELD1"],
         ["postqueue", "-c", "/etc/pf", "-i", "HELD1"],
         ["postsuper", "-c", "/etc/pf", "-d", "HELD1", "hold"]]
+
+
+def test_the_list_is_the_hold_queue_alone() -> None:
+    fake = FakePostfix(["HELD1"])
+
+    def with_other_queues(argv: list[str], **kwargs: Any) -> subprocess.CompletedProcess[Any]:
+        done: subprocess.CompletedProcess[Any] = fake(argv, **kwargs)
+        if argv[0] == "postqueue" and "-j" in argv:
+            other = json.dumps({"queue_name": "deferred", "queue_id": "DEFER1",
+                                "sender": "someone@mic.gov.vn", "recipients": []})
+            return subprocess.CompletedProcess(argv, 0, f"{other}\n{done.stdout}", "")
+        return done
+
+    reply = answer(b"list\n", PostfixQueue("/etc/pf", with_other_queues))
+    assert reply.startswith(b"ok\n") and b"HELD1" in reply
+    assert b"DEFER1" not in reply and b"someone@" not in reply
 
 
 def test_a_postfix_refusal_is_one_line_of_error() -> None:
