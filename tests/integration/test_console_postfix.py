@@ -17,10 +17,9 @@ from console_harness import (
     serving,
     sign_in,
 )
-from postfix_harness import PrivatePostfix, RunningMilter, require, wait_until
+from postfix_harness import PrivatePostfix, RunningMilter, delivered, require, wait_until
 from test_incidents_postfix import (  # type: ignore[import-not-found]  # noqa: F401
     database,
-    delivered,
     hold_one,
     milter,
 )

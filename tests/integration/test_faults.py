@@ -15,7 +15,6 @@ them, failed when CI=true.
 from __future__ import annotations
 
 import contextlib
-import itertools
 import os
 import re
 import smtplib
@@ -35,6 +34,7 @@ from postfix_harness import (
     RunningMilter,
     SmtpSource,
     SourceReport,
+    plugged_milter,
     reconcile,
     require,
     wait_until,
@@ -45,7 +45,6 @@ pytestmark = pytest.mark.postfix
 
 TAG = "compliant; rule=official-to-official"  # what the test policy stamps official mail with
 OFFICIAL_DOMAIN = "hanoi.gov.vn"
-_numbers = itertools.count()
 
 
 @dataclass
@@ -88,21 +87,6 @@ def figures_table() -> Iterator[None]:
         rows = [HEADINGS, ["---"] * len(HEADINGS), *(f.cells() for f in FIGURES)]
         print("\n" + "\n".join("| " + " | ".join(row) + " |" for row in rows))
 
-
-
-@contextlib.contextmanager
-def milter_on(postfix: PrivatePostfix, policy: str, default_action: str,
-              extra_args: tuple[str, ...] = ()) -> Iterator[RunningMilter]:
-    """A fresh daemon on ``policy`` plugged into Postfix; unplugged afterwards."""
-    number = next(_numbers)
-    policy_file = postfix.base / f"policy-{number}.yaml"
-    policy_file.write_text(policy)
-    # short directory names: a unix socket path must fit in 107 bytes
-    daemon = RunningMilter(postfix.base / f"f{number}", policy_file, extra_args)
-    with daemon:
-        postfix.configure_milter(daemon.spec, default_action)
-        yield daemon
-    postfix.configure_milter(None, "tempfail")
 
 
 @dataclass
@@ -241,7 +225,7 @@ def killed_mid_stream(postfix: PrivatePostfix, default_action: str, marker: str
                       ) -> tuple[Outcome, CutTransaction]:
     """Kill and restart the milter under load; check what holds for every default action."""
     cut: list[CutTransaction] = []
-    with milter_on(postfix, policy_yaml(), default_action) as milter:
+    with plugged_milter(postfix, policy_yaml(), default_action=default_action) as milter:
         outcome = load(postfix, marker, 100, kill_and_restart(postfix, milter, marker, cut),
                        size=KILL_SIZE)
     record("milter killed (SIGKILL) mid-stream, restarted 2 s later", default_action, outcome)
@@ -287,7 +271,7 @@ def test_milter_stalled_past_postfix_timeouts_gets_default_action_then_recovers(
         postfix: PrivatePostfix) -> None:
     timeouts = {"milter_connect_timeout": "2s", "milter_command_timeout": "2s",
                 "milter_content_timeout": "2s"}
-    with main_cf(postfix, **timeouts), milter_on(postfix, policy_yaml(), "tempfail") as milter:
+    with main_cf(postfix, **timeouts), plugged_milter(postfix, policy_yaml()) as milter:
         def stall(source: SmtpSource) -> None:
             after_deliveries(postfix, "stall", 20)
             milter.pause()  # SIGSTOP: the socket still accepts, nothing answers
@@ -321,7 +305,7 @@ def test_silent_dns_delays_each_message_by_its_lookup_timeouts_only_and_mail_flo
     dns = (f"dns: {{enabled: true, nameservers: ['127.0.0.1:{port}'], timeout: 0.5, "
            f"budget: {budget}, failure_ttl: 0}}")
     messages = 20
-    with milter_on(postfix, policy_yaml(dns=dns), "tempfail") as milter:
+    with plugged_milter(postfix, policy_yaml(dns=dns)) as milter:
         outcome = load(postfix, "dns", messages, lambda source: None, sessions=5, delay=0,
                        domain="partner.example")  # on no list: only DNS could classify it
         m = milter.metric
@@ -347,7 +331,7 @@ def test_silent_dns_delays_each_message_by_its_lookup_timeouts_only_and_mail_flo
 
 def test_invalid_policy_under_load_is_refused_and_the_old_one_keeps_deciding(
         postfix: PrivatePostfix) -> None:
-    with milter_on(postfix, policy_yaml(), "tempfail") as milter:
+    with plugged_milter(postfix, policy_yaml()) as milter:
         assert milter.policy is not None
         policy_file = milter.policy
 
@@ -393,7 +377,7 @@ def test_full_spool_directory_tempfails_big_messages_only_and_the_milter_keeps_r
         postfix: PrivatePostfix, tiny_spool: Path) -> None:
     big, small = 12, 60
     policy = policy_yaml(memory_bytes=65536)  # past 64 KiB a message goes to the spool
-    with milter_on(postfix, policy, "tempfail", ("--spool-dir", str(tiny_spool))) as milter:
+    with plugged_milter(postfix, policy, ("--spool-dir", str(tiny_spool))) as milter:
         big_source = SmtpSource(postfix.smtp_port, OFFICIAL_SENDER,
                                 f"big@{OFFICIAL_DOMAIN}", big, sessions=3, size=400_000)
         with big_source:  # 400 kB each: none fits in 256 KiB

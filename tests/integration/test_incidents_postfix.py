@@ -17,10 +17,18 @@ import smtplib
 import threading
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
-from postfix_harness import Dump, PrivatePostfix, RunningMilter, wait_until
+from postfix_harness import (
+    Dump,
+    MilterOn,
+    PrivatePostfix,
+    RunningMilter,
+    delivered,
+    wait_delivered,
+    wait_until,
+    with_id,
+)
 from postgres_harness import PostgresCluster
 from samples import (
     FREEMAIL_RCPT,
@@ -60,24 +68,14 @@ def database(request: pytest.FixtureRequest, postfix: PrivatePostfix) -> str:
 
 
 @pytest.fixture(scope="module")
-def milter(postfix: PrivatePostfix, database: str) -> Iterator[RunningMilter]:
-    policy = postfix.base / "incidents-policy.yaml"
-    policy.write_text(policy_yaml(rules=RULES))
-    name = "sq" if database.startswith("/") else "pg"
-    with RunningMilter(postfix.base / f"m-{name}", policy, ["--database", database]) as daemon:
-        postfix.configure_milter(daemon.spec, "tempfail")
+def milter(milter_on: MilterOn, database: str) -> Iterator[RunningMilter]:
+    with milter_on(policy_yaml(rules=RULES), ["--database", database]) as daemon:
         yield daemon
-    postfix.configure_milter(None)
 
 
-def with_id(message: bytes, ident: str) -> bytes:
-    head, body = message.split(b"\n\n", 1)
-    lines = [line for line in head.split(b"\n") if not line.lower().startswith(b"message-id:")]
-    return b"\n".join([*lines, f"Message-ID: <{ident}@test>".encode()]) + b"\n\n" + body
-
-
-def delivered(postfix: PrivatePostfix, ident: str) -> list[tuple[str, ...]]:
-    return [d.recipients for d in postfix.dumps() if d.headers["Message-ID"] == f"<{ident}@test>"]
+def recipients_delivered(postfix: PrivatePostfix, ident: str) -> list[tuple[str, ...]]:
+    """The recipients of each copy of message ``ident`` at the sink."""
+    return [d.recipients for d in delivered(postfix, ident)]
 
 
 def incident_of(database: str, condition: Callable[[Incident], bool],
@@ -101,7 +99,7 @@ def test_a_secret_document_to_gov_vn_and_gmail_makes_one_incident_naming_the_rem
     assert postfix.send(OFFICIAL_SENDER, [OFFICIAL_RCPT, FREEMAIL_RCPT],
                         with_id(SECRET, ident)) == {}
     wait_until(lambda: delivered(postfix, ident), 30, "the gov.vn copy at the sink")
-    assert delivered(postfix, ident) == [(OFFICIAL_RCPT,)]
+    assert recipients_delivered(postfix, ident) == [(OFFICIAL_RCPT,)]
     lines: list[str] = []
 
     def logged() -> bool:
@@ -165,14 +163,11 @@ def test_compliant_mail_makes_no_incident_but_is_counted_for_the_day(
 
 def test_postgresql_stopped_during_a_load_run_delays_no_mail_and_loses_no_incident(
         postfix: PrivatePostfix, postgres_factory: Callable[[], PostgresCluster],
-        tmp_path: Path) -> None:
+        milter_on: MilterOn) -> None:
     cluster = postgres_factory()
     database = cluster.create_database()
-    policy = postfix.base / "load-policy.yaml"
-    policy.write_text(policy_yaml(rules=RULES))
     messages, incidents_every = 120, 3
-    with RunningMilter(postfix.base / "m-load", policy, ["--database", database]) as daemon:
-        postfix.configure_milter(daemon.spec, "tempfail")
+    with milter_on(policy_yaml(rules=RULES), ["--database", database]) as daemon:
         sent_at: list[float] = []
         outcome: list[str] = []
 
@@ -223,7 +218,6 @@ def test_postgresql_stopped_during_a_load_run_delays_no_mail_and_loses_no_incide
             incidents = list(store.iter_incidents())
         assert len({i.queue_id for i in incidents}) == expected_incidents
         assert all(i.removed == (FREEMAIL_RCPT,) for i in incidents)
-    postfix.configure_milter(None)
 
 
 def quarantine(capsys: pytest.CaptureFixture[str], postfix: PrivatePostfix, database: str,
@@ -311,28 +305,25 @@ def test_a_hold_header_that_arrives_with_the_message_is_removed(
     forged = PLAIN.replace(b"Subject:", b"X-GovMilter-Hold: rule=x; incident=20260101-"
                            b"ABCDEFGHJKMN\nSubject:", 1)
     assert postfix.send(OFFICIAL_SENDER, [OFFICIAL_RCPT], with_id(forged, ident)) == {}
-    wait_until(lambda: delivered(postfix, ident), 30, "the message at the sink")
-    [dump] = [d for d in postfix.dumps() if d.headers["Message-ID"] == f"<{ident}@test>"]
+    dump = wait_delivered(postfix, ident)
     assert "X-GovMilter-Hold" not in dump.headers
 
 
 def test_a_secret_document_to_gov_vn_and_gmail_sends_the_sender_a_vietnamese_notice(
-        postfix: PrivatePostfix, milter: RunningMilter, database: str) -> None:
+        postfix: PrivatePostfix, milter: RunningMilter, database: str,
+        milter_on: MilterOn) -> None:
     """The sample rules with notices on, through the private Postfix itself (SMTP on loopback):
     one incident naming the removed Gmail address, the gov.vn copy delivered, and a notice in
     Vietnamese (English below) delivered to the sender; none to an outside sender."""
-    policy = postfix.base / "notices-policy.yaml"
-    policy.write_text(policy_yaml(rules=RULES).replace("\nrules:\n", (
+    policy = policy_yaml(rules=RULES).replace("\nrules:\n", (
         "\nnotices: {enabled: true, sender: postmaster@mic.gov.vn, "
-        f"smtp: '127.0.0.1:{postfix.smtp_port}'}}\nrules:\n"), 1))
-    name = "nsq" if database.startswith("/") else "npg"
-    with RunningMilter(postfix.base / f"m-{name}", policy, ["--database", database]) as daemon:
-        postfix.configure_milter(daemon.spec, "tempfail")
+        f"smtp: '127.0.0.1:{postfix.smtp_port}'}}\nrules:\n"), 1)
+    with milter_on(policy, ["--database", database]) as daemon:
         ident = f"notice-{time.monotonic_ns()}"
         assert postfix.send(OFFICIAL_SENDER, [OFFICIAL_RCPT, FREEMAIL_RCPT],
                             with_id(SECRET, ident)) == {}
         wait_until(lambda: delivered(postfix, ident), 30, "the gov.vn copy")
-        assert delivered(postfix, ident) == [(OFFICIAL_RCPT,)]
+        assert recipients_delivered(postfix, ident) == [(OFFICIAL_RCPT,)]
         incident = incident_of(database, lambda i: i.sender == OFFICIAL_SENDER
                                and i.created_at > _dt.datetime.now(_dt.UTC)
                                - _dt.timedelta(seconds=60) and i.queue_id is not None
@@ -362,4 +353,3 @@ def test_a_secret_document_to_gov_vn_and_gmail_sends_the_sender_a_vietnamese_not
         time.sleep(3)
         assert not [d for d in postfix.dumps() if INBOUND_SENDER in d.recipients]
         assert daemon.metric("govmilter_notices_total", outcome="sent") == 1
-    postfix.configure_milter(milter.spec, "tempfail")

@@ -20,7 +20,14 @@ import pytest
 from archive_tools import rar5, seven_zip
 from hostile_mail import OFFICIAL_TEXT, with_attachment
 from letters import issue18_evasions
-from postfix_harness import Dump, PrivatePostfix, RunningMilter, wait_until
+from postfix_harness import (
+    MilterOn,
+    PrivatePostfix,
+    RunningMilter,
+    wait_delivered,
+    wait_until,
+    with_id,
+)
 from samples import (
     FREEMAIL_RCPT,
     OFFICIAL,
@@ -35,10 +42,6 @@ from samples import (
 pytestmark = pytest.mark.postfix
 
 
-_milter_numbers = itertools.count()
-
-
-
 @pytest.fixture(scope="module")
 def policy_file(postfix: PrivatePostfix) -> Path:
     path = postfix.base / "policy.yaml"
@@ -47,36 +50,18 @@ def policy_file(postfix: PrivatePostfix) -> Path:
 
 
 @pytest.fixture(scope="module")
-def milter(postfix: PrivatePostfix, policy_file: Path) -> Iterator[RunningMilter]:
+def milter(milter_on: MilterOn, policy_file: Path) -> Iterator[RunningMilter]:
     """The daemon on the test policy, plugged into Postfix with milter_default_action=tempfail.
 
     Shared by the module (libmilter takes seconds to stop); tests that need another policy
-    start their own daemon and plug this one back in when done.
+    plug in their own daemon (``milter_on``), which plugs this one back in when done.
     """
-    # short directory names: a unix socket path must fit in 107 bytes
-    daemon = RunningMilter(postfix.base / f"m{next(_milter_numbers)}", policy_file)
-    with daemon:
-        postfix.configure_milter(daemon.spec, "tempfail")
+    with milter_on(policy_file) as daemon:
         yield daemon
-    postfix.configure_milter(None)
-
-
-def with_id(message: bytes, ident: str) -> bytes:
-    """The message with its own Message-ID, to find it at the sink."""
-    head, body = message.split(b"\n\n", 1)
-    lines = [line for line in head.split(b"\n") if not line.lower().startswith(b"message-id:")]
-    return b"\n".join([*lines, f"Message-ID: <{ident}@test>".encode()]) + b"\n\n" + body
 
 
 def sent_ids(postfix: PrivatePostfix) -> list[str]:
     return [str(d.headers["Message-ID"]) for d in postfix.dumps()]
-
-
-def wait_delivered(postfix: PrivatePostfix, ident: str, timeout: float = 30) -> Dump:
-    def arrived() -> bool:
-        return f"<{ident}@test>" in sent_ids(postfix)
-    wait_until(arrived, timeout, f"message {ident} at smtp-sink")
-    return next(d for d in postfix.dumps() if d.headers["Message-ID"] == f"<{ident}@test>")
 
 
 def test_official_to_official_is_delivered_with_the_tag(postfix: PrivatePostfix,
@@ -158,11 +143,9 @@ def test_quarantine_puts_the_message_in_the_hold_queue(postfix: PrivatePostfix,
     assert "<held@test>" not in sent_ids(postfix)
 
 
-def test_monitor_mode_delivers_untouched(postfix: PrivatePostfix, milter: RunningMilter) -> None:
-    monitor_policy = postfix.base / "monitor.yaml"
-    monitor_policy.write_text(policy_yaml(mode="monitor"))
-    with RunningMilter(postfix.base / "m-monitor", monitor_policy) as daemon:
-        postfix.configure_milter(daemon.spec)
+def test_monitor_mode_delivers_untouched(postfix: PrivatePostfix, milter: RunningMilter,
+                                         milter_on: MilterOn) -> None:
+    with milter_on(policy_yaml(mode="monitor")) as daemon:
         original = with_id(SECRET, "monitor")
         assert postfix.send(OFFICIAL_SENDER, [FREEMAIL_RCPT], original) == {}
         dump = wait_delivered(postfix, "monitor")
@@ -173,7 +156,6 @@ def test_monitor_mode_delivers_untouched(postfix: PrivatePostfix, milter: Runnin
         assert delivered_body.rstrip(b"\n") == original.split(b"\n\n", 1)[1].rstrip(b"\n")
         wait_until(lambda: "actions=reject" in daemon.log() and "mode=monitor" in daemon.log(),
                    10, "the monitor-mode log line")
-    postfix.configure_milter(milter.spec)
 
 
 #: A reject that needs no content: SMTP clients are refused at RCPT.
@@ -187,21 +169,18 @@ NO_FREEMAIL_RULES = """rules:
 
 
 def test_sendmail_mail_to_a_refused_recipient_is_bounced_once_not_retried(
-        postfix: PrivatePostfix, milter: RunningMilter) -> None:
+        postfix: PrivatePostfix, milter: RunningMilter, milter_on: MilterOn) -> None:
     """With ``non_smtpd_milters`` (as deploy/postfix-main.cf sets it), Postfix cannot refuse a
     recipient of sendmail(1) mail at RCPT: it kept the message in the maildrop queue, and each
     pickup retry, under a new queue id, was decided and counted again. The milter decides such
     mail at end of message instead, where the reject bounces it to its sender: one decision."""
-    policy = postfix.base / "no-freemail.yaml"
-    policy.write_text(policy_yaml(rules=NO_FREEMAIL_RULES))
     start = postfix.maillog_path.stat().st_size
 
     def maillog() -> str:
         with postfix.maillog_path.open("rb") as log:
             log.seek(start)
             return log.read().decode(errors="replace")
-    with RunningMilter(postfix.base / "m-local", policy) as daemon:
-        postfix.configure_milter(daemon.spec)
+    with milter_on(policy_yaml(rules=NO_FREEMAIL_RULES)) as daemon:
         postfix.configure(non_smtpd_milters=daemon.spec)
         try:
             subprocess.run(["sendmail", "-C", str(postfix.conf), "-f", OFFICIAL_SENDER,
@@ -222,7 +201,6 @@ def test_sendmail_mail_to_a_refused_recipient_is_bounced_once_not_retried(
                 postfix.send(OFFICIAL_SENDER, [FREEMAIL_RCPT], PLAIN)
         finally:
             postfix.configure(non_smtpd_milters="")
-    postfix.configure_milter(milter.spec)
 
 
 def test_200_messages_during_20_policy_reloads_arrive_once_each(
@@ -307,10 +285,10 @@ def test_sigterm_stops_the_daemon_cleanly(postfix: PrivatePostfix, policy_file: 
 
 
 def test_metrics_endpoint_counts_exactly_the_smtp_traffic_sent(
-        postfix: PrivatePostfix, milter: RunningMilter, policy_file: Path) -> None:
+        postfix: PrivatePostfix, milter: RunningMilter, milter_on: MilterOn,
+        policy_file: Path) -> None:
     """A fresh daemon, a known mix of mail through Postfix, then /metrics over HTTP."""
-    with RunningMilter(postfix.base / "m-count", policy_file) as daemon:
-        postfix.configure_milter(daemon.spec, "tempfail")
+    with milter_on(policy_file) as daemon:
         for n in range(3):  # compliant: plain mail between official mailboxes
             assert postfix.send(OFFICIAL_SENDER, [OFFICIAL_RCPT],
                                 with_id(PLAIN, f"count-plain-{n}")) == {}
@@ -345,4 +323,3 @@ def test_metrics_endpoint_counts_exactly_the_smtp_traffic_sent(
         assert m("govmilter_message_actions_total", action="reject", mode="enforce") == 2
         assert m("govmilter_message_actions_total", action="quarantine", mode="enforce") == 1
         assert m("govmilter_errors_total", stage="eom") == 0
-    postfix.configure_milter(milter.spec)

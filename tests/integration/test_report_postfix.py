@@ -8,17 +8,15 @@ them, failed when CI=true.
 from __future__ import annotations
 
 import datetime as _dt
-import os
 import shutil
 import smtplib
 import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from postfix_harness import PrivatePostfix, RunningMilter, require, require_postfix, wait_until
+from postfix_harness import MilterOn, PrivatePostfix, require, run_govmilter, wait_until
 from samples import (
     FREEMAIL_RCPT,
     OFFICIAL,
@@ -33,7 +31,6 @@ from govmilter.store import open_store
 
 pytestmark = pytest.mark.postfix
 
-ROOT = Path(__file__).resolve().parents[2]
 
 #: the load: (message, recipients, how many times)
 PLAIN_MESSAGES = 5  # no document, official to official
@@ -66,21 +63,13 @@ class Load:
 
 
 @pytest.fixture(scope="module")
-def load() -> Iterator[Load]:
-    require_postfix()
-    with PrivatePostfix() as postfix:
-        yield from _send_the_load(postfix)
-
-
-def _send_the_load(postfix: PrivatePostfix) -> Iterator[Load]:
-    """Send the load through ``postfix`` with the milter counting into a new SQLite store (under
-    Postfix's own directory, which its smtpd may enter to reach the milter's socket)."""
-    base = postfix.base
-    database = str(base / "store" / "incidents.sqlite3")
-    policy = base / "report-policy.yaml"
-    policy.write_text(policy_yaml() + AGENCY)
-    with RunningMilter(base / "milter", policy, ["--database", database]) as milter:
-        postfix.configure_milter(milter.spec, "tempfail")
+def load(postfix: PrivatePostfix, milter_on: MilterOn) -> Iterator[Load]:
+    """Send the load through the module's Postfix with the milter counting into a new SQLite
+    store (under Postfix's own directory, which its smtpd may enter to reach the milter's
+    socket)."""
+    database = str(postfix.base / "store" / "incidents.sqlite3")
+    with milter_on(policy_yaml() + AGENCY, ["--database", database]) as milter:
+        assert milter.policy is not None
         for _ in range(PLAIN_MESSAGES):
             assert postfix.send(OFFICIAL_SENDER, [OFFICIAL_RCPT], PLAIN) == {}
         for _ in range(OFFICIAL_BOTH):
@@ -100,18 +89,11 @@ def _send_the_load(postfix: PrivatePostfix) -> Iterator[Load]:
         with open_store(database) as store:
             gateways = {c.gateway for c in store.message_counts(_dt.date.min, _dt.date.max)}
         [gateway] = gateways
-        yield Load(database, gateway, policy)
-
-
-def govmilter(*args: str) -> subprocess.CompletedProcess[str]:
-    """Run the command a user runs, with this worktree's code."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.run([sys.executable, "-m", "govmilter", *args], capture_output=True,
-                          text=True, env=env, timeout=120, check=False)
+        yield Load(database, gateway, milter.policy)
 
 
 def test_the_report_counts_exactly_what_was_sent(load: Load) -> None:
-    result = govmilter("report", "--database", load.database, "--policy", str(load.policy),
+    result = run_govmilter("report", "--database", load.database, "--policy", str(load.policy),
                        "--format", "md")
     assert result.returncode == 0, result.stderr
     md = result.stdout
@@ -140,10 +122,10 @@ def test_periods_select_whole_days_of_the_store(load: Load) -> None:
     this_quarter = f"{today.year}-Q{(today.month - 1) // 3 + 1}"
     for period in (["--year", str(today.year)], ["--quarter", this_quarter],
                    ["--since", today.isoformat(), "--until", today.isoformat()]):
-        result = govmilter("report", "--database", load.database, "--format", "md", *period)
+        result = run_govmilter("report", "--database", load.database, "--format", "md", *period)
         assert result.returncode == 0, (period, result.stderr)
         assert f"| Thư đã kiểm tra (messages checked) | {MESSAGES} |" in result.stdout, period
-    last_year = govmilter("report", "--database", load.database, "--year", str(today.year - 1))
+    last_year = run_govmilter("report", "--database", load.database, "--year", str(today.year - 1))
     assert last_year.returncode == 1
     assert "has no daily counts from" in last_year.stderr and "Traceback" not in last_year.stderr
 
@@ -169,7 +151,7 @@ def test_the_bao_cao_docx_in_the_decree_30_layout(load: Load, tmp_path: Path) ->
     from docx.shared import Pt
 
     out = tmp_path / "bao-cao.docx"
-    result = govmilter("report", "--database", load.database, "--policy", str(load.policy),
+    result = run_govmilter("report", "--database", load.database, "--policy", str(load.policy),
                        "--out", str(out))
     assert result.returncode == 0, result.stderr
     doc = Document(str(out))
@@ -220,7 +202,7 @@ def test_the_bao_cao_pdf_has_the_same_parts_and_embedded_fonts(load: Load,
     require(shutil.which("soffice") and shutil.which("pdftoppm") and shutil.which("pdffonts"),
             "LibreOffice or poppler-utils missing: run scripts/setup.sh")
     out = tmp_path / "bao-cao.pdf"
-    result = govmilter("report", "--database", load.database, "--policy", str(load.policy),
+    result = run_govmilter("report", "--database", load.database, "--policy", str(load.policy),
                        "--format", "pdf", "--out", str(out))
     assert result.returncode == 0, result.stderr
     pdf = pypdfium2.PdfDocument(str(out))
