@@ -337,7 +337,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
           + ", ".join(f"{r.id}={r.action}" for r in policy.rules) + ")")
     print(f"  domains:    {len(d.official)} official, {len(d.internal)} internal, "
           f"{len(d.freemail)} freemail ({len(d.freemail_exclude)} excluded), "
-          f"{len(d.exceptions)} exceptions ({active} active)")
+          f"{len(d.exceptions)} exceptions ({active} active)"
+          + (f", {len(d.political)} political-system" if len(d.political) else ""))
     if policy.units:
         print(f"  units:      {len(policy.units.units)} ({', '.join(policy.units.ids)})")
     print(f"  detection:  threshold {policy.detection.threshold}")

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from govmilter.domains.lookalike import LookalikeSettings, find_lookalike
+from govmilter.domains.political import political_body
 from govmilter.mail.addresses import Address, parse_address
 from govmilter.mail.names import normalize_domain
 
@@ -119,6 +120,8 @@ class DomainLists:
     freemail_exclude: DomainSuffixSet = field(default_factory=DomainSuffixSet)
     exceptions: tuple[DomainException, ...] = ()
     lookalike: LookalikeSettings = field(default_factory=LookalikeSettings)
+    #: the political system's domains outside gov.vn (``domains.official.political_system``)
+    political: DomainSuffixSet = field(default_factory=DomainSuffixSet)
 
     def find_exception(self, address: Address, day: _dt.date) -> DomainException | None:
         """Return the active exception for this address or its domain, address entries first."""
@@ -174,6 +177,12 @@ def classify_domain(domain: str, lists: DomainLists) -> DomainClassification:
                 f"{lookalike.reason} (official suffix {hit}, existence not checked)",
                 evidence=(lookalike.evidence,))
         return DomainClassification(DomainClass.OFFICIAL, domain, f"official suffix {hit}")
+    hit = lists.political.match(domain)
+    if hit is not None:
+        return DomainClassification(
+            DomainClass.OFFICIAL, domain,
+            f"political-system list {hit} ({political_body(hit).body_en})",
+            evidence=(f"political-system:{hit}",))
     hit = lists.freemail.match(domain)
     if hit is not None and lists.freemail_exclude.match(domain) is None:
         return DomainClassification(DomainClass.FREEMAIL, domain, f"freemail list {hit}")

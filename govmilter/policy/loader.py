@@ -25,6 +25,7 @@ from govmilter.domains.classify import (
     builtin_freemail_domains,
 )
 from govmilter.domains.lookalike import REAL_NEIGHBOURS_OF_GOV_VN, LookalikeSettings
+from govmilter.domains.political import POLITICAL_SYSTEM_DOMAINS
 from govmilter.domains.settings import DnsSettings, Nameserver
 from govmilter.errors import GovmilterError
 from govmilter.mail.addresses import parse_address
@@ -318,7 +319,7 @@ _DNS_KEYS = ("enabled", "nameservers", "timeout", "budget", "cache_size", "negat
 #: dns: keys holding seconds, and the smallest value that makes sense for each
 _DNS_SECONDS = {"timeout": 0.01, "budget": 0.01, "negative_ttl": 0.0, "failure_ttl": 0.0,
                 "max_ttl": 0.0}
-_OFFICIAL_KEYS = ("suffixes", "agencies")
+_OFFICIAL_KEYS = ("suffixes", "agencies", "political_system")
 _FREEMAIL_KEYS = ("builtin", "extra", "exclude")
 _EXCEPTION_KEYS = ("address", "domain", "treat_as", "expires", "reason")
 _RULE_KEYS = ("id", "description", "when", "action", "mode", "compliant", "reply", "tag",
@@ -432,6 +433,7 @@ def _domains(check: _Checker, value: Any, line: int,
     if m is None:
         return DomainLists()
     official_map = m.get("official")
+    political: list[str] = []
     if official_map is None and "official" not in m:
         suffixes, agencies = ["gov.vn"], []
     else:
@@ -440,6 +442,9 @@ def _domains(check: _Checker, value: Any, line: int,
                                 "domains.official.suffixes")
         agencies = _domain_list(check, om.get("agencies"), _line(om, "agencies"),
                                 "domains.official.agencies")
+        if check.boolean(om.get("political_system", False), _line(om, "political_system"),
+                         "domains.official.political_system"):
+            political = [entry.domain for entry in POLITICAL_SYSTEM_DOMAINS]
         if not suffixes and not agencies:
             # legal (a test policy may want it), but then no address is ever official and
             # every rule about official senders or recipients is dead
@@ -459,7 +464,7 @@ def _domains(check: _Checker, value: Any, line: int,
         freemail.update(freemail_source())
     exceptions = _exceptions(check, m.get("exceptions"), _line(m, "exceptions"))
     lookalike = _lookalike(check, m.get("lookalike"), _line(m, "lookalike"),
-                           suffixes, [*agencies, *internal])
+                           suffixes, [*agencies, *internal, *political])
     return DomainLists(
         official=DomainSuffixSet([*suffixes, *agencies]),
         internal=DomainSuffixSet(internal),
@@ -467,6 +472,7 @@ def _domains(check: _Checker, value: Any, line: int,
         freemail_exclude=DomainSuffixSet(exclude),
         exceptions=tuple(exceptions),
         lookalike=lookalike,
+        political=DomainSuffixSet(political),
     )
 
 
