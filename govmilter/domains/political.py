@@ -6,9 +6,10 @@ bodies, but their mail domains are not under ``gov.vn``, so without this list th
 domain (and its sub-domains) is then official, its reason naming the list and the body.
 
 Each entry says where it comes from and how it was checked. The machine the list was made on had
-no DNS (docs/policy.md says so), so ownership rests on the body's own pages; a domain is listed
-only when its website is the body's official portal, since only the body can create mailboxes in
-its own domain. Keep the list short and add a domain only with such a source.
+no DNS (docs/policy.md says so), so ownership rests on the body's pages and what the press and
+others copied of them; a domain is listed only when its website is the body's official portal,
+since only the body can create mailboxes in its own domain. Keep the list short and add a domain
+only with such a source.
 """
 
 from __future__ import annotations
@@ -40,16 +41,20 @@ POLITICAL_SYSTEM_DOMAINS: tuple[PoliticalDomain, ...] = (
          "https://www.baogiaothong.vn/chinh-thuc-khai-truong-cong-thong-tin-dien-tu-quoc-hoi-"
          "d101286.html"),
         "the National Assembly's portal (opened by the Office of the National Assembly on "
-        "6 April 2015, Resolution 27/2012/QH13); its Information Department's page names the "
-        "mailbox hotro@quochoi.vn, the National Assembly Library thuvienquochoi@quochoi.vn",
+        "6 April 2015 under Resolution 27/2012/QH13, as the press reported); a directory of "
+        "central bodies compiled from their sites cites the Information Department's page for "
+        "the mailbox hotro@quochoi.vn (and the Library's thuvienquochoi@quochoi.vn); the page "
+        "itself was not read",
     ),
     PoliticalDomain(
         "dangcongsan.vn",
         "Báo điện tử Đảng Cộng sản Việt Nam (cơ quan của Ban Chấp hành Trung ương Đảng)",
         "Communist Party of Vietnam Online Newspaper, an organ of the Party Central Committee",
         ("https://dangcongsan.vn/",),
-        "the Party's online newspaper (its masthead names the Central Propaganda Commission as "
-        "its managing body, and the mailbox toasoan@dangcongsan.vn)",
+        "the Party's online newspaper: its masthead, as a third-party news index copied it, "
+        "names the Central Propaganda Commission as its managing body and the mailbox "
+        "toasoan@dangcongsan.vn; whether the Party's central organs use the domain for their "
+        "own mail was not found",
     ),
     PoliticalDomain(
         "mattran.org.vn",
