@@ -44,8 +44,26 @@ PARTY_RE = re.compile(rf"{_NUMBER}-({_ABBR})/({_ABBR})")
 # cases (and "ſ", which IGNORECASE also matches for "s"): under IGNORECASE the engine does not
 # skip ahead either. The first spaces are possessive ("*+"): "Số" and a long run of spaces
 # retried every split of the run between the two "\s*" (2 s on 16,000 spaces).
+# Blanks may stand around the separators ("15 /2014/QĐ-UBND", "123 / UBND - VP": typed, or
+# left by a PDF's justified text); each run of them is possessive, and _ABBR holds no blank, so
+# a failed match retries nothing. number_line() gives the number with its blanks taken out.
 _NUMBER_LINE_RE = re.compile(
-    rf"[Ssſ][ỐốOo](?i:\s*+([:.]?)\s*(\d{{1,5}}\s*[/-]\s*(?:\d{{4}}/)?{_ABBR}[^\s,;]*))")
+    rf"[Ssſ][ỐốOo](?i:\s*+([:.]?)\s*(\d{{1,5}}[^\S\n]*+[/-][^\S\n]*+"
+    rf"(?:\d{{4}}[^\S\n]*+/[^\S\n]*+)?{_ABBR}(?:[^\S\n]*+-[^\S\n]*+{_ABBR})*+[^\s,;]*))")
+#: Separators a symbol may be typed with that read as "/" and "-": the fraction and division
+#: slashes, hyphens and dashes of every width, the minus sign (NFKC, in fold_lookalikes(), only
+#: covers the full-width forms).
+_SEPARATOR_LOOKALIKES_RE = re.compile("[\u2010-\u2015\u2212\u2043\u2044\u2215\u29f8]")
+_SEPARATOR_TABLE = str.maketrans({**dict.fromkeys("\u2010\u2011\u2012\u2013\u2014\u2015"
+                                                  "\u2212\u2043", "-"),
+                                  **dict.fromkeys("\u2044\u2215\u29f8", "/")})
+
+
+def fold_separators(text: str) -> str:
+    """``text`` with the look-alikes of ``/`` and ``-`` (en dash, fraction slash...) as those."""
+    if _SEPARATOR_LOOKALIKES_RE.search(text) is None:  # one C-level scan: most text has none
+        return text
+    return text.translate(_SEPARATOR_TABLE)
 
 
 def number_line(text: str) -> str | None:
@@ -55,11 +73,11 @@ def number_line(text: str) -> str | None:
     for match in _NUMBER_LINE_RE.finditer(text):
         start = match.start()
         line_start = text.rfind("\n", 0, start) + 1
-        if not text[line_start:start].strip(" \t"):
-            return match.group(2)  # the line opens with "Số"
         before = text[start - 1] if start else " "
-        if match.group(1) == ":" and not (before.isalnum() or before == "_"):
-            return match.group(2)  # "... Số: 588/..." after a word boundary
+        if text[line_start:start].strip(" \t") and not (
+                match.group(1) == ":" and not (before.isalnum() or before == "_")):
+            continue  # neither opening its line nor "... Số: 588/..." after a word boundary
+        return "".join(match.group(2).split())
     return None
 
 
@@ -88,13 +106,19 @@ def _word_first(word: str, rest: str) -> re.Pattern[str]:
 
 # Skeleton phrases (diacritics removed, casefolded) with their weights.
 _HEADING = "cong hoa xa hoi chu nghia viet nam"
+_HEADING_JOINED = _HEADING.replace(" ", "")
 _PARTY_HEADING = "dang cong san viet nam"
 _MOTTO_RE = re.compile(r"doc lap\s*-\s*tu do\s*-\s*hanh phuc")
 _SK_CUES: tuple[tuple[str, re.Pattern[str], float, str], ...] = (
     ("salutation", _word_first("kinh gui", r"\s*:"), 1.0, "salutation 'Kính gửi:'"),
     ("recipients", _word_first("noi nhan", r"\s*:"), 1.5, "recipient list 'Nơi nhận:'"),
     ("archive", _word_first("luu", r"\s*+(?::\s*+)?vt\b"), 1.0, "archive mark 'Lưu: VT'"),
-    ("date", _word_first("ngay", r"\s+\d{1,2}\s+thang\s+\d{1,2}\s+nam\s+\d{4}"), 1.0,
+    # "ngày 5 tháng 3 năm 2024", a draft's "ngày   tháng   năm 2024" (blanks, dots, "…"), typed
+    # without a space ("ngày05"); in digits only after the place ("Hà Nội, ngày 05/3/2024"),
+    # as a sentence names a day that way too ("họp ngày 05/3/2024")
+    ("date", _word_first("ngay", r"\s*+(?:\d{1,2}|[._…]*+)\s*+thang\s*+(?:\d{1,2}|[._…]*+)"
+                                 r"\s*+nam\s*+\d{4}"), 1.0, "date line"),
+    ("date", re.compile(r",\s*+ngay\s*+\d{1,2}\s*+[/.-]\s*+\d{1,2}\s*+[/.-]\s*+\d{4}"), 1.0,
      "date line"),
     ("closing", re.compile(r"\./\.\s*$", re.MULTILINE), 0.5, "closing mark './.'"),
 )
@@ -279,19 +303,27 @@ class PreparedText:
 
 #: Reply quoting at a line start ("> ", ">> ", "> > "), removed so that line-anchored cues work.
 _QUOTE_RE = re.compile(r"\n[ \t]*>[ \t>]*")
-#: Markings typed with a space between letters ("M Ậ T"), as letter-spaced headings are.
-_SPACED_MARKINGS = {" ".join(word): word for word in ("TUYỆT", "TỐI", "MẬT", "KHẨN", "HỎA",
-                                                       "HOẢ", "TỐC")}
+#: Markings typed with blanks or dots between letters ("M Ậ T", "M . Ậ . T", "M-Ậ-T", "M ẬT",
+#: tabs, non-breaking or thin spaces), as letter-spaced headings are: each is joined into its
+#: word. A run of separators is possessive and holds no letter, so a failed match retries
+#: nothing (the word written whole matches too, and stays as it is).
+_LETTER_GAP = r"(?:[^\S\n]|[.\-·_*])*+"
+_SPACED_MARKING_WORDS = ("TUYỆT", "TỐI", "MẬT", "KHẨN", "HỎA", "HOẢ", "TỐC")
+_SPACED_MARKING_RE = re.compile("|".join(_LETTER_GAP.join(word) for word in _SPACED_MARKING_WORDS))
+#: A marking's accented letter beside a separator: the cheap test before the join.
+_SPACED_LETTER_RE = re.compile(r"(?:[^\S\n]|[.\-·_*])[ẬỐẨỆỎẢ]|[ẬỐẨỆỎẢ](?:[^\S\n]|[.\-·_*])")
+_GAP_TABLE = str.maketrans("", "", ".-·_*")
 
 
 def prepare_text(text: str) -> PreparedText:
     """NFC text as the cues are matched on: see :class:`PreparedText`."""
     text, folded = fold_lookalikes(nfc(text))
+    text = fold_separators(text)
     if ">" in text:
         text = _QUOTE_RE.sub("\n", "\n" + text)[1:]
-    if " Ậ " in text or " Ố " in text or " Ẩ " in text:
-        for spaced, word in _SPACED_MARKINGS.items():
-            text = text.replace(spaced, word)
+    if _SPACED_LETTER_RE.search(text):
+        text = _SPACED_MARKING_RE.sub(lambda m: "".join(m.group().split()).translate(_GAP_TABLE),
+                                      text)
     return PreparedText(text, folded)
 
 
@@ -336,7 +368,8 @@ def score_nfc_text(text: str, source: str, *, folded: bool = False) -> TextScore
     flat = strip_diacritics(text)
     sk = skeleton_of_stripped(flat)
     lines, flat_lines = "\n" + text, "\n" + flat  # for the whole-line patterns
-    if _HEADING in sk:
+    # the heading letter-spaced ("C Ộ N G  H Ò A ...") or its words run together by extraction
+    if _HEADING in sk or (_HEADING_JOINED in sk.replace(" ", "")):
         cues.append(Cue(3.0, "national heading", source, "heading"))
     elif _PARTY_HEADING in sk and PARTY_RE.search(text):
         cues.append(Cue(3.0, "Party heading 'ĐẢNG CỘNG SẢN VIỆT NAM'", source, "heading"))
@@ -355,8 +388,10 @@ def score_nfc_text(text: str, source: str, *, folded: bool = False) -> TextScore
         cues.append(Cue(1.5, f"symbol {symbol}", source, "symbol"))
     if _VV_RE.search(lines):
         cues.append(Cue(1.5, "abstract line 'V/v'", source, "abstract"))
+    found_keys: set[str] = set()
     for key, pattern, weight, description in _SK_CUES:
-        if pattern.search(sk):
+        if key not in found_keys and pattern.search(sk):
+            found_keys.add(key)
             cues.append(Cue(weight, description, source, key))
     if _SIGN_RE.search(lines):
         cues.append(Cue(1.0, "signing authority (TM./KT./TL.)", source, "signer"))

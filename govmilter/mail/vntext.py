@@ -117,18 +117,29 @@ _LOOKALIKES = {
     # Latin small capitals ("styled" text) read as the capitals they are, and IPA look-alikes
     **dict(zip("ᴀʙᴄᴅᴇɢʜɪᴊᴋʟᴍɴᴏᴘʀꜱᴛᴜᴠᴡʏᴢ", "ABCDEGHIJKLMNOPRSTUVWYZ", strict=True)),
     **dict(zip("ɑɡɣɩǀ", "agyil", strict=True)),
+    # Cherokee, Lisu, Canadian syllabics, Coptic, Armenian, Tifinagh and Runic letters that
+    # Unicode's confusables.txt (UTS #39) maps to one ASCII letter ("ꓟẬꓔ", Cherokee "ᎷẬᎢ")
+    **dict(zip("ՍՏՕագզհոռսցքօᎠᎡᎢᎥᎩᎪᎫᎬᎳᎷᎻᎽᏀᏂᏃᏏᏒᏔᏕᏙᏚᏞᏟᏢᏦᏧᏳᏴᐯᑌᑭᑯᑲᒍᒪᕁᕼᕽᖇᖯᖴᗅᗞᗪᗰᗷᚷ"
+               "ᛁᛕᛖⲅⲎⲒⲔⲘⲚⲞⲟⲢⲣⲤⲥⲦⲨⲬⳐⴸⴹⵏⵔⵕⵝꓐꓑꓒꓓꓔꓖꓗꓙꓚꓜꓝꓟꓠꓡꓢꓣꓦꓧꓪꓫꓬꓮꓰꓲꓳꓴꭵꮁꮃꮓꮩꮪꮯ",
+               "USOwqqhnnugfoDRTiYAJEWMHYGhZbRWSVSLCPKdGBVUPdbJLxHxRbFADDMBX"
+               "lKMrHlKMNOoPpCcTYXLVElOQXBPdDTGKJCZFMNLSRVHWXYAElOUirwzvsc", strict=True)),
 }
 #: Characters no reader sees: zero-width space, (non-)joiners, word joiner, byte-order mark, soft
 #: hyphen, directional marks, and the combining grapheme joiner.
 _INVISIBLE = "\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180e\u200b-\u200f\u202a-\u202e" \
-             "\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0"
-_INVISIBLE_RE = re.compile(f"[{_INVISIBLE}]+")
+             "\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0\U000e0000-\U000e007f"
+#: Combining marks that only decorate (no Vietnamese letter has them): the over- and underlines
+#: and strokes of "styled text" generators (M̲Ậ̲T̲, M̶Ậ̶T̶), and the marks for symbols (circles,
+#: keycaps) and half marks.
+_DECORATIVE_MARKS = "\u0305\u0331-\u0338\u033f\u20d0-\u20ff\ufe20-\ufe2f"
+_INVISIBLE_RE = re.compile(f"[{_INVISIBLE}{_DECORATIVE_MARKS}]+")
 #: Anything :func:`fold_lookalikes` may change: the invisible characters, Greek and Cyrillic,
 #: Latin look-alikes, and the compatibility forms NFKC folds (full-width letters, styled
 #: mathematical letters, ligatures). Wide spaces are left to the patterns' ``\s``.
 _FOLDABLE_RE = re.compile(
-    f"[{_INVISIBLE}\u00d0\u0131\u0189\u01c0\u0250-\u02af\u0370-\u052f\u1d00-\u1d7f"
-    "\u2100-\u24ff\ua647\ua731"
+    f"[{_INVISIBLE}{_DECORATIVE_MARKS}\u00d0\u0131\u0189\u01c0\u0250-\u02af\u0370-\u058f"
+    "\u13a0-\u167f\u16a0-\u16ff\u1d00-\u1d7f\u2100-\u24ff\u2c80-\u2cff\u2d30-\u2d7f"
+    "\ua4d0-\ua4ff\ua647\ua731\uab70-\uabbf"
     "\ufb00-\ufb06\uff00-\uffef\U0001d400-\U0001d7ff\U0001f130-\U0001f189]")
 _LOOKALIKE_TABLE = str.maketrans(_LOOKALIKES)
 
