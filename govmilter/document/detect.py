@@ -18,7 +18,7 @@ from govmilter.document.cues import (
     score_subject,
 )
 from govmilter.document.evidence import OfficialDocumentEvidence
-from govmilter.document.extract import ExtractedText, extract_attachments
+from govmilter.document.extract import ExtractedText, extract_attachments, extract_pasted
 from govmilter.document.legacy import best_repair, looks_legacy
 from govmilter.document.ocr import OcrEngine
 from govmilter.document.scanned import Judgement, OcrSession, OcrText
@@ -128,6 +128,7 @@ def detect_document(content: MessageContent, settings: DetectionSettings,
     session = OcrSession(ocr, budget, ocr_unavailable, clock, judge=_judge(settings),
                          detection=settings)
     extraction = extract_attachments(content.attachments, budget, session)
+    extract_pasted(content.texts, budget, extraction)
     texts = [ExtractedText(p.source, p.text) for p in content.texts] + extraction.texts
     cues.extend(extraction.cues)
     secrecy = subject.secrecy

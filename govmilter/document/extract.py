@@ -12,8 +12,11 @@ or content.
 
 from __future__ import annotations
 
+import binascii
 import hashlib
-from collections.abc import Callable
+import re
+import zipfile
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from govmilter.document.archive import GuardedZip
@@ -23,6 +26,7 @@ from govmilter.document.edxml import is_edxml, read_edxml
 from govmilter.document.images import image_format, image_frames
 from govmilter.document.office import (
     docx_text,
+    flat_xml_text,
     is_docx,
     is_odp,
     is_ods,
@@ -38,8 +42,8 @@ from govmilter.document.packed import packed_kind, packed_magic, read_packed
 from govmilter.document.pdf import NoTextLayer, pdf_signature, pdf_text, render_pdf_page
 from govmilter.document.rtf import is_rtf, rtf_text
 from govmilter.document.scanned import OcrSession, OcrText
-from govmilter.mail.message import Attachment
-from govmilter.mail.text import decode_text, html_to_text
+from govmilter.mail.message import Attachment, TextPart, parse_message
+from govmilter.mail.text import decode_text, html_to_text, utf16_codec
 
 _CONTROL_BYTES = bytes(b for b in range(32) if b not in b"\t\n\r\f") + b"\x7f"
 _TEXT_EXTENSIONS = (".txt", ".htm", ".html", ".eml", ".csv", ".xml")
@@ -101,6 +105,13 @@ def sniff(data: bytes, filename: str | None, content_type: str) -> str | None:
         return "pdf"
     if is_edxml(data, filename):
         return "edxml"
+    # before the name's claims: Word saves a web page (.mht, a MIME message), HTML and XML
+    # documents that it opens under any name (.doc), and a forwarded .eml may come as anything
+    if looks_like_message(data):
+        return "message"
+    markup = markup_kind(data)
+    if markup:
+        return markup
     # from here on the name or the declared type claims a format: failing to open it says so
     if content_type == "application/pdf" or name.endswith(".pdf"):
         return "pdf"
@@ -121,10 +132,50 @@ def sniff(data: bytes, filename: str | None, content_type: str) -> str | None:
     return None
 
 
+#: A header field's name and colon: an RFC 5322 message's first lines are all such fields.
+_HEADER_FIELD_RE = re.compile(rb"[!-9;-~]++[ \t]*:")
+_MIME_FIELDS = (b"content-type", b"mime-version", b"content-transfer-encoding")
+_HEADER_BLOCK = 16 * 1024
+
+
+def looks_like_message(data: bytes) -> bool:
+    """True for an RFC 5322 message or a MIME document (an .eml, Word's single-file web page
+    .mht): it opens with header fields up to a blank line, one of them MIME's."""
+    head = data[:_HEADER_BLOCK].lstrip(b"\r\n")
+    end = min((i for i in (head.find(b"\n\n"), head.find(b"\r\n\r\n")) if i >= 0), default=-1)
+    if end <= 0:
+        return False
+    mime = False
+    for line in head[:end].splitlines():
+        if line[:1] in (b" ", b"\t"):
+            continue  # a folded field's next line
+        if not _HEADER_FIELD_RE.match(line):
+            return False
+        mime = mime or line.lower().startswith(_MIME_FIELDS)
+    return mime
+
+
+_HTML_STARTS = (b"<!doctype html", b"<html")
+_XML_STARTS = (b"<?xml", b"<w:worddocument", b"<pkg:package", b"<office:document")
+
+
+def markup_kind(data: bytes) -> str | None:
+    """``html`` or ``xml`` when the bytes open with that markup (after a byte-order mark and
+    blanks), whatever the file is called; else None."""
+    head = data[:256].removeprefix(b"\xef\xbb\xbf").lstrip().lower()
+    if head.startswith(_HTML_STARTS):
+        return "html"
+    if head.startswith(_XML_STARTS):
+        return "xml"
+    return None
+
+
 def looks_like_text(data: bytes) -> bool:
     """True when the first 4 KiB hold no NUL and almost no other control bytes: text in UTF-8
-    or an 8-bit code page (TCVN3, VNI), not an image or another binary format."""
+    or an 8-bit code page (TCVN3, VNI), not an image or another binary format; or UTF-16."""
     head = data[:4096]
+    if head and utf16_codec(head):
+        return True
     if not head or b"\0" in head:
         return False
     controls = len(head) - len(head.translate(None, _CONTROL_BYTES))
@@ -146,6 +197,56 @@ def extract_attachments(attachments: tuple[Attachment, ...], budget: ScanBudget,
         _extract(attachment.filename, attachment.content_type, attachment.data,
                  f"attachment {index}", budget, found, depth=0)
     return found
+
+
+#: A block of base64 pasted into a text: lines of 40 or more base64 characters (or one long
+#: line), and the shorter last line. Each repetition is possessive and the classes hold no line
+#: end, so a failed match retries nothing.
+_PASTED_BASE64_RE = re.compile(r"[A-Za-z0-9+/]{40,}+=*+(?:[ \t\r]*+\n[A-Za-z0-9+/]{40,}+=*+)*+"
+                               r"(?:[ \t\r]*+\n[A-Za-z0-9+/]++=*+)?")
+_PASTED_MIN_CHARS = 200
+#: A uuencoded file in a text ("begin 644 name" ... "end"), as old clients attach.
+_UUENCODE_BEGIN_RE = re.compile(r"(?m)^begin [0-7]{3,4} [^\n]+\n")
+_PASTED_BLOCKS = 8  #: encoded blocks decoded per text
+
+
+def extract_pasted(texts: Sequence[TextPart], budget: ScanBudget, found: Extraction) -> None:
+    """Read files pasted into the message's texts as base64 or uuencode: a sender who cannot
+    attach a document may paste its encoding for the recipient to decode. A block that decodes
+    to no format read here is passed over."""
+    for part in texts:
+        pasted = _pasted_blocks(part.text, budget.limits.max_attachment_bytes)
+        for number, data in enumerate(pasted, 1):
+            if budget.expired() or number > _PASTED_BLOCKS:
+                break
+            _extract(None, "", data, f"{part.source} > pasted file {number}", budget, found,
+                     depth=0)
+
+
+def _pasted_blocks(text: str, cap: int) -> Iterator[bytes]:
+    """The decoded bytes of each base64 and uuencoded block of ``text`` (at most ``cap``)."""
+    for match in _PASTED_BASE64_RE.finditer(text):
+        if match.end() - match.start() >= _PASTED_MIN_CHARS:
+            encoded = "".join(match.group().split())[:cap * 4 // 3 + 4]
+            try:
+                yield binascii.a2b_base64(encoded + "=" * (-len(encoded) % 4))
+            except (binascii.Error, ValueError):
+                continue
+    pos = 0
+    while (begin := _UUENCODE_BEGIN_RE.search(text, pos)) is not None:
+        decoded = bytearray()
+        pos = begin.end()
+        while len(decoded) < cap:  # line by line: each line is read once, by one block
+            end = text.find("\n", pos)
+            line = text[pos:end if end >= 0 else len(text)].rstrip("\r")
+            pos = end + 1 if end >= 0 else len(text)
+            if line in ("end", "`", "") or line.startswith("begin "):
+                break
+            try:
+                decoded += binascii.a2b_uu(line)
+            except (binascii.Error, ValueError):
+                break
+        yield bytes(decoded)
 
 
 def _extract(filename: str | None, content_type: str, data: bytes, source: str,
@@ -170,10 +271,12 @@ def _extract(filename: str | None, content_type: str, data: bytes, source: str,
             _add(found, budget, f"{source} ({office})", text)
         elif kind == "rtf":
             _add(found, budget, f"{source} (RTF)", rtf_text(data, budget))
-        elif kind in ("text", "html"):
+        elif kind == "message":
+            _message(data, source, budget, found, depth)
+        elif kind in ("text", "html", "xml"):
             text = decode_text(data, None)
-            _add(found, budget, f"{source} ({kind})", html_to_text(text) if kind == "html"
-                 else text)
+            reader = {"html": html_to_text, "xml": flat_xml_text}.get(kind)
+            _add(found, budget, f"{source} ({kind})", reader(text) if reader else text)
     except Unscannable as exc:
         budget.note(f"{source}: {exc}")
 
@@ -217,12 +320,23 @@ def _zip(data: bytes, source: str, budget: ScanBudget, found: Extraction, depth:
             _add(found, budget, f"{source} ({kind})", text)
             if len(text.strip()) < SHORT_OFFICE_TEXT:
                 _office_images(archive, source, budget, found)
+            _office_embedded(archive, source, budget, found, depth)
             return
+    _zip_entries(archive, archive.entries, (source, "entry", "ZIP archive"), budget, found,
+                 depth)
+
+
+def _zip_entries(archive: GuardedZip, entries: list[zipfile.ZipInfo],
+                 where: tuple[str, str, str], budget: ScanBudget, found: Extraction,
+                 depth: int) -> None:
+    """Read ``entries`` of ``archive`` as files one level below it. ``where``: the archive's
+    source, what an entry is called in a reason (``entry``), what the archive is."""
+    source, label, what = where
     _check_depth(budget, depth)
-    for number, info in enumerate(archive.entries, 1):
-        if budget.expired() or not budget.take_entry(f"{source}: ZIP archive"):
+    for number, info in enumerate(entries, 1):
+        if budget.expired() or not budget.take_entry(f"{source}: {what}"):
             break
-        entry_source = f"{source} > entry {number}"
+        entry_source = f"{source} > {label} {number}"
         try:
             entry = archive.read(info)
         except Unscannable as exc:
@@ -251,6 +365,44 @@ def _office_images(archive: GuardedZip, source: str, budget: ScanBudget,
                 _image(data, image_source, budget, found)
         except Unscannable as exc:
             budget.note(f"{image_source}: {exc}")
+
+
+#: Files inside an office document that are documents of their own: objects inserted from a
+#: file (an embedded .docx, .xlsx, .pdf) and the parts of Word's "alternative format" chunks
+#: (``w:altChunk``: HTML, MHT, RTF or another .docx merged in when the document is opened).
+#: OLE-wrapped objects (``oleObject1.bin``: equations, packages) are not read.
+_EMBEDDED_RE = re.compile(r"^(?:word|xl|ppt)/(?:embeddings/(?!oleObject)[^/]+"
+                          r"|afchunk[^/]*|[^/]*\.(?:mht|mhtml|html?|rtf|docx))$", re.IGNORECASE)
+
+
+def _office_embedded(archive: GuardedZip, source: str, budget: ScanBudget, found: Extraction,
+                     depth: int) -> None:
+    """Read the documents inside an office document (:data:`_EMBEDDED_RE`), one level down."""
+    embedded = [info for info in archive.entries if _EMBEDDED_RE.match(info.filename)]
+    if embedded:
+        _zip_entries(archive, embedded, (source, "embedded", "embedded file"), budget, found,
+                     depth)
+
+
+def _message(data: bytes, source: str, budget: ScanBudget, found: Extraction,
+             depth: int) -> None:
+    """A message or MIME document read as a file: its subject, texts and attachments, as the
+    message around it is read (its parts' bytes are charged once, as their text)."""
+    _check_depth(budget, depth)
+    content = parse_message(data, budget.limits, budget)
+    for reason in content.unscannable:
+        budget.note(f"{source} (message): {reason}")
+    if content.subject:
+        _add(found, budget, f"{source} (message subject)", content.subject)
+    for part in content.texts:
+        budget.give_back(len(part.text))
+        _add(found, budget, f"{source} (message {part.source})", part.text)
+    for number, attachment in enumerate(content.attachments, 1):
+        if budget.expired():
+            break
+        budget.give_back(len(attachment.data))
+        _extract(attachment.filename, attachment.content_type, attachment.data,
+                 f"{source} > attachment {number}", budget, found, depth + 1)
 
 
 def _image(data: bytes, source: str, budget: ScanBudget, found: Extraction) -> None:

@@ -26,7 +26,19 @@ _DOCX_TAB_RE = re.compile(r"<w:tab\b[^<>]*>")
 _ODT_BREAK_RE = re.compile(r"</text:(?:p|h)>|<text:line-break\b[^<>]*>")
 _ODT_TAB_RE = re.compile(r"<text:(?:tab|s)\b[^<>]*>")
 _TAG_RE = re.compile(r"<[^<>]*>")
-_DOCX_PARTS_RE = re.compile(r"^word/(document|header\d*|footer\d*|footnotes|endnotes)\.xml$")
+_DOCX_PARTS_RE = re.compile(r"^word/(document|header\d*|footer\d*|footnotes|endnotes|comments)"
+                            r"\.xml$")
+#: DrawingML parts of a Word document with text of their own: SmartArt's data, charts' titles.
+_DOCX_DRAWING_PARTS_RE = re.compile(r"^word/(?:diagrams/data|charts/chart)\d*\.xml$")
+#: The document's properties where a classification may be kept: title, subject, keywords,
+#: description, category and status (core), and the custom properties ("Độ mật" = "Mật").
+#: Not the author's or editor's names (a person may be called Mật).
+_PROPERTY_PARTS = ("docProps/core.xml", "docProps/custom.xml")
+_CORE_PROPERTY_RE = re.compile(r"<(?:\w+:)?(?:title|subject|keywords|description|category|"
+                               r"contentStatus)\b[^<>]*>([^<]*)<")
+_CUSTOM_PROPERTY_RE = re.compile(r'<property\b[^<>]*\bname="([^"<>]*)"[^<>]*>')
+#: Old (VML) WordArt keeps its text in an attribute: ``<v:textpath string="MẬT"/>``.
+_TEXTPATH_RE = re.compile(r'<v:textpath\b[^<>]*\bstring="([^"<>]*)"[^<>]*>')
 ODT_MIMETYPE = b"application/vnd.oasis.opendocument.text"
 ODS_MIMETYPE = b"application/vnd.oasis.opendocument.spreadsheet"
 ODP_MIMETYPE = b"application/vnd.oasis.opendocument.presentation"
@@ -110,6 +122,8 @@ def docx_xml_text(xml: str) -> str:
     too, so that a marking in a box is not glued to the text around the box's anchor.
     """
     xml = drop_vanished_runs(drop_hidden_text(xml)).replace("<w:txbxContent", "\n<w:txbxContent")
+    if "<v:textpath" in xml:
+        xml = _TEXTPATH_RE.sub(lambda m: f"\n{m.group(1)}\n", xml)
     xml = _DOCX_TAB_RE.sub("\t", _DOCX_BREAK_RE.sub("\n", xml))
     return _strip(xml)
 
@@ -138,10 +152,31 @@ def is_odt(archive: GuardedZip) -> bool:
 
 
 def docx_text(archive: GuardedZip) -> str:
-    """The document body first, then headers, footers and footnotes (where markings also sit)."""
-    parts = sorted((n for n in archive.names() if _DOCX_PARTS_RE.match(n)),
-                   key=lambda n: (n != "word/document.xml", n))
-    return _parts_text(archive, [(name, docx_xml_text) for name in parts])
+    """The document body first, then headers, footers, footnotes and comments (where markings
+    also sit), SmartArt and chart text, and the document's properties."""
+    names = archive.names()
+    parts: list[tuple[str, Callable[[str], str]]] = [
+        (name, docx_xml_text) for name in sorted(
+            (n for n in names if _DOCX_PARTS_RE.match(n)),
+            key=lambda n: (n != "word/document.xml", n))]
+    parts += [(name, drawing_xml_text) for name in sorted(names)
+              if _DOCX_DRAWING_PARTS_RE.match(name)]
+    parts += [(name, properties_xml_text) for name in _PROPERTY_PARTS if name in names]
+    return _parts_text(archive, parts)
+
+
+def properties_xml_text(xml: str) -> str:
+    """The values of a properties part (:data:`_PROPERTY_PARTS`), one a line; a custom property
+    as ``name: value``."""
+    if "<property" in xml:
+        return _strip(_CUSTOM_PROPERTY_RE.sub(lambda m: f"\n{m.group(1)}: ", xml))
+    return html.unescape("\n".join(m.group(1) for m in _CORE_PROPERTY_RE.finditer(xml)))
+
+
+def flat_xml_text(xml: str) -> str:
+    """Text of a document saved as one XML file (Word 2003 XML, Flat OPC, flat ODT), a line per
+    paragraph of either vocabulary."""
+    return docx_xml_text(_ODT_BREAK_RE.sub("\n", xml))
 
 
 def odt_text(archive: GuardedZip) -> str:

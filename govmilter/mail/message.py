@@ -17,6 +17,7 @@ import email.errors
 import email.header
 import email.message
 import email.policy
+import quopri
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -101,12 +102,30 @@ class MessageContent:
 
 
 def part_filename(part: email.message.Message) -> str | None:
-    """The part's file name, RFC 2231 and RFC 2047 decoded, or None."""
+    """The part's file name, RFC 2231 and RFC 2047 decoded, or None.
+
+    Clients also send the name as raw 8-bit bytes, not encoded (RFC 6532 allows UTF-8), which
+    the parser would turn into U+FFFD: those headers are read as UTF-8 when they are, else as
+    Windows-1258, before the name is taken from them.
+    """
     try:
-        name = part.get_filename()
+        name = _eight_bit_headers_read(part).get_filename()
     except (ValueError, LookupError, UnicodeError, AttributeError, TypeError):
         return None
     return decode_header_value(name)[:MAX_HEADER_CHARS] if name else None
+
+
+def _eight_bit_headers_read(part: email.message.Message) -> email.message.Message:
+    """``part``, or a stand-in holding its two headers that name a file, their raw 8-bit bytes
+    decoded (see :func:`part_filename`)."""
+    raw = [(k, str(v)) for k, v in part.raw_items()
+           if k.lower() in ("content-disposition", "content-type")]
+    if all(value.isascii() for _, value in raw):
+        return part
+    stand_in = email.message.Message()
+    for key, value in raw:
+        stand_in[key] = decode_text(value.encode("utf-8", "surrogateescape"), None)
+    return stand_in
 
 
 #: (start, end) of one base64 run in the bytes handed to the parser (see _BASE64_RUN_RE)
@@ -388,6 +407,28 @@ def base64_runs(data: memoryview) -> list[Run]:
     return [match.span(1) for match in _BASE64_RUN_RE.finditer(data)]
 
 
+def _encoded_message(part: email.message.Message,
+                     inner: email.message.Message) -> email.message.Message:
+    """A forwarded message sent base64 or quoted-printable encoded (RFC 2046 forbids it, clients
+    do it): the parser took the encoded lines for a message without headers; decode and parse
+    them. Anything else: ``inner`` as it is."""
+    encoding = str(part.get("Content-Transfer-Encoding") or "").strip().lower()
+    payload = inner.get_payload()
+    if encoding not in ("base64", "quoted-printable") or len(inner) or not isinstance(payload,
+                                                                                      str):
+        return inner
+    data = payload.encode("ascii", "surrogateescape")
+    try:
+        if encoding == "base64":
+            clean = _NOT_BASE64_RE.sub(b"", data)
+            decoded = binascii.a2b_base64(clean + b"=" * (-len(clean) % 4))
+        else:
+            decoded = quopri.decodestring(data)
+    except (binascii.Error, ValueError):
+        return inner
+    return _feed(decoded)
+
+
 class _Walk:
     """One iterative walk over a parsed message, spending the scan budget."""
 
@@ -439,6 +480,7 @@ class _Walk:
         children = [c for c in (payload if isinstance(payload, list) else [])
                     if isinstance(c, email.message.Message)]
         if ctype == "message/rfc822":
+            children = [_encoded_message(part, inner) for inner in children]
             for inner in children:
                 values = _raw_headers(inner, "Subject")
                 inner_subject = decode_header_value(values[0][:MAX_HEADER_CHARS]) if values \

@@ -46,14 +46,37 @@ def _text_codec(charset: str | None) -> str | None:
     return info.name
 
 
+_UTF16_BOMS = ((b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be"))
+
+
+def utf16_codec(data: bytes) -> str | None:
+    """The UTF-16 codec of text bytes without a declared charset (a Notepad "Unicode" file, with
+    or without its byte-order mark), or None: Latin-script UTF-16 has a NUL in every other byte.
+    """
+    for bom, codec in _UTF16_BOMS:
+        if data.startswith(bom):
+            return codec
+    head = data[:4096]
+    half = len(head) // 2
+    if half < 8:
+        return None
+    even, odd = head[0:half * 2:2].count(0), head[1:half * 2:2].count(0)
+    if odd >= half * 0.4 and even == 0:
+        return "utf-16-le"
+    if even >= half * 0.4 and odd == 0:
+        return "utf-16-be"
+    return None
+
+
 def decode_text(data: bytes, charset: str | None) -> str:
     """Decode text bytes whatever the declared charset says; never raises, linear time.
 
     Valid UTF-8 with non-ASCII bytes is read as UTF-8 even when labelled otherwise (mislabelled
     Vietnamese mail is common, and legacy 8-bit text is practically never valid UTF-8); then the
-    declared charset; then CP1258, whose combining tone bytes NFC composes.
+    declared charset (or, with none, UTF-16 when the bytes are: :func:`utf16_codec`); then
+    CP1258, whose combining tone bytes NFC composes.
     """
-    codec = _text_codec(charset)
+    codec = _text_codec(charset) or utf16_codec(data)
     # UTF-16/32 text of Latin script is full of NUL bytes; without them the label is wrong.
     wide = (codec or "").startswith(_WIDE_CODECS) and b"\x00" in data
     if not data.isascii() and not wide:
@@ -63,7 +86,7 @@ def decode_text(data: bytes, charset: str | None) -> str:
             pass
     if codec is not None:
         try:
-            return nfc(data.decode(codec))
+            return nfc(data.decode(codec, errors="replace" if wide else "strict"))
         except (UnicodeError, ValueError, LookupError):
             pass
     return nfc(data.decode("cp1258", errors="replace"))
@@ -82,9 +105,14 @@ _MARKUP_RE = re.compile(r"<(?:(!--)|(/?)([A-Za-z][A-Za-z0-9]*+)[^<>]*>|[!?][^<>]
 
 
 #: Attributes that hide an element from the reader: the ``hidden`` attribute, ``display:none``,
-#: ``visibility:hidden``, Outlook's ``mso-hide:all``, a zero font size.
+#: ``visibility:hidden``, Outlook's ``mso-hide:all``, a zero font size or one under 2 px or pt
+#: (or 0.1 em), ``opacity:0``, a transparent colour.
 _HIDDEN_RE = re.compile(r"(?i)display\s*:\s*none|visibility\s*:\s*hidden|mso-hide\s*:\s*all"
                         r"|font-size\s*:\s*0+(?:\.0*)?(?:px|pt|em|rem|%)?\s*(?:[;\"']|$)"
+                        r"|font-size\s*:\s*(?:[01](?:\.\d*)?|\.\d+)(?:px|pt)"
+                        r"|font-size\s*:\s*0*\.0\d*(?:em|rem)"
+                        r"|opacity\s*:\s*0*(?:\.0*)?\s*(?:[;\"'!]|$)"
+                        r"|(?<!-)color\s*:\s*transparent"
                         r"|\shidden(?=[\s=/>]|$)")
 
 

@@ -236,3 +236,17 @@ def test_html_body_keeps_its_text() -> None:
     html = ("<html><head><title>t</title><style>p{}</style></head><body><p>MẬT</p>"
             "<!-- hidden --><div>Số: 588/BTTTT-THH</div><script>x</script>&amp;</body></html>")
     assert html_to_text(html).split() == ["MẬT", "Số:", "588/BTTTT-THH", "&"]
+
+
+@pytest.mark.parametrize("charset", ["utf-8", "cp1258"])
+def test_an_attachment_name_in_raw_8_bit_is_read(charset: str) -> None:
+    """Names sent unencoded (not RFC 2047/2231): raw UTF-8, which SMTPUTF8 clients send, and
+    Windows-1258 from old Vietnamese clients, not U+FFFD."""
+    name = "Công văn 588_BTTTT-THH.pdf"
+    raw = (f'From: vanthu@hanoi.gov.vn\nTo: a@gmail.com\nSubject: x\nMIME-Version: 1.0\n'
+           f'Content-Type: multipart/mixed; boundary="b"\n\n--b\nContent-Type: text/plain\n\n'
+           f'Gui anh.\n--b\nContent-Type: application/pdf; name="{name}"\n'
+           f'Content-Disposition: attachment; filename="{name}"\n'
+           f'Content-Transfer-Encoding: base64\n\nJVBERi0=\n--b--\n').encode(charset)
+    (attachment,) = parse_message(raw, Limits()).attachments
+    assert attachment.filename == name

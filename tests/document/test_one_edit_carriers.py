@@ -1,0 +1,219 @@
+"""One edit of where a marked letter travels: a part of a DOCX, another file format under any
+name, a message inside a message. Each must still be refused to webmail (the default policy).
+
+The rows are the carriers of the adversarial sweep (docs/detection.md, "What one edit defeats")
+that defeated the detector and were fixed; the edits of the words themselves are in
+test_one_edit_evasions.py.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import email
+import email.message
+import email.policy
+import io
+import quopri
+import zipfile
+from collections.abc import Callable
+from email.mime.message import MIMEMessage
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+from xml.sax.saxutils import escape
+
+import pytest
+from letters import GMAIL, SENDER, UBND_OFFICIAL, UBND_SECRET, message, verdict_of
+
+from govmilter.policy.model import Action
+
+pytest.importorskip("fpdf", reason="make_corpus (the test extra) builds the DOCX and PDF")
+from make_corpus import FONT, _zip, docx_bytes
+
+REJECTED = (Action.REJECT, "secret-to-freemail")
+W = 'xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"'
+DOCX_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+
+
+def paragraph(text: str) -> str:
+    return f'<w:p><w:r><w:t xml:space="preserve">{escape(text)}</w:t></w:r></w:p>'
+
+
+LETTER_XML = "".join(paragraph(line) for line in UBND_OFFICIAL.split("\n"))
+MARKING_XML = paragraph("MẬT")
+
+
+def docx(before: str = "", parts: dict[str, bytes] | None = None) -> bytes:
+    """The unmarked letter as a DOCX, with ``before`` in front of its body and extra parts."""
+    with zipfile.ZipFile(io.BytesIO(docx_bytes(["x"]))) as base:  # its package parts
+        files = {name: base.read(name) for name in base.namelist()}
+    files["word/document.xml"] = (f'<?xml version="1.0" encoding="UTF-8"?><w:document {W}>'
+                                  f"<w:body>{before}{LETTER_XML}</w:body></w:document>").encode()
+    return _zip({**files, **(parts or {})})
+
+
+def attached(name: str, data: bytes, mime: str = DOCX_TYPE) -> bytes:
+    return message("Gửi anh văn bản.", attachments=((name, mime, data),))
+
+
+def docx_part(name: str, content: str | bytes) -> bytes:
+    data = content.encode() if isinstance(content, str) else content
+    return attached("vb.docx", docx(parts={name: data}))
+
+
+WORDART = ('<w:p><w:r><w:pict><v:shape xmlns:v="urn:schemas-microsoft-com:vml" '
+           'type="#_x0000_t136"><v:textpath style="font-family:&quot;Times New Roman&quot;" '
+           'string="MẬT"/></v:shape></w:pict></w:r></w:p>')
+SMARTART = ('<dgm:dataModel xmlns:dgm="d" xmlns:a="a"><dgm:ptLst><dgm:pt><dgm:t><a:p><a:r>'
+            "<a:t>MẬT</a:t></a:r></a:p></dgm:t></dgm:pt></dgm:ptLst></dgm:dataModel>")
+CHART = ('<c:chartSpace xmlns:c="c" xmlns:a="a"><c:title><a:p><a:r><a:t>MẬT</a:t></a:r></a:p>'
+         "</c:title></c:chartSpace>")
+CORE = ('<cp:coreProperties xmlns:cp="c" xmlns:dc="http://purl.org/dc/elements/1.1/">'
+        "<dc:creator>Mật</dc:creator><dc:title>MẬT</dc:title></cp:coreProperties>")
+CUSTOM = ('<Properties xmlns="c" xmlns:vt="v"><property fmtid="{x}" pid="2" name="Độ mật">'
+          "<vt:lpwstr>Mật</vt:lpwstr></property></Properties>")
+COMMENTS = f'<w:comments {W}><w:comment w:id="0">{MARKING_XML}</w:comment></w:comments>'
+SECRET_HTML = "<html><body>" + "".join(f"<p>{escape(line)}</p>"
+                                       for line in UBND_SECRET.split("\n")) + "</body></html>"
+SECRET_DOCX = docx(MARKING_XML)
+WORD_2003_XML = ('<?xml version="1.0"?><?mso-application progid="Word.Document"?><w:wordDocument '
+                 'xmlns:w="http://schemas.microsoft.com/office/word/2003/wordml"><w:body>'
+                 f"{MARKING_XML}{LETTER_XML}</w:body></w:wordDocument>").encode()
+
+
+def mht(html: str) -> bytes:
+    """Word's "single file web page": a MIME message holding the HTML, quoted-printable."""
+    return (b'MIME-Version: 1.0\r\nContent-Type: multipart/related; boundary="b1"\r\n\r\n'
+            b"--b1\r\nContent-Location: file:///C:/vb.htm\r\n"
+            b"Content-Transfer-Encoding: quoted-printable\r\n"
+            b'Content-Type: text/html; charset="utf-8"\r\n\r\n'
+            + quopri.encodestring(html.encode()) + b"\r\n--b1--\r\n")
+
+
+def forwarded(raw: bytes, times: int) -> bytes:
+    """``raw`` attached (message/rfc822) to a forward, ``times`` deep."""
+    inner = email.message_from_bytes(raw, policy=email.policy.compat32)
+    for _ in range(times):
+        outer = MIMEMultipart()
+        outer["From"], outer["To"], outer["Subject"] = SENDER, GMAIL, "Fwd: văn bản"
+        outer.attach(MIMEText("Chuyển tiếp anh.", "plain", "utf-8"))
+        outer.attach(MIMEMessage(inner))
+        inner = outer
+    return inner.as_bytes()
+
+
+def pdf_with_marking_glyphs(step: float) -> bytes:
+    """The letter as a PDF whose marking is three glyphs drawn ``step`` mm apart."""
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.add_font("DejaVu", fname=str(FONT))
+    pdf.set_font("DejaVu", size=11)
+    for i, letter in enumerate("MẬT"):
+        pdf.text(80 + i * step, 20, letter)
+    for i, line in enumerate(UBND_OFFICIAL.split("\n")):
+        pdf.text(10, 40 + i * 6, line)
+    return bytes(pdf.output())
+
+
+def uuencoded(data: bytes, name: str) -> str:
+    lines = [binascii.b2a_uu(data[i:i + 45]).decode() for i in range(0, len(data), 45)]
+    return f"begin 644 {name}\n" + "".join(lines) + "`\nend\n"
+
+
+def html_body(marking: str) -> bytes:
+    """The unmarked letter in HTML, ``marking`` (markup) as its first paragraph."""
+    letter = "".join(f"<p>{escape(line)}</p>" for line in UBND_OFFICIAL.split("\n"))
+    return message("Gửi anh.", html=f"<html><body><p>{marking}</p>{letter}</body></html>")
+
+
+def base64_body(text: str) -> bytes:
+    """A message whose plain body is ``text`` in base64, sent as it is (7bit)."""
+    msg = email.message.EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = SENDER, GMAIL, "Gửi anh"
+    msg.set_content(base64.b64encode(text.encode()).decode(), cte="7bit")
+    return msg.as_bytes()
+
+
+CARRIERS: dict[str, Callable[[], bytes]] = {
+    "DOCX comment": lambda: docx_part("word/comments.xml", COMMENTS),
+    "DOCX old WordArt (v:textpath)": lambda: attached("vb.docx", docx(WORDART)),
+    "DOCX SmartArt": lambda: docx_part("word/diagrams/data1.xml", SMARTART),
+    "DOCX chart title": lambda: docx_part("word/charts/chart1.xml", CHART),
+    "DOCX title property": lambda: docx_part("docProps/core.xml", CORE),
+    "DOCX custom property Độ mật": lambda: docx_part("docProps/custom.xml", CUSTOM),
+    "DOCX embedding a marked DOCX": lambda: docx_part(
+        "word/embeddings/Microsoft_Word_Document1.docx", SECRET_DOCX),
+    "DOCX altChunk of HTML": lambda: docx_part("word/afchunk.htm", SECRET_HTML),
+    "DOCX letters split by a tab": lambda: attached("vb.docx", docx(
+        "<w:p><w:r><w:t>M</w:t><w:tab/><w:t>ẬT</w:t></w:r></w:p>")),
+    "Word 2003 XML named .doc": lambda: attached("vb.doc", WORD_2003_XML, "application/msword"),
+    "Word 2003 XML named .xml": lambda: attached("vb.xml", WORD_2003_XML, "application/xml"),
+    "HTML saved by Word, named .doc": lambda: attached("vb.doc", SECRET_HTML.encode(),
+                                                       "application/msword"),
+    "single-file web page (.mht)": lambda: attached("vb.mht", mht(SECRET_HTML),
+                                                    "application/octet-stream"),
+    ".mht sent as message/rfc822, base64": lambda: attached("vb.mht", mht(SECRET_HTML),
+                                                            "message/rfc822"),
+    ".mht named .doc": lambda: attached("vb.doc", mht(SECRET_HTML), "application/msword"),
+    ".eml attached as a file": lambda: attached("fw.eml", message(UBND_SECRET),
+                                                "application/octet-stream"),
+    ".eml carrying the DOCX, named .txt": lambda: attached(
+        "fw.txt", attached("vb.docx", docx_bytes(UBND_SECRET.split("\n"))), "text/plain"),
+    "forwarded twice (message/rfc822 in message/rfc822)": lambda: forwarded(
+        message(UBND_SECRET), 2),
+    "UTF-16 text file": lambda: attached("vb.txt", UBND_SECRET.encode("utf-16"), "text/plain"),
+    "UTF-16 without byte-order mark, named .dat": lambda: attached(
+        "vb.dat", UBND_SECRET.encode("utf-16-le"), "application/octet-stream"),
+    "base64 of the DOCX pasted into the body": lambda: message(
+        "Anh giải mã base64 nhé:\n\n" + base64.encodebytes(SECRET_DOCX).decode()),
+    "the body is the letter in base64 (7bit)": lambda: base64_body(UBND_SECRET),
+    "uuencoded DOCX in the body": lambda: message(
+        "Gửi anh\n\n" + uuencoded(SECRET_DOCX, "vb.docx")),
+    "HTML: 1 px text inside the marking": lambda: html_body(
+        'M<span style="font-size:1px">x</span>ẬT'),
+    "HTML: a partner word at opacity 0": lambda: html_body(
+        'MẬT<span style="opacity:0"> KHẨU</span>'),
+    "HTML: a partner word in 0.5 pt": lambda: html_body(
+        'MẬT<span style="font-size:0.5pt"> khẩu</span>'),
+    "PDF whose marking glyphs stand apart": lambda: attached(
+        "vb.pdf", pdf_with_marking_glyphs(10), "application/pdf"),
+}
+
+
+@pytest.mark.parametrize("carrier", list(CARRIERS))
+def test_a_marked_letter_in_another_carrier_is_refused(carrier: str) -> None:
+    verdict = verdict_of(CARRIERS[carrier]())
+    assert (verdict.action, verdict.rule) == REJECTED, verdict.evidence
+
+
+def test_an_author_called_mat_is_no_marking() -> None:
+    """The author and editor properties are not read (a person may be called Mật)."""
+    core = CORE.replace("<dc:title>MẬT</dc:title>", "<dc:title>Kế hoạch</dc:title>")
+    verdict = verdict_of(docx_part("docProps/core.xml", core))
+    assert verdict.action is Action.TAG and not any("secrecy" in e for e in verdict.evidence)
+
+
+def test_an_ordinary_message_file_stays_ordinary() -> None:
+    note = message("Chào anh, gửi anh ảnh chuyến đi.", "Ảnh")
+    verdict = verdict_of(attached("fw.eml", note, "application/octet-stream"))
+    assert verdict.action is Action.ACCEPT, verdict.evidence
+
+
+def test_a_message_file_inside_message_files_stops_at_the_depth_limit() -> None:
+    raw = message(UBND_SECRET)
+    for _ in range(5):
+        raw = attached("fw.eml", raw, "application/octet-stream")
+    verdict = verdict_of(raw)
+    assert verdict.document.value == "unscannable", verdict.evidence
+
+
+@pytest.mark.parametrize("pasted", [
+    "-----BEGIN PGP SIGNATURE-----\n\n" + "\n".join(["iQEzBAEBCAAdFiEE" * 4] * 6)
+    + "\n-----END PGP SIGNATURE-----",
+    "Mã theo dõi: " + "AbCdEfGh12345678" * 20,
+])
+def test_base64_that_is_no_file_changes_nothing(pasted: str) -> None:
+    verdict = verdict_of(message("Chào anh, thư đã nhận.\n\n" + pasted))
+    assert verdict.action is Action.ACCEPT and verdict.document.value == "none", verdict.evidence
