@@ -111,11 +111,19 @@ def verdict_to_text(verdict: Verdict, policy: Policy) -> str:
     else:
         # a secrecy marking on mail that is not a document: class marked, matched by secret rules
         kind = f"MARKED {doc.secrecy}, not a document" if doc.secrecy else "none"
+        why = ""
+        if not doc.secrecy and doc.unscannable:
+            # class unscannable: say so, and why (every reason is listed below as "not scanned")
+            kind = "UNSCANNABLE"
+            more = len(doc.unscannable) - 1
+            why = f": {doc.unscannable[0]}" + (f" (and {more} more)" if more else "")
         if doc.score >= policy.detection.threshold:
             lines.append(f"document: {kind} (score {doc.score} >= "
-                         f"{policy.detection.threshold}, but no number/symbol names a document)")
+                         f"{policy.detection.threshold}, but no number/symbol names a document)"
+                         + why)
         else:
-            lines.append(f"document: {kind} (score {doc.score} < {policy.detection.threshold})")
+            lines.append(f"document: {kind} (score {doc.score} < {policy.detection.threshold})"
+                         + why)
     for item in doc.evidence:
         lines.append(f"  evidence: {item}")
     for item in doc.unscannable:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import unicodedata
 from pathlib import Path
@@ -113,6 +114,22 @@ def test_check_and_explain_say_why_an_unnamed_letter_is_not_official(
         capsys.readouterr().out)
     assert main(["explain", "--no-dns", str(path)]) == 0
     assert "nothing names a document (detection.require_symbol)" in capsys.readouterr().out
+
+
+def test_check_says_unscannable_and_why(tmp_path: Path,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    nested = zip_archive({"vb.txt": "MẬT".encode()})
+    for name in ("c.zip", "b.zip", "a.zip"):  # one level past limits.max_archive_depth (3)
+        nested = zip_archive({name: nested})
+    path = tmp_path / "nested.eml"
+    path.write_bytes(b"From: vanthu@hanoi.gov.vn\nTo: a@gmail.com\nSubject: x\n"
+                     b"MIME-Version: 1.0\nContent-Type: application/zip; name=a.zip\n"
+                     b"Content-Transfer-Encoding: base64\n\n" + base64.encodebytes(nested))
+    assert main(["check", "--no-dns", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert ("document: UNSCANNABLE (score 0.0 < 5.0): attachment 1 > entry 1 > entry 1 > entry 1:"
+            " archive nested more than 3 deep was not opened") in out, out
+    assert "document: none" not in out
 
 
 #: A private company's own letter in the administrative layout (its number, its director).
