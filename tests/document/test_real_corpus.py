@@ -20,7 +20,7 @@ from govmilter.policy import load_policy
 from govmilter.tools.accuracy import Evaluation, evaluate_corpus
 
 #: Measured (precision, recall) per split, the same in every carrier; see docs/detection.md.
-FLOORS = {"holdout": (1.0, 0.78), "tune": (1.0, 0.90)}
+FLOORS = {"holdout": (1.0, 0.85), "tune": (1.0, 0.90)}
 
 
 @pytest.fixture(scope="module")
