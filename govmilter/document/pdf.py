@@ -139,6 +139,11 @@ def layout_text(segments: list[tuple[tuple[float, float, float, float], str]]) -
     return "".join(out)
 
 
+#: Letters drawn smaller than this (points) are no text a reader reads: a word in 1 pt beside
+#: a marking (``MẬT`` then ``KHẨU`` in 1 pt) is a decoy, left out. Dots and dashes are kept.
+MIN_LETTER_HEIGHT = 2.0
+
+
 def _page_text(textpage: Any) -> str:
     """A page's text, its columns apart (see :func:`layout_text`)."""
     count = textpage.count_rects()
@@ -147,7 +152,10 @@ def _page_text(textpage: Any) -> str:
     segments = []
     for index in range(count):
         box = textpage.get_rect(index)
-        segments.append((box, str(textpage.get_text_bounded(*box))))
+        text = str(textpage.get_text_bounded(*box))
+        if box[3] - box[1] < MIN_LETTER_HEIGHT and any(char.isalnum() for char in text):
+            continue
+        segments.append((box, text))
     return layout_text(segments)
 
 

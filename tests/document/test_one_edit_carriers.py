@@ -102,8 +102,9 @@ def forwarded(raw: bytes, times: int) -> bytes:
     return inner.as_bytes()
 
 
-def pdf_with_marking_glyphs(step: float) -> bytes:
-    """The letter as a PDF whose marking is three glyphs drawn ``step`` mm apart."""
+def pdf_with_marking(glyph_step: float = 4.5, decoy: str = "") -> bytes:
+    """The letter as a PDF whose marking is three glyphs drawn ``glyph_step`` mm apart, followed
+    by ``decoy`` in 1 pt."""
     from fpdf import FPDF
 
     pdf = FPDF()
@@ -111,7 +112,11 @@ def pdf_with_marking_glyphs(step: float) -> bytes:
     pdf.add_font("DejaVu", fname=str(FONT))
     pdf.set_font("DejaVu", size=11)
     for i, letter in enumerate("MẬT"):
-        pdf.text(80 + i * step, 20, letter)
+        pdf.text(80 + i * glyph_step, 20, letter)
+    if decoy:
+        pdf.set_font_size(1)
+        pdf.text(81 + 3 * glyph_step, 20, decoy)
+        pdf.set_font_size(11)
     for i, line in enumerate(UBND_OFFICIAL.split("\n")):
         pdf.text(10, 40 + i * 6, line)
     return bytes(pdf.output())
@@ -178,7 +183,9 @@ CARRIERS: dict[str, Callable[[], bytes]] = {
     "HTML: a partner word in 0.5 pt": lambda: html_body(
         'MẬT<span style="font-size:0.5pt"> khẩu</span>'),
     "PDF whose marking glyphs stand apart": lambda: attached(
-        "vb.pdf", pdf_with_marking_glyphs(10), "application/pdf"),
+        "vb.pdf", pdf_with_marking(glyph_step=10), "application/pdf"),
+    "PDF with a partner word in 1 pt after the marking": lambda: attached(
+        "vb.pdf", pdf_with_marking(decoy=" KHẨU"), "application/pdf"),
 }
 
 
