@@ -315,9 +315,15 @@ _SPACED_LETTER_RE = re.compile(r"(?:[^\S\n]|[.\-·_*])[ẬỐẨỆỎẢ]|[Ậ�
 _GAP_TABLE = str.maketrans("", "", ".-·_*")
 
 
-def prepare_text(text: str) -> PreparedText:
-    """NFC text as the cues are matched on: see :class:`PreparedText`."""
-    text, folded = fold_lookalikes(nfc(text))
+def prepare_text(text: str, *, fold: bool = True) -> PreparedText:
+    """NFC text as the cues are matched on: see :class:`PreparedText`.
+
+    ``fold=False``: ``text`` is already in NFC and through :func:`fold_lookalikes` (the caller
+    did both), so neither is done again.
+    """
+    folded = False
+    if fold:
+        text, folded = fold_lookalikes(nfc(text))
     text = fold_separators(text)
     if ">" in text:
         text = _QUOTE_RE.sub("\n", "\n" + text)[1:]
@@ -355,13 +361,15 @@ def _marking_cues(secrecy: str | None, urgency: str | None, folded: bool,
     return cues
 
 
-def score_nfc_text(text: str, source: str, *, folded: bool = False) -> TextScore:
+def score_nfc_text(text: str, source: str, *, folded: bool = False,
+                   fold: bool = True) -> TextScore:
     """:func:`text_cues` and the markings of a text already in NFC, in one pass.
 
     ``folded`` says that the caller already folded look-alikes out of ``text`` (see
-    :func:`prepare_text`), for the evidence.
+    :func:`prepare_text`), for the evidence; ``fold=False`` that the caller already ran
+    :func:`fold_lookalikes` on it (whatever it found), so it is not run again.
     """
-    prepared = prepare_text(text)
+    prepared = prepare_text(text, fold=fold)
     text = prepared.text
     cues: list[Cue] = []
     secrecy, urgency = find_secrecy_marking(text), find_urgency_marking(text)

@@ -45,8 +45,10 @@ def _score_text(part: ExtractedText) -> TextScore:
     # stops looking legacy once they are folded, it is read folded. Folding cannot come first
     # for all text: it would spoil real mojibake (a soft hyphen, "º" and "ª" are bytes of it).
     folded_window, folded = fold_lookalikes(window)
+    # whether ``window`` is now as folding leaves it (nothing to fold, or its folded form)
+    as_folded = not folded
     if folded and (not legacy or not looks_legacy(folded_window)):
-        window, legacy = folded_window, False
+        window, legacy, as_folded = folded_window, False, True
     else:
         folded = False
     fixed = best_repair(window) if legacy else None
@@ -55,7 +57,7 @@ def _score_text(part: ExtractedText) -> TextScore:
                    f"legacy:{part.source}")
         repaired = score_nfc_text(nfc(fixed.text), part.source)
         return replace(repaired, cues=(note, *repaired.cues))
-    score = score_nfc_text(window, part.source, folded=folded)
+    score = score_nfc_text(window, part.source, folded=folded, fold=not as_folded)
     if not score.cues and legacy:
         return replace(score, cues=(Cue(0.0, "text looks legacy-encoded and could not be "
                                          "repaired", part.source, f"legacy:{part.source}"),))

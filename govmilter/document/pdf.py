@@ -145,14 +145,32 @@ MIN_LETTER_HEIGHT = 2.0
 
 
 def _page_text(textpage: Any) -> str:
-    """A page's text, its columns apart (see :func:`layout_text`)."""
-    count = textpage.count_rects()
+    """A page's text, its columns apart (see :func:`layout_text`).
+
+    Each text rectangle's text is read by one PDFium call into one buffer for the page, sized
+    for all its characters; pypdfium2's ``get_text_bounded`` makes two calls and a buffer per
+    rectangle, which cost a PDF letter's scan about a tenth more (docs/performance.md).
+    """
+    import pypdfium2.raw as pdfium_c
+
+    raw = textpage.raw
+    count = pdfium_c.FPDFText_CountRects(raw, 0, -1)
     if count <= 0:
         return str(textpage.get_text_bounded())
+    size = pdfium_c.FPDFText_CountChars(raw) + 1
+    buffer = (ctypes.c_ushort * size)()
+    left, bottom, right, top = (ctypes.c_double() for _ in range(4))
     segments = []
     for index in range(count):
-        box = textpage.get_rect(index)
-        text = str(textpage.get_text_bounded(*box))
+        pdfium_c.FPDFText_GetRect(raw, index, left, top, right, bottom)
+        box = (left.value, bottom.value, right.value, top.value)
+        written = pdfium_c.FPDFText_GetBoundedText(raw, box[0], box[3], box[2], box[1], buffer,
+                                                   size)
+        if written >= size:  # more than the page's characters: as pypdfium2 reads it
+            text = str(textpage.get_text_bounded(*box))
+        else:
+            written -= 1 if written > 0 and buffer[written - 1] == 0 else 0  # the terminator
+            text = bytes(memoryview(buffer)[:max(written, 0)]).decode("utf-16-le", "ignore")
         if box[3] - box[1] < MIN_LETTER_HEIGHT and any(char.isalnum() for char in text):
             continue
         segments.append((box, text))

@@ -78,3 +78,37 @@ def test_a_long_official_letter_is_found_from_its_two_ends_with_nothing_unscanna
     assert "number/symbol 588/BTTTT-THH" in evidence  # first page
     assert "recipient list 'Nơi nhận:'" in evidence  # last page
     assert found.unscannable == ()  # 40 pages, over max_pdf_pages, yet nothing it needs was cut
+
+
+def test_a_pages_text_by_one_buffer_is_pypdfium2s_text_rectangle_by_rectangle() -> None:
+    """``_page_text`` reads each text rectangle with one PDFium call into a buffer of the
+    page; the result is exactly the per-rectangle ``get_text_bounded`` it replaces."""
+    import pypdfium2 as pdfium
+
+    from govmilter.document.pdf import MIN_LETTER_HEIGHT, _page_text, layout_text
+
+    pdf = FPDF()
+    pdf.add_font("DejaVu", fname=str(FONT))
+    pdf.set_font("DejaVu", size=11)
+    pdf.add_page()  # a two-column heading, a marking in a cell, then body text
+    for y, left, right in ((10, "ỦY BAN NHÂN DÂN", "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM"),
+                           (16, "TỈNH BẮC NINH", "Độc lập - Tự do - Hạnh phúc"),
+                           (22, "Số: 12/UBND-VP      MẬT", "Bắc Ninh, ngày 5 tháng 12 năm 2026")):
+        pdf.text(15, y, left)
+        pdf.text(105, y, right)
+    pdf.set_xy(15, 30)
+    pdf.multi_cell(0, 6, " ".join(BODY) * 3)
+    pdf.add_page()  # no text at all
+    document = pdfium.PdfDocument(bytes(pdf.output()))
+    for index in range(len(document)):
+        textpage = document[index].get_textpage()
+        count = textpage.count_rects()
+        segments = [(textpage.get_rect(i), textpage.get_text_bounded(*textpage.get_rect(i)))
+                    for i in range(count)]
+        expected = layout_text([(box, text) for box, text in segments
+                                if box[3] - box[1] >= MIN_LETTER_HEIGHT
+                                or not any(c.isalnum() for c in text)]) if count > 0 else \
+            textpage.get_text_bounded()
+        assert _page_text(textpage) == expected
+        if index == 0:
+            assert "MẬT\t" in expected or "MẬT \t" in expected or "\tMẬT" in expected, expected
