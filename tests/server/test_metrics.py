@@ -46,6 +46,11 @@ CONTRACT = {
     "govmilter_scan_worker_replacements_total": {"cause", "lane"},
     "govmilter_scan_queue_wait_seconds_bucket": {"le", "lane"},
     "govmilter_resident_memory_bytes": {"process"},
+    # the incident store (docs/incidents.md): an alert on the journal is the one on data loss
+    "govmilter_incidents_total": {"mode"},
+    "govmilter_incident_write_failures_total": set(),
+    "govmilter_incident_journal_records": set(),
+    "govmilter_incident_journal_failures_total": set(),
 }
 
 

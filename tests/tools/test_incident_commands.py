@@ -12,6 +12,7 @@ import pytest
 from incident_samples import make_incident
 
 from govmilter.cli import main
+from govmilter.policy import load_policy
 from govmilter.store import IncidentStatus, open_store
 from govmilter.tools.incidents import CSV_COLUMNS
 
@@ -131,6 +132,11 @@ def test_purge_uses_the_policys_retention_unless_told(capsys: pytest.CaptureFixt
     assert code == 0 and out.strip() == "purged 1 incident(s) older than 5 days"
     with open_store(str(database)) as store:
         assert store.list_incidents().total == 1
+    # without incidents.retention_days: a year (issue 20), in the shipped policy too
+    plain = tmp_path / "plain.yaml"
+    plain.write_text("rules:\n  - id: all\n    action: accept\n", encoding="utf-8")
+    assert load_policy(str(plain)).incidents.retention_days == 365
+    assert load_policy(None).incidents.retention_days == 365
 
 
 def test_migrate_reports_the_schema_versions(capsys: pytest.CaptureFixture[str],
