@@ -3,7 +3,9 @@ Postfix is in tests/integration/test_incidents_postfix.py): expiry, and Postfix 
 
 from __future__ import annotations
 
+import base64
 import datetime as _dt
+import email.message
 import json
 import subprocess
 from pathlib import Path
@@ -20,9 +22,11 @@ from govmilter.tools.quarantine import Quarantine, QuarantineError
 class FakePostfix:
     """Answers postqueue -j with the held queue ids; postsuper fails when told to."""
 
-    def __init__(self, held: list[str], postsuper_fails: bool = False) -> None:
+    def __init__(self, held: list[str], postsuper_fails: bool = False,
+                 message: bytes = b"") -> None:
         self.held = held
         self.postsuper_fails = postsuper_fails
+        self.message = message  #: what postcat gives for every queue id
         self.calls: list[list[str]] = []
 
     def __call__(self, argv: list[str], **_: Any) -> subprocess.CompletedProcess[Any]:
@@ -34,6 +38,8 @@ class FakePostfix:
                                       "recipients": [{"address": "b@gmail.com"}]}) + "\n"
                           for q in self.held)
             return subprocess.CompletedProcess(argv, 0, out, "")
+        if argv[0] == "postcat":
+            return subprocess.CompletedProcess(argv, 0, self.message, b"")
         if argv[0] == "postsuper" and self.postsuper_fails:
             return subprocess.CompletedProcess(argv, 1, "", "postsuper: fatal: not allowed")
         return subprocess.CompletedProcess(argv, 0, "", "")
@@ -78,3 +84,25 @@ def test_a_message_not_in_the_hold_queue_cannot_be_released(tmp_path: Path) -> N
             quarantine.delete(store, incident.id, "officer1", "old")
         with pytest.raises(QuarantineError, match="no held message of queue id NOPE"):
             quarantine.delete(store, "NOPE", "officer1", "old")
+
+
+def test_an_officer_reads_the_headers_and_extracted_text_never_the_attachment(
+        tmp_path: Path) -> None:
+    document = (Path(__file__).parents[1] / "data" / "office" / "cong-van.doc").read_bytes()
+    message = email.message.EmailMessage()
+    message["From"], message["To"] = "vanthu@mic.gov.vn", "ban.be@gmail.com"
+    message["Subject"] = "Công văn 123/UBND-VP"
+    message.set_content("Kính gửi anh.")
+    message.add_attachment(document, maintype="application", subtype="msword",
+                           filename="cong-van.doc")
+    raw = message.as_bytes()
+    incident = make_incident(queue_id="HELD1", held=True)
+    quarantine = Quarantine(PostfixQueue("/etc/postfix", FakePostfix(["HELD1"], message=raw)))
+    with open_store(str(tmp_path / "s.db")) as store:
+        store.add_incidents([incident])
+        content = quarantine.content(store, incident)
+    assert content is not None
+    assert ("Subject", "Công văn 123/UBND-VP") in content.headers
+    assert "Kính gửi anh." in content.text and "Số: 123/UBND-VP" in content.text
+    encoded = base64.b64encode(document).decode()
+    assert all(encoded[i:i + 60] not in content.text for i in range(0, 600, 60))
