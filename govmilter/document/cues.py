@@ -304,14 +304,16 @@ class PreparedText:
 #: Reply quoting at a line start ("> ", ">> ", "> > "), removed so that line-anchored cues work.
 _QUOTE_RE = re.compile(r"\n[ \t]*>[ \t>]*")
 #: Markings typed with blanks or dots between letters ("M Ậ T", "M . Ậ . T", "M-Ậ-T", "M ẬT",
-#: tabs, non-breaking or thin spaces), as letter-spaced headings are: each is joined into its
-#: word. A run of separators is possessive and holds no letter, so a failed match retries
-#: nothing (the word written whole matches too, and stays as it is).
-_LETTER_GAP = r"(?:[^\S\n]|[.\-·_*])*+"
+#: tabs, non-breaking or thin spaces), as letter-spaced headings are, or broken over lines
+#: ("M" / "ẬT": two table cells, a narrow text box): each is joined into its word. No Vietnamese
+#: word starts with "ật" or "ậ", so a line break inside the letters is no word boundary. A run of
+#: separators is possessive and holds no letter, so a failed match retries nothing (the word
+#: written whole matches too, and stays as it is).
+_LETTER_GAP = r"[\s.\-·_*]*+"
 _SPACED_MARKING_WORDS = ("TUYỆT", "TỐI", "MẬT", "KHẨN", "HỎA", "HOẢ", "TỐC")
 _SPACED_MARKING_RE = re.compile("|".join(_LETTER_GAP.join(word) for word in _SPACED_MARKING_WORDS))
 #: A marking's accented letter beside a separator: the cheap test before the join.
-_SPACED_LETTER_RE = re.compile(r"(?:[^\S\n]|[.\-·_*])[ẬỐẨỆỎẢ]|[ẬỐẨỆỎẢ](?:[^\S\n]|[.\-·_*])")
+_SPACED_LETTER_RE = re.compile(r"[\s.\-·_*][ẬỐẨỆỎẢ]|[ẬỐẨỆỎẢ][\s.\-·_*]")
 _GAP_TABLE = str.maketrans("", "", ".-·_*")
 
 

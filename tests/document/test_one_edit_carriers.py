@@ -180,6 +180,8 @@ CARRIERS: dict[str, Callable[[], bytes]] = {
         'M<span style="font-size:1px">x</span>ẬT'),
     "HTML: a partner word at opacity 0": lambda: html_body(
         'MẬT<span style="opacity:0"> KHẨU</span>'),
+    "HTML: the marking split over two table cells": lambda: html_body(
+        "<table><tr><td>M</td><td>ẬT</td></tr></table>"),
     "HTML: a partner word in 0.5 pt": lambda: html_body(
         'MẬT<span style="font-size:0.5pt"> khẩu</span>'),
     "PDF whose marking glyphs stand apart": lambda: attached(

@@ -40,6 +40,8 @@ MARKING_EDITS = {
     "letters spaced by tabs": ("M\tẬ\tT", "MẬT"),
     "letters between dots": ("M.Ậ.T", "MẬT"),
     "letters between hyphens": ("M-Ậ-T", "MẬT"),
+    "broken over two lines": ("M\nẬT", "MẬT"),
+    "a letter a line": ("M\nẬ\nT", "MẬT"),
     "TỐI MẬT spaced": ("T Ố I  M Ậ T", "TỐI MẬT"),
     "TUYỆT MẬT spaced": ("T U Y Ệ T  M Ậ T", "TUYỆT MẬT"),
     "TỐI MẬT spaced and decomposed": ("T O\u0302\u0301 I  M A\u0323\u0302 T", "TỐI MẬT"),
