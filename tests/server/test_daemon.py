@@ -124,7 +124,7 @@ def test_a_scan_running_at_the_deadline_is_killed_then_and_answered_with_on_erro
     daemon.start()
     try:
         assert daemon.process is not None
-        [worker] = child_pids(daemon.process.pid)
+        [worker] = child_pids(daemon.process.pid, "govmilter.server.workers")
         os.kill(worker, signal.SIGSTOP)
         session = MtaSession(daemon.socket_path)
         start = time.monotonic()
