@@ -315,6 +315,10 @@ _SPACED_MARKING_RE = re.compile("|".join(_LETTER_GAP.join(word) for word in _SPA
 #: A marking's accented letter beside a separator: the cheap test before the join.
 _SPACED_LETTER_RE = re.compile(r"[\s.\-·_*][ẬỐẨỆỎẢ]|[ẬỐẨỆỎẢ][\s.\-·_*]")
 _GAP_TABLE = str.maketrans("", "", ".-·_*")
+#: The accented capitals of those words. The test above opens with an alternation the regex
+#: engine tries at every position (0.22 ms on a 4 KB letter); a text without any of these
+#: letters, nearly all mail, cannot match it and skips it after six C-level scans.
+_MARKING_CAPITALS = "ẬỐẨỆỎẢ"
 
 
 def prepare_text(text: str, *, fold: bool = True) -> PreparedText:
@@ -329,7 +333,7 @@ def prepare_text(text: str, *, fold: bool = True) -> PreparedText:
     text = fold_separators(text)
     if ">" in text:
         text = _QUOTE_RE.sub("\n", "\n" + text)[1:]
-    if _SPACED_LETTER_RE.search(text):
+    if any(letter in text for letter in _MARKING_CAPITALS) and _SPACED_LETTER_RE.search(text):
         text = _SPACED_MARKING_RE.sub(lambda m: "".join(m.group().split()).translate(_GAP_TABLE),
                                       text)
     return PreparedText(text, folded)
