@@ -178,7 +178,12 @@ def _xtext(text: str) -> str:
 
 def srs_forwarder(sender: str) -> Address | None:
     """The envelope sender when it is SRS-rewritten (``SRS0=hash=tt=domain=local@forwarder``,
-    ``SRS1=...``); its domain is the forwarder's. None for any other sender."""
+    ``SRS1=...``); its domain is the forwarder's. None for any other sender.
+
+    A sender without ``=`` (nearly every one) cannot be SRS, quoted or not: it is not parsed.
+    """
+    if "=" not in sender:
+        return None
     address = parse_address(sender)
     if address.domain and address.local[:5].upper() in ("SRS0=", "SRS1="):
         return address
