@@ -173,6 +173,8 @@ CARRIERS: dict[str, Callable[[], bytes]] = {
         "vb.dat", UBND_SECRET.encode("utf-16-le"), "application/octet-stream"),
     "base64 of the DOCX pasted into the body": lambda: message(
         "Anh giải mã base64 nhé:\n\n" + base64.encodebytes(SECRET_DOCX).decode()),
+    "base64 of the DOCX glued to a Vietnamese word, one line": lambda: message(
+        "Tài liệu:đ" + base64.b64encode(SECRET_DOCX).decode()),
     "the body is the letter in base64 (7bit)": lambda: base64_body(UBND_SECRET),
     "uuencoded DOCX in the body": lambda: message(
         "Gửi anh\n\n" + uuencoded(SECRET_DOCX, "vb.docx")),
