@@ -417,7 +417,12 @@ def _encoded_message(part: email.message.Message,
     if encoding not in ("base64", "quoted-printable") or len(inner) or not isinstance(payload,
                                                                                       str):
         return inner
-    data = payload.encode("ascii", "surrogateescape")
+    # the parser may have decoded 8-bit lines (a declared charset): give the bytes back, and
+    # anything it could not keep becomes a replacement that base64 and QP then ignore
+    try:
+        data = payload.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        data = payload.encode("utf-8", "replace")
     try:
         if encoding == "base64":
             clean = _NOT_BASE64_RE.sub(b"", data)

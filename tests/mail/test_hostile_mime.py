@@ -110,6 +110,18 @@ def test_base64_garbage_is_decoded_leniently() -> None:
     assert len(content.texts) == 1 and len(content.attachments) == 1
 
 
+@pytest.mark.parametrize("encoding", ["base64", "quoted-printable"])
+@pytest.mark.parametrize("charset", ["", "; charset=utf-8"])
+def test_an_encoded_forwarded_message_of_8_bit_garbage_is_read(encoding: str,
+                                                               charset: str) -> None:
+    """A message/rfc822 part declared base64 or QP whose lines are 8-bit bytes: the walk reads
+    it as an empty message and goes on (it raised UnicodeEncodeError, a scan failure)."""
+    forwarded = (f"Content-Type: message/rfc822{charset}\r\n"
+                 f"Content-Transfer-Encoding: {encoding}\r\n\r\n").encode() + b"\x80\xff\r\n"
+    content = parse_message(multipart([TEXT_PART, forwarded]), LIMITS)
+    assert any("CỘNG HÒA" in text.text for text in content.texts)
+
+
 def test_huge_subject_is_cut_and_said(tmp_path: Path) -> None:
     raw = message([("From", "vanthu@mic.gov.vn"), ("To", "a@gmail.com"),
                    ("Subject", "V/v " + "A" * 1_000_000)])
