@@ -23,7 +23,15 @@ a different document) and relays it to ``smtp-sink``:
 - ``govmilter``: govmilter on the default policy over a unix socket (c);
 - ``govmilter-inet``: the same over ``inet:`` on loopback (d);
 - ``govmilter-1cpu``: (c) with attachment extraction in the milter process, no worker pool
-  (only where the pool is available), to show what the second core brings.
+  (only where the pool is available), to show what the second core brings;
+- ``govmilter-no-ocr-lane``: (c) with the scan workers reading scans themselves, no OCR lane
+  (only with ``--configs``), to show what the lane brings; ``govmilter-ocr-nice0``: (c) with
+  the OCR workers at the same CPU priority as the rest (only with ``--configs``), to show what
+  their lower priority brings.
+
+The mix ``plain-scans`` (only with ``--mixes``) is phases in one run rather than one load:
+plain mail alone, plain mail while scans arrive, scans with the OCR cache cold and warm
+(:func:`run_scan_lane`; docs/ocr.md).
 
 Every run checks that the sink received every message sent; a run that lost mail is marked
 ``LOST`` and its ratios are not trusted. Timings are results, never assertions: other work on
@@ -79,6 +87,8 @@ QUICK_COUNTS = {"plain": 300, "pdf": 60, "docx": 20, "pdf-60": 60, "scan": 8,
                 "plain-scans": 100}
 #: The mix that measures the OCR lane: plain mail alone, then plain mail while scans arrive.
 SCAN_LANE_MIX = "plain-scans"
+#: The mixes run when ``--mixes`` names none: all but ``plain-scans``, which takes minutes of OCR.
+DEFAULT_MIXES = tuple(mix for mix in FULL_COUNTS if mix != SCAN_LANE_MIX)
 #: One scan arrives after every this many plain messages in ``plain-scans``.
 PLAIN_PER_SCAN = 20
 #: ``plain-scans`` then sends this many other scans (cold OCR cache), then one of them as often
@@ -96,17 +106,19 @@ CONFIGS = ("postfix", "passthrough", "govmilter", "govmilter-inet", "govmilter-1
 #: govmilter configurations by their extra ``govmilter run`` options; ``govmilter-no-ocr-lane``
 #: reads scans in the scan workers themselves (only with ``--configs``), to show the lane's worth;
 #: ``govmilter-nostore`` keeps no incident store (only with ``--configs``), to show what the
-#: incident writer costs.
+#: incident writer costs; ``govmilter-ocr-nice0`` runs the OCR workers at the priority of the
+#: rest (only with ``--configs``), to show what their lower priority brings.
 GOVMILTER_OPTIONS = {"govmilter": [], "govmilter-inet": [],
                      "govmilter-1cpu": ["--scan-workers", "0"],
                      "govmilter-no-ocr-lane": ["--ocr-workers", "0"],
-                     "govmilter-nostore": ["--database", "off"]}
+                     "govmilter-nostore": ["--database", "off"],
+                     "govmilter-ocr-nice0": ["--ocr-nice", "0"]}
 #: The C pass-through's option for each of its configurations (see bench/passthrough.c).
 C_PASSTHROUGH_OPTIONS = {"passthrough-c": [], "passthrough-c-noreply": ["-n"],
                          "passthrough-c-minimal": ["-m"]}
 #: Every configuration ``--configs`` accepts: the default matrix and the extra baselines.
 KNOWN_CONFIGS = (*CONFIGS, "passthrough-noreply", *C_PASSTHROUGH_OPTIONS, "rspamd",
-                 "govmilter-no-ocr-lane", "govmilter-nostore")
+                 "govmilter-no-ocr-lane", "govmilter-nostore", "govmilter-ocr-nice0")
 
 
 @dataclass
@@ -854,8 +866,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("what", nargs="?", default="throughput", choices=("throughput", "drift"))
     parser.add_argument("--quick", action="store_true", help="small counts, one session count")
-    parser.add_argument("--mixes", type=mix_list, default=",".join(FULL_COUNTS),
-                        help=f"comma list of {', '.join(FULL_COUNTS)} (default: all)")
+    parser.add_argument("--mixes", type=mix_list, default=",".join(DEFAULT_MIXES),
+                        help=f"comma list of {', '.join(FULL_COUNTS)} (default: all but "
+                        f"{SCAN_LANE_MIX})")
     parser.add_argument("--sessions", default=None, help="comma list (default 10,50; quick 10)")
     parser.add_argument("--configs", type=config_list, default=",".join(CONFIGS),
                         help=f"comma list of {', '.join(KNOWN_CONFIGS)} (default: "

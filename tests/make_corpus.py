@@ -255,9 +255,10 @@ def docx_bytes(lines: list[str] | tuple[str, ...], media: bytes = b"") -> bytes:
     return _zip(files, stored=("word/media/image1.png",))
 
 
-def odt_bytes(lines: list[str] | tuple[str, ...]) -> bytes:
-    """A minimal OpenDocument text, one paragraph per line."""
+def odt_bytes(lines: list[str] | tuple[str, ...], media: bytes = b"") -> bytes:
+    """A minimal OpenDocument text, one paragraph per line (plus an optional image)."""
     body = "".join(f"<text:p>{escape(line)}</text:p>" for line in lines)
+    pictures = {"Pictures/image1.png": media} if media else {}
     return _zip({
         "mimetype": b"application/vnd.oasis.opendocument.text",
         "META-INF/manifest.xml": (
@@ -272,7 +273,8 @@ def odt_bytes(lines: list[str] | tuple[str, ...]) -> bytes:
             'opendocument:xmlns:text:1.0" office:version="1.2"><office:body><office:text>'
             f"{body}</office:text></office:body></office:document-content>"
         ).encode(),
-    }, stored=("mimetype",))
+        **pictures,
+    }, stored=("mimetype", *pictures))
 
 
 def edxml_bytes(doc: Document, files: dict[str, bytes]) -> bytes:

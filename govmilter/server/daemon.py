@@ -41,6 +41,7 @@ from govmilter.server.transport import open_listener_without_nagle
 from govmilter.server.workers import (
     DEFAULT_INLINE_BELOW,
     DEFAULT_MAX_RSS,
+    DEFAULT_OCR_NICE,
     DEFAULT_OCR_WORKERS,
     ScanFailed,
     ScanPool,
@@ -58,6 +59,8 @@ GIL_SWITCH_INTERVAL = 0.0005
 
 log = logging.getLogger("govmilter")
 
+#: The lowest CPU priority (the largest nice increment) Linux gives.
+MAX_NICE = 19
 DEFAULT_SOCKET = "unix:/var/spool/postfix/govmilter/govmilter.sock"
 DEFAULT_METRICS = f"127.0.0.1:{DEFAULT_METRICS_PORT}"
 MILTER_NAME = "govmilter"
@@ -92,6 +95,8 @@ class RunOptions:
     #: worker processes of the OCR lane (messages with scans or images); 0: no lane, the scan
     #: workers read scans themselves
     ocr_workers: int = DEFAULT_OCR_WORKERS
+    #: how much lower the OCR workers' CPU priority is (a nice increment, 0 to 19)
+    ocr_nice: int = DEFAULT_OCR_NICE
     scan_inline_below: int = DEFAULT_INLINE_BELOW
     #: a worker holding more than this many MiB after a message is replaced
     scan_worker_memory: int = DEFAULT_MAX_RSS >> 20
@@ -133,9 +138,13 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
                         "hangs and OCR is off)")
     parser.add_argument("--ocr-workers", type=int, default=DEFAULT_OCR_WORKERS, metavar="N",
                         help="processes of the OCR lane: a message with a scan or image is "
-                        "read by OCR there, at a lower CPU priority, so that scans never hold "
-                        "up ordinary mail (default: %(default)s; 0: no lane, the scan workers "
-                        "read scans themselves)")
+                        "read by OCR there, so that scans never hold up ordinary mail "
+                        "(default: %(default)s; 0: no lane, the scan workers read scans "
+                        "themselves)")
+    parser.add_argument("--ocr-nice", type=int, default=DEFAULT_OCR_NICE, metavar="N",
+                        help="how much lower the OCR workers' CPU priority is, 0 to 19: when "
+                        "the cores are busy, ordinary mail gets them first (default: "
+                        "%(default)s; 0: the same priority, scans read sooner under load)")
     parser.add_argument("--scan-inline-below", type=int, default=DEFAULT_INLINE_BELOW,
                         metavar="BYTES", help="scan smaller messages in the milter process "
                         "(default: %(default)s)")
@@ -178,6 +187,8 @@ def options_from_args(args: argparse.Namespace) -> RunOptions:
                                  ("--scan-worker-memory", args.scan_worker_memory, 1)):
         if value is not None and value < least:
             raise DaemonError(f"{option} {value} must be at least {least}")
+    if not 0 <= args.ocr_nice <= MAX_NICE:
+        raise DaemonError(f"--ocr-nice {args.ocr_nice}: expected 0 to {MAX_NICE}")
     if args.user is not None:
         user_entry(args.user)
     syslog = args.syslog or args.syslog_socket is not None
@@ -189,6 +200,7 @@ def options_from_args(args: argparse.Namespace) -> RunOptions:
                       spool_dir=args.spool_dir, syslog=syslog, syslog_socket=syslog_socket,
                       verbose=args.verbose,
                       scan_workers=args.scan_workers, ocr_workers=args.ocr_workers,
+                      ocr_nice=args.ocr_nice,
                       scan_inline_below=args.scan_inline_below,
                       scan_worker_memory=args.scan_worker_memory, database=args.database,
                       state_dir=args.state_dir)
@@ -396,7 +408,7 @@ def run(options: RunOptions, classifier_factory: ClassifierFactory | None = None
     # by root alone) and switch to the same user themselves.
     scanner = ScanPool(max(0, workers), options.scan_inline_below, user=options.user,
                        max_rss=options.scan_worker_memory << 20, events=metrics,
-                       ocr_workers=options.ocr_workers)
+                       ocr_workers=options.ocr_workers, ocr_nice=options.ocr_nice)
     metrics.watch_scan_pool(scanner)
     try:
         try:

@@ -21,9 +21,9 @@ known once its parts are extracted, a few milliseconds in) comes back marked so,
 again, with OCR, by a worker of the OCR lane (``ocr_workers`` processes, each with its own
 Tesseract and OCR cache), within what is left of ``limits.max_seconds``. The ordinary worker is
 free again before the OCR lane starts, so plain mail is never queued behind a scan; the OCR
-workers run at a lower CPU priority (:data:`OCR_NICE`), so they take the cores ordinary mail
-leaves idle. With ``ocr_workers=0`` there is no lane and the scan workers read scans
-themselves (docs/ocr.md has the benchmark).
+workers run at a lower CPU priority (``ocr_nice``), so that when the cores are busy, ordinary
+mail gets them first and OCR what is left. With ``ocr_workers=0`` there is no lane and the scan
+workers read scans themselves (docs/ocr.md has the benchmark).
 
 Messages below ``inline_below`` bytes can be scanned in the calling thread instead. The default
 is 0 (every message goes to a worker): scanning even a small plain message in the milter
@@ -89,12 +89,13 @@ START_SECONDS = 60.0
 #: The lanes: the values of the worker metrics' ``lane`` label. ``ordinary`` scans every
 #: message without OCR; ``ocr`` scans again, with OCR, the messages that hold a scan or image.
 LANES = ("ordinary", "ocr")
-#: Workers of the OCR lane by default: one of the two cores of a small gateway, the other left
-#: to ordinary mail (``--ocr-workers``).
+#: Workers of the OCR lane by default: scans take at most one of a small gateway's two cores at
+#: a time, whatever their number (``--ocr-workers``).
 DEFAULT_OCR_WORKERS = 1
-#: How much lower the OCR workers' CPU priority is (``nice``): when ordinary mail needs a core
-#: an OCR worker holds, the kernel gives it to ordinary mail and OCR takes what is left.
-OCR_NICE = 10
+#: How much lower the OCR workers' CPU priority is by default (a ``nice`` increment, 0 to 19;
+#: ``--ocr-nice``): when ordinary mail needs a core an OCR worker holds, the kernel gives it to
+#: ordinary mail and OCR takes what is left; on an idle machine OCR runs at full speed.
+DEFAULT_OCR_NICE = 10
 _READY = b"ready"
 #: A request: the settings' length (0: the same as in this worker's previous request), the
 #: message's length, the scan's time limit in seconds and whether to read scans by OCR, then
@@ -318,13 +319,13 @@ class ScanPool:
 
     ``workers=0`` scans every message in the calling thread (no processes at all, no OCR).
     ``ocr_workers``: the workers of the OCR lane; 0 makes no lane, and the scan workers then
-    read scans themselves.
+    read scans themselves. ``ocr_nice``: how much lower their CPU priority is.
     """
 
     def __init__(self, workers: int, inline_below: int = DEFAULT_INLINE_BELOW,
                  max_tasks: int = DEFAULT_MAX_TASKS, user: str | None = None,
                  max_rss: int = DEFAULT_MAX_RSS, events: PoolEvents | None = None,
-                 ocr_workers: int = 0) -> None:
+                 ocr_workers: int = 0, ocr_nice: int = DEFAULT_OCR_NICE) -> None:
         if workers < 0 or ocr_workers < 0:
             raise ValueError("workers must be 0 or more")
         self.workers = workers
@@ -337,20 +338,25 @@ class ScanPool:
         self.events = events
         self._lock = threading.Lock()
         self._ordinary = _Lane("ordinary", self.workers)
-        self._ocr = _Lane("ocr", self.ocr_workers, OCR_NICE)
+        self._ocr = _Lane("ocr", self.ocr_workers, ocr_nice)
         self._lanes = {lane.name: lane for lane in (self._ordinary, self._ocr)}
         self._settings: tuple[Policy, bytes] | None = None
         self._closed = False
 
     def start(self) -> None:
-        """Start the worker processes now and wait until each has started.
+        """Start the worker processes now and wait until the scan workers have started.
 
-        :raises ScanFailed: a worker did not start (for example it could not switch user).
+        The OCR workers start meanwhile and are waited for by the first message that needs one
+        (as a replacement worker is): the milter listens no later than without them, and a user
+        switch that fails shows in the scan workers already.
+
+        :raises ScanFailed: a scan worker did not start (for example it could not switch user).
         """
         started = [(lane, self._spawn(lane)) for lane in self._lanes.values()
                    for _ in range(lane.size)]
         for lane, worker in started:
-            worker.wait_ready()
+            if lane is self._ordinary:
+                worker.wait_ready()
             lane.idle.put(worker)
 
     def worker_pids(self, lane: str | None = None) -> list[int]:
@@ -617,7 +623,7 @@ def _worker_init(parent: int, user: str | None, nice: int = 0) -> None:
     if user is not None:
         drop_privileges(user)  # a no-op when the milter already runs as that user
     if nice:
-        os.nice(nice)  # the OCR lane: ordinary mail first (see OCR_NICE)
+        os.nice(nice)  # the OCR lane: ordinary mail first (see DEFAULT_OCR_NICE)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGHUP, signal.SIGINT})
 
     def watch() -> None:

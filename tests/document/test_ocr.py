@@ -300,14 +300,37 @@ def test_a_page_scanned_on_its_side_or_upside_down_is_turned_and_read(turn: int)
     assert found.secrecy == "TỐI MẬT"
 
 
-def test_a_scan_pasted_into_word_is_read_and_a_long_documents_pictures_are_not() -> None:
-    from make_corpus import docx_bytes
+@pytest.mark.parametrize("office", ["docx", "odt"])
+def test_a_scan_pasted_into_word_is_read_and_a_long_documents_pictures_are_not(
+        office: str) -> None:
+    from make_corpus import docx_bytes, odt_bytes
 
+    make = {"docx": docx_bytes, "odt": odt_bytes}[office]
     page = degrade(render_page(official_letter("MẬT")[0], 150), seed=31)
     png = image_bytes(page, "PNG", 150)
-    pasted = mail(docx_bytes(["Kính gửi anh"], media=png), "van-ban.docx")
+    pasted = mail(make(["Kính gửi anh"], media=png), f"van-ban.{office}")
     assert pasted.document_class == "secret"
     assert any(e.startswith("attachment 1 > image 1 (OCR, page 1, ") for e in pasted.evidence)
     long_text = ["Báo cáo tình hình hoạt động của câu lạc bộ trong quý một."] * 6
-    written = mail(docx_bytes(long_text, media=png), "bao-cao.docx")
+    written = mail(make(long_text, media=png), f"bao-cao.{office}")
     assert not any("OCR" in e for e in written.evidence)
+    assert written.document_class == "none"
+
+
+@pytest.mark.parametrize("archive", ["zip", "tar.gz", "7z"])
+def test_a_scan_inside_an_archive_is_read(archive: str) -> None:
+    """A folder of scans zipped (or tarred, or 7-zipped) by a clerk: each image is read as an
+    image attachment would be, its evidence naming the archive entry."""
+    from archive_tools import seven_zip, tar_archive
+    from make_corpus import _zip
+
+    page = degrade(render_page(official_letter("TỐI MẬT")[0], 150), seed=17, angle=-1.0)
+    files = {"ghi-chu.txt": "Hồ sơ quét gửi anh.".encode(),
+             "scan0001.jpg": image_bytes(page, "JPEG", 150)}
+    packed = (_zip(files) if archive == "zip" else seven_zip(files) if archive == "7z"
+              else tar_archive(files, "z"))
+    found = mail(packed, f"ho-so.{archive}")
+    assert found.document_class == "secret", found.evidence
+    assert found.secrecy == "TỐI MẬT"
+    assert any(e.startswith("attachment 1 > entry 2 (OCR, page 1, ") for e in found.evidence), \
+        found.evidence

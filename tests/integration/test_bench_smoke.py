@@ -190,8 +190,8 @@ def test_distinct_documents_reach_the_sink_through_the_bench_sender(tmp_path: Pa
 
 def test_the_scan_lane_mix_times_plain_mail_alone_and_while_scans_arrive(tmp_path: Path) -> None:
     """``plain-scans``: plain mail alone, then with one scan per 20 plain messages, then scans
-    with the OCR cache cold and warm, all through one govmilter; every figure is there and the
-    warm cache spares the OCR (CPU per page, which other load on the machine moves little)."""
+    with the OCR cache cold and warm, all through one govmilter; nothing is lost and every
+    figure is there (their values are results: the cache itself is tested in test_ocr.py)."""
     require_postfix()
     from govmilter.document.ocr import ocr_status
 
@@ -207,8 +207,7 @@ def test_the_scan_lane_mix_times_plain_mail_alone_and_while_scans_arrive(tmp_pat
     assert run["sent"] == run["received"] == 20 + 21 + 6 + 6
     lane = run["scan_lane"]
     assert lane["scans_with_plain"] == 1 and lane["plain_per_scan"] == 20
-    assert None not in lane.values(), lane
+    assert None not in lane.values() and min(lane.values()) > 0, lane
     assert lane["plain_p99_ratio"] == round(
         lane["plain_with_scans_p99_ms"] / lane["plain_alone_p99_ms"], 2)
-    assert lane["cpu_ms_per_page_cache_warm"] * 3 < lane["cpu_ms_per_page_cache_cold"], lane
     assert "plain-scans s=10 r=0 govmilter: plain p50/p99 " in result.stdout

@@ -59,6 +59,7 @@ BAD_RUN_OPTIONS = [
     (["--scan-workers", "-1"], "--scan-workers -1 must be at least 0"),
     (["--scan-workers", "two"], "argument --scan-workers: invalid int value: 'two'"),
     (["--ocr-workers", "-1"], "--ocr-workers -1 must be at least 0"),
+    (["--ocr-nice", "20"], "--ocr-nice 20: expected 0 to 19"),
     (["--scan-inline-below", "-5"], "--scan-inline-below -5 must be at least 0"),
     (["--scan-worker-memory", "0"], "--scan-worker-memory 0 must be at least 1"),
     (["--user", "no-such-user-here"], "--user 'no-such-user-here': no such user"),

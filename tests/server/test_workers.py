@@ -21,7 +21,7 @@ from govmilter.document.ocr import ocr_status
 from govmilter.policy import load_policy
 from govmilter.scan import scan_message
 from govmilter.server.workers import (
-    OCR_NICE,
+    DEFAULT_OCR_NICE,
     ScanFailed,
     ScanPool,
     _IdleWorkers,
@@ -240,13 +240,13 @@ def test_a_scan_is_read_in_the_ocr_lane_as_in_one_process_and_plain_mail_never_g
     scanner = ScanPool(1, ocr_workers=1, events=Events())
     scanner.start()
     try:
-        [ordinary], [ocr] = scanner.worker_pids("ordinary"), scanner.worker_pids("ocr")
-        # the OCR lane runs at a lower CPU priority: ordinary mail first
-        assert os.getpriority(os.PRIO_PROCESS, ocr) == min(
-            19, os.getpriority(os.PRIO_PROCESS, ordinary) + OCR_NICE)
         facts = scanner.scan(scan, PATIENT)
         assert facts == scan_message(scan, PATIENT)  # what one process with OCR finds
         assert facts.document.secrecy == "TỐI MẬT" and facts.document.official
+        [ordinary], [ocr] = scanner.worker_pids("ordinary"), scanner.worker_pids("ocr")
+        # the OCR lane (started by now) runs at a lower CPU priority: ordinary mail first
+        assert os.getpriority(os.PRIO_PROCESS, ocr) == min(
+            19, os.getpriority(os.PRIO_PROCESS, ordinary) + DEFAULT_OCR_NICE)
         assert waits == ["ordinary", "ocr"]  # scanned once without OCR, then with it
         assert scanner.scan(PLAIN, PATIENT) == scan_message(PLAIN, PATIENT)
         assert waits == ["ordinary", "ocr", "ordinary"]  # nothing to read by OCR: one lane
