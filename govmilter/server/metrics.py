@@ -142,6 +142,10 @@ class Metrics:
         self.scan_queue_wait_seconds = Histogram(
             "govmilter_scan_queue_wait_seconds", "Time a message waited for a free scan "
             "worker, by lane.", ["lane"], buckets=QUEUE_WAIT_BUCKETS, registry=reg)
+        self.ocr_lane_busy_total = Counter(
+            "govmilter_ocr_lane_busy_total", "Messages with scans or images decided without "
+            "OCR: no OCR worker came free within limits.max_seconds (raise --ocr-workers when "
+            "it grows).", registry=reg)
         self.resident_memory = Gauge(
             "govmilter_resident_memory_bytes", "Resident memory now: of the milter process, "
             "of its scan workers together, and of its OCR workers together.", ["process"],
@@ -242,6 +246,10 @@ class Metrics:
     def scan_waited(self, seconds: float, lane: str) -> None:
         """Time a message's wait for a free worker of ``lane``."""
         self.scan_queue_wait_seconds.labels(lane).observe(seconds)
+
+    def ocr_lane_busy(self) -> None:
+        """Count a message decided without OCR for want of a free OCR worker."""
+        self.ocr_lane_busy_total.inc()
 
     def dns_lookup(self, seconds: float, outcome: str) -> None:
         """Time one DNS lookup; a failed or timed-out one also counts as a ``dns`` error."""

@@ -151,6 +151,16 @@ def _recv_frame(sock: socket.socket) -> bytes:
 REPLACEMENT_CAUSES = ("deadline", "crash", "memory", "tasks")
 
 
+#: The note on a message decided without OCR because the OCR lane was busy (``govmilter check``
+#: and the incident show the facts' notes).
+OCR_LANE_BUSY = ("OCR lane busy: scans and images not read by OCR (no OCR worker free within "
+                 "limits.max_seconds)")
+
+
+class _LaneBusy(Exception):
+    """No worker of the lane came free before the message's deadline."""
+
+
 class ScanFailed(RuntimeError):
     """A worker crashed or hung on this message; the message was not scanned.
 
@@ -174,6 +184,10 @@ class PoolEvents(Protocol):
 
     def scan_waited(self, seconds: float, lane: str) -> None:
         """A message waited ``seconds`` for a free worker of ``lane``."""
+
+    def ocr_lane_busy(self) -> None:
+        """A message with a scan or image was decided without OCR: no OCR worker came free
+        within what was left of ``limits.max_seconds``."""
 
 
 def default_workers() -> int:
@@ -406,10 +420,21 @@ class ScanPool:
             started = time.monotonic()
             ok, value, wanted = worker.scan(settings, raw, limit, not self.ocr_workers)
         if ok and wanted:
-            # the wait for an OCR worker is not scan time, as the wait for a scan worker is not
-            left = max(limit - (time.monotonic() - started), 1e-3)
-            with self._worker(self._ocr) as worker:
-                ok, value, _ = worker.scan(settings, raw, left, True)
+            # A flood of scans must not hold mail past its budget: the wait for an OCR worker
+            # and its reading share what is left of limits.max_seconds, and a message for which
+            # no OCR worker comes free in time is decided on what was read without OCR.
+            deadline = started + limit
+            try:
+                with self._worker(self._ocr, deadline) as worker:
+                    left = max(deadline - time.monotonic(), 1e-3)
+                    ok, value, _ = worker.scan(settings, raw, left, True)
+            except _LaneBusy:
+                if self.events is not None:
+                    self.events.ocr_lane_busy()
+                log.warning("OCR lane busy: a message with a scan or image was decided without "
+                            "OCR (no OCR worker free within limits.max_seconds)")
+                unread: MessageFacts = value
+                return dataclasses.replace(unread, notes=(*unread.notes, OCR_LANE_BUSY))
         if ok:
             facts: MessageFacts = value
             return facts
@@ -447,9 +472,12 @@ class ScanPool:
         return list(self._lanes.values()) if lane is None else [self._lanes[lane]]
 
     @contextlib.contextmanager
-    def _worker(self, lane: _Lane) -> Iterator[_Worker]:
-        """A free worker of ``lane``, given back (or replaced when it failed) afterwards."""
-        worker = self._acquire(lane)
+    def _worker(self, lane: _Lane, deadline: float | None = None) -> Iterator[_Worker]:
+        """A free worker of ``lane``, given back (or replaced when it failed) afterwards.
+
+        :raises _LaneBusy: none came free before ``deadline`` (a ``time.monotonic()`` value).
+        """
+        worker = self._acquire(lane, deadline)
         failure: ScanFailed | None = None
         try:
             yield worker
@@ -465,11 +493,15 @@ class ScanPool:
             lane.all.add(worker)
         return worker
 
-    def _acquire(self, lane: _Lane) -> _Worker:
-        # No time-out on the wait: a waiter that timed out and waited again would go to the
-        # back of the line, and under load the oldest messages would wait longest.
+    def _acquire(self, lane: _Lane, deadline: float | None = None) -> _Worker:
+        # No time-out on the ordinary lane's wait: a waiter that timed out and waited again
+        # would go to the back of the line, and under load the oldest messages would wait
+        # longest. A waiter for the OCR lane that times out gives up instead (see scan_lazily).
         waited = time.monotonic()
-        worker = lane.idle.get()
+        try:
+            worker = lane.idle.get(None if deadline is None else max(deadline - waited, 0.0))
+        except queue.Empty:
+            raise _LaneBusy from None
         if worker is None:
             lane.idle.put(None)  # pass the news on to the next waiter
             raise ScanFailed("the scan pool is closed")

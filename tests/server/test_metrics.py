@@ -46,6 +46,7 @@ CONTRACT = {
     "govmilter_scan_worker_replacements_total": {"cause", "lane"},
     "govmilter_scan_queue_wait_seconds_bucket": {"le", "lane"},
     "govmilter_resident_memory_bytes": {"process"},
+    "govmilter_ocr_lane_busy_total": set(),
     # the incident store (docs/incidents.md): an alert on the journal is the one on data loss
     "govmilter_incidents_total": {"mode"},
     "govmilter_incident_write_failures_total": set(),

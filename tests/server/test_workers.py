@@ -22,6 +22,7 @@ from govmilter.policy import load_policy
 from govmilter.scan import scan_message
 from govmilter.server.workers import (
     DEFAULT_OCR_NICE,
+    OCR_LANE_BUSY,
     ScanFailed,
     ScanPool,
     _IdleWorkers,
@@ -109,6 +110,9 @@ def test_a_hung_worker_is_killed_at_the_deadline_and_replaced() -> None:
 
         def scan_waited(self, seconds: float, lane: str) -> None:
             waits.append(seconds)
+
+        def ocr_lane_busy(self) -> None:
+            raise AssertionError("no OCR lane here")
 
     scanner = ScanPool(1, events=Events())
     scanner.start()
@@ -237,6 +241,9 @@ def test_a_scan_is_read_in_the_ocr_lane_as_in_one_process_and_plain_mail_never_g
         def scan_waited(self, seconds: float, lane: str) -> None:
             waits.append(lane)
 
+        def ocr_lane_busy(self) -> None:
+            raise AssertionError("the OCR lane is free")
+
     scanner = ScanPool(1, ocr_workers=1, events=Events())
     scanner.start()
     try:
@@ -292,3 +299,53 @@ def test_plain_mail_is_decided_while_the_ocr_lane_reads_a_slow_scan(ocr_workers:
     # the scan was read whole: the recipient list stands on its third page
     assert any(e.startswith("attachment 1 (OCR, page 3, whole page") and "Nơi nhận" in e
                for e in facts[0].document.evidence), facts[0].document.evidence
+
+
+def test_a_scan_finding_the_ocr_lane_busy_past_its_deadline_is_decided_without_ocr() -> None:
+    """A flood of scans holds no message past ``limits.max_seconds``: while the one OCR worker
+    reads a long scan, a second scan whose budget runs out first is decided on what was read
+    without OCR (its image unscannable), says why in its notes, and is counted; the long scan
+    is still read whole."""
+    _tesseract()
+    slow = scan_mail(long_scan(pages=3))
+    page = degrade(render_page(official_letter("TỐI MẬT")[0], 150), seed=2, angle=1.0)
+    hurried_scan = scan_mail(image_bytes(page, "PNG", 150), "scan.png", ("image", "png"))
+    hurried = dataclasses.replace(POLICY, limits=dataclasses.replace(POLICY.limits,
+                                                                     max_seconds=1.0))
+    busy: list[str] = []
+
+    class Events:
+        def scan_worker_replaced(self, cause: str, lane: str) -> None:
+            raise AssertionError(f"no worker should be replaced ({cause}, {lane})")
+
+        def scan_waited(self, seconds: float, lane: str) -> None:
+            pass
+
+        def ocr_lane_busy(self) -> None:
+            busy.append("ocr")
+
+    scanner = ScanPool(1, ocr_workers=1, events=Events())
+    scanner.start()
+    finished: list[str] = []
+    long_facts = []
+
+    def read_slow() -> None:
+        long_facts.append(scanner.scan(slow, PATIENT))
+        finished.append("long scan")
+
+    try:
+        reading = threading.Thread(target=read_slow)
+        reading.start()
+        wait_until(lambda: scanner.busy_workers("ocr") == 1, 60, "the long scan in the OCR lane")
+        facts = scanner.scan(hurried_scan, hurried)
+        finished.append("hurried scan")
+        reading.join(timeout=300)
+    finally:
+        scanner.close()
+    assert finished == ["hurried scan", "long scan"]
+    assert busy == ["ocr"]
+    assert OCR_LANE_BUSY in facts.notes
+    assert facts.document.secrecy is None and facts.document.unscannable  # not read, and why
+    assert facts.document.document_class.value == "unscannable"
+    assert any(e.startswith("attachment 1 (OCR, page 3, whole page")
+               for e in long_facts[0].document.evidence)
