@@ -27,7 +27,9 @@ a different document) and relays it to ``smtp-sink``:
 - ``govmilter-no-ocr-lane``: (c) with the scan workers reading scans themselves, no OCR lane
   (only with ``--configs``), to show what the lane brings; ``govmilter-ocr-nice0``: (c) with
   the OCR workers at the same CPU priority as the rest (only with ``--configs``), to show what
-  their lower priority brings.
+  their lower priority brings;
+- ``govmilter-nostore``: (c) with ``--database off``, no incident store (only with
+  ``--configs``): the ratio ``cpu store/nostore`` shows what the incident writer costs.
 
 The mix ``plain-scans`` (only with ``--mixes``) is phases in one run rather than one load:
 plain mail alone, plain mail while scans arrive, scans with the OCR cache cold and warm
