@@ -120,8 +120,9 @@ def test_a_journal_left_by_a_stopped_daemon_is_replayed_by_the_next(tmp_path: Pa
     assert stored(database) == 0 and Journal(tmp_path / "journal").pending == 6
     second = IncidentWriter(database, tmp_path / "journal", "mx1", flush_interval=0.1).start()
     try:
-        wait_until(lambda: stored(database) == 5, 10, "the replay on start")
-        assert counted(database) == 1
+        # the incidents and the day's count are written one after the other: wait for both
+        wait_until(lambda: stored(database) == 5 and counted(database) == 1, 10,
+                   "the replay on start: five incidents and one message counted")
     finally:
         second.stop()
     assert Journal(tmp_path / "journal").pending == 0
