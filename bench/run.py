@@ -309,6 +309,33 @@ class Milter:
     scanned: Callable[[], int] | None = None
 
 
+#: ``--tree NAME=PATH``: the checkouts whose govmilter runs as configuration ``govmilter@NAME``
+OTHER_TREES: dict[str, Path] = {}
+
+
+def tree_policy(policy: Path, root: Path) -> Path:
+    """``policy`` for the checkout at ``root``: made from that checkout's own default policy
+    (an older commit may not read today's), with DNS switched as in ``policy``."""
+    if root == REPO:
+        return policy
+    own = root / "govmilter" / "policies" / "default.yaml"
+    if policy == default_policy_path():  # --dns system: as shipped
+        return own
+    path = policy.with_name(f"{policy.stem}-{root.name}.yaml")
+    if not path.exists():
+        path.write_text(_dns_off(own.read_text()))
+    return path
+
+
+def _dns_off(text: str) -> str:
+    """A policy's text with its DNS classification switched off."""
+    switched = text.replace("dns:\n  enabled: true", "dns:\n  enabled: false", 1)
+    if switched == text:
+        raise SystemExit("bench: the default policy no longer has 'dns:\\n  enabled: true'; "
+                         "update bench.run.bench_policy")
+    return switched
+
+
 def bench_policy(workdir: Path, dns: str) -> Path:
     """The default policy, with DNS classification switched as ``--dns`` says.
 
@@ -320,13 +347,8 @@ def bench_policy(workdir: Path, dns: str) -> Path:
     """
     if dns == "system":
         return default_policy_path()
-    text = default_policy_path().read_text()
-    switched = text.replace("dns:\n  enabled: true", "dns:\n  enabled: false", 1)
-    if switched == text:
-        raise SystemExit("bench: the default policy no longer has 'dns:\\n  enabled: true'; "
-                         "update bench.run.bench_policy")
     path = workdir / "policy-dns-off.yaml"
-    path.write_text(switched)
+    path.write_text(_dns_off(default_policy_path().read_text()))
     return path
 
 
@@ -350,9 +372,11 @@ def milter_for(config: str, workdir: Path, policy: Path) -> Iterator[Milter]:
                          scanned=rspamd.scanned)
         return
     if not config.startswith("passthrough"):
-        with RunningMilter(workdir / config, policy, GOVMILTER_OPTIONS[config],
-                           inet=config.endswith("-inet")) as milter:
-            if "--database" not in GOVMILTER_OPTIONS[config]:
+        name, _, tree = config.partition("@")
+        root = OTHER_TREES[tree] if tree else REPO
+        with RunningMilter(workdir / config, tree_policy(policy, root), GOVMILTER_OPTIONS[name],
+                           inet=config.endswith("-inet"), root=root) as milter:
+            if "--database" not in GOVMILTER_OPTIONS[name] and milter.has_option("--database"):
                 # its store is opened (a new one migrated) at start-up, not in the measurement
                 wait_until(lambda: _STORE_OPEN_RE.search(milter.log()) is not None, 60,
                            "the incident store to open")
@@ -442,6 +466,17 @@ def postfix_setting(text: str) -> tuple[str, str]:
     if not sep or not re.fullmatch(r"[a-z0-9_]+", name.strip()):
         raise argparse.ArgumentTypeError(f"expected a main.cf NAME=VALUE, got {text!r}")
     return name.strip(), value.strip()
+
+
+def tree_setting(text: str) -> tuple[str, Path]:
+    """``NAME=PATH`` of ``--tree``: a name and a govmilter checkout."""
+    name, sep, path = text.partition("=")
+    root = Path(path).expanduser().resolve()
+    if not sep or not re.fullmatch(r"[A-Za-z0-9_.-]+", name):
+        raise argparse.ArgumentTypeError(f"expected NAME=PATH, got {text!r}")
+    if not (root / "govmilter" / "server" / "daemon.py").is_file():
+        raise argparse.ArgumentTypeError(f"{root} is not a govmilter checkout")
+    return name, root
 
 
 # ---- one run --------------------------------------------------------------------------------
@@ -648,14 +683,18 @@ def ratios(runs: Sequence[RunResult]) -> list[dict[str, object]]:
     the median of the rounds' ratios, and ``<label> range`` gives their lowest and highest.
     """
     out: list[dict[str, object]] = []
+    # govmilter against each other checkout's (--tree), on throughput and on CPU per message
+    trees = sorted({r.config for r in runs if "@" in r.config})
+    pairs = {**RATIO_PAIRS, **{f"govmilter/{tree}": ("govmilter", tree) for tree in trees}}
+    cpu_pairs = {**CPU_RATIO_PAIRS,
+                 **{f"cpu govmilter/{tree}": ("govmilter", tree) for tree in trees}}
     groups = sorted({(r.mix, r.sessions) for r in runs}, key=lambda g: (g[0], g[1]))
     for mix, sessions in groups:
         row: dict[str, object] = {"mix": mix, "sessions": sessions}
         rounds = sorted({r.round for r in runs if r.mix == mix and r.sessions == sessions})
         for label, (top, bottom), measure in (
-                *((label, pair, "accepted_per_s") for label, pair in RATIO_PAIRS.items()),
-                *((label, pair, "milter_cpu_ms_per_msg")
-                  for label, pair in CPU_RATIO_PAIRS.items())):
+                *((label, pair, "accepted_per_s") for label, pair in pairs.items()),
+                *((label, pair, "milter_cpu_ms_per_msg") for label, pair in cpu_pairs.items())):
             found = []
             for number in rounds:
                 rate = {r.config: getattr(r, measure) for r in runs if r.mix == mix
@@ -778,6 +817,8 @@ def benchmark(args: argparse.Namespace) -> Report:
         lane = write_messages(CACHE, ("plain", "scan"),
                               {"scan": scans_needed(counts[SCAN_LANE_MIX])})
     configs = [c for c in args.configs.split(",") if c]
+    OTHER_TREES.update(args.tree)
+    configs += [f"govmilter@{name}" for name, _ in args.tree]
     if "govmilter-1cpu" in configs and not pool_available():
         configs.remove("govmilter-1cpu")
     if any(c in C_PASSTHROUGH_OPTIONS for c in configs):
@@ -886,6 +927,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                         metavar="NAME=VALUE",
                         help="add this main.cf setting to every private Postfix (repeatable), "
                              "e.g. in_flow_delay=0")
+    parser.add_argument("--tree", type=tree_setting, action="append", default=[],
+                        metavar="NAME=PATH",
+                        help="also run the govmilter of the checkout at PATH (another commit's "
+                        "worktree) as configuration govmilter@NAME, in the same rounds "
+                        "(repeatable); the JSON gives govmilter/govmilter@NAME on throughput "
+                        "and on CPU per message")
     parser.add_argument("--dns", choices=("off", "system"), default="off",
                         help="govmilter's DNS classification: off (default; the lists alone) "
                         "or system (the default policy as shipped, /etc/resolv.conf)")

@@ -108,9 +108,10 @@ def stop_process(process: subprocess.Popen[bytes], timeout: float) -> int:
     return process.wait()
 
 
-def checkout_env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    """The environment for a subprocess that must run THIS checkout's code (PYTHONPATH)."""
-    path = os.pathsep.join(p for p in (str(REPO_ROOT), os.environ.get("PYTHONPATH", "")) if p)
+def checkout_env(extra: dict[str, str] | None = None, root: Path = REPO_ROOT) -> dict[str, str]:
+    """The environment for a subprocess that must run THIS checkout's code (PYTHONPATH), or
+    that of the checkout at ``root``."""
+    path = os.pathsep.join(p for p in (str(root), os.environ.get("PYTHONPATH", "")) if p)
     return {**os.environ, **(extra or {}), "PYTHONPATH": path}
 
 
@@ -141,8 +142,11 @@ class RunningMilter:
 
     def __init__(self, directory: Path, policy: Path | None = None,
                  extra_args: Sequence[str] = (), *, socket_mode: str = "666",
-                 env: dict[str, str] | None = None, inet: bool = False) -> None:
+                 env: dict[str, str] | None = None, inet: bool = False,
+                 root: Path = REPO_ROOT) -> None:
         self.directory = Path(directory).resolve()
+        #: the checkout whose govmilter runs (the benchmark compares other commits' with this)
+        self.root = root
         self.policy = policy
         self.extra_args = tuple(extra_args)
         self.socket_mode = socket_mode
@@ -170,6 +174,10 @@ class RunningMilter:
             return f"inet:127.0.0.1:{self.inet_port}"
         return self.spec
 
+    def has_option(self, option: str) -> bool:
+        """Whether the checkout's ``govmilter run`` knows ``option`` (an older commit may not)."""
+        return option in (self.root / "govmilter" / "server" / "daemon.py").read_text()
+
     def start(self, timeout: float = 20.0) -> RunningMilter:
         """Start the daemon and wait until it listens."""
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -178,15 +186,16 @@ class RunningMilter:
                 "--metrics", "127.0.0.1:0", "--socket-mode", self.socket_mode,
                 "--watch-interval", "0.2",
                 *self.extra_args]
-        if "--state-dir" not in self.extra_args:  # never the machine's /var/lib/govmilter
+        # never the machine's /var/lib/govmilter (a checkout from before --state-dir has none)
+        if "--state-dir" not in self.extra_args and self.has_option("--state-dir"):
             args += ["--state-dir", str(self.state_dir)]
         if self.policy is not None:
             args += ["--policy", str(self.policy)]
-        env = checkout_env(self.env)
+        env = checkout_env(self.env, self.root)
         start_offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=log,
-                                            stderr=log, env=env, cwd=REPO_ROOT)
+                                            stderr=log, env=env, cwd=self.root)
 
         def ready() -> bool:
             if self.process is not None and self.process.poll() is not None:

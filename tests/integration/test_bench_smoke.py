@@ -68,6 +68,28 @@ def test_quick_benchmark_delivers_every_message_and_reports_each_configuration(
     assert "cpu store/nostore=" in result.stdout
 
 
+def test_another_checkouts_govmilter_runs_in_the_same_rounds(tmp_path: Path) -> None:
+    """``--tree NAME=PATH``: the govmilter of another checkout (here this commit's files, as
+    ``git archive`` gives them) runs as ``govmilter@NAME`` beside this one's, with the ratios."""
+    require_postfix()
+    other = tmp_path / "other"
+    other.mkdir()
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", "HEAD"], capture_output=True,
+                             check=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(other)], input=archive, check=True)
+    out = tmp_path / "bench.json"
+    result = run_bench("--quick", "--scale", "0.05", "--mixes", "plain", "--configs", "govmilter",
+                       "--tree", f"other={other}", "--json", str(out))
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    report = json.loads(out.read_text())
+    runs = {run["config"]: run for run in report["runs"]}
+    assert set(runs) == {"govmilter", "govmilter@other"}
+    assert runs["govmilter@other"]["received"] == 15
+    assert runs["govmilter@other"]["milter_cpu_ms_per_msg"] > 0
+    [ratios] = report["ratios"]
+    assert {"govmilter/govmilter@other", "cpu govmilter/govmilter@other"} <= set(ratios)
+
+
 def test_postfix_settings_reach_every_private_postfix(tmp_path: Path) -> None:
     from bench.run import Milter, private_postfix
 
@@ -82,6 +104,7 @@ def test_postfix_settings_reach_every_private_postfix(tmp_path: Path) -> None:
     (["--postfix", "in flow delay"], "expected a main.cf NAME=VALUE, got 'in flow delay'"),
     (["--configs", "postfix,passthru"], "unknown configuration passthru"),
     (["--mixes", "plain,pdf60"], "unknown mix pdf60"),
+    (["--tree", "old=/nonexistent"], "/nonexistent is not a govmilter checkout"),
 ])
 def test_a_malformed_option_is_refused_before_anything_runs(option: list[str],
                                                              message: str) -> None:
