@@ -147,7 +147,11 @@ class RunResult:
     #: (``govmilter_scan_queue_wait_seconds``, interpolated inside a bucket), a part of the above
     scan_wait_p50_ms: float | None = None
     scan_wait_p99_ms: float | None = None
+    #: the highest sum of the process tree's RSS (pages shared between forked processes count
+    #: once per process) and of its PSS (each shared page divided among its sharers), sampled
+    #: together every 0.2 s
     peak_rss_mb: float | None = None
+    peak_pss_mb: float | None = None
     milter_cpu_ms_per_msg: float | None = None
     smtp_source_errors: str = ""
     #: ``plain-scans`` only: its phases' figures (see run_scan_lane)
@@ -204,6 +208,23 @@ def process_tree_rss(pid: int) -> int:
     return total
 
 
+def process_tree_pss(pid: int) -> int:
+    """Proportional memory (bytes) of ``pid`` and all its descendants: each page shared between
+    processes (a forked rspamd's, libraries' pages) counted once in all, not once per process
+    as RSS counts it (``Pss:`` of ``/proc/PID/smaps_rollup``)."""
+    total = 0
+    for member in process_tree(pid):
+        try:
+            with open(f"/proc/{member}/smaps_rollup") as rollup:
+                for line in rollup:
+                    if line.startswith("Pss:"):
+                        total += int(line.split()[1]) * 1024
+                        break
+        except (OSError, ValueError):
+            continue
+    return total
+
+
 def process_tree_cpu(pid: int) -> float:
     """CPU seconds (user + system) used so far by ``pid`` and its living descendants, plus
     the descendants that already ended and were waited for (``cutime``/``cstime``)."""
@@ -220,12 +241,14 @@ def process_tree_cpu(pid: int) -> float:
 
 
 class RssSampler:
-    """Samples a process tree's RSS in a thread; ``peak`` is the largest sample."""
+    """Samples a process tree's RSS and PSS in a thread; ``peak`` and ``peak_pss`` are the
+    largest samples."""
 
     def __init__(self, pid: int, interval: float = 0.2) -> None:
         self.pid = pid
         self.interval = interval
         self.peak = 0
+        self.peak_pss = 0
         self.last = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -234,6 +257,7 @@ class RssSampler:
         while not self._stop.is_set():
             self.last = process_tree_rss(self.pid)
             self.peak = max(self.peak, self.last)
+            self.peak_pss = max(self.peak_pss, process_tree_pss(self.pid))
             self._stop.wait(self.interval)
 
     def __enter__(self) -> RssSampler:
@@ -524,6 +548,7 @@ def run_once(config: str, kind: MessageKind, count: int, sessions: int, workdir:
                 None if q is None else round(q * 1000, 1) for q in exact)
         if sampler and milter.pid:
             result.peak_rss_mb = round(sampler.peak / 2**20, 1)
+            result.peak_pss_mb = round(sampler.peak_pss / 2**20, 1)
             cpu = process_tree_cpu(milter.pid) - cpu_before
             result.milter_cpu_ms_per_msg = round(cpu * 1000 / max(1, received), 2)
     return result
@@ -758,7 +783,7 @@ def print_table(report: Report) -> None:
     """The human-readable summary."""
     print(f"\n{'mix':6} {'sess':>4} {'r':>2} {'config':15} {'sent':>6} {'recv':>6} {'acc/s':>8} "
           f"{'dlv/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'p99 log':>7} {'RSS MB':>7} "
-          f"{'CPU ms':>7}")
+          f"{'PSS MB':>7} {'CPU ms':>7}")
     for r in report.runs:
         def num(value: float | None) -> str:
             return "-" if value is None else f"{value:g}"
@@ -766,7 +791,7 @@ def print_table(report: Report) -> None:
         print(f"{r.mix:6} {r.sessions:>4} {r.round:>2} {r.config:15} {r.sent:>6} {r.received:>6} "
               f"{r.accepted_per_s:>8.1f} {r.delivered_per_s:>8.1f} {num(r.milter_p50_ms):>7} "
               f"{num(r.milter_p99_ms):>7} {num(r.milter_p99_log_ms):>7} {num(r.peak_rss_mb):>7} "
-              f"{num(r.milter_cpu_ms_per_msg):>7}{flag}")
+              f"{num(r.peak_pss_mb):>7} {num(r.milter_cpu_ms_per_msg):>7}{flag}")
     for r in report.runs:
         if r.scan_lane:
             print(scan_lane_line(r))
@@ -850,6 +875,7 @@ def benchmark(args: argparse.Namespace) -> Report:
                               f"recv {result.received}/{result.sent} "
                               f"p99 {result.milter_p99_ms} ms (log {result.milter_p99_log_ms}) "
                               f"{_scan_wait(result)}rss {result.peak_rss_mb} MB "
+                              f"pss {result.peak_pss_mb} MB "
                               f"cpu {result.milter_cpu_ms_per_msg} ms/msg", flush=True)
     report.ratios = ratios(report.runs)
     return report
@@ -884,7 +910,7 @@ def drift(args: argparse.Namespace) -> Report:
                     samples.append({"messages": sent, "rss_mb": round(rss / 2**20, 1)})
                     print(f"drift: {sent} messages, {received} received, "
                           f"RSS {rss / 2**20:.1f} MB", flush=True)
-                peak = sampler.peak
+                peak, peak_pss = sampler.peak, sampler.peak_pss
             lost = sent - postfix.received_count()
     # Compare like with like: the batches cycle plain, plain, plain, PDF, and RSS after a PDF
     # batch is higher than after a plain one. Reference: the mean over the second cycle (the
@@ -898,7 +924,8 @@ def drift(args: argparse.Namespace) -> Report:
         "messages": sent, "lost": lost, "reference_mb": round(reference, 1),
         "final_mb": round(final, 1),
         "drift_percent": round((final - reference) / reference * 100, 1),
-        "peak_mb": round(peak / 2**20, 1), "samples": samples,
+        "peak_mb": round(peak / 2**20, 1), "peak_pss_mb": round(peak_pss / 2**20, 1),
+        "samples": samples,
     }
     return report
 

@@ -19,7 +19,8 @@ pytestmark = pytest.mark.postfix
 
 RUN_FIELDS = {"config", "mix", "sessions", "round", "sent", "received", "accepted_per_s",
               "delivered_per_s", "milter_p50_ms", "milter_p99_ms", "milter_p50_log_ms",
-              "milter_p99_log_ms", "peak_rss_mb", "milter_cpu_ms_per_msg", "lossless"}
+              "milter_p99_log_ms", "peak_rss_mb", "peak_pss_mb", "milter_cpu_ms_per_msg",
+              "lossless"}
 
 
 def run_bench(*args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
@@ -66,6 +67,9 @@ def test_quick_benchmark_delivers_every_message_and_reports_each_configuration(
     assert runs["govmilter"]["scan_wait_p99_ms"] is not None
     assert runs["passthrough"]["scan_wait_p99_ms"] is None
     assert "cpu store/nostore=" in result.stdout
+    # PSS, sampled with RSS, counts shared pages once: never above RSS (a sampling margin)
+    assert 0 < runs["govmilter"]["peak_pss_mb"] <= runs["govmilter"]["peak_rss_mb"] * 1.05
+    assert runs["postfix"]["peak_pss_mb"] is None
 
 
 def test_another_checkouts_govmilter_runs_in_the_same_rounds(tmp_path: Path) -> None:
@@ -160,6 +164,9 @@ def test_rspamd_scans_every_message_and_the_report_compares_govmilter_with_it(
     assert runs["rspamd"]["lossless"] is True
     assert runs["rspamd"]["milter_samples"] == 15  # rspamd's log: one scanned line each
     assert runs["rspamd"]["peak_rss_mb"] is not None  # its processes were measured
+    # rspamd's workers are forked from its main process and share its pages: RSS counts them
+    # once per process, PSS once in all
+    assert 0 < runs["rspamd"]["peak_pss_mb"] < runs["rspamd"]["peak_rss_mb"]
     [ratios] = report["ratios"]
     assert {"govmilter/rspamd", "rspamd/postfix"} <= set(ratios)
 
