@@ -129,7 +129,8 @@ class Metrics:
         self.scan_workers = Gauge(
             "govmilter_scan_workers", "Scan worker processes running, by lane: ordinary "
             "(every message, without OCR; 0: messages are scanned in the milter process, "
-            "--scan-workers 0), ocr (messages with scans or images, --ocr-workers).", ["lane"],
+            "--scan-workers 0), ocr (messages with scans or images, --ocr-workers; 0 until the "
+            "first such message starts one).", ["lane"],
             registry=reg)
         self.scans_in_progress = Gauge(
             "govmilter_scans_in_progress", "Scan workers scanning a message now, by lane.",
@@ -141,7 +142,7 @@ class Metrics:
             "messages); and lane.", ["cause", "lane"], registry=reg)
         self.scan_queue_wait_seconds = Histogram(
             "govmilter_scan_queue_wait_seconds", "Time a message waited for a free scan "
-            "worker, by lane.", ["lane"], buckets=QUEUE_WAIT_BUCKETS, registry=reg)
+            "worker, by lane (ocr: with the start of a worker started for it).", ["lane"], buckets=QUEUE_WAIT_BUCKETS, registry=reg)
         self.ocr_lane_busy_total = Counter(
             "govmilter_ocr_lane_busy_total", "Messages with scans or images decided without "
             "OCR: no OCR worker came free within limits.max_seconds (raise --ocr-workers when "

@@ -19,7 +19,8 @@ Two lanes, so that a flood of scans never delays ordinary mail. The ordinary lan
 for OCR (an image-only PDF, an image attachment, a picture in a short DOCX or in an archive:
 known once its parts are extracted, a few milliseconds in) comes back marked so, and is scanned
 again, with OCR, by a worker of the OCR lane (``ocr_workers`` processes, each with its own
-Tesseract and OCR cache), within what is left of ``limits.max_seconds``. The ordinary worker is
+Tesseract and OCR cache, started by the first message that needs one), within what is left of
+``limits.max_seconds``. The ordinary worker is
 free again before the OCR lane starts, so plain mail is never queued behind a scan; the OCR
 workers run at a lower CPU priority (``ocr_nice``), so that when the cores are busy, ordinary
 mail gets them first and OCR what is left. With ``ocr_workers=0`` there is no lane and the scan
@@ -175,6 +176,10 @@ class ScanFailed(RuntimeError):
         return type(self), (str(self), self.cause)
 
 
+class _StillStarting(ScanFailed):
+    """A worker had not started within the time it was given."""
+
+
 class PoolEvents(Protocol):
     """What a :class:`ScanPool` reports as it works (the daemon's metrics listen)."""
 
@@ -183,7 +188,8 @@ class PoolEvents(Protocol):
         :data:`REPLACEMENT_CAUSES`."""
 
     def scan_waited(self, seconds: float, lane: str) -> None:
-        """A message waited ``seconds`` for a free worker of ``lane``."""
+        """A message waited ``seconds`` for a free worker of ``lane`` (for the OCR lane, with
+        the start of a worker started for it)."""
 
     def ocr_lane_busy(self) -> None:
         """A message with a scan or image was decided without OCR: no OCR worker came free
@@ -226,7 +232,8 @@ class _Worker:
     def wait_ready(self, timeout: float = START_SECONDS) -> None:
         """Block until the worker has started and switched user.
 
-        :raises ScanFailed: it exited (e.g. the user switch failed) or took too long.
+        :raises ScanFailed: it exited (e.g. the user switch failed), or
+            :class:`_StillStarting`: it took longer than ``timeout``.
         """
         if self.ready:
             return
@@ -235,7 +242,7 @@ class _Worker:
             if _recv_frame(self.sock) != _READY:
                 raise ScanFailed("scan worker sent an unexpected greeting")
         except TimeoutError as exc:
-            raise ScanFailed(f"scan worker did not start within {timeout:g}s") from exc
+            raise _StillStarting(f"scan worker did not start within {timeout:g}s") from exc
         except (EOFError, OSError) as exc:
             raise ScanFailed(f"scan worker exited while starting (exit code "
                              f"{self.process.poll()})") from exc
@@ -287,9 +294,17 @@ class _Worker:
         return True
 
 
+class _Vacant:
+    """A place in a lane whose worker is started only when a message needs it (the OCR lane)."""
+
+
+#: The one vacant place (a lane of N workers holds N places: workers or vacant ones).
+_VACANT = _Vacant()
+
+
 class _IdleWorkers:
-    """The idle workers, last in first out, so that under light load the same warm worker
-    serves; ``None`` put in means the pool closed.
+    """The idle workers (and vacant places), last in first out, so that under light load the
+    same warm worker serves; ``None`` put in means the pool closed.
 
     Waiting is on a C-level ``SimpleQueue`` holding one token per idle worker: ``LifoQueue``'s
     Python-level locks and conditions cost the milter process more per message than the rest of
@@ -297,17 +312,18 @@ class _IdleWorkers:
     """
 
     def __init__(self) -> None:
-        self._workers: collections.deque[_Worker] = collections.deque()
+        self._workers: collections.deque[_Worker | _Vacant] = collections.deque()
         self._tokens: queue.SimpleQueue[bool] = queue.SimpleQueue()  # False: closed
 
-    def put(self, worker: _Worker | None) -> None:
-        """Add an idle worker, or (None) tell one waiter that the pool closed."""
+    def put(self, worker: _Worker | _Vacant | None) -> None:
+        """Add an idle worker or a vacant place, or (None) tell one waiter that the pool
+        closed."""
         if worker is not None:
             self._workers.append(worker)  # before its token: a token always finds a worker
         self._tokens.put(worker is not None)
 
-    def get(self, timeout: float | None = None) -> _Worker | None:
-        """The worker that became idle last, or None for a closed pool.
+    def get(self, timeout: float | None = None) -> _Worker | _Vacant | None:
+        """The worker (or vacant place) that became idle last, or None for a closed pool.
 
         :raises queue.Empty: nothing within ``timeout`` seconds.
         """
@@ -316,12 +332,17 @@ class _IdleWorkers:
 
 class _Lane:
     """The workers of one lane: its size, its idle workers, and those stopped but not yet
-    reaped. The pool's lock guards ``all``, ``stopped`` and ``busy``."""
+    reaped. The pool's lock guards ``all``, ``stopped`` and ``busy``.
 
-    def __init__(self, name: str, size: int, nice: int = 0) -> None:
+    A ``lazy`` lane starts a worker only when a message needs one, and replaces a worker that
+    died or served its time only then too (see :meth:`ScanPool.start`).
+    """
+
+    def __init__(self, name: str, size: int, nice: int = 0, lazy: bool = False) -> None:
         self.name = name
         self.size = size
         self.nice = nice
+        self.lazy = lazy
         self.idle = _IdleWorkers()
         self.all: set[_Worker] = set()
         self.stopped: list[_Worker] = []
@@ -352,26 +373,30 @@ class ScanPool:
         self.events = events
         self._lock = threading.Lock()
         self._ordinary = _Lane("ordinary", self.workers)
-        self._ocr = _Lane("ocr", self.ocr_workers, ocr_nice)
+        self._ocr = _Lane("ocr", self.ocr_workers, ocr_nice, lazy=True)
         self._lanes = {lane.name: lane for lane in (self._ordinary, self._ocr)}
         self._settings: tuple[Policy, bytes] | None = None
         self._closed = False
 
     def start(self) -> None:
-        """Start the worker processes now and wait until the scan workers have started.
+        """Start the scan workers now and wait until they have started.
 
-        The OCR workers start meanwhile and are waited for by the first message that needs one
-        (as a replacement worker is): the milter listens no later than without them, and a user
-        switch that fails shows in the scan workers already.
+        The OCR lane starts a worker only for the first message that needs one (Tesseract's
+        model and page images make each 29 MB or more, held for nothing on a gateway that never
+        sees a scan), and a worker of the lane that died or served its time is replaced only
+        when the next scan comes: that message waits for the start within its own
+        ``limits.max_seconds``. A user switch that fails shows in the scan workers already.
 
         :raises ScanFailed: a scan worker did not start (for example it could not switch user).
         """
-        started = [(lane, self._spawn(lane)) for lane in self._lanes.values()
-                   for _ in range(lane.size)]
-        for lane, worker in started:
-            if lane is self._ordinary:
-                worker.wait_ready()
-            lane.idle.put(worker)
+        for lane in self._lanes.values():
+            if lane.lazy:
+                for _ in range(lane.size):
+                    lane.idle.put(_VACANT)
+        started = [self._spawn(self._ordinary) for _ in range(self._ordinary.size)]
+        for worker in started:
+            worker.wait_ready()
+            self._ordinary.idle.put(worker)
 
     def worker_pids(self, lane: str | None = None) -> list[int]:
         """The process ids of the current workers of ``lane``, or of all (operators, tests)."""
@@ -454,7 +479,7 @@ class ScanPool:
                     worker = lane.idle.get(timeout=0.1)
                 except queue.Empty:
                     continue
-                if worker is not None:
+                if isinstance(worker, _Worker):
                     idle.append(worker)
             lane.idle.put(None)  # wakes every thread still waiting for a worker
             with self._lock:
@@ -487,10 +512,20 @@ class ScanPool:
         finally:
             self._release(lane, worker, failure)
 
-    def _spawn(self, lane: _Lane) -> _Worker:
+    def _spawn(self, lane: _Lane, vacant: bool = False) -> _Worker:
+        """A new worker of ``lane``; for a ``vacant`` place, none once the pool has closed.
+
+        :raises ScanFailed: ``vacant`` and the pool closed (``close()`` no longer sees it).
+        """
         worker = _Worker(os.getpid(), self.user, lane.nice)
         with self._lock:
-            lane.all.add(worker)
+            closed = vacant and self._closed
+            if not closed:
+                lane.all.add(worker)
+        if closed:
+            worker.stop(kill=True)
+            worker.reap(timeout=5.0)
+            raise ScanFailed("the scan pool is closed")
         return worker
 
     def _acquire(self, lane: _Lane, deadline: float | None = None) -> _Worker:
@@ -505,8 +540,22 @@ class ScanPool:
         if worker is None:
             lane.idle.put(None)  # pass the news on to the next waiter
             raise ScanFailed("the scan pool is closed")
+        if isinstance(worker, _Vacant):
+            worker = self._spawn(lane, vacant=True)
         with self._lock:
             lane.busy += 1
+        if not worker.ready and deadline is not None:
+            # A lazy lane's worker, started for this message (or for an earlier one whose budget
+            # ran out first): its start counts inside this message's budget, and a worker still
+            # starting at the deadline is kept for the next message.
+            try:
+                worker.wait_ready(max(deadline - time.monotonic(), 1e-3))
+            except _StillStarting:
+                self._release(lane, worker)
+                raise _LaneBusy from None
+            except ScanFailed as exc:
+                self._release(lane, worker, exc)
+                raise
         if self.events is not None:
             self.events.scan_waited(time.monotonic() - waited, lane.name)
         return worker
@@ -542,7 +591,7 @@ class ScanPool:
             if not replace:
                 lane.idle.put(worker)  # close() is collecting the idle workers
             return
-        lane.idle.put(self._spawn(lane) if replace else worker)
+        lane.idle.put(worker if not replace else _VACANT if lane.lazy else self._spawn(lane))
 
     def _settings_for(self, policy: Policy) -> bytes:
         """The pickled limits and detection settings, made once per policy."""

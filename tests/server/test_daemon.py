@@ -102,7 +102,7 @@ def test_a_scan_worker_past_its_memory_limit_is_replaced_and_mail_goes_on() -> N
         assert metric("govmilter_scan_worker_replacements_total", cause="deadline",
                       lane="ordinary") == 0
         assert metric("govmilter_scan_workers", lane="ordinary") == 1
-        assert metric("govmilter_scan_workers", lane="ocr") == 1  # the default OCR lane
+        assert metric("govmilter_scan_workers", lane="ocr") == 0  # started by the first scan
         assert metric("govmilter_scans_in_progress", lane="ordinary") == 0
         assert metric("govmilter_scan_queue_wait_seconds_count", lane="ordinary") == 2
         assert metric("govmilter_scan_queue_wait_seconds_count", lane="ocr") == 0  # no scan

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from mta_session import MtaSession
 from postfix_harness import RunningMilter, require, wait_until
+from processes import child_pids
 from samples import OFFICIAL_SENDER
 from scans import degrade, image_bytes, official_letter, render_page
 
@@ -70,7 +71,12 @@ def test_with_the_data_ocr_is_on_and_a_scan_is_read_in_a_worker() -> None:
         assert " ocr=on " in start and " scan_workers=1 ocr_workers=1 " in start
         assert "OCR unavailable" not in daemon.log()
         assert daemon.metric("govmilter_ocr_available") == 1.0
-        assert decided_class(daemon, "0C2") == "secret"
+        # no OCR worker until a scan arrives: the daemon's one worker is its scan worker
+        assert daemon.metric("govmilter_scan_workers", lane="ocr") == 0
+        assert len(child_pids(daemon.pid, "govmilter.server.workers")) == 1
+        assert daemon.metric("govmilter_resident_memory_bytes", process="ocr_workers") == 0
+        assert decided_class(daemon, "0C2") == "secret"  # the first scan starts it, and is read
+        assert len(child_pids(daemon.pid, "govmilter.server.workers")) == 2
         # scanned without OCR in the ordinary lane, then read in the OCR lane
         for lane in ("ordinary", "ocr"):
             assert daemon.metric("govmilter_scan_queue_wait_seconds_count", lane=lane) == 1

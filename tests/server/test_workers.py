@@ -247,7 +247,11 @@ def test_a_scan_is_read_in_the_ocr_lane_as_in_one_process_and_plain_mail_never_g
     scanner = ScanPool(1, ocr_workers=1, events=Events())
     scanner.start()
     try:
-        facts = scanner.scan(scan, PATIENT)
+        # no OCR worker until a message needs one: plain mail does not start one
+        assert scanner.scan(PLAIN, PATIENT) == scan_message(PLAIN, PATIENT)
+        assert scanner.worker_count("ocr") == 0 and waits == ["ordinary"]
+        waits.clear()
+        facts = scanner.scan(scan, PATIENT)  # the first scan starts the OCR worker
         assert facts == scan_message(scan, PATIENT)  # what one process with OCR finds
         assert facts.document.secrecy == "TỐI MẬT" and facts.document.official
         [ordinary], [ocr] = scanner.worker_pids("ordinary"), scanner.worker_pids("ocr")
@@ -264,7 +268,8 @@ def test_a_scan_is_read_in_the_ocr_lane_as_in_one_process_and_plain_mail_never_g
 @pytest.mark.parametrize("ocr_workers", [1, 0], ids=["ocr-lane", "no-lane"])
 def test_plain_mail_is_decided_while_the_ocr_lane_reads_a_slow_scan(ocr_workers: int) -> None:
     """One scan worker: with an OCR lane, three plain messages are decided while the OCR
-    worker reads a three-page scan; without one (``--ocr-workers 0``) they wait for its end."""
+    worker, started for it, starts and reads a three-page scan; without one
+    (``--ocr-workers 0``) they wait for its end."""
     _tesseract()
     slow = scan_mail(long_scan(pages=3))
     scanner = ScanPool(1, ocr_workers=ocr_workers)
@@ -282,6 +287,7 @@ def test_plain_mail_is_decided_while_the_ocr_lane_reads_a_slow_scan(ocr_workers:
             finished.append("plain")
 
     try:
+        assert scanner.worker_count("ocr") == 0  # started by the scan: its start is in the lane
         reading = threading.Thread(target=read_scan)
         reading.start()
         busy = "ocr" if ocr_workers else "ordinary"
@@ -349,3 +355,68 @@ def test_a_scan_finding_the_ocr_lane_busy_past_its_deadline_is_decided_without_o
     assert facts.document.document_class.value == "unscannable"
     assert any(e.startswith("attachment 1 (OCR, page 3, whole page")
                for e in long_facts[0].document.evidence)
+
+
+class _LaneEvents:
+    """What a pool with an OCR lane reports, kept for the test to read."""
+
+    def __init__(self) -> None:
+        self.replaced: list[tuple[str, str]] = []
+        self.busy = 0
+
+    def scan_worker_replaced(self, cause: str, lane: str) -> None:
+        self.replaced.append((cause, lane))
+
+    def scan_waited(self, seconds: float, lane: str) -> None:
+        pass
+
+    def ocr_lane_busy(self) -> None:
+        self.busy += 1
+
+
+def test_the_start_of_an_ocr_worker_counts_inside_the_message_budget_and_is_not_lost() -> None:
+    """A scan whose budget is shorter than the OCR worker's start is decided without OCR (not
+    held past ``limits.max_seconds``); the worker goes on starting and reads the next scan."""
+    _tesseract()
+    page = degrade(render_page(official_letter("TỐI MẬT")[0], 150), seed=2, angle=1.0)
+    scan = scan_mail(image_bytes(page, "PNG", 150), "scan.png", ("image", "png"))
+    # an interpreter and govmilter's imports take well over 0.15 s, even on a quiet machine
+    hurried = dataclasses.replace(POLICY, limits=dataclasses.replace(POLICY.limits,
+                                                                     max_seconds=0.15))
+    events = _LaneEvents()
+    scanner = ScanPool(1, ocr_workers=1, events=events)
+    scanner.start()
+    try:
+        scanner.scan(PLAIN, POLICY)  # the scan worker warm: the budget is the OCR start's
+        facts = scanner.scan(scan, hurried)  # not held until the worker has started
+        assert OCR_LANE_BUSY in facts.notes and facts.document.secrecy is None
+        assert events.busy == 1
+        assert scanner.worker_count("ocr") == 1  # still starting, kept for the next scan
+        assert scanner.scan(scan, PATIENT).document.secrecy == "TỐI MẬT"
+        assert scanner.worker_count("ocr") == 1 and events.replaced == []
+    finally:
+        scanner.close()
+
+
+def test_a_dead_ocr_worker_is_replaced_by_the_next_scan_not_at_once() -> None:
+    _tesseract()
+    page = degrade(render_page(official_letter("TỐI MẬT")[0], 150), seed=2, angle=1.0)
+    scan = scan_mail(image_bytes(page, "PNG", 150), "scan.png", ("image", "png"))
+    events = _LaneEvents()
+    scanner = ScanPool(1, ocr_workers=1, events=events)
+    scanner.start()
+    try:
+        assert scanner.scan(scan, PATIENT).document.secrecy == "TỐI MẬT"
+        [ocr] = scanner.worker_pids("ocr")
+        os.kill(ocr, signal.SIGKILL)  # what a crash in Tesseract looks like
+        with pytest.raises(ScanFailed, match="died"):
+            scanner.scan(scan, PATIENT)
+        assert events.replaced == [("crash", "ocr")]
+        assert scanner.worker_count("ocr") == 0  # no new worker until a scan needs one
+        assert scanner.scan(PLAIN, PATIENT).document.official is False
+        assert scanner.worker_count("ocr") == 0
+        assert scanner.scan(scan, PATIENT).document.secrecy == "TỐI MẬT"
+        [again] = scanner.worker_pids("ocr")
+        assert again != ocr
+    finally:
+        scanner.close()
