@@ -142,7 +142,8 @@ class Metrics:
             "messages); and lane.", ["cause", "lane"], registry=reg)
         self.scan_queue_wait_seconds = Histogram(
             "govmilter_scan_queue_wait_seconds", "Time a message waited for a free scan "
-            "worker, by lane (ocr: with the start of a worker started for it).", ["lane"], buckets=QUEUE_WAIT_BUCKETS, registry=reg)
+            "worker, by lane (ocr: with the start of a worker started for it).", ["lane"],
+            buckets=QUEUE_WAIT_BUCKETS, registry=reg)
         self.ocr_lane_busy_total = Counter(
             "govmilter_ocr_lane_busy_total", "Messages with scans or images decided without "
             "OCR: no OCR worker came free within limits.max_seconds (raise --ocr-workers when "
