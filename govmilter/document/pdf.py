@@ -115,17 +115,26 @@ _MAX_ANNOTATIONS = 64  # per page: form fields and notes beyond are not read
 _MAX_ANNOTATION_CHARS = 4096  # per value
 
 
-def layout_text(segments: list[tuple[tuple[float, float, float, float], str]]) -> str:
+Box = tuple[float, float, float, float]  #: (left, bottom, right, top), in points
+
+
+def layout_text(segments: list[tuple[Box, str]]) -> str:
     """A page's text from its segments (``(left, bottom, right, top)`` box and text) in order.
 
     A segment on the same line as the one before it (their heights overlap) follows it after a
     tab when the horizontal gap is wider than :data:`COLUMN_GAP`, else after a space; a segment
     on another line starts a new line.
     """
+    return _layout([(box, box, text) for box, text in segments])
+
+
+def _layout(segments: list[tuple[Box, Box, str]]) -> str:
+    """:func:`layout_text` of segments that may span lines: each is (box of its first line,
+    box of its last line, text), joined to the one before it by those two boxes."""
     out: list[str] = []
-    previous: tuple[float, float, float, float] | None = None
-    for box, text in segments:
-        left, bottom, _right, top = box
+    previous: Box | None = None
+    for first, last, text in segments:
+        left, bottom, _right, top = first
         if previous is not None:
             same_line = bottom < previous[3] and top > previous[1] and left >= previous[2] - 1
             if not same_line:
@@ -135,7 +144,7 @@ def layout_text(segments: list[tuple[tuple[float, float, float, float], str]]) -
             elif out and not out[-1].endswith((" ", "\n")):
                 out.append(" ")
         out.append(text.replace("\r\n", "\n").replace("\r", "\n"))
-        previous = box
+        previous = last
     return "".join(out)
 
 
@@ -144,12 +153,48 @@ def layout_text(segments: list[tuple[tuple[float, float, float, float], str]]) -
 MIN_LETTER_HEIGHT = 2.0
 
 
+def single_lines(boxes: list[Box]) -> list[tuple[int, int]]:
+    """Runs ``(start, end)`` (end exclusive) of two or more consecutive text rectangles that
+    can be read by one PDFium call over the box around them with the same text, each its own
+    line, as one call per rectangle would give.
+
+    A rectangle may join a run when no other rectangle shares any of its height (nothing beside
+    it: no column, no glyph drawn apart, no decoy in small type) and it is at least
+    :data:`MIN_LETTER_HEIGHT` tall; no other rectangle may lie between the run's lowest and
+    highest lines, so nothing else is inside the box around it. Linear after one sort.
+    """
+    order = sorted(range(len(boxes)), key=lambda index: boxes[index][1])
+    position = [0] * len(boxes)
+    alone = [False] * len(boxes)
+    highest = float("-inf")  # the top of the rectangles below, in the order of their bottoms
+    for place, index in enumerate(order):
+        position[index] = place
+        bottom, top = boxes[index][1], boxes[index][3]
+        above = boxes[order[place + 1]][1] if place + 1 < len(order) else float("inf")
+        alone[index] = bottom >= highest and top <= above and top - bottom >= MIN_LETTER_HEIGHT
+        highest = max(highest, top)
+    runs = []
+    start = 0
+    while start < len(boxes):
+        end = start
+        while end < len(boxes) and alone[end]:
+            end += 1
+        places = [position[index] for index in range(start, end)]
+        # the run's lines are the only rectangles from its lowest to its highest
+        if end - start > 1 and max(places) - min(places) == end - start - 1:
+            runs.append((start, end))
+        start = max(end, start + 1)
+    return runs
+
+
 def _page_text(textpage: Any) -> str:
     """A page's text, its columns apart (see :func:`layout_text`).
 
-    Each text rectangle's text is read by one PDFium call into one buffer for the page, sized
-    for all its characters; pypdfium2's ``get_text_bounded`` makes two calls and a buffer per
-    rectangle, which cost a PDF letter's scan about a tenth more (docs/performance.md).
+    Text is read by one PDFium call per text rectangle into one buffer for the page, sized for
+    all its characters (pypdfium2's ``get_text_bounded`` makes two calls and a buffer per
+    rectangle), except that a run of lines each alone on its height (:func:`single_lines`: the
+    body of a letter below its heading) is read by one call over the box around it; when that
+    text does not hold one line break per line, the run is read line by line after all.
     """
     import pypdfium2.raw as pdfium_c
 
@@ -157,24 +202,44 @@ def _page_text(textpage: Any) -> str:
     count = pdfium_c.FPDFText_CountRects(raw, 0, -1)
     if count <= 0:
         return str(textpage.get_text_bounded())
-    size = pdfium_c.FPDFText_CountChars(raw) + 1
+    # each character read, with the line break PDFium may put before it, and the terminator
+    size = 3 * pdfium_c.FPDFText_CountChars(raw) + 1
     buffer = (ctypes.c_ushort * size)()
     left, bottom, right, top = (ctypes.c_double() for _ in range(4))
-    segments = []
-    for index in range(count):
-        pdfium_c.FPDFText_GetRect(raw, index, left, top, right, bottom)
-        box = (left.value, bottom.value, right.value, top.value)
+
+    def bounded(box: Box) -> str:
         written = pdfium_c.FPDFText_GetBoundedText(raw, box[0], box[3], box[2], box[1], buffer,
                                                    size)
-        if written >= size:  # more than the page's characters: as pypdfium2 reads it
-            text = str(textpage.get_text_bounded(*box))
-        else:
-            written -= 1 if written > 0 and buffer[written - 1] == 0 else 0  # the terminator
-            text = bytes(memoryview(buffer)[:max(written, 0)]).decode("utf-16-le", "ignore")
-        if box[3] - box[1] < MIN_LETTER_HEIGHT and any(char.isalnum() for char in text):
-            continue
-        segments.append((box, text))
-    return layout_text(segments)
+        if written >= size:  # cut short (should not happen): as pypdfium2 reads it
+            return str(textpage.get_text_bounded(*box))
+        written -= 1 if written > 0 and buffer[written - 1] == 0 else 0  # the terminator
+        return bytes(memoryview(buffer)[:max(written, 0)]).decode("utf-16-le", "ignore")
+
+    boxes: list[Box] = []
+    for index in range(count):
+        pdfium_c.FPDFText_GetRect(raw, index, left, top, right, bottom)
+        boxes.append((left.value, bottom.value, right.value, top.value))
+    runs = dict(single_lines(boxes))
+    segments: list[tuple[Box, Box, str]] = []
+    index = 0
+    while index < count:
+        end = runs.get(index, index + 1)
+        if end > index + 1:
+            run = boxes[index:end]
+            text = bounded((min(b[0] for b in run), min(b[1] for b in run),
+                            max(b[2] for b in run), max(b[3] for b in run)))
+            lines = text.replace("\r\n", "\n").replace("\r", "\n")
+            if lines.count("\n") == end - index - 1:
+                segments.append((run[0], run[-1], lines))
+                index = end
+                continue
+            # not one line break per rectangle: the run is read rectangle by rectangle
+        box = boxes[index]
+        text = bounded(box)
+        if not (box[3] - box[1] < MIN_LETTER_HEIGHT and any(char.isalnum() for char in text)):
+            segments.append((box, box, text))
+        index += 1
+    return _layout(segments)
 
 
 def _utf16_value(getter: Callable[..., int], *args: Any) -> str:

@@ -80,13 +80,9 @@ def test_a_long_official_letter_is_found_from_its_two_ends_with_nothing_unscanna
     assert found.unscannable == ()  # 40 pages, over max_pdf_pages, yet nothing it needs was cut
 
 
-def test_a_pages_text_by_one_buffer_is_pypdfium2s_text_rectangle_by_rectangle() -> None:
-    """``_page_text`` reads each text rectangle with one PDFium call into a buffer of the
-    page; the result is exactly the per-rectangle ``get_text_bounded`` it replaces."""
-    import pypdfium2 as pdfium
-
-    from govmilter.document.pdf import MIN_LETTER_HEIGHT, _page_text, layout_text
-
+def heading_pdf() -> bytes:
+    """A two-column heading with the marking in a cell, body lines below it, a page without
+    text, and a page whose body is interrupted by a column of its own."""
     pdf = FPDF()
     pdf.add_font("DejaVu", fname=str(FONT))
     pdf.set_font("DejaVu", size=11)
@@ -99,16 +95,104 @@ def test_a_pages_text_by_one_buffer_is_pypdfium2s_text_rectangle_by_rectangle() 
     pdf.set_xy(15, 30)
     pdf.multi_cell(0, 6, " ".join(BODY) * 3)
     pdf.add_page()  # no text at all
-    document = pdfium.PdfDocument(bytes(pdf.output()))
-    for index in range(len(document)):
-        textpage = document[index].get_textpage()
-        count = textpage.count_rects()
-        segments = [(textpage.get_rect(i), textpage.get_text_bounded(*textpage.get_rect(i)))
-                    for i in range(count)]
-        expected = layout_text([(box, text) for box, text in segments
-                                if box[3] - box[1] >= MIN_LETTER_HEIGHT
-                                or not any(c.isalnum() for c in text)]) if count > 0 else \
-            textpage.get_text_bounded()
-        assert _page_text(textpage) == expected
-        if index == 0:
-            assert "MẬT\t" in expected or "MẬT \t" in expected or "\tMẬT" in expected, expected
+    pdf.add_page()  # body lines, a two-cell row among them, body lines again
+    pdf.set_xy(15, 20)
+    pdf.multi_cell(0, 6, " ".join(BODY) * 2)
+    pdf.text(15, pdf.get_y() + 6, "Nơi nhận:")
+    pdf.text(120, pdf.get_y() + 6, "TUYỆT MẬT")
+    pdf.set_xy(15, pdf.get_y() + 10)
+    pdf.multi_cell(0, 6, " ".join(BODY))
+    return bytes(pdf.output())
+
+
+def corpus_pdfs() -> list[bytes]:
+    """The PDFs of the accuracy corpora: the synthetic documents (two-column headings, markings
+    among their lines) and the real public documents, as the corpus builders make them."""
+    import random
+
+    from make_corpus import SEED, make_document, pdf_bytes
+    from real_corpus import read_manifest
+
+    rng = random.Random(SEED)
+    synthetic = [make_document(index, rng) for index in range(35)]
+    return ([pdf_bytes(doc.header, doc.lines) for doc in synthetic]
+            + [pdf_bytes((), source.text.split("\n")) for source in read_manifest()])
+
+
+def test_a_pages_text_is_its_text_read_rectangle_by_rectangle() -> None:
+    """``_page_text`` reads lines that stand alone in one PDFium call and each other text
+    rectangle by one call into a buffer of the page; on the corpora's PDFs and on a two-column
+    heading with a marking in a cell, the text and the marking found are exactly those of
+    pypdfium2's ``get_text_bounded`` read rectangle by rectangle."""
+    import pypdfium2 as pdfium
+
+    from govmilter.document.markings import find_secrecy_marking
+    from govmilter.document.pdf import MIN_LETTER_HEIGHT, _page_text, layout_text, single_lines
+
+    pages = runs = markings = 0
+    for data in [heading_pdf(), *corpus_pdfs()]:
+        document = pdfium.PdfDocument(data)
+        for index in sorted({0, 1, 2, len(document) - 1} & set(range(len(document)))):
+            textpage = document[index].get_textpage()
+            count = textpage.count_rects()
+            boxes = [textpage.get_rect(i) for i in range(count)]
+            segments = [(box, textpage.get_text_bounded(*box)) for box in boxes]
+            expected = layout_text([(box, text) for box, text in segments
+                                    if box[3] - box[1] >= MIN_LETTER_HEIGHT
+                                    or not any(c.isalnum() for c in text)]) if count > 0 else \
+                textpage.get_text_bounded()
+            found = _page_text(textpage)
+            assert found == expected
+            assert find_secrecy_marking(found) == find_secrecy_marking(expected)
+            pages += 1
+            runs += bool(single_lines(boxes))
+            markings += find_secrecy_marking(expected) is not None
+            if pages == 1:
+                assert single_lines(boxes), "the body below the heading is read as one run"
+                assert "MẬT\t" in found or "MẬT \t" in found or "\tMẬT" in found, found
+    assert pages > 100 and runs > pages // 2 and markings >= 5, (pages, runs, markings)
+
+
+Box = tuple[float, float, float, float]
+LINE_1: Box = (10, 700, 300, 712)
+LINE_2: Box = (10, 680, 280, 692)
+LINE_3: Box = (10, 660, 290, 672)
+
+
+@pytest.mark.parametrize(("boxes", "runs"), [
+    ([LINE_1, LINE_2, LINE_3], [(0, 3)]),
+    # a cell beside the second line: the lines around it are no run of two or more
+    ([LINE_1, LINE_2, (350, 681, 450, 693), LINE_3], []),
+    # a marking's glyphs drawn apart share one height
+    ([LINE_1, (10, 680, 20, 692), (40, 680, 50, 692), (70, 680, 80, 692), LINE_3, LINE_1], []),
+    # a word in 1 pt on a line of its own is never part of a run
+    ([LINE_1, LINE_2, (10, 675, 30, 676), LINE_3, (10, 640, 200, 652)], [(0, 2), (3, 5)]),
+    # two cells side by side inside the box around a run (between its lines, on the right)
+    ([LINE_1, LINE_2, (10, 660, 500, 672), (310, 693, 320, 699), (330, 693, 340, 699)], []),
+])
+def test_single_lines_are_runs_of_lines_nothing_else_touches(boxes: list[Box],
+                                                              runs: list[tuple[int, int]]) -> None:
+    from govmilter.document.pdf import single_lines
+
+    assert single_lines(boxes) == runs
+
+
+def interleaved_lines(n: int) -> list[Box]:
+    """``n`` lines, each alone on its height, whose order on the page alternates between two
+    halves (two runs by position in the text, each spanning the other's lines), and every
+    tenth line with a cell beside it: the shapes that cost a pairwise check the most."""
+    boxes: list[Box] = []
+    for index in range(n):
+        y = 10.0 * (index // 2 if index % 2 else n + index // 2)
+        boxes.append((10.0, y, 300.0, y + 8))
+        if index % 10 == 0:
+            boxes.append((350.0, y + 1, 400.0, y + 7))
+    return boxes
+
+
+def test_single_lines_is_linear_in_the_rectangles() -> None:
+    from linear_time import assert_linear
+
+    from govmilter.document.pdf import single_lines
+
+    assert_linear(interleaved_lines, single_lines, 2000, "single_lines")
