@@ -17,7 +17,13 @@ from govmilter.document.markings import (
     find_secrecy_marking,
     find_urgency_marking,
 )
-from govmilter.mail.vntext import fold_lookalikes, nfc, skeleton_of_stripped, strip_diacritics
+from govmilter.mail.vntext import (
+    fold_lookalikes,
+    is_common_vietnamese,
+    nfc,
+    skeleton_of_stripped,
+    strip_diacritics,
+)
 
 #: Cues stand in a document's first page (heading, number, V/v, addressee) and its end (Nơi
 #: nhận, Lưu, signer): a long text is scored on this many characters of head and of tail.
@@ -61,7 +67,9 @@ _SEPARATOR_TABLE = str.maketrans({**dict.fromkeys("\u2010\u2011\u2012\u2013\u201
 
 def fold_separators(text: str) -> str:
     """``text`` with the look-alikes of ``/`` and ``-`` (en dash, fraction slash...) as those."""
-    if _SEPARATOR_LOOKALIKES_RE.search(text) is None:  # one C-level scan: most text has none
+    # most text has none: the en and em dashes are the only common characters among them
+    if (is_common_vietnamese(text) and "\u2013" not in text and "\u2014" not in text) \
+            or _SEPARATOR_LOOKALIKES_RE.search(text) is None:
         return text
     return text.translate(_SEPARATOR_TABLE)
 

@@ -15,6 +15,8 @@ import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from govmilter.mail.vntext import is_common_vietnamese
+
 # --- TCVN3 (ABC) ---------------------------------------------------------------------------------
 # One byte per precomposed lowercase letter; the upper-case "H" fonts reuse the lowercase codes
 # (so a heading reads "CéNG HßA" once decoded as Latin-1). Only Ă Â Ê Ô Ơ Ư Đ have own capitals.
@@ -152,6 +154,8 @@ def _quality(text: str) -> int:
 
 def looks_legacy(text: str) -> bool:
     """True when the text has the stray Latin-1 letters of a legacy encoding, not Vietnamese."""
+    if is_common_vietnamese(text):  # none of its characters is stray: one C-level encode
+        return False
     sample = text[:_SAMPLE]
     stray = len(_STRAY_RE.findall(sample))
     return stray >= 3 and stray > len(_VIETNAMESE_RE.findall(sample))

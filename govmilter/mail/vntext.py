@@ -8,6 +8,7 @@ dropped, ``đ`` → ``d``, whitespace collapsed, casefolded. Secrecy markings ar
 
 from __future__ import annotations
 
+import codecs
 import re
 import unicodedata
 
@@ -41,10 +42,61 @@ _BEYOND_BMP_RE = re.compile("[\U00010000-\U0010ffff]")
 _NOT_ASCII_OR_MARK_RE = re.compile(f"[^\\x00-\\x7f{_COMBINING_MARKS}]")
 
 
+#: The characters nearly all Vietnamese mail is written in: ASCII (less its rarest control
+#: characters), the 134 precomposed Vietnamese letters, and common typography (no-break space,
+#: curly quotes, en and em dashes, ellipsis, bullets, degree, guillemets). At most 256, NUL
+#: first, so that :func:`codecs.charmap_build` makes a C-level encoding map of them: one encode
+#: tells whether a text holds only these, cheaper than any regular expression's character class
+#: (figures: docs/performance.md, "Plain mail").
+_TONES = ("", "\u0300", "\u0301", "\u0303", "\u0309", "\u0323")
+_VOWELS = "aăâeêioôơuưy"
+_COMMON_CHARS = "".join((
+    "\x00\t\n\x0b\x0c\r", *map(chr, range(0x20, 0x7f)),
+    *(letter for base in _VOWELS + _VOWELS.upper() for tone in _TONES
+      if not (letter := unicodedata.normalize("NFC", base + tone)).isascii()),
+    "đĐ", "\xa0“”‘’–—…•·°«»"))
+_COMMON_TABLE = _COMMON_CHARS + "\ufffe" * (256 - len(_COMMON_CHARS))  # U+FFFE: unmapped
+_COMMON_MAP = codecs.charmap_build(_COMMON_TABLE)
+#: The text held by the last :func:`_common_bytes` call and its encoding: a body is asked about
+#: several times in a row (folding, legacy test, diacritics), as the same string object.
+_last_common: tuple[str, bytes | None] = ("", b"")
+_CACHED_CHARS = 32 * 1024
+
+
+def _common_bytes(text: str) -> bytes | None:
+    """``text`` encoded by the common characters' map, or None when it holds any other."""
+    global _last_common
+    last_text, encoded = _last_common  # one read: another thread may replace the pair
+    if last_text is text:
+        return encoded
+    try:
+        encoded = codecs.charmap_encode(text, "strict", _COMMON_MAP)[0]
+    except UnicodeEncodeError:
+        encoded = None
+    if len(text) <= _CACHED_CHARS:  # a scored window, not a whole long extraction
+        _last_common = (text, encoded)
+    return encoded
+
+
+def is_common_vietnamese(text: str) -> bool:
+    """Whether ``text`` holds only ASCII, Vietnamese letters (NFC) and common typography:
+    nothing to fold as a look-alike (:func:`fold_lookalikes`) and no stray letter of a legacy
+    encoding (``govmilter.document.legacy``), which tests/mail check character by character."""
+    return _common_bytes(text) is not None
+
+
 def strip_diacritics(text: str) -> str:
     """Remove Vietnamese (and other Latin) diacritics, keeping case: ``Hòa Đông`` → ``Hoa Dong``."""
     if text.isascii():
         return text
+    common = _common_bytes(text)
+    if common is not None:  # each common character has one stripped form: a C-level decode
+        return codecs.charmap_decode(common, "strict", _STRIPPED_TABLE)[0]
+    return _strip_any(text)
+
+
+def _strip_any(text: str) -> str:
+    """:func:`strip_diacritics` of any text, through NFD."""
     text = text.replace("đ", "d").replace("Đ", "D")
     decomposed = unicodedata.normalize("NFD", text)
     if not _NOT_ASCII_OR_MARK_RE.search(decomposed):
@@ -56,6 +108,10 @@ def strip_diacritics(text: str) -> str:
         return stripped
     # Rare: characters beyond the BMP, some of which are combining marks too.
     return "".join(ch for ch in stripped if not unicodedata.combining(ch))
+
+
+#: The common characters' stripped forms, in the map's order (each one character).
+_STRIPPED_TABLE = "".join(_strip_any(c) if c != "\ufffe" else c for c in _COMMON_TABLE)
 
 
 def skeleton(text: str) -> str:
@@ -152,7 +208,7 @@ def fold_lookalikes(text: str) -> tuple[str, bool]:
     Cyrillic/Greek look-alike letters become the Latin letters they imitate. The result is NFC.
     Text without any such character (nearly all mail) is returned as it is, after one C-level scan.
     """
-    if text.isascii() or not _FOLDABLE_RE.search(text):
+    if text.isascii() or is_common_vietnamese(text) or not _FOLDABLE_RE.search(text):
         return text, False
     folded = _INVISIBLE_RE.sub("", text)
     folded = unicodedata.normalize("NFKD", folded).translate(_LOOKALIKE_TABLE)
