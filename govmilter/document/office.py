@@ -19,13 +19,23 @@ from collections.abc import Callable
 
 from govmilter.document.archive import GuardedZip
 
+#: The end of an element's name in WordprocessingML read as UTF-8 bytes: what ``\b`` is in
+#: text, with every non-ASCII byte taken as a letter (``<w:tabẠ`` is another element, not a tab).
+_NAME_END = rb"(?![\w\x80-\xff])"
 #: Elements whose text Word does not show: field codes and deleted (tracked) text.
-_DOCX_HIDDEN_RE = re.compile(r"<w:(instrText|delText)\b[^<>]*>")
-_DOCX_BREAK_RE = re.compile(r"</w:p>|<w:(?:br|cr)\b[^<>]*>")
-_DOCX_TAB_RE = re.compile(r"<w:tab\b[^<>]*>")
+_DOCX_HIDDEN_RE = re.compile(rb"<w:(instrText|delText)" + _NAME_END + rb"[^<>]*>")
+_DOCX_BREAK_RE = re.compile(rb"</w:p>|<w:(?:br|cr)" + _NAME_END + rb"[^<>]*>")
+_DOCX_TAB_RE = re.compile(rb"<w:tab" + _NAME_END + rb"[^<>]*>")
+#: The openings of the elements that only some parts hold and that need a pass of their own:
+#: a superset of what each pattern of :func:`docx_xml_text` starts with.
+_DOCX_RARE_RE = re.compile(rb"<(w:(?:tab|instrText|delText|vanish|webHidden|txbxContent)"
+                           rb"|v:textpath)")
+_DOCX_HIDING = frozenset({b"w:instrText", b"w:delText", b"w:vanish", b"w:webHidden"})
 _ODT_BREAK_RE = re.compile(r"</text:(?:p|h)>|<text:line-break\b[^<>]*>")
 _ODT_TAB_RE = re.compile(r"<text:(?:tab|s)\b[^<>]*>")
 _TAG_RE = re.compile(r"<[^<>]*>")
+_TAG_BYTES_RE = re.compile(rb"<[^<>]*>")
+#: The parts of a Word document read as WordprocessingML (:func:`docx_xml_text`).
 _DOCX_PARTS_RE = re.compile(r"^word/(document|header\d*|footer\d*|footnotes|endnotes|comments)"
                             r"\.xml$")
 #: DrawingML parts of a Word document with text of their own: SmartArt's data, charts' titles.
@@ -38,7 +48,7 @@ _CORE_PROPERTY_RE = re.compile(r"<(?:\w+:)?(?:title|subject|keywords|description
                                r"contentStatus)\b[^<>]*>([^<]*)<")
 _CUSTOM_PROPERTY_RE = re.compile(r'<property\b[^<>]*\bname="([^"<>]*)"[^<>]*>')
 #: Old (VML) WordArt keeps its text in an attribute: ``<v:textpath string="MẬT"/>``.
-_TEXTPATH_RE = re.compile(r'<v:textpath\b[^<>]*\bstring="([^"<>]*)"[^<>]*>')
+_TEXTPATH_RE = re.compile(rb'<v:textpath' + _NAME_END + rb'[^<>]*\bstring="([^"<>]*)"[^<>]*>')
 ODT_MIMETYPE = b"application/vnd.oasis.opendocument.text"
 ODS_MIMETYPE = b"application/vnd.oasis.opendocument.spreadsheet"
 ODP_MIMETYPE = b"application/vnd.oasis.opendocument.presentation"
@@ -49,22 +59,34 @@ def _strip(xml: str) -> str:
     return html.unescape(_TAG_RE.sub("", xml))
 
 
-def drop_hidden_text(xml: str) -> str:
+def _strip_utf8(xml: bytes) -> str:
+    """:func:`_strip` of UTF-8 XML, the tags cut from the bytes before they are decoded.
+
+    No byte of a multi-byte UTF-8 sequence is ASCII, so ``<`` and ``>`` are the same in the
+    bytes as in the text; only the text between the tags is decoded (a part's markup is often
+    most of it), and the entities are looked for only where an ``&`` is.
+    """
+    text = _TAG_BYTES_RE.sub(b"", xml)
+    decoded = text.decode("utf-8", errors="replace")
+    return html.unescape(decoded) if b"&" in text else decoded
+
+
+def drop_hidden_text(xml: bytes) -> bytes:
     """``xml`` without the elements of :data:`_DOCX_HIDDEN_RE`, each cut up to its closing tag.
 
     An element whose closing tag is missing is kept (its text is scanned); once a closing tag
     is not found, no later opening of that element is looked up again, so the cost stays linear.
     """
-    pieces: list[str] = []
-    unclosed: set[str] = set()
+    pieces: list[bytes] = []
+    unclosed: set[bytes] = set()
     pos = 0
     while (opening := _DOCX_HIDDEN_RE.search(xml, pos)) is not None:
         name = opening.group(1)
-        if opening.group().endswith("/>"):  # an empty element: nothing to hide
+        if opening.group().endswith(b"/>"):  # an empty element: nothing to hide
             pieces.append(xml[pos:opening.start()])
             pos = opening.end()
             continue
-        closing = -1 if name in unclosed else xml.find(f"</w:{name}>", opening.end())
+        closing = -1 if name in unclosed else xml.find(b"</w:" + name + b">", opening.end())
         if closing < 0:
             unclosed.add(name)
             pieces.append(xml[pos:opening.end()])
@@ -73,15 +95,15 @@ def drop_hidden_text(xml: str) -> str:
         pieces.append(xml[pos:opening.start()])
         pos = closing + len(name) + 5  # past "</w:" + name + ">"
     pieces.append(xml[pos:])
-    return "".join(pieces)
+    return b"".join(pieces)
 
 
-_VANISH_RE = re.compile(r"<w:(?:vanish|webHidden)\b([^<>]*)>")
-_VANISH_OFF_RE = re.compile(r"w:val=\W(?:0|false|off)\W")
+_VANISH_RE = re.compile(rb"<w:(?:vanish|webHidden)" + _NAME_END + rb"([^<>]*)>")
+_VANISH_OFF_RE = re.compile(rb"w:val=\W(?:0|false|off)\W")
 _RUN_LOOKBACK = 1024  # characters searched back from a run property for its run's start
 
 
-def drop_vanished_runs(xml: str) -> str:
+def drop_vanished_runs(xml: bytes) -> bytes:
     """``xml`` without the runs formatted as hidden text (``<w:vanish/>`` in their properties).
 
     Hidden text is not what the reader sees, and a hidden run inside a word (``M``, hidden
@@ -89,7 +111,7 @@ def drop_vanished_runs(xml: str) -> str:
     anchor is read as before). Each search starts where the one before it stopped, so the cost
     stays linear.
     """
-    pieces: list[str] = []
+    pieces: list[bytes] = []
     pos = floor = 0
     run_end = paragraph = -1
     for vanish in _VANISH_RE.finditer(xml):
@@ -97,35 +119,48 @@ def drop_vanished_runs(xml: str) -> str:
         floor = vanish.end()  # runs do not nest: the next run starts after this property
         if vanish.start() < pos or _VANISH_OFF_RE.search(vanish.group(1)):
             continue
-        start = max(xml.rfind("<w:r>", low, vanish.start()),
-                    xml.rfind("<w:r ", low, vanish.start()))
-        if start < 0 or "</w:r>" in xml[start:vanish.start()]:
+        start = max(xml.rfind(b"<w:r>", low, vanish.start()),
+                    xml.rfind(b"<w:r ", low, vanish.start()))
+        if start < 0 or b"</w:r>" in xml[start:vanish.start()]:
             continue  # a paragraph mark's property, not a run's
         if run_end < vanish.end():
-            run_end = xml.find("</w:r>", vanish.end())
+            run_end = xml.find(b"</w:r>", vanish.end())
             if run_end < 0:
                 break
         if paragraph < vanish.end():
-            paragraph = xml.find("<w:p", vanish.end())
+            paragraph = xml.find(b"<w:p", vanish.end())
         if 0 <= paragraph < run_end:
             continue
         pieces.append(xml[pos:start])
-        pos = run_end + len("</w:r>")
+        pos = run_end + len(b"</w:r>")
     pieces.append(xml[pos:])
-    return "".join(pieces)
+    return b"".join(pieces)
 
 
-def docx_xml_text(xml: str) -> str:
-    """Text of one WordprocessingML part, one line per paragraph.
+def docx_xml_text(xml: bytes) -> str:
+    """Text of one WordprocessingML part (UTF-8, as Word saves it), one line per paragraph.
 
     A text box's paragraphs stand inside a paragraph of the page: its start is a line break
     too, so that a marking in a box is not glued to the text around the box's anchor.
+
+    Each pass over a part costs about as much as any other (a copy, or a search through it),
+    so the passes that only a few parts need (hidden text, tabs, text boxes, WordArt) run only
+    on the parts that hold their elements, found by one search for all of them
+    (:data:`_DOCX_RARE_RE`; again after hidden text was cut, which may join a tag). The markup
+    is cut from the bytes and only the text between it is decoded.
     """
-    xml = drop_vanished_runs(drop_hidden_text(xml)).replace("<w:txbxContent", "\n<w:txbxContent")
-    if "<v:textpath" in xml:
-        xml = _TEXTPATH_RE.sub(lambda m: f"\n{m.group(1)}\n", xml)
-    xml = _DOCX_TAB_RE.sub("\t", _DOCX_BREAK_RE.sub("\n", xml))
-    return _strip(xml)
+    rare = set(_DOCX_RARE_RE.findall(xml))
+    if rare & _DOCX_HIDING:
+        xml = drop_vanished_runs(drop_hidden_text(xml))
+        rare = set(_DOCX_RARE_RE.findall(xml))
+    if b"w:txbxContent" in rare:
+        xml = xml.replace(b"<w:txbxContent", b"\n<w:txbxContent")
+    if b"v:textpath" in rare:
+        xml = _TEXTPATH_RE.sub(lambda m: b"\n" + m.group(1) + b"\n", xml)
+    xml = _DOCX_BREAK_RE.sub(b"\n", xml)
+    if b"w:tab" in rare:
+        xml = _DOCX_TAB_RE.sub(b"\t", xml)
+    return _strip_utf8(xml)
 
 
 def odt_xml_text(xml: str) -> str:
@@ -155,13 +190,13 @@ def docx_text(archive: GuardedZip) -> str:
     """The document body first, then headers, footers, footnotes and comments (where markings
     also sit), SmartArt and chart text, and the document's properties."""
     names = archive.names()
-    parts: list[tuple[str, Callable[[str], str]]] = [
+    parts: list[tuple[str, PartReader]] = [
         (name, docx_xml_text) for name in sorted(
             (n for n in names if _DOCX_PARTS_RE.match(n)),
             key=lambda n: (n != "word/document.xml", n))]
-    parts += [(name, drawing_xml_text) for name in sorted(names)
+    parts += [(name, _utf8(drawing_xml_text)) for name in sorted(names)
               if _DOCX_DRAWING_PARTS_RE.match(name)]
-    parts += [(name, properties_xml_text) for name in _PROPERTY_PARTS if name in names]
+    parts += [(name, _utf8(properties_xml_text)) for name in _PROPERTY_PARTS if name in names]
     return _parts_text(archive, parts)
 
 
@@ -176,7 +211,7 @@ def properties_xml_text(xml: str) -> str:
 def flat_xml_text(xml: str) -> str:
     """Text of a document saved as one XML file (Word 2003 XML, Flat OPC, flat ODT), a line per
     paragraph of either vocabulary."""
-    return docx_xml_text(_ODT_BREAK_RE.sub("\n", xml))
+    return docx_xml_text(_ODT_BREAK_RE.sub("\n", xml).encode("utf-8", errors="replace"))
 
 
 def odt_text(archive: GuardedZip) -> str:
@@ -255,7 +290,16 @@ def _numbered(names: list[str], stem: str) -> list[str]:
     return [name for _, name in sorted(found)]
 
 
-def _parts_text(archive: GuardedZip, parts: list[tuple[str, Callable[[str], str]]]) -> str:
+#: Reads one part's bytes into its text.
+PartReader = Callable[[bytes], str]
+
+
+def _utf8(read: Callable[[str], str]) -> PartReader:
+    """``read`` given the part decoded from UTF-8 (a bad sequence read as U+FFFD)."""
+    return lambda data: read(data.decode("utf-8", errors="replace"))
+
+
+def _parts_text(archive: GuardedZip, parts: list[tuple[str, PartReader]]) -> str:
     """Each part through its reader, in order, until the time or the text budget is spent."""
     texts: list[str] = []
     total = 0
@@ -264,7 +308,7 @@ def _parts_text(archive: GuardedZip, parts: list[tuple[str, Callable[[str], str]
         # document of many large parts never holds all their text at once (docs/security.md)
         if archive.budget.expired() or total > archive.budget.bytes_left:
             break
-        texts.append(read(archive.read(name).decode("utf-8", errors="replace")))
+        texts.append(read(archive.read(name)))
         total += len(texts[-1]) + 1
     return "\n".join(texts)
 
@@ -273,18 +317,20 @@ def xlsx_text(archive: GuardedZip) -> str:
     """The shared strings (in the order of first use: the sheets' text, top to bottom), then each
     sheet's inline strings, headers and footers, then the text boxes of its drawings."""
     names = archive.names()
-    parts: list[tuple[str, Callable[[str], str]]] = []
+    parts: list[tuple[str, PartReader]] = []
     if "xl/sharedStrings.xml" in names:
-        parts.append(("xl/sharedStrings.xml", lambda xml: _strip(_SHARED_BREAK_RE.sub("\n", xml))))
-    parts += [(name, sheet_xml_text) for name in _numbered(names, "xl/worksheets/sheet")]
-    parts += [(name, drawing_xml_text) for name in _numbered(names, "xl/drawings/drawing")]
+        parts.append(("xl/sharedStrings.xml",
+                      _utf8(lambda xml: _strip(_SHARED_BREAK_RE.sub("\n", xml)))))
+    parts += [(name, _utf8(sheet_xml_text)) for name in _numbered(names, "xl/worksheets/sheet")]
+    parts += [(name, _utf8(drawing_xml_text))
+              for name in _numbered(names, "xl/drawings/drawing")]
     return _parts_text(archive, parts)
 
 
 def pptx_text(archive: GuardedZip) -> str:
     """The slides' text, slide by slide."""
     slides = _numbered(archive.names(), "ppt/slides/slide")
-    return _parts_text(archive, [(name, drawing_xml_text) for name in slides])
+    return _parts_text(archive, [(name, _utf8(drawing_xml_text)) for name in slides])
 
 
 def is_ods(archive: GuardedZip) -> bool:
