@@ -47,6 +47,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
+from processes import child_pids
 from prometheus_client.parser import text_string_to_metric_families
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -469,9 +470,28 @@ class PrivatePostfix:
             self.reload()
 
     def reload(self) -> None:
-        """``postfix reload``: new smtpd processes read the new main.cf."""
+        """``postfix reload``, and wait until it took effect: the master logged its reload and
+        the smtpd processes started before it are gone (each new one reads the new main.cf).
+
+        The master handles the signal ``postfix reload`` sends after the command returns; an
+        idle smtpd of the old configuration would otherwise take the next connection.
+        """
+        log_offset = self.maillog_path.stat().st_size if self.maillog_path.exists() else 0
+        old_smtpd = set(self._children("smtpd"))
         self._postfix("reload")
-        time.sleep(0.5)  # master re-reads main.cf asynchronously
+
+        def reloaded() -> bool:
+            return (b" reload -- " in self.maillog_bytes(log_offset)
+                    and not old_smtpd & set(self._children("smtpd")))
+        wait_until(reloaded, 20, "Postfix to reload main.cf")
+
+    def _children(self, program: str) -> list[int]:
+        """The running processes of ``program`` (smtpd, cleanup ...) under this master."""
+        try:
+            master = int((self.spool / "pid" / "master.pid").read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return []
+        return child_pids(master, program)
 
     def stop(self) -> None:
         """Stop Postfix and smtp-sink (only the processes this instance started)."""
@@ -579,10 +599,18 @@ class PrivatePostfix:
         """Queue ids held by the milter's quarantine."""
         return [p.name for p in self.queue_files("hold")]
 
+    def maillog_bytes(self, offset: int = 0) -> bytes:
+        """Postfix's log of this instance from byte ``offset`` on."""
+        try:
+            with self.maillog_path.open("rb") as log:
+                log.seek(offset)
+                return log.read()
+        except FileNotFoundError:
+            return b""
+
     def maillog(self) -> str:
         """Postfix's log of this instance."""
-        return self.maillog_path.read_text(errors="replace") if self.maillog_path.exists() \
-            else ""
+        return self.maillog_bytes().decode(errors="replace")
 
 
 # ---- load: Postfix's smtp-source, and what came out ----------------------------------------
