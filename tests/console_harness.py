@@ -20,7 +20,7 @@ from govmilter.console.app import create_app
 from govmilter.console.held import HeldContent
 from govmilter.console.settings import ConsoleSettings
 from govmilter.store import Incident, IncidentStatus, IncidentStore
-from govmilter.store.accounts import Role
+from govmilter.store.accounts import Role, hash_of, save_account
 
 PASSWORDS = {"viewer": "xem-thoi-khong-sua-1", "officer": "can-bo-xu-ly-thu-2",
              "admin": "quan-tri-tai-khoan-3"}
@@ -29,10 +29,23 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
 
 
+#: The argon2 hash of each role's test password, made by the first :func:`add_accounts`.
+_TEST_HASHES: dict[Role, str] = {}
+
+
 def add_accounts(store: IncidentStore) -> None:
-    """One account of each role, named after it."""
+    """One account of each role, named after it. The first call hashes the passwords as
+    ``add_account`` does; later calls store the same hashes (argon2 costs about 0.2 s of CPU
+    per hash by design, and the console tests make a new store for each test)."""
     for role in Role:
+        known = _TEST_HASHES.get(role)
+        if known is not None:
+            save_account(store, role.value, role, known, "test")
+            continue
         add_account(store, role.value, role, PASSWORDS[role.value], "test")
+        made = hash_of(store, role.value)
+        assert made is not None
+        _TEST_HASHES[role] = made
 
 
 def held_incident(created: _dt.datetime, **changes: Any) -> Incident:
