@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from hostile_mail import docx_document, with_attachment
 from postfix_harness import require, wait_until
 from processes import ends_within
 from samples import OFFICIAL, PLAIN
@@ -207,6 +208,33 @@ def test_a_worker_started_by_a_big_process_does_not_count_its_parents_memory() -
     finally:
         scanner.close()
         del ballast
+
+
+def _minor_faults(pid: int) -> int:
+    """The page faults process ``pid`` took that needed no disk read (/proc/PID/stat)."""
+    with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+        return int(stat.read().rpartition(")")[2].split()[7])
+
+
+def test_a_worker_scans_one_large_docx_after_another_in_the_pages_it_has() -> None:
+    """WORKER_MALLOC: the megabyte buffers of a scan reuse the pages of the scan before, instead
+    of the kernel zero-filling fresh ones (about 1,900 page faults per 1 MB DOCX without it)."""
+    words = "Báo cáo tình hình triển khai thư điện tử công vụ của các cơ quan nhà nước"
+    xml = "".join(f"<w:p><w:r><w:t>{words} (mục {n}).</w:t></w:r></w:p>" for n in range(8000))
+    raw = with_attachment(docx_document(f"<w:document><w:body>{xml}</w:body></w:document>"
+                                        .encode()), "bao-cao.docx")
+    assert len(raw) > 1 << 20
+    scanner = ScanPool(1)
+    scanner.start()
+    try:
+        scanner.scan(raw, POLICY)  # the first scan maps what the worker needs
+        [pid] = scanner.worker_pids()
+        before = _minor_faults(pid)
+        for _ in range(3):
+            assert scanner.scan(raw, POLICY) == scan_message(raw, POLICY)
+        assert (_minor_faults(pid) - before) / 3 < 300
+    finally:
+        scanner.close()
 
 
 def _keeps_its_worker(scanner: ScanPool, scans: int = 3) -> bool:
