@@ -29,7 +29,12 @@ a different document) and relays it to ``smtp-sink``:
   the OCR workers at the same CPU priority as the rest (only with ``--configs``), to show what
   their lower priority brings;
 - ``govmilter-nostore``: (c) with ``--database off``, no incident store (only with
-  ``--configs``): the ratio ``cpu store/nostore`` shows what the incident writer costs.
+  ``--configs``): the ratio ``cpu store/nostore`` shows what the incident writer costs;
+- ``govmilter-inline``: (c) with messages under 64 KiB scanned in the milter process
+  (``--scan-inline-below 65536``; only with ``--configs``): ``pool/inline`` and
+  ``cpu pool/inline`` show what handing plain mail to a worker brings or costs;
+- ``govmilter@NAME`` (``--tree NAME=PATH``): (c) as the checkout at PATH has it, another
+  commit's, in the same rounds.
 
 The mix ``plain-scans`` (only with ``--mixes``) is phases in one run rather than one load:
 plain mail alone, plain mail while scans arrive, scans with the OCR cache cold and warm
@@ -109,18 +114,22 @@ CONFIGS = ("postfix", "passthrough", "govmilter", "govmilter-inet", "govmilter-1
 #: reads scans in the scan workers themselves (only with ``--configs``), to show the lane's worth;
 #: ``govmilter-nostore`` keeps no incident store (only with ``--configs``), to show what the
 #: incident writer costs; ``govmilter-ocr-nice0`` runs the OCR workers at the priority of the
-#: rest (only with ``--configs``), to show what their lower priority brings.
+#: rest (only with ``--configs``), to show what their lower priority brings;
+#: ``govmilter-inline`` scans messages under 64 KiB in the milter process (only with
+#: ``--configs``), to show what handing small messages to a worker costs or brings.
 GOVMILTER_OPTIONS = {"govmilter": [], "govmilter-inet": [],
                      "govmilter-1cpu": ["--scan-workers", "0"],
                      "govmilter-no-ocr-lane": ["--ocr-workers", "0"],
                      "govmilter-nostore": ["--database", "off"],
-                     "govmilter-ocr-nice0": ["--ocr-nice", "0"]}
+                     "govmilter-ocr-nice0": ["--ocr-nice", "0"],
+                     "govmilter-inline": ["--scan-inline-below", "65536"]}
 #: The C pass-through's option for each of its configurations (see bench/passthrough.c).
 C_PASSTHROUGH_OPTIONS = {"passthrough-c": [], "passthrough-c-noreply": ["-n"],
                          "passthrough-c-minimal": ["-m"]}
 #: Every configuration ``--configs`` accepts: the default matrix and the extra baselines.
 KNOWN_CONFIGS = (*CONFIGS, "passthrough-noreply", *C_PASSTHROUGH_OPTIONS, "rspamd",
-                 "govmilter-no-ocr-lane", "govmilter-nostore", "govmilter-ocr-nice0")
+                 "govmilter-no-ocr-lane", "govmilter-nostore", "govmilter-ocr-nice0",
+                 "govmilter-inline")
 
 
 @dataclass
@@ -688,15 +697,20 @@ RATIO_PAIRS = {"govmilter/postfix": ("govmilter", "postfix"),
                "passthrough-c/postfix": ("passthrough-c", "postfix"),
                "passthrough-c-noreply/postfix": ("passthrough-c-noreply", "postfix"),
                "passthrough-c-minimal/postfix": ("passthrough-c-minimal", "postfix"),
+               # issue #23's plain-mail floor: govmilter and a pymilter doing nothing over it
+               "govmilter/passthrough-c-minimal": ("govmilter", "passthrough-c-minimal"),
+               "passthrough/passthrough-c-minimal": ("passthrough", "passthrough-c-minimal"),
                "govmilter/passthrough-c-noreply": ("govmilter", "passthrough-c-noreply"),
                "govmilter/passthrough-noreply": ("govmilter", "passthrough-noreply"),
                "rspamd/postfix": ("rspamd", "postfix"),
                "govmilter/rspamd": ("govmilter", "rspamd"),
                "inet/unix": ("govmilter-inet", "govmilter"),
-               "pool/1cpu": ("govmilter", "govmilter-1cpu")}
+               "pool/1cpu": ("govmilter", "govmilter-1cpu"),
+               "pool/inline": ("govmilter", "govmilter-inline")}
 #: Ratios of CPU per message (``milter_cpu_ms_per_msg``), taken the same way: what the incident
 #: store costs the milter's processes per message (target: under 1.05).
-CPU_RATIO_PAIRS = {"cpu store/nostore": ("govmilter", "govmilter-nostore")}
+CPU_RATIO_PAIRS = {"cpu store/nostore": ("govmilter", "govmilter-nostore"),
+                   "cpu pool/inline": ("govmilter", "govmilter-inline")}
 
 
 def ratios(runs: Sequence[RunResult]) -> list[dict[str, object]]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import functools
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 
 from govmilter.document.settings import DocumentClass
@@ -57,6 +57,63 @@ class ConditionCheck:
     reason: str  #: what was found and what the rule wants, e.g. "sender class is official, ..."
 
 
+#: A condition checked: its name, whether it holds, and a function giving the reason (made only
+#: when asked for: a message walks several rules, and most conditions it meets just hold).
+_Check = tuple[str, bool, Callable[[], str]]
+
+
+def _checks(
+    rule: Rule,
+    envelope: Envelope,
+    sender: DomainClassification,
+    recipient: DomainClassification,
+    document: DocumentClass | None,
+    sender_unit: str | None,
+    forward: ForwardFinding | None,
+) -> Iterator[_Check]:
+    """The conditions of :func:`rule_conditions`, each with its reason still unwritten."""
+    if rule.senders is not None:
+        yield ("sender", sender.domain_class in rule.senders,
+               lambda: f"sender class is {sender.domain_class}, rule wants {_names(rule.senders)}")
+    if rule.sender_units is not None:
+        yield ("sender_unit", sender_unit in rule.sender_units,
+               lambda: f"sender unit is {sender_unit or 'none'}, "
+                       f"rule wants {_names(rule.sender_units)}")
+    if rule.sender_addresses is not None:
+        addresses = rule.sender_addresses
+        listed = addresses.entry_for(_address(envelope.sender)) is not None
+        yield ("sender_address", listed,
+               lambda: f"sender address is {'' if listed else 'not '}one of the rule's "
+                       f"{len(addresses)} sender_address entries")
+    if rule.sender_domains is not None:
+        domains = rule.sender_domains
+        entry = domains.entry_for(_address(envelope.sender))
+        domain = _address(envelope.sender).domain or "none"
+        yield ("sender_domain", entry is not None,
+               lambda: f"sender domain {domain} is under {entry}" if entry else
+                       f"sender domain {domain} is under none of the rule's "
+                       f"{len(domains)} sender_domain entries")
+    if rule.recipients is not None:
+        yield ("recipient", recipient.domain_class in rule.recipients,
+               lambda: f"recipient class is {recipient.domain_class}, "
+                       f"rule wants {_names(rule.recipients)}")
+    if rule.authenticated is not None:
+        yield ("authenticated", bool(envelope.authenticated_user) == rule.authenticated,
+               lambda: f"sender is "
+                       f"{'authenticated' if envelope.authenticated_user else 'not authenticated'}"
+                       f", rule wants authenticated={str(rule.authenticated).lower()}")
+    if rule.services is not None:
+        yield ("service", envelope.service in rule.services,
+               lambda: f"service is {envelope.service or 'unknown'}, "
+                       f"rule wants {_names(rule.services)}")
+    if document is not None and rule.document is not DocumentClass.ANY:
+        yield ("document", _document_matches(rule.document, document),
+               lambda: f"document is {document}, rule wants {rule.document}")
+    if forward is not None and rule.forwarded is not None:
+        yield ("forwarded", forward.forwarded is rule.forwarded,
+               lambda: f"forwarded is {forward.forwarded}, rule wants {rule.forwarded}")
+
+
 def rule_conditions(
     rule: Rule,
     envelope: Envelope,
@@ -68,51 +125,13 @@ def rule_conditions(
 ) -> Iterator[ConditionCheck]:
     """Check each condition ``rule`` sets, in order; conditions it leaves open are not listed.
 
-    Lazy, so that :func:`rule_mismatch` stops at the first failing condition. ``document`` and
-    ``forward`` None mean the content is not known yet (RCPT time): the document and forwarded
-    conditions are then skipped.
+    ``document`` and ``forward`` None mean the content is not known yet (RCPT time): the
+    document and forwarded conditions are then skipped.
     ``sender_unit`` is the unit of ``envelope.sender`` (``policy.units.unit_of``), None for none.
     """
-    if rule.senders is not None:
-        yield ConditionCheck("sender", sender.domain_class in rule.senders,
-                             f"sender class is {sender.domain_class}, "
-                             f"rule wants {_names(rule.senders)}")
-    if rule.sender_units is not None:
-        yield ConditionCheck("sender_unit", sender_unit in rule.sender_units,
-                             f"sender unit is {sender_unit or 'none'}, "
-                             f"rule wants {_names(rule.sender_units)}")
-    if rule.sender_addresses is not None:
-        listed = rule.sender_addresses.entry_for(_address(envelope.sender)) is not None
-        yield ConditionCheck("sender_address", listed,
-                             f"sender address is {'' if listed else 'not '}one of the rule's "
-                             f"{len(rule.sender_addresses)} sender_address entries")
-    if rule.sender_domains is not None:
-        entry = rule.sender_domains.entry_for(_address(envelope.sender))
-        domain = _address(envelope.sender).domain or "none"
-        yield ConditionCheck("sender_domain", entry is not None,
-                             f"sender domain {domain} is under {entry}" if entry else
-                             f"sender domain {domain} is under none of the rule's "
-                             f"{len(rule.sender_domains)} sender_domain entries")
-    if rule.recipients is not None:
-        yield ConditionCheck("recipient", recipient.domain_class in rule.recipients,
-                             f"recipient class is {recipient.domain_class}, "
-                             f"rule wants {_names(rule.recipients)}")
-    if rule.authenticated is not None:
-        state = "authenticated" if envelope.authenticated_user else "not authenticated"
-        yield ConditionCheck("authenticated",
-                             bool(envelope.authenticated_user) == rule.authenticated,
-                             f"sender is {state}, "
-                             f"rule wants authenticated={str(rule.authenticated).lower()}")
-    if rule.services is not None:
-        yield ConditionCheck("service", envelope.service in rule.services,
-                             f"service is {envelope.service or 'unknown'}, "
-                             f"rule wants {_names(rule.services)}")
-    if document is not None and rule.document is not DocumentClass.ANY:
-        yield ConditionCheck("document", _document_matches(rule.document, document),
-                             f"document is {document}, rule wants {rule.document}")
-    if forward is not None and rule.forwarded is not None:
-        yield ConditionCheck("forwarded", forward.forwarded is rule.forwarded,
-                             f"forwarded is {forward.forwarded}, rule wants {rule.forwarded}")
+    for condition, matched, reason in _checks(rule, envelope, sender, recipient, document,
+                                              sender_unit, forward):
+        yield ConditionCheck(condition, matched, reason())
 
 
 def rule_mismatch(
@@ -126,13 +145,15 @@ def rule_mismatch(
 ) -> str | None:
     """Say why ``rule`` does not match, or return None when it does.
 
-    ``document`` and ``forward`` None mean the content is not known yet (RCPT time): those
-    conditions are then not checked here. ``sender_unit`` as for :func:`rule_conditions`.
+    The same checks as :func:`rule_conditions`, stopping at the first that fails; only its
+    reason is written. ``document`` and ``forward`` None mean the content is not known yet (RCPT
+    time): those conditions are then not checked here. ``sender_unit`` as for
+    :func:`rule_conditions`.
     """
-    for check in rule_conditions(rule, envelope, sender, recipient, document, sender_unit,
-                                 forward):
-        if not check.matched:
-            return check.reason
+    for _, matched, reason in _checks(rule, envelope, sender, recipient, document, sender_unit,
+                                      forward):
+        if not matched:
+            return reason()
     return None
 
 
