@@ -30,6 +30,7 @@ from govmilter.domains.dnsintel import DnsClassifierFactory
 from govmilter.errors import GovmilterError
 from govmilter.policy import Policy
 from govmilter.server import speedups
+from govmilter.server.allocator import fix_malloc_thresholds
 from govmilter.server.incidents import IncidentWriter
 from govmilter.server.metrics import DEFAULT_METRICS_PORT, Metrics, start_metrics_server
 from govmilter.server.milter import MILTER_ACTIONS, ClassifierFactory, MilterRuntime, milter_factory
@@ -396,6 +397,7 @@ def run(options: RunOptions, classifier_factory: ClassifierFactory | None = None
     """
     # before anything can start a thread (see the module docstring)
     block_signals()
+    fix_malloc_thresholds()  # before the first message: see govmilter/server/allocator.py
     setup_logging(options.syslog, options.verbose, options.syslog_socket)
     metrics = metrics if metrics is not None else Metrics()
     if classifier_factory is None:
