@@ -312,32 +312,72 @@ class _Vacant:
 _VACANT = _Vacant()
 
 
+class _Waiter:
+    """A thread waiting for a worker: its lock is released when one is handed to it."""
+
+    __slots__ = ("handed", "lock", "worker")
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.lock.acquire()
+        self.handed = False
+        self.worker: _Worker | _Vacant | None = None
+
+
 class _IdleWorkers:
     """The idle workers (and vacant places), last in first out, so that under light load the
     same warm worker serves; ``None`` put in means the pool closed.
 
-    Waiting is on a C-level ``SimpleQueue`` holding one token per idle worker: ``LifoQueue``'s
-    Python-level locks and conditions cost the milter process more per message than the rest of
-    handing a message over.
+    Waiting threads are served first come, first served: a worker given back goes straight to
+    the thread that has waited longest. A semaphore or ``SimpleQueue`` lets whichever thread
+    asks at that moment take it instead, so under load a few messages waited several times the
+    mean while others went through at once (docs/performance.md, "p99 at 50 sessions").
     """
 
     def __init__(self) -> None:
+        self._lock = threading.Lock()
         self._workers: collections.deque[_Worker | _Vacant] = collections.deque()
-        self._tokens: queue.SimpleQueue[bool] = queue.SimpleQueue()  # False: closed
+        #: one entry per worker or close put in and not yet taken, in order; False: closed
+        self._tokens: collections.deque[bool] = collections.deque()
+        self._waiters: collections.deque[_Waiter] = collections.deque()
 
     def put(self, worker: _Worker | _Vacant | None) -> None:
         """Add an idle worker or a vacant place, or (None) tell one waiter that the pool
         closed."""
-        if worker is not None:
-            self._workers.append(worker)  # before its token: a token always finds a worker
-        self._tokens.put(worker is not None)
+        with self._lock:
+            if self._waiters:  # nothing is idle while a thread waits: hand it over
+                waiter = self._waiters.popleft()
+                waiter.worker, waiter.handed = worker, True
+                waiter.lock.release()
+                return
+            if worker is not None:
+                self._workers.append(worker)
+            self._tokens.append(worker is not None)
+
+    @property
+    def waiting(self) -> int:
+        """Threads waiting for a worker now."""
+        with self._lock:
+            return len(self._waiters)
 
     def get(self, timeout: float | None = None) -> _Worker | _Vacant | None:
-        """The worker (or vacant place) that became idle last, or None for a closed pool.
+        """The worker (or vacant place) that became idle last, or None for a closed pool; a
+        thread that must wait is served after those that waited before it.
 
         :raises queue.Empty: nothing within ``timeout`` seconds.
         """
-        return self._workers.pop() if self._tokens.get(timeout=timeout) else None
+        with self._lock:
+            if self._tokens:
+                return self._workers.pop() if self._tokens.popleft() else None
+            waiter = _Waiter()
+            self._waiters.append(waiter)
+        if waiter.lock.acquire(timeout=-1 if timeout is None else max(timeout, 0.0)):
+            return waiter.worker
+        with self._lock:
+            if not waiter.handed:  # timed out: leave the line
+                self._waiters.remove(waiter)
+                raise queue.Empty
+        return waiter.worker  # handed over between the time-out and the lock
 
 
 class _Lane:

@@ -83,6 +83,36 @@ def test_the_worker_idle_last_serves_first_and_a_close_reaches_every_waiter() ->
     assert seen == [None, None, None]
 
 
+def test_a_worker_given_back_goes_to_the_thread_that_waited_longest() -> None:
+    idle = _IdleWorkers()
+    workers = [object() for _ in range(3)]  # stand-ins, as above
+    got: dict[int, object] = {}
+
+    def wait(number: int) -> None:
+        got[number] = idle.get(timeout=10)
+
+    threads = []
+    for number in range(3):  # each starts waiting after the one before it
+        threads.append(threading.Thread(target=wait, args=(number,)))
+        threads[-1].start()
+        wait_until(lambda n=number + 1: idle.waiting == n, 5, "the thread to wait")
+    idle.put(workers[0])  # type: ignore[arg-type]
+    # the worker went to the first waiter: a thread asking now does not get it
+    with pytest.raises(queue.Empty):
+        idle.get(timeout=0)
+    for worker in workers[1:]:
+        idle.put(worker)  # type: ignore[arg-type]
+    for thread in threads:
+        thread.join(timeout=5)
+    assert got == dict(enumerate(workers))
+    assert idle.waiting == 0
+    # a waiter that timed out left the line: the next worker is idle, not handed to it
+    with pytest.raises(queue.Empty):
+        idle.get(timeout=0.01)
+    idle.put(workers[0])  # type: ignore[arg-type]
+    assert idle.get(timeout=0) is workers[0]
+
+
 def test_no_workers_scans_in_the_calling_thread() -> None:
     inline = ScanPool(0)
     inline.start()  # starts nothing
