@@ -845,6 +845,18 @@ def new_report(args: argparse.Namespace) -> Report:
                   postfix_settings=dict(args.postfix))
 
 
+def round_order(configs: Sequence[str], number: int) -> list[str]:
+    """The order of the configurations in round ``number``: each round starts with another
+    one (none always runs first), and odd rounds run backwards, so that no configuration always
+    runs right after the same one (a rotation alone keeps every neighbour: whatever one run
+    leaves behind on the machine would always weigh on the same next one)."""
+    if number % 2 == 0:
+        shift = number % len(configs)
+        return [*configs[shift:], *configs[:shift]]
+    shift = (number + 1) % len(configs)
+    return [*reversed([*configs[shift:], *configs[:shift]])]
+
+
 def benchmark(args: argparse.Namespace) -> Report:
     """The throughput matrix."""
     counts = dict(QUICK_COUNTS if args.quick else FULL_COUNTS)
@@ -873,9 +885,7 @@ def benchmark(args: argparse.Namespace) -> Report:
         for mix in args.mixes.split(","):
             for sessions in sessions_list:
                 for number in range(args.repeat):
-                    # each round starts with another configuration: none always runs first
-                    shift = number % len(configs)
-                    for config in configs[shift:] + configs[:shift]:
+                    for config in round_order(configs, number):
                         if mix == SCAN_LANE_MIX:
                             result = run_scan_lane(config, lane["plain"], lane["scan"],
                                                    counts[mix], sessions, workdir, policy,
@@ -959,8 +969,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                         f"{','.join(CONFIGS)})")
     parser.add_argument("--scale", type=float, default=1.0, help="multiply message counts")
     parser.add_argument("--repeat", type=int, default=1, metavar="N",
-                        help="rounds of every configuration per load, in rotating order; "
-                        "ratios are the median of the rounds' (default 1)")
+                        help="rounds of every configuration per load, in rotating order (odd "
+                        "rounds backwards); ratios are the median of the rounds' (default 1)")
     parser.add_argument("--messages", type=int, default=20000, help="drift: messages in total")
     parser.add_argument("--batch", type=int, default=1000, help="drift: messages per batch")
     parser.add_argument("--json", type=Path, default=Path("bench-results.json"))

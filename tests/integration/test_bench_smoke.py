@@ -241,3 +241,16 @@ def test_the_scan_lane_mix_times_plain_mail_alone_and_while_scans_arrive(tmp_pat
     assert lane["plain_p99_ratio"] == round(
         lane["plain_with_scans_p99_ms"] / lane["plain_alone_p99_ms"], 2)
     assert "plain-scans s=10 r=0 govmilter: plain p50/p99 " in result.stdout
+
+
+def test_rounds_rotate_the_first_configuration_and_change_each_ones_neighbour() -> None:
+    from bench.run import round_order
+
+    configs = ["postfix", "c-floor", "rspamd", "govmilter", "govmilter-nostore"]
+    rounds = [round_order(configs, number) for number in range(len(configs))]
+    assert all(sorted(order) == sorted(configs) for order in rounds)
+    assert [order[0] for order in rounds] == configs  # each round starts with another one
+    for config in configs:  # the one run just before it is not always the same
+        before = {order[order.index(config) - 1] for order in rounds if order[0] != config}
+        assert len(before) > 1, config
+    assert [round_order(["a", "b"], number) for number in range(2)] == [["a", "b"], ["b", "a"]]
