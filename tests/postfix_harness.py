@@ -352,6 +352,8 @@ class PrivatePostfix:
         self.milter = milter
         self.default_action = default_action
         self.main = dict(main or {})
+        #: what :meth:`reset` puts back: the milter, default action and settings it was made with
+        self._made_with = (milter, default_action, dict(self.main))
         self.smtp_port = free_port()
         self.sink_port = free_port()
         self.sink_dumps = sink_dumps
@@ -468,6 +470,22 @@ class PrivatePostfix:
                        f"milter_default_action={self.default_action}")
         if self.started:
             self.reload()
+
+    def reset(self) -> None:
+        """Make a started instance as it was new, for the next tests that share it: the main.cf
+        it was made with (no milter plugged in unless it was made with one), every queue, the
+        sink's dumps and the log emptied. smtp-sink's running count goes on
+        (:meth:`received_count`: compare with the count before)."""
+        self.milter, self.default_action, main = self._made_with
+        self.main = dict(main)
+        (self.conf / "main.cf").write_text("")
+        self._postconf("-e", *(f"{k}={v}" for k, v in self.settings().items()))
+        subprocess.run(["postsuper", "-c", str(self.conf), "-d", "ALL"], check=True,
+                       capture_output=True)
+        for dump in self.sink_dir.glob("msg.*"):
+            dump.unlink()
+        self.maillog_path.write_bytes(b"")  # Postfix appends: its next line starts the file
+        self.reload()
 
     def reload(self) -> None:
         """``postfix reload``, and wait until it took effect: the master logged its reload and

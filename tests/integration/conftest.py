@@ -12,12 +12,23 @@ import pytest
 from postfix_harness import MilterOn, PrivatePostfix, plugged_milter, require_postfix
 
 
-@pytest.fixture(scope="module")
-def postfix() -> Iterator[PrivatePostfix]:
-    """One private Postfix for the module, on loopback ports; each test plugs in its milter."""
+@pytest.fixture(scope="session")
+def shared_postfix() -> Iterator[PrivatePostfix]:
+    """The run's private Postfix on loopback ports: started once (a start and a stop take
+    seconds), handed to each module reset by ``postfix``."""
     require_postfix()
     with PrivatePostfix() as instance:
         yield instance
+
+
+@pytest.fixture(scope="module")
+def postfix(shared_postfix: PrivatePostfix) -> PrivatePostfix:
+    """The private Postfix for the module, as if new (:meth:`PrivatePostfix.reset`: the
+    settings it was made with, no milter, empty queues, sink and log); each test plugs in its
+    milter. A module that needs another kind of Postfix (chrooted, its own main.cf from the
+    start) makes its own ``PrivatePostfix``."""
+    shared_postfix.reset()
+    return shared_postfix
 
 
 @pytest.fixture(scope="module")
