@@ -10,16 +10,13 @@ them, failed when CI=true.
 from __future__ import annotations
 
 import datetime as _dt
-import os
 import smtplib
-import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from postfix_harness import PrivatePostfix, RunningMilter, wait_until
+from postfix_harness import MilterOn, PrivatePostfix, RunningMilter, run_govmilter, wait_until
 from samples import FREEMAIL_RCPT, OFFICIAL, OFFICIAL_RCPT, policy_yaml
 from samples import RULES as SAMPLE_RULES
 
@@ -65,12 +62,11 @@ class Sent:
 
 
 @pytest.fixture(scope="module")
-def sent(postfix: PrivatePostfix) -> Iterator[Sent]:
+def sent(postfix: PrivatePostfix, milter_on: MilterOn) -> Iterator[Sent]:
     policy = postfix.base / "units-policy.yaml"
     policy.write_text(policy_yaml(rules=RULES) + UNITS, encoding="utf-8")
     database = str(postfix.base / "units-store" / "incidents.sqlite3")
-    with RunningMilter(postfix.base / "m-units", policy, ["--database", database]) as milter:
-        postfix.configure_milter(milter.spec, "tempfail")
+    with milter_on(policy, ["--database", database]) as milter:
         assert postfix.send(DIRECTOR, [FREEMAIL_RCPT], OFFICIAL) == {}
         assert postfix.send(CLERK, [FREEMAIL_RCPT], OFFICIAL) == {}
         # refused for Gmail, delivered to the official mailbox
@@ -85,7 +81,6 @@ def sent(postfix: PrivatePostfix) -> Iterator[Sent]:
                 return sum(c.count for c in store.message_counts(_dt.date.min, _dt.date.max))
         wait_until(lambda: counted() >= 4, 30, "the day's counts", interval=0.3)
         yield Sent(milter, database, policy)
-    postfix.configure_milter(None)
 
 
 def test_the_same_document_meets_the_allow_list_the_unit_rule_and_the_default(
@@ -120,24 +115,17 @@ def test_the_metrics_count_per_unit(sent: Sent) -> None:
                               compliance="compliant", unit="van-phong") == 1
 
 
-def govmilter(*args: str) -> subprocess.CompletedProcess[str]:
-    """Run the command a user runs, with this worktree's code."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.run([sys.executable, "-m", "govmilter", *args], capture_output=True,
-                          text=True, env=env, timeout=120, check=False)
-
-
 def test_the_report_counts_documents_to_webmail_by_unit(sent: Sent, tmp_path: Path) -> None:
     from docx import Document
 
-    result = govmilter("report", "--database", sent.database, "--policy", str(sent.policy),
-                       "--format", "md")
+    result = run_govmilter("report", "--database", sent.database, "--policy", str(sent.policy),
+                           "--format", "md")
     assert result.returncode == 0, result.stderr
     assert "| Văn phòng Bộ (Ministry Office) [van-phong] | 2 | 0 |" in result.stdout
     assert "| Phòng Kế toán [ke-toan] | 2 | 0 |" in result.stdout
     out = tmp_path / "bao-cao.docx"
-    result = govmilter("report", "--database", sent.database, "--policy", str(sent.policy),
-                       "--out", str(out))
+    result = run_govmilter("report", "--database", sent.database, "--policy", str(sent.policy),
+                           "--out", str(out))
     assert result.returncode == 0, result.stderr
     tables = [[[c.text for c in row.cells] for row in t.rows] for t in Document(str(out)).tables]
     [by_unit] = [t for t in tables if t[0][0] == "Đơn vị"]

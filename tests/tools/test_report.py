@@ -9,11 +9,9 @@ would (a subprocess) and checks the numbers the report prints.
 from __future__ import annotations
 
 import datetime as _dt
-import os
 import shutil
 import socket
 import subprocess
-import sys
 import time
 import urllib.request
 from collections.abc import Callable, Iterator, Sequence
@@ -21,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from postfix_harness import require, stop_process
+from postfix_harness import require, run_govmilter, stop_process
 
 from govmilter.policy import default_policy_path, load_policy
 from govmilter.policy.description import describe_policy
@@ -181,16 +179,9 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         log.close()
 
 
-def govmilter(*args: str) -> subprocess.CompletedProcess[str]:
-    """Run the command a user runs, with this worktree's code."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.run([sys.executable, "-m", "govmilter", *args], capture_output=True,
-                          text=True, env=env, timeout=60, check=False)
-
-
 def _report(server: Server, *args: str) -> str:
-    result = govmilter("report", "--prometheus", server.url, "--since", "3d",
-                       "--end", str(server.end), *args)
+    result = run_govmilter("report", "--prometheus", server.url, "--since", "3d",
+                           "--end", str(server.end), *args)
     assert result.returncode == 0, result.stderr
     return result.stdout
 
@@ -290,8 +281,8 @@ def test_report_opens_with_the_policy_and_where_it_runs(prometheus: Server) -> N
 
 def test_one_agency_and_html_file(prometheus: Server, tmp_path: Path) -> None:
     out = tmp_path / "bao-cao.html"
-    result = govmilter("report", "--prometheus", prometheus.url, "--since", "3d", "--end",
-                       str(prometheus.end), "--agency", HANOI, "--out", str(out))
+    result = run_govmilter("report", "--prometheus", prometheus.url, "--since", "3d", "--end",
+                           str(prometheus.end), "--agency", HANOI, "--out", str(out))
     assert result.returncode == 0, result.stderr
     assert result.stdout == ""
     html = out.read_text(encoding="utf-8")
@@ -312,18 +303,18 @@ def test_hourly_points_for_a_short_period(prometheus: Server) -> None:
 
 
 def test_unknown_agency_is_a_clear_error(prometheus: Server) -> None:
-    result = govmilter("report", "--prometheus", prometheus.url, "--end", str(prometheus.end),
-                       "--since", "3d", "--agency", "khong-co")
+    result = run_govmilter("report", "--prometheus", prometheus.url, "--end", str(prometheus.end),
+                           "--since", "3d", "--agency", "khong-co")
     assert result.returncode == 1
     assert "has no govmilter data for agency 'khong-co'" in result.stderr
     assert "Traceback" not in result.stderr
 
 
 def test_prometheus_errors_are_clear(prometheus: Server) -> None:
-    wrong_path = govmilter("report", "--prometheus", prometheus.url + "/nothing/here")
+    wrong_path = run_govmilter("report", "--prometheus", prometheus.url + "/nothing/here")
     assert wrong_path.returncode == 1
     assert "refused the query (404)" in wrong_path.stderr
-    closed = govmilter("report", "--prometheus", f"http://127.0.0.1:{_free_port()}")
+    closed = run_govmilter("report", "--prometheus", f"http://127.0.0.1:{_free_port()}")
     assert closed.returncode == 1
     assert "cannot reach Prometheus at http://127.0.0.1:" in closed.stderr
     for result in (wrong_path, closed):
@@ -340,7 +331,7 @@ def test_prometheus_errors_are_clear(prometheus: Server) -> None:
     (["--prometheus", "localhost:9090"], "not an http(s) URL"),
 ])
 def test_bad_options_are_clear(args: list[str], message: str) -> None:
-    result = govmilter("report", "--prometheus", "http://127.0.0.1:1", *args)
+    result = run_govmilter("report", "--prometheus", "http://127.0.0.1:1", *args)
     assert result.returncode == 2
     assert message in result.stderr and "Traceback" not in result.stderr
 
@@ -403,9 +394,9 @@ def test_bar_lengths_follow_values() -> None:
 
 
 def test_a_missing_store_and_no_source_are_clear_errors(tmp_path: Path) -> None:
-    missing = govmilter("report", "--database", str(tmp_path / "nothing.sqlite3"))
+    missing = run_govmilter("report", "--database", str(tmp_path / "nothing.sqlite3"))
     assert missing.returncode == 1 and "Traceback" not in missing.stderr
     assert "there is no incident store at" in missing.stderr
     assert not (tmp_path / "nothing.sqlite3").exists()
-    none = govmilter("report")
+    none = run_govmilter("report")
     assert none.returncode == 2 and "no data source" in none.stderr
