@@ -1,7 +1,8 @@
 """Scan CPU per message of several govmilter trees, in alternating rounds of one run.
 
 Each round runs, for each tree in turn (the order rotating from round to round), a fresh
-Python process with that tree first on ``PYTHONPATH``: it loads the default policy, scans one
+Python process with that tree first on ``PYTHONPATH`` and the environment that tree gives its
+scan workers (``WORKER_MALLOC``, where it has one): it loads the default policy, scans one
 message to warm up, then scans every message of the mix once and prints its CPU time (user +
 system of that process) per message. The figure kept for a tree is its best round, the one
 least disturbed by the rest of the machine; every round is printed.
@@ -46,9 +47,24 @@ print(json.dumps({"ms_per_msg": 1000 * cpu / len(messages), "file": govmilter.__
 """
 
 
+#: Prints the environment a tree's scan workers get on top of the milter's (JSON).
+_WORKER_ENV = """
+import json
+try:
+    from govmilter.server.workers import WORKER_MALLOC
+except ImportError:
+    WORKER_MALLOC = {}
+print(json.dumps(WORKER_MALLOC))
+"""
+
+
 def scan_once(tree: Path, paths: list[Path]) -> float:
-    """CPU ms per message of one pass of ``tree``'s scan over ``paths``, in a fresh process."""
+    """CPU ms per message of one pass of ``tree``'s scan over ``paths``, in a fresh process
+    set up as that tree's scan workers are."""
     env = {**os.environ, "PYTHONPATH": str(tree)}
+    worker = subprocess.run([sys.executable, "-c", _WORKER_ENV], env=env, cwd=tree,
+                            capture_output=True, text=True, check=True)
+    env = {**json.loads(worker.stdout), **env}
     done = subprocess.run([sys.executable, "-c", _CHILD, json.dumps([str(p) for p in paths])],
                           env=env, cwd=tree, capture_output=True, text=True, check=True)
     result = json.loads(done.stdout.strip().splitlines()[-1])
