@@ -13,6 +13,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import miltertest as mt
@@ -66,16 +67,51 @@ BAD_RUN_OPTIONS = [
 ]
 
 
+@dataclass(frozen=True)
+class Refusal:
+    """What ``govmilter run`` with one bad option did."""
+
+    returncode: int
+    stderr: str
+    socket_made: bool
+
+
+@pytest.fixture(scope="module")
+def refusals(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, ...], Refusal]:
+    """``govmilter run`` with each of BAD_RUN_OPTIONS (each with a socket of its own), all
+    started at once: each is a new interpreter that only reads its options, and one after the
+    other they leave a core idle. One that is not refused is killed after two minutes."""
+    base = tmp_path_factory.mktemp("bad-options")
+    started = []
+    for number, (args, _) in enumerate(BAD_RUN_OPTIONS):
+        socket_path = base / f"{number}.sock"
+        process = subprocess.Popen(
+            [sys.executable, "-m", "govmilter", "run", "--metrics", "off",
+             "--socket", f"unix:{socket_path}", *args],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            text=True, env=checkout_env(), cwd=REPO_ROOT)
+        started.append((tuple(args), socket_path, process))
+    found: dict[tuple[str, ...], Refusal] = {}
+    for options, socket_path, process in started:
+        try:
+            _, stderr = process.communicate(timeout=120)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            _, stderr = process.communicate()
+        found[options] = Refusal(process.returncode, stderr, socket_path.exists())
+    return found
+
+
 @pytest.mark.parametrize(("args", "expected"), BAD_RUN_OPTIONS,
                          ids=[" ".join(args)[:40] for args, _ in BAD_RUN_OPTIONS])
-def test_every_run_option_value_is_checked_at_start_up(tmp_path: Path, args: list[str],
-                                                       expected: str) -> None:
+def test_every_run_option_value_is_checked_at_start_up(
+        refusals: dict[tuple[str, ...], Refusal], args: list[str], expected: str) -> None:
     """One clear line on standard error and exit 2, before anything listens or logs."""
-    result = run("--metrics", "off", "--socket", f"unix:{tmp_path}/s.sock", *args)
+    result = refusals[tuple(args)]
     assert result.returncode == 2, result.stderr
     assert result.stderr.startswith("govmilter run: "), result.stderr
     assert expected in result.stderr and result.stderr.count("\n") == 1, result.stderr
-    assert not (tmp_path / "s.sock").exists()
+    assert not result.socket_made
 
 
 def test_a_scan_worker_past_its_memory_limit_is_replaced_and_mail_goes_on() -> None:
