@@ -507,7 +507,7 @@ def tree_setting(text: str) -> tuple[str, Path]:
     root = Path(path).expanduser().resolve()
     if not sep or not re.fullmatch(r"[A-Za-z0-9_.-]+", name):
         raise argparse.ArgumentTypeError(f"expected NAME=PATH, got {text!r}")
-    if not (root / "govmilter" / "server" / "daemon.py").is_file():
+    if not (root / "govmilter" / "__main__.py").is_file():  # any layout: `python -m govmilter run`
         raise argparse.ArgumentTypeError(f"{root} is not a govmilter checkout")
     return name, root
 

@@ -177,7 +177,10 @@ class RunningMilter:
 
     def has_option(self, option: str) -> bool:
         """Whether the checkout's ``govmilter run`` knows ``option`` (an older commit may not)."""
-        return option in (self.root / "govmilter" / "server" / "daemon.py").read_text()
+        daemon = self.root / "govmilter" / "server" / "daemon.py"
+        if not daemon.is_file():  # a checkout from before the layout by packages
+            daemon = self.root / "govmilter" / "daemon.py"
+        return option in daemon.read_text()
 
     def start(self, timeout: float = 20.0) -> RunningMilter:
         """Start the daemon and wait until it listens."""
