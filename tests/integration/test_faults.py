@@ -298,15 +298,17 @@ def test_silent_dns_delays_each_message_by_its_lookup_timeouts_only_and_mail_flo
 
     The sender's lookup starts at MAIL FROM and the recipient's at RCPT, so they overlap, and all
     DNS waiting of a message stays within dns.budget (1 s). ``failure_ttl: 0`` keeps failures
-    out of the cache, so every message meets the silence.
+    out of the cache, so every message meets the silence. One session: a lookup still in flight
+    is shared by the messages that ask for the same name meanwhile, so with several sessions a
+    message that joins another's query late is decided early (seen on a loaded machine).
     """
     port = silent.getsockname()[1]
     budget = 1.0
     dns = (f"dns: {{enabled: true, nameservers: ['127.0.0.1:{port}'], timeout: 0.5, "
            f"budget: {budget}, failure_ttl: 0}}")
-    messages = 20
+    messages = 10
     with plugged_milter(postfix, policy_yaml(dns=dns)) as milter:
-        outcome = load(postfix, "dns", messages, lambda source: None, sessions=5, delay=0,
+        outcome = load(postfix, "dns", messages, lambda source: None, sessions=1, delay=0,
                        domain="partner.example")  # on no list: only DNS could classify it
         m = milter.metric
         dns_errors, lookups = m("govmilter_errors_total", stage="dns"), \
