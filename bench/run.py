@@ -202,36 +202,31 @@ def process_tree(pid: int) -> list[int]:
     return found
 
 
-def process_tree_rss(pid: int) -> int:
-    """Resident memory (bytes) of ``pid`` and all its descendants."""
+def _process_tree_memory(pid: int, proc_file: str, field: str) -> int:
+    """The sum (bytes) of ``field`` in ``/proc/PID/proc_file`` over ``pid`` and its descendants."""
     total = 0
     for member in process_tree(pid):
         try:
-            with open(f"/proc/{member}/status") as status:
-                for line in status:
-                    if line.startswith("VmRSS:"):
+            with open(f"/proc/{member}/{proc_file}") as lines:
+                for line in lines:
+                    if line.startswith(field):
                         total += int(line.split()[1]) * 1024
                         break
         except (OSError, ValueError):
             continue
     return total
+
+
+def process_tree_rss(pid: int) -> int:
+    """Resident memory (bytes) of ``pid`` and all its descendants."""
+    return _process_tree_memory(pid, "status", "VmRSS:")
 
 
 def process_tree_pss(pid: int) -> int:
     """Proportional memory (bytes) of ``pid`` and all its descendants: each page shared between
     processes (a forked rspamd's, libraries' pages) counted once in all, not once per process
     as RSS counts it (``Pss:`` of ``/proc/PID/smaps_rollup``)."""
-    total = 0
-    for member in process_tree(pid):
-        try:
-            with open(f"/proc/{member}/smaps_rollup") as rollup:
-                for line in rollup:
-                    if line.startswith("Pss:"):
-                        total += int(line.split()[1]) * 1024
-                        break
-        except (OSError, ValueError):
-            continue
-    return total
+    return _process_tree_memory(pid, "smaps_rollup", "Pss:")
 
 
 def process_tree_cpu(pid: int) -> float:
