@@ -413,9 +413,13 @@ def _encoded_message(part: email.message.Message,
     do it): the parser took the encoded lines for a message without headers; decode and parse
     them. Anything else: ``inner`` as it is."""
     encoding = str(part.get("Content-Transfer-Encoding") or "").strip().lower()
-    payload = inner.get_payload()
-    if encoding not in ("base64", "quoted-printable") or len(inner) or not isinstance(payload,
-                                                                                      str):
+    if encoding not in ("base64", "quoted-printable") or len(inner):
+        return inner
+    try:
+        payload = inner.get_payload()
+    except ValueError:  # 8-bit lines and a charset no codec name can be (a NUL in it)
+        return inner
+    if not isinstance(payload, str):
         return inner
     # the parser may have decoded 8-bit lines (a declared charset): give the bytes back, and
     # anything it could not keep becomes a replacement that base64 and QP then ignore
