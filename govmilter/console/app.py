@@ -56,6 +56,7 @@ from govmilter.console.overview import make_overview
 from govmilter.console.settings import ConsoleSettings
 from govmilter.console.throttle import FREE_FAILURES, LoginThrottle
 from govmilter.errors import GovmilterError
+from govmilter.policy.units import NO_UNIT_SHOWN, unit_filter
 from govmilter.store import Incident, IncidentQuery, IncidentStatus, IncidentStore, StoreError
 from govmilter.store.accounts import Account, Role, get_account, list_accounts, set_account
 from govmilter.tools.charts import bar_chart
@@ -111,7 +112,21 @@ def create_app(store: IncidentStore, settings: ConsoleSettings | None = None,
         return {"t": text, "term": lambda prefix, value: term(prefix, value, g.lang),
                 "vn_time": vn_time, "vn_date": vn_date, "user": g.get("account"),
                 "csrf_token": session.get("csrf", ""), "lang": g.lang, "Role": Role,
-                "count_text": number, "unit_titles": unit_titles}
+                "count_text": number, "unit_titles": unit_titles,
+                "unit_options": unit_options() if request.endpoint in ("incidents", "held")
+                else []}
+
+    def unit_options() -> list[tuple[str, str]]:
+        """The unit filter's choices, (value, title): the declared units, the one asked for
+        when the policy no longer declares it, and no unit; none when there is nothing to
+        choose."""
+        asked = unit_filter(request.args.get("unit", ""))
+        options = list(unit_titles.items())
+        if asked and asked not in unit_titles:
+            options.append((asked, asked))
+        if not options and asked is None:
+            return []
+        return [*options, (NO_UNIT_SHOWN, text("no_unit"))]
 
     def fresh_session() -> None:
         session.clear()
@@ -379,6 +394,9 @@ def create_app(store: IncidentStore, settings: ConsoleSettings | None = None,
 
         since, until = day("since"), day("until")
         status = choice("status", [s.value for s in IncidentStatus])
+        unit = unit_filter(args.get("unit", ""))
+        if unit is None and args.get("unit", "").strip():
+            problems.append(f"{text('unit')}: {text('unit_invalid')}")
         return IncidentQuery(
             since=start_of_vn_day(since) if since else None,
             until=start_of_vn_day(until + _dt.timedelta(days=1)) if until else None,
@@ -389,6 +407,7 @@ def create_app(store: IncidentStore, settings: ConsoleSettings | None = None,
             secrecy=choice("secrecy", SECRECY_LEVELS),
             document_number=args.get("number", "").strip() or None,
             text=args.get("q", "").strip()[:200] or None,
+            unit=unit,
             before=cursor_from(args.get("before", "")),
             limit=PAGE_SIZE, count_limit=COUNT_LIMIT,
         ), problems

@@ -55,6 +55,9 @@ TEXTS: dict[str, tuple[str, str]] = {
     "by_unit": ("Theo đơn vị (30 ngày)", "By unit (30 days)"),
     "unit": ("Đơn vị", "Unit"),
     "no_unit": ("Không thuộc đơn vị nào", "No unit"),
+    "unit_invalid": ("mã đơn vị gồm chữ thường không dấu, chữ số, '-', '_' hoặc '.'; "
+                     "'-' là không thuộc đơn vị nào",
+                     "a unit id is lower-case letters, digits, '-', '_' or '.'; '-' is no unit"),
     "from_webmail": ("Văn bản nhận từ webmail (người nhận)",
                      "Documents from webmail (recipients)"),
     "time": ("Thời điểm", "Time"),

@@ -49,7 +49,7 @@ from govmilter.policy.model import (
     Rule,
     Tag,
 )
-from govmilter.policy.units import MAX_UNITS, Unit, Units
+from govmilter.policy.units import MAX_UNITS, UNIT_ID_RE, Unit, Units
 
 
 class PolicyError(GovmilterError):
@@ -963,7 +963,7 @@ def _units(check: _Checker, value: Any, line: int) -> Units:
         if m is None:
             continue
         unit_id = m.get("id")
-        if not isinstance(unit_id, str) or not _RULE_ID_RE.match(unit_id):
+        if not isinstance(unit_id, str) or not UNIT_ID_RE.match(unit_id):
             check.error(_line(m, "id"), f"{where}: unit id {_brief(unit_id)} must be lower-case "
                         "letters, digits, '-', '_' or '.', at most 63 characters (it becomes "
                         "the metric label unit)" if "id" in m else f"{where} needs an 'id'")

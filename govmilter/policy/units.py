@@ -9,6 +9,7 @@ number (:data:`MAX_UNITS`), which is what makes them safe as a metric label.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from govmilter.domains.addressmap import AddressMap
@@ -18,6 +19,11 @@ from govmilter.mail.addresses import parse_address
 MAX_UNITS = 100
 #: The ``unit`` label (and store column) of mail no declared unit covers.
 NO_UNIT = ""
+#: "No unit" where a unit id is written: the log line's ``unit=-``, the unit filter of the
+#: console and of ``govmilter incidents``. No id can be it: an id starts with a letter or digit.
+NO_UNIT_SHOWN = "-"
+#: A unit id: label-safe (it is a metric label value, and the log line's ``unit=``).
+UNIT_ID_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}\Z")
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,3 +74,18 @@ class Units:
     def label(self, address: str) -> str:
         """:meth:`unit_of` as a metric label and store value: :data:`NO_UNIT` for none."""
         return self.unit_of(address) or NO_UNIT
+
+
+def shown_unit(unit_id: str | None) -> str:
+    """A unit id as the log line writes it: the id, or :data:`NO_UNIT_SHOWN` for none."""
+    return unit_id or NO_UNIT_SHOWN
+
+
+def unit_filter(text: str) -> str | None:
+    """A unit filter as typed (an id in any case, or :data:`NO_UNIT_SHOWN`) as
+    :attr:`~govmilter.store.IncidentQuery.unit`: the id, or :data:`NO_UNIT` for mail from no
+    unit; None when it is neither."""
+    typed = text.strip().lower()
+    if typed == NO_UNIT_SHOWN:
+        return NO_UNIT
+    return typed if UNIT_ID_RE.match(typed) else None

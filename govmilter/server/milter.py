@@ -51,6 +51,7 @@ from govmilter.policy.effects import (
     plan,
     with_incident,
 )
+from govmilter.policy.units import shown_unit
 from govmilter.policy.verdict import (
     Envelope,
     MessageFacts,
@@ -497,8 +498,8 @@ class GovMilter(Milter.Base):  # type: ignore[misc]
         recipients = verdict.recipients
         log.info(
             "qid=%s sender=%s rcpts=%s document=%s class=%s rules=%s actions=%s message=%s "
-            "applied=%s mode=%s auth=%s service=%s forwarded=%s recipients=%d seconds=%.3f "
-            "incident=%s",
+            "applied=%s mode=%s auth=%s service=%s forwarded=%s unit=%s recipients=%d "
+            "seconds=%.3f incident=%s",
             txn.queue_id or "NOQUEUE", verdict.sender_class.domain_class,
             recipient_field([r.classification.domain_class for r in recipients]),
             "yes" if verdict.document.official else "no", verdict.document.document_class,
@@ -506,7 +507,7 @@ class GovMilter(Milter.Base):  # type: ignore[misc]
             recipient_field([r.action for r in recipients]), verdict.message_action,
             verdict.applied_message_action, message_mode(verdict),
             "yes" if txn.authenticated_user else "no", self.service or "-",
-            verdict.forward.forwarded, len(recipients),
+            verdict.forward.forwarded, shown_unit(verdict.sender_unit), len(recipients),
             seconds, txn.incident_id or "-",
         )
         txn.close()

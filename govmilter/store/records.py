@@ -131,6 +131,9 @@ class IncidentQuery:
     secrecy: str | None = None  #: the document's secrecy marking, as stored (``MẬT``...)
     document_number: str | None = None  #: the number/symbol, exact, case-insensitive
     text: str | None = None  #: a piece of the subject, sender, document number or id
+    #: the sender's unit id; :data:`~govmilter.policy.units.NO_UNIT` for mail from no unit
+    #: (and for incidents stored before units were recorded)
+    unit: str | None = None
     #: keyset paging: only incidents older than this (created_at, id), the last one shown;
     #: a page then costs the same at the 100,000th incident as at the first
     before: tuple[_dt.datetime, str] | None = None

@@ -92,6 +92,7 @@ incidents = Table(
     Index("ix_incidents_held", "held", "status", "created_at"),
     Index("ix_incidents_document_number", "document_number"),
     Index("ix_incidents_created_id", "created_at", "id"),
+    Index("ix_incidents_sender_unit", "sender_unit", "created_at"),  # migration 0006
 )
 
 incident_recipients = Table(

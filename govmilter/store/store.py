@@ -33,6 +33,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
+from govmilter.policy.units import NO_UNIT
 from govmilter.store import schema
 from govmilter.store.database import (
     StoreError,
@@ -395,6 +396,9 @@ def _conditions(query: IncidentQuery, dialect: str, conn: Connection) -> Any:
         # the index serves it
         typed = query.document_number.strip()
         parts.append(t.c.document_number.in_(sorted({typed, typed.upper()})))
+    if query.unit is not None:
+        parts.append(t.c.sender_unit == query.unit if query.unit != NO_UNIT
+                     else or_(t.c.sender_unit.is_(None), t.c.sender_unit == NO_UNIT))
     if query.text:
         parts.append(_text_search(query.text.strip(), dialect, conn))
     if query.rule_id is not None:

@@ -17,6 +17,7 @@ from typing import Any, TextIO
 
 from govmilter.errors import GovmilterError
 from govmilter.policy import Policy, load_policy
+from govmilter.policy.units import NO_UNIT_SHOWN, unit_filter
 from govmilter.store import IncidentQuery, IncidentStatus, IncidentStore, StoreError, open_store
 from govmilter.store.database import migrate
 from govmilter.tools.incidents import (
@@ -94,6 +95,10 @@ def _add_filters(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--status", choices=[s.value for s in IncidentStatus],
                         help="only incidents with this status")
     parser.add_argument("--held", action="store_true", help="only held messages")
+    parser.add_argument("--unit", metavar="ID",
+                        help="only incidents whose sender is in this unit of the policy's "
+                             "units: ('-': in no unit, and those stored before units were "
+                             "recorded)")
 
 
 def parse_when(text: str, now: _dt.datetime) -> _dt.datetime:
@@ -110,14 +115,26 @@ def parse_when(text: str, now: _dt.datetime) -> _dt.datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=VN_TZ)
 
 
-def query_from_args(args: argparse.Namespace, now: _dt.datetime) -> IncidentQuery:
-    """The filters of ``list`` and ``export``."""
+def query_from_args(args: argparse.Namespace, now: _dt.datetime,
+                    policy: Policy | None = None) -> IncidentQuery:
+    """The filters of ``list`` and ``export``; a ``--unit`` the policy does not declare (when it
+    declares units) is said on standard error, since it may be a typing mistake or a unit
+    since removed whose incidents remain."""
+    unit = unit_filter(args.unit) if args.unit is not None else None
+    if args.unit is not None and unit is None:
+        raise CommandError(f"invalid --unit {args.unit!r}: a unit id is lower-case letters, "
+                           f"digits, '-', '_' or '.'; '{NO_UNIT_SHOWN}' is no unit")
+    if unit and policy is not None and policy.units and policy.units.get(unit) is None:
+        print(f"govmilter incidents: note: the policy declares no unit {unit!r} (declared: "
+              f"{', '.join(policy.units.ids)}); listing its stored incidents, if any",
+              file=sys.stderr)
     return IncidentQuery(
         since=parse_when(args.since, now) if args.since else None,
         until=parse_when(args.until, now) if args.until else None,
         rule_id=args.rule, sender=args.sender,
         status=IncidentStatus(args.status) if args.status else None,
         held=True if args.held else None,
+        unit=unit,
         limit=getattr(args, "limit", 50), offset=getattr(args, "offset", 0),
     )
 
@@ -166,7 +183,7 @@ def _list(args: argparse.Namespace, policy: Policy) -> int:
     now = _dt.datetime.now(_dt.UTC)
     if args.limit < 0 or args.offset < 0:
         raise CommandError("--limit and --offset must be 0 or more")
-    query = query_from_args(args, now)
+    query = query_from_args(args, now, policy)
     with open_from_args(args, policy) as store:
         page = store.list_incidents(query)
         store.audit(acting_user(), "list", None, f"{len(page.incidents)} of {page.total} shown")
@@ -185,7 +202,7 @@ def _show(args: argparse.Namespace, policy: Policy) -> int:
 
 def _export(args: argparse.Namespace, policy: Policy) -> int:
     now = _dt.datetime.now(_dt.UTC)
-    query = query_from_args(args, now)
+    query = query_from_args(args, now, policy)
     with open_from_args(args, policy) as store:
         incidents = store.iter_incidents(query)
         pieces = export_csv(incidents) if args.format == "csv" else export_json(incidents, now)

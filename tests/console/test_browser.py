@@ -35,6 +35,7 @@ from console_harness import (
 from incident_samples import make_incident
 from postfix_harness import require
 
+from govmilter.console.settings import ConsoleSettings
 from govmilter.store import (
     DailyMessageCount,
     DailyRecipientCount,
@@ -52,6 +53,7 @@ def sample_incidents() -> list[Incident]:
     """A month of varied incidents: tagged documents, refused secrets, held mail."""
     rng = random.Random(7)
     senders = ["chuyenvien@mic.gov.vn", "vanthu@hanoi.gov.vn", "ketoan@sotc.bacninh.gov.vn"]
+    units = ["van-phong", None, "ke-toan"]
     made: list[Incident] = []
     for n in range(36):
         created = NOW - _dt.timedelta(hours=rng.randint(3, 30 * 24))
@@ -61,18 +63,25 @@ def sample_incidents() -> list[Incident]:
                 created_at=created, action="tag", rule_id="document-to-external",
                 document_class="official", secrecy=None, urgency=None,
                 document_number=f"{100 + n}/UBND-VP", document_kind="công văn",
-                issuer="ỦY BAN NHÂN DÂN THÀNH PHỐ HÀ NỘI", sender=senders[n % 3],
+                issuer="ỦY BAN NHÂN DÂN THÀNH PHỐ HÀ NỘI", sender=senders[n // 3 % 3],
+                sender_unit=units[n // 3 % 3],
                 subject=f"V/v triển khai kế hoạch số {100 + n}/KH-UBND"))
         elif kind == 1:
-            made.append(make_incident(created_at=created, sender=senders[n % 3],
+            made.append(make_incident(created_at=created, sender=senders[n // 3 % 3],
+                                      sender_unit=units[n // 3 % 3],
                                       document_number=f"{n}/BC-BTTTT",
                                       subject=f"Báo cáo MẬT số {n}/BC-BTTTT"))
         else:
             made.append(dataclasses.replace(
-                held_incident(created, sender=senders[n % 3], document_number=f"{n}/QĐ-BTC",
+                held_incident(created, sender=senders[n // 3 % 3], sender_unit=units[n // 3 % 3],
+                              document_number=f"{n}/QĐ-BTC",
                               subject=f"Quyết định số {n}/QĐ-BTC (MẬT)", secrecy="MẬT"),
                 status=IncidentStatus.OPEN))
     return made
+
+
+#: the units the console is told about (the policy's units:), as (id, title)
+UNIT_TITLES = (("van-phong", "Văn phòng Sở"), ("ke-toan", "Phòng Kế hoạch - Tài chính"))
 
 
 def sample_counts(store: IncidentStore) -> None:
@@ -154,7 +163,7 @@ def test_an_officer_works_through_the_console_in_chromium(
         add_accounts(store)
         store.add_incidents([*incidents, hostile])
         sample_counts(store)
-        with serving(store, held_mail) as base:
+        with serving(store, held_mail, ConsoleSettings(unit_titles=UNIT_TITLES)) as base:
             browser.get(base + "/incidents")
             assert "/login" in browser.current_url  # nothing without signing in
             snap(browser, shots, "login")
@@ -180,6 +189,16 @@ def test_an_officer_works_through_the_console_in_chromium(
             tagged = [i for i in incidents if i.action == "tag"]
             assert len(rows) == len(tagged)
             assert browser.find_element("id", "total").text == f"{len(tagged)} sự cố"
+            Select(browser.find_element("id", "f-unit")).select_by_visible_text(
+                "Phòng Kế hoạch - Tài chính")
+            click_and_wait(browser, "f-submit")
+            rows = browser.find_elements("css selector", "#incident-list tbody tr")
+            tagged = [i for i in tagged if i.sender_unit == "ke-toan"]
+            assert tagged and len(rows) == len(tagged)
+            assert {r.find_element("class name", "unit").text for r in rows} == {
+                "Phòng Kế hoạch - Tài chính"}
+            assert Select(browser.find_element("id", "f-unit")).first_selected_option.text \
+                == "Phòng Kế hoạch - Tài chính"  # the filter stays chosen on its page
             snap(browser, shots, "incidents")
 
             rows[0].find_element("tag name", "a").click()

@@ -362,6 +362,41 @@ def test_the_filters_and_search_narrow_the_list(store: IncidentStore) -> None:
     assert listed(client, "q=old@mic") == set()  # purged from the search index too
 
 
+def test_the_unit_filter_lists_the_declared_units_and_no_unit(store: IncidentStore) -> None:
+    accounting = make_incident(created_at=NOW - _dt.timedelta(hours=3), sender_unit="ke-toan")
+    office = held_incident(NOW - _dt.timedelta(hours=2), sender_unit="van-phong")
+    nowhere = make_incident(created_at=NOW - _dt.timedelta(hours=1))
+    removed = make_incident(created_at=NOW - _dt.timedelta(days=1), sender_unit="phong-cu")
+    store.add_incidents([accounting, office, nowhere, removed])
+    titles = (("ke-toan", "Phòng Kế toán"), ("van-phong", "Văn phòng <Sở>"))
+    client, _ = signed_in(store, "viewer", settings=ConsoleSettings(unit_titles=titles))
+    assert listed(client, "unit=ke-toan") == {accounting.id}
+    assert listed(client, "unit=VAN-PHONG") == {office.id}
+    assert listed(client, "unit=-") == {nowhere.id}
+    assert listed(client, "unit=phong-cu") == {removed.id}  # a unit the policy dropped since
+    assert listed(client, "unit=") == {accounting.id, office.id, nowhere.id, removed.id}
+    page = client.get("/incidents?unit=ke-toan").get_data(as_text=True)
+    choices = re.findall(r'<option value="([^"]*)"( selected)?>([^<]*)</option>',
+                         page[page.index('id="f-unit"'):page.index("</select>",
+                                                                    page.index('id="f-unit"'))])
+    assert choices == [("", "", "tất cả"), ("ke-toan", " selected", "Phòng Kế toán"),
+                       ("van-phong", "", "Văn phòng &lt;Sở&gt;"),
+                       ("-", "", "Không thuộc đơn vị nào")]
+    assert '<td class="unit">Phòng Kế toán</td>' in page  # the list's unit column
+    dropped = client.get("/incidents?unit=phong-cu").get_data(as_text=True)
+    assert '<option value="phong-cu" selected>phong-cu</option>' in dropped
+    bad = client.get("/incidents?unit=<b>").get_data(as_text=True)
+    assert "Đơn vị: mã đơn vị gồm chữ thường" in bad and "<b>" not in bad
+    held_page = client.get("/held?unit=van-phong").get_data(as_text=True)
+    assert f"/held/{office.id}" in held_page
+    assert f"/held/{office.id}" not in client.get("/held?unit=ke-toan").get_data(as_text=True)
+    exported = client.get("/incidents/export.json?unit=ke-toan").get_data(as_text=True)
+    assert [i["id"] for i in json.loads(exported)["incidents"]] == [accounting.id]
+    plain, _ = signed_in(store, "viewer")  # no units declared: no unit filter, no column
+    unfiltered = plain.get("/incidents").get_data(as_text=True)
+    assert 'id="f-unit"' not in unfiltered and 'class="unit"' not in unfiltered
+
+
 def test_pages_follow_one_another_by_keyset(store: IncidentStore) -> None:
     made = [make_incident(created_at=T0 + _dt.timedelta(minutes=n)) for n in range(120)]
     store.add_incidents(made)

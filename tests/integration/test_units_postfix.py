@@ -10,6 +10,7 @@ them, failed when CI=true.
 from __future__ import annotations
 
 import datetime as _dt
+import json
 import smtplib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -131,3 +132,26 @@ def test_the_report_counts_documents_to_webmail_by_unit(sent: Sent, tmp_path: Pa
     [by_unit] = [t for t in tables if t[0][0] == "Đơn vị"]
     assert sorted(by_unit[1:]) == [["Phòng Kế toán [ke-toan]", "2", "0"],
                                    ["Văn phòng Bộ (Ministry Office) [van-phong]", "2", "0"]]
+
+
+def test_the_log_line_names_the_unit_by_its_id_only(sent: Sent) -> None:
+    lines = [line for line in sent.milter.log().splitlines() if " qid=" in line]
+    units = sorted(line.split(" unit=", 1)[1].split(" ", 1)[0] for line in lines)
+    assert units == ["ke-toan", "ke-toan", "van-phong", "van-phong"]
+    for line in lines:  # the unit's id, never its names, its members or an address
+        assert "Văn phòng" not in line and "Kế toán" not in line and "Ministry" not in line
+        assert "mic.gov.vn" not in line and "@" not in line
+
+
+def test_the_incidents_command_lists_one_unit(sent: Sent) -> None:
+    def listed(*options: str) -> tuple[list[tuple[str, str | None]], str]:
+        result = run_govmilter("incidents", "list", "--database", sent.database, "--policy",
+                               str(sent.policy), "--json", *options)
+        assert result.returncode == 0, result.stderr
+        return sorted((i["sender"]["address"], i["sender"]["unit"])
+                      for i in json.loads(result.stdout)["incidents"]), result.stderr
+    assert listed("--unit", "ke-toan") == ([(ACCOUNTANT, "ke-toan")] * 2, "")
+    assert listed("--unit", "VAN-PHONG") == ([(CLERK, "van-phong")], "")
+    assert listed("--unit", "-") == ([], "")
+    found, said = listed("--unit", "ke-toam")
+    assert found == [] and "declares no unit 'ke-toam' (declared: van-phong, ke-toan)" in said

@@ -406,7 +406,7 @@ def test_end_of_message_log_line_has_the_facts_and_no_content(
     [line] = [r.getMessage() for r in caplog.records]
     for fact in ("qid=QID42", "sender=official", "rcpts=official,freemail", "document=yes",
                  "rules=official-to-official,secret-to-freemail", "actions=tag,reject",
-                 "mode=enforce", "seconds="):
+                 "mode=enforce", " unit=- ", "seconds="):
         assert fact in line
     for private in (OFFICIAL_RCPT, FREEMAIL_RCPT, "588", "BTTTT"):
         assert private not in line

@@ -247,6 +247,44 @@ def test_migrating_to_units_keeps_the_counts_and_incidents_of_before(
         engine.dispose()
 
 
+def test_the_unit_filter_finds_a_units_incidents_and_old_rows_as_no_unit(
+        store_database: str) -> None:
+    from alembic import command
+
+    from govmilter.store.database import _alembic_config
+    from govmilter.store.store import IncidentStore
+
+    engine = make_engine(database_url(store_database))
+    before = make_incident()  # stored at 0005 with no unit, as every incident before 0005 was
+    accounting = [make_incident(sender_unit="ke-toan", created_at=T0 + n * DAY)
+                  for n in range(3)]
+    try:
+        with engine.begin() as connection:
+            command.upgrade(_alembic_config(connection), "0005")
+        IncidentStore(engine).add_incidents([before, accounting[0]])
+        assert migrate(engine) == ("0005", head_revision())
+    finally:
+        engine.dispose()
+    office = make_incident(sender_unit="van-phong", created_at=T0 + 5 * DAY)
+    with open_store(store_database) as store:
+        store.add_incidents([*accounting[1:], office])
+
+        def ids(**query: object) -> list[str]:
+            return [i.id for i in store.list_incidents(IncidentQuery(**query)).incidents]  # type: ignore[arg-type]
+        assert ids(unit="ke-toan") == [i.id for i in reversed(accounting)]
+        assert ids(unit="van-phong") == [office.id]
+        assert ids(unit="") == [before.id]
+        assert ids(unit="phap-che") == []
+        assert ids(unit="ke-toan", limit=1, before=(accounting[2].created_at,
+                                                     accounting[2].id)) == [accounting[1].id]
+        assert ids(unit="ke-toan", since=T0 + DAY) == [accounting[2].id, accounting[1].id]
+        assert [i.id for i in store.iter_incidents(IncidentQuery(unit="ke-toan"))] == [
+            i.id for i in accounting]
+        with store.engine.connect() as conn:
+            indexes = {i["name"]: i["column_names"] for i in inspect(conn).get_indexes("incidents")}
+        assert indexes["ix_incidents_sender_unit"] == ["sender_unit", "created_at"]
+
+
 def test_purge_deletes_only_what_is_older_than_the_retention(store_database: str) -> None:
     old, recent = make_incident(created_at=T0), make_incident(created_at=T0 + 30 * DAY)
     with open_store(store_database) as store:

@@ -99,6 +99,20 @@ def test_list_filters_by_time_status_and_sender(capsys: pytest.CaptureFixture[st
     assert code == 0 and recent.id in out.splitlines()[0] and "-- 1-2 of 2" in out
 
 
+def test_list_and_export_filter_by_the_senders_unit(capsys: pytest.CaptureFixture[str],
+                                                    tmp_path: Path) -> None:
+    database = str(tmp_path / "s.db")
+    accounting = make_incident(sender_unit="ke-toan")
+    nowhere = make_incident()
+    with open_store(database) as store:
+        store.add_incidents([accounting, nowhere])
+    code, out, err = run(capsys, "incidents", "list", "--database", database, "--unit", "ke-toan")
+    assert code == 0 and err == "" and accounting.id in out and nowhere.id not in out
+    code, out, _ = run(capsys, "incidents", "export", "--database", database, "--unit", "-")
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert code == 0 and [(r["id"], r["sender_unit"]) for r in rows] == [(nowhere.id, "")]
+
+
 def test_export_json_to_a_file_is_one_document(capsys: pytest.CaptureFixture[str],
                                                tmp_path: Path) -> None:
     database = str(tmp_path / "s.db")
@@ -154,6 +168,7 @@ def test_migrate_reports_the_schema_versions(capsys: pytest.CaptureFixture[str],
     (["list", "--since", "yesterday"], 2, "invalid time 'yesterday'"),
     (["list", "--limit", "-1"], 2, "--limit and --offset must be 0 or more"),
     (["purge", "--older-than", "0"], 2, "--older-than must be at least 1 day"),
+    (["export", "--unit", "Kế toán"], 2, "invalid --unit 'Kế toán': a unit id is lower-case"),
 ])
 def test_bad_requests_say_what_is_wrong(capsys: pytest.CaptureFixture[str], tmp_path: Path,
                                         argv: list[str], code: int, message: str) -> None:
