@@ -14,35 +14,21 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from govmilter import __version__
-from govmilter.console.commands import add_console_arguments
-from govmilter.domains.classify import Classifier
-from govmilter.domains.dnsintel import DnsIntel, dns_classifier
+from govmilter.errors import GovmilterError
 from govmilter.mail.addresses import parse_address
-from govmilter.policy import Policy, PolicyError, decide_saved, load_policy
-from govmilter.policy.description import describe_policy
-from govmilter.policy.verdict import Envelope, MessageFacts
-from govmilter.scan import scan_message
-from govmilter.server.daemon import DaemonError, add_run_arguments
-from govmilter.server.privileges import PrivilegeError
-from govmilter.store import StoreError, database_url
-from govmilter.store.database import describe
-from govmilter.tools.accuracy import (
-    CorpusError,
-    evaluate_corpus,
-    evaluation_to_json,
-    evaluation_to_text,
-)
-from govmilter.tools.envelope import saved_envelope
-from govmilter.tools.incident_commands import add_incident_arguments, run_incidents
-from govmilter.tools.policy_init import PolicyInitError, init_policy
-from govmilter.tools.prometheus import PrometheusClient, PrometheusError
-from govmilter.tools.quarantine_commands import add_quarantine_arguments, run_quarantine
-from govmilter.tools.render import verdict_to_json, verdict_to_text
-from govmilter.tools.report import ReportError, collect, render, report_period
-from govmilter.tools.report_counts import collect_counts, open_counts
+
+if TYPE_CHECKING:
+    from govmilter.domains.classify import Classifier
+    from govmilter.policy import Policy
+    from govmilter.policy.verdict import Envelope, MessageFacts
+
+# Each command imports what it does in its own function, and main() builds the options of the
+# command it runs alone: every command starts a new interpreter (the tests start hundreds), and
+# the whole package (the store's SQLAlchemy, the daemon's pymilter, the report's tools) cost
+# each of them most of a second of CPU.
 
 EXIT_OK, EXIT_INPUT, EXIT_USAGE = 0, 1, 2
 
@@ -90,31 +76,48 @@ def _seconds(text: str) -> float:
     return value
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser for every sub-command."""
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser for every sub-command, or for ``command`` alone (what :func:`main`
+    parses with: the options of the other commands come from modules it need not import)."""
     parser = _Parser(
         prog="govmilter",
         description="Keep Vietnamese official documents on official (.gov.vn) mailboxes.",
     )
     parser.add_argument("--version", action="version", version=f"govmilter {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, add in SUBCOMMANDS.items():
+        if command is None or command == name:
+            add(sub)
+    return parser
 
+
+def _add_check(sub: Any) -> None:
     check = sub.add_parser("check", help="give the milter's verdict for a saved .eml message",
                            description="The milter's verdict for a saved message. "
                            + ENVELOPE_HELP)
     _add_message_arguments(check)
     check.add_argument("--json", action="store_true", help="print the verdict as JSON")
 
-    run = sub.add_parser("run", help="run the milter daemon for Postfix")
-    add_run_arguments(run)
 
+def _add_run(sub: Any) -> None:
+    from govmilter.server.daemon import add_run_arguments
+
+    add_run_arguments(sub.add_parser("run", help="run the milter daemon for Postfix"))
+
+
+def _add_validate(sub: Any) -> None:
     validate = sub.add_parser("validate", help="check a policy file; errors as file:line")
     validate.add_argument("policy", nargs="?", help="policy YAML (default: the embedded one)")
 
+
+def _add_eval(sub: Any) -> None:
     evaluate = sub.add_parser("eval", help="measure document detection on a labelled corpus")
     evaluate.add_argument("corpus", help="directory with official/ and negative/ .eml files")
     evaluate.add_argument("--policy", help="policy YAML (default: the embedded default policy)")
     evaluate.add_argument("--json", action="store_true", help="print the figures as JSON")
+
+
+def _add_replay(sub: Any) -> None:
     replay = sub.add_parser(
         "replay", help="count a policy's verdicts over stored mail; diff against an older policy",
         formatter_class=argparse.RawDescriptionHelpFormatter, description=REPLAY_HELP)
@@ -127,6 +130,8 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--jobs", type=_at_least(1), default=2, metavar="N",
                         help="worker processes for large sources (default 2; 1: no workers)")
 
+
+def _add_explain(sub: Any) -> None:
     explain = sub.add_parser(
         "explain", help="walk the rules for each recipient of a message, saying why each did or "
         "did not match", description="Walk the rules in order for each recipient and say why "
@@ -136,10 +141,26 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("--json", action="store_true",
                          help="print the check --json object with each recipient's rule walk")
 
+
+def _add_incidents(sub: Any) -> None:
+    from govmilter.tools.incident_commands import add_incident_arguments
+
     add_incident_arguments(sub)
+
+
+def _add_quarantine(sub: Any) -> None:
+    from govmilter.tools.quarantine_commands import add_quarantine_arguments
+
     add_quarantine_arguments(sub)
+
+
+def _add_console(sub: Any) -> None:
+    from govmilter.console.commands import add_console_arguments
+
     add_console_arguments(sub)
 
+
+def _add_policy(sub: Any) -> None:
     policy = sub.add_parser("policy", help="write a policy to start a production installation")
     policy_sub = policy.add_subparsers(dest="policy_command", required=True)
     init = policy_sub.add_parser(
@@ -155,6 +176,8 @@ def build_parser() -> argparse.ArgumentParser:
     init.add_argument("--out", metavar="FILE",
                       help="write here, never over an existing file (default: standard output)")
 
+
+def _add_report(sub: Any) -> None:
     report = sub.add_parser(
         "report", help="write the compliance report (exact counts from the incident store, "
                        "else estimates from Prometheus)",
@@ -189,7 +212,14 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--out", metavar="FILE", help="write here (default: standard output)")
     report.add_argument("--timeout", type=_seconds, default=30.0, metavar="SECONDS",
                         help="time limit per Prometheus query (default: 30)")
-    return parser
+
+
+#: Each sub-command and the function that adds it and its options, in the order of --help.
+SUBCOMMANDS: dict[str, Callable[[Any], None]] = {
+    "check": _add_check, "run": _add_run, "validate": _add_validate, "eval": _add_eval,
+    "replay": _add_replay, "explain": _add_explain, "incidents": _add_incidents,
+    "quarantine": _add_quarantine, "console": _add_console, "policy": _add_policy,
+    "report": _add_report}
 
 
 #: How check and explain read the envelope of a saved file (govmilter.tools.envelope).
@@ -235,6 +265,8 @@ def _add_message_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _load(path: str | None) -> Policy:
+    from govmilter.policy import load_policy
+
     policy = load_policy(path)
     for warning in policy.warnings:
         print(warning, file=sys.stderr)
@@ -249,6 +281,8 @@ def _read_message(name: str) -> bytes:
 
 def _classifier(policy: Policy, envelope: Envelope, no_dns: bool) -> Classifier | None:
     """The DNS-backed classifier the milter uses, unless DNS is off; None means lists only."""
+    from govmilter.domains.dnsintel import DnsIntel, dns_classifier
+
     if no_dns or not policy.dns.enabled:
         return None
     with DnsIntel(policy.dns) as intel:
@@ -263,6 +297,9 @@ def _scan_for_command(args: argparse.Namespace
     so that the three commands give one verdict for one file. Prints the problem and returns
     None when the message cannot be read or has no recipient.
     """
+    from govmilter.scan import scan_message
+    from govmilter.tools.envelope import saved_envelope
+
     policy = _load(args.policy)
     try:
         raw = _read_message(args.message)
@@ -292,6 +329,9 @@ def _scan_for_command(args: argparse.Namespace
 
 def cmd_check(args: argparse.Namespace) -> int:
     """``govmilter check``: the same verdict as the daemon, for a saved message."""
+    from govmilter.policy import decide_saved
+    from govmilter.tools.render import verdict_to_json, verdict_to_text
+
     scanned = _scan_for_command(args)
     if scanned is None:
         return EXIT_INPUT
@@ -315,6 +355,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
         rcpt_refusal_warnings,
         shadowed_rule_warnings,
     )
+    from govmilter.store import StoreError, database_url
+    from govmilter.store.database import describe
 
     policy = _load(args.policy)
     try:
@@ -354,6 +396,13 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     """``govmilter eval``: precision, recall and misses of the detector on a corpus."""
+    from govmilter.tools.accuracy import (
+        CorpusError,
+        evaluate_corpus,
+        evaluation_to_json,
+        evaluation_to_text,
+    )
+
     policy = _load(args.policy)
     try:
         result = evaluate_corpus(Path(args.corpus), policy)
@@ -413,6 +462,12 @@ def _format_of(out: str | None) -> str:
 
 def cmd_report(args: argparse.Namespace) -> int:
     """``govmilter report``: the compliance report (see govmilter.tools.report)."""
+    from govmilter.policy.description import describe_policy
+    from govmilter.store import StoreError
+    from govmilter.tools.prometheus import PrometheusClient, PrometheusError
+    from govmilter.tools.report import ReportError, collect, render, report_period
+    from govmilter.tools.report_counts import collect_counts, open_counts
+
     fmt = args.format or _format_of(args.out)
     if fmt in BINARY_FORMATS and not args.out:
         print(f"govmilter report: --format {fmt} needs --out FILE", file=sys.stderr)
@@ -473,6 +528,8 @@ def _write_out(command: str, out: str | None, content: str | bytes, *,
 
 def cmd_policy(args: argparse.Namespace) -> int:
     """``govmilter policy init``: see govmilter.tools.policy_init."""
+    from govmilter.tools.policy_init import PolicyInitError, init_policy
+
     try:
         text = init_policy(args.agency, monitor=args.monitor)
     except PolicyInitError as exc:
@@ -484,7 +541,8 @@ def cmd_policy(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     """``govmilter run``: the milter daemon (its logic lives in :mod:`govmilter.server.daemon`)."""
-    from govmilter.server.daemon import options_from_args, run
+    from govmilter.server.daemon import DaemonError, options_from_args, run
+    from govmilter.server.privileges import PrivilegeError
 
     try:
         return run(options_from_args(args))
@@ -500,18 +558,38 @@ def _run_console(args: argparse.Namespace) -> int:
     return run_console(args)
 
 
-COMMANDS = {"check": cmd_check, "run": cmd_run, "validate": cmd_validate, "report": cmd_report,
-            "replay": cmd_replay, "explain": cmd_explain, "eval": cmd_eval,
-            "incidents": run_incidents, "quarantine": run_quarantine, "console": _run_console,
-            "policy": cmd_policy}
+def _run_incidents(args: argparse.Namespace) -> int:
+    from govmilter.tools.incident_commands import run_incidents
+
+    return run_incidents(args)
+
+
+def _run_quarantine(args: argparse.Namespace) -> int:
+    from govmilter.tools.quarantine_commands import run_quarantine
+
+    return run_quarantine(args)
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "check": cmd_check, "run": cmd_run, "validate": cmd_validate, "report": cmd_report,
+    "replay": cmd_replay, "explain": cmd_explain, "eval": cmd_eval,
+    "incidents": _run_incidents, "quarantine": _run_quarantine, "console": _run_console,
+    "policy": cmd_policy}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``govmilter`` command line; returns the process exit code."""
-    args = build_parser().parse_args(argv)
+    words = sys.argv[1:] if argv is None else list(argv)
+    # the command is the first word that is not an option (the top level's take no value)
+    named = next((word for word in words if not word.startswith("-")), None)
+    args = build_parser(named if named in SUBCOMMANDS else None).parse_args(words)
     try:
         return COMMANDS[args.command](args)
-    except PolicyError as exc:
+    except GovmilterError as exc:
+        from govmilter.policy import PolicyError  # loaded already by what raised it
+
+        if not isinstance(exc, PolicyError):
+            raise
         for problem in exc.problems:
             print(problem, file=sys.stderr)
         errors = sum(1 for p in exc.problems if p.severity == "error")

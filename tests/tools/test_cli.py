@@ -15,10 +15,12 @@ ROOT = HERE.parent
 SECRET_EML = HERE / "data" / "cong-van-secret.eml"
 
 
-def govmilter(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[str]:
+def govmilter(*args: str, stdin: bytes | None = None, env: dict[str, str] | None = None
+              ) -> subprocess.CompletedProcess[str]:
     exe = shutil.which("govmilter")
     assert exe, "the govmilter command is not installed (pip install -e .)"
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}  # the code under test, even from a worktree
+    # the code under test, even from a worktree
+    env = {**os.environ, **(env or {}), "PYTHONPATH": str(ROOT)}
     return subprocess.run([exe, *args], capture_output=True, text=True, env=env, timeout=60,
                           input=stdin.decode() if stdin is not None else None)
 
@@ -124,3 +126,25 @@ def test_check_with_a_broken_policy_refuses_to_guess(tmp_path: Path) -> None:
     result = govmilter("check", "--policy", str(bad), str(SECRET_EML))
     assert result.returncode == 2
     assert f"{bad}:1:" in result.stderr
+
+
+@pytest.mark.parametrize(("args", "not_loaded"), [
+    pytest.param(("check", "--no-dns", str(SECRET_EML)),
+                 {"sqlalchemy", "Milter", "flask", "govmilter.server", "govmilter.store"},
+                 id="check"),
+    pytest.param(("report", "--help"), {"Milter", "flask", "govmilter.server"}, id="report"),
+])
+def test_a_command_imports_only_what_it_does(args: tuple[str, ...],
+                                             not_loaded: set[str]) -> None:
+    """Each command is a new interpreter (the tests start hundreds): the store, the daemon and
+    the console are imported by the commands that use them, not by every one."""
+    result = govmilter(*args, env={"PYTHONPROFILEIMPORTTIME": "1"})
+    assert result.returncode == 0, result.stderr
+    loaded = {line.rsplit("|", 1)[1].strip() for line in result.stderr.splitlines()
+              if line.startswith("import time:") and "|" in line}
+    assert "govmilter.cli" in loaded  # what the import-time log looks like was read right
+    assert not {module for module in loaded for top in not_loaded
+                if module == top or module.startswith(f"{top}.")}
+    full = govmilter("--help", env={"PYTHONPROFILEIMPORTTIME": "1"})  # every command's options
+    assert all(name in full.stdout for name in ("check", "run", "incidents", "console", "report"))
+    assert "govmilter.server.daemon" in full.stderr and "sqlalchemy" in full.stderr
