@@ -92,7 +92,7 @@ if [ "$use_venv" = yes ]; then
   stamp=$GOVMILTER_VENV/.setup-stamp
 fi
 
-if ! "$PYTHON" -c "import govmilter, Milter, miltertest, pytest, pypdfium2, fpdf, mkdocs, idna, confusables, libarchive, sqlalchemy, alembic, psycopg, olefile, flask, waitress, argon2, selenium, docx, zlib_ng" \
+if ! "$PYTHON" -c "import govmilter, Milter, miltertest, pytest, pypdfium2, fpdf, mkdocs, idna, confusables, libarchive, sqlalchemy, alembic, psycopg, olefile, flask, waitress, argon2, selenium, docx, zlib_ng, pybase64" \
      2>/dev/null \
    || ! "$PYTHON" -c "import PIL, tesserocr, pillow_heif" 2>/dev/null \
    || [ pyproject.toml -nt "$stamp" ] 2>/dev/null; then

@@ -13,14 +13,26 @@ import base64
 import email
 import email.message
 import email.policy
+import hashlib
+import itertools
 import re
+import subprocess
+import sys
+from email import _encoded_words  # type: ignore[attr-defined]
 
 import pytest
 from hostile_mail import OFFICIAL_TEXT, message, multipart
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import govmilter.mail.message
 from govmilter.mail.message import MessageContent, base64_runs, parse_message
-from govmilter.mail.speedups import parse_collapsed, stdlib_decoded_payload
+from govmilter.mail.speedups import (
+    STRICT_DECODER,
+    parse_collapsed,
+    stdlib_decoded_payload,
+    strict_base64_decoded,
+)
 from govmilter.policy import Limits
 
 LIMITS = Limits()
@@ -150,3 +162,90 @@ def test_base64_bodies_decode_as_the_stdlib_decodes_them(body: bytes) -> None:
     theirs = email.message_from_bytes(raw, policy=email.policy.compat32)
     assert stdlib_decoded_payload(ours) == theirs.get_payload(decode=True)
     assert [type(d) for d in ours.defects] == [type(d) for d in theirs.defects]
+
+
+def stdlib_decode_b(body: bytes) -> tuple[bytes, list[type]]:
+    """What ``get_payload(decode=True)`` gives for a base64 body, and its defects' types."""
+    decoded, defects = _encoded_words.decode_b(body.translate(None, b"\r\n"))
+    return decoded, [type(defect) for defect in defects]
+
+
+def test_pybase64_is_there_and_takes_well_formed_bodies() -> None:
+    """The fast decoder is installed (a dependency) and decodes what mail clients send: lines
+    ended by CRLF or LF, or one line; CR-only line ends go to the stdlib."""
+    assert STRICT_DECODER is not None
+    for body in (base64_lines(DOCUMENT), base64_lines(DOCUMENT, b"\n"),
+                 base64.b64encode(DOCUMENT), base64_lines(b"ab", b"\n"), b""):
+        assert strict_base64_decoded(body) == stdlib_decode_b(body)[0]
+    assert strict_base64_decoded(base64_lines(DOCUMENT, b"\r")) is None
+
+
+def test_the_strict_decoder_agrees_with_the_stdlib_on_every_short_body() -> None:
+    """Every body of up to five characters drawn from the alphabet's edge cases (padding,
+    both line ends, a space, a stray character): where the fast decoder answers, the stdlib
+    gives the same bytes and no defect."""
+    answered = 0
+    for length in range(6):
+        for chars in itertools.product(b"AQ/+=\r\n *", repeat=length):
+            body = bytes(chars)
+            fast = strict_base64_decoded(body)
+            if fast is not None:
+                answered += 1
+                assert (fast, []) == stdlib_decode_b(body), body
+    assert answered > 500  # the comparison ran, not only the fallback
+
+
+#: What a hostile or broken body puts in the base64 text.
+_INSERTS = [b"=", b"==", b"===", b"\r", b"\n", b"\r\n", b" ", b"\t", b"*", b"-", b"\x00",
+            b"\x0b", b"A", b"QQ", b"QQ==", b"\n\n"]
+
+
+@st.composite
+def hostile_bodies(draw: st.DrawFn) -> bytes:
+    """Base64 of random bytes, then edited (characters put in, taken out, the end cut) and cut
+    into lines of a random width and line end."""
+    text = bytearray(base64.b64encode(draw(st.binary(max_size=3000))))
+    for _ in range(draw(st.integers(0, 3))):
+        at = draw(st.integers(0, len(text)))
+        edit = draw(st.sampled_from(["insert", "delete", "truncate"]))
+        if edit == "insert":
+            text[at:at] = draw(st.sampled_from(_INSERTS))
+        elif edit == "delete":
+            del text[at:at + draw(st.integers(1, 3))]
+        else:
+            del text[at:]
+    width = draw(st.sampled_from([len(text) + 1, 4, 63, 64, 76, 77]))
+    end = draw(st.sampled_from([b"\r\n", b"\n", b"\r", b"\n\r", b" \r\n", b"\r\r\n"]))
+    return b"".join(bytes(text[i:i + width]) + end for i in range(0, len(text), width))
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(hostile_bodies())
+def test_hostile_base64_bodies_decode_as_the_stdlib_decodes_them(body: bytes) -> None:
+    """Through the parser, as a part's body: the same bytes and the same defects as
+    ``get_payload(decode=True)``, whichever decoder took the body."""
+    raw = b"Content-Type: application/pdf\r\nContent-Transfer-Encoding: base64\r\n\r\n" + body
+    ours = email.message_from_bytes(raw, policy=email.policy.compat32)
+    theirs = email.message_from_bytes(raw, policy=email.policy.compat32)
+    assert stdlib_decoded_payload(ours) == theirs.get_payload(decode=True)
+    assert [type(d) for d in ours.defects] == [type(d) for d in theirs.defects]
+
+
+_WITHOUT_PYBASE64 = """
+import hashlib, sys
+sys.modules["pybase64"] = None  # import pybase64 now raises ImportError
+from govmilter.mail import speedups
+from govmilter.mail.message import parse_message
+from govmilter.policy import Limits
+assert speedups.STRICT_DECODER is None
+content = parse_message(sys.stdin.buffer.read(), Limits())
+print(*(hashlib.sha256(a.data).hexdigest() for a in content.attachments), content.unscannable)
+"""
+
+
+def test_without_pybase64_attachments_are_decoded_by_the_stdlib() -> None:
+    raw = multipart([attachment(), attachment(b"\n")])
+    done = subprocess.run([sys.executable, "-c", _WITHOUT_PYBASE64], input=raw,
+                          capture_output=True, check=True)
+    digest = hashlib.sha256(DOCUMENT).hexdigest()
+    assert done.stdout.decode().split() == [digest, digest, "()"]
