@@ -19,6 +19,7 @@ import socket
 import stat
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,7 +29,7 @@ from govmilter import __version__
 from govmilter.document.ocr import ocr_status_apart
 from govmilter.domains.dnsintel import DnsClassifierFactory
 from govmilter.errors import GovmilterError
-from govmilter.policy import Policy
+from govmilter.policy import Policy, PolicyError, PolicyProblem, load_policy
 from govmilter.server import speedups
 from govmilter.server.allocator import fix_malloc_thresholds
 from govmilter.server.incidents import IncidentWriter
@@ -359,6 +360,54 @@ def check_spool_dir(spool_dir: str | None) -> str:
     return directory
 
 
+def incident_database(options: RunOptions, policy: Policy) -> str:
+    """The incident store's database: ``--database``, else the policy's
+    ``incidents.database``, else ``incidents.sqlite3`` in the state directory."""
+    return options.database or policy.incidents.database \
+        or str(Path(options.state_dir) / Path(DEFAULT_DATABASE).name)
+
+
+def policy_loader(options: RunOptions) -> Callable[[str | Path | None], Policy]:
+    """:func:`load_policy`, refusing (as ``govmilter validate`` does) a policy whose
+    ``incidents.database`` the store cannot use, unless ``--database`` overrides it: a reload
+    that would move the store there is refused like any invalid file, and the running policy
+    and store are kept."""
+    def load(path: str | Path | None) -> Policy:
+        policy = load_policy(path)
+        if options.database is None and policy.incidents.database is not None:
+            try:
+                database_url(policy.incidents.database)
+            except StoreError as exc:
+                raise PolicyError([PolicyProblem(policy.source.path, _database_line(path),
+                                                 f"incidents.database: {exc}")]) from None
+        return policy
+    return load
+
+
+def _database_line(path: str | Path | None) -> int:
+    """The line of the policy file's first ``database:`` key (1 when none is found)."""
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines() if path else []
+    except (OSError, UnicodeDecodeError):
+        lines = []
+    return next((n for n, line in enumerate(lines, 1)
+                 if line.strip().startswith("database:")), 1)
+
+
+def follow_incident_database(options: RunOptions, writer: IncidentWriter | None,
+                             policy: Policy) -> None:
+    """After a reload: move the incident writer to the policy's ``incidents.database`` when it
+    changed (see :meth:`IncidentWriter.switch`; :func:`policy_loader` refused a database that
+    cannot be used)."""
+    if writer is None:
+        return
+    database = incident_database(options, policy)
+    if database != writer.database and writer.switch(database):
+        log.info("incidents.database changed by the reload: the incident store moves from %s "
+                 "to %s at the writer's next flush", describe_database(writer.database),
+                 describe_database(database))
+
+
 def start_incident_writer(options: RunOptions, policy: Policy, metrics: Metrics
                           ) -> IncidentWriter | None:
     """The incident writer on the store named by the options or the policy (its database is
@@ -369,8 +418,7 @@ def start_incident_writer(options: RunOptions, policy: Policy, metrics: Metrics
                     "kept", NO_STORE)
         return None
     state = Path(options.state_dir)
-    database = options.database or policy.incidents.database \
-        or str(state / Path(DEFAULT_DATABASE).name)
+    database = incident_database(options, policy)
     try:
         database_url(database)
     except StoreError as exc:
@@ -453,7 +501,12 @@ def _serve(options: RunOptions, scanner: ScanPool, metrics: Metrics,
         warn_if_postfix_cannot_connect(socket_path, options.socket_mode)
     spool_dir = check_spool_dir(options.spool_dir)
     # an invalid policy raises PolicyError here: the daemon refuses to start
-    holder = PolicyHolder(options.policy, on_load=metrics.policy_loaded,
+    incidents: IncidentWriter | None = None  # started below; a reload before then changes none
+
+    def reloaded(new: Policy) -> None:
+        metrics.policy_loaded(new)
+        follow_incident_database(options, incidents, new)
+    holder = PolicyHolder(options.policy, loader=policy_loader(options), on_load=reloaded,
                           on_failure=metrics.policy_reload_failed)
     metrics.policy_loaded(holder.policy, initial=True)
     metrics_address = "off"
@@ -476,6 +529,7 @@ def _serve(options: RunOptions, scanner: ScanPool, metrics: Metrics,
     # so a shorter interval than Python's default (docs/performance.md has the measurements).
     sys.setswitchinterval(GIL_SWITCH_INTERVAL)
     incidents = start_incident_writer(options, policy, metrics)
+    follow_incident_database(options, incidents, holder.policy)  # a reload meanwhile
     notices = Notifier(metrics).start()
     runtime = MilterRuntime(lambda: holder.policy, metrics, classifier_factory, scanner=scanner,
                             spool_dir=spool_dir, incidents=incidents, notices=notices)

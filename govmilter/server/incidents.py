@@ -8,6 +8,13 @@ to the day's counts in memory. The writer thread writes both to the store at lea
 the journal (:mod:`govmilter.store.journal`) and is replayed, in order, once the store answers
 again; until then new batches join the journal behind it. At stop, the queue and the counts are
 written, or journaled when the store does not answer.
+
+A reload that names another database (:meth:`IncidentWriter.switch`) is carried out by the
+writer thread between two flushes: what was queued and counted before it, and the journal's
+backlog, are written to the old store first; what the old store does not take (it is down) stays
+in the journal and is replayed into the new one; then the old store is closed and the new one
+opened (and migrated) as at start-up. Nothing is lost and nothing is copied: the incidents
+already in the old store stay there.
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ from pathlib import Path
 from govmilter.policy.verdict import Verdict
 from govmilter.server.metrics import Metrics
 from govmilter.store import StoreError
+from govmilter.store.database import describe_database
 from govmilter.store.incidents import MessageKey, RecipientKey, count_keys, vietnam_day
 from govmilter.store.journal import CountBatch, Journal, Record
 from govmilter.store.records import DailyMessageCount, DailyRecipientCount, Incident
@@ -52,8 +60,12 @@ class IncidentWriter:
         self.journal = Journal(journal_dir)
         self.flush_interval = flush_interval
         self.retry_interval = retry_interval
-        self._open = opener or (lambda: open_store(database, migrate_in_child=True))
+        self.database = database
+        self._open = opener or _opener(database)
         self._store: IncidentStore | None = None
+        #: a database a reload asked for, with its opener, until the writer thread switches
+        self._switch_to: tuple[str | None, StoreOpener] | None = None
+        self._switch_lock = threading.Lock()
         self._queue: queue.Queue[Incident] = queue.Queue(queue_size)
         self._counts_lock = threading.Lock()
         self._recipients: collections.Counter[tuple[_dt.date, RecipientKey]] = \
@@ -84,6 +96,38 @@ class IncidentWriter:
                 self._recipients[(day, key)] += 1
             self._messages[(day, message)] += 1
 
+    def switch(self, database: str | None, opener: StoreOpener | None = None) -> bool:
+        """Write to ``database`` from now on (a reload changed ``incidents.database``); carried
+        out by the writer thread at its next flush (see the module docstring). False when it
+        already writes there and nothing was asked."""
+        with self._switch_lock:
+            if database == self.database and self._switch_to is None:
+                return False
+            self._switch_to = (database, opener or _opener(database))
+        return True
+
+    def _apply_switch(self) -> None:
+        """Carry out a switch asked for: drain into the old store, then open the new one."""
+        with self._switch_lock:
+            asked, self._switch_to = self._switch_to, None
+        if asked is None:
+            return
+        database, opener = asked
+        if database == self.database:
+            return  # asked for another and back again before the thread came round
+        self._flush(final=True)  # what came before the reload goes where it was meant to go
+        old = self._store.where if self._store is not None else describe_database(self.database)
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+        self.database, self._open = database, opener
+        self._next_try, self._down = 0.0, False
+        log.info("incident store changed by a reload: %s -> %s; %d record(s) the old store "
+                 "did not take go to the new one; the incidents already in the old store stay "
+                 "there", old, describe_database(database), self.journal.pending)
+        if self._connected(force=True) is not None and self.journal.pending:
+            self._replay(force=True)
+
     # ---- the thread -------------------------------------------------------------------------
     def start(self) -> IncidentWriter:
         """Start the writer thread (it opens and migrates the store itself, so a database that
@@ -101,6 +145,7 @@ class IncidentWriter:
             if self._thread.is_alive():  # stuck in a store that does not answer: journal all
                 self._journal([*self._take(), *filter(None, [self._take_counts()])])
                 return
+        self._apply_switch()
         self._flush(final=True)
         if self._store is not None:
             self._store.close()
@@ -112,6 +157,7 @@ class IncidentWriter:
         self._connected(force=False)
         while not self._stopping.wait(self.flush_interval):
             try:
+                self._apply_switch()
                 self._flush()
             except Exception:  # the writer must outlive any surprise; the journal keeps data
                 log.exception("incident writer: unexpected error")
@@ -226,3 +272,9 @@ class IncidentWriter:
     def _update_backlog(self) -> None:
         if self.metrics is not None:
             self.metrics.incident_journal_backlog.set(self.journal.pending)
+
+
+def _opener(database: str | None) -> StoreOpener:
+    """How the writer thread opens ``database``: migrated by a child process when not current
+    (the daemon never loads alembic itself)."""
+    return lambda: open_store(database, migrate_in_child=True)

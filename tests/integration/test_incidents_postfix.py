@@ -220,6 +220,67 @@ def test_postgresql_stopped_during_a_load_run_delays_no_mail_and_loses_no_incide
         assert all(i.removed == (FREEMAIL_RCPT,) for i in incidents)
 
 
+def test_a_reload_moves_the_store_to_the_policys_new_database_during_a_load_run(
+        postfix: PrivatePostfix, postgres: PostgresCluster, milter_on: MilterOn) -> None:
+    sqlite = str(postfix.base / f"store-{time.monotonic_ns()}" / "incidents.sqlite3")
+    postgresql = postgres.create_database()
+    policy = postfix.base / f"moving-{time.monotonic_ns()}.yaml"
+
+    def policy_on(database: str) -> str:
+        return policy_yaml(rules=RULES) + f"incidents:\n  database: '{database}'\n"
+    policy.write_text(policy_on(sqlite), encoding="utf-8")
+    messages, incidents_every = 60, 2
+    with milter_on(policy, ["--watch-interval", "0"]) as daemon:
+        outcome: list[str] = []
+
+        def send_all() -> None:
+            for n in range(messages):
+                secret = n % incidents_every == 0
+                recipients = [OFFICIAL_RCPT, FREEMAIL_RCPT] if secret else [OFFICIAL_RCPT]
+                refused = postfix.send(OFFICIAL_SENDER, recipients,
+                                       with_id(SECRET if secret else PLAIN, f"moving-{n}"))
+                outcome.append("ok" if refused == {} else repr(refused))
+                time.sleep(0.03)
+
+        sender = threading.Thread(target=send_all)
+        sender.start()
+        wait_until(lambda: len(outcome) >= messages // 3, 120, "the first third sent")
+        policy.write_text(policy_on(postgresql), encoding="utf-8")
+        daemon.reload()
+        wait_until(lambda: "incident store changed by a reload" in daemon.log(), 30,
+                   "the writer's switch")
+        sender.join(300)
+        assert outcome == ["ok"] * messages
+        # a database the store cannot use is refused like any invalid file: the store stays
+        policy.write_text(policy_on("mysql://root@db.example/gm"), encoding="utf-8")
+        daemon.reload()
+        wait_until(lambda: "policy reload refused" in daemon.log(), 30, "the refusal")
+        assert postfix.send(OFFICIAL_SENDER, [OFFICIAL_RCPT, FREEMAIL_RCPT],
+                            with_id(SECRET, "after-refusal")) == {}
+        expected = len(range(0, messages, incidents_every)) + 1
+
+        def stored() -> tuple[set[str | None], set[str | None]]:
+            with open_store(sqlite) as old, open_store(postgresql) as new:
+                return ({i.queue_id for i in old.iter_incidents()},
+                        {i.queue_id for i in new.iter_incidents()})
+        wait_until(lambda: sum(map(len, stored())) >= expected, 30, "every incident stored",
+                   interval=0.5)
+        in_old, in_new = stored()
+        log = daemon.log()
+    assert len(in_old) + len(in_new) == expected and not in_old & in_new
+    assert len(in_old) >= messages // 3 // incidents_every and len(in_new) >= 2
+    day = _dt.datetime.now(_dt.timezone(_dt.timedelta(hours=7))).date()
+
+    def counted(database: str) -> int:
+        with open_store(database) as store:
+            return sum(c.count for c in store.message_counts(day - _dt.timedelta(days=1),
+                                                            day + _dt.timedelta(days=1)))
+    assert counted(sqlite) + counted(postgresql) == messages + 1  # stopped: all flushed
+    assert "incidents.database changed by the reload" in log
+    assert "incidents.database: unsupported database 'mysql'" in log
+    assert "@" not in "".join(line for line in log.splitlines() if " qid=" in line)
+
+
 def quarantine(capsys: pytest.CaptureFixture[str], postfix: PrivatePostfix, database: str,
                *argv: str) -> tuple[int, str, str]:
     """``govmilter quarantine ...`` on the private Postfix and the daemon's store."""

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime as _dt
+import logging
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from incident_samples import make_incident
 from postfix_harness import wait_until
 from postgres_harness import PostgresCluster
@@ -19,6 +21,7 @@ from govmilter.scan import scan_message
 from govmilter.server.incidents import IncidentWriter
 from govmilter.server.metrics import Metrics
 from govmilter.store import IncidentStore, StoreError, open_store
+from govmilter.store.database import describe_database
 from govmilter.store.journal import CURRENT, CountBatch, Journal
 
 NOW = _dt.datetime(2026, 12, 5, 3, 0, tzinfo=_dt.UTC)
@@ -200,3 +203,77 @@ def test_counts_journaled_before_units_existed_replay_as_no_unit(tmp_path: Path)
         store.add_counts(batch.id, batch.recipients, batch.messages)
         assert [(c.unit, c.count) for c in store.recipient_counts(DAY, DAY)] == [("", 3)]
         assert [(c.unit, c.count) for c in store.message_counts(DAY, DAY)] == [("", 2)]
+
+
+@pytest.mark.parametrize("direction", ["sqlite-to-postgresql", "postgresql-to-sqlite"])
+def test_a_reload_moves_the_writer_to_another_database_losing_nothing(
+        tmp_path: Path, postgres: PostgresCluster, direction: str,
+        caplog: pytest.LogCaptureFixture) -> None:
+    sqlite, postgresql = str(tmp_path / "s.db"), postgres.create_database()
+    old, new = (sqlite, postgresql) if direction == "sqlite-to-postgresql" \
+        else (postgresql, sqlite)
+    writer = IncidentWriter(old, tmp_path / "journal", "mx1", flush_interval=0.05).start()
+    before = [make_incident() for _ in range(3)]
+    streamed = [make_incident() for _ in range(150)]
+    after = [make_incident() for _ in range(3)]
+    try:
+        for incident in before:
+            writer.record(incident)
+        writer.count(secret_verdict(), NOW)
+        wait_until(lambda: stored(old) == 3 and counted(old) == 1, 20, "the first writes")
+
+        def stream() -> None:  # the milter goes on recording while the reload comes
+            for incident in streamed:
+                writer.record(incident)
+                writer.count(secret_verdict(), NOW)
+                time.sleep(0.002)
+        sender = threading.Thread(target=stream)
+        with caplog.at_level(logging.INFO, logger="govmilter"):
+            sender.start()
+            time.sleep(0.1)
+            assert writer.switch(new) is True
+            wait_until(lambda: writer.database == new, 20, "the switch")
+            sender.join()
+        assert writer.switch(new) is False  # already there
+        for incident in after:
+            writer.record(incident)
+    finally:
+        writer.stop()
+    with open_store(old) as a, open_store(new) as b:
+        in_old = {i.id for i in a.iter_incidents()}
+        in_new = {i.id for i in b.iter_incidents()}
+    assert {i.id for i in before} <= in_old and {i.id for i in after} <= in_new
+    assert not in_old & in_new  # each incident written once ...
+    assert in_old | in_new == {i.id for i in [*before, *streamed, *after]}  # ... and none lost
+    assert counted(old) + counted(new) == 1 + len(streamed)
+    assert counted(new) > 0 and len(in_new) > len(after)  # the stream went on into the new one
+    [said] = [r.getMessage() for r in caplog.records if "changed by a reload" in r.getMessage()]
+    assert "0 record(s) the old store did not take" in said
+    assert f"{describe_database(old)} -> {describe_database(new)};" in said
+
+
+def test_a_switch_away_from_a_store_that_is_down_replays_its_backlog_into_the_new_one(
+        tmp_path: Path, postgres_factory: Callable[[], PostgresCluster]) -> None:
+    cluster = postgres_factory()
+    old, new = cluster.create_database(), str(tmp_path / "s.db")
+    writer = IncidentWriter(old, tmp_path / "journal", "mx1", flush_interval=0.05,
+                            retry_interval=0.2).start()
+    try:
+        first = make_incident()
+        writer.record(first)
+        wait_until(lambda: stored(old) == 1, 20, "the first incident")
+        cluster.stop()
+        waiting = [make_incident() for _ in range(10)]
+        for incident in waiting:
+            writer.record(incident)
+        wait_until(lambda: writer.journal.pending >= 10, 20, "the journal backlog")
+        writer.switch(new)
+        wait_until(lambda: writer.journal.pending == 0 and stored(new) == 10, 30,
+                   "the backlog written to the new store")
+        later = make_incident()
+        writer.record(later)
+        wait_until(lambda: stored(new) == 11, 20, "an incident after the switch")
+    finally:
+        writer.stop()
+    with open_store(new) as store:
+        assert {i.id for i in store.iter_incidents()} == {i.id for i in [*waiting, later]}
