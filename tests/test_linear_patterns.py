@@ -289,7 +289,7 @@ def test_the_walk_finds_the_patterns_of_every_layer() -> None:
     names = "\n".join(PATTERNS)
     assert len(PATTERNS) > 40
     for module in ("govmilter.document.cues", "govmilter.document.office",
-                   "govmilter.document.edxml", "govmilter.mail.message", "govmilter.mail.text",
+                   "govmilter.document.edxml", "govmilter.mail.message", "govmilter.mail.htmltext",
                    "govmilter.mail.addresses"):
         assert f"{module}: " in names
     assert any("ContentTransferEncoded" in name for name in names.splitlines())  # built

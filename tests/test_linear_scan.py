@@ -102,6 +102,8 @@ FORMATS: dict[str, tuple[Callable[[bytes], bytes], dict[str, bytes]]] = {
         "unclosed scripts": b"<script>",
         "unclosed comments": b"<!--",
         "closing tags without their bracket": b"</style ",
+        "styled elements never closed": b'<div style="color:#fff"><span class="k">x',
+        "style sheets and the elements they hide": b"<style>.k{color:#fff}</style><b class=k>x",
     }),
     "text": (as_text, {
         "blank lines": b"\n",

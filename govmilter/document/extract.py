@@ -42,8 +42,9 @@ from govmilter.document.packed import packed_kind, packed_magic, read_packed
 from govmilter.document.pdf import NoTextLayer, pdf_signature, pdf_text, render_pdf_page
 from govmilter.document.rtf import is_rtf, rtf_text
 from govmilter.document.scanned import OcrSession, OcrText
+from govmilter.mail.htmltext import html_to_text
 from govmilter.mail.message import Attachment, TextPart, parse_message
-from govmilter.mail.text import decode_text, html_to_text, utf16_codec
+from govmilter.mail.text import decode_text, utf16_codec
 
 _CONTROL_BYTES = bytes(b for b in range(32) if b not in b"\t\n\r\f") + b"\x7f"
 _TEXT_EXTENSIONS = (".txt", ".htm", ".html", ".eml", ".csv", ".xml")

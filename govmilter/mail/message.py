@@ -25,9 +25,10 @@ from email.feedparser import BytesFeedParser
 
 from govmilter.mail.addresses import Address, read_address_header
 from govmilter.mail.forwarding import NO_TRACES, ForwardTraces, read_forward_traces
+from govmilter.mail.htmltext import html_to_text
 from govmilter.mail.limits import Limits, MessageBudget
 from govmilter.mail.speedups import parse_collapsed, stdlib_decoded_payload
-from govmilter.mail.text import decode_header_value, decode_text, html_to_text
+from govmilter.mail.text import decode_header_value, decode_text
 
 #: ``multipart/*`` and ``message/*`` sections the parser may see (so nesting is at most this
 #: deep); later ones are handed over as opaque parts and reported unscannable. Measured: 1,000

@@ -1,4 +1,4 @@
-"""Decoding text whatever its label says: charsets, RFC 2047 words, HTML to text.
+"""Decoding text whatever its label says: charsets, RFC 2047 words (HTML: :mod:`.htmltext`).
 
 Every function here is linear in its input and never raises on bad input.
 """
@@ -11,8 +11,6 @@ import email.errors
 import email.header
 import email.message
 import email.policy
-import html
-import re
 
 from govmilter.mail.vntext import nfc
 
@@ -90,80 +88,3 @@ def decode_text(data: bytes, charset: str | None) -> str:
         except (UnicodeError, ValueError, LookupError):
             pass
     return nfc(data.decode("cp1258", errors="replace"))
-
-
-_SKIP_TAGS = {name: re.compile(rf"(?i)</{name}\s*>") for name in ("script", "style", "head",
-                                                                   "title")}
-_BREAK_TAGS = frozenset({"br", "p", "div", "tr", "li", "h1", "h2", "h3", "h4", "h5", "h6",
-                         "table", "td", "th", "blockquote", "pre", "hr", "ul", "ol", "dl", "dt",
-                         "dd", "section", "article", "header", "footer", "caption"})
-#: A comment opening, a tag, or a declaration/processing instruction. ``[^<>]*`` stops at the
-#: next bracket, so the scan over a document is linear (``html.parser`` is not: docs/security.md);
-#: the name is possessive (``*+``): ``[^<>]*`` also takes letters, and an unclosed ``<aaaa…``
-#: retried every split of the name between the two.
-_MARKUP_RE = re.compile(r"<(?:(!--)|(/?)([A-Za-z][A-Za-z0-9]*+)[^<>]*>|[!?][^<>]*>)")
-
-
-#: Attributes that hide an element from the reader: the ``hidden`` attribute, ``display:none``,
-#: ``visibility:hidden``, Outlook's ``mso-hide:all``, a zero font size or one under 2 px or pt
-#: (or 0.1 em), ``opacity:0``, a transparent colour.
-_HIDDEN_RE = re.compile(r"(?i)display\s*:\s*none|visibility\s*:\s*hidden|mso-hide\s*:\s*all"
-                        r"|font-size\s*:\s*0+(?:\.0*)?(?:px|pt|em|rem|%)?\s*(?:[;\"']|$)"
-                        r"|font-size\s*:\s*(?:[01](?:\.\d*)?|\.\d+)(?:px|pt)"
-                        r"|font-size\s*:\s*0*\.0\d*(?:em|rem)"
-                        r"|opacity\s*:\s*0*(?:\.0*)?\s*(?:[;\"'!]|$)"
-                        r"|(?<!-)color\s*:\s*transparent"
-                        r"|\shidden(?=[\s=/>]|$)")
-
-
-def _hidden_text_end(text: str, tag: re.Match[str], name: str) -> int:
-    """Where a hidden element holding text only ends (past its closing tag), or -1.
-
-    Only an element whose next tag is its own closing tag is passed over: text hidden inside a
-    word (``M<span style="display:none">x</span>ẬT``) is not what the reader sees. An element
-    holding other markup is read as before: its end may be implied by a parent's, and passing
-    over it could hide text the reader does see.
-    """
-    if not _HIDDEN_RE.search(tag.group()):
-        return -1
-    after = text.find("<", tag.end())
-    closing = f"</{name}"
-    if after < 0 or text[after:after + len(closing)].lower() != closing:
-        return -1
-    end = text.find(">", after)
-    return end + 1 if end >= 0 else -1
-
-
-def html_to_text(text: str) -> str:
-    """Strip tags, comments, scripts and styles, keeping line breaks where blocks end.
-
-    Hidden elements that hold only text are left out (see :func:`_hidden_text_end`). Linear in
-    the size of the input, whatever the markup (unclosed tags, comments, scripts).
-    """
-    chunks: list[str] = []
-    pos = 0
-    while True:
-        match = _MARKUP_RE.search(text, pos)
-        if match is None:
-            chunks.append(html.unescape(text[pos:]))
-            break
-        chunks.append(html.unescape(text[pos:match.start()]))
-        pos = match.end()
-        if match.group(1):  # <!-- ... -->: an unclosed comment hides the rest
-            end = text.find("-->", pos)
-            if end < 0:
-                break
-            pos = end + 3
-            continue
-        name = (match.group(3) or "").lower()
-        hidden_end = -1 if match.group(2) else _hidden_text_end(text, match, name)
-        if hidden_end >= 0:
-            pos = hidden_end
-        elif name in _SKIP_TAGS and not match.group(2):
-            close = _SKIP_TAGS[name].search(text, pos)
-            if close is None:
-                break
-            pos = close.end()
-        elif name in _BREAK_TAGS:
-            chunks.append("\n")
-    return "".join(chunks)

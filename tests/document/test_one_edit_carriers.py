@@ -186,6 +186,30 @@ CARRIERS: dict[str, Callable[[], bytes]] = {
         "<table><tr><td>M</td><td>ẬT</td></tr></table>"),
     "HTML: a partner word in 0.5 pt": lambda: html_body(
         'MẬT<span style="font-size:0.5pt"> khẩu</span>'),
+    "HTML: a partner word in white": lambda: html_body(
+        'MẬT<span style="color:#fff"> KHẨU</span>'),
+    "HTML: a partner word in <font color=white>": lambda: html_body(
+        'MẬT<font color="white"> KHẨU</font>'),
+    "HTML: a partner word in near-white rgb()": lambda: html_body(
+        'MẬT<span style="color:rgb(250, 250, 250)"> KHẨU</span>'),
+    "HTML: a partner word in hsl() white": lambda: html_body(
+        'MẬT<span style="color:hsl(0 0% 100%)"> KHẨU</span>'),
+    "HTML: a partner word the colour of its cell": lambda: html_body(
+        '<table bgcolor="#336699"><tr><td>MẬT<span style="color:#336699"> KHẨU</span>'
+        "</td></tr></table>"),
+    "HTML: a partner word hidden by a style sheet class": lambda: html_body(
+        "<style>.k{display:none}</style>MẬT<span class=k> KHẨU</span>"),
+    "HTML: a partner word white by a style sheet tag.class": lambda: html_body(
+        '<style>b.k, i.z { color: #FFFFFF }</style>MẬT<b class="k"> KHẨU</b>'),
+    "HTML: a partner word hidden by a style sheet id": lambda: html_body(
+        "<style>#p{font-size:0}</style>MẬT<span id=p> KHẨU</span>"),
+    "HTML: a hidden element holding markup": lambda: html_body(
+        'MẬT<span style="display:none"> <b>KHẨU</b> <i>ong</i></span>'),
+    "HTML: the marking in ::before": lambda: html_body(
+        '<style>.m::before{content:"M\\1EAC T"}</style><span class="m"></span>'),
+    "HTML: the marking in ::after from an attribute": lambda: html_body(
+        '<style>.m:after{content:attr(data-m)}</style><span class="m" data-m="MẬT"></span>'),
+    "HTML: the marking as an image's alt text": lambda: html_body('<img src="x.png" alt="MẬT">'),
     "PDF whose marking glyphs stand apart": lambda: attached(
         "vb.pdf", pdf_with_marking(glyph_step=10), "application/pdf"),
     "PDF with a partner word in 1 pt after the marking": lambda: attached(
@@ -196,6 +220,38 @@ CARRIERS: dict[str, Callable[[], bytes]] = {
 @pytest.mark.parametrize("carrier", list(CARRIERS))
 def test_a_marked_letter_in_another_carrier_is_refused(carrier: str) -> None:
     verdict = verdict_of(CARRIERS[carrier]())
+    assert (verdict.action, verdict.rule) == REJECTED, verdict.evidence
+
+
+def html_note(html: str) -> bytes:
+    return message("Chào anh.", html=f"<html><body>{html}</body></html>")
+
+
+@pytest.mark.parametrize("html", [
+    "<style>.x{font-weight:bold}</style><p>Mật <b class=x>khẩu</b> của anh đã được đổi.</p>",
+    "<style>.x{color:#333}</style><p>Mật <b class=x>khẩu</b> của anh đã được đổi.</p>",
+    '<body style="background:#000;color:#fff"><p>MẬT <b>KHẨU</b> mới</p></body>',
+    '<table bgcolor="#1a1a1a"><tr><td><font color="white">Mật <b>khẩu</b> mới</font></td></tr>'
+    "</table>",
+    "<p><img src='mat-ong.jpg' alt='Mật'> ong rừng U Minh</p>",
+])
+def test_password_mail_whose_words_are_styled_is_no_marking(html: str) -> None:
+    """The false positive to guard: a partner word in another element, with a class or colour
+    that does not hide it, keeps the phrase (Mật khẩu = password, mật ong = honey)."""
+    verdict = verdict_of(html_note(html))
+    assert verdict.action is Action.ACCEPT, verdict.evidence
+    assert not any("secrecy" in cue for cue in verdict.evidence), verdict.evidence
+
+
+@pytest.mark.parametrize("html", [
+    "<style>.m{display:none} body span.m{display:inline}</style><p><span class=m>MẬT</span></p>",
+    "<style>@media (min-width:1px){.m{color:#fff}}</style><div style='background:"
+    "url(dark.png)'><p class=m>MẬT</p></div>",
+])
+def test_a_style_the_client_does_not_apply_does_not_erase_the_marking(html: str) -> None:
+    """A rule read as hiding text the reader does see (a complex selector not applied, a
+    background image not looked at) leaves the marking read, apart: it never erases it."""
+    verdict = verdict_of(html_body(html))
     assert (verdict.action, verdict.rule) == REJECTED, verdict.evidence
 
 

@@ -21,6 +21,7 @@ from hostile_mail import (
     nested_multipart,
 )
 
+from govmilter.mail.htmltext import html_to_text
 from govmilter.mail.message import (
     MAX_CONTAINERS,
     MAX_PARSE_LINES,
@@ -28,7 +29,7 @@ from govmilter.mail.message import (
     parse_message,
     prepare_for_parser,
 )
-from govmilter.mail.text import decode_text, html_to_text
+from govmilter.mail.text import decode_text
 from govmilter.policy import Limits, load_policy
 from govmilter.scan import scan_message
 

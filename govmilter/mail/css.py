@@ -1,0 +1,344 @@
+"""CSS as a mail client applies it to text: colours, the declarations that hide text, and the
+rules of a message's own style sheets whose selectors are simple.
+
+Supported selectors: a tag, ``.class``, ``#id``, ``*`` and their compounds (``td.x``, ``.a.b``,
+``p#n``), in selector lists, with ``::before``/``::after``; a selector with a combinator, an
+attribute or a pseudo-class is not applied. Rules inside ``@media`` and ``@supports`` are applied
+unless the query names ``print``, ``speech`` or ``prefers-color-scheme``. Everything here is
+linear in its input and never raises on bad input.
+"""
+
+from __future__ import annotations
+
+import colorsys
+import re
+from dataclasses import dataclass, field
+
+from PIL import ImageColor
+
+#: A colour: red, green, blue (0-255) and alpha (0-1).
+Colour = tuple[float, float, float, float]
+WHITE: Colour = (255.0, 255.0, 255.0, 1.0)
+BLACK: Colour = (0.0, 0.0, 0.0, 1.0)
+TRANSPARENT: Colour = (0.0, 0.0, 0.0, 0.0)
+
+#: Text whose colour stands this close to its background on every channel (of 255) is not read
+#: as seen: ``#f8f8f8`` on white is white on white.
+SAME_COLOUR_DISTANCE = 20.0
+#: Colours written longer than this are not parsed (a value of megabytes is no colour).
+_MAX_VALUE = 256
+#: Distinct compound selectors kept from a message's style sheets, and kept under one tag,
+#: class or id (past these a rule is not applied: the cost of an element stays bounded).
+MAX_SELECTORS = 2000
+MAX_SELECTORS_PER_KEY = 8
+#: Classes of one element that are looked up.
+MAX_CLASSES = 16
+
+#: Properties that decide whether text is seen; other declarations are not kept.
+PROPERTIES = frozenset({
+    "display", "visibility", "mso-hide", "opacity", "font-size", "color", "background",
+    "background-color", "content", "max-height", "height", "max-width", "width", "overflow",
+    "text-indent", "position", "left", "top", "clip", "clip-path",
+})
+
+_HEX_RE = re.compile(r"#?([0-9a-fA-F]{3,8})")
+_FUNCTION_RE = re.compile(r"(rgba?|hsla?)\(([^()]*)\)")
+_NUMBER_RE = re.compile(r"([+-]?(?:\d+\.?\d*|\.\d+)(?:e[+-]?\d+)?)(deg|turn|rad|%)?")
+_LENGTH_RE = re.compile(r"([+-]?(?:\d+\.?\d*|\.\d+))(px|pt|em|rem|%|pc|cm|mm|in|ex|ch|q)?")
+_FONT_KEYWORDS = {"xx-small": 9.0, "x-small": 10.0, "small": 13.0, "medium": 16.0,
+                  "large": 18.0, "x-large": 24.0, "xx-large": 32.0, "xxx-large": 48.0}
+_UNIT_PX = {"px": 1.0, "pt": 4 / 3, "pc": 16.0, "in": 96.0, "cm": 96 / 2.54, "mm": 96 / 25.4,
+            "q": 96 / 101.6}
+
+
+def parse_colour(value: str, legacy: bool = False) -> Colour | None:
+    """A CSS colour (a name, ``#rgb[a]``, ``#rrggbb[aa]``, ``rgb()``/``rgba()``,
+    ``hsl()``/``hsla()`` with commas or blanks, ``transparent``), or None when it is none of
+    these. ``legacy``: an HTML attribute (``<font color>``, ``bgcolor``), where hex digits may
+    come without ``#``."""
+    text = value.strip().lower()
+    if not text or len(text) > _MAX_VALUE:
+        return None
+    if text == "transparent":
+        return TRANSPARENT
+    named = ImageColor.colormap.get(text)
+    if isinstance(named, tuple):  # Pillow keeps a name's colour as a tuple once it parsed it
+        return (float(named[0]), float(named[1]), float(named[2]), 1.0)
+    if isinstance(named, str):
+        text = named
+    hex_match = _HEX_RE.fullmatch(text)
+    if hex_match and (text.startswith("#") or legacy):
+        return _hex_colour(hex_match.group(1))
+    function = _FUNCTION_RE.fullmatch(text)
+    if function is None:
+        return None
+    numbers = _NUMBER_RE.findall(function.group(2))
+    if len(numbers) < 3:
+        return None
+    alpha = _fraction(*numbers[3]) if len(numbers) > 3 else 1.0
+    if function.group(1).startswith("rgb"):
+        red, green, blue = (min(max(_channel(*number), 0.0), 255.0) for number in numbers[:3])
+        return (red, green, blue, alpha)
+    hue = _hue(*numbers[0])
+    saturation, lightness = (_fraction(*number) for number in numbers[1:3])
+    red, green, blue = colorsys.hls_to_rgb(hue, lightness, saturation)
+    return (red * 255, green * 255, blue * 255, alpha)
+
+
+def _hex_colour(digits: str) -> Colour | None:
+    if len(digits) in (3, 4):
+        digits = "".join(digit * 2 for digit in digits)
+    if len(digits) not in (6, 8):
+        return None
+    channels = [int(digits[i:i + 2], 16) for i in range(0, len(digits), 2)]
+    alpha = channels[3] / 255 if len(channels) == 4 else 1.0
+    return (float(channels[0]), float(channels[1]), float(channels[2]), alpha)
+
+
+def _channel(number: str, unit: str) -> float:
+    return float(number) * 2.55 if unit == "%" else float(number)
+
+
+def _fraction(number: str, unit: str) -> float:
+    value = float(number) / 100 if unit == "%" else float(number)
+    return min(max(value, 0.0), 1.0)
+
+
+def _hue(number: str, unit: str) -> float:
+    turns = {"turn": 1.0, "rad": 1 / 6.283185307179586}.get(unit, 1 / 360)
+    return (float(number) * turns) % 1.0
+
+
+def blend(colour: Colour, under: Colour) -> Colour:
+    """``colour`` drawn over the opaque colour ``under``."""
+    alpha = colour[3]
+    return (colour[0] * alpha + under[0] * (1 - alpha), colour[1] * alpha + under[1] * (1 - alpha),
+            colour[2] * alpha + under[2] * (1 - alpha), 1.0)
+
+
+def same_colour(text: Colour, background: Colour) -> bool:
+    """Whether text of colour ``text`` cannot be told from ``background`` (both opaque)."""
+    return max(abs(text[0] - background[0]), abs(text[1] - background[1]),
+               abs(text[2] - background[2])) <= SAME_COLOUR_DISTANCE
+
+
+def font_size_px(value: str, parent: float) -> float | None:
+    """A ``font-size`` in pixels, relative to the parent's; None when not understood."""
+    text = value.strip().lower()
+    if text in _FONT_KEYWORDS:
+        return _FONT_KEYWORDS[text]
+    if text == "smaller":
+        return parent / 1.2
+    if text == "larger":
+        return parent * 1.2
+    match = _LENGTH_RE.fullmatch(text[:_MAX_VALUE])
+    if match is None:
+        return None
+    number, unit = float(match.group(1)), match.group(2) or "px"
+    if unit in ("em", "%", "ex", "ch"):
+        return parent * number / (100 if unit == "%" else 1) * (0.5 if unit in ("ex", "ch")
+                                                                  else 1)
+    if unit == "rem":
+        return 16.0 * number
+    return number * _UNIT_PX[unit]
+
+
+def length_px(value: str) -> float | None:
+    """A length in pixels (``em`` taken as 16 px), or None when not a plain length."""
+    match = _LENGTH_RE.fullmatch(value.strip().lower()[:_MAX_VALUE])
+    if match is None:
+        return None
+    unit = match.group(2) or "px"
+    return float(match.group(1)) * _UNIT_PX.get(unit, 16.0 if unit != "%" else 0.0)
+
+
+#: Strings with their escapes, and the characters a style sheet's structure hangs on. A string
+#: without its closing quote runs to the end (so an unclosed one is matched once, not retried).
+_TOKEN_RE = re.compile(r"""[{};]|"(?:[^"\\]|\\.)*+"?|'(?:[^'\\]|\\.)*+'?""", re.DOTALL)
+_COMMENT_RE = re.compile(r"/\*")
+_IMPORTANT_RE = re.compile(r"!\s*important\s*$", re.IGNORECASE)
+_COMPOUND_RE = re.compile(r"(\*|[a-z][a-z0-9-]*+)?((?:[.#][\w-]++)*+)(?:::?(before|after))?")
+_PART_RE = re.compile(r"[.#][\w-]++")
+_SKIPPED_MEDIA_RE = re.compile(r"print|speech|prefers-color-scheme")
+_MAX_SELECTOR = 256
+
+
+def strip_comments(css: str) -> str:
+    """``css`` without its ``/* ... */`` comments (an unclosed one runs to the end)."""
+    pieces = []
+    pos = 0
+    while (match := _COMMENT_RE.search(css, pos)) is not None:
+        pieces.append(css[pos:match.start()])
+        end = css.find("*/", match.end())
+        pos = len(css) if end < 0 else end + 2
+    pieces.append(css[pos:])
+    return " ".join(pieces)
+
+
+def split_outside_strings(text: str, separator: str) -> list[str]:
+    """``text`` cut at each ``separator`` (``;`` or ``,``) that is not inside a quoted string."""
+    parts = []
+    start = 0
+    for match in _TOKEN_RE.finditer(text) if separator == ";" else _LIST_RE.finditer(text):
+        if match.group() == separator:
+            parts.append(text[start:match.start()])
+            start = match.end()
+    parts.append(text[start:])
+    return parts
+
+
+_LIST_RE = re.compile(r"""[,]|"(?:[^"\\]|\\.)*+"?|'(?:[^'\\]|\\.)*+'?""", re.DOTALL)
+
+
+#: One declaration: its value and whether it is ``!important``.
+Declaration = tuple[str, bool]
+
+
+def declarations(block: str) -> dict[str, Declaration]:
+    """The declarations of a rule's block or a ``style`` attribute that decide visibility
+    (:data:`PROPERTIES`), the last one of each property winning unless an earlier one is
+    ``!important`` and it is not."""
+    found: dict[str, Declaration] = {}
+    for item in split_outside_strings(block, ";"):
+        name, colon, value = item.partition(":")
+        name = name.strip().lower()
+        if not colon or name not in PROPERTIES:
+            continue
+        value = value.strip()
+        important = _IMPORTANT_RE.search(value) is not None
+        if important:
+            value = value[:value.rindex("!")].strip()
+        if name in found and found[name][1] and not important:
+            continue
+        found[name] = (value, important)
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class Selector:
+    """A compound selector: its tag (or None for any), id, classes (lower case) and the
+    pseudo-element it selects (``""``, ``"before"``, ``"after"``)."""
+
+    tag: str | None
+    id: str | None
+    classes: frozenset[str]
+    pseudo: str
+
+    @property
+    def specificity(self) -> tuple[int, int, int]:
+        return (int(self.id is not None), len(self.classes), int(self.tag is not None))
+
+    @property
+    def key(self) -> str:
+        """The one name an element must carry for this selector to match it: its index key."""
+        if self.id is not None:
+            return "#" + self.id
+        if self.classes:
+            return "." + min(self.classes)
+        return self.tag or "*"
+
+
+def parse_selector(text: str) -> Selector | None:
+    """A simple compound selector, or None when it has a combinator, an attribute, a
+    pseudo-class or anything else not applied."""
+    text = text.strip().lower()
+    if not text or len(text) > _MAX_SELECTOR:
+        return None
+    match = _COMPOUND_RE.fullmatch(text)
+    if match is None or not (match.group(1) or match.group(2)):
+        return None
+    ids = [part[1:] for part in _PART_RE.findall(match.group(2)) if part[0] == "#"]
+    classes = frozenset(part[1:] for part in _PART_RE.findall(match.group(2)) if part[0] == ".")
+    if len(set(ids)) > 1:
+        return None
+    tag = match.group(1)
+    return Selector(None if tag in (None, "*") else tag, ids[0] if ids else None, classes,
+                    match.group(3) or "")
+
+
+#: A property's declaration from a style sheet: value, important, specificity, order.
+Ranked = tuple[str, bool, tuple[int, int, int], int]
+
+
+@dataclass(slots=True)
+class StyleSheet:
+    """The rules of a message's style sheets, merged by selector and indexed by the one name
+    each selector needs (:attr:`Selector.key`), so that an element looks up only the rules that
+    may match it."""
+
+    rules: dict[Selector, dict[str, Ranked]] = field(default_factory=dict)
+    index: dict[str, list[Selector]] = field(default_factory=dict)
+    order: int = 0
+
+    def __bool__(self) -> bool:
+        return bool(self.rules)
+
+    def add(self, css: str) -> None:
+        """Add the rules of one style sheet (the text of a ``<style>`` element)."""
+        css = strip_comments(css)
+        blocks: list[tuple[str, str, int]] = []  # kind, prelude, start of the block's text
+        start = 0
+        for match in _TOKEN_RE.finditer(css):
+            token = match.group()
+            if token == "{":
+                prelude = css[start:match.start()].strip()
+                blocks.append((_block_kind(prelude, blocks[-1][0] if blocks else "group"),
+                               prelude, match.end()))
+                start = match.end()
+            elif token == "}":
+                if blocks:
+                    kind, prelude, opened = blocks.pop()
+                    if kind == "rule":
+                        self._add_rule(prelude, css[opened:match.start()])
+                start = match.end()
+            elif token == ";" and (not blocks or blocks[-1][0] == "group"):
+                start = match.end()  # an at-statement (@import ...;) ends
+
+    def _add_rule(self, prelude: str, block: str) -> None:
+        found = declarations(block)
+        if not found:
+            return
+        self.order += 1
+        for text in split_outside_strings(prelude, ","):
+            selector = parse_selector(text)
+            if selector is None:
+                continue
+            merged = self.rules.get(selector)
+            if merged is None:
+                listed = self.index.setdefault(selector.key, [])
+                if len(self.rules) >= MAX_SELECTORS or len(listed) >= MAX_SELECTORS_PER_KEY:
+                    continue
+                listed.append(selector)
+                merged = self.rules[selector] = {}
+            for name, (value, important) in found.items():
+                if name in merged and merged[name][1] and not important:
+                    continue
+                merged[name] = (value, important, selector.specificity, self.order)
+
+    def matching(self, tag: str, element_id: str | None,
+                 classes: list[str]) -> list[tuple[Selector, dict[str, Ranked]]]:
+        """The rules whose selector matches an element (its pseudo-elements' rules too)."""
+        keys = [tag, "*"] + ([f"#{element_id}"] if element_id else []) + \
+            [f".{name}" for name in classes[:MAX_CLASSES]]
+        found = []
+        for key in keys:
+            for selector in self.index.get(key, ()):
+                if (selector.tag is None or selector.tag == tag) and \
+                        (selector.id is None or selector.id == element_id) and \
+                        selector.classes.issubset(classes):
+                    found.append((selector, self.rules[selector]))
+        return found
+
+
+def _block_kind(prelude: str, outer: str) -> str:
+    """What the block after ``prelude`` is, inside a block of kind ``outer``: ``rule``, an
+    applied ``group`` (``@media`` not for print, speech or a colour scheme, ``@supports``), or
+    ``skip`` (any other at-rule, a block nested in a rule's)."""
+    if outer != "group":
+        return "skip"
+    if not prelude.startswith("@"):
+        return "rule"
+    lowered = prelude.lower()
+    if lowered.startswith("@media"):
+        return "skip" if _SKIPPED_MEDIA_RE.search(lowered) else "group"
+    return "group" if lowered.startswith("@supports") else "skip"

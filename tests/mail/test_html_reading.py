@@ -1,0 +1,158 @@
+"""HTML read as its reader sees it: text a style hides is left out of the reading and given
+apart after it (govmilter.mail.htmltext), by inline styles, presentational attributes and the
+message's own style sheets (govmilter.mail.css); in linear time whatever the markup or sheet.
+
+The carriers' one-edit rows (a white partner word after MẬT...) are in
+tests/document/test_one_edit_carriers.py; these hold the reading itself.
+"""
+
+from __future__ import annotations
+
+import pytest
+from linear_time import assert_linear
+from PIL import ImageColor
+
+from govmilter.mail.css import parse_colour
+from govmilter.mail.htmltext import html_to_text, read_html
+
+
+def reading(html: str) -> tuple[str, str]:
+    """The text seen and the text given apart (not seen), blanks collapsed."""
+    read = read_html(html)
+    return " ".join(read.seen.split()), " ".join(read.unseen.split())
+
+
+@pytest.mark.parametrize(("value", "rgb"), [
+    ("white", (255, 255, 255)), ("#fff", (255, 255, 255)), ("#FFFFFF", (255, 255, 255)),
+    ("rgb(255,255,255)", (255, 255, 255)), ("rgb(100% 100% 100%)", (255, 255, 255)),
+    ("hsl(0, 0%, 100%)", (255, 255, 255)), ("hsl(120deg 100% 25%)", (0, 128, 0)),
+    ("navy", (0, 0, 128)), ("#0008", (0, 0, 0)),
+])
+def test_colours_are_read_in_every_form(value: str, rgb: tuple[int, int, int]) -> None:
+    colour = parse_colour(value)
+    assert colour is not None and tuple(round(c) for c in colour[:3]) == rgb
+
+
+def test_a_name_pillow_has_parsed_before_is_still_read() -> None:
+    ImageColor.getrgb("white")  # Pillow's colour map then holds a tuple for the name
+    assert parse_colour("white") == (255.0, 255.0, 255.0, 1.0)
+
+
+def test_a_colour_without_hash_is_read_only_in_an_attribute() -> None:
+    assert parse_colour("ffffff") is None
+    assert parse_colour("ffffff", legacy=True) == (255.0, 255.0, 255.0, 1.0)
+
+
+@pytest.mark.parametrize("html", [
+    'MẬT<span style="color:#fff"> KHẨU</span>',
+    'MẬT<span style="color:#fafafa"> KHẨU</span>',
+    'MẬT<span style="color:rgba(0,0,0,0.02)"> KHẨU</span>',
+    'MẬT<font color="white"> KHẨU</font>',
+    'MẬT<font color="ffffff"> KHẨU</font>',
+    '<body style="background:#000;color:#fff">MẬT<span style="color:#000"> KHẨU</span></body>',
+    "MẬT<span style='color:#fff'><div style='display:inline'></span> KHẨU</div>",
+    '<table><tr><td bgcolor="navy">MẬT<font color="#000080"> KHẨU</font></td></tr></table>',
+    '<div style="background: url(a.png) no-repeat #123456">MẬT<b style="color:#123456">'
+    " KHẨU</b></div>",
+    "<style>.k{display:none}</style>MẬT<span class=k> KHẨU</span>",
+    "<style>.k{visibility:hidden}</style>MẬT<span class=k> KHẨU</span>",
+    "<style>.k{font-size:0}</style>MẬT<span class=k> KHẨU</span>",
+    "<style>.k{opacity:.05}</style>MẬT<span class=k> KHẨU</span>",
+    "<style>.k{color:white}</style>MẬT<span class=k> KHẨU</span>",
+    "<style>span{color:#fff}</style>MẬT<span> KHẨU</span>",
+    "<style>#k{mso-hide:all}</style>MẬT<span id=k> KHẨU</span>",
+    "<style>p, .a.k { display: none }</style>MẬT<b class='k a'> KHẨU</b>",
+    "<style>@media screen { .k{display:none} }</style>MẬT<span class=k> KHẨU</span>",
+    "<style>/* x */ .k{display:none!important}</style>MẬT<span class=k style=display:inline>"
+    " KHẨU</span>",
+    'MẬT<span style="display:none"><b> KHẨU</b></span>',
+    'MẬT<span style="max-height:0;overflow:hidden"> KHẨU</span>',
+    'MẬT<span style="position:absolute;left:-9999px"> KHẨU</span>',
+    "MẬT<span hidden><i> KHẨU</i></span>",
+])
+def test_a_hidden_partner_word_is_given_apart(html: str) -> None:
+    assert reading(html) == ("MẬT", "KHẨU")
+
+
+@pytest.mark.parametrize("html", [
+    "<body style='background:#000;color:#fff'>Mật khẩu</body>",
+    "<body bgcolor='black' text='white'>Mật <b>khẩu</b></body>",
+    "<style>body{background:#111;color:#eee}</style>Mật <b class=x>khẩu</b>",
+    "<style>.x{font-weight:bold;color:#333}</style>Mật <b class=x>khẩu</b>",
+    "<style>.x{display:none} span.x{display:inline}</style>Mật <span class=x>khẩu</span>",
+    "<style>.x{display:none}</style>Mật <span class=x style='display:inline'>khẩu</span>",
+    "<style>div .x{display:none}</style>Mật <span class=x>khẩu</span>",
+    "<style>@media print{.x{display:none}}</style>Mật <span class=x>khẩu</span>",
+    "<style media='print'>.x{display:none}</style>Mật <span class=x>khẩu</span>",
+    "<!-- <style>.x{display:none}</style> -->Mật <span class=x>khẩu</span>",
+    "<div style='visibility:hidden'><span style='visibility:visible'>Mật khẩu</span></div>",
+    "<div style='font-size:0'><span style='font-size:14px'>Mật khẩu</span></div>",
+    "<span style='color:#fff'><b></span>Mật khẩu</b>",
+    "<p style='color:#fff'>x<p>Mật khẩu",
+    "<table><tr><td><span style='color:#fff'>x<td>Mật khẩu</table>",
+])
+def test_text_the_reader_sees_stays_in_the_reading(html: str) -> None:
+    assert "Mật khẩu" in reading(html)[0], html_to_text(html)
+
+
+def test_the_marking_in_generated_content_and_alt_text_is_read() -> None:
+    assert reading('<style>.m::before{content:"M\\1EAC T"}</style><p class=m></p>')[0] == "MẬT"
+    assert reading('<style>.m::after{content:attr(data-x)}</style><i class=m data-x="MẬT">'
+                   "</i>")[0] == "MẬT"
+    assert reading("<style>.m::before{content:'MẬT';color:#fff}</style><p class=m></p>") == (
+        "", "MẬT")
+    assert reading('<p><img src="con-dau.png" alt="MẬT"></p>')[0] == "MẬT"
+    assert reading('<p><img alt="Mật"> ong rừng</p>')[0] == "Mật ong rừng"
+
+
+def test_hidden_text_inside_a_word_joins_the_word() -> None:
+    assert reading("M<span style='color:#fff'>x</span>ẬT<style>.h{font-size:1px}</style>") == (
+        "MẬT", "x")
+    assert reading("<style>.h{color:#fff}</style>TỐI M<b class=h>-</b>ẬT") == ("TỐI MẬT", "-")
+
+
+def test_scripts_titles_and_templates_are_not_text() -> None:
+    html = ("<head><title>t</title><script>MẬT</script></head><body><template>MẬT</template>"
+            "<p>văn bản</p></body>")
+    assert reading(html) == ("văn bản", "")
+
+
+def _deep(count: int) -> str:
+    return "<style>.w{color:#fff}</style>" + '<div class="w"><span style="color:#000">' * count \
+        + "MẬT"
+
+
+def _end_tags_closing_nothing(count: int) -> str:
+    return "<span><div>" * count + "</span></b>" * count + "MẬT"
+
+
+def _implied_ends(count: int) -> str:
+    return "<table><tr><td><p><li><dt>" * count + "MẬT"
+
+
+def _many_rules_one_class(count: int) -> str:
+    rules = "".join(f".k.z{i}{{color:#fff}} .z{i}::before{{content:'x'}}\n"
+                    for i in range(count))
+    classes = " ".join(f"z{i}" for i in range(16))
+    return f"<style>{rules}</style>" + f'<b class="k {classes}">MẬT</b>' * count
+
+
+@pytest.mark.parametrize(("shape", "make"), [
+    ("nested elements never closed", _deep),
+    ("end tags that close nothing", _end_tags_closing_nothing),
+    ("start tags that close others", _implied_ends),
+    ("rules sharing one class, elements of many classes", _many_rules_one_class),
+    ("unclosed strings in a sheet", lambda n: "<style>" + '"\\"' * n + "</style>MẬT"),
+    ("blocks never closed", lambda n: "<style>" + "@media{a{" * n + "</style>MẬT"),
+    ("comments never closed", lambda n: "<style>" + "/*" * n + "</style>MẬT"),
+    ("selector lists", lambda n: "<style>" + ".a," * n + "b{color:red}</style>MẬT"),
+    ("declarations", lambda n: "<style>a{" + "color:#fff !important;" * n + "}</style>MẬT"),
+    ("a content string", lambda n: '<style>a::before{content:"' + "\\41 " * n + '"}</style>'
+     "<a>x</a>"),
+    ("attributes", lambda n: "<b " + "a=b " * n + 'style="color:#fff">MẬT</b>'),
+    ("style attributes", lambda n: '<b style="' + "color:#fff;" * n + '">MẬT</b>'),
+    ("style elements", lambda n: "<style>.k{color:#fff}</style><b class=k>x</b>" * n),
+])
+def test_reading_is_linear_on_hostile_markup(shape: str, make: object) -> None:
+    assert callable(make)
+    assert_linear(make, html_to_text, 2_000, shape)
