@@ -16,6 +16,20 @@ from govmilter.mail.message import parse_message
 from govmilter.policy.model import Policy
 from govmilter.policy.verdict import AttachmentFacts, MessageFacts
 
+#: Why a scan or image was not read when no OCR worker came free in time: the reason its
+#: attachment carries in ``unscannable`` (officials and officers read it: Vietnamese first).
+OCR_LANE_BUSY_REASON = "bộ đọc chữ trong ảnh (OCR) đang bận — OCR lane busy"
+#: The note on a message decided without OCR because the OCR lane was busy: what happened and
+#: what to do, for the sender (in a notice) and the officer (``govmilter check``, the incident).
+OCR_LANE_BUSY = (
+    "Bộ đọc chữ trong ảnh (OCR) đang bận nên ảnh và bản quét của thư chưa được đọc; thư được xử "
+    "lý như tài liệu không đọc được, không phải vì nội dung của nó. Thư bị từ chối: gửi lại sau "
+    "ít phút. Thư bị giữ: cán bộ phụ trách xem thư rồi cho đi hoặc xoá. — OCR lane busy: the "
+    "message's scans and images were not read (no OCR worker came free within "
+    "limits.max_seconds), so it was treated as unscannable, not judged on its content. Refused: "
+    "send it again in a few minutes. Held: the compliance officer reviews it, then releases or "
+    "deletes it.")
+
 
 def scan_message(raw: bytes, policy: Policy, *, ocr: bool = True) -> MessageFacts:
     """Parse the message within the policy's limits and detect an official document in it.
@@ -44,19 +58,23 @@ def scan_deferring_ocr(raw: bytes, limits: Limits, detection: DetectionSettings
     would read (its facts then call those ``unscannable``).
 
     The ordinary lane of the scan workers scans every message so; the few that want OCR are
-    scanned again, with OCR, in the OCR lane (:mod:`govmilter.server.workers`).
+    scanned again, with OCR, in the OCR lane (:mod:`govmilter.server.workers`). These facts
+    are kept only when that lane has no worker free in time: their scans and images are then
+    unscannable for :data:`OCR_LANE_BUSY_REASON`.
     """
-    facts, budget = _scan(raw, limits, detection, time.monotonic, False)
+    facts, budget = _scan(raw, limits, detection, time.monotonic, False, OCR_LANE_BUSY_REASON)
     return facts, budget.ocr_wanted
 
 
 def _scan(raw: bytes, limits: Limits, detection: DetectionSettings, clock: Callable[[], float],
-          ocr: bool) -> tuple[MessageFacts, ScanBudget]:
+          ocr: bool, unread_because: str = "OCR runs in scan workers only"
+          ) -> tuple[MessageFacts, ScanBudget]:
+    """The facts and the budget spent; without ``ocr``, scans and images are unscannable for
+    ``unread_because``."""
     budget = ScanBudget(limits, clock)
     content = parse_message(raw, limits, budget)
     engine = shared_engine() if ocr else None
-    reason = (f"OCR unavailable: {unavailable_reason()}" if ocr
-              else "OCR runs in scan workers only")
+    reason = f"OCR unavailable: {unavailable_reason()}" if ocr else unread_because
     document = detect_document(content, detection, clock=clock, budget=budget, ocr=engine,
                                ocr_unavailable=reason)
     return MessageFacts(

@@ -59,6 +59,7 @@ from govmilter.policy.verdict import (
     Verdict,
     message_mode,
 )
+from govmilter.scan import OCR_LANE_BUSY
 from govmilter.server import speedups
 from govmilter.server.incidents import IncidentWriter
 from govmilter.server.messagelog import recipient_field
@@ -347,6 +348,12 @@ class GovMilter(Milter.Base):  # type: ignore[misc]
                 lambda: spool.read(limit) if spool else b"", self.policy)
         except Exception as exc:
             return self.failed("scan", exc)
+        if OCR_LANE_BUSY in facts.notes:
+            log.warning("qid=%s OCR lane busy: the message's scans and images were not read (no "
+                        "OCR worker free within limits.max_seconds=%s, %d OCR worker(s)) and "
+                        "count as unscannable; raise --ocr-workers if "
+                        "govmilter_ocr_lane_busy_total keeps growing", txn.queue_id or "NOQUEUE",
+                        self.policy.limits.max_seconds, self.runtime.scanner.ocr_workers)
         verdict = decide(self._envelope(txn, tuple(txn.recipients)), facts, self.policy,
                          txn.classify, txn.refused)
         actions = plan(verdict, ReceivedHeaders(txn.subject, txn.stamped_headers),

@@ -71,7 +71,7 @@ from govmilter.document.settings import DetectionSettings
 from govmilter.mail.limits import Limits
 from govmilter.policy.model import Policy
 from govmilter.policy.verdict import MessageFacts
-from govmilter.scan import scan_deferring_ocr, scan_message, scan_with
+from govmilter.scan import OCR_LANE_BUSY, scan_deferring_ocr, scan_message, scan_with
 from govmilter.server.privileges import drop_privileges
 
 log = logging.getLogger("govmilter.server.workers")
@@ -159,12 +159,6 @@ def _recv_frame(sock: socket.socket) -> bytes:
 
 #: Why a worker was replaced: the values of the replacements metric's ``cause`` label.
 REPLACEMENT_CAUSES = ("deadline", "crash", "memory", "tasks")
-
-
-#: The note on a message decided without OCR because the OCR lane was busy (``govmilter check``
-#: and the incident show the facts' notes).
-OCR_LANE_BUSY = ("OCR lane busy: scans and images not read by OCR (no OCR worker free within "
-                 "limits.max_seconds)")
 
 
 class _LaneBusy(Exception):
@@ -504,10 +498,9 @@ class ScanPool:
                     left = max(deadline - time.monotonic(), 1e-3)
                     ok, value, _ = worker.scan(settings, raw, left, True)
             except _LaneBusy:
+                # the milter logs it with the queue id (govmilter.server.milter)
                 if self.events is not None:
                     self.events.ocr_lane_busy()
-                log.warning("OCR lane busy: a message with a scan or image was decided without "
-                            "OCR (no OCR worker free within limits.max_seconds)")
                 unread: MessageFacts = value
                 return dataclasses.replace(unread, notes=(*unread.notes, OCR_LANE_BUSY))
         if ok:

@@ -11,6 +11,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from govmilter.document.settings import DocumentClass
 from govmilter.policy.effects import DeleteRecipient, MilterAction, Reject
 from govmilter.policy.units import NO_UNIT
 from govmilter.policy.verdict import (
@@ -21,6 +22,7 @@ from govmilter.policy.verdict import (
     flow_unit,
     message_mode,
 )
+from govmilter.scan import OCR_LANE_BUSY
 from govmilter.store.records import AttachmentRecord, Incident, RecipientRecord
 
 #: Vietnam keeps UTC+7 all year: the daily counts are Vietnam days, as the reports are.
@@ -86,6 +88,8 @@ def document_identity(evidence: Iterable[str]) -> tuple[str | None, str | None, 
 
 #: The prefix of an incident's evidence line that is a signal of an automatic forward.
 FORWARD_EVIDENCE = "forwarded: "
+#: The prefix of an incident's evidence line that says why an unscannable document was not read.
+UNREAD_EVIDENCE = "không đọc được — not read: "
 
 
 def build_incident(verdict: Verdict, incident_id: str, context: MessageContext,
@@ -104,9 +108,13 @@ def build_incident(verdict: Verdict, incident_id: str, context: MessageContext,
         document_class=document.document_class.value, document_kind=kind,
         document_number=number, issuer=issuer, secrecy=document.secrecy,
         urgency=document.urgency, score=document.score,
-        # the signals of an automatic forward sit with the document's evidence, marked
+        # the signals of an automatic forward sit with the document's evidence, marked; so do
+        # the reasons an unscannable document was not read, and the OCR lane's being busy
         evidence=document.evidence + tuple(f"{FORWARD_EVIDENCE}{signal}"
-                                           for signal in verdict.forward.signals),
+                                           for signal in verdict.forward.signals)
+        + (tuple(f"{UNREAD_EVIDENCE}{reason}" for reason in document.unscannable)
+           if document.document_class is DocumentClass.UNSCANNABLE else ())
+        + tuple(note for note in verdict.notes if note == OCR_LANE_BUSY),
         held=context.held,
         recipients=tuple(RecipientRecord(
             address=r.address, domain_class=r.classification.domain_class.value,

@@ -22,10 +22,9 @@ from scans import degrade, image_bytes, long_scan, official_letter, render_page,
 
 from govmilter.document.ocr import ocr_status
 from govmilter.policy import load_policy
-from govmilter.scan import scan_message
+from govmilter.scan import OCR_LANE_BUSY, OCR_LANE_BUSY_REASON, scan_message
 from govmilter.server.workers import (
     DEFAULT_OCR_NICE,
-    OCR_LANE_BUSY,
     ScanFailed,
     ScanPool,
     _IdleWorkers,
@@ -411,7 +410,9 @@ def test_a_scan_finding_the_ocr_lane_busy_past_its_deadline_is_decided_without_o
     assert finished == ["hurried scan", "long scan"]
     assert busy == ["ocr"]
     assert OCR_LANE_BUSY in facts.notes
-    assert facts.document.secrecy is None and facts.document.unscannable  # not read, and why
+    assert facts.document.secrecy is None  # not read, and why:
+    assert facts.document.unscannable == (
+        f"attachment 1: image; not read by OCR ({OCR_LANE_BUSY_REASON})",)
     assert facts.document.document_class.value == "unscannable"
     assert any(e.startswith("attachment 1 (OCR, page 3, whole page")
                for e in long_facts[0].document.evidence)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 import hashlib
 
@@ -106,3 +107,55 @@ def test_the_incident_and_the_counts_carry_the_senders_unit() -> None:
     assert incident.sender_unit == "ke-toan"
     recipients, message = count_keys(verdict)
     assert [key[-1] for key in recipients] == ["ke-toan"] and message[-1] == "ke-toan"
+
+
+def test_a_scan_the_busy_ocr_lane_left_unread_says_why_and_what_to_do_to_each_reader() -> None:
+    """What the ordinary lane read when no OCR worker came free: the officer (``govmilter
+    check``, the incident) and the sender (the notice) read why the scan was not read and what
+    to do, in Vietnamese first, and the reason is not mistaken for OCR being absent."""
+    from scans import degrade, image_bytes, official_letter, render_page, scan_mail
+
+    from govmilter.policy import load_policy
+    from govmilter.scan import OCR_LANE_BUSY, OCR_LANE_BUSY_REASON, scan_deferring_ocr
+    from govmilter.server.notices import notice_text
+    from govmilter.tools.render import verdict_to_text
+
+    policy = load_policy(None)
+    page = degrade(render_page(official_letter("TỐI MẬT")[0], 150), seed=2, angle=1.0)
+    unread, wanted = scan_deferring_ocr(
+        scan_mail(image_bytes(page, "PNG", 150), "scan.png", ("image", "png")),
+        policy.limits, policy.detection)
+    assert wanted  # the facts a busy lane leaves, as govmilter.server.workers keeps them
+    facts = dataclasses.replace(unread, notes=(*unread.notes, OCR_LANE_BUSY))
+    verdict = decide(Envelope(OFFICIAL_SENDER, (FREEMAIL_RCPT,)), facts, policy)
+    reason = f"attachment 1: image; not read by OCR ({OCR_LANE_BUSY_REASON})"
+    assert verdict.document.unscannable == (reason,)
+    checked = verdict_to_text(verdict, policy)
+    assert f"not scanned: {reason}" in checked and "scan workers only" not in checked
+    assert f"note: {OCR_LANE_BUSY}" in checked
+    assert OCR_LANE_BUSY.startswith("Bộ đọc chữ trong ảnh (OCR) đang bận")
+    assert "— OCR lane busy:" in OCR_LANE_BUSY and "send it again" in OCR_LANE_BUSY
+
+    incident = build_incident(verdict, "20261205-ABCDEFGHJKMN", context(verdict, "s"), NOW)
+    assert incident.document_class == "unscannable"
+    assert incident.evidence == (f"không đọc được — not read: {reason}", OCR_LANE_BUSY)
+    assert (incident.document_kind, incident.document_number) == (None, None)
+    rule = next(r for r in policy.rules if r.id == incident.rule_id)
+    assert rule.notice is not None
+    vietnamese, english = notice_text(rule.notice, incident)
+    for text in (vietnamese, english):
+        assert "Bộ đọc chữ trong ảnh (OCR) đang bận" in text and "gửi lại sau ít phút" in text
+
+
+def test_an_unscannable_documents_reasons_are_its_evidence_and_a_read_ones_are_not() -> None:
+    damaged = with_attachment(b"PK\x03\x04" + b"\x01\x00" * 40, "hoso.zip", "application",
+                              "zip")
+    verdict, subject = verdict_of(damaged, [FREEMAIL_RCPT])
+    incident = build_incident(verdict, "20261205-ABCDEFGHJKMN", context(verdict, subject), NOW)
+    assert incident.document_class == "unscannable"
+    assert incident.evidence == (
+        "không đọc được — not read: attachment 1: ZIP archive could not be opened (BadZipFile)",)
+    official, subject = verdict_of(SECRET, [FREEMAIL_RCPT])
+    incident = build_incident(official, "20261205-ABCDEFGHJKMN", context(official, subject), NOW)
+    assert incident.evidence and not any(e.startswith("không đọc được")
+                                         for e in incident.evidence)
