@@ -778,6 +778,8 @@ class SmtpSource:
         self.size = size
         self.processes: list[subprocess.Popen[bytes]] = []
         self.logs: list[Path] = []
+        #: the messages of each session started (the sessions of ``self.processes``)
+        self.counts: list[int] = []
         self._dir = Path(tempfile.mkdtemp(prefix="govmilter-source-"))
 
     def start(self) -> SmtpSource:
@@ -799,6 +801,7 @@ class SmtpSource:
                     [*args, f"127.0.0.1:{self.port}"], stdin=subprocess.DEVNULL,
                     stdout=subprocess.DEVNULL, stderr=out))
             self.logs.append(log)
+            self.counts.append(count)
         return self
 
     def wait(self, timeout: float = 120) -> SourceReport:
@@ -824,6 +827,30 @@ class SmtpSource:
     def running(self) -> bool:
         """True while a session is still sending."""
         return any(process.poll() is None for process in self.processes)
+
+    def progress(self) -> list[tuple[Attempt, ...]]:
+        """Each session's attempts so far, read from its transcript while it runs (a reply
+        still being written may be missing)."""
+        return [tuple(parse_transcript(log.read_text(errors="replace"))[0])
+                for log in self.logs]
+
+    def left(self) -> list[int]:
+        """How many messages each session has not finished yet (one may be under way)."""
+        return [count - len(done) for count, done in zip(self.counts, self.progress(),
+                                                          strict=True)]
+
+    def pause(self) -> None:
+        """SIGSTOP every session still running: nothing more goes out until :meth:`resume`
+        (Postfix waits for the next command as for a slow client)."""
+        for process in self.processes:
+            if process.poll() is None:
+                process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        """SIGCONT after :meth:`pause`."""
+        for process in self.processes:
+            if process.poll() is None:
+                process.send_signal(signal.SIGCONT)
 
     def kill(self) -> None:
         """Stop every session still running."""

@@ -191,10 +191,17 @@ class CutTransaction:
         return self.reply
 
 
+def taken(source: SmtpSource) -> int:
+    """The messages Postfix answered 250 so far, at the client: each after the milter's answer."""
+    return sum(attempt.accepted for session in source.progress() for attempt in session)
+
+
 def kill_and_restart(postfix: PrivatePostfix, milter: RunningMilter, marker: str,
                      cut: list[CutTransaction]) -> Callable[[SmtpSource], None]:
     def during(source: SmtpSource) -> None:
-        after_deliveries(postfix, marker, 20)
+        # the stream really flows through the milter (counted at the client: on a loaded
+        # machine deliveries lag behind, and the sessions would have sent most of their mail)
+        wait_until(lambda: taken(source) >= 20, 60, f"20 messages taken for {marker}")
         held = CutTransaction(postfix.smtp_port, cut_recipient(marker), KILL_SIZE)
         cut.append(held)
         # freeze the milter first, so that smtp-source's sessions under way pile up waiting
@@ -205,10 +212,20 @@ def kill_and_restart(postfix: PrivatePostfix, milter: RunningMilter, marker: str
         time.sleep(0.5)
         milter.kill()
         held.finish()
-        time.sleep(2)  # mail keeps coming while it is down
-        assert source.running, "the milter must die mid-stream"
-        milter.start()
-        assert source.running, "mail must still be coming after the restart"
+        at_kill = [len(done) for done in source.progress()]
+        time.sleep(2)  # mail keeps coming while it is down: from every session, at least once
+        wait_until(lambda: all(len(done) > before for done, before in
+                               zip(source.progress(), at_kill, strict=True)), 60,
+                   "a message from every session while the milter is down")
+        # The sessions wait while it starts again (seconds on a loaded machine): each then
+        # sends the rest of its mail to the restarted milter. One message of a session may be
+        # under way, begun while the milter was down; another must follow it.
+        source.pause()
+        try:
+            assert min(source.left()) >= 2, f"the milter must die mid-stream: {source.left()}"
+            milter.start()
+        finally:
+            source.resume()
     return during
 
 
@@ -235,8 +252,12 @@ def killed_mid_stream(postfix: PrivatePostfix, default_action: str, marker: str
     said = [line for line in outcome.maillog.splitlines() if "milter" in line]
     signs = ("can't read SMFIC_", "error writing command", "error in initial handshake")
     assert any(sign in line for line in said for sign in signs), said
-    # mail flows again after the restart: each session's last message was accepted
+    # mail flows again after the restart: each session's last message was accepted, and
+    # filtered by the restarted milter
     assert all(session[-1].accepted for session in outcome.report.sessions)
+    tagged = {r for d in outcome.dumps for r in d.recipients
+              if str(d.headers.get("X-GovMilter", "")).startswith(TAG)}
+    assert {session[-1].recipient for session in outcome.report.sessions} <= tagged
     return outcome, cut[0]
 
 
