@@ -18,6 +18,8 @@ from typing import Any
 
 from govmilter.document.budget import ScanBudget, Unscannable
 from govmilter.document.images import PageImage, render_dpi
+from govmilter.mail.css import WHITE, same_colour
+from govmilter.mail.vntext import nfc
 
 _PDFIUM_LOCK = threading.Lock()
 _SIG_RE = re.compile(rb"/(?:Type|FT)\s*/Sig\b")
@@ -187,8 +189,105 @@ def single_lines(boxes: list[Box]) -> list[tuple[int, int]]:
     return runs
 
 
-def _page_text(textpage: Any) -> str:
-    """A page's text, its columns apart (see :func:`layout_text`).
+#: Words a hidden word beside them changes the reading of: a marking's (a white ``KHẨU`` after
+#: ``MẬT`` makes *mật khẩu*, a white ``CẤP`` after ``KHẨN`` *khẩn cấp*). A page whose text holds
+#: none of them is not searched for hidden text (its page objects are not walked).
+_MARKING_STEMS = ("mật", "khẩn", "tốc")
+#: Page objects looked at for hidden text, and the shapes under text and hidden text objects
+#: kept (past these, text is read as it is: each text rectangle is checked against at most
+#: :data:`_MAX_SHAPES` boxes, so the cost of a page stays linear).
+_MAX_PAGE_OBJECTS = 4000
+_MAX_SHAPES = 64
+#: Text filled or stroked this transparent (alpha, of 255) or more is not seen.
+_MIN_ALPHA = 26
+_INVISIBLE_MODES = (3, 7)  # text render modes: invisible, clip only
+_STROKE_MODES = (1, 5)  # stroke only (and clip)
+_FILL_AND_STROKE_MODES = (2, 6)
+
+
+def may_hide_a_marking(text: str) -> bool:
+    """Whether a page's text holds a word that a hidden word beside it would change."""
+    folded = nfc(text).lower()
+    return any(stem in folded for stem in _MARKING_STEMS)
+
+
+def _colour(getter: Callable[..., int], obj: Any) -> tuple[float, float, float, float] | None:
+    red, green, blue, alpha = (ctypes.c_uint() for _ in range(4))
+    if not getter(obj, red, green, blue, alpha):
+        return None
+    return (float(red.value), float(green.value), float(blue.value), float(alpha.value))
+
+
+def _unseen(colour: tuple[float, float, float, float] | None) -> bool:
+    """Whether text of this colour (red, green, blue, alpha of 255) is not seen on white."""
+    return colour is not None and (colour[3] < _MIN_ALPHA or same_colour(colour, WHITE))
+
+
+def _overlaps(box: Box, other: Box) -> bool:
+    return box[0] < other[2] and other[0] < box[2] and box[1] < other[3] and other[1] < box[3]
+
+
+def hidden_text_boxes(page: Any) -> list[Box]:
+    """The boxes of a page's text objects the reader does not see: drawn in an invisible text
+    render mode (3, 7), transparent, or white with nothing but white drawn under them before
+    (no image, shading or filled path of another colour beneath).
+
+    Text in form XObjects is not looked into. Linear in the page's objects (at most
+    :data:`_MAX_PAGE_OBJECTS`; past :data:`_MAX_SHAPES` shapes, white text counts as seen, and
+    past as many hidden text objects the others are read as they are).
+    """
+    import pypdfium2.raw as pdfium_c
+
+    hidden: list[Box] = []
+    shapes: list[Box] = []  # images, shadings and paths filled in a colour other than white
+    left, bottom, right, top = (ctypes.c_float() for _ in range(4))
+    fill_mode, stroke = ctypes.c_int(), ctypes.c_int()
+    count = min(pdfium_c.FPDFPage_CountObjects(page), _MAX_PAGE_OBJECTS)
+    for index in range(count):
+        obj = pdfium_c.FPDFPage_GetObject(page, index)
+        kind = pdfium_c.FPDFPageObj_GetType(obj)
+        if kind == pdfium_c.FPDF_PAGEOBJ_TEXT:
+            mode = pdfium_c.FPDFTextObj_GetTextRenderMode(obj)
+            if mode in _INVISIBLE_MODES:
+                unseen = True
+            elif mode in _STROKE_MODES:
+                unseen = _unseen(_colour(pdfium_c.FPDFPageObj_GetStrokeColor, obj))
+            else:
+                unseen = _unseen(_colour(pdfium_c.FPDFPageObj_GetFillColor, obj)) and (
+                    mode not in _FILL_AND_STROKE_MODES
+                    or _unseen(_colour(pdfium_c.FPDFPageObj_GetStrokeColor, obj)))
+            if not unseen or len(hidden) >= _MAX_SHAPES or \
+                    not pdfium_c.FPDFPageObj_GetBounds(obj, left, bottom, right, top):
+                continue
+            box = (left.value, bottom.value, right.value, top.value)
+            if mode in _INVISIBLE_MODES or not any(_overlaps(box, shape) for shape in shapes):
+                hidden.append(box)
+        elif kind in (pdfium_c.FPDF_PAGEOBJ_IMAGE, pdfium_c.FPDF_PAGEOBJ_SHADING,
+                      pdfium_c.FPDF_PAGEOBJ_PATH, pdfium_c.FPDF_PAGEOBJ_FORM):
+            if kind == pdfium_c.FPDF_PAGEOBJ_PATH and (
+                    not pdfium_c.FPDFPath_GetDrawMode(obj, fill_mode, stroke)
+                    or fill_mode.value == pdfium_c.FPDF_FILLMODE_NONE
+                    or _unseen(_colour(pdfium_c.FPDFPageObj_GetFillColor, obj))):
+                continue  # a line, or a white fill: not something text shows on
+            if len(shapes) >= _MAX_SHAPES:
+                return []  # too many shapes to tell what lies under the text: all of it is read
+            if pdfium_c.FPDFPageObj_GetBounds(obj, left, bottom, right, top):
+                shapes.append((left.value, bottom.value, right.value, top.value))
+    return hidden
+
+
+def _inside(box: Box, hidden: list[Box]) -> bool:
+    """Whether a text rectangle lies in one of the hidden text objects' boxes (its middle height
+    within it, its width inside it, a point of slack)."""
+    middle = (box[1] + box[3]) / 2
+    return any(other[0] - 1 <= box[0] and box[2] <= other[2] + 1
+               and other[1] - 1 <= middle <= other[3] + 1 for other in hidden)
+
+
+def _page_text(textpage: Any, hidden: list[Box] | None = None) -> str:
+    """A page's text, its columns apart (see :func:`layout_text`); the text of rectangles in
+    the ``hidden`` boxes (:func:`hidden_text_boxes`) is left out of it and given after it, a
+    line per rectangle (read apart, never erased).
 
     Text is read by one PDFium call per text rectangle into one buffer for the page, sized for
     all its characters (pypdfium2's ``get_text_bounded`` makes two calls and a buffer per
@@ -219,8 +318,9 @@ def _page_text(textpage: Any) -> str:
     for index in range(count):
         pdfium_c.FPDFText_GetRect(raw, index, left, top, right, bottom)
         boxes.append((left.value, bottom.value, right.value, top.value))
-    runs = dict(single_lines(boxes))
+    runs = {} if hidden else dict(single_lines(boxes))
     segments: list[tuple[Box, Box, str]] = []
+    apart: list[str] = []
     index = 0
     while index < count:
         end = runs.get(index, index + 1)
@@ -236,10 +336,13 @@ def _page_text(textpage: Any) -> str:
             # not one line break per rectangle: the run is read rectangle by rectangle
         box = boxes[index]
         text = bounded(box)
-        if not (box[3] - box[1] < MIN_LETTER_HEIGHT and any(char.isalnum() for char in text)):
+        if hidden and _inside(box, hidden):
+            apart.append(text)
+        elif not (box[3] - box[1] < MIN_LETTER_HEIGHT and any(char.isalnum() for char in text)):
             segments.append((box, box, text))
         index += 1
-    return _layout(segments)
+    page = _layout(segments)
+    return "\n".join([page, *apart]) if apart else page
 
 
 def _utf16_value(getter: Callable[..., int], *args: Any) -> str:
@@ -296,6 +399,10 @@ def pdf_text(data: bytes, budget: ScanBudget, source: str = "PDF",
             textpage = page.get_textpage()
             try:
                 text = _page_text(textpage)
+                if may_hide_a_marking(text):
+                    hidden = hidden_text_boxes(page.raw)
+                    if hidden:
+                        text = _page_text(textpage, hidden)
             finally:
                 textpage.close()
             notes = _annotation_text(page, form)

@@ -102,23 +102,42 @@ def forwarded(raw: bytes, times: int) -> bytes:
     return inner.as_bytes()
 
 
-def pdf_with_marking(glyph_step: float = 4.5, decoy: str = "") -> bytes:
-    """The letter as a PDF whose marking is three glyphs drawn ``glyph_step`` mm apart, followed
-    by ``decoy`` in 1 pt."""
+def pdf_with_marking(glyph_step: float = 0.0, decoy: str = "", decoy_as: str = "1 pt",
+                     under: tuple[int, int, int] | None = None) -> bytes:
+    """The letter as a PDF whose marking is one word (or three glyphs drawn ``glyph_step`` mm
+    apart), followed by ``decoy`` drawn ``decoy_as``: in 1 pt, ``white`` (fill colour),
+    ``near-white``, or ``invisible`` (text render mode 3, drawn last: the mode stays set);
+    ``under``: the colour of a box filled under both."""
     from fpdf import FPDF
+    from fpdf.enums import TextMode
 
     pdf = FPDF()
     pdf.add_page()
     pdf.add_font("DejaVu", fname=str(FONT))
     pdf.set_font("DejaVu", size=11)
-    for i, letter in enumerate("MẬT"):
-        pdf.text(80 + i * glyph_step, 20, letter)
-    if decoy:
-        pdf.set_font_size(1)
-        pdf.text(81 + 3 * glyph_step, 20, decoy)
-        pdf.set_font_size(11)
     for i, line in enumerate(UBND_OFFICIAL.split("\n")):
         pdf.text(10, 40 + i * 6, line)
+    if under is not None:
+        pdf.set_fill_color(*under)
+        pdf.rect(70, 14, 70, 9, style="F")
+    if glyph_step:
+        for i, letter in enumerate("MẬT"):
+            pdf.text(80 + i * glyph_step, 20, letter)
+        end = 81 + 3 * glyph_step
+    else:  # one word, the decoy right after it
+        pdf.text(80, 20, "MẬT")
+        end = 80.5 + pdf.get_string_width("MẬT")
+    if decoy:
+        if decoy_as == "1 pt":
+            pdf.set_font_size(1)
+        elif decoy_as == "invisible":
+            pdf.text_mode = TextMode.INVISIBLE
+        else:
+            pdf.set_text_color(255 if decoy_as == "white" else 248)
+        pdf.text(end, 20, decoy)
+        pdf.set_font_size(11)
+        pdf.text_mode = TextMode.FILL
+        pdf.set_text_color(0)
     return bytes(pdf.output())
 
 
@@ -214,6 +233,15 @@ CARRIERS: dict[str, Callable[[], bytes]] = {
         "vb.pdf", pdf_with_marking(glyph_step=10), "application/pdf"),
     "PDF with a partner word in 1 pt after the marking": lambda: attached(
         "vb.pdf", pdf_with_marking(decoy=" KHẨU"), "application/pdf"),
+    "PDF with a partner word in white after the marking": lambda: attached(
+        "vb.pdf", pdf_with_marking(decoy="KHẨU", decoy_as="white"), "application/pdf"),
+    "PDF with a partner word in near-white after the marking": lambda: attached(
+        "vb.pdf", pdf_with_marking(decoy="KHẨU", decoy_as="near-white"), "application/pdf"),
+    "PDF with a partner word invisible (render mode 3) after the marking": lambda: attached(
+        "vb.pdf", pdf_with_marking(decoy="KHẨU", decoy_as="invisible"), "application/pdf"),
+    "PDF with a white partner word on a white box": lambda: attached(
+        "vb.pdf", pdf_with_marking(decoy="KHẨU", decoy_as="white", under=(255, 255, 255)),
+        "application/pdf"),
 }
 
 
@@ -253,6 +281,15 @@ def test_a_style_the_client_does_not_apply_does_not_erase_the_marking(html: str)
     background image not looked at) leaves the marking read, apart: it never erases it."""
     verdict = verdict_of(html_body(html))
     assert (verdict.action, verdict.rule) == REJECTED, verdict.evidence
+
+
+def test_white_text_on_a_dark_box_in_a_pdf_is_read_in_place() -> None:
+    """White on something dark drawn under it is seen: the phrase stands (``MẬT KHẨU`` on a
+    dark banner is a password's heading, not a marking)."""
+    pdf = pdf_with_marking(decoy="KHẨU", decoy_as="white", under=(20, 40, 90))
+    verdict = verdict_of(attached("vb.pdf", pdf, "application/pdf"))
+    assert verdict.action is Action.TAG, verdict.evidence
+    assert not any("secrecy" in cue for cue in verdict.evidence), verdict.evidence
 
 
 def test_an_author_called_mat_is_no_marking() -> None:

@@ -1,0 +1,108 @@
+"""PDF text the reader cannot see (govmilter.document.pdf.hidden_text_boxes): white or
+invisible text is read apart, after the page's text; white on something dark is read in place;
+and the walk stays linear on a page of thousands of objects.
+
+The one-edit rows (a white partner word after MẬT) are in test_one_edit_carriers.py.
+"""
+
+from __future__ import annotations
+
+import pytest
+from linear_time import assert_linear
+
+from govmilter.document.budget import ScanBudget
+from govmilter.document.pdf import hidden_text_boxes, pdf_text
+from govmilter.mail.limits import Limits
+
+pytest.importorskip("fpdf", reason="fpdf2 (the test extra) builds the PDFs")
+import pypdfium2
+from fpdf import FPDF
+from fpdf.enums import TextMode
+from make_corpus import FONT
+
+
+def page(*draw: tuple[str, dict[str, object]]) -> bytes:
+    """A one-page PDF: each item a word after ``MẬT`` on the same line and how it is drawn
+    (``colour``: grey level of its fill, ``stroke``: of its outline, ``mode``: text render mode,
+    ``box``: grey level of a box filled under it first). The line after is drawn first: a text
+    render mode stays set once drawn with."""
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.add_font("DejaVu", fname=str(FONT))
+    pdf.set_font("DejaVu", size=11)
+    pdf.text(20, 40, "Kính gửi: anh")
+    pdf.text(20, 20, "MẬT")
+    x = 20.5 + pdf.get_string_width("MẬT")
+    for word, how in draw:
+        if "box" in how:
+            pdf.set_fill_color(int(str(how["box"])))
+            pdf.rect(x - 1, 15, pdf.get_string_width(word) + 2, 7, style="F")
+        pdf.set_text_color(int(str(how.get("colour", 0))))
+        pdf.set_draw_color(int(str(how.get("stroke", 0))))
+        pdf.text_mode = TextMode(int(str(how.get("mode", 0))))
+        pdf.text(x, 20, word)
+        x += pdf.get_string_width(word) + 2
+    return bytes(pdf.output())
+
+
+def read(data: bytes) -> list[str]:
+    return pdf_text(data, ScanBudget(Limits())).split("\n")
+
+
+@pytest.mark.parametrize("how", [{"colour": 255}, {"colour": 247}, {"mode": 3},
+                                 {"colour": 255, "box": 255}, {"stroke": 255, "mode": 1}])
+def test_a_word_not_seen_is_read_apart(how: dict[str, object]) -> None:
+    lines = read(page(("KHẨU", how)))
+    assert "MẬT" in [line.strip() for line in lines] and lines[-1] == "KHẨU", lines
+
+
+@pytest.mark.parametrize("how", [{"colour": 0}, {"colour": 200}, {"colour": 255, "box": 30},
+                                 {"colour": 255, "mode": 1}])
+def test_a_word_seen_stays_in_place(how: dict[str, object]) -> None:
+    lines = read(page(("KHẨU", how)))
+    assert ["MẬT", "KHẨU"] in [line.split() for line in lines], lines
+
+
+def test_a_page_without_a_marking_word_is_not_searched() -> None:
+    data = page(("KHẨU", {"colour": 255}))
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.add_font("DejaVu", fname=str(FONT))
+    pdf.set_font("DejaVu", size=11)
+    pdf.text(20, 20, "Kính gửi")
+    pdf.set_text_color(255)
+    pdf.text(45, 20, "anh")
+    assert read(bytes(pdf.output()))[0].split() == ["Kính", "gửi", "anh"]
+    assert read(data)[-1] == "KHẨU"
+
+
+def _many_words(count: int) -> bytes:
+    """A page of ``count`` words, every other one white, every third over a dark box."""
+    pdf = FPDF()
+    pdf.add_font("DejaVu", fname=str(FONT))
+    pdf.set_font("DejaVu", size=4)
+    pdf.add_page()
+    for i in range(count):
+        x, y = 5 + (i % 40) * 5, 5 + (i // 40) % 280
+        if i % 3 == 0:
+            pdf.rect(x, y - 2, 4, 3, style="F")
+        pdf.set_text_color(255 if i % 2 else 0)
+        pdf.text(x, y, "từ")
+    return bytes(pdf.output())
+
+
+def _walk(data: bytes) -> int:
+    document = pypdfium2.PdfDocument(data)
+    try:
+        page = document[0]
+        hidden = hidden_text_boxes(page.raw)
+        page.close()
+    finally:
+        document.close()
+    return len(hidden)
+
+
+def test_the_page_walk_is_linear_in_the_page_objects() -> None:
+    """The page's own text extraction by PDFium is not what is timed here (it grows faster
+    than linearly on a page of thousands of separate words, with or without this walk)."""
+    assert_linear(_many_words, _walk, 500, "a page of white and black words over boxes")
