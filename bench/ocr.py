@@ -15,6 +15,7 @@ import sys
 import time
 from collections.abc import Callable
 from email.message import EmailMessage
+from functools import partial
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -53,7 +54,7 @@ def regions(engine: OcrEngine, repeat: int) -> None:
         top = page.crop((0, 0, width, round(height * TOP_SHARE)))
         rest = page.crop((0, round(height * TOP_SHARE), width, height))
         whole_ms, top_ms, rest_ms = (
-            cpu_ms(lambda image=image, dpi=dpi: engine.recognise(image, dpi, 60), repeat)
+            cpu_ms(partial(engine.recognise, image, dpi, 60), repeat)
             for image in (page, top, rest))
         print(f"  {dpi} dpi: {whole_ms:6.0f} / {top_ms:5.0f} / {rest_ms:5.0f}"
               f"   (top third = {top_ms / whole_ms:.0%} of the page)")
