@@ -125,6 +125,13 @@ def browser() -> Iterator[Any]:
         yield driver
 
 
+def wait_for(driver: Any, condition: Any, what: str) -> None:
+    """Wait up to 20 s for ``condition()`` (a page the browser goes to by itself)."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    WebDriverWait(driver, 20).until(lambda _driver: condition(), what)
+
+
 def snap(driver: Any, shots: Path, name: str) -> None:
     """A full-height PNG of the page as ``console-NAME.png``."""
     from selenium.common.exceptions import WebDriverException
@@ -236,5 +243,25 @@ def test_an_officer_works_through_the_console_in_chromium(
             assert "officer" in log and "release" in log
             snap(browser, shots, "audit")
 
+            # the accounts page is the admin's: sign out, sign in as admin
+            browser.find_element("css selector", "form[action='/logout'] button").click()
+            wait_for(browser, lambda: "/login" in browser.current_url, "the sign-in page")
+            browser.get(base + "/accounts")
+            browser.find_element("id", "username").send_keys("admin")
+            browser.find_element("id", "password").send_keys(PASSWORDS["admin"])
+            click_and_wait(browser, "login-button")
+            assert browser.current_url.endswith("/accounts")
+            rows = browser.find_elements("css selector", "#accounts tbody tr")
+            cells = {r.find_elements("tag name", "td")[0].text: r for r in rows}
+            assert sorted(cells) == ["admin", "officer", "viewer"]
+            assert {name: Select(cells[name].find_element("name", "role"))
+                    .first_selected_option.text for name in ("officer", "viewer")} == {
+                "officer": "cán bộ xử lý", "viewer": "người xem"}
+            # one's own account has no controls: the console refuses to change it anyway
+            assert not cells["admin"].find_elements("tag name", "form")
+            assert cells["admin"].find_elements("tag name", "td")[1].text == "quản trị"
+            snap(browser, shots, "accounts")
+
+            browser.get(base + "/audit")
             browser.find_element("link text", "English").click()
             assert "Audit log" in browser.find_element("tag name", "h1").text
