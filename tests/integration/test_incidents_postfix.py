@@ -281,6 +281,31 @@ def test_a_reload_moves_the_store_to_the_policys_new_database_during_a_load_run(
     assert "@" not in "".join(line for line in log.splitlines() if " qid=" in line)
 
 
+def test_one_daemons_notice_limit_holds_across_its_smtp_connections(
+        postfix: PrivatePostfix, milter_on: MilterOn) -> None:
+    """The per-sender hourly limit lives in the daemon (its milter connections are threads of
+    one process; the scan workers send no notices): three refused secrets, each on an SMTP
+    connection of its own, give the sender two notices and one counted as limited."""
+    database = str(postfix.base / f"store-{time.monotonic_ns()}" / "incidents.sqlite3")
+    policy = policy_yaml(rules=RULES).replace("\nrules:\n", (
+        "\nnotices: {enabled: true, sender: postmaster@mic.gov.vn, per_sender_per_hour: 2, "
+        f"smtp: '127.0.0.1:{postfix.smtp_port}'}}\nrules:\n"), 1)
+    sent = [f"limit-{n}-{time.monotonic_ns()}" for n in range(3)]
+    with milter_on(policy, ["--database", database, "--scan-workers", "2"]) as daemon:
+        for ident in sent:
+            assert postfix.send(OFFICIAL_SENDER, [OFFICIAL_RCPT, FREEMAIL_RCPT],
+                                with_id(SECRET, ident)) == {}
+        wait_until(lambda: daemon.metric("govmilter_notices_total", outcome="limited") == 1
+                   and daemon.metric("govmilter_notices_total", outcome="sent") == 2, 30,
+                   "two notices sent and one limited")
+        with open_store(database) as store:
+            wait_until(lambda: store.list_incidents().total == 3, 30, "the three incidents")
+            ids = {i.id for i in store.list_incidents().incidents}
+        wait_until(lambda: len([d for d in postfix.dumps()
+                                if d.headers.get("X-GovMilter-Notice") in ids]) == 2, 30,
+                   "the two notices at the sink")
+
+
 def quarantine(capsys: pytest.CaptureFixture[str], postfix: PrivatePostfix, database: str,
                *argv: str) -> tuple[int, str, str]:
     """``govmilter quarantine ...`` on the private Postfix and the daemon's store."""
