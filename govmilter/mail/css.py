@@ -2,8 +2,9 @@
 rules of a message's own style sheets whose selectors are simple.
 
 Supported selectors: a tag, ``.class``, ``#id``, ``*`` and their compounds (``td.x``, ``.a.b``,
-``p#n``), in selector lists, with ``::before``/``::after``; a selector with a combinator, an
-attribute or a pseudo-class is not applied. Rules inside ``@media`` and ``@supports`` are applied
+``p#n``), joined by descendant and child combinators (``div .x``, ``td > span``), in selector
+lists, with ``::before``/``::after``; a selector with a sibling combinator, an attribute or a
+pseudo-class is not applied. Rules inside ``@media`` and ``@supports`` are applied
 unless the query names ``print``, ``speech`` or ``prefers-color-scheme``. Everything here is
 linear in its input and never raises on bad input.
 """
@@ -33,6 +34,8 @@ MAX_SELECTORS = 2000
 MAX_SELECTORS_PER_KEY = 8
 #: Classes of one element that are looked up.
 MAX_CLASSES = 16
+#: Distinct compounds that selectors ask of ancestors and parents (``div .x``: ``div``).
+MAX_CONTEXT = 32
 
 #: Properties that decide whether text is seen; other declarations are not kept.
 PROPERTIES = frozenset({
@@ -159,6 +162,7 @@ _COMMENT_RE = re.compile(r"/\*")
 _IMPORTANT_RE = re.compile(r"!\s*important\s*$", re.IGNORECASE)
 _COMPOUND_RE = re.compile(r"(\*|[a-z][a-z0-9-]*+)?((?:[.#][\w-]++)*+)(?:::?(before|after))?")
 _PART_RE = re.compile(r"[.#][\w-]++")
+_COMBINATOR_RE = re.compile(r"\s*+([>+~])\s*+|\s++")
 _SKIPPED_MEDIA_RE = re.compile(r"print|speech|prefers-color-scheme")
 _MAX_SELECTOR = 256
 
@@ -216,17 +220,23 @@ def declarations(block: str) -> dict[str, Declaration]:
 
 @dataclass(frozen=True, slots=True)
 class Selector:
-    """A compound selector: its tag (or None for any), id, classes (lower case) and the
-    pseudo-element it selects (``""``, ``"before"``, ``"after"``)."""
+    """A selector: its subject compound (tag or None for any, id, classes in lower case, the
+    pseudo-element it selects: ``""``, ``"before"``, ``"after"``) and what its combinators ask
+    of the elements around it: compounds some open ancestor must match (``div .x``: ``div``),
+    and the one the parent must match (``td > .x``: ``td``)."""
 
     tag: str | None
     id: str | None
     classes: frozenset[str]
     pseudo: str
+    ancestors: frozenset[Selector] = frozenset()
+    parent: Selector | None = None
+    #: (ids, classes, tags) over all its compounds
+    weight: tuple[int, int, int] = (0, 0, 0)
 
     @property
     def specificity(self) -> tuple[int, int, int]:
-        return (int(self.id is not None), len(self.classes), int(self.tag is not None))
+        return self.weight
 
     @property
     def key(self) -> str:
@@ -237,23 +247,64 @@ class Selector:
             return "." + min(self.classes)
         return self.tag or "*"
 
+    def matches(self, tag: str, element_id: str | None, classes: list[str]) -> bool:
+        """Whether the subject compound matches an element (its context aside)."""
+        return (self.tag is None or self.tag == tag) and \
+            (self.id is None or self.id == element_id) and self.classes.issubset(classes)
 
-def parse_selector(text: str) -> Selector | None:
-    """A simple compound selector, or None when it has a combinator, an attribute, a
-    pseudo-class or anything else not applied."""
-    text = text.strip().lower()
-    if not text or len(text) > _MAX_SELECTOR:
-        return None
+
+#: Compounds every element is inside (browsers imply ``<html>`` and ``<body>``): dropped from a
+#: selector's context, so ``body .x`` applies to a document written without ``<body>``.
+_ALWAYS_OPEN = frozenset({"html", "body", "*"})
+#: Compounds in one selector, at most.
+_MAX_COMPOUNDS = 8
+
+
+def _compound(text: str, last: bool) -> Selector | None:
     match = _COMPOUND_RE.fullmatch(text)
-    if match is None or not (match.group(1) or match.group(2)):
+    if match is None or not (match.group(1) or match.group(2)) or (match.group(3) and not last):
         return None
     ids = [part[1:] for part in _PART_RE.findall(match.group(2)) if part[0] == "#"]
     classes = frozenset(part[1:] for part in _PART_RE.findall(match.group(2)) if part[0] == ".")
     if len(set(ids)) > 1:
         return None
     tag = match.group(1)
-    return Selector(None if tag in (None, "*") else tag, ids[0] if ids else None, classes,
-                    match.group(3) or "")
+    tag = None if tag in (None, "*") else tag
+    return Selector(tag, ids[0] if ids else None, classes, match.group(3) or "",
+                    weight=(len(ids[:1]), len(classes), int(tag is not None)))
+
+
+def parse_selector(text: str) -> Selector | None:
+    """A selector of compounds (tags, classes, ids) joined by descendant (blank) or child
+    (``>``) combinators, or None when it has a sibling combinator, an attribute, a pseudo-class
+    or anything else not applied. The order of the ancestors is not checked (``a b c`` is
+    taken as ``c`` inside an ``a`` and inside a ``b``): a rule may apply where a browser's
+    would not, never the other way round."""
+    text = text.strip().lower()
+    if not text or len(text) > _MAX_SELECTOR:
+        return None
+    parts = _COMBINATOR_RE.split(text)
+    texts, combinators = parts[0::2], parts[1::2]
+    if len(texts) > _MAX_COMPOUNDS or any(combinator in ("+", "~") for combinator in combinators):
+        return None
+    compounds = [_compound(part, index == len(texts) - 1) for index, part in enumerate(texts)]
+    if any(compound is None for compound in compounds):
+        return None
+    subject = compounds[-1]
+    assert subject is not None
+    context = [compound for compound in compounds[:-1] if compound is not None]
+    weight = tuple(sum(compound.weight[i] for compound in context) + subject.weight[i]
+                   for i in range(3))
+    parent = context.pop() if combinators and combinators[-1] == ">" else None
+    if parent is not None and _always_open(parent):
+        parent = None
+    ancestors = frozenset(compound for compound in context if not _always_open(compound))
+    return Selector(subject.tag, subject.id, subject.classes, subject.pseudo, ancestors, parent,
+                    (weight[0], weight[1], weight[2]))
+
+
+def _always_open(compound: Selector) -> bool:
+    return compound.id is None and not compound.classes and (compound.tag or "*") in _ALWAYS_OPEN
 
 
 #: A property's declaration from a style sheet: value, important, specificity, order.
@@ -268,6 +319,8 @@ class StyleSheet:
 
     rules: dict[Selector, dict[str, Ranked]] = field(default_factory=dict)
     index: dict[str, list[Selector]] = field(default_factory=dict)
+    #: the compounds selectors ask of an element's ancestors or parent, by key
+    context: dict[str, list[Selector]] = field(default_factory=dict)
     order: int = 0
 
     def __bool__(self) -> bool:
@@ -306,7 +359,8 @@ class StyleSheet:
             merged = self.rules.get(selector)
             if merged is None:
                 listed = self.index.setdefault(selector.key, [])
-                if len(self.rules) >= MAX_SELECTORS or len(listed) >= MAX_SELECTORS_PER_KEY:
+                if len(self.rules) >= MAX_SELECTORS or len(listed) >= MAX_SELECTORS_PER_KEY \
+                        or not self._add_context(selector):
                     continue
                 listed.append(selector)
                 merged = self.rules[selector] = {}
@@ -315,19 +369,47 @@ class StyleSheet:
                     continue
                 merged[name] = (value, important, selector.specificity, self.order)
 
-    def matching(self, tag: str, element_id: str | None,
-                 classes: list[str]) -> list[tuple[Selector, dict[str, Ranked]]]:
-        """The rules whose selector matches an element (its pseudo-elements' rules too)."""
-        keys = [tag, "*"] + ([f"#{element_id}"] if element_id else []) + \
-            [f".{name}" for name in classes[:MAX_CLASSES]]
+    def _add_context(self, selector: Selector) -> bool:
+        """Index the compounds ``selector`` asks of the elements around it; False when there
+        would be more than :data:`MAX_CONTEXT` of them (the selector is then not applied)."""
+        wanted = [*selector.ancestors, *([selector.parent] if selector.parent else [])]
+        new = [compound for compound in wanted
+               if compound not in self.context.get(compound.key, ())]
+        if sum(len(listed) for listed in self.context.values()) + len(new) > MAX_CONTEXT:
+            return False
+        for compound in new:
+            self.context.setdefault(compound.key, []).append(compound)
+        return True
+
+    def context_of(self, tag: str, element_id: str | None,
+                   classes: list[str]) -> frozenset[Selector]:
+        """The compounds of :attr:`context` an element matches."""
+        if not self.context:
+            return frozenset()
+        return frozenset(compound for key in _keys(tag, element_id, classes)
+                         for compound in self.context.get(key, ())
+                         if compound.matches(tag, element_id, classes))
+
+    def matching(self, tag: str, element_id: str | None, classes: list[str],
+                 ancestors: frozenset[Selector] = frozenset(),
+                 parent: frozenset[Selector] = frozenset(),
+                 ) -> list[tuple[Selector, dict[str, Ranked]]]:
+        """The rules whose selector matches an element (its pseudo-elements' rules too), inside
+        open elements matching the compounds ``ancestors`` and a parent matching ``parent``."""
         found = []
-        for key in keys:
+        for key in _keys(tag, element_id, classes):
             for selector in self.index.get(key, ()):
-                if (selector.tag is None or selector.tag == tag) and \
-                        (selector.id is None or selector.id == element_id) and \
-                        selector.classes.issubset(classes):
+                if selector.matches(tag, element_id, classes) and \
+                        selector.ancestors.issubset(ancestors) and \
+                        (selector.parent is None or selector.parent in parent):
                     found.append((selector, self.rules[selector]))
         return found
+
+
+def _keys(tag: str, element_id: str | None, classes: list[str]) -> list[str]:
+    """The index keys an element may be found under (:attr:`Selector.key`)."""
+    return [tag, "*"] + ([f"#{element_id}"] if element_id else []) + \
+        [f".{name}" for name in classes[:MAX_CLASSES]]
 
 
 def _block_kind(prelude: str, outer: str) -> str:

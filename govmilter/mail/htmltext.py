@@ -30,6 +30,7 @@ from govmilter.mail.css import (
     Colour,
     Declaration,
     Ranked,
+    Selector,
     StyleSheet,
     blend,
     declarations,
@@ -331,6 +332,14 @@ class _OpenElements:
         self.special: list[int] = []
         self.scope: list[int] = []
         self.reading = reading
+        self.open_matches: dict[Selector, int] = {}  # open elements matching each compound
+        self.ancestors: frozenset[Selector] = frozenset()
+
+    @property
+    def context(self) -> Context:
+        if not self.ancestors:
+            return NO_CONTEXT
+        return (self.ancestors, self.elements[-1].context if self.elements else frozenset())
 
     @property
     def style(self) -> TextStyle:
@@ -345,6 +354,10 @@ class _OpenElements:
         return positions[-1] if positions else -1
 
     def push(self, name: str, element: _Element) -> None:
+        for compound in element.context:
+            self.open_matches[compound] = self.open_matches.get(compound, 0) + 1
+            if self.open_matches[compound] == 1:
+                self.ancestors = self.ancestors | {compound}
         index = len(self.names)
         self.names.append(name)
         self.elements.append(element)
@@ -358,7 +371,12 @@ class _OpenElements:
         """Close the element at ``index`` and every one opened after it."""
         while len(self.names) > index:
             name = self.names.pop()
-            after = self.elements.pop().after
+            element = self.elements.pop()
+            after = element.after
+            for compound in element.context:
+                self.open_matches[compound] -= 1
+                if not self.open_matches[compound]:
+                    self.ancestors = self.ancestors - {compound}
             self.at[name].pop()
             position = len(self.names)
             if self.special and self.special[-1] == position:
@@ -399,19 +417,25 @@ class _OpenElements:
                 self.pop_to(index)
 
 
-def _matched(sheet: StyleSheet, name: str, attributes: dict[str, str]
+#: Where an element stands: the compounds of the style sheets' selectors that its open
+#: ancestors match, and those its parent matches (:meth:`StyleSheet.context_of`).
+Context = tuple[frozenset[Selector], frozenset[Selector]]
+NO_CONTEXT: Context = (frozenset(), frozenset())
+
+
+def _matched(sheet: StyleSheet, name: str, attributes: dict[str, str], context: Context
              ) -> tuple[list[dict[str, Ranked]], list[dict[str, Ranked]],
-                        list[dict[str, Ranked]]]:
+                        list[dict[str, Ranked]], frozenset[Selector]]:
     """The rules of ``sheet`` matching an element, for itself, its ``::before`` and its
-    ``::after``."""
+    ``::after``, and the compounds of the sheet's selectors' context it matches."""
     own: list[dict[str, Ranked]] = []
     before: list[dict[str, Ranked]] = []
     after: list[dict[str, Ranked]] = []
     element_id = attributes.get("id", "").strip().lower() or None
     classes = attributes.get("class", "").lower().split()[:_CLASSES_MAX]
-    for selector, rules in sheet.matching(name, element_id, classes):
+    for selector, rules in sheet.matching(name, element_id, classes, *context):
         {"": own, "before": before, "after": after}[selector.pseudo].append(rules)
-    return own, before, after
+    return own, before, after, sheet.context_of(name, element_id, classes)
 
 
 def _pseudo(style: TextStyle, rules: list[dict[str, Ranked]],
@@ -435,6 +459,8 @@ class _Element:
     after: tuple[str, bool] | None = None
     #: an image's ``alt`` text
     alt: str = ""
+    #: the compounds of the style sheets' selectors' context it matches
+    context: frozenset[Selector] = frozenset()
 
 
 #: Elements computed per document and kept for the next start tag with the same text and parent
@@ -442,13 +468,16 @@ class _Element:
 _MAX_COMPUTED = 4096
 
 
-def _element(sheet: StyleSheet, parent: TextStyle, name: str, tag: str) -> _Element:
-    """The element a start tag ``tag`` opens inside an element of style ``parent``."""
+def _element(sheet: StyleSheet, parent: TextStyle, name: str, tag: str,
+             context: Context) -> _Element:
+    """The element a start tag ``tag`` opens inside an element of style ``parent``, where
+    ``context`` is (see :data:`Context`)."""
     attributes = _attributes(tag, 1 + len(name)) if len(tag) > len(name) + 2 else {}
     style, before, after = parent, None, None
+    matches: frozenset[Selector] = frozenset()
     if attributes or sheet:
-        own, before_rules, after_rules = _matched(sheet, name, attributes) if sheet \
-            else ([], [], [])
+        own, before_rules, after_rules, matches = _matched(sheet, name, attributes, context) \
+            if sheet else ([], [], [], matches)
         inline = declarations(attributes["style"]) if "style" in attributes else {}
         hints = _hints(name, attributes)
         if own or inline or hints:
@@ -456,7 +485,7 @@ def _element(sheet: StyleSheet, parent: TextStyle, name: str, tag: str) -> _Elem
         before = _pseudo(style, before_rules, attributes)
         after = _pseudo(style, after_rules, attributes)
     alt = attributes.get("alt", "") if name == "img" else ""
-    return _Element(style, style.seen, before, after, alt)
+    return _Element(style, style.seen, before, after, alt, matches)
 
 
 def html_to_text(text: str) -> str:
@@ -476,7 +505,8 @@ def read_html(text: str) -> HtmlReading:
         else StyleSheet()
     reading = _Reading()
     elements = _OpenElements(reading)
-    computed: dict[tuple[TextStyle, str], _Element] = {}  # by the parent's style and the tag
+    # by the parent's style, the tag and where it stands
+    computed: dict[tuple[TextStyle, str, Context], _Element] = {}
     pos = 0
     while True:
         match = _MARKUP_RE.search(text, pos)
@@ -510,12 +540,12 @@ def read_html(text: str) -> HtmlReading:
         elements.start_tag(name)
         if name in _BREAK_TAGS:
             reading.line_break()
-        key = (elements.style, match.group())
+        key = (elements.style, match.group(), elements.context)
         element = computed.get(key)
         if element is None:
             if len(computed) >= _MAX_COMPUTED:
                 computed.clear()
-            element = computed[key] = _element(sheet, key[0], name, key[1])
+            element = computed[key] = _element(sheet, key[0], name, key[1], key[2])
         if element.alt:
             reading.put(element.alt, element.seen)
         if name in _VOID:

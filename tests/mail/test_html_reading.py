@@ -65,6 +65,10 @@ def test_a_colour_without_hash_is_read_only_in_an_attribute() -> None:
     "<style>@media screen { .k{display:none} }</style>MẬT<span class=k> KHẨU</span>",
     "<style>/* x */ .k{display:none!important}</style>MẬT<span class=k style=display:inline>"
     " KHẨU</span>",
+    "<style>div .k{display:none}</style><div>MẬT<span class=k> KHẨU</span></div>",
+    "<style>body .k{color:#fff}</style>MẬT<span class=k> KHẨU</span>",
+    "<style>td > span.k{color:#fff}</style><table><tr><td>MẬT<span class=k> KHẨU</span>",
+    "<style>.a .b > .k{font-size:0}</style><p class=a><i class=b>MẬT<b class=k> KHẨU</b>",
     'MẬT<span style="display:none"><b> KHẨU</b></span>',
     'MẬT<span style="max-height:0;overflow:hidden"> KHẨU</span>',
     'MẬT<span style="position:absolute;left:-9999px"> KHẨU</span>',
@@ -81,7 +85,10 @@ def test_a_hidden_partner_word_is_given_apart(html: str) -> None:
     "<style>.x{font-weight:bold;color:#333}</style>Mật <b class=x>khẩu</b>",
     "<style>.x{display:none} span.x{display:inline}</style>Mật <span class=x>khẩu</span>",
     "<style>.x{display:none}</style>Mật <span class=x style='display:inline'>khẩu</span>",
-    "<style>div .x{display:none}</style>Mật <span class=x>khẩu</span>",
+    "<style>i + .x{display:none}</style><i></i>Mật <span class=x>khẩu</span>",
+    "<style>.m .x{display:none}</style><i class=m></i>Mật <span class=x>khẩu</span>",
+    "<style>p > .x{display:none}</style><p>Mật <b><span class=x>khẩu</span></b></p>",
+    "<style>.x:hover{display:none}</style>Mật <span class=x>khẩu</span>",
     "<style>@media print{.x{display:none}}</style>Mật <span class=x>khẩu</span>",
     "<style media='print'>.x{display:none}</style>Mật <span class=x>khẩu</span>",
     "<!-- <style>.x{display:none}</style> -->Mật <span class=x>khẩu</span>",
@@ -137,11 +144,18 @@ def _many_rules_one_class(count: int) -> str:
     return f"<style>{rules}</style>" + f'<b class="k {classes}">MẬT</b>' * count
 
 
+def _descendant_rules(count: int) -> str:
+    rules = "".join(f".c{i} .k, .c{i} > .k{i}{{color:#fff}}\n" for i in range(count))
+    classes = " ".join(f"c{i}" for i in range(16))
+    return f"<style>{rules}</style>" + f'<div class="{classes}"><b class="k k1">x' * count
+
+
 @pytest.mark.parametrize(("shape", "make"), [
     ("nested elements never closed", _deep),
     ("end tags that close nothing", _end_tags_closing_nothing),
     ("start tags that close others", _implied_ends),
     ("rules sharing one class, elements of many classes", _many_rules_one_class),
+    ("descendant and child rules, deep nesting", _descendant_rules),
     ("unclosed strings in a sheet", lambda n: "<style>" + '"\\"' * n + "</style>MẬT"),
     ("blocks never closed", lambda n: "<style>" + "@media{a{" * n + "</style>MẬT"),
     ("comments never closed", lambda n: "<style>" + "/*" * n + "</style>MẬT"),
