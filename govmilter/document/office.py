@@ -19,9 +19,11 @@ from collections.abc import Callable
 
 from govmilter.document.archive import GuardedZip
 
-#: The end of an element's name in WordprocessingML read as UTF-8 bytes: what ``\b`` is in
-#: text, with every non-ASCII byte taken as a letter (``<w:tabẠ`` is another element, not a tab).
-_NAME_END = rb"(?![\w\x80-\xff])"
+#: A letter of a name in XML read as UTF-8 bytes: what ``\w`` is in text, with every non-ASCII
+#: byte taken as a letter; and the end of a name, what ``\b`` is after one (``<w:tabẠ`` is
+#: another element, not a tab).
+_NAME_CHAR = rb"[\w\x80-\xff]"
+_NAME_END = rb"(?!" + _NAME_CHAR + rb")"
 #: Elements whose text Word does not show: field codes and deleted (tracked) text.
 _DOCX_HIDDEN_RE = re.compile(rb"<w:(instrText|delText)" + _NAME_END + rb"[^<>]*>")
 _DOCX_BREAK_RE = re.compile(rb"</w:p>|<w:(?:br|cr)" + _NAME_END + rb"[^<>]*>")
@@ -31,9 +33,8 @@ _DOCX_TAB_RE = re.compile(rb"<w:tab" + _NAME_END + rb"[^<>]*>")
 _DOCX_RARE_RE = re.compile(rb"<(w:(?:tab|instrText|delText|vanish|webHidden|txbxContent)"
                            rb"|v:textpath)")
 _DOCX_HIDING = frozenset({b"w:instrText", b"w:delText", b"w:vanish", b"w:webHidden"})
-_ODT_BREAK_RE = re.compile(r"</text:(?:p|h)>|<text:line-break\b[^<>]*>")
-_ODT_TAB_RE = re.compile(r"<text:(?:tab|s)\b[^<>]*>")
-_TAG_RE = re.compile(r"<[^<>]*>")
+_ODT_BREAK_RE = re.compile(rb"</text:(?:p|h)>|<text:line-break" + _NAME_END + rb"[^<>]*>")
+_ODT_TAB_RE = re.compile(rb"<text:(?:tab|s)" + _NAME_END + rb"[^<>]*>")
 _TAG_BYTES_RE = re.compile(rb"<[^<>]*>")
 #: The parts of a Word document read as WordprocessingML (:func:`docx_xml_text`).
 _DOCX_PARTS_RE = re.compile(r"^word/(document|header\d*|footer\d*|footnotes|endnotes|comments)"
@@ -44,9 +45,11 @@ _DOCX_DRAWING_PARTS_RE = re.compile(r"^word/(?:diagrams/data|charts/chart)\d*\.x
 #: description, category and status (core), and the custom properties ("Độ mật" = "Mật").
 #: Not the author's or editor's names (a person may be called Mật).
 _PROPERTY_PARTS = ("docProps/core.xml", "docProps/custom.xml")
-_CORE_PROPERTY_RE = re.compile(r"<(?:\w+:)?(?:title|subject|keywords|description|category|"
-                               r"contentStatus)\b[^<>]*>([^<]*)<")
-_CUSTOM_PROPERTY_RE = re.compile(r'<property\b[^<>]*\bname="([^"<>]*)"[^<>]*>')
+_CORE_PROPERTY_RE = re.compile(rb"<(?:" + _NAME_CHAR + rb"+:)?(?:title|subject|keywords|"
+                               rb"description|category|contentStatus)" + _NAME_END
+                               + rb"[^<>]*>([^<]*)<")
+_CUSTOM_PROPERTY_RE = re.compile(rb"<property" + _NAME_END + rb'[^<>]*(?<!' + _NAME_CHAR
+                                 + rb')name="([^"<>]*)"[^<>]*>')
 #: Old (VML) WordArt keeps its text in an attribute: ``<v:textpath string="MẬT"/>``.
 _TEXTPATH_RE = re.compile(rb'<v:textpath' + _NAME_END + rb'[^<>]*\bstring="([^"<>]*)"[^<>]*>')
 ODT_MIMETYPE = b"application/vnd.oasis.opendocument.text"
@@ -54,21 +57,22 @@ ODS_MIMETYPE = b"application/vnd.oasis.opendocument.spreadsheet"
 ODP_MIMETYPE = b"application/vnd.oasis.opendocument.presentation"
 
 
-def _strip(xml: str) -> str:
-    # html.unescape knows the five XML entities and numeric references, nothing user-defined.
-    return html.unescape(_TAG_RE.sub("", xml))
+def _decoded(text: bytes) -> str:
+    """UTF-8 text from XML (a bad sequence read as U+FFFD), its entities resolved: the five
+    XML ones and numeric references (``html.unescape``), nothing user-defined; they are looked
+    for only where an ``&`` is."""
+    decoded = text.decode("utf-8", errors="replace")
+    return html.unescape(decoded) if b"&" in text else decoded
 
 
 def _strip_utf8(xml: bytes) -> str:
-    """:func:`_strip` of UTF-8 XML, the tags cut from the bytes before they are decoded.
+    """The text of UTF-8 XML without its tags, cut from the bytes before they are decoded.
 
     No byte of a multi-byte UTF-8 sequence is ASCII, so ``<`` and ``>`` are the same in the
     bytes as in the text; only the text between the tags is decoded (a part's markup is often
-    most of it), and the entities are looked for only where an ``&`` is.
+    most of it). Every reader here works so on the part's bytes.
     """
-    text = _TAG_BYTES_RE.sub(b"", xml)
-    decoded = text.decode("utf-8", errors="replace")
-    return html.unescape(decoded) if b"&" in text else decoded
+    return _decoded(_TAG_BYTES_RE.sub(b"", xml))
 
 
 def drop_hidden_text(xml: bytes) -> bytes:
@@ -163,14 +167,15 @@ def docx_xml_text(xml: bytes) -> str:
     return _strip_utf8(xml)
 
 
-def odt_xml_text(xml: str) -> str:
-    """Text of an OpenDocument ``content.xml`` or ``styles.xml``, one line per paragraph.
+def odt_xml_text(xml: bytes) -> str:
+    """Text of an OpenDocument ``content.xml`` or ``styles.xml`` (UTF-8), one line per
+    paragraph.
 
     A frame (text box) anchored inside a paragraph starts a line of its own (see
     :func:`docx_xml_text`).
     """
-    xml = xml.replace("<draw:frame", "\n<draw:frame")
-    return _strip(_ODT_TAB_RE.sub(" ", _ODT_BREAK_RE.sub("\n", xml)))
+    xml = xml.replace(b"<draw:frame", b"\n<draw:frame")
+    return _strip_utf8(_ODT_TAB_RE.sub(b" ", _ODT_BREAK_RE.sub(b"\n", xml)))
 
 
 def is_docx(archive: GuardedZip) -> bool:
@@ -194,43 +199,43 @@ def docx_text(archive: GuardedZip) -> str:
         (name, docx_xml_text) for name in sorted(
             (n for n in names if _DOCX_PARTS_RE.match(n)),
             key=lambda n: (n != "word/document.xml", n))]
-    parts += [(name, _utf8(drawing_xml_text)) for name in sorted(names)
+    parts += [(name, drawing_xml_text) for name in sorted(names)
               if _DOCX_DRAWING_PARTS_RE.match(name)]
-    parts += [(name, _utf8(properties_xml_text)) for name in _PROPERTY_PARTS if name in names]
+    parts += [(name, properties_xml_text) for name in _PROPERTY_PARTS if name in names]
     return _parts_text(archive, parts)
 
 
-def properties_xml_text(xml: str) -> str:
+def properties_xml_text(xml: bytes) -> str:
     """The values of a properties part (:data:`_PROPERTY_PARTS`), one a line; a custom property
     as ``name: value``."""
-    if "<property" in xml:
-        return _strip(_CUSTOM_PROPERTY_RE.sub(lambda m: f"\n{m.group(1)}: ", xml))
-    return html.unescape("\n".join(m.group(1) for m in _CORE_PROPERTY_RE.finditer(xml)))
+    if b"<property" in xml:
+        return _strip_utf8(_CUSTOM_PROPERTY_RE.sub(lambda m: b"\n" + m.group(1) + b": ", xml))
+    return _decoded(b"\n".join(m.group(1) for m in _CORE_PROPERTY_RE.finditer(xml)))
 
 
 def flat_xml_text(xml: str) -> str:
     """Text of a document saved as one XML file (Word 2003 XML, Flat OPC, flat ODT), a line per
     paragraph of either vocabulary."""
-    return docx_xml_text(_ODT_BREAK_RE.sub("\n", xml).encode("utf-8", errors="replace"))
+    return docx_xml_text(_ODT_BREAK_RE.sub(b"\n", xml.encode("utf-8", errors="replace")))
 
 
 def odt_text(archive: GuardedZip) -> str:
     """The content, then the styles part (which holds page headers and footers)."""
-    texts = [odt_xml_text(archive.read("content.xml").decode("utf-8", errors="replace"))]
+    texts = [odt_xml_text(archive.read("content.xml"))]
     if "styles.xml" in archive.names() and not archive.budget.expired():
-        texts.append(odt_xml_text(archive.read("styles.xml").decode("utf-8", errors="replace")))
+        texts.append(odt_xml_text(archive.read("styles.xml")))
     return "\n".join(texts)
 
 
 # ---- XLSX and PPTX: SpreadsheetML and DrawingML, read the same way ---------------------------
 
-_DRAWING_BREAK_RE = re.compile(r"</a:p>|<a:br\b[^<>]*>")
-_DRAWING_TAB_RE = re.compile(r"<a:tab\b[^<>]*>")
-_SHARED_BREAK_RE = re.compile(r"</si>")
+_DRAWING_BREAK_RE = re.compile(rb"</a:p>|<a:br" + _NAME_END + rb"[^<>]*>")
+_DRAWING_TAB_RE = re.compile(rb"<a:tab" + _NAME_END + rb"[^<>]*>")
 #: Worksheet elements whose text is the sheet's own (the rest is numbers, formulas, layout):
 #: inline strings, and the print headers and footers where a marking may sit.
-_SHEET_TEXT_RE = re.compile(r"<((?:\w+:)?(is|oddHeader|oddFooter|evenHeader|evenFooter|"
-                            r"firstHeader|firstFooter))\b[^<>]*>")
+_SHEET_TEXT_RE = re.compile(rb"<((?:" + _NAME_CHAR + rb"+:)?(is|oddHeader|oddFooter|"
+                            rb"evenHeader|evenFooter|firstHeader|firstFooter))" + _NAME_END
+                            + rb"[^<>]*>")
 #: Header/footer codes: &L &C &R start a section (a line of its own); fonts, sizes, fields go.
 _HEADER_CODE_RE = re.compile(r'&([LCR])|&(?:"[^"&]*"|\d+|[A-Za-z&])')
 _NUMBERED_RE = re.compile(r"(\d+)\.xml")
@@ -246,28 +251,35 @@ def is_pptx(archive: GuardedZip) -> bool:
     return "ppt/presentation.xml" in archive.names()
 
 
-def drawing_xml_text(xml: str) -> str:
-    """Text of a DrawingML part (a slide, a drawing's text boxes), one line per paragraph."""
-    return _strip(_DRAWING_TAB_RE.sub("\t", _DRAWING_BREAK_RE.sub("\n", xml)))
+def drawing_xml_text(xml: bytes) -> str:
+    """Text of a DrawingML part (a slide, a drawing's text boxes; UTF-8), one line per
+    paragraph."""
+    return _strip_utf8(_DRAWING_TAB_RE.sub(b"\t", _DRAWING_BREAK_RE.sub(b"\n", xml)))
 
 
-def sheet_xml_text(xml: str) -> str:
-    """The inline strings and the header and footer texts of one worksheet, a line each."""
+def shared_strings_text(xml: bytes) -> str:
+    """Text of a workbook's shared strings (UTF-8), one string a line."""
+    return _strip_utf8(xml.replace(b"</si>", b"\n"))
+
+
+def sheet_xml_text(xml: bytes) -> str:
+    """The inline strings and the header and footer texts of one worksheet (UTF-8), a line
+    each."""
     texts: list[str] = []
-    unclosed: set[str] = set()
+    unclosed: set[bytes] = set()
     pos = 0
     while (opening := _SHEET_TEXT_RE.search(xml, pos)) is not None:
         qualified, name = opening.groups()
         pos = opening.end()
-        if opening.group().endswith("/>"):
+        if opening.group().endswith(b"/>"):
             continue  # empty
         # an element never closed is not looked for again: each search goes forward once
-        closing = -1 if qualified in unclosed else xml.find(f"</{qualified}>", pos)
+        closing = -1 if qualified in unclosed else xml.find(b"</" + qualified + b">", pos)
         if closing < 0:
             unclosed.add(qualified)
             continue
-        inner = _strip(xml[pos:closing])
-        if name != "is":
+        inner = _strip_utf8(xml[pos:closing])
+        if name != b"is":
             inner = header_footer_text(inner)
         texts.append(inner)
         pos = closing + len(qualified) + 3
@@ -294,11 +306,6 @@ def _numbered(names: list[str], stem: str) -> list[str]:
 PartReader = Callable[[bytes], str]
 
 
-def _utf8(read: Callable[[str], str]) -> PartReader:
-    """``read`` given the part decoded from UTF-8 (a bad sequence read as U+FFFD)."""
-    return lambda data: read(data.decode("utf-8", errors="replace"))
-
-
 def _parts_text(archive: GuardedZip, parts: list[tuple[str, PartReader]]) -> str:
     """Each part through its reader, in order, until the time or the text budget is spent."""
     texts: list[str] = []
@@ -319,18 +326,16 @@ def xlsx_text(archive: GuardedZip) -> str:
     names = archive.names()
     parts: list[tuple[str, PartReader]] = []
     if "xl/sharedStrings.xml" in names:
-        parts.append(("xl/sharedStrings.xml",
-                      _utf8(lambda xml: _strip(_SHARED_BREAK_RE.sub("\n", xml)))))
-    parts += [(name, _utf8(sheet_xml_text)) for name in _numbered(names, "xl/worksheets/sheet")]
-    parts += [(name, _utf8(drawing_xml_text))
-              for name in _numbered(names, "xl/drawings/drawing")]
+        parts.append(("xl/sharedStrings.xml", shared_strings_text))
+    parts += [(name, sheet_xml_text) for name in _numbered(names, "xl/worksheets/sheet")]
+    parts += [(name, drawing_xml_text) for name in _numbered(names, "xl/drawings/drawing")]
     return _parts_text(archive, parts)
 
 
 def pptx_text(archive: GuardedZip) -> str:
     """The slides' text, slide by slide."""
     slides = _numbered(archive.names(), "ppt/slides/slide")
-    return _parts_text(archive, [(name, _utf8(drawing_xml_text)) for name in slides])
+    return _parts_text(archive, [(name, drawing_xml_text) for name in slides])
 
 
 def is_ods(archive: GuardedZip) -> bool:

@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
+import html
+import random
 import re
+from collections.abc import Callable
 
 import pytest
 
 from govmilter.document import cues
 from govmilter.document.edxml import attachment_blocks
-from govmilter.document.office import docx_xml_text, drop_hidden_text, odt_xml_text
+from govmilter.document.office import (
+    docx_xml_text,
+    drawing_xml_text,
+    drop_hidden_text,
+    header_footer_text,
+    odt_xml_text,
+    properties_xml_text,
+    shared_strings_text,
+    sheet_xml_text,
+)
 
 
 @pytest.mark.parametrize(("xml", "text"), [
@@ -30,7 +42,7 @@ def test_word_and_odt_breaks_and_tabs_read_as_before() -> None:
            "<w:p><w:r><w:t>x &amp; y</w:t></w:r></w:p>")
     assert docx_xml_text(xml.encode()) == "Số: 1\ta\nb\nx & y\n"
     odt = "<text:p>a<text:tab/>b<text:line-break/>c</text:p><text:h>d</text:h>"
-    assert odt_xml_text(odt) == "a b\nc\nd\n"
+    assert odt_xml_text(odt.encode()) == "a b\nc\nd\n"
     assert docx_xml_text(b"a < b <w:t>c</w:t>") == "a < b c"  # a stray bracket is text
 
 
@@ -86,3 +98,111 @@ def test_the_subject_line_pattern_reads_as_before(text: str, found: bool) -> Non
 def test_the_archive_mark_pattern_reads_as_before(text: str, found: bool) -> None:
     archive = next(p for key, p, *_ in cues._SK_CUES if key == "archive")
     assert bool(archive.search(text)) is found
+
+
+# ---- the readers of XLSX, PPTX, ODT and the properties: from the bytes, as from the text ----
+
+def _strip_text(xml: str) -> str:
+    return html.unescape(re.sub(r"<[^<>]*>", "", xml))
+
+
+def _sheet_from_text(xml: str) -> str:
+    texts: list[str] = []
+    unclosed: set[str] = set()
+    pos = 0
+    pattern = re.compile(r"<((?:\w+:)?(is|oddHeader|oddFooter|evenHeader|evenFooter|"
+                         r"firstHeader|firstFooter))\b[^<>]*>")
+    while (opening := pattern.search(xml, pos)) is not None:
+        qualified, name = opening.groups()
+        pos = opening.end()
+        if opening.group().endswith("/>"):
+            continue
+        closing = -1 if qualified in unclosed else xml.find(f"</{qualified}>", pos)
+        if closing < 0:
+            unclosed.add(qualified)
+            continue
+        inner = _strip_text(xml[pos:closing])
+        texts.append(inner if name == "is" else header_footer_text(inner))
+        pos = closing + len(qualified) + 3
+    return "\n".join(texts)
+
+
+def _properties_from_text(xml: str) -> str:
+    if "<property" in xml:
+        return _strip_text(re.sub(r'<property\b[^<>]*\bname="([^"<>]*)"[^<>]*>',
+                                  lambda m: f"\n{m.group(1)}: ", xml))
+    core = re.compile(r"<(?:\w+:)?(?:title|subject|keywords|description|category|"
+                      r"contentStatus)\b[^<>]*>([^<]*)<")
+    return html.unescape("\n".join(m.group(1) for m in core.finditer(xml)))
+
+
+#: Each reader as it was, on the part decoded first (the oracle), its reader from the bytes,
+#: and the markup it reads.
+_TEXT_READERS: dict[str, tuple[Callable[[str], str], Callable[[bytes], str], list[str]]] = {
+    "drawing": (lambda xml: _strip_text(re.sub(r"<a:tab\b[^<>]*>", "\t", re.sub(
+        r"</a:p>|<a:br\b[^<>]*>", "\n", xml))), drawing_xml_text,
+        ["<a:p>", "</a:p>", "<a:br/>", "<a:br>", '<a:br lang="vi"/>', "<a:brX/>", "<a:tab/>",
+         "<a:tabs>", "<a:t>", "</a:t>", '<a:r lang="vi">', "<a:br ", "</a:p"]),
+    "odt": (lambda xml: _strip_text(re.sub(r"<text:(?:tab|s)\b[^<>]*>", " ", re.sub(
+        r"</text:(?:p|h)>|<text:line-break\b[^<>]*>", "\n",
+        xml.replace("<draw:frame", "\n<draw:frame")))), odt_xml_text,
+        ["<text:p>", "</text:p>", "</text:h>", "<text:line-break/>", "<text:tab/>",
+         "<text:s/>", '<text:s text:c="2"/>', "<text:span>", "<draw:frame>", "<text:sx/>",
+         "<text:tabs>", "<draw:frame", "<text:line-break "]),
+    "sheet": (_sheet_from_text, sheet_xml_text,
+              ["<is>", "</is>", "<x:is>", "</x:is>", "<oddHeader>", "</oddHeader>",
+               "<oddHeader/>", "<evenFooter>", "</evenFooter>", "<x:firstHeader>",
+               "</x:firstHeader>", "&amp;L", "&amp;C", "&amp;R", '&amp;"Arial,Bold"',
+               "&amp;14", "&amp;P", "<t>", "</t>", "<isX>", "</isX>", "<is "]),
+    "shared": (lambda xml: _strip_text(xml.replace("</si>", "\n")), shared_strings_text,
+               ["<si>", "</si>", "<t>", "</t>", "<r>", "</si", "<si/>"]),
+    "properties": (_properties_from_text, properties_xml_text,
+                   ["<dc:title>", "</dc:title>", "<cp:keywords>", "</cp:keywords>",
+                    "<dc:creator>", "<title>", '<cp:category xml:lang="vi">', "<dc:subjectX>",
+                    '<property fmtid="x" pid="2" name="Độ mật">', "<vt:lpwstr>", "</vt:lpwstr>",
+                    "</property>", '<property name="a&amp;b">', '<property xname="n">',
+                    "<contentStatus>", "<cp:contentStatus/>"]),
+}
+_TEXT_TOKENS = ["MẬT", "TỐI MẬT", "Số: 12/UBND-VP", "KHẨN", "ự", "a", " ", "\n", "\t", "&amp;",
+                "&#7852;", "&lt;", "&bogus;", "&", "<", ">", "<<", "x>y", "&#x1EAC;"]
+
+
+@pytest.mark.parametrize("reader", sorted(_TEXT_READERS))
+def test_office_parts_are_read_from_the_bytes_as_from_the_text(reader: str) -> None:
+    """Every part reader cuts the markup from the UTF-8 bytes: on valid UTF-8 it reads what it
+    read from the decoded text (generated parts of its markup, text, entities, stray brackets).
+    """
+    from_text, from_bytes, markup = _TEXT_READERS[reader]
+    rng = random.Random(reader)
+    tokens = markup + _TEXT_TOKENS
+    marked = 0
+    for _ in range(3000):
+        xml = "".join(rng.choice(tokens) for _ in range(rng.randrange(1, 40)))
+        expected = from_text(xml)
+        assert from_bytes(xml.encode()) == expected, xml
+        marked += "MẬT" in expected
+    assert marked > 300
+
+
+@pytest.mark.parametrize(("reader", "xml", "text"), [
+    ("drawing", "<a:p><a:r><a:t>TỐI</a:t></a:r><a:r><a:tab/><a:t>M&#7852;T</a:t></a:r></a:p>",
+     "TỐI\tMẬT\n"),
+    ("odt", "<text:p>Số: 12/UBND</text:p><text:p>M<text:span>ẬT</text:span></text:p>",
+     "Số: 12/UBND\nMẬT\n"),
+    ("sheet", "<c><is><t>MẬT</t></is></c><oddHeader>&amp;CKHẨN</oddHeader>", "MẬT\n\nKHẨN"),
+    ("shared", "<sst><si><t>Số: 12/UBND</t></si><si><r><t>M</t></r><r><t>ẬT</t></r></si></sst>",
+     "Số: 12/UBND\nMẬT\n"),
+    ("properties", '<property fmtid="x" pid="2" name="Độ mật"><vt:lpwstr>Mật</vt:lpwstr>'
+     "</property>", "\nĐộ mật: Mật"),
+    ("properties", "<cp:coreProperties><dc:title>Công văn MẬT</dc:title>"
+     "<dc:creator>Mật</dc:creator></cp:coreProperties>", "Công văn MẬT"),
+    # a name running on into a non-ASCII letter is another element, as in Word's parts
+    ("drawing", "<a:p><a:t>M</a:t><a:tabẠ/><a:t>ẬT</a:t></a:p>", "MẬT\n"),
+])
+def test_a_marking_in_each_office_part_is_read(reader: str, xml: str, text: str) -> None:
+    assert _TEXT_READERS[reader][1](xml.encode()) == text
+
+
+def test_a_bad_utf8_byte_in_an_office_part_spoils_only_itself() -> None:
+    for reader in (drawing_xml_text, odt_xml_text, shared_strings_text):
+        assert reader("<x>\xff MẬT</x>".encode().replace(b"\xc3\xbf", b"\xff")) == "\ufffd MẬT"
