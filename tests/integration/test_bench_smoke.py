@@ -8,7 +8,9 @@ import os
 import shutil
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from postfix_harness import require, require_postfix
@@ -28,6 +30,52 @@ def run_bench(*args: str, timeout: float = 240) -> subprocess.CompletedProcess[s
     return subprocess.run([sys.executable, "-m", "bench.run", *args], cwd=ROOT,
                           env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True,
                           text=True, timeout=timeout)
+
+
+C_CONFIGS = ("passthrough-c", "passthrough-c-noreply", "passthrough-c-minimal")
+
+
+@dataclass(frozen=True)
+class BenchRun:
+    """One ``bench.run`` invocation: its output, its JSON report and each run by config."""
+
+    result: subprocess.CompletedProcess[str]
+    report: dict[str, Any]
+
+    @property
+    def runs(self) -> dict[str, dict[str, Any]]:
+        return {run["config"]: run for run in self.report["runs"]}
+
+    @property
+    def ratios(self) -> dict[str, Any]:
+        [ratios] = self.report["ratios"]
+        return dict(ratios)
+
+
+@pytest.fixture(scope="module")
+def beside_govmilter(tmp_path_factory: pytest.TempPathFactory) -> BenchRun:
+    """One quick run of the configurations measured beside govmilter, one Postfix baseline for
+    them all: the C pass-through in its three variants, rspamd (when installed: its own test
+    says so otherwise), and another checkout's govmilter (this commit's files, as ``git
+    archive`` gives them) as ``govmilter@other``."""
+    require_postfix()
+    base = tmp_path_factory.mktemp("beside")
+    other = base / "other"
+    other.mkdir()
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", "HEAD"], capture_output=True,
+                             check=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(other)], input=archive, check=True)
+    configs = ["postfix", *C_CONFIGS, *(["rspamd"] if shutil.which("rspamd") else []),
+               "govmilter"]
+    out = base / "bench.json"
+    result = run_bench("--quick", "--scale", "0.05", "--mixes", "plain", "--configs",
+                       ",".join(configs), "--tree", f"other={other}", "--json", str(out),
+                       timeout=600)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    run = BenchRun(result, json.loads(out.read_text()))
+    assert set(run.runs) == {*configs, "govmilter@other"}  # each once: no --repeat
+    assert len(run.report["runs"]) == len(configs) + 1
+    return run
 
 
 def test_quick_benchmark_delivers_every_message_and_reports_each_configuration(
@@ -72,26 +120,17 @@ def test_quick_benchmark_delivers_every_message_and_reports_each_configuration(
     assert runs["postfix"]["peak_pss_mb"] is None
 
 
-def test_another_checkouts_govmilter_runs_in_the_same_rounds(tmp_path: Path) -> None:
+def test_another_checkouts_govmilter_runs_in_the_same_rounds(
+        beside_govmilter: BenchRun) -> None:
     """``--tree NAME=PATH``: the govmilter of another checkout (here this commit's files, as
     ``git archive`` gives them) runs as ``govmilter@NAME`` beside this one's, with the ratios."""
-    require_postfix()
-    other = tmp_path / "other"
-    other.mkdir()
-    archive = subprocess.run(["git", "-C", str(ROOT), "archive", "HEAD"], capture_output=True,
-                             check=True).stdout
-    subprocess.run(["tar", "-x", "-C", str(other)], input=archive, check=True)
-    out = tmp_path / "bench.json"
-    result = run_bench("--quick", "--scale", "0.05", "--mixes", "plain", "--configs", "govmilter",
-                       "--tree", f"other={other}", "--json", str(out))
-    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
-    report = json.loads(out.read_text())
-    runs = {run["config"]: run for run in report["runs"]}
-    assert set(runs) == {"govmilter", "govmilter@other"}
+    runs = beside_govmilter.runs
+    assert {config for config in runs if config.startswith("govmilter")} == {
+        "govmilter", "govmilter@other"}
     assert runs["govmilter@other"]["received"] == 15
     assert runs["govmilter@other"]["milter_cpu_ms_per_msg"] > 0
-    [ratios] = report["ratios"]
-    assert {"govmilter/govmilter@other", "cpu govmilter/govmilter@other"} <= set(ratios)
+    assert {"govmilter/govmilter@other", "cpu govmilter/govmilter@other"} <= set(
+        beside_govmilter.ratios)
 
 
 def test_postfix_settings_reach_every_private_postfix(tmp_path: Path) -> None:
@@ -117,49 +156,36 @@ def test_a_malformed_option_is_refused_before_anything_runs(option: list[str],
     assert message in result.stderr
 
 
-C_CONFIGS = ("passthrough-c", "passthrough-c-noreply", "passthrough-c-minimal")
-
-
-def test_the_c_pass_through_is_built_and_every_message_goes_through_it(tmp_path: Path) -> None:
+def test_the_c_pass_through_is_built_and_every_message_goes_through_it(
+        beside_govmilter: BenchRun) -> None:
     """The C baseline (bench/passthrough.c) compiles and sits in the mail path.
 
     The private Postfix tempfails mail when its milter does not answer
     (``milter_default_action=tempfail``), so delivering every message shows that the C milter
     answered each one, in each of its three protocol variants.
     """
-    require_postfix()
-    out = tmp_path / "bench.json"
-    result = run_bench("--quick", "--scale", "0.05", "--mixes", "plain", "--configs",
-                       f"postfix,{','.join(C_CONFIGS)}", "--json", str(out))
-    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
-    report = json.loads(out.read_text())
-    runs = {run["config"]: run for run in report["runs"]}
-    assert set(runs) == {"postfix", *C_CONFIGS}
+    runs = beside_govmilter.runs
+    assert {config for config in runs if config.startswith("passthrough")} == set(C_CONFIGS)
+    assert "postfix" in runs
     for config in C_CONFIGS:
         assert runs[config]["sent"] == runs[config]["received"] == 15
         assert runs[config]["lossless"] is True
         assert runs[config]["peak_rss_mb"] is not None  # its process was measured
         assert runs[config]["milter_p99_ms"] is None  # it has no histogram
-    [ratios] = report["ratios"]
-    assert {f"{config}/postfix" for config in C_CONFIGS} <= set(ratios)
+    assert {f"{config}/postfix" for config in C_CONFIGS} <= set(beside_govmilter.ratios)
 
 
 def test_rspamd_scans_every_message_and_the_report_compares_govmilter_with_it(
-        tmp_path: Path) -> None:
+        beside_govmilter: BenchRun) -> None:
     """The peer configuration (bench/peer.py, bench/rspamd/) sits in the mail path and scans.
 
     Delivery alone shows that rspamd answered each message (the private Postfix tempfails
     mail its milter does not answer); its own per-message log lines show it scanned each one,
     rather than, say, accepting at connect.
     """
-    require_postfix()
     require(shutil.which("rspamd"), "rspamd (scripts/setup.sh installs it)")
-    out = tmp_path / "bench.json"
-    result = run_bench("--quick", "--scale", "0.05", "--mixes", "plain", "--configs",
-                       "postfix,rspamd,govmilter", "--json", str(out), timeout=420)
-    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
-    report = json.loads(out.read_text())
-    runs = {run["config"]: run for run in report["runs"]}
+    runs = beside_govmilter.runs
+    assert {"postfix", "rspamd", "govmilter"} <= set(runs)
     assert runs["rspamd"]["sent"] == runs["rspamd"]["received"] == 15
     assert runs["rspamd"]["lossless"] is True
     assert runs["rspamd"]["milter_samples"] == 15  # rspamd's log: one scanned line each
@@ -167,8 +193,7 @@ def test_rspamd_scans_every_message_and_the_report_compares_govmilter_with_it(
     # rspamd's workers are forked from its main process and share its pages: RSS counts them
     # once per process, PSS once in all
     assert 0 < runs["rspamd"]["peak_pss_mb"] < runs["rspamd"]["peak_rss_mb"]
-    [ratios] = report["ratios"]
-    assert {"govmilter/rspamd", "rspamd/postfix"} <= set(ratios)
+    assert {"govmilter/rspamd", "rspamd/postfix"} <= set(beside_govmilter.ratios)
 
 
 def test_every_document_of_a_mix_is_a_different_document_but_pdf_60_repeats_one(
