@@ -12,7 +12,7 @@ from __future__ import annotations
 import ctypes
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -227,14 +227,72 @@ def _overlaps(box: Box, other: Box) -> bool:
     return box[0] < other[2] and other[0] < box[2] and box[1] < other[3] and other[1] < box[3]
 
 
+#: (a, b, c, d, e, f): x' = a x + c y + e, y' = b x + d y + f
+Matrix = tuple[float, float, float, float, float, float]
+_IDENTITY: Matrix = (1.0, 0.0, 0.0, 1.0, 0.0, 0.0)
+#: Form XObjects looked into inside each other, at most.
+_MAX_FORM_DEPTH = 4
+
+
+def _then(first: Matrix, second: Matrix) -> Matrix:
+    """The matrix that applies ``first``, then ``second``."""
+    a, b, c, d, e, f = first
+    a2, b2, c2, d2, e2, f2 = second
+    return (a * a2 + b * c2, a * b2 + b * d2, c * a2 + d * c2, c * b2 + d * d2,
+            e * a2 + f * c2 + e2, e * b2 + f * d2 + f2)
+
+
+def _transformed(box: Box, matrix: Matrix) -> Box:
+    """The box around ``box`` taken through ``matrix``."""
+    if matrix == _IDENTITY:
+        return box
+    a, b, c, d, e, f = matrix
+    xs, ys = [], []
+    for x, y in ((box[0], box[1]), (box[0], box[3]), (box[2], box[1]), (box[2], box[3])):
+        xs.append(a * x + c * y + e)
+        ys.append(b * x + d * y + f)
+    return (min(xs), min(ys), max(xs), max(ys))
+
+
+def _page_objects(page: Any) -> Iterator[tuple[Any, int, Matrix]]:
+    """A page's objects in the order they are drawn, with their kind and the matrix from their
+    space to the page's: the objects of a form XObject (a page imported as an overlay, a
+    stamp) in its place, forms in forms :data:`_MAX_FORM_DEPTH` deep, at most
+    :data:`_MAX_PAGE_OBJECTS` in all."""
+    import pypdfium2.raw as pdfium_c
+
+    # each open container: (it, whether it is the page, next index, count, its matrix)
+    stack: list[tuple[Any, bool, int, int, Matrix]] = [
+        (page, True, 0, pdfium_c.FPDFPage_CountObjects(page), _IDENTITY)]
+    matrix = pdfium_c.FS_MATRIX()
+    for _ in range(_MAX_PAGE_OBJECTS):
+        while stack and stack[-1][2] >= stack[-1][3]:
+            stack.pop()
+        if not stack:
+            return
+        container, is_page, index, count, space = stack[-1]
+        stack[-1] = (container, is_page, index + 1, count, space)
+        obj = (pdfium_c.FPDFPage_GetObject if is_page else pdfium_c.FPDFFormObj_GetObject)(
+            container, index)
+        if not obj:
+            continue
+        kind = pdfium_c.FPDFPageObj_GetType(obj)
+        yield obj, kind, space
+        if kind == pdfium_c.FPDF_PAGEOBJ_FORM and len(stack) <= _MAX_FORM_DEPTH and \
+                pdfium_c.FPDFPageObj_GetMatrix(obj, matrix):
+            inner = (matrix.a, matrix.b, matrix.c, matrix.d, matrix.e, matrix.f)
+            stack.append((obj, False, 0, pdfium_c.FPDFFormObj_CountObjects(obj),
+                          _then(inner, space)))
+
+
 def hidden_text_boxes(page: Any) -> list[Box]:
     """The boxes of a page's text objects the reader does not see: drawn in an invisible text
     render mode (3, 7), transparent, or white with nothing but white drawn under them before
-    (no image, shading or filled path of another colour beneath).
+    (no image, shading or filled path of another colour beneath); text in form XObjects too.
 
-    Text in form XObjects is not looked into. Linear in the page's objects (at most
-    :data:`_MAX_PAGE_OBJECTS`; past :data:`_MAX_SHAPES` shapes, white text counts as seen, and
-    past as many hidden text objects the others are read as they are).
+    Linear in the page's objects (at most :data:`_MAX_PAGE_OBJECTS`; past :data:`_MAX_SHAPES`
+    shapes, white text counts as seen, and past as many hidden text objects the others are read
+    as they are).
     """
     import pypdfium2.raw as pdfium_c
 
@@ -242,10 +300,13 @@ def hidden_text_boxes(page: Any) -> list[Box]:
     shapes: list[Box] = []  # images, shadings and paths filled in a colour other than white
     left, bottom, right, top = (ctypes.c_float() for _ in range(4))
     fill_mode, stroke = ctypes.c_int(), ctypes.c_int()
-    count = min(pdfium_c.FPDFPage_CountObjects(page), _MAX_PAGE_OBJECTS)
-    for index in range(count):
-        obj = pdfium_c.FPDFPage_GetObject(page, index)
-        kind = pdfium_c.FPDFPageObj_GetType(obj)
+
+    def bounds(obj: Any, space: Matrix) -> Box | None:
+        if not pdfium_c.FPDFPageObj_GetBounds(obj, left, bottom, right, top):
+            return None
+        return _transformed((left.value, bottom.value, right.value, top.value), space)
+
+    for obj, kind, space in _page_objects(page):
         if kind == pdfium_c.FPDF_PAGEOBJ_TEXT:
             mode = pdfium_c.FPDFTextObj_GetTextRenderMode(obj)
             if mode in _INVISIBLE_MODES:
@@ -256,14 +317,12 @@ def hidden_text_boxes(page: Any) -> list[Box]:
                 unseen = _unseen(_colour(pdfium_c.FPDFPageObj_GetFillColor, obj)) and (
                     mode not in _FILL_AND_STROKE_MODES
                     or _unseen(_colour(pdfium_c.FPDFPageObj_GetStrokeColor, obj)))
-            if not unseen or len(hidden) >= _MAX_SHAPES or \
-                    not pdfium_c.FPDFPageObj_GetBounds(obj, left, bottom, right, top):
-                continue
-            box = (left.value, bottom.value, right.value, top.value)
-            if mode in _INVISIBLE_MODES or not any(_overlaps(box, shape) for shape in shapes):
+            box = bounds(obj, space) if unseen and len(hidden) < _MAX_SHAPES else None
+            if box is not None and (mode in _INVISIBLE_MODES
+                                    or not any(_overlaps(box, shape) for shape in shapes)):
                 hidden.append(box)
         elif kind in (pdfium_c.FPDF_PAGEOBJ_IMAGE, pdfium_c.FPDF_PAGEOBJ_SHADING,
-                      pdfium_c.FPDF_PAGEOBJ_PATH, pdfium_c.FPDF_PAGEOBJ_FORM):
+                      pdfium_c.FPDF_PAGEOBJ_PATH):
             if kind == pdfium_c.FPDF_PAGEOBJ_PATH and (
                     not pdfium_c.FPDFPath_GetDrawMode(obj, fill_mode, stroke)
                     or fill_mode.value == pdfium_c.FPDF_FILLMODE_NONE
@@ -271,8 +330,9 @@ def hidden_text_boxes(page: Any) -> list[Box]:
                 continue  # a line, or a white fill: not something text shows on
             if len(shapes) >= _MAX_SHAPES:
                 return []  # too many shapes to tell what lies under the text: all of it is read
-            if pdfium_c.FPDFPageObj_GetBounds(obj, left, bottom, right, top):
-                shapes.append((left.value, bottom.value, right.value, top.value))
+            box = bounds(obj, space)
+            if box is not None:
+                shapes.append(box)
     return hidden
 
 

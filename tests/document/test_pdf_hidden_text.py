@@ -7,6 +7,8 @@ The one-edit rows (a white partner word after MẬT) are in test_one_edit_carrie
 
 from __future__ import annotations
 
+import io
+
 import pytest
 from linear_time import assert_linear
 
@@ -16,6 +18,7 @@ from govmilter.mail.limits import Limits
 
 pytest.importorskip("fpdf", reason="fpdf2 (the test extra) builds the PDFs")
 import pypdfium2
+import pypdfium2.raw as pdfium_c
 from fpdf import FPDF
 from fpdf.enums import TextMode
 from make_corpus import FONT
@@ -74,6 +77,45 @@ def test_a_page_without_a_marking_word_is_not_searched() -> None:
     pdf.text(45, 20, "anh")
     assert read(bytes(pdf.output()))[0].split() == ["Kính", "gửi", "anh"]
     assert read(data)[-1] == "KHẨU"
+
+
+def overlaid(colour: int, shift: float) -> bytes:
+    """A page with MẬT, and KHẨU after it in ``colour`` drawn by a form XObject (a page
+    imported as an overlay, as stamping tools do), moved ``shift`` points right by the form's
+    matrix."""
+    letter = FPDF()
+    letter.add_page()
+    letter.add_font("DejaVu", fname=str(FONT))
+    letter.set_font("DejaVu", size=11)
+    letter.text(20, 40, "Kính gửi: anh")
+    letter.text(20, 20, "MẬT")
+    x = 20.5 + letter.get_string_width("MẬT")
+    over = FPDF()
+    over.add_page()
+    over.add_font("DejaVu", fname=str(FONT))
+    over.set_font("DejaVu", size=11)
+    over.set_text_color(colour)
+    over.text(x - shift * 25.4 / 72, 20, "KHẨU")
+    source = pypdfium2.PdfDocument(bytes(over.output()))
+    document = pypdfium2.PdfDocument(bytes(letter.output()))
+    xobject = pdfium_c.FPDF_NewXObjectFromPage(document.raw, source.raw, 0)
+    form = pdfium_c.FPDF_NewFormObjectFromXObject(xobject)
+    pdfium_c.FPDFPageObj_Transform(form, 1, 0, 0, 1, shift, 0)
+    page = document[0]
+    pdfium_c.FPDFPage_InsertObject(page.raw, form)
+    pdfium_c.FPDFPage_GenerateContent(page.raw)
+    pdfium_c.FPDF_CloseXObject(xobject)
+    page.close()
+    out = io.BytesIO()
+    document.save(out)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("shift", [0.0, 85.0])
+def test_a_white_word_in_a_form_xobject_is_read_apart(shift: float) -> None:
+    lines = read(overlaid(255, shift))
+    assert "MẬT" in lines and lines[-1] == "KHẨU", lines
+    assert ["MẬT", "KHẨU"] in [line.split() for line in read(overlaid(0, shift))]
 
 
 def _many_words(count: int) -> bytes:
