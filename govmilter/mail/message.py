@@ -27,7 +27,11 @@ from govmilter.mail.addresses import Address, read_address_header
 from govmilter.mail.forwarding import NO_TRACES, ForwardTraces, read_forward_traces
 from govmilter.mail.htmltext import html_to_text
 from govmilter.mail.limits import Limits, MessageBudget
-from govmilter.mail.speedups import parse_collapsed, stdlib_decoded_payload
+from govmilter.mail.speedups import (
+    parse_collapsed,
+    stdlib_decoded_payload,
+    strict_decoded,
+)
 from govmilter.mail.text import decode_header_value, decode_text
 
 #: ``multipart/*`` and ``message/*`` sections the parser may see (so nesting is at most this
@@ -129,19 +133,19 @@ def _eight_bit_headers_read(part: email.message.Message) -> email.message.Messag
     return stand_in
 
 
-#: (start, end) of one base64 run in the bytes handed to the parser (see _BASE64_RUN_RE)
+#: (start, end) of one base64 run in the bytes handed to the parser (see base64_runs)
 Run = tuple[int, int]
 
 
 def prepare_for_parser(raw: bytes, limits: Limits
-                       ) -> tuple[memoryview, list[str], list[Run] | None]:
+                       ) -> tuple[memoryview, list[str], list[Run]]:
     """Cut and defuse ``raw`` so that the stdlib parser works in bounded time and memory.
 
     Returns the bytes to parse, the reasons (for ``unscannable``) when anything was held back:
     bytes past twice the scan limit (room for base64), lines past :data:`MAX_PARSE_LINES`, parts
     past :data:`MAX_PARTS`, and ``multipart``/``message`` sections past :data:`MAX_CONTAINERS`,
     whose type is renamed so the parser keeps them as opaque parts (their siblings are still
-    read); and the base64 runs of the bytes returned (None when defusing changed them), for
+    read); and the base64 runs of the bytes returned, for
     :func:`govmilter.mail.speedups.parse_collapsed`.
 
     Container words and boundary lines are counted outside base64 runs only: a run's lines hold
@@ -157,7 +161,7 @@ def prepare_for_parser(raw: bytes, limits: Limits
     if cut is not None:
         reasons.append(f"more than {MAX_PARSE_LINES} lines: the rest was not parsed")
         data = data[:cut]
-    runs = base64_runs(data)
+    runs = base64_runs(raw, len(data))  # data is a prefix of raw
     # every part opens with a boundary line, and the last closes with one more
     cut = _dash_line_cut(data, runs, MAX_PARTS + 1)
     if cut is not None:
@@ -172,11 +176,11 @@ def prepare_for_parser(raw: bytes, limits: Limits
         if count > MAX_CONTAINERS:
             head, tail = data[:match.start()], data[match.start():]
             defused = _CONTAINER_RE.sub(CAPPED_TYPE_PREFIX + rb"\1/", bytes(tail))
-            data = memoryview(bytes(head) + defused)
+            source = bytes(head) + defused
             reasons.append(f"more than {MAX_CONTAINERS} multipart/message sections: "
                            "the rest was not parsed")
-            break
-    return data, reasons, None
+            return memoryview(source), reasons, base64_runs(source)
+    return data, reasons, runs
 
 
 def _container_count(data: memoryview, block: int = 1 << 20) -> int:
@@ -204,7 +208,13 @@ def _container_words(data: memoryview) -> int:
 
 def _line_ends(data: memoryview) -> int:
     chunk = data.tobytes()
-    return chunk.count(b"\n") + chunk.count(b"\r")
+    return occurrences(chunk, b"\n") + occurrences(chunk, b"\r")
+
+
+def occurrences(data: bytes, byte: bytes) -> int:
+    """How many times the one ``byte`` occurs in ``data``, counted by deleting it: ``replace``
+    jumps from one to the next (``memchr``), where ``count`` looks at every byte."""
+    return len(data) - len(data.replace(byte, b""))
 
 
 def _line_cut(data: memoryview, max_lines: int) -> int | None:
@@ -372,7 +382,7 @@ def parse_message(raw: bytes, limits: Limits,
     """
     data, unscannable, runs = prepare_for_parser(raw, limits)
     try:
-        message = parse_collapsed(data, base64_runs(data) if runs is None else runs, _feed)
+        message = parse_collapsed(data, runs, _feed)
     except RecursionError:  # prepare_for_parser makes this unreachable; kept as a fail-safe
         return MessageContent("", (), (), (), (), ("message structure could not be parsed",),
                               len(raw))
@@ -398,14 +408,93 @@ def _feed(data: bytes | memoryview) -> email.message.Message:
 #: After an LF, 64 or more lines in a row holding only base64 characters, each with its line
 #: end (the parser's: CRLF, CR or LF). Such lines can be no boundary (``--``), header (``:``,
 #: leading space) nor blank line, so the parser only ever appends them to the text it is
-#: collecting; it would split them one by one, most of the time a large attachment costs. A
-#: literal first character lets the regex engine skip ahead, where ``[\r\n]`` or a lookbehind
-#: would make it try every position (runs after a lone CR are simply parsed as they are). Possessive
-#: quantifiers (Python 3.11): the backtracking ones kept 3 bytes of state per byte of the run.
-_BASE64_RUN_RE = re.compile(rb"\n((?:[A-Za-z0-9+/=]++(?:\r\n|\r|\n)){64,}+)")
-def base64_runs(data: memoryview) -> list[Run]:
-    """Where the base64 runs of ``data`` are (see :data:`_BASE64_RUN_RE`)."""
-    return [match.span(1) for match in _BASE64_RUN_RE.finditer(data)]
+#: collecting; it would split them one by one, most of the time a large attachment costs. This
+#: finds a run's first 64 lines (:func:`base64_runs` finds the rest). A literal first character
+#: lets the regex engine skip ahead, where ``[\r\n]`` or a lookbehind would make it try every
+#: position (runs after a lone CR are simply parsed as they are). Possessive quantifiers
+#: (Python 3.11): the backtracking ones kept 3 bytes of state per byte of the run.
+_BASE64_RUN_HEAD_RE = re.compile(rb"\n((?:[A-Za-z0-9+/=]++(?:\r\n|\r|\n)){64})")
+#: The lines of a run after its first 64: as many as there are.
+_BASE64_LINES_RE = re.compile(rb"(?:[A-Za-z0-9+/=]++(?:\r\n|\r|\n))*+")
+
+
+def base64_runs(data: bytes, end: int | None = None) -> list[Run]:
+    """Where the base64 runs of ``data[:end]`` are (see :data:`_BASE64_RUN_HEAD_RE`), each as
+    long as its lines go on: the runs ``\n((?:[A-Za-z0-9+/=]++(?:\r\n|\r|\n)){64,}+)`` finds,
+    the lines after the first 64 read at C speed where they are regular (:func:`_run_end`)."""
+    end = len(data) if end is None else end
+    runs: list[Run] = []
+    head = _BASE64_RUN_HEAD_RE.search(data, 0, end)
+    while head is not None:
+        run_end = _run_end(data, head.start(1), head.end(), end)
+        runs.append((head.start(1), run_end))
+        head = _BASE64_RUN_HEAD_RE.search(data, run_end, end)
+    return runs
+
+
+#: Most lines one step of :func:`_run_end` reads (16,384 lines: 1.2 MB of 76-character lines).
+_MAX_BLOCK_LINES = 1 << 14
+
+
+def _run_end(data: bytes, run_start: int, start: int, end: int) -> int:
+    """Where the base64 lines from ``start`` (the line after a run's first 64) end, by ``end``.
+
+    Read in blocks of whole lines, 64 lines first, twice as many after each block that passes
+    (so each step costs at most what the lines before it did): a block passes when its lines
+    are regular, each as wide as the run's 64th line and ended by the same CRLF or LF
+    (:func:`_regular_base64_lines`). No base64 line holds a ``-``, so the block that holds the
+    next one (a boundary line's, in a MIME part) is cut before that line and the blank lines
+    before it, and if it passes, the run ends there; likewise at ``end``. When a block does not
+    pass, or without pybase64, the regular expression reads the run's last lines.
+    """
+    line_end = b"\r\n" if data[start - 2:start] == b"\r\n" else data[start - 1:start]
+    last_line = max(data.rfind(b"\n", run_start, start - len(line_end)),
+                    data.rfind(b"\r", run_start, start - len(line_end))) + 1
+    width = start - len(line_end) - last_line
+    step, lines = width + len(line_end), 64
+    while line_end != b"\r":
+        stop = min(start + lines * step, end)
+        dash = data.find(b"-", start, stop)
+        if dash >= 0 or stop == end:  # the run ends in this block
+            limit = end if dash < 0 else dash
+            stop = max(data.rfind(b"\n", start, limit), data.rfind(b"\r", start, limit)) + 1
+            for _ in range(4):  # blank lines before the dash's line (one, from most clients)
+                if stop - start < len(line_end) or \
+                        data[stop - 2 * len(line_end):stop] != line_end * 2:
+                    break
+                stop -= len(line_end)
+            if stop <= start:
+                return start  # the next line holds the dash, or has no line end
+            if _regular_base64_lines(data, start, stop, width, line_end):
+                return stop
+            break
+        if not _regular_base64_lines(data, start, stop, width, line_end):
+            break
+        start, lines = stop, min(lines * 2, _MAX_BLOCK_LINES)
+    match = _BASE64_LINES_RE.match(data, start, end)
+    return match.end() if match else start
+
+
+def _regular_base64_lines(data: bytes, start: int, stop: int, width: int,
+                          line_end: bytes) -> bool:
+    """Whether ``data[start:stop]`` is lines of ``width`` characters, the last one possibly
+    shorter, each ended by ``line_end`` and by no other CR or LF, their characters strict
+    base64 (:func:`govmilter.mail.speedups.strict_decoded`, so padding at the end only, and a
+    multiple of 4 characters); checked from the cheapest test on."""
+    step = width + len(line_end)
+    full, rest = divmod(stop - start, step)
+    if rest and rest <= len(line_end):
+        return False  # a last line without characters
+    region = data[start:stop]
+    for offset, byte in enumerate(line_end):  # the line end where each full line ends
+        if region[width + offset:full * step:step] != bytes((byte,)) * full:
+            return False
+    without_cr = region.replace(b"\r", b"")
+    compact = without_cr.replace(b"\n", b"")
+    lines = full + bool(rest)
+    return region.endswith(line_end) and len(without_cr) - len(compact) == lines \
+        and len(region) - len(without_cr) == lines * (len(line_end) - 1) \
+        and strict_decoded(compact) is not None
 
 
 def _encoded_message(part: email.message.Message,

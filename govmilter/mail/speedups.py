@@ -61,8 +61,6 @@ def parse_collapsed(data: memoryview, found: list[tuple[int, int]],
     pieces: list[bytes | memoryview] = []
     done = 0
     for start, end in found:
-        if not runs and _holds(data, _RUN_PREFIX.encode()):
-            return feed(data)  # crafted to hold the prefix: tokens would be ambiguous
         text_end = end - (2 if data[end - 2:end].tobytes() == b"\r\n" else 1)
         pieces += (data[done:start], b"%s%08d" % (_RUN_PREFIX.encode(), len(runs)),
                    data[text_end:end])
@@ -71,6 +69,10 @@ def parse_collapsed(data: memoryview, found: list[tuple[int, int]],
     if not runs:
         return feed(data)
     pieces.append(data[done:])
+    # crafted to hold the prefix where the parser sees it (outside the runs, which it never
+    # sees and which are put back whole): tokens would be ambiguous
+    if any(_holds(memoryview(piece), _RUN_PREFIX.encode()) for piece in pieces[::3]):
+        return feed(data)
     message = feed(b"".join(pieces))
     if not _restore_runs(message, data, runs):
         return feed(data)
@@ -138,10 +140,13 @@ def strict_base64_decoded(body: bytes) -> bytes | None:
     from a stray character to padding mid-stream, goes to the stdlib's decoder, so no odd body
     decodes differently.
     """
-    if STRICT_DECODER is None:
-        return None
-    compact = body.replace(b"\r", b"").replace(b"\n", b"")
-    if len(compact) % 4:
+    return strict_decoded(body.replace(b"\r", b"").replace(b"\n", b""))
+
+
+def strict_decoded(compact: bytes) -> bytes | None:
+    """``compact`` (base64 text without CR and LF) decoded by pybase64 where ``decode_b`` gives
+    the same bytes and no defect (see :func:`strict_base64_decoded`), else None."""
+    if STRICT_DECODER is None or len(compact) % 4:
         return None
     try:
         return STRICT_DECODER(compact)

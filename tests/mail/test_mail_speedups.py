@@ -24,6 +24,7 @@ import pytest
 from hostile_mail import OFFICIAL_TEXT, message, multipart
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from linear_time import assert_linear
 
 import govmilter.mail.message
 from govmilter.mail.message import MessageContent, base64_runs, parse_message
@@ -56,7 +57,7 @@ def attachment(end: bytes = b"\r\n", blank: bool = True, ctype: str = "applicati
 def parse_without_shortcut(raw: bytes, limits: Limits, monkeypatch: pytest.MonkeyPatch
                            ) -> MessageContent:
     with monkeypatch.context() as patch:
-        patch.setattr(govmilter.mail.message, "_BASE64_RUN_RE", re.compile(rb"(?!)"))
+        patch.setattr(govmilter.mail.message, "_BASE64_RUN_HEAD_RE", re.compile(rb"(?!)"))
         return parse_message(raw, limits)
 
 
@@ -86,6 +87,10 @@ CASES = {
     "no line end at the end": multipart([attachment()]).rstrip(b"\r\n"),
     "token prefix in the message": multipart([attachment(), b"Content-Type: text/plain\r\n\r\n"
                                               b"GovmilterCollapsedBase64Run00000000\r\n"]),
+    "token of a run that is not there": multipart([attachment(), b"Content-Type: text/plain\r\n"
+                                                   b"\r\nGovmilterCollapsedBase64Run00000007"]),
+    "token prefix inside a run": multipart([attachment().replace(
+        b"\r\n", b"\r\nGovmilterCollapsedBase64Run00000000A\r\n", 200)]),
     "two attachments over a feed chunk": multipart(
         [attachment(), b"Content-Type: application/octet-stream\r\n"
          b"Content-Transfer-Encoding: base64\r\n\r\n" + base64_lines(bytes(1_200_000))]),
@@ -104,7 +109,7 @@ def test_the_collapsed_parse_builds_the_stdlib_parsers_tree(raw: bytes) -> None:
     """The same tree, part by part (what ``_restore_runs`` writes back is what the parser would
     have kept: ``_payload``, ``preamble``, ``epilogue``)."""
     data = memoryview(raw)
-    ours = parse_collapsed(data, base64_runs(data), govmilter.mail.message._feed)
+    ours = parse_collapsed(data, base64_runs(raw), govmilter.mail.message._feed)
     theirs = govmilter.mail.message._feed(data)
     assert ours.as_bytes() == theirs.as_bytes()
     ours_parts, theirs_parts = list(ours.walk()), list(theirs.walk())
@@ -126,7 +131,7 @@ def test_a_large_attachment_reaches_the_parser_as_one_line() -> None:
         return govmilter.mail.message._feed(data)
 
     raw = multipart([attachment()])
-    parse_collapsed(memoryview(raw), base64_runs(memoryview(raw)), feed)
+    parse_collapsed(memoryview(raw), base64_runs(raw), feed)
     assert len(fed) == 1 and fed[0] < len(raw) // 10, fed
 
 
@@ -250,3 +255,89 @@ def test_without_pybase64_attachments_are_decoded_by_the_stdlib() -> None:
                           capture_output=True, check=True)
     digest = hashlib.sha256(DOCUMENT).hexdigest()
     assert done.stdout.decode().split() == [digest, digest, "()"]
+
+
+#: What :func:`base64_runs` finds, as one regular expression finds it (slowly: it reads every
+#: character of every run).
+RUNS_BY_REGEX = re.compile(rb"\n((?:[A-Za-z0-9+/=]++(?:\r\n|\r|\n)){64,}+)")
+
+
+def runs_by_regex(data: bytes, end: int) -> list[tuple[int, int]]:
+    return [match.span(1) for match in RUNS_BY_REGEX.finditer(data, 0, end)]
+
+
+#: What an edit puts into a run's lines: the characters and lines that end a run, and some that
+#: do not.
+_RUN_EDITS = [b"-", b"--B\r\n", b"=", b"==", b"\n", b"\r", b"\r\n", b"\n\n", b"\r\n\r\n", b"\r\r",
+              b"\n\r", b" ", b":", b"*", b"\x00", b"A", b"AAAA"]
+
+
+@st.composite
+def run_layouts(draw: st.DrawFn) -> tuple[bytes, int]:
+    """Messages of base64 blocks (lines of one width and line end, around 64 and 128 lines,
+    edited here and there), text and boundary lines and blank lines; and where to stop."""
+    randoms = draw(st.randoms(use_true_random=False))
+    pieces = []
+    for _ in range(draw(st.integers(1, 4))):
+        kind = draw(st.sampled_from(["base64", "base64", "text", "boundary", "blank"]))
+        if kind == "base64":
+            width = draw(st.sampled_from([1, 3, 4, 64, 76]))
+            count = draw(st.sampled_from([63, 64, 65, 127, 128, 129, 200, 600]))
+            text = base64.b64encode(randoms.randbytes(width * count * 3 // 4 + 2))
+            line_end = draw(st.sampled_from([b"\r\n", b"\n", b"\r"]))
+            block = bytearray(b"".join(text[i:i + width] + line_end
+                                       for i in range(0, len(text), width)))
+            for _ in range(draw(st.integers(0, 3))):
+                at = draw(st.integers(0, len(block)))
+                if draw(st.booleans()):
+                    block[at:at] = draw(st.sampled_from(_RUN_EDITS))
+                else:
+                    del block[at:at + draw(st.integers(1, 3))]
+            pieces.append(bytes(block))
+        else:
+            pieces.append({"text": b"Content-Type: text/plain\r\n", "boundary": b"--B\r\n",
+                           "blank": b"\r\n"}[kind])
+    data = b"\n".join(pieces)
+    return data, draw(st.sampled_from([len(data), draw(st.integers(0, len(data)))]))
+
+
+@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(run_layouts())
+def test_base64_runs_are_the_runs_the_regular_expression_finds(layout: tuple[bytes, int]) -> None:
+    data, end = layout
+    assert base64_runs(data, end) == runs_by_regex(data, end)
+
+
+@pytest.mark.parametrize("raw", CASES.values(), ids=CASES.keys())
+def test_base64_runs_of_the_cases_are_the_regular_expressions(raw: bytes) -> None:
+    assert base64_runs(raw) == runs_by_regex(raw, len(raw))
+
+
+class _Unused:
+    """Stands for the line-by-line regular expression where it must not be used."""
+
+    def match(self, *_: object) -> re.Match[bytes] | None:
+        raise AssertionError("the run's lines were read by the regular expression")
+
+
+@pytest.mark.parametrize("end", [b"\r\n", b"\n"], ids=["crlf", "lf"])
+def test_an_attachments_lines_are_read_at_c_speed(
+        end: bytes, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A client's base64 attachment, 76 characters a line, a blank line or none before the
+    boundary: the run is found without the line-by-line regular expression."""
+    monkeypatch.setattr(govmilter.mail.message, "_BASE64_LINES_RE", _Unused())
+    for blank in (b"", end):
+        raw = multipart([attachment(end) + blank]).replace(b"\r\n", end)
+        assert base64_runs(raw) == runs_by_regex(raw, len(raw)) != []
+
+
+@pytest.mark.parametrize("shape", ["runs of 64 lines", "one long run", "runs broken by a colon"])
+def test_finding_base64_runs_is_linear(shape: str) -> None:
+    """Runs just long enough, each followed by a block of regular lines that is not base64
+    (the blocks past a run's first 64 lines are read, doubling, only while they pass)."""
+    line = b"QUJD" * 19 + b"\r\n"
+    units = {"runs of 64 lines": b"\n" + line * 64 + b"x:\r\n",
+             "one long run": line,
+             "runs broken by a colon": b"\n" + line * 64 + (b"QUJD:" + b"A" * 71 + b"\r\n") * 2}
+    unit = units[shape]
+    assert_linear(lambda n: b"\n" + unit * max(1, n // len(unit)), base64_runs, 200_000, shape)
