@@ -73,6 +73,15 @@ def scan_once(tree: Path, paths: list[Path]) -> float:
     return float(result["ms_per_msg"])
 
 
+def crlf_copies(paths: list[Path], directory: Path) -> list[Path]:
+    """Copies of ``paths`` in ``directory`` with every LF made CRLF."""
+    directory.mkdir(parents=True, exist_ok=True)
+    copies = [directory / path.name for path in paths]
+    for path, copy in zip(paths, copies, strict=True):
+        copy.write_bytes(path.read_bytes().replace(b"\n", b"\r\n"))
+    return copies
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.scan_cpu", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -81,10 +90,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--tree", action="append", required=True, metavar="NAME=DIR")
     parser.add_argument("--messages", type=Path, default=Path("/tmp/govmilter-bench-messages"))
+    parser.add_argument("--crlf", action="store_true",
+                        help="scan copies with CRLF line ends, as Postfix hands a message to "
+                             "the milter (the mix's files have LF)")
     args = parser.parse_args(argv)
     trees = [(name, Path(path)) for name, _, path in (t.partition("=") for t in args.tree)]
     kinds = write_messages(args.messages, [args.mix], {args.mix: args.count})
     paths = list(kinds[args.mix].files)
+    if args.crlf:
+        paths = crlf_copies(paths, args.messages.with_name(args.messages.name + "-crlf"))
     rounds: dict[str, list[float]] = {name: [] for name, _ in trees}
     for number in range(args.rounds):
         shift = number % len(trees)
