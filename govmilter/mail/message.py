@@ -157,11 +157,15 @@ def prepare_for_parser(raw: bytes, limits: Limits
     if len(data) > limits.raw_scan_bytes:
         reasons.append(limits.scan_limit_reason)
         data = data[:limits.raw_scan_bytes]
-    cut = _line_cut(data, MAX_PARSE_LINES)
+    runs, line_ends = counted_base64_runs(raw, len(data))  # data is a prefix of raw
+    # CR and LF bytes bound the lines: counted outside the runs (each piece but the first
+    # repeats a run's last byte, so the bound may come out a little high) and by the run search
+    line_ends += sum(_line_ends(piece) for _, piece in outside_runs(data, runs))
+    cut = _line_cut(data, MAX_PARSE_LINES) if line_ends > MAX_PARSE_LINES else None
     if cut is not None:
         reasons.append(f"more than {MAX_PARSE_LINES} lines: the rest was not parsed")
         data = data[:cut]
-    runs = base64_runs(raw, len(data))  # data is a prefix of raw
+        runs = base64_runs(raw, len(data))
     # every part opens with a boundary line, and the last closes with one more
     cut = _dash_line_cut(data, runs, MAX_PARTS + 1)
     if cut is not None:
@@ -419,25 +423,33 @@ _BASE64_LINES_RE = re.compile(rb"(?:[A-Za-z0-9+/=]++(?:\r\n|\r|\n))*+")
 
 
 def base64_runs(data: bytes, end: int | None = None) -> list[Run]:
+    """Where the base64 runs of ``data[:end]`` are (see :func:`counted_base64_runs`)."""
+    return counted_base64_runs(data, len(data) if end is None else end)[0]
+
+
+def counted_base64_runs(data: bytes, end: int) -> tuple[list[Run], int]:
     """Where the base64 runs of ``data[:end]`` are (see :data:`_BASE64_RUN_HEAD_RE`), each as
     long as its lines go on: the runs ``\n((?:[A-Za-z0-9+/=]++(?:\r\n|\r|\n)){64,}+)`` finds,
-    the lines after the first 64 read at C speed where they are regular (:func:`_run_end`)."""
-    end = len(data) if end is None else end
+    the lines after the first 64 read at C speed where they are regular (:func:`_run_end`);
+    and how many CR and LF bytes the runs hold (the lines' count, for the line limit)."""
     runs: list[Run] = []
+    line_ends = 0
     head = _BASE64_RUN_HEAD_RE.search(data, 0, end)
     while head is not None:
-        run_end = _run_end(data, head.start(1), head.end(), end)
+        run_end, rest_line_ends = _run_end(data, head.start(1), head.end(), end)
         runs.append((head.start(1), run_end))
+        line_ends += _line_ends(memoryview(data)[head.start(1):head.end()]) + rest_line_ends
         head = _BASE64_RUN_HEAD_RE.search(data, run_end, end)
-    return runs
+    return runs, line_ends
 
 
 #: Most lines one step of :func:`_run_end` reads (16,384 lines: 1.2 MB of 76-character lines).
 _MAX_BLOCK_LINES = 1 << 14
 
 
-def _run_end(data: bytes, run_start: int, start: int, end: int) -> int:
-    """Where the base64 lines from ``start`` (the line after a run's first 64) end, by ``end``.
+def _run_end(data: bytes, run_start: int, start: int, end: int) -> tuple[int, int]:
+    """Where the base64 lines from ``start`` (the line after a run's first 64) end, by ``end``,
+    and how many CR and LF bytes they hold.
 
     Read in blocks of whole lines, 64 lines first, twice as many after each block that passes
     (so each step costs at most what the lines before it did): a block passes when its lines
@@ -452,6 +464,7 @@ def _run_end(data: bytes, run_start: int, start: int, end: int) -> int:
                     data.rfind(b"\r", run_start, start - len(line_end))) + 1
     width = start - len(line_end) - last_line
     step, lines = width + len(line_end), 64
+    line_ends = 0
     while line_end != b"\r":
         stop = min(start + lines * step, end)
         dash = data.find(b"-", start, stop)
@@ -464,15 +477,18 @@ def _run_end(data: bytes, run_start: int, start: int, end: int) -> int:
                     break
                 stop -= len(line_end)
             if stop <= start:
-                return start  # the next line holds the dash, or has no line end
+                return start, line_ends  # the next line holds the dash, or has no line end
             if _regular_base64_lines(data, start, stop, width, line_end):
-                return stop
+                return stop, line_ends + (stop - start) // step * len(line_end) + \
+                    len(line_end) * ((stop - start) % step > 0)
             break
         if not _regular_base64_lines(data, start, stop, width, line_end):
             break
+        line_ends += lines * len(line_end)
         start, lines = stop, min(lines * 2, _MAX_BLOCK_LINES)
     match = _BASE64_LINES_RE.match(data, start, end)
-    return match.end() if match else start
+    stop = match.end() if match else start
+    return stop, line_ends + _line_ends(memoryview(data)[start:stop])
 
 
 def _regular_base64_lines(data: bytes, start: int, stop: int, width: int,

@@ -26,6 +26,7 @@ from govmilter.mail.message import (
     MAX_CONTAINERS,
     MAX_PARSE_LINES,
     MAX_PARTS,
+    _line_cut,
     parse_message,
     prepare_for_parser,
 )
@@ -160,6 +161,22 @@ def test_millions_of_empty_lines_are_cut_at_the_line_limit() -> None:
     data, reasons, _ = prepare_for_parser(raw, LIMITS)
     assert f"more than {MAX_PARSE_LINES} lines: the rest was not parsed" in reasons
     assert data.tobytes().count(b"\n") <= MAX_PARSE_LINES
+
+
+@pytest.mark.parametrize("lines", [MAX_PARSE_LINES - 1000, MAX_PARSE_LINES + 1000])
+@pytest.mark.parametrize("line_end", [b"\r\n", b"\n"], ids=["CRLF", "LF"])
+def test_the_lines_of_a_base64_run_count_towards_the_line_limit(lines: int,
+                                                                line_end: bytes) -> None:
+    """The lines a base64 run holds are counted by the run search: the message is cut where
+    the line limit falls, inside the run, as when every line was counted one by one."""
+    part = (b"Content-Type: application/pdf\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+            + (b"QUJD" + line_end) * lines)
+    raw = multipart([part])
+    data, reasons, _ = prepare_for_parser(raw, LIMITS)
+    reason = f"more than {MAX_PARSE_LINES} lines: the rest was not parsed"
+    assert (reason in reasons) == (lines > MAX_PARSE_LINES)
+    expected = _line_cut(memoryview(raw), MAX_PARSE_LINES)
+    assert len(data) == (len(raw) if expected is None else expected)
 
 
 PARTS_REASON = f"more than {MAX_PARTS} MIME parts: the rest was not parsed"

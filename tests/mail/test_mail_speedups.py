@@ -27,7 +27,12 @@ from hypothesis import strategies as st
 from linear_time import assert_linear
 
 import govmilter.mail.message
-from govmilter.mail.message import MessageContent, base64_runs, parse_message
+from govmilter.mail.message import (
+    MessageContent,
+    base64_runs,
+    counted_base64_runs,
+    parse_message,
+)
 from govmilter.mail.speedups import (
     STRICT_DECODER,
     parse_collapsed,
@@ -304,8 +309,12 @@ def run_layouts(draw: st.DrawFn) -> tuple[bytes, int]:
 @settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(run_layouts())
 def test_base64_runs_are_the_runs_the_regular_expression_finds(layout: tuple[bytes, int]) -> None:
+    """The same runs, and the count of their CR and LF bytes (the line limit's) is exact."""
     data, end = layout
-    assert base64_runs(data, end) == runs_by_regex(data, end)
+    runs, line_ends = counted_base64_runs(data, end)
+    assert runs == runs_by_regex(data, end)
+    assert line_ends == sum(data[start:stop].count(b"\n") + data[start:stop].count(b"\r")
+                            for start, stop in runs)
 
 
 @pytest.mark.parametrize("raw", CASES.values(), ids=CASES.keys())
