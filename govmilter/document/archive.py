@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Protocol
 
-from govmilter.document.budget import RATIO_FLOOR, ScanBudget, Unscannable
+from govmilter.document.budget import ScanBudget, Unscannable
 
 #: The library that inflates deflated entries: zlib-ng when installed, else zlib. Both have
 #: zlib's module interface (``decompressobj``, ``crc32``, ``error``).
@@ -161,8 +161,7 @@ class GuardedZip:
         start = info.header_offset + 30 + sum(_LOCAL_HEADER.unpack_from(
             self._data, info.header_offset))
         packed = memoryview(self._data)[start:start + info.compress_size]
-        allowed = max(RATIO_FLOOR, self.budget.limits.max_zip_ratio * max(info.compress_size, 1))
-        inflated = inflate(packed, min(cap + 1, allowed + 1))
+        inflated = inflate(packed, min(cap, self.budget.most_unpacked(info.compress_size)) + 1)
         data = inflated.data
         self.budget.check_ratio(len(data), info.compress_size, f"{self.what} entry", "ZIP bomb")
         if len(packed) < info.compress_size:

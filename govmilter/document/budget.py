@@ -48,7 +48,10 @@ class ScanBudget(MessageBudget):
 
         :raises Unscannable: ``what`` (``7z archive``, ``ZIP archive entry``) expands too much.
         """
-        ratio = self.limits.max_zip_ratio
-        if unpacked > RATIO_FLOOR and unpacked > ratio * max(packed, 1):
-            raise Unscannable(f"{what} expands more than {ratio}:1 (limits.max_zip_ratio): "
-                              f"possible {bomb}")
+        if unpacked > self.most_unpacked(packed):
+            raise Unscannable(f"{what} expands more than {self.limits.max_zip_ratio}:1 "
+                              f"(limits.max_zip_ratio): possible {bomb}")
+
+    def most_unpacked(self, packed: int) -> int:
+        """The most bytes that ``packed`` bytes may unpack to within ``max_zip_ratio``."""
+        return max(RATIO_FLOOR, self.limits.max_zip_ratio * max(packed, 1))
