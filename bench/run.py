@@ -162,6 +162,13 @@ class RunResult:
     peak_rss_mb: float | None = None
     peak_pss_mb: float | None = None
     milter_cpu_ms_per_msg: float | None = None
+    #: govmilter only: the share of the above spent in the milter process itself (receiving,
+    #: spooling, handing over, deciding), the rest being its scan workers'; and the minor page
+    #: faults per message of the milter process and of the whole tree (a megabyte buffer mapped
+    #: afresh is 256 of them, each page zero-filled by the kernel)
+    milter_process_cpu_ms_per_msg: float | None = None
+    milter_process_faults_per_msg: float | None = None
+    tree_faults_per_msg: float | None = None
     smtp_source_errors: str = ""
     #: ``plain-scans`` only: its phases' figures (see run_scan_lane)
     scan_lane: dict[str, float | int | None] | None = None
@@ -229,19 +236,45 @@ def process_tree_pss(pid: int) -> int:
     return _process_tree_memory(pid, "smaps_rollup", "Pss:")
 
 
+@dataclass(frozen=True)
+class ProcessCounters:
+    """CPU seconds (user + system) and minor page faults, from ``/proc/PID/stat``."""
+
+    cpu: float = 0.0
+    faults: int = 0
+
+    def __add__(self, other: ProcessCounters) -> ProcessCounters:
+        return ProcessCounters(self.cpu + other.cpu, self.faults + other.faults)
+
+    def __sub__(self, other: ProcessCounters) -> ProcessCounters:
+        return ProcessCounters(self.cpu - other.cpu, self.faults - other.faults)
+
+
+def process_counters(pid: int, children: bool = True) -> ProcessCounters:
+    """``pid``'s counters so far; with ``children``, plus those of its descendants that already
+    ended and were waited for (``cutime``/``cstime``, ``cminflt``). Zero when it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+        ticks = os.sysconf("SC_CLK_TCK")
+        cpu, faults = sum(int(v) for v in fields[11:13]), int(fields[7])
+        if children:
+            cpu, faults = cpu + sum(int(v) for v in fields[13:15]), faults + int(fields[8])
+        return ProcessCounters(cpu / ticks, faults)
+    except (OSError, ValueError, IndexError):
+        return ProcessCounters()
+
+
+def process_tree_counters(pid: int) -> ProcessCounters:
+    """The counters of ``pid`` and its living descendants, plus the descendants that already
+    ended and were waited for."""
+    return sum((process_counters(member) for member in process_tree(pid)), ProcessCounters())
+
+
 def process_tree_cpu(pid: int) -> float:
     """CPU seconds (user + system) used so far by ``pid`` and its living descendants, plus
     the descendants that already ended and were waited for (``cutime``/``cstime``)."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    total = 0.0
-    for member in process_tree(pid):
-        try:
-            with open(f"/proc/{member}/stat") as stat:
-                fields = stat.read().rsplit(")", 1)[1].split()
-            total += sum(int(v) for v in fields[11:15]) / ticks
-        except (OSError, ValueError, IndexError):
-            continue
-    return total
+    return process_tree_counters(pid).cpu
 
 
 class RssSampler:
@@ -519,7 +552,9 @@ def run_once(config: str, kind: MessageKind, count: int, sessions: int, workdir:
     with milter_for(config, run_dir, policy) as milter, \
             private_postfix(run_dir, milter, postfix_settings) as postfix:
         sampler = RssSampler(milter.pid) if milter.pid else None
-        cpu_before = process_tree_cpu(milter.pid) if milter.pid else 0.0
+        tree_before = process_tree_counters(milter.pid) if milter.pid else ProcessCounters()
+        own_before = process_counters(milter.pid, children=False) if milter.pid else (
+            ProcessCounters())
         with sampler or _nothing():
             started = time.monotonic()
             errors = send(kind, count, sessions, postfix.smtp_port)
@@ -553,8 +588,14 @@ def run_once(config: str, kind: MessageKind, count: int, sessions: int, workdir:
         if sampler and milter.pid:
             result.peak_rss_mb = round(sampler.peak / 2**20, 1)
             result.peak_pss_mb = round(sampler.peak_pss / 2**20, 1)
-            cpu = process_tree_cpu(milter.pid) - cpu_before
-            result.milter_cpu_ms_per_msg = round(cpu * 1000 / max(1, received), 2)
+            tree = process_tree_counters(milter.pid) - tree_before
+            own = process_counters(milter.pid, children=False) - own_before
+            per_message = max(1, received)
+            result.milter_cpu_ms_per_msg = round(tree.cpu * 1000 / per_message, 2)
+            result.tree_faults_per_msg = round(tree.faults / per_message, 1)
+            if config.startswith("govmilter"):
+                result.milter_process_cpu_ms_per_msg = round(own.cpu * 1000 / per_message, 2)
+                result.milter_process_faults_per_msg = round(own.faults / per_message, 1)
     return result
 
 
@@ -573,6 +614,15 @@ def send(kind: MessageKind, count: int, sessions: int, port: int) -> str:
          "-F", str(kind.path), f"127.0.0.1:{port}"], capture_output=True, text=True,
         timeout=1800)
     return source.stderr.strip()[-500:] if source.returncode else ""
+
+
+def _milter_share(result: RunResult) -> str:
+    """`` (milter process X ms, F faults; tree F faults)`` for a govmilter run, else nothing."""
+    if result.milter_process_cpu_ms_per_msg is None:
+        return ""
+    return (f" (milter process {result.milter_process_cpu_ms_per_msg} ms, "
+            f"{result.milter_process_faults_per_msg:g} faults; tree "
+            f"{result.tree_faults_per_msg:g} faults)")
 
 
 def _scan_wait(result: RunResult) -> str:
@@ -722,13 +772,17 @@ def ratios(runs: Sequence[RunResult]) -> list[dict[str, object]]:
     pairs = {**RATIO_PAIRS, **{f"govmilter/{tree}": ("govmilter", tree) for tree in trees}}
     cpu_pairs = {**CPU_RATIO_PAIRS,
                  **{f"cpu govmilter/{tree}": ("govmilter", tree) for tree in trees}}
+    # and on the milter process's own share of that CPU (the rest is its scan workers')
+    process_pairs = {f"milter cpu govmilter/{tree}": ("govmilter", tree) for tree in trees}
     groups = sorted({(r.mix, r.sessions) for r in runs}, key=lambda g: (g[0], g[1]))
     for mix, sessions in groups:
         row: dict[str, object] = {"mix": mix, "sessions": sessions}
         rounds = sorted({r.round for r in runs if r.mix == mix and r.sessions == sessions})
         for label, (top, bottom), measure in (
                 *((label, pair, "accepted_per_s") for label, pair in pairs.items()),
-                *((label, pair, "milter_cpu_ms_per_msg") for label, pair in cpu_pairs.items())):
+                *((label, pair, "milter_cpu_ms_per_msg") for label, pair in cpu_pairs.items()),
+                *((label, pair, "milter_process_cpu_ms_per_msg")
+                  for label, pair in process_pairs.items())):
             found = []
             for number in rounds:
                 rate = {r.config: getattr(r, measure) for r in runs if r.mix == mix
@@ -807,7 +861,8 @@ def print_table(report: Report) -> None:
     print()
     for row in report.ratios:
         cells = "  ".join(f"{label}={row[label]}{ratio_range(row, label)}"
-                          for label in (*RATIO_PAIRS, *CPU_RATIO_PAIRS) if label in row)
+                          for label in row if label not in ("mix", "sessions")
+                          and not label.endswith(" range"))
         print(f"{row['mix']:6} {row['sessions']:>4}  {cells}")
     if report.drift:
         print("\nRSS drift:", json.dumps(report.drift))
@@ -895,7 +950,8 @@ def benchmark(args: argparse.Namespace) -> Report:
                               f"p99 {result.milter_p99_ms} ms (log {result.milter_p99_log_ms}) "
                               f"{_scan_wait(result)}rss {result.peak_rss_mb} MB "
                               f"pss {result.peak_pss_mb} MB "
-                              f"cpu {result.milter_cpu_ms_per_msg} ms/msg", flush=True)
+                              f"cpu {result.milter_cpu_ms_per_msg} ms/msg"
+                              f"{_milter_share(result)}", flush=True)
     report.ratios = ratios(report.runs)
     return report
 

@@ -343,9 +343,10 @@ class GovMilter(Milter.Base):  # type: ignore[misc]
         limit = self.policy.limits.raw_scan_bytes + 1
         spool = txn.spool
         try:
-            # read only once a scan worker is free: waiting threads hold no copy of their message
+            # handed over only once a scan worker is free, and without a copy (a view of the
+            # spool's memory, or its file for the worker to read)
             facts = self.runtime.scanner.scan_lazily(
-                lambda: spool.read(limit) if spool else b"", self.policy)
+                lambda: spool.handover(limit) if spool else b"", self.policy)
         except Exception as exc:
             return self.failed("scan", exc)
         if OCR_LANE_BUSY in facts.notes:

@@ -5,6 +5,10 @@ memory; past ``memory_bytes`` the data moves to a temporary file created with mo
 already unlinked (``tempfile.TemporaryFile``), so nothing is left on disk even if the process is
 killed, and :meth:`MessageSpool.close` frees it at end of message or abort.
 
+At end of message the spool hands the message to a scan worker without copying it
+(:meth:`MessageSpool.handover`): a view of its memory buffer, or a read-only descriptor of its
+temporary file that the worker reads itself.
+
 A full disk shows up as an ``OSError`` (ENOSPC) from :meth:`MessageSpool.write`; the milter answers
 that message with the policy's ``on_error``. :meth:`close` never raises, so freeing a message whose
 last buffered bytes could not be written does not turn one failure into two.
@@ -13,8 +17,43 @@ last buffered bytes could not be written does not turn one failure into two.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import os
 import tempfile
 from typing import IO
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class SpooledFile:
+    """A message in a file: its first ``size`` bytes, from the start of descriptor ``fd``.
+
+    The descriptor is the spool's, open for reading only, and stays open until the spool is
+    closed; whoever receives it (a scan worker, over its socket) reads with ``pread`` and
+    closes its own copy.
+    """
+
+    fd: int
+    size: int
+
+    def read(self) -> bytes:
+        """The bytes (the milter's own scan, without workers)."""
+        return read_file(self.fd, self.size)
+
+
+#: What :meth:`MessageSpool.handover` gives: the message's bytes, or where to read them.
+Handover = bytes | memoryview | SpooledFile
+
+
+def read_file(fd: int, size: int) -> bytes:
+    """The first ``size`` bytes of the file open as ``fd`` (fewer if it is shorter), read in one
+    ``pread`` into the bytes returned (no buffer in between); the file's offset is left alone."""
+    data = os.pread(fd, size, 0)
+    while len(data) < size:
+        more = os.pread(fd, size - len(data), len(data))
+        if not more:
+            break
+        data += more
+    return data
 
 
 class MessageSpool:
@@ -29,6 +68,7 @@ class MessageSpool:
         self._directory = directory
         self._buffer = bytearray()
         self._file: IO[bytes] | None = None
+        self._reader: int | None = None  #: the file opened again, read-only, for a worker
         self.size = 0
 
     def write(self, data: bytes) -> None:
@@ -67,6 +107,23 @@ class MessageSpool:
         self._file.seek(0, 2)
         return data
 
+    def handover(self, limit: int) -> Handover:
+        """The first ``limit`` bytes of the message for a scan, without a copy: a view of the
+        memory buffer (valid until the next :meth:`write` or :meth:`close`), or the temporary
+        file as a read-only descriptor (:class:`SpooledFile`, open until :meth:`close`), so
+        that a worker can read the file but not change what a second scan of it reads. Where
+        the file cannot be opened again (no ``/proc``), its bytes."""
+        if self._file is None:
+            return memoryview(self._buffer)[:limit]
+        self._file.flush()
+        if self._reader is None:
+            try:
+                self._reader = os.open(f"/proc/self/fd/{self._file.fileno()}",
+                                       os.O_RDONLY | os.O_CLOEXEC)
+            except OSError:
+                return self.read(limit)
+        return SpooledFile(self._reader, min(self.size, limit))
+
     def close(self) -> None:
         """Free the memory or the temporary file; safe to call twice, never raises.
 
@@ -75,6 +132,10 @@ class MessageSpool:
         bytes are being thrown away anyway, so the error is dropped here.
         """
         self._buffer = bytearray()
+        if self._reader is not None:
+            with contextlib.suppress(OSError):
+                os.close(self._reader)
+            self._reader = None
         if self._file is not None:
             with contextlib.suppress(OSError):
                 self._file.close()

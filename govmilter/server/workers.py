@@ -8,11 +8,13 @@ processes over that worker's own socket and waits for the :class:`~govmilter.ver
 the calling thread releases the GIL while it waits, so other connections go on meanwhile.
 
 Each worker has a socket of its own and the calling thread talks to it directly: no pickling
-of the message (it goes as raw bytes, in one ``sendmsg`` with its small header), no feeder or
-manager threads: per message, those cost the milter process as much as the scan they hand
-over. The framing is this module's own, not ``multiprocessing.connection``'s, which builds a
-selector for every wait and would send the scan settings again with every message; here the
-settings go only when they changed for that worker (figures: docs/performance.md).
+of the message (it goes as raw bytes, in one ``sendmsg`` with its small header, or, when the
+milter's spool holds it in a file, as that file's read-only descriptor, which the worker reads
+itself: no copy of a large message in the milter process), no feeder or manager threads: per
+message, those cost the milter process as much as the scan they hand over. The framing is this
+module's own, not ``multiprocessing.connection``'s, which builds a selector for every wait and
+would send the scan settings again with every message; here the settings go only when they
+changed for that worker (figures: docs/performance.md).
 
 Two lanes, so that a flood of scans never delays ordinary mail. The ordinary lane
 (``workers`` processes) scans every message without OCR; a message that holds a scan or image
@@ -64,6 +66,7 @@ import subprocess
 import sys
 import threading
 import time
+from array import array
 from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 
@@ -73,6 +76,7 @@ from govmilter.policy.model import Policy
 from govmilter.policy.verdict import MessageFacts
 from govmilter.scan import OCR_LANE_BUSY, scan_deferring_ocr, scan_message, scan_with
 from govmilter.server.privileges import drop_privileges
+from govmilter.server.spool import Handover, SpooledFile, read_file
 
 log = logging.getLogger("govmilter.server.workers")
 
@@ -108,18 +112,22 @@ DEFAULT_OCR_WORKERS = 1
 DEFAULT_OCR_NICE = 10
 _READY = b"ready"
 #: A request: the settings' length (0: the same as in this worker's previous request), the
-#: message's length, the scan's time limit in seconds and whether to read scans by OCR, then
-#: the settings and the message.
-_REQUEST = struct.Struct("!QQd?")
+#: message's length, the scan's time limit in seconds, whether to read scans by OCR and whether
+#: the message is in the file whose descriptor comes with the request (``SCM_RIGHTS``), then
+#: the settings and, when not in a file, the message.
+_REQUEST = struct.Struct("!QQd??")
 #: An answer (or the greeting): its length, then the pickled answer.
 _ANSWER = struct.Struct("!Q")
 
 
-def _send_all(sock: socket.socket, parts: list[memoryview]) -> None:
-    """Send ``parts`` in order, in as few system calls as the kernel allows and with no copy."""
+def _send_all(sock: socket.socket, parts: list[memoryview], fds: tuple[int, ...] = ()) -> None:
+    """Send ``parts`` in order, in as few system calls as the kernel allows and with no copy;
+    ``fds`` (descriptors passed to the other process) go with the first byte."""
     views = [part for part in parts if part.nbytes]
+    rights = [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array("i", fds))] if fds else []
     while views:
-        sent = sock.sendmsg(views)
+        sent = sock.sendmsg(views, rights)
+        rights = []
         while views and sent >= views[0].nbytes:
             sent -= views[0].nbytes
             views.pop(0)
@@ -127,14 +135,16 @@ def _send_all(sock: socket.socket, parts: list[memoryview]) -> None:
             views[0] = views[0][sent:]
 
 
-def _recv_exactly(sock: socket.socket, size: int) -> bytes:
-    """Exactly ``size`` bytes from ``sock``.
+def _recv_exactly(sock: socket.socket, size: int, first: bytes | None = None) -> bytes:
+    """Exactly ``size`` bytes from ``sock`` (``first``: those of them already received).
 
     :raises EOFError: the other end closed the socket first.
     """
-    chunk = sock.recv(size)
+    # MSG_WAITALL: a blocking socket (the worker's) gets a whole message in the bytes returned,
+    # with no buffer in between; one with a time-out (the milter's) returns what has come
+    chunk = sock.recv(size, socket.MSG_WAITALL) if first is None else first
     if len(chunk) == size:
-        return chunk  # all of it at once (small frames): no second copy
+        return chunk  # all of it at once: no second copy
     if not chunk:
         raise EOFError("socket closed")
     buffer = bytearray(size)
@@ -155,6 +165,31 @@ def _send_frame(sock: socket.socket, payload: bytes) -> None:
 def _recv_frame(sock: socket.socket) -> bytes:
     (size,) = _ANSWER.unpack(_recv_exactly(sock, _ANSWER.size))
     return _recv_exactly(sock, size)
+
+
+def _recv_request_header(sock: socket.socket) -> tuple[bytes, list[int]]:
+    """A request's fixed part and the descriptors that came with it (none, or the message's
+    file): the caller closes them.
+
+    :raises EOFError: the other end closed the socket first.
+    """
+    data, fds, _, _ = socket.recv_fds(sock, _REQUEST.size, 1)
+    try:
+        return _recv_exactly(sock, _REQUEST.size, data), fds
+    except BaseException:
+        for fd in fds:
+            os.close(fd)
+        raise
+
+
+def message_bytes(message: Handover) -> bytes:
+    """The bytes of a message handed over by the spool (for a scan in this process)."""
+    return message.read() if isinstance(message, SpooledFile) else bytes(message)
+
+
+def message_size(message: Handover) -> int:
+    """How many bytes a message handed over by the spool has."""
+    return message.size if isinstance(message, SpooledFile) else memoryview(message).nbytes
 
 
 #: Why a worker was replaced: the values of the replacements metric's ``cause`` label.
@@ -252,16 +287,22 @@ class _Worker:
                              f"{self.process.poll()})") from exc
         self.ready = True
 
-    def scan(self, settings: bytes, raw: bytes, timeout: float, ocr: bool
+    def scan(self, settings: bytes, raw: Handover, timeout: float, ocr: bool
              ) -> tuple[bool, Any, bool]:
-        """Send one message to be scanned within ``timeout`` seconds, its scans and images read
-        by OCR or not; return ``(True, facts, OCR wanted)`` or ``(False, exception from the
-        scan, False)``. OCR wanted: ``ocr`` was False and the message holds a scan or image.
+        """Send one message (bytes, or a spooled file the worker reads) to be scanned within
+        ``timeout`` seconds, its scans and images read by OCR or not; return ``(True, facts, OCR
+        wanted)`` or ``(False, exception from the scan, False)``. OCR wanted: ``ocr`` was False
+        and the message holds a scan or image.
 
         :raises ScanFailed: the worker died, or had not answered ``timeout`` seconds after the
             message started to go out (the worker must then be thrown away).
         """
-        message = memoryview(raw).cast("B")  # not bytes-like: TypeError here, before sending
+        fds: tuple[int, ...] = ()
+        if isinstance(raw, SpooledFile):
+            message, size, fds = memoryview(b""), raw.size, (raw.fd,)
+        else:
+            message = memoryview(raw).cast("B")  # not bytes-like: TypeError here, before sending
+            size = message.nbytes
         blob = memoryview(b"" if settings is self.settings else settings)
         try:
             self.wait_ready()
@@ -269,8 +310,8 @@ class _Worker:
             # the worker reads at once (it was idle) and writes its answer in one piece: the
             # time left when its answer starts bounds the scan
             self.sock.settimeout(timeout)
-            _send_all(self.sock, [memoryview(_REQUEST.pack(blob.nbytes, message.nbytes, timeout,
-                                                           ocr)), blob, message])
+            _send_all(self.sock, [memoryview(_REQUEST.pack(blob.nbytes, size, timeout, ocr,
+                                                           bool(fds))), blob, message], fds)
             self.settings = settings
             self.sock.settimeout(max(deadline - time.monotonic(), 1e-3))
             ok, value, wanted, self.rss = pickle.loads(_recv_frame(self.sock))
@@ -462,15 +503,16 @@ class ScanPool:
         ``/proc`` is missing)."""
         return sum(resident_bytes(pid) for pid in self.worker_pids(lane))
 
-    def scan(self, raw: bytes, policy: Policy) -> MessageFacts:
+    def scan(self, raw: Handover, policy: Policy) -> MessageFacts:
         """The facts :func:`govmilter.scan.scan_message` would give, from a worker if useful.
 
         :raises ScanFailed: the worker crashed or hung on this message.
         """
         return self.scan_lazily(lambda: raw, policy)
 
-    def scan_lazily(self, read: Callable[[], bytes], policy: Policy) -> MessageFacts:
-        """:meth:`scan` of the bytes ``read()`` returns, called only once a worker is free.
+    def scan_lazily(self, read: Callable[[], Handover], policy: Policy) -> MessageFacts:
+        """:meth:`scan` of the message ``read()`` returns (bytes, a view of the spool's buffer
+        or its file), called only once a worker is free.
 
         A thread waiting for a worker of the ordinary lane holds no copy of its message
         meanwhile (at 50 sessions of 1 MB messages that was most of the milter's memory). With an
@@ -478,14 +520,14 @@ class ScanPool:
         it is scanned again, with OCR, by a worker of the OCR lane, within what is left of
         ``limits.max_seconds``: the ordinary lane is never held by OCR.
         """
-        if self.workers == 0:
-            return scan_message(read(), policy, ocr=False)  # no OCR in the milter process
+        if self.workers == 0:  # no OCR in the milter process
+            return scan_message(message_bytes(read()), policy, ocr=False)
         limit = policy.limits.max_seconds
         settings = self._settings_for(policy)
         with self._worker(self._ordinary) as worker:
             raw = read()
-            if len(raw) < self.inline_below:
-                return scan_message(raw, policy, ocr=False)
+            if message_size(raw) < self.inline_below:
+                return scan_message(message_bytes(raw), policy, ocr=False)
             started = time.monotonic()
             ok, value, wanted = worker.scan(settings, raw, limit, not self.ocr_workers)
         if ok and wanted:
@@ -656,12 +698,16 @@ def _serve(sock: socket.socket, parent: int, user: str | None, nice: int = 0) ->
     memory = ResidentMemory()
     while True:
         try:
-            blob_size, raw_size, seconds, ocr = _REQUEST.unpack(
-                _recv_exactly(sock, _REQUEST.size))
-            if blob_size:
-                settings = pickle.loads(_recv_exactly(sock, blob_size))
-            raw = _recv_exactly(sock, raw_size)
-        except (EOFError, OSError):
+            header, fds = _recv_request_header(sock)
+            try:
+                blob_size, raw_size, seconds, ocr, in_file = _REQUEST.unpack(header)
+                if blob_size:
+                    settings = pickle.loads(_recv_exactly(sock, blob_size))
+                raw = read_file(fds[0], raw_size) if in_file else _recv_exactly(sock, raw_size)
+            finally:
+                for fd in fds:
+                    os.close(fd)
+        except (EOFError, OSError, IndexError):
             return  # the milter stopped this worker, or is gone
         try:
             answer = pickle.dumps((True, *_scan(raw, settings, seconds, ocr), memory.bytes()))

@@ -34,7 +34,7 @@ from govmilter.policy.effects import HEADER_NAME
 from govmilter.policy.verdict import MessageFacts
 from govmilter.server.metrics import Metrics
 from govmilter.server.milter import GovMilter, MilterRuntime, is_local_submission, milter_factory
-from govmilter.server.spool import MessageSpool
+from govmilter.server.spool import Handover, MessageSpool, SpooledFile
 from govmilter.server.workers import ScanPool
 
 ENCRYPTED = (
@@ -466,6 +466,28 @@ def test_spool_keeps_small_messages_in_memory_and_leaves_no_file(tmp_path: Path)
     spool.close()
 
 
+def test_the_spool_hands_its_message_over_without_a_copy_and_the_file_read_only(
+        tmp_path: Path) -> None:
+    small = MessageSpool(100)
+    small.write(b"abcdef")
+    view = small.handover(4)
+    assert isinstance(view, memoryview) and bytes(view) == b"abcd"
+    view.release()
+    small.close()
+    spool = MessageSpool(100, directory=str(tmp_path))
+    spool.write(b"x" * 150)
+    spool.write(b"y" * 10)  # still in the file object's own buffer until handed over
+    handed = spool.handover(1000)
+    assert isinstance(handed, SpooledFile) and handed.size == 160
+    assert handed.read() == b"x" * 150 + b"y" * 10
+    assert spool.handover(155) == SpooledFile(handed.fd, 155)  # one descriptor per message
+    with pytest.raises(OSError):  # a worker that reads it cannot change what is scanned next
+        os.write(handed.fd, b"z")
+    spool.close()
+    with pytest.raises(OSError):  # closed with the message
+        os.fstat(handed.fd)
+
+
 def test_a_spooled_message_the_client_abandons_is_freed() -> None:
     h = harness(memory_bytes=4096)
     ctx = h.ctx
@@ -486,7 +508,7 @@ def test_a_spooled_message_the_client_abandons_is_freed() -> None:
 
 
 class _ExplodingScanner(ScanPool):
-    def scan_lazily(self, read: Callable[[], bytes], policy: Policy) -> MessageFacts:
+    def scan_lazily(self, read: Callable[[], Handover], policy: Policy) -> MessageFacts:
         raise RuntimeError("scanner exploded")
 
 

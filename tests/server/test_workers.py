@@ -25,6 +25,7 @@ from scans import degrade, image_bytes, long_scan, official_letter, render_page,
 from govmilter.document.ocr import ocr_status
 from govmilter.policy import load_policy
 from govmilter.scan import OCR_LANE_BUSY, OCR_LANE_BUSY_REASON, scan_message
+from govmilter.server.spool import MessageSpool, SpooledFile
 from govmilter.server.workers import (
     DEFAULT_OCR_NICE,
     ScanFailed,
@@ -65,6 +66,28 @@ def test_empty_and_large_messages_cross_the_socket_whole(pool: ScanPool) -> None
     large = OFFICIAL + b"\n" + b"x" * 76 * 40_000 + b"\n"
     for raw in (b"", large):
         assert pool.scan(raw, POLICY) == scan_message(raw, POLICY)
+
+
+def test_a_spooled_message_reaches_the_worker_as_a_view_or_its_file_and_leaves_no_descriptor(
+        pool: ScanPool, tmp_path: Path) -> None:
+    """The spool hands a message over without a copy: a view of its memory, or the descriptor
+    of its file, which the worker reads itself; either way the worker scans the same bytes as
+    a scan of the message in one process, cut at the same limit, and keeps no descriptor."""
+    large = OFFICIAL + b"\n" + b"x" * 76 * 40_000 + b"\n"
+    worker = pool.worker_pids()[0]
+    descriptors = len(os.listdir(f"/proc/{worker}/fd"))
+    for raw, memory, limit in ((OFFICIAL, 1 << 20, len(OFFICIAL) + 1), (large, 4096, 1 << 30),
+                               (large, 4096, len(OFFICIAL) + 100), (OFFICIAL, 1 << 20, 300)):
+        spool = MessageSpool(memory, str(tmp_path))
+        for start in range(0, len(raw), 65536):
+            spool.write(raw[start:start + 65536])
+        handed = spool.handover(limit)
+        assert isinstance(handed, SpooledFile) is (memory < len(raw))
+        for _ in range(2):  # as the OCR lane reads the same file again
+            assert pool.scan(handed, POLICY) == scan_message(raw[:limit], POLICY)
+        spool.close()
+        assert pool.worker_pids() == [worker]
+        assert len(os.listdir(f"/proc/{worker}/fd")) == descriptors
 
 
 def test_the_worker_idle_last_serves_first_and_a_close_reaches_every_waiter() -> None:
