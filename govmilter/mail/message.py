@@ -465,7 +465,7 @@ def _run_end(data: bytes, run_start: int, start: int, end: int) -> tuple[int, in
     width = start - len(line_end) - last_line
     step, lines = width + len(line_end), 64
     line_ends = 0
-    while line_end != b"\r":
+    while line_end != b"\r":  # after a lone CR, the expression reads the lines
         stop = min(start + lines * step, end)
         dash = data.find(b"-", start, stop)
         if dash >= 0 or stop == end:  # the run ends in this block

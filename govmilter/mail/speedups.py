@@ -132,13 +132,12 @@ def strict_base64_decoded(body: bytes) -> bytes | None:
 
     CR and LF are deleted as the stdlib deletes them, by two single-byte ``replace`` (which
     jump from one byte found to the next; a deleting ``translate``, or a ``replace`` of CRLF,
-    looks at every byte). What
-    is left must be a multiple of 4 characters (else ``decode_b`` pads it and records a defect)
-    that pybase64 accepts in strict mode (alphabet only, padding only at the end): then the
-    stdlib's strict decode, the first one ``decode_b`` tries, accepts it too and gives the same
-    bytes (pinned by ``tests/mail/test_mail_speedups.py`` over hostile bodies). Anything else,
-    from a stray character to padding mid-stream, goes to the stdlib's decoder, so no odd body
-    decodes differently.
+    looks at every byte). What is left must be a multiple of 4 characters (else ``decode_b``
+    pads it and records a defect) that pybase64 accepts in strict mode (alphabet only, padding
+    only at the end): then the stdlib's strict decode, the first one ``decode_b`` tries,
+    accepts it too and gives the same bytes (pinned by ``tests/mail/test_mail_speedups.py``
+    over hostile bodies). Anything else, from a stray character to padding mid-stream, goes to
+    the stdlib's decoder, so no odd body decodes differently.
     """
     return strict_decoded(body.replace(b"\r", b"").replace(b"\n", b""))
 
