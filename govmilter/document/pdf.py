@@ -286,18 +286,22 @@ def _page_objects(page: Any) -> Iterator[tuple[Any, int, Matrix]]:
 
 
 def hidden_text_boxes(page: Any) -> list[Box]:
-    """The boxes of a page's text objects the reader does not see: drawn in an invisible text
-    render mode (3, 7), transparent, or white with nothing but white drawn under them before
-    (no image, shading or filled path of another colour beneath); text in form XObjects too.
+    """The boxes of a page's text objects the reader does not see: drawn white (or near-white,
+    or transparent) with nothing but white drawn under them before (no image, shading or path
+    filled in another colour beneath), drawn in an invisible text render mode (3, 7) with no
+    image under them (over an image it is a scan's recognised text, which the reader sees as
+    the picture), or covered by a box filled opaque after them. Text in form XObjects too.
 
-    Linear in the page's objects (at most :data:`_MAX_PAGE_OBJECTS`; past :data:`_MAX_SHAPES`
-    shapes, white text counts as seen, and past as many hidden text objects the others are read
-    as they are).
+    Linear in the page's objects (at most :data:`_MAX_PAGE_OBJECTS`; each text object is
+    checked against at most :data:`_MAX_SHAPES` shapes before and boxes after it, past which
+    text counts as seen, and past as many hidden text objects the others are read as they are).
     """
     import pypdfium2.raw as pdfium_c
 
     hidden: list[Box] = []
-    shapes: list[Box] = []  # images, shadings and paths filled in a colour other than white
+    under: list[tuple[Box, bool]] = []  # drawn so far, not white: box, and whether an image
+    texts: list[tuple[Box, int]] = []  # text seen so far, and how many boxes were filled before
+    fills: list[Box] = []  # boxes filled opaque, in the order drawn
     left, bottom, right, top = (ctypes.c_float() for _ in range(4))
     fill_mode, stroke = ctypes.c_int(), ctypes.c_int()
 
@@ -308,32 +312,51 @@ def hidden_text_boxes(page: Any) -> list[Box]:
 
     for obj, kind, space in _page_objects(page):
         if kind == pdfium_c.FPDF_PAGEOBJ_TEXT:
+            box = bounds(obj, space)
+            if box is None:
+                continue
             mode = pdfium_c.FPDFTextObj_GetTextRenderMode(obj)
             if mode in _INVISIBLE_MODES:
-                unseen = True
+                unseen = not any(image and _overlaps(box, shape) for shape, image in under)
             elif mode in _STROKE_MODES:
                 unseen = _unseen(_colour(pdfium_c.FPDFPageObj_GetStrokeColor, obj))
             else:
                 unseen = _unseen(_colour(pdfium_c.FPDFPageObj_GetFillColor, obj)) and (
                     mode not in _FILL_AND_STROKE_MODES
                     or _unseen(_colour(pdfium_c.FPDFPageObj_GetStrokeColor, obj)))
-            box = bounds(obj, space) if unseen and len(hidden) < _MAX_SHAPES else None
-            if box is not None and (mode in _INVISIBLE_MODES
-                                    or not any(_overlaps(box, shape) for shape in shapes)):
+            if unseen and mode not in _INVISIBLE_MODES:
+                unseen = not any(_overlaps(box, shape) for shape, _image in under)
+            if unseen:
                 hidden.append(box)
+            elif len(texts) < _MAX_PAGE_OBJECTS:
+                texts.append((box, len(fills)))
+            if len(hidden) >= _MAX_SHAPES:
+                break
         elif kind in (pdfium_c.FPDF_PAGEOBJ_IMAGE, pdfium_c.FPDF_PAGEOBJ_SHADING,
                       pdfium_c.FPDF_PAGEOBJ_PATH):
-            if kind == pdfium_c.FPDF_PAGEOBJ_PATH and (
-                    not pdfium_c.FPDFPath_GetDrawMode(obj, fill_mode, stroke)
-                    or fill_mode.value == pdfium_c.FPDF_FILLMODE_NONE
-                    or _unseen(_colour(pdfium_c.FPDFPageObj_GetFillColor, obj))):
-                continue  # a line, or a white fill: not something text shows on
-            if len(shapes) >= _MAX_SHAPES:
-                return []  # too many shapes to tell what lies under the text: all of it is read
-            box = bounds(obj, space)
-            if box is not None:
-                shapes.append(box)
+            filled = kind != pdfium_c.FPDF_PAGEOBJ_PATH or (
+                pdfium_c.FPDFPath_GetDrawMode(obj, fill_mode, stroke)
+                and fill_mode.value != pdfium_c.FPDF_FILLMODE_NONE)
+            colour = _colour(pdfium_c.FPDFPageObj_GetFillColor, obj) \
+                if kind == pdfium_c.FPDF_PAGEOBJ_PATH else None
+            box = bounds(obj, space) if filled else None
+            if box is None:
+                continue  # a line: nothing text shows on or hides under
+            if colour is not None and colour[3] >= 255 - _MIN_ALPHA and len(fills) < _MAX_SHAPES:
+                fills.append(box)
+            if not _unseen(colour):  # an image, a shading, a fill not white
+                if len(under) >= _MAX_SHAPES:
+                    return hidden  # too many shapes to tell what lies under more text
+                under.append((box, kind == pdfium_c.FPDF_PAGEOBJ_IMAGE))
+    hidden += [box for box, before in texts
+               if any(_covers(fill, box) for fill in fills[before:])][:_MAX_SHAPES - len(hidden)]
     return hidden
+
+
+def _covers(fill: Box, box: Box) -> bool:
+    """Whether ``fill`` covers ``box`` (a point of slack)."""
+    return fill[0] - 1 <= box[0] and box[2] <= fill[2] + 1 and fill[1] - 1 <= box[1] \
+        and box[3] <= fill[3] + 1
 
 
 def _inside(box: Box, hidden: list[Box]) -> bool:

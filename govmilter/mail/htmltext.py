@@ -26,6 +26,7 @@ from dataclasses import dataclass, replace
 
 from govmilter.mail.css import (
     BLACK,
+    MAX_CLASSES,
     WHITE,
     Colour,
     Declaration,
@@ -88,7 +89,6 @@ MIN_FONT_PX = 2 * 4 / 3
 MIN_OPACITY = 0.1
 #: An element moved this far off the page (``text-indent``, ``left``, ``top``) hides it.
 OFF_PAGE_PX = -999.0
-_CLASSES_MAX = 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -432,7 +432,7 @@ def _matched(sheet: StyleSheet, name: str, attributes: dict[str, str], context: 
     before: list[dict[str, Ranked]] = []
     after: list[dict[str, Ranked]] = []
     element_id = attributes.get("id", "").strip().lower() or None
-    classes = attributes.get("class", "").lower().split()[:_CLASSES_MAX]
+    classes = attributes.get("class", "").lower().split()[:MAX_CLASSES]
     for selector, rules in sheet.matching(name, element_id, classes, *context):
         {"": own, "before": before, "after": after}[selector.pseudo].append(rules)
     return own, before, after, sheet.context_of(name, element_id, classes)

@@ -106,7 +106,8 @@ def pdf_with_marking(glyph_step: float = 0.0, decoy: str = "", decoy_as: str = "
                      under: tuple[int, int, int] | None = None) -> bytes:
     """The letter as a PDF whose marking is one word (or three glyphs drawn ``glyph_step`` mm
     apart), followed by ``decoy`` drawn ``decoy_as``: in 1 pt, ``white`` (fill colour),
-    ``near-white``, or ``invisible`` (text render mode 3, drawn last: the mode stays set);
+    ``near-white``, ``invisible`` (text render mode 3, drawn last: the mode stays set), or
+    ``covered`` by a white box;
     ``under``: the colour of a box filled under both."""
     from fpdf import FPDF
     from fpdf.enums import TextMode
@@ -132,9 +133,12 @@ def pdf_with_marking(glyph_step: float = 0.0, decoy: str = "", decoy_as: str = "
             pdf.set_font_size(1)
         elif decoy_as == "invisible":
             pdf.text_mode = TextMode.INVISIBLE
-        else:
+        elif decoy_as != "covered":
             pdf.set_text_color(255 if decoy_as == "white" else 248)
         pdf.text(end, 20, decoy)
+        if decoy_as == "covered":  # a white box drawn over it ("in front of text" in Word)
+            pdf.set_fill_color(255)
+            pdf.rect(end - 0.5, 15, pdf.get_string_width(decoy) + 1, 7, style="F")
         pdf.set_font_size(11)
         pdf.text_mode = TextMode.FILL
         pdf.set_text_color(0)
@@ -241,6 +245,8 @@ CARRIERS: dict[str, Callable[[], bytes]] = {
         "vb.pdf", pdf_with_marking(decoy="KHẨU", decoy_as="near-white"), "application/pdf"),
     "PDF with a partner word invisible (render mode 3) after the marking": lambda: attached(
         "vb.pdf", pdf_with_marking(decoy="KHẨU", decoy_as="invisible"), "application/pdf"),
+    "PDF with a partner word covered by a white box": lambda: attached(
+        "vb.pdf", pdf_with_marking(decoy="KHẨU", decoy_as="covered"), "application/pdf"),
     "PDF with a white partner word on a white box": lambda: attached(
         "vb.pdf", pdf_with_marking(decoy="KHẨU", decoy_as="white", under=(255, 255, 255)),
         "application/pdf"),

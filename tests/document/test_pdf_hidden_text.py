@@ -11,6 +11,7 @@ import io
 
 import pytest
 from linear_time import assert_linear
+from PIL import Image
 
 from govmilter.document.budget import ScanBudget
 from govmilter.document.pdf import hidden_text_boxes, pdf_text
@@ -27,8 +28,9 @@ from make_corpus import FONT
 def page(*draw: tuple[str, dict[str, object]]) -> bytes:
     """A one-page PDF: each item a word after ``MẬT`` on the same line and how it is drawn
     (``colour``: grey level of its fill, ``stroke``: of its outline, ``mode``: text render mode,
-    ``box``: grey level of a box filled under it first). The line after is drawn first: a text
-    render mode stays set once drawn with."""
+    ``box``: grey level of a box filled under it first, ``image``: a picture drawn under it
+    first, ``cover``: grey level of a box filled over it after, ``cover_opacity``: that box's).
+    The line after is drawn first: a text render mode stays set once drawn with."""
     pdf = FPDF()
     pdf.add_page()
     pdf.add_font("DejaVu", fname=str(FONT))
@@ -37,14 +39,24 @@ def page(*draw: tuple[str, dict[str, object]]) -> bytes:
     pdf.text(20, 20, "MẬT")
     x = 20.5 + pdf.get_string_width("MẬT")
     for word, how in draw:
+        width = pdf.get_string_width(word)
         if "box" in how:
             pdf.set_fill_color(int(str(how["box"])))
-            pdf.rect(x - 1, 15, pdf.get_string_width(word) + 2, 7, style="F")
+            pdf.rect(x - 1, 15, width + 2, 7, style="F")
+        if "image" in how:
+            picture = io.BytesIO()
+            Image.new("RGB", (40, 10), (230, 230, 230)).save(picture, "PNG")
+            pdf.image(picture, x - 1, 15, width + 2, 7)
         pdf.set_text_color(int(str(how.get("colour", 0))))
         pdf.set_draw_color(int(str(how.get("stroke", 0))))
         pdf.text_mode = TextMode(int(str(how.get("mode", 0))))
         pdf.text(x, 20, word)
-        x += pdf.get_string_width(word) + 2
+        if "cover" in how:
+            pdf.text_mode = TextMode.FILL
+            with pdf.local_context(fill_opacity=float(str(how.get("cover_opacity", 1)))):
+                pdf.set_fill_color(int(str(how["cover"])))
+                pdf.rect(x - 1, 15, width + 2, 7, style="F")
+        x += width + 2
     return bytes(pdf.output())
 
 
@@ -53,16 +65,25 @@ def read(data: bytes) -> list[str]:
 
 
 @pytest.mark.parametrize("how", [{"colour": 255}, {"colour": 247}, {"mode": 3},
-                                 {"colour": 255, "box": 255}, {"stroke": 255, "mode": 1}])
+                                 {"colour": 255, "box": 255}, {"stroke": 255, "mode": 1},
+                                 {"cover": 255}, {"cover": 0}, {"mode": 3, "box": 0}])
 def test_a_word_not_seen_is_read_apart(how: dict[str, object]) -> None:
     lines = read(page(("KHẨU", how)))
     assert "MẬT" in [line.strip() for line in lines] and lines[-1] == "KHẨU", lines
 
 
 @pytest.mark.parametrize("how", [{"colour": 0}, {"colour": 200}, {"colour": 255, "box": 30},
-                                 {"colour": 255, "mode": 1}])
+                                 {"colour": 255, "mode": 1}, {"colour": 255, "image": 1},
+                                 {"cover": 255, "cover_opacity": 0.3}])
 def test_a_word_seen_stays_in_place(how: dict[str, object]) -> None:
     lines = read(page(("KHẨU", how)))
+    assert ["MẬT", "KHẨU"] in [line.split() for line in lines], lines
+
+
+def test_invisible_text_over_a_picture_is_a_scans_text_and_stays_in_place() -> None:
+    """A searchable scan: the picture of the page, its recognised text drawn invisible over
+    it. The reader sees the words in the picture; the text is read as it stands."""
+    lines = read(page(("KHẨU", {"mode": 3, "image": 1})))
     assert ["MẬT", "KHẨU"] in [line.split() for line in lines], lines
 
 
