@@ -15,7 +15,7 @@ import colorsys
 import re
 from dataclasses import dataclass, field
 
-from PIL import ImageColor
+from govmilter.mail.colournames import NAMED_COLOURS
 
 #: A colour: red, green, blue (0-255) and alpha (0-1).
 Colour = tuple[float, float, float, float]
@@ -64,11 +64,9 @@ def parse_colour(value: str, legacy: bool = False) -> Colour | None:
         return None
     if text == "transparent":
         return TRANSPARENT
-    named = ImageColor.colormap.get(text)
-    if isinstance(named, tuple):  # Pillow keeps a name's colour as a tuple once it parsed it
+    named = NAMED_COLOURS.get(text)
+    if named is not None:
         return (float(named[0]), float(named[1]), float(named[2]), 1.0)
-    if isinstance(named, str):
-        text = named
     hex_match = _HEX_RE.fullmatch(text)
     if hex_match and (text.startswith("#") or legacy):
         return _hex_colour(hex_match.group(1))
