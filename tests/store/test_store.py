@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -269,8 +270,8 @@ def test_the_unit_filter_finds_a_units_incidents_and_old_rows_as_no_unit(
     with open_store(store_database) as store:
         store.add_incidents([*accounting[1:], office])
 
-        def ids(**query: object) -> list[str]:
-            return [i.id for i in store.list_incidents(IncidentQuery(**query)).incidents]  # type: ignore[arg-type]
+        def ids(**query: Any) -> list[str]:
+            return [i.id for i in store.list_incidents(IncidentQuery(**query)).incidents]
         assert ids(unit="ke-toan") == [i.id for i in reversed(accounting)]
         assert ids(unit="van-phong") == [office.id]
         assert ids(unit="") == [before.id]
