@@ -143,6 +143,22 @@ def strip_brackets(address: str) -> str:
     return text[1:-1] if text.startswith("<") and text.endswith(">") else text
 
 
+#: A SIZE value of more digits than this is no size (RFC 1870 sizes fit in 20 digits).
+MAX_SIZE_DIGITS = 20
+
+
+def declared_size(esmtp: tuple[str, ...]) -> int | None:
+    """The message size a client declared with MAIL FROM's ``SIZE=`` (RFC 1870), which Postfix
+    passes on to the milter, or None (not declared, or not a number)."""
+    for parameter in esmtp:
+        keyword, _, value = parameter.partition("=")
+        if keyword.strip().upper() == "SIZE":
+            value = value.strip()
+            return int(value) if value.isascii() and value.isdigit() and len(
+                value) <= MAX_SIZE_DIGITS else None
+    return None
+
+
 def is_local_submission(hostname: str, hostaddr: Any) -> bool:
     """Whether the connection is the one Postfix's cleanup pretends for mail submitted with
     sendmail(1) or postdrop: client ``localhost[127.0.0.1]`` on port 0, which no real TCP
@@ -208,6 +224,8 @@ class _Transaction:
     original_recipients: dict[str, str] = dataclasses.field(default_factory=dict)
     refused: list[RecipientVerdict] = dataclasses.field(default_factory=list)  # at RCPT
     spool: MessageSpool | None = None
+    #: the message's size as the client declared it at MAIL FROM (ESMTP SIZE), if it did
+    declared_size: int | None = None
     subject: bytes | None = None
     stamped_headers: int = 0  # X-GovMilter headers that arrived with the message
     stamped_holds: int = 0  # X-GovMilter-Hold headers that arrived with the message
@@ -266,6 +284,7 @@ class GovMilter(Milter.Base):  # type: ignore[misc]
                                       self.getsymval("{auth_authen}") or None, time.monotonic(),
                                       self._message_classifier())
         txn.classify.start(txn.sender)  # its DNS lookup runs while the recipients arrive
+        txn.declared_size = declared_size(esmtp)
         return CONTINUE
 
     @_guarded("envrcpt")
@@ -418,7 +437,8 @@ class GovMilter(Milter.Base):  # type: ignore[misc]
 
     def _spool(self, txn: _Transaction) -> MessageSpool:
         if txn.spool is None:
-            txn.spool = MessageSpool(self.policy.limits.memory_bytes, self.runtime.spool_dir)
+            txn.spool = MessageSpool(self.policy.limits.memory_bytes, self.runtime.spool_dir,
+                                     txn.declared_size)
         return txn.spool
 
     def _message_classifier(self) -> Classifier:

@@ -3,7 +3,11 @@
 The milter keeps each message it is given until the end of the message. Small messages stay in
 memory; past ``memory_bytes`` the data moves to a temporary file created with mode 0600 and
 already unlinked (``tempfile.TemporaryFile``), so nothing is left on disk even if the process is
-killed, and :meth:`MessageSpool.close` frees it at end of message or abort.
+killed, and :meth:`MessageSpool.close` frees it at end of message or abort. A message whose
+client declared it larger than ``memory_bytes`` (ESMTP ``SIZE``) goes to the file from its first
+byte: gathering it in memory first would only cost a megabyte buffer, zero-filled page by page,
+copied to the file and freed. A client that declares less than it sends is spooled as any other
+message, and one that declares more only has its message in a file.
 
 At end of message the spool hands the message to a scan worker without copying it
 (:meth:`MessageSpool.handover`): a view of its memory buffer, or a read-only descriptor of its
@@ -63,9 +67,12 @@ class MessageSpool:
     ``write`` (a roll-over check per call, one call per header) cost four times as much.
     """
 
-    def __init__(self, memory_bytes: int, directory: str | None = None) -> None:
+    def __init__(self, memory_bytes: int, directory: str | None = None,
+                 declared_size: int | None = None) -> None:
         self._memory_bytes = max(memory_bytes, 1)
         self._directory = directory
+        #: the client declared a message past the memory limit: to the file from the first byte
+        self._to_file = declared_size is not None and declared_size > self._memory_bytes
         self._buffer = bytearray()
         self._file: IO[bytes] | None = None
         self._reader: int | None = None  #: the file opened again, read-only, for a worker
@@ -73,6 +80,8 @@ class MessageSpool:
 
     def write(self, data: bytes) -> None:
         """Append bytes to the message."""
+        if self._file is None and self._to_file:
+            self._roll_over()
         if self._file is not None:
             self._file.write(data)
         else:

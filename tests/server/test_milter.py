@@ -33,7 +33,13 @@ from govmilter.policy.decide import list_classifier
 from govmilter.policy.effects import HEADER_NAME
 from govmilter.policy.verdict import MessageFacts
 from govmilter.server.metrics import Metrics
-from govmilter.server.milter import GovMilter, MilterRuntime, is_local_submission, milter_factory
+from govmilter.server.milter import (
+    GovMilter,
+    MilterRuntime,
+    declared_size,
+    is_local_submission,
+    milter_factory,
+)
 from govmilter.server.spool import Handover, MessageSpool, SpooledFile
 from govmilter.server.workers import ScanPool
 
@@ -421,16 +427,21 @@ def test_a_connection_keeps_the_policy_it_started_with() -> None:
     assert fresh._feedFile(io.BytesIO(SECRET), OFFICIAL_SENDER, FREEMAIL_RCPT) == Milter.CONTINUE
 
 
-def test_large_messages_spool_to_a_file_and_are_still_decided() -> None:
-    h = harness(memory_bytes=4096)
-    attachment = b"QUFB" * 5000  # 20 kB of base64 beyond the 4 kB memory limit
+def large_secret() -> bytes:
+    """The secret message with 20 kB of base64 attached: past a 4 kB memory limit."""
+    attachment = b"QUFB" * 5000
     big = SECRET.replace(b"Content-Type: text/plain; charset=utf-8\n", b"") \
         .replace(b"MIME-Version: 1.0\n", b"MIME-Version: 1.0\n"
                  b"Content-Type: multipart/mixed; boundary=zz\n")
     head, body = big.split(b"\n\n", 1)
-    big = (head + b"\n\n--zz\nContent-Type: text/plain; charset=utf-8\n\n" + body +
-           b"\n--zz\nContent-Type: application/octet-stream\nContent-Transfer-Encoding: base64"
-           b"\n\n" + attachment + b"\n--zz--\n")
+    return (head + b"\n\n--zz\nContent-Type: text/plain; charset=utf-8\n\n" + body +
+            b"\n--zz\nContent-Type: application/octet-stream\nContent-Transfer-Encoding: base64"
+            b"\n\n" + attachment + b"\n--zz--\n")
+
+
+def test_large_messages_spool_to_a_file_and_are_still_decided() -> None:
+    h = harness(memory_bytes=4096)
+    big = large_secret()
     seen: list[bool] = []
     original_eom = GovMilter.eom
 
@@ -464,6 +475,41 @@ def test_spool_keeps_small_messages_in_memory_and_leaves_no_file(tmp_path: Path)
     small.close()
     spool.close()
     spool.close()
+
+
+@pytest.mark.parametrize(("size", "in_file_at_once"), [
+    ("SIZE=999999", True), ("size=4097", True), ("SIZE=4096", False), ("SIZE=100", False),
+    ("SIZE=12x", False), (None, False)])
+def test_a_message_declared_past_the_memory_limit_is_spooled_to_a_file_from_its_first_byte(
+        size: str | None, in_file_at_once: bool) -> None:
+    """ESMTP SIZE past ``limits.memory_bytes``: no megabyte buffer gathered only to be copied to
+    the file; the message (20 kB here, whatever was declared) is decided all the same."""
+    h = harness(memory_bytes=4096)
+    h.ctx._envfrom(f"<{OFFICIAL_SENDER}>", "BODY=8BITMIME", *([size] if size else []))
+    assert h.ctx._envrcpt(f"<{FREEMAIL_RCPT}>") == Milter.CONTINUE
+    assert h.ctx._data() == Milter.CONTINUE
+    message = large_secret()
+    h.ctx._msg = email.message_from_bytes(message)
+    headers = h.ctx._msg.items()
+    h.ctx._header(*headers[0])
+    txn = h.milter.txn
+    assert txn is not None and txn.spool is not None
+    assert txn.spool.on_disk is in_file_at_once
+    for name, value in headers[1:]:
+        h.ctx._header(name, value)
+    h.ctx._eoh()
+    h.ctx._feed_body(io.BytesIO(message.split(b"\n\n", 1)[1]))
+    assert txn.spool.on_disk  # 20 kB: past the limit whatever the client declared
+    assert h.ctx._eom() == Milter.REJECT
+    assert h.milter.txn is None
+
+
+def test_the_declared_size_is_mail_froms_size_parameter_and_only_a_number() -> None:
+    assert declared_size(("BODY=8BITMIME", "SIZE=1400000")) == 1400000
+    assert declared_size(("size = 12",)) == 12
+    for parameters in ((), ("SIZE",), ("SIZE=",), ("SIZE=-5",), ("SIZE=1e6",), ("SIZE=١٢٣",),
+                       ("SIZE=" + "9" * 21,), ("SIZES=5",), ("BODY=8BITMIME",)):
+        assert declared_size(parameters) is None, parameters
 
 
 def test_the_spool_hands_its_message_over_without_a_copy_and_the_file_read_only(
