@@ -25,19 +25,24 @@ from fpdf.enums import TextMode
 from make_corpus import FONT
 
 
-def page(*draw: tuple[str, dict[str, object]]) -> bytes:
-    """A one-page PDF: each item a word after ``MẬT`` on the same line and how it is drawn
-    (``colour``: grey level of its fill, ``stroke``: of its outline, ``mode``: text render mode,
-    ``box``: grey level of a box filled under it first, ``image``: a picture drawn under it
-    first, ``cover``: grey level of a box filled over it after, ``cover_opacity``: that box's).
-    The line after is drawn first: a text render mode stays set once drawn with."""
+def _marked_page() -> tuple[FPDF, float]:
+    """A page with a greeting line and MẬT, and where a word after MẬT starts."""
     pdf = FPDF()
     pdf.add_page()
     pdf.add_font("DejaVu", fname=str(FONT))
     pdf.set_font("DejaVu", size=11)
     pdf.text(20, 40, "Kính gửi: anh")
     pdf.text(20, 20, "MẬT")
-    x = 20.5 + pdf.get_string_width("MẬT")
+    return pdf, 20.5 + pdf.get_string_width("MẬT")
+
+
+def page(*draw: tuple[str, dict[str, object]]) -> bytes:
+    """A one-page PDF: each item a word after ``MẬT`` on the same line and how it is drawn
+    (``colour``: grey level of its fill, ``stroke``: of its outline, ``mode``: text render mode,
+    ``box``: grey level of a box filled under it first, ``image``: a picture drawn under it
+    first, ``cover``: grey level of a box filled over it after, ``cover_opacity``: that box's).
+    The line after is drawn first: a text render mode stays set once drawn with."""
+    pdf, x = _marked_page()
     for word, how in draw:
         width = pdf.get_string_width(word)
         if "box" in how:
@@ -104,13 +109,7 @@ def overlaid(colour: int, shift: float) -> bytes:
     """A page with MẬT, and KHẨU after it in ``colour`` drawn by a form XObject (a page
     imported as an overlay, as stamping tools do), moved ``shift`` points right by the form's
     matrix."""
-    letter = FPDF()
-    letter.add_page()
-    letter.add_font("DejaVu", fname=str(FONT))
-    letter.set_font("DejaVu", size=11)
-    letter.text(20, 40, "Kính gửi: anh")
-    letter.text(20, 20, "MẬT")
-    x = 20.5 + letter.get_string_width("MẬT")
+    letter, x = _marked_page()
     over = FPDF()
     over.add_page()
     over.add_font("DejaVu", fname=str(FONT))
