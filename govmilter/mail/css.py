@@ -12,6 +12,7 @@ linear in its input and never raises on bad input.
 from __future__ import annotations
 
 import colorsys
+import math
 import re
 from dataclasses import dataclass, field
 
@@ -42,6 +43,10 @@ PROPERTIES = frozenset({
     "display", "visibility", "mso-hide", "opacity", "font-size", "color", "background",
     "background-color", "content", "max-height", "height", "max-width", "width", "overflow",
     "text-indent", "position", "left", "top", "clip", "clip-path",
+    # what else a browser applies that hides text or makes it too small to see
+    "right", "bottom", "margin", "margin-left", "margin-top", "line-height", "font",
+    "transform", "scale", "zoom", "filter", "-webkit-text-fill-color", "background-image",
+    "content-visibility",
 })
 
 _HEX_RE = re.compile(r"#?([0-9a-fA-F]{3,8})")
@@ -151,6 +156,140 @@ def length_px(value: str) -> float | None:
         return None
     unit = match.group(2) or "px"
     return float(match.group(1)) * _UNIT_PX.get(unit, 16.0 if unit != "%" else 0.0)
+
+
+def percent(value: str) -> float | None:
+    """A percentage's number (``50%``: 50.0), or None when ``value`` is not one."""
+    match = _LENGTH_RE.fullmatch(value.strip().lower()[:_MAX_VALUE])
+    return float(match.group(1)) if match is not None and match.group(2) == "%" else None
+
+
+def font_shorthand_size(value: str, parent: float) -> float | None:
+    """The size in a ``font`` shorthand (``font: 0/0 a``, ``bold 12px/1.4 Arial``): its first
+    token before the family that is a length, a percentage, a size keyword or ``0`` (a weight
+    such as ``700`` is a bare number), or None."""
+    for token in value[:_MAX_VALUE].lower().split():
+        size = token.split("/", 1)[0]
+        unit = size[-1:].isalpha() or size.endswith("%")
+        if size == "0" or size in _FONT_KEYWORDS or (unit and size[:1] in "+-.0123456789"):
+            found = font_size_px(size, parent)
+            if found is not None:
+                return found
+    return None
+
+
+_TRANSFORM_RE = re.compile(r"([a-z0-9]++)\(([^()]*+)\)")
+_ANGLE_UNITS = {"deg": 3.141592653589793 / 180, "grad": 3.141592653589793 / 200,
+                "turn": 2 * 3.141592653589793, "rad": 1.0}
+
+
+@dataclass(frozen=True, slots=True)
+class Transform:
+    """What a ``transform`` (and ``scale``, ``zoom``) does to text: how much it shrinks it
+    along its smaller axis, and whether it moves it far off the page."""
+
+    scale: float = 1.0
+    off_page: bool = False
+
+
+def transform(value: str, off_page_px: float) -> Transform:
+    """The :class:`Transform` of a ``transform`` value: ``scale()``, ``scaleX/Y()``,
+    ``matrix()`` and ``rotateX/Y()`` shrink text (``scale(0)`` to nothing, ``rotateY(90deg)``
+    edge on), ``translate()``, ``translateX/Y()`` at ``off_page_px`` or further move it off the
+    page. Anything else leaves it as it is."""
+    scale_x = scale_y = 1.0
+    off_page = False
+    for name, arguments in _TRANSFORM_RE.findall(value[:_MAX_VALUE * 4].lower()):
+        numbers = [float(number) * (_ANGLE_UNITS.get(unit, 1.0) if name.startswith("rotate")
+                                    else 1.0)
+                   for number, unit in _NUMBER_RE.findall(arguments)]
+        if not numbers:
+            continue
+        if name in ("scale", "scale3d"):
+            scale_x *= abs(numbers[0])
+            scale_y *= abs(numbers[1] if len(numbers) > 1 else numbers[0])
+        elif name == "scalex":
+            scale_x *= abs(numbers[0])
+        elif name == "scaley":
+            scale_y *= abs(numbers[0])
+        elif name in ("matrix", "matrix3d") and len(numbers) >= 4:
+            step = 4 if name == "matrix3d" else 2
+            scale_x *= (numbers[0] ** 2 + numbers[1] ** 2) ** 0.5
+            scale_y *= (numbers[step] ** 2 + numbers[step + 1] ** 2) ** 0.5
+        elif name == "rotatey":
+            scale_x *= abs(math.cos(numbers[0]))
+        elif name == "rotatex":
+            scale_y *= abs(math.cos(numbers[0]))
+        elif name.startswith("translate"):
+            lengths = [length_px(part) for part in arguments.split(",")[:2]] \
+                if "," in arguments else [length_px(part) for part in arguments.split()[:2]]
+            off_page = off_page or any(length is not None and length <= off_page_px
+                                       for length in lengths)
+    return Transform(min(scale_x, scale_y), off_page)
+
+
+def scale_factor(value: str) -> float:
+    """The factor of a ``scale`` property or ``zoom`` (``0.01``, ``1%``; ``zoom: 0`` is
+    ``normal``), the smaller of two."""
+    numbers = [float(number) / (100 if unit == "%" else 1)
+               for number, unit in _NUMBER_RE.findall(value[:_MAX_VALUE].lower())[:2]]
+    return min(abs(number) for number in numbers) if numbers else 1.0
+
+
+def empty_clip_path(value: str) -> bool:
+    """Whether a ``clip-path`` leaves nothing of the box: ``inset()`` of 50 % or more from
+    both sides (or 999 px), ``circle(0)``, ``ellipse()`` with a zero radius, a ``polygon()``
+    whose points are all one."""
+    match = _TRANSFORM_RE.search(value[:_MAX_VALUE * 4].lower())
+    if match is None:
+        return False
+    name, arguments = match.groups()
+    if name == "inset":
+        sides = arguments.split(" round ")[0].split()[:4]
+        if not sides:
+            return False
+        top, right, bottom, left = (sides * 4)[:4] if len(sides) == 1 else \
+            (sides[0], sides[1], sides[0], sides[1]) if len(sides) == 2 else \
+            (sides[0], sides[1], sides[2], sides[1]) if len(sides) == 3 else sides
+        return _covers(top, bottom) or _covers(left, right)
+    if name in ("circle", "ellipse"):
+        radii = arguments.split(" at ")[0].split()
+        return any(length_px(radius) == 0.0 or percent(radius) == 0.0 for radius in radii)
+    if name == "polygon":
+        points = {" ".join(point.split()) for point in arguments.split(",")
+                  if point.strip() not in ("nonzero", "evenodd")}
+        return len(points) == 1
+    return False
+
+
+def _covers(one: str, other: str) -> bool:
+    """Whether insets from two opposite sides meet (both percentages, or 999 px or more)."""
+    first, second = (_inset_percent(side) for side in (one, other))
+    if first is not None and second is not None:
+        return first + second >= 100
+    return any(length is not None and length >= 999 for length in (length_px(one),
+                                                                     length_px(other)))
+
+
+def _inset_percent(side: str) -> float | None:
+    """An inset as a percentage of the box (``0`` is 0 %), or None when in another unit."""
+    found = percent(side)
+    return 0.0 if found is None and side.strip() == "0" else found
+
+
+def empty_clip(value: str) -> bool:
+    """Whether a ``clip: rect(top, right, bottom, left)`` is empty (bottom at or above top,
+    or right at or left of left; ``auto`` is the box's edge)."""
+    text = value.strip().lower()
+    if not text.startswith("rect(") or not text.endswith(")"):
+        return False
+    sides = [length_px(side) if side != "auto" else None
+             for side in text[5:-1].replace(",", " ").split()]
+    if len(sides) != 4:
+        return False
+    top, right, bottom, left = sides
+    return (top is not None and bottom is not None and bottom <= top) or \
+        (left is not None and right is not None and right <= left)
 
 
 #: Strings with their escapes, and the characters a style sheet's structure hangs on. A string

@@ -6,14 +6,18 @@ element's style is computed from its attributes (``style``, ``<font color>``, ``
 ``<body text>``, ``hidden``) and the message's own style sheets (:mod:`govmilter.mail.css`).
 Text is *not seen* when its element or an ancestor is ``display:none``, ``hidden``,
 ``mso-hide:all``, of opacity under 0.1, or a box clipped to nothing (``max-height:0`` with
-``overflow:hidden``, far off the page), or when it is ``visibility:hidden``, under 2 pt, or of
-the colour of its background (the nearest background colour of it or an ancestor, a page being
-white). ``::before``/``::after`` content and ``<img alt>`` are text like any other.
+``overflow:hidden``, an empty ``clip`` or ``clip-path``, far off the page), or when it is
+``visibility:hidden``, under 2 pt after the scales of its ancestors (``transform``, ``zoom``),
+or of the colour of its background (the nearest background colour of it or an ancestor, a page
+being white). Over a background image, text of another colour *may* be seen (the image's
+colours are not known). ``::before``/``::after`` content and ``<img alt>`` are text like any
+other.
 
 Text not seen is left out of the reading (``M<span style="display:none">x</span>ẬT`` reads
 ``MẬT``, ``MẬT<span style="color:#fff"> KHẨU</span>`` reads ``MẬT``), and given after it, each
-run on a line of its own: a marking a style hides is still read (evidence adds up; a rule a mail
-client does not apply must not erase a marking the reader sees).
+run on a line of its own, as is text that may be seen, in runs of its own: a marking a style
+hides is still read (evidence adds up; a rule a mail client does not apply must not erase a
+marking the reader sees), and text of the two kinds never joins.
 
 Linear in the size of the input, whatever the markup and the style sheets.
 """
@@ -35,10 +39,16 @@ from govmilter.mail.css import (
     StyleSheet,
     blend,
     declarations,
+    empty_clip,
+    empty_clip_path,
+    font_shorthand_size,
     font_size_px,
     length_px,
     parse_colour,
+    percent,
     same_colour,
+    scale_factor,
+    transform,
 )
 
 _SKIP_TAGS = {name: re.compile(rf"(?i)</{name}\s*>") for name in ("script", "style", "title",
@@ -59,6 +69,9 @@ _CONTENT_RE = re.compile(
 _CSS_ESCAPE_RE = re.compile(r"\\(?:([0-9a-fA-F]{1,6})[ \t\n]?|(.))", re.DOTALL)
 _BACKGROUND_TOKEN_RE = re.compile(r"#[0-9a-fA-F]++|(?:rgba?|hsla?)\([^()]*+\)|[a-zA-Z]++")
 _URL_RE = re.compile(r"(?i)url\([^()]*+\)")
+#: A background image: a picture or a gradient (its colours are not known).
+_IMAGE_RE = re.compile(r"(?i)url\(|gradient\(|image\(|image-set\(|element\(")
+_FILTER_OPACITY_RE = re.compile(r"opacity\(\s*+((?:\d+\.?\d*|\.\d+))(%)?")
 
 _VOID = frozenset({"area", "base", "basefont", "bgsound", "br", "col", "embed", "frame", "hr",
                    "img", "input", "keygen", "link", "meta", "param", "source", "track", "wbr"})
@@ -90,6 +103,13 @@ MIN_OPACITY = 0.1
 #: An element moved this far off the page (``text-indent``, ``left``, ``top``) hides it.
 OFF_PAGE_PX = -999.0
 
+#: How text stands to its reader: seen; not seen (hidden by a style); or maybe not seen (drawn
+#: over a background image, whose colours are not known, in a colour other than the one under
+#: the image). Text not seen and text maybe not seen are both read apart, in runs of their own.
+SEEN = "seen"
+HIDDEN = "hidden"
+UNSURE = "unsure"
+
 
 @dataclass(frozen=True, slots=True)
 class TextStyle:
@@ -105,13 +125,24 @@ class TextStyle:
     background: Colour = WHITE
     font_px: float = 16.0
     opacity: float = 1.0
+    #: ``-webkit-text-fill-color``: the colour glyphs are filled with, over ``colour``
+    fill: Colour | None = None
+    #: how much the element and its ancestors shrink text (``transform: scale()``, ``zoom``)
+    scale: float = 1.0
+    #: a background image is drawn under the text (its colours are not known)
+    over_image: bool = False
 
     @property
-    def seen(self) -> bool:
-        """Whether text in this style is seen by the reader."""
-        return not (self.removed or self.invisible) and self.font_px >= MIN_FONT_PX \
-            and self.opacity >= MIN_OPACITY \
-            and not same_colour(blend(self.colour, self.background), self.background)
+    def sight(self) -> str:
+        """Whether text in this style is seen by the reader: :data:`SEEN`, :data:`HIDDEN` or
+        :data:`UNSURE`."""
+        if self.removed or self.invisible or self.font_px * self.scale < MIN_FONT_PX \
+                or self.opacity < MIN_OPACITY:
+            return HIDDEN
+        colour = self.fill if self.fill is not None else self.colour
+        if same_colour(blend(colour, self.background), self.background):
+            return HIDDEN
+        return UNSURE if self.over_image else SEEN
 
 
 PAGE = TextStyle()
@@ -159,6 +190,8 @@ def _hints(name: str, attributes: dict[str, str]) -> dict[str, str]:
             hints["background-color"] = "rgba({:.0f},{:.0f},{:.0f},{})".format(*legacy)
     if "hidden" in attributes:
         hints["display"] = "none"
+    if name in ("body", "table", "tr", "td", "th") and attributes.get("background", "").strip():
+        hints["background-image"] = "url()"
     return hints
 
 
@@ -192,22 +225,53 @@ def _background_colour(value: str) -> Colour | None:
 
 def _clipped(props: dict[str, str]) -> bool:
     """Whether the element's box shows nothing of its content: no height or width with its
-    overflow hidden, moved far off the page, or clipped to an empty rectangle."""
-    if props.get("overflow", "").strip().lower() == "hidden":
+    overflow hidden (``line-height:0`` and no height too), its text indented out of it, moved
+    far off the page (``left``, ``margin``, ``translate()``), clipped to an empty rectangle or
+    shape (``clip``, ``clip-path``), or its content skipped (``content-visibility``)."""
+    overflow_hidden = props.get("overflow", "").strip().lower() in ("hidden", "clip")
+    if overflow_hidden:
         for prop in ("max-height", "height", "max-width", "width"):
             size = length_px(props.get(prop, "auto"))
             if size is not None and size <= 1:
                 return True
-    indent = length_px(props.get("text-indent", "0"))
-    if indent is not None and indent <= OFF_PAGE_PX:
+        line_height = props.get("line-height", "normal").strip()
+        line = length_px(line_height)
+        if line is not None and line_height.replace(".", "").isdigit():
+            line *= 16.0  # a bare number is a multiple of the font size
+        if line is not None and line <= 1 and props.get("height", "auto").strip() == "auto":
+            return True
+    indent_text = props.get("text-indent", "0")
+    indent = length_px(indent_text)
+    if indent is not None and (indent <= OFF_PAGE_PX
+                               or (overflow_hidden and indent >= -OFF_PAGE_PX)):
+        return True
+    if overflow_hidden and (percent(indent_text) or 0.0) >= 100:
         return True
     if props.get("position", "").strip().lower() in ("absolute", "fixed"):
-        for prop in ("left", "top"):
+        for prop, sign in (("left", 1), ("top", 1), ("right", -1), ("bottom", -1)):
             offset = length_px(props.get(prop, "0"))
-            if offset is not None and offset <= OFF_PAGE_PX:
+            if offset is not None and offset * sign <= OFF_PAGE_PX:
                 return True
-    clip = props.get("clip", "").replace(",", " ").lower()
-    return clip.startswith("rect(") and not re.sub(r"[rect()\s0px]", "", clip)
+    if any(_far_margin(props, side) for side in ("top", "left")):
+        return True
+    if "transform" in props and transform(props["transform"], OFF_PAGE_PX).off_page:
+        return True
+    return empty_clip(props.get("clip", "")) or empty_clip_path(props.get("clip-path", "")) \
+        or props.get("content-visibility", "").strip().lower() == "hidden"
+
+
+def _far_margin(props: dict[str, str], side: str) -> bool:
+    """Whether the element's top or left margin (longhand, else from ``margin``) moves it far
+    off the page."""
+    value = props.get(f"margin-{side}")
+    if value is None:
+        parts = props.get("margin", "").split()[:4]
+        if not parts:
+            return False
+        value = parts[0] if side == "top" else parts[-1] if len(parts) == 4 else parts[
+            1 if len(parts) > 1 else 0]
+    margin = length_px(value)
+    return margin is not None and margin <= OFF_PAGE_PX
 
 
 def _styled(parent: TextStyle, props: dict[str, str]) -> TextStyle:
@@ -223,22 +287,38 @@ def _styled(parent: TextStyle, props: dict[str, str]) -> TextStyle:
         changes["invisible"] = True
     elif visibility == "visible":
         changes["invisible"] = False
+    opacity = 1.0
     if "opacity" in props:
         text = props["opacity"].strip()
         try:
             opacity = float(text[:-1]) / 100 if text.endswith("%") else float(text[:32])
         except ValueError:
             opacity = 1.0
+    if "filter" in props:  # filter: opacity(0)
+        for match in _FILTER_OPACITY_RE.finditer(props["filter"][:1024].lower()):
+            opacity *= float(match.group(1)) / (100 if match.group(2) else 1)
+    if opacity != 1.0:
         changes["opacity"] = parent.opacity * min(max(opacity, 0.0), 1.0)
-    if "font-size" in props:
-        size = font_size_px(props["font-size"], parent.font_px)
-        if size is not None:
-            changes["font_px"] = size
+    size = font_size_px(props["font-size"], parent.font_px) if "font-size" in props else \
+        font_shorthand_size(props["font"], parent.font_px) if "font" in props else None
+    if size is not None:
+        changes["font_px"] = size
+    scale = transform(props["transform"], OFF_PAGE_PX).scale if "transform" in props else 1.0
+    for prop in ("scale", "zoom"):
+        if prop in props and props[prop].strip().lower() not in ("0", "normal", "none"):
+            scale *= scale_factor(props[prop])
+    if scale != 1.0:
+        changes["scale"] = parent.scale * scale
     if "color" in props:
         value = props["color"].strip().lower()
         colour = BLACK if value == "initial" else parse_colour(value)
         if colour is not None:
             changes["colour"] = colour
+    if "-webkit-text-fill-color" in props:
+        value = props["-webkit-text-fill-color"].strip().lower()
+        fill = parse_colour(value)
+        if fill is not None or value in ("currentcolor", "initial", "unset"):
+            changes["fill"] = fill
     background = None
     if "background-color" in props:
         background = parse_colour(props["background-color"])
@@ -246,6 +326,11 @@ def _styled(parent: TextStyle, props: dict[str, str]) -> TextStyle:
         background = _background_colour(props["background"])
     if background is not None and background[3] > 0:
         changes["background"] = blend(background, parent.background)
+        if background[3] >= 1:
+            changes["over_image"] = False
+    if _IMAGE_RE.search(props.get("background-image", "")[:1024]) or \
+            _IMAGE_RE.search(props.get("background", "")[:1024]):
+        changes["over_image"] = True
     return replace(style, **changes) if changes else style  # type: ignore[arg-type]
 
 
@@ -289,33 +374,36 @@ def style_sheets(text: str) -> StyleSheet:
 
 
 class _Reading:
-    """The text seen, and the runs of text not seen, as the walk gives them."""
+    """The text seen, and the runs of text not seen, as the walk gives them: a run holds text
+    of one :attr:`TextStyle.sight` (hidden text and text maybe not seen never join)."""
 
     def __init__(self) -> None:
         self.seen: list[str] = []
         self.unseen: list[str] = []
-        self.unseen_open = False
+        self.open_run = ""  # the sight of the run of text not seen being written, if any
 
-    def put(self, text: str, seen: bool) -> None:
+    def put(self, text: str, sight: str) -> None:
         if not text:
             return
-        if not seen:
+        if sight != SEEN:
+            if self.open_run and self.open_run != sight:
+                self.unseen.append("\n")
             self.unseen.append(text)
-            self.unseen_open = True
-        elif self.unseen_open and not text.isspace():
+            self.open_run = sight
+        elif self.open_run and not text.isspace():
             self.unseen.append("\n")
-            self.unseen_open = False
+            self.open_run = ""
             self.seen.append(text)
         else:
             self.seen.append(text)
-            if self.unseen_open:
+            if self.open_run:
                 self.unseen.append(text)
 
     def line_break(self) -> None:
         self.seen.append("\n")
-        if self.unseen_open:
+        if self.open_run:
             self.unseen.append("\n")
-            self.unseen_open = False
+            self.open_run = ""
 
     def result(self) -> HtmlReading:
         return HtmlReading("".join(self.seen), "".join(self.unseen))
@@ -346,8 +434,8 @@ class _OpenElements:
         return self.elements[-1].style if self.elements else PAGE
 
     @property
-    def seen(self) -> bool:
-        return self.elements[-1].seen if self.elements else True
+    def sight(self) -> str:
+        return self.elements[-1].sight if self.elements else SEEN
 
     def last(self, name: str) -> int:
         positions = self.at.get(name)
@@ -439,13 +527,13 @@ def _matched(sheet: StyleSheet, name: str, attributes: dict[str, str], context: 
 
 
 def _pseudo(style: TextStyle, rules: list[dict[str, Ranked]],
-            attributes: dict[str, str]) -> tuple[str, bool] | None:
-    """The text of a ``::before`` or ``::after`` and whether it is seen, or None."""
+            attributes: dict[str, str]) -> tuple[str, str] | None:
+    """The text of a ``::before`` or ``::after`` and its :attr:`~TextStyle.sight`, or None."""
     if not rules:
         return None
     props = _cascade(rules, {}, {})
     text = _content(props.get("content", ""), attributes)
-    return (text, _styled(style, props).seen) if text else None
+    return (text, _styled(style, props).sight) if text else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -453,10 +541,10 @@ class _Element:
     """An element as its start tag and its parent's style make it."""
 
     style: TextStyle
-    seen: bool
-    #: its ``::before`` and ``::after`` text and whether each is seen
-    before: tuple[str, bool] | None = None
-    after: tuple[str, bool] | None = None
+    sight: str
+    #: its ``::before`` and ``::after`` text and whether each is seen (:attr:`TextStyle.sight`)
+    before: tuple[str, str] | None = None
+    after: tuple[str, str] | None = None
     #: an image's ``alt`` text
     alt: str = ""
     #: the compounds of the style sheets' selectors' context it matches
@@ -485,7 +573,7 @@ def _element(sheet: StyleSheet, parent: TextStyle, name: str, tag: str,
         before = _pseudo(style, before_rules, attributes)
         after = _pseudo(style, after_rules, attributes)
     alt = attributes.get("alt", "") if name == "img" else ""
-    return _Element(style, style.seen, before, after, alt, matches)
+    return _Element(style, style.sight, before, after, alt, matches)
 
 
 def html_to_text(text: str) -> str:
@@ -513,7 +601,7 @@ def read_html(text: str) -> HtmlReading:
         segment = text[pos:] if match is None else text[pos:match.start()]
         if segment:
             reading.put(html.unescape(segment) if "&" in segment else segment,
-                        elements.seen)
+                        elements.sight)
         if match is None:
             break
         pos = match.end()
@@ -547,7 +635,7 @@ def read_html(text: str) -> HtmlReading:
                 computed.clear()
             element = computed[key] = _element(sheet, key[0], name, key[1], key[2])
         if element.alt:
-            reading.put(element.alt, element.seen)
+            reading.put(element.alt, element.sight)
         if name in _VOID:
             continue
         elements.push(name, element)

@@ -235,6 +235,38 @@ CARRIERS: dict[str, Callable[[], bytes]] = {
     "HTML: the marking in ::after from an attribute": lambda: html_body(
         '<style>.m:after{content:attr(data-m)}</style><span class="m" data-m="MẬT"></span>'),
     "HTML: the marking as an image's alt text": lambda: html_body('<img src="x.png" alt="MẬT">'),
+    "HTML: a partner word scaled to nothing (transform: scale(0))": lambda: html_body(
+        'MẬT<span style="display:inline-block;transform:scale(0)"> KHẨU</span>'),
+    "HTML: a partner word turned edge on (rotateY(90deg))": lambda: html_body(
+        'MẬT<span style="display:inline-block;transform:rotateY(90deg)"> KHẨU</span>'),
+    "HTML: a partner word at zoom 1%": lambda: html_body(
+        'MẬT<span style="zoom:1%"> KHẨU</span>'),
+    "HTML: a partner word in font: 0/0 a": lambda: html_body(
+        'MẬT<span style="font:0/0 a"> KHẨU</span>'),
+    "HTML: a partner word in a box of line-height 0, overflow hidden": lambda: html_body(
+        'MẬT<span style="display:inline-block;line-height:0;overflow:hidden"> KHẨU</span>'),
+    "HTML: a partner word clipped away (clip-path: inset(50%))": lambda: html_body(
+        'MẬT<span style="clip-path:inset(50%)"> KHẨU</span>'),
+    "HTML: a partner word clipped to a 1 px rectangle": lambda: html_body(
+        'MẬT<span style="position:absolute;clip:rect(1px,1px,1px,1px)"> KHẨU</span>'),
+    "HTML: a partner word at filter: opacity(0)": lambda: html_body(
+        'MẬT<span style="filter:opacity(0)"> KHẨU</span>'),
+    "HTML: a partner word filled white (-webkit-text-fill-color)": lambda: html_body(
+        'MẬT<span style="-webkit-text-fill-color:#fff"> KHẨU</span>'),
+    "HTML: a partner word moved off the page by a negative margin": lambda: html_body(
+        'MẬT<span style="display:inline-block;margin-left:-9999px"> KHẨU</span>'),
+    "HTML: a partner word translated off the page": lambda: html_body(
+        'MẬT<span style="display:inline-block;transform:translateX(-9999px)"> KHẨU</span>'),
+    "HTML: a partner word indented out of its box (text-indent: 100%)": lambda: html_body(
+        'MẬT<span style="display:inline-block;width:9em;text-indent:100%;white-space:nowrap;'
+        'overflow:hidden"> KHẨU</span>'),
+    "HTML: a partner word with its content skipped (content-visibility)": lambda: html_body(
+        'MẬT<span style="content-visibility:hidden"> KHẨU</span>'),
+    "HTML: a white partner word on a white image over a dark colour": lambda: html_body(
+        'MẬT<span style="color:#fff;background:#000 url(trang.png)"> KHẨU</span>'),
+    "HTML: a partner word over a page background image": lambda: (
+        html_body('MẬT<span style="color:#fff"> KHẨU</span>')
+        .replace(b"<html><body>", b'<html><body background="giay.jpg">')),
     "PDF whose marking glyphs stand apart": lambda: attached(
         "vb.pdf", pdf_with_marking(glyph_step=10), "application/pdf"),
     "PDF with a partner word in 1 pt after the marking": lambda: attached(
@@ -270,6 +302,17 @@ def html_note(html: str) -> bytes:
     '<table bgcolor="#1a1a1a"><tr><td><font color="white">Mật <b>khẩu</b> mới</font></td></tr>'
     "</table>",
     "<p><img src='mat-ong.jpg' alt='Mật'> ong rừng U Minh</p>",
+    # styles near the ones that hide, that hide nothing
+    "<p style='line-height:1.4;overflow:hidden'>Mật <b style='line-height:1'>khẩu</b> mới</p>",
+    "<p style='font:bold 14px/0 Arial'>Mật <b style='font:italic 1.2em Arial'>khẩu</b></p>",
+    "<p>Mật <b style='display:inline-block;transform:rotate(3deg) scale(1.1)'>khẩu</b></p>",
+    "<p>Mật <b style='clip-path:inset(0 round 6px);filter:opacity(.9)'>khẩu</b></p>",
+    "<p>Mật <b style='margin:0 0 0 -4px;text-indent:-1em;zoom:0'>khẩu</b></p>",
+    "<p>Mật <b style='-webkit-text-fill-color:currentColor;color:#c00'>khẩu</b></p>",
+    # text over a background image, all of it together: the phrase stands
+    "<table background='nen.jpg'><tr><td style='color:#fff;background:#222 url(nen.jpg)'>"
+    "<p>Mật <b>khẩu</b> mới của anh</p><p>Mật ong rừng U Minh</p></td></tr></table>",
+    "<div style='background-image:linear-gradient(#123,#456)'><p>Mật <i>khẩu</i></p></div>",
 ])
 def test_password_mail_whose_words_are_styled_is_no_marking(html: str) -> None:
     """The false positive to guard: a partner word in another element, with a class or colour
