@@ -28,6 +28,7 @@ from govmilter.mail.forwarding import NO_TRACES, ForwardTraces, read_forward_tra
 from govmilter.mail.htmltext import html_to_text
 from govmilter.mail.limits import Limits, MessageBudget
 from govmilter.mail.speedups import (
+    DecodedRuns,
     parse_collapsed,
     stdlib_decoded_payload,
     strict_decoded,
@@ -138,15 +139,15 @@ Run = tuple[int, int]
 
 
 def prepare_for_parser(raw: bytes, limits: Limits
-                       ) -> tuple[memoryview, list[str], list[Run]]:
+                       ) -> tuple[memoryview, list[str], list[Run], DecodedRuns]:
     """Cut and defuse ``raw`` so that the stdlib parser works in bounded time and memory.
 
     Returns the bytes to parse, the reasons (for ``unscannable``) when anything was held back:
     bytes past twice the scan limit (room for base64), lines past :data:`MAX_PARSE_LINES`, parts
     past :data:`MAX_PARTS`, and ``multipart``/``message`` sections past :data:`MAX_CONTAINERS`,
     whose type is renamed so the parser keeps them as opaque parts (their siblings are still
-    read); and the base64 runs of the bytes returned, for
-    :func:`govmilter.mail.speedups.parse_collapsed`.
+    read); and the base64 runs of the bytes returned, and the blocks those a part may hold
+    whole decode to, for :func:`govmilter.mail.speedups.parse_collapsed`.
 
     Container words and boundary lines are counted outside base64 runs only: a run's lines hold
     no ``:`` and no ``-``, so they are never a header nor a boundary and cannot open a section
@@ -157,7 +158,9 @@ def prepare_for_parser(raw: bytes, limits: Limits
     if len(data) > limits.raw_scan_bytes:
         reasons.append(limits.scan_limit_reason)
         data = data[:limits.raw_scan_bytes]
-    runs, line_ends = counted_base64_runs(raw, len(data))  # data is a prefix of raw
+    # a run longer than this is decoded only in part by the walk (decoded_payload)
+    keep = base64_prefix_chars(limits.max_attachment_bytes)
+    runs, line_ends, decoded = counted_base64_runs(raw, len(data), keep)  # data: a prefix of raw
     # CR and LF bytes bound the lines: counted outside the runs (each piece but the first
     # repeats a run's last byte, so the bound may come out a little high) and by the run search
     line_ends += sum(_line_ends(piece) for _, piece in outside_runs(data, runs))
@@ -165,7 +168,7 @@ def prepare_for_parser(raw: bytes, limits: Limits
     if cut is not None:
         reasons.append(f"more than {MAX_PARSE_LINES} lines: the rest was not parsed")
         data = data[:cut]
-        runs = base64_runs(raw, len(data))
+        runs, _, decoded = counted_base64_runs(raw, len(data), keep)
     # every part opens with a boundary line, and the last closes with one more
     cut = _dash_line_cut(data, runs, MAX_PARTS + 1)
     if cut is not None:
@@ -174,7 +177,7 @@ def prepare_for_parser(raw: bytes, limits: Limits
         runs = [run for run in runs if run[1] <= cut]
     outside = sum(_container_count(piece) for _, piece in outside_runs(data, runs))
     if outside <= MAX_CONTAINERS:
-        return data, reasons, runs
+        return data, reasons, runs, decoded
     # more than enough: rename from the first word past the cap, runs included (as before)
     for count, match in enumerate(_CONTAINER_RE.finditer(data), start=1):
         if count > MAX_CONTAINERS:
@@ -183,8 +186,9 @@ def prepare_for_parser(raw: bytes, limits: Limits
             source = bytes(head) + defused
             reasons.append(f"more than {MAX_CONTAINERS} multipart/message sections: "
                            "the rest was not parsed")
-            return memoryview(source), reasons, base64_runs(source)
-    return data, reasons, runs
+            runs, _, decoded = counted_base64_runs(source, len(source), keep)
+            return memoryview(source), reasons, runs, decoded
+    return data, reasons, runs, decoded
 
 
 def _container_count(data: memoryview, block: int = 1 << 20) -> int:
@@ -364,14 +368,19 @@ def decoded_payload(part: email.message.Message, cap: int) -> tuple[bytes, bool]
     """
     payload = raw_payload(part)
     cte = str(part.get("Content-Transfer-Encoding") or "").strip().lower()
-    # 4 characters per 3 bytes, plus room for line ends and some garbage between them.
-    prefix_chars = (cap // 3 + 2) * 4 * 5 // 4 + 4096
+    prefix_chars = base64_prefix_chars(cap)
     if cte == "base64" and isinstance(payload, str) and len(payload) > prefix_chars:
         prefix = payload[:prefix_chars].encode("ascii", "surrogateescape")
         clean = _NOT_BASE64_RE.sub(b"", prefix)
         return binascii.a2b_base64(clean[:len(clean) // 4 * 4]), True
     decoded = stdlib_decoded_payload(part)
     return (decoded if isinstance(decoded, bytes) else b""), False
+
+
+def base64_prefix_chars(cap: int) -> int:
+    """How many characters of a base64 body :func:`decoded_payload` decodes at most to fill
+    ``cap`` bytes: 4 characters per 3 bytes, plus room for line ends and some garbage."""
+    return (cap // 3 + 2) * 4 * 5 // 4 + 4096
 
 
 def parse_message(raw: bytes, limits: Limits,
@@ -384,9 +393,9 @@ def parse_message(raw: bytes, limits: Limits,
     message's scan budget (:func:`govmilter.scan.scan_with` starts it before parsing), asked for
     time before each part is decoded and charged with what is kept; None: a new one.
     """
-    data, unscannable, runs = prepare_for_parser(raw, limits)
+    data, unscannable, runs, decoded = prepare_for_parser(raw, limits)
     try:
-        message = parse_collapsed(data, runs, _feed)
+        message = parse_collapsed(data, runs, _feed, decoded)
     except RecursionError:  # prepare_for_parser makes this unreachable; kept as a fail-safe
         return MessageContent("", (), (), (), (), ("message structure could not be parsed",),
                               len(raw))
@@ -427,29 +436,71 @@ def base64_runs(data: bytes, end: int | None = None) -> list[Run]:
     return counted_base64_runs(data, len(data) if end is None else end)[0]
 
 
-def counted_base64_runs(data: bytes, end: int) -> tuple[list[Run], int]:
+def counted_base64_runs(data: bytes, end: int, keep: int = 0
+                        ) -> tuple[list[Run], int, dict[Run, tuple[bytes, ...]]]:
     """Where the base64 runs of ``data[:end]`` are (see :data:`_BASE64_RUN_HEAD_RE`), each as
     long as its lines go on: the runs ``\n((?:[A-Za-z0-9+/=]++(?:\r\n|\r|\n)){64,}+)`` finds,
     the lines after the first 64 read at C speed where they are regular (:func:`_run_end`);
-    and how many CR and LF bytes the runs hold (the lines' count, for the line limit)."""
+    how many CR and LF bytes the runs hold (the lines' count, for the line limit); and, for each
+    run of at most ``keep`` bytes that is strict base64 once CR and LF are deleted, the blocks it
+    decodes to (:class:`govmilter.mail.speedups.DecodedRunText`), decoded as the run is read.
+    """
     runs: list[Run] = []
+    decoded: dict[Run, tuple[bytes, ...]] = {}
     line_ends = 0
     head = _BASE64_RUN_HEAD_RE.search(data, 0, end)
     while head is not None:
-        run_end, rest_line_ends = _run_end(data, head.start(1), head.end(), end)
+        blocks = _DecodedBlocks(keep)
+        blocks.add_text(data[head.start(1):head.end()])
+        run_end, rest_line_ends = _run_end(data, head.start(1), head.end(), end, blocks)
         runs.append((head.start(1), run_end))
         line_ends += _line_ends(memoryview(data)[head.start(1):head.end()]) + rest_line_ends
+        if blocks.blocks is not None:
+            decoded[runs[-1]] = tuple(blocks.blocks)
         head = _BASE64_RUN_HEAD_RE.search(data, run_end, end)
-    return runs, line_ends
+    return runs, line_ends, decoded
+
+
+class _DecodedBlocks:
+    """One run's text decoded piece by piece, in order, as the run search reads it: ``blocks``
+    is None once a piece is not strict base64 (:func:`strict_decoded`: a multiple of 4
+    characters once CR and LF are deleted, padding only at its end), a piece follows one that
+    ends in padding, or the pieces pass ``keep`` bytes. So the blocks, joined, are what the
+    whole run's text decodes to, as :func:`govmilter.mail.speedups.strict_base64_decoded`
+    decodes it."""
+
+    def __init__(self, keep: int) -> None:
+        self.blocks: list[bytes] | None = [] if keep > 0 else None
+        self.room = keep
+        self.padded = False
+
+    def add(self, size: int, decoded: bytes | None, padded: bool) -> None:
+        """One more piece of the run: ``size`` bytes of text that decoded to ``decoded`` (None:
+        not strict base64), ``padded`` when it ends in ``=``."""
+        self.room -= size
+        if decoded is None or self.padded or self.room < 0:
+            self.blocks = None
+        elif self.blocks is not None:
+            self.blocks.append(decoded)
+            self.padded = padded
+
+    def add_text(self, text: bytes) -> None:
+        """One more piece, its lines ended by any line ends, decoded here."""
+        if self.blocks is None or len(text) > self.room:
+            self.blocks = None
+            return
+        compact = text.replace(b"\r", b"").replace(b"\n", b"")
+        self.add(len(text), strict_decoded(compact), compact.endswith(b"="))
 
 
 #: Most lines one step of :func:`_run_end` reads (16,384 lines: 1.2 MB of 76-character lines).
 _MAX_BLOCK_LINES = 1 << 14
 
 
-def _run_end(data: bytes, run_start: int, start: int, end: int) -> tuple[int, int]:
+def _run_end(data: bytes, run_start: int, start: int, end: int,
+             blocks: _DecodedBlocks) -> tuple[int, int]:
     """Where the base64 lines from ``start`` (the line after a run's first 64) end, by ``end``,
-    and how many CR and LF bytes they hold.
+    and how many CR and LF bytes they hold; their text decoded into ``blocks``.
 
     Read in blocks of whole lines, 64 lines first, twice as many after each block that passes
     (so each step costs at most what the lines before it did): a block passes when its lines
@@ -478,39 +529,46 @@ def _run_end(data: bytes, run_start: int, start: int, end: int) -> tuple[int, in
                 stop -= len(line_end)
             if stop <= start:
                 return start, line_ends  # the next line holds the dash, or has no line end
-            if _regular_base64_lines(data, start, stop, width, line_end):
+            decoded = _regular_base64_lines(data, start, stop, width, line_end)
+            if decoded is not None:
+                blocks.add(stop - start, decoded, data[stop - len(line_end) - 1] == ord("="))
                 return stop, line_ends + (stop - start) // step * len(line_end) + \
                     len(line_end) * ((stop - start) % step > 0)
             break
-        if not _regular_base64_lines(data, start, stop, width, line_end):
+        decoded = _regular_base64_lines(data, start, stop, width, line_end)
+        if decoded is None:
             break
+        blocks.add(stop - start, decoded, data[stop - len(line_end) - 1] == ord("="))
         line_ends += lines * len(line_end)
         start, lines = stop, min(lines * 2, _MAX_BLOCK_LINES)
     match = _BASE64_LINES_RE.match(data, start, end)
     stop = match.end() if match else start
+    if stop > start:
+        blocks.add_text(data[start:stop])
     return stop, line_ends + _line_ends(memoryview(data)[start:stop])
 
 
 def _regular_base64_lines(data: bytes, start: int, stop: int, width: int,
-                          line_end: bytes) -> bool:
-    """Whether ``data[start:stop]`` is lines of ``width`` characters, the last one possibly
-    shorter, each ended by ``line_end`` and by no other CR or LF, their characters strict
-    base64 (:func:`govmilter.mail.speedups.strict_decoded`, so padding at the end only, and a
-    multiple of 4 characters); checked from the cheapest test on."""
+                          line_end: bytes) -> bytes | None:
+    """What ``data[start:stop]`` decodes to if it is lines of ``width`` characters, the last
+    one possibly shorter, each ended by ``line_end`` and by no other CR or LF, their characters
+    strict base64 (:func:`govmilter.mail.speedups.strict_decoded`, so padding at the end only,
+    and a multiple of 4 characters); else None. Checked from the cheapest test on."""
     step = width + len(line_end)
     full, rest = divmod(stop - start, step)
     if rest and rest <= len(line_end):
-        return False  # a last line without characters
+        return None  # a last line without characters
     region = data[start:stop]
     for offset, byte in enumerate(line_end):  # the line end where each full line ends
         if region[width + offset:full * step:step] != bytes((byte,)) * full:
-            return False
+            return None
     without_cr = region.replace(b"\r", b"")
     compact = without_cr.replace(b"\n", b"")
     lines = full + bool(rest)
-    return region.endswith(line_end) and len(without_cr) - len(compact) == lines \
-        and len(region) - len(without_cr) == lines * (len(line_end) - 1) \
-        and strict_decoded(compact) is not None
+    if region.endswith(line_end) and len(without_cr) - len(compact) == lines \
+            and len(region) - len(without_cr) == lines * (len(line_end) - 1):
+        return strict_decoded(compact)
+    return None
 
 
 def _encoded_message(part: email.message.Message,

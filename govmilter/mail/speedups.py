@@ -11,7 +11,8 @@ under it (the daemon's own, on pymilter, prometheus_client and logging, are
   decoder ``get_payload(decode=True)`` uses, decodes them, without the list of lines it makes
   first; a body that is strict base64 once CR and LF are taken out is decoded by pybase64's
   SIMD decoder instead (:func:`strict_base64_decoded`), where the stdlib's decoder would give
-  the same bytes and no defect.
+  the same bytes and no defect; a body that is one collapsed run (and line ends) is not decoded
+  again at all: the run search decoded it already (:class:`DecodedRunText`).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import binascii
 import email.message
 import functools
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from email import _encoded_words  # type: ignore[attr-defined]  # the stdlib's own decoder
 
 #: pybase64's strict decoder (alphabet only, padding only at the end), or None without it: a
@@ -31,6 +32,9 @@ try:
     STRICT_DECODER = functools.partial(pybase64.b64decode, validate=True)
 except ImportError:
     STRICT_DECODER = None
+
+#: A run's bytes decoded block by block, by (start, end) of the run (see :class:`DecodedRunText`).
+DecodedRuns = Mapping[tuple[int, int], tuple[bytes, ...]]
 
 #: Parses bytes into a message tree (:func:`govmilter.mail.message.parse_message`'s feeder).
 Feed = Callable[[bytes | memoryview], email.message.Message]
@@ -47,15 +51,40 @@ def _holds(data: memoryview, needle: bytes, block: int = 1 << 20) -> bool:
                for start in range(0, len(data), block))
 
 
-def parse_collapsed(data: memoryview, found: list[tuple[int, int]],
-                    feed: Feed) -> email.message.Message:
+class DecodedRunText(str):
+    """A part's body that is one base64 run and nothing after it but CR and LF, as the parser
+    keeps it, with the run decoded by the run search (``blocks``, joined by :meth:`decoded`).
+
+    Made only by :func:`parse_collapsed`, from a run whose blocks were each a multiple of 4
+    characters that :func:`strict_decoded` accepted, padding in the last one only: then the
+    whole body, CR and LF deleted, is such text too, and :func:`strict_base64_decoded` would
+    give the blocks' concatenation for it. A str like any other to everything else.
+    """
+
+    blocks: tuple[bytes, ...]
+
+    @classmethod
+    def of(cls, text: memoryview, blocks: tuple[bytes, ...]) -> DecodedRunText:
+        """The body ``text`` (ASCII bytes), whose run decodes to ``blocks``."""
+        body = cls(text, "ascii")
+        body.blocks = blocks
+        return body
+
+    def decoded(self) -> bytes:
+        """The body decoded, as :func:`strict_base64_decoded` decodes it."""
+        return b"".join(self.blocks)
+
+
+def parse_collapsed(data: memoryview, found: list[tuple[int, int]], feed: Feed,
+                    decoded: DecodedRuns | None = None) -> email.message.Message:
     """Parse ``data`` as ``feed`` would, without making the parser split its base64 runs.
 
     ``found``: (start, end) of each run, its lines only base64 characters, each with its line
     end. Each run becomes one token line (keeping the run's last line end, which the parser may
     strip before a boundary) and is put back into the parsed texts. Unless every token is found
     exactly once in a part's body, preamble or epilogue (and in no header), ``data`` is parsed as
-    is.
+    is. ``decoded``: the blocks some runs decode to (see :class:`DecodedRunText`); a part's body
+    that is one of those runs and line ends is put back as a :class:`DecodedRunText`.
     """
     runs: list[tuple[int, int]] = []  # run start, end of its last line's text
     pieces: list[bytes | memoryview] = []
@@ -74,15 +103,17 @@ def parse_collapsed(data: memoryview, found: list[tuple[int, int]],
     if any(_holds(memoryview(piece), _RUN_PREFIX.encode()) for piece in pieces[::3]):
         return feed(data)
     message = feed(b"".join(pieces))
-    if not _restore_runs(message, data, runs):
+    blocks = [(decoded or {}).get(run) for run in found]
+    if not _restore_runs(message, data, runs, blocks):
         return feed(data)
     return message
 
 
 def _restore_runs(message: email.message.Message, data: memoryview,
-                  runs: list[tuple[int, int]]) -> bool:
+                  runs: list[tuple[int, int]], blocks: list[tuple[bytes, ...] | None]) -> bool:
     """Put the collapsed runs back into every text of the parsed tree; True when each token was
-    found exactly once, in a body, preamble or epilogue, and none in a header."""
+    found exactly once, in a body, preamble or epilogue, and none in a header. ``blocks``: each
+    run's decoded blocks, or None."""
     seen = [0] * len(runs)
 
     def restore(match: re.Match[str]) -> str:
@@ -93,6 +124,20 @@ def _restore_runs(message: email.message.Message, data: memoryview,
         start, end = runs[index]
         return str(data[start:end], "ascii")  # decoded from the view: no bytes copy
 
+    def restore_body(value: str) -> str:
+        # a body that is one token and line ends, those the bytes after its run: the run's
+        # text and those bytes, in one piece with the run's decoded blocks
+        token = _RUN_TOKEN_RE.fullmatch(value.rstrip("\r\n"))
+        index = int(token.group(1)) if token else len(runs)
+        run_blocks = blocks[index] if index < len(runs) else None
+        if token is not None and run_blocks is not None:
+            start, end = runs[index]
+            tail = value[token.end():].encode("ascii")
+            if data[end:end + len(tail)] == tail:
+                seen[index] += 1
+                return DecodedRunText.of(data[start:end + len(tail)], run_blocks)
+        return _RUN_TOKEN_RE.sub(restore, value)
+
     stack = [message]
     while stack:
         part = stack.pop()
@@ -101,7 +146,8 @@ def _restore_runs(message: email.message.Message, data: memoryview,
         for attribute in ("_payload", "preamble", "epilogue"):
             value = getattr(part, attribute, None)
             if isinstance(value, str) and _RUN_PREFIX in value:
-                setattr(part, attribute, _RUN_TOKEN_RE.sub(restore, value))
+                setattr(part, attribute, restore_body(value) if attribute == "_payload"
+                        else _RUN_TOKEN_RE.sub(restore, value))
             elif isinstance(value, list):
                 stack.extend(child for child in value if isinstance(child, email.message.Message))
     return all(count == 1 for count in seen)
@@ -110,11 +156,14 @@ def _restore_runs(message: email.message.Message, data: memoryview,
 def stdlib_decoded_payload(part: email.message.Message) -> object:
     """``part.get_payload(decode=True)``, with base64 ASCII bodies decoded as it does (same
     decoder, same defects) but without splitting them into a list of lines first: deleting CR
-    and LF gives the same bytes as joining ``bytes.splitlines()``, without the list."""
+    and LF gives the same bytes as joining ``bytes.splitlines()``, without the list. A body
+    that is one run the run search decoded (:class:`DecodedRunText`) is not decoded again."""
     # the body as parsed: get_payload() would first decode an 8-bit body with its charset
     payload = getattr(part, "_payload", None)
     if isinstance(payload, str) and payload.isascii() and \
             str(part.get("content-transfer-encoding", "")).lower() == "base64":
+        if isinstance(payload, DecodedRunText):
+            return payload.decoded()
         body = payload.encode("ascii")
         strict = strict_base64_decoded(body)
         if strict is not None:

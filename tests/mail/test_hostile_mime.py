@@ -144,7 +144,7 @@ def test_50_mb_message_is_handled_within_the_limits(tmp_path: Path) -> None:
                   + attachment_b64)
     raw = multipart([TEXT_PART, attachment])
     assert len(raw) > 50 * 1000 * 1000
-    data, reasons, _ = prepare_for_parser(raw, LIMITS)
+    data, reasons, *_ = prepare_for_parser(raw, LIMITS)
     assert len(data) == LIMITS.raw_scan_bytes == 2 * LIMITS.max_scan_bytes
     assert reasons == [LIMITS.scan_limit_reason]
     content = parse_message(raw, LIMITS)
@@ -158,7 +158,7 @@ def test_50_mb_message_is_handled_within_the_limits(tmp_path: Path) -> None:
 
 def test_millions_of_empty_lines_are_cut_at_the_line_limit() -> None:
     raw = nested_multipart(10, extra_lines=0) + b"\n" * 3_000_000
-    data, reasons, _ = prepare_for_parser(raw, LIMITS)
+    data, reasons, *_ = prepare_for_parser(raw, LIMITS)
     assert f"more than {MAX_PARSE_LINES} lines: the rest was not parsed" in reasons
     assert data.tobytes().count(b"\n") <= MAX_PARSE_LINES
 
@@ -172,7 +172,7 @@ def test_the_lines_of_a_base64_run_count_towards_the_line_limit(lines: int,
     part = (b"Content-Type: application/pdf\r\nContent-Transfer-Encoding: base64\r\n\r\n"
             + (b"QUJD" + line_end) * lines)
     raw = multipart([part])
-    data, reasons, _ = prepare_for_parser(raw, LIMITS)
+    data, reasons, *_ = prepare_for_parser(raw, LIMITS)
     reason = f"more than {MAX_PARSE_LINES} lines: the rest was not parsed"
     assert (reason in reasons) == (lines > MAX_PARSE_LINES)
     expected = _line_cut(memoryview(raw), MAX_PARSE_LINES)

@@ -19,6 +19,7 @@ import re
 import subprocess
 import sys
 from email import _encoded_words  # type: ignore[attr-defined]
+from pathlib import Path
 
 import pytest
 from hostile_mail import OFFICIAL_TEXT, message, multipart
@@ -35,6 +36,7 @@ from govmilter.mail.message import (
 )
 from govmilter.mail.speedups import (
     STRICT_DECODER,
+    DecodedRunText,
     parse_collapsed,
     stdlib_decoded_payload,
     strict_base64_decoded,
@@ -96,6 +98,19 @@ CASES = {
                                                    b"\r\nGovmilterCollapsedBase64Run00000007"]),
     "token prefix inside a run": multipart([attachment().replace(
         b"\r\n", b"\r\nGovmilterCollapsedBase64Run00000000A\r\n", 200)]),
+    "blank lines before the boundary": multipart([attachment() + b"\r\n\r\n"]),
+    "text after the run in the part": multipart([attachment() + b"QUJD\r\nnot base64\r\n"]),
+    "text before the run in the part": multipart([attachment().replace(
+        b"base64\r\n\r\n", b"base64\r\n\r\nnot base64\r\n", 1)]),
+    "padding inside the run": multipart([attachment().replace(
+        b"\r\n", b"\r\nQQ==\r\n", 150)]),
+    "padding ending the first 64 lines": multipart([attachment().split(b"\r\n\r\n")[0]
+                                                   + b"\r\n\r\n" + base64_lines(bytes(3646))
+                                                   + base64_lines(DOCUMENT)]),
+    "padding ending an attachment, another after it": multipart(
+        [attachment() + base64_lines(DOCUMENT)]),
+    "two runs in one part": multipart([attachment() + b"\r\n" + base64_lines(DOCUMENT)]),
+    "run of irregular lines": multipart([attachment().replace(b"\r\n", b"A\r\n", 120)]),
     "two attachments over a feed chunk": multipart(
         [attachment(), b"Content-Type: application/octet-stream\r\n"
          b"Content-Transfer-Encoding: base64\r\n\r\n" + base64_lines(bytes(1_200_000))]),
@@ -311,7 +326,7 @@ def run_layouts(draw: st.DrawFn) -> tuple[bytes, int]:
 def test_base64_runs_are_the_runs_the_regular_expression_finds(layout: tuple[bytes, int]) -> None:
     """The same runs, and the count of their CR and LF bytes (the line limit's) is exact."""
     data, end = layout
-    runs, line_ends = counted_base64_runs(data, end)
+    runs, line_ends, _ = counted_base64_runs(data, end)
     assert runs == runs_by_regex(data, end)
     assert line_ends == sum(data[start:stop].count(b"\n") + data[start:stop].count(b"\r")
                             for start, stop in runs)
@@ -350,3 +365,119 @@ def test_finding_base64_runs_is_linear(shape: str) -> None:
              "runs broken by a colon": b"\n" + line * 64 + (b"QUJD:" + b"A" * 71 + b"\r\n") * 2}
     unit = units[shape]
     assert_linear(lambda n: b"\n" + unit * max(1, n // len(unit)), base64_runs, 200_000, shape)
+
+
+def decoded_runs(data: bytes, end: int | None = None) -> dict[tuple[int, int], bytes]:
+    """What the run search decoded, run by run, each run's blocks joined."""
+    _, _, decoded = counted_base64_runs(data, len(data) if end is None else end, len(data) + 1)
+    return {run: b"".join(blocks) for run, blocks in decoded.items()}
+
+
+def assert_decoded_runs_are_the_stdlibs(data: bytes, end: int | None = None) -> int:
+    """Each run the search decoded decodes so by ``get_payload(decode=True)`` too, with no
+    defect; how many it decoded."""
+    decoded = decoded_runs(data, end)
+    for (start, stop), joined in decoded.items():
+        assert (joined, []) == stdlib_decode_b(data[start:stop]), (start, stop)
+    return len(decoded)
+
+
+@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(run_layouts())
+def test_runs_decoded_by_the_search_are_what_the_stdlib_decodes(
+        layout: tuple[bytes, int]) -> None:
+    assert_decoded_runs_are_the_stdlibs(*layout)
+
+
+#: A run of 200 lines of 4 characters (CRLF): its first 64 lines, then blocks of 64 and 72.
+_EDGE_RUN = base64_lines(bytes(range(200)) * 3, width=4)
+
+
+@pytest.mark.parametrize("line", [0, 63, 64, 127, 199], ids=lambda n: f"line {n}")
+def test_every_short_edit_of_a_run_decodes_as_the_stdlib_decodes_it(line: int) -> None:
+    """A run with one line's text replaced by every body of up to five characters drawn from
+    the alphabet's edge cases (padding, both line ends, a space, a stray character): where the
+    run search decoded the run, the stdlib gives the same bytes and no defect."""
+    lines = _EDGE_RUN.split(b"\r\n")
+    answered = 0
+    for length in range(6):
+        for chars in itertools.product(b"AQ/+=\r\n *", repeat=length):
+            edited = b"\r\n".join([*lines[:line], bytes(chars), *lines[line + 1:]])
+            answered += assert_decoded_runs_are_the_stdlibs(b"\n" + edited)
+    assert answered > 5000  # the comparison ran, not only the fallback
+
+
+def part_of(body: bytes, after: bytes) -> bytes:
+    return multipart([b"Content-Type: application/pdf\r\nContent-Transfer-Encoding: base64"
+                      b"\r\n\r\n" + body + after])
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(run_layouts(),
+       st.sampled_from([b"", b"\r\n", b"\n", b"\r\n\r\n", b"x\r\n", b" \r\n", b"\r\n\t"]))
+def test_hostile_layouts_in_a_part_decode_as_the_stdlib_decodes_them(
+        layout: tuple[bytes, int], after: bytes) -> None:
+    """A part's body made of base64 blocks, text and boundary lines, through the collapsed parse
+    and its decoded runs: every part decodes to the bytes and defects of the plain parse's
+    ``get_payload(decode=True)``."""
+    raw = part_of(layout[0], after)
+    runs, _, decoded = counted_base64_runs(raw, len(raw), len(raw) + 1)
+    ours = parse_collapsed(memoryview(raw), runs, govmilter.mail.message._feed, decoded)
+    theirs = govmilter.mail.message._feed(raw)
+    ours_parts, theirs_parts = list(ours.walk()), list(theirs.walk())
+    assert len(ours_parts) == len(theirs_parts)
+    for mine, stdlib in zip(ours_parts, theirs_parts, strict=True):
+        if not mine.is_multipart():
+            assert stdlib_decoded_payload(mine) == stdlib.get_payload(decode=True)
+            assert [type(d) for d in mine.defects] == [type(d) for d in stdlib.defects]
+
+
+@pytest.mark.parametrize("end", [b"\r\n", b"\n"], ids=["crlf", "lf"])
+def test_an_attachment_is_decoded_once_by_the_run_search(
+        end: bytes, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A client's attachment, CRLF as Postfix hands it or LF: its body comes out of the parse
+    with the run search's decoded blocks, and is not decoded a second time."""
+    def second_decode(body: bytes) -> bytes | None:
+        raise AssertionError("the attachment was decoded again")
+
+    monkeypatch.setattr(govmilter.mail.speedups, "strict_base64_decoded", second_decode)
+    for blank in (b"", end):
+        raw = multipart([attachment(end) + blank]).replace(b"\r\n", end)
+        data, _, runs, decoded = govmilter.mail.message.prepare_for_parser(raw, LIMITS)
+        tree = parse_collapsed(data, runs, govmilter.mail.message._feed, decoded)
+        assert isinstance(list(tree.walk())[-1].get_payload(), DecodedRunText)
+        content = parse_message(raw, LIMITS)
+        assert [a.data for a in content.attachments] == [DOCUMENT]
+
+
+def test_runs_past_the_attachment_limit_keep_no_decoded_blocks() -> None:
+    """The walk decodes only the start of a body past ``max_attachment_bytes`` (decoded_payload):
+    the run search keeps no blocks for such a run, so it holds no more memory for it."""
+    raw = multipart([attachment()])
+    _, _, runs, decoded = govmilter.mail.message.prepare_for_parser(raw, SMALL)
+    assert runs and not decoded
+    _, _, runs, decoded = govmilter.mail.message.prepare_for_parser(raw, LIMITS)
+    assert list(decoded) == runs
+
+
+_TESTS = Path(__file__).resolve().parents[1]
+_TEST_FILES = sorted(path for path in _TESTS.rglob("*") if path.is_file()
+                     and "__pycache__" not in path.parts and ".hypothesis" not in path.parts)
+
+
+@pytest.mark.parametrize("end", [b"\r\n", b"\n"], ids=["crlf", "lf"])
+def test_every_file_under_tests_parses_as_the_plain_parse(
+        end: bytes, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every file under tests/, as a message of its own and as a base64 attachment, with CRLF
+    and with LF line ends: the same content as the plain parse."""
+    attached = 0
+    for path in _TEST_FILES:
+        data = path.read_bytes()
+        as_message = data.replace(b"\r\n", b"\n").replace(b"\n", end)
+        as_attachment = multipart([attachment(end).split(end + end)[0] + end + end
+                                   + base64_lines(data, end)]).replace(b"\r\n", end)
+        for raw in (as_message, as_attachment):
+            assert parse_message(raw, LIMITS) == \
+                parse_without_shortcut(raw, LIMITS, monkeypatch), path
+        attached += bool(decoded_runs(as_attachment))
+    assert attached > 20
