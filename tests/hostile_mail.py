@@ -8,8 +8,12 @@ from __future__ import annotations
 import base64
 import io
 import json
+import os
 import random
+import resource
 import struct
+import subprocess
+import sys
 import time
 import zipfile
 import zlib
@@ -87,6 +91,24 @@ def check_json(tmp_path: Path, raw: bytes, *args: str) -> dict[str, object]:
     result = json.loads(out.getvalue())
     assert isinstance(result, dict)
     return result
+
+
+def check_process(path: Path) -> tuple[dict[str, object], float]:
+    """``govmilter check --json --no-dns`` on the message at ``path`` in a new process (the
+    default policy): its verdict and the CPU seconds the process spent, interpreter start
+    included. CPU time, not the wall clock: on a shared machine a process may wait for a core
+    longer than it runs."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    result = subprocess.run(
+        [sys.executable, "-m", "govmilter", "check", str(path), "--json", "--no-dns"],
+        capture_output=True, text=True, timeout=120, check=False,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    assert result.returncode == 0, result.stderr
+    verdict = json.loads(result.stdout)
+    assert isinstance(verdict, dict)
+    return verdict, cpu
 
 
 # ---- attachments ----------------------------------------------------------------------------
@@ -330,6 +352,102 @@ def page_tree_dag(levels: int) -> bytes:
         objects.append(b"<< /Type /Pages /Kids [%d 0 R %d 0 R] /Count %d >>"
                        % (kid, kid, 2 ** (levels + 2 - node)))
     objects += [pdf_page(levels + 1, page + 1, page + 2), PDF_CONTENT, PDF_FONT]
+    return pdf_from_objects(objects)
+
+
+def _pdf_stream(data: bytes, dictionary: bytes = b"") -> bytes:
+    packed = zlib.compress(data)
+    return b"<< /Length %d /Filter /FlateDecode %s>>\nstream\n%s\nendstream" % (
+        len(packed), dictionary, packed)
+
+
+#: /F2 is Helvetica whose code ``A`` reads U+1EAC (Ậ): ``(MAT) Tj`` in it draws MẬT.
+_MARKING_CMAP = (b"/CIDInit /ProcSet findresource begin 12 dict begin begincmap /CMapName /M def"
+                 b" 1 begincodespacerange <00> <FF> endcodespacerange 3 beginbfchar <41> <1EAC>"
+                 b" <4D> <004D> <54> <0054> endbfchar endcmap CMapName currentdict /CMap"
+                 b" defineresource pop end end")
+PDF_MARKING = b"BT /F2 12 Tf 72 770 Td (MAT) Tj ET\n"
+_PAGE_WORDS = (b"van", b"ban", b"so", b"ngay", b"thang", b"nam", b"kinh", b"gui", b"bo", b"cong")
+#: The ways a hostile sender lays ``n`` words out on one page (see :func:`crowded_page`).
+PAGE_LAYOUTS = ("text objects", "scattered", "overlapping", "tiny fonts", "one text block",
+                "invisible", "white over boxes", "one TJ array", "nested forms",
+                "a form per word")
+
+
+def crowded_page(layout: str, count: int, marking: bytes = PDF_MARKING, seed: int = 1) -> bytes:
+    """A one-page PDF of ``count`` words laid out as a hostile sender would, and ``marking``
+    (MẬT on a line of its own above them unless told otherwise) drawn after them, where padding
+    before a marking puts it.
+
+    ``text objects``: a ``BT .. Tj ET`` per word, in lines; ``scattered``: each at a random
+    place; ``overlapping``: all within 3 points; ``tiny fonts``: 0.3 to 1.5 points, scattered;
+    ``one text block``: one ``BT``, a ``Td`` per word; ``invisible``: text objects in render
+    mode 3; ``white over boxes``: every other word white, every third over a dark box; ``one TJ
+    array``: one array of all the words, kerned apart; ``nested forms``: form XObjects of 16
+    words each inside one another, ``count / 16`` deep; ``a form per word``: a form XObject
+    drawn once per word.
+    """
+    rng = random.Random(seed)
+    ops: list[bytes] = []
+    forms: list[bytes] = []
+
+    def word(index: int) -> bytes:
+        return _PAGE_WORDS[index % len(_PAGE_WORDS)]
+
+    def place(index: int) -> tuple[float, float]:
+        return 20 + (index % 10) * 55, 740 - (index // 10) % 70 * 10
+
+    for index in range(count if layout not in ("one TJ array", "nested forms") else 0):
+        x, y = place(index)
+        show = b"BT /F1 8 Tf %.1f %.1f Td (%s) Tj ET\n"
+        if layout == "text objects":
+            ops.append(show % (x, y, word(index)))
+        elif layout in ("scattered", "tiny fonts"):
+            size = rng.uniform(0.3, 1.5) if layout == "tiny fonts" else 8
+            ops.append(b"BT /F1 %.2f Tf %.1f %.1f Td (%s) Tj ET\n" % (
+                size, rng.uniform(0, 580), rng.uniform(0, 740), word(index)))
+        elif layout == "overlapping":
+            ops.append(show % (100 + rng.uniform(0, 3), 400 + rng.uniform(0, 3), word(index)))
+        elif layout == "one text block":
+            ops.append(b"%s (%s) Tj\n" % (b"55 0 Td" if index % 10 else b"-495 -10 Td",
+                                          word(index)))
+        elif layout == "invisible":
+            ops.append(b"3 Tr " + show % (x, y, word(index)))
+        elif layout == "white over boxes":
+            if index % 3 == 0:
+                ops.append(b"0 g %.1f %.1f 40 9 re f\n" % (x - 1, y - 2))
+            ops.append((b"1 g " if index % 2 else b"0 g ") + show % (x, y, word(index)))
+        elif layout == "a form per word":
+            forms.append(b"BT /F1 8 Tf 0 0 Td (%s) Tj ET\n" % word(index))
+            ops.append(b"q 1 0 0 1 %.1f %.1f cm /X%d Do Q\n" % (x, y, index))
+        else:
+            raise ValueError(layout)
+    if layout == "one text block":
+        ops = [b"BT /F1 8 Tf 515 740 Td\n", *ops, b"ET\n"]
+    elif layout == "one TJ array":
+        kerns = (300, 3000, -20000)
+        ops = [b"BT /F1 8 Tf 20 700 Td [", *(b"(%s) %d " % (word(i), -rng.choice(kerns))
+                                              for i in range(count)), b"] TJ ET\n"]
+    elif layout == "nested forms":
+        depth = max(1, count // 16)
+        for level in range(depth):
+            body = b"".join(b"BT /F1 8 Tf %d %d Td (%s) Tj ET\n" % (
+                20 + j % 8 * 60, 700 - j // 8 * 10 - level % 60 * 10, word(j)) for j in range(16))
+            forms.append(body + (b"q 1 0 0 1 0.1 0 cm /X%d Do Q\n" % (level + 1)
+                                 if level + 1 < depth else b""))
+        ops = [b"/X0 Do\n"]
+    # 1 catalog, 2 pages, 3 page, 4 contents, 5 and 6 fonts, 7 CMap, 8 resources, 9... forms
+    xobjects = b" ".join(b"/X%d %d 0 R" % (index, 9 + index) for index in range(len(forms)))
+    resources = b"<< /Font << /F1 5 0 R /F2 6 0 R >> /XObject << %s >> >>" % xobjects
+    objects = [b"<< /Type /Catalog /Pages 2 0 R >>",
+               b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+               b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R"
+               b" /Resources 8 0 R >>",
+               _pdf_stream(b"0 Tr 0 g ".join([b"".join(ops), marking])),
+               PDF_FONT, b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /ToUnicode 7 0 R >>",
+               _pdf_stream(_MARKING_CMAP), resources]
+    objects += [_pdf_stream(body, b"/Type /XObject /Subtype /Form /BBox [-1000 -1000 2000 2000]"
+                                  b" /Resources 8 0 R ") for body in forms]
     return pdf_from_objects(objects)
 
 

@@ -367,10 +367,30 @@ def _inside(box: Box, hidden: list[Box]) -> bool:
                and other[1] - 1 <= middle <= other[3] + 1 for other in hidden)
 
 
-def _page_text(textpage: Any, hidden: list[Box] | None = None) -> str:
+#: Characters PDFium may test to lay one page out (each text rectangle read apart is one
+#: ``FPDFText_GetBoundedText`` call, and PDFium answers each by testing every character of the
+#: page): a page of thousands of separate words would cost their square. A letter's densest page
+#: costs a few hundred thousand; past this the page is read as PDFium's plain text
+#: (:func:`plain_page_text`), all of it, in the order it is drawn, and the scan notes why.
+MAX_LAYOUT_WORK = 8_000_000
+#: Text rectangles past which a page is not laid out at all (their boxes are not even asked
+#: for): no letter's page holds this many separate pieces of text.
+_MAX_TEXT_RECTS = 20_000
+
+
+def plain_page_text(textpage: Any) -> str:
+    """A page's text as PDFium gives it in one call, linear in its characters: all of it, in
+    the order it is drawn, a line break where a line ends; columns are not told apart, and
+    hidden text stays in its place."""
+    return str(textpage.get_text_range()).replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _page_text(textpage: Any, hidden: list[Box] | None = None) -> str | None:
     """A page's text, its columns apart (see :func:`layout_text`); the text of rectangles in
     the ``hidden`` boxes (:func:`hidden_text_boxes`) is left out of it and given after it, a
-    line per rectangle (read apart, never erased).
+    line per rectangle (read apart, never erased). None when that would make PDFium test more
+    than :data:`MAX_LAYOUT_WORK` characters or the page has more than :data:`_MAX_TEXT_RECTS`
+    rectangles (the page is then read by :func:`plain_page_text`).
 
     Text is read by one PDFium call per text rectangle into one buffer for the page, sized for
     all its characters (pypdfium2's ``get_text_bounded`` makes two calls and a buffer per
@@ -384,12 +404,26 @@ def _page_text(textpage: Any, hidden: list[Box] | None = None) -> str:
     count = pdfium_c.FPDFText_CountRects(raw, 0, -1)
     if count <= 0:
         return str(textpage.get_text_bounded())
-    # each character read, with the line break PDFium may put before it, and the terminator
-    size = 3 * pdfium_c.FPDFText_CountChars(raw) + 1
-    buffer = (ctypes.c_ushort * size)()
+    if count > _MAX_TEXT_RECTS:
+        return None
+    chars = pdfium_c.FPDFText_CountChars(raw)
     left, bottom, right, top = (ctypes.c_double() for _ in range(4))
+    boxes: list[Box] = []
+    for index in range(count):
+        pdfium_c.FPDFText_GetRect(raw, index, left, top, right, bottom)
+        boxes.append((left.value, bottom.value, right.value, top.value))
+    runs = {} if hidden else dict(single_lines(boxes))
+    # each call tests every character: calls left before the page passes MAX_LAYOUT_WORK
+    calls_left = MAX_LAYOUT_WORK // max(chars, 1)
+    if count - sum(end - start - 1 for start, end in runs.items()) > calls_left:
+        return None
+    # each character read, with the line break PDFium may put before it, and the terminator
+    size = 3 * chars + 1
+    buffer = (ctypes.c_ushort * size)()
 
     def bounded(box: Box) -> str:
+        nonlocal calls_left
+        calls_left -= 1
         written = pdfium_c.FPDFText_GetBoundedText(raw, box[0], box[3], box[2], box[1], buffer,
                                                    size)
         if written >= size:  # cut short (should not happen): as pypdfium2 reads it
@@ -397,11 +431,6 @@ def _page_text(textpage: Any, hidden: list[Box] | None = None) -> str:
         written -= 1 if written > 0 and buffer[written - 1] == 0 else 0  # the terminator
         return bytes(memoryview(buffer)[:max(written, 0)]).decode("utf-16-le", "ignore")
 
-    boxes: list[Box] = []
-    for index in range(count):
-        pdfium_c.FPDFText_GetRect(raw, index, left, top, right, bottom)
-        boxes.append((left.value, bottom.value, right.value, top.value))
-    runs = {} if hidden else dict(single_lines(boxes))
     segments: list[tuple[Box, Box, str]] = []
     apart: list[str] = []
     index = 0
@@ -417,6 +446,8 @@ def _page_text(textpage: Any, hidden: list[Box] | None = None) -> str:
                 index = end
                 continue
             # not one line break per rectangle: the run is read rectangle by rectangle
+        if calls_left <= 0:
+            return None
         box = boxes[index]
         text = bounded(box)
         if hidden and _inside(box, hidden):
@@ -482,10 +513,15 @@ def pdf_text(data: bytes, budget: ScanBudget, source: str = "PDF",
             textpage = page.get_textpage()
             try:
                 text = _page_text(textpage)
-                if may_hide_a_marking(text):
+                if text is not None and may_hide_a_marking(text):
                     hidden = hidden_text_boxes(page.raw)
                     if hidden:
                         text = _page_text(textpage, hidden)
+                if text is None:  # past MAX_LAYOUT_WORK: all its text, not laid out
+                    text = plain_page_text(textpage)
+                    budget.note(f"{source}: PDF page {index + 1} holds too many separate "
+                                "pieces of text to lay out; it was read as plain text "
+                                "(columns and hidden text not told apart)")
             finally:
                 textpage.close()
             notes = _annotation_text(page, form)

@@ -165,6 +165,6 @@ def _walk(data: bytes) -> int:
 
 
 def test_the_page_walk_is_linear_in_the_page_objects() -> None:
-    """The page's own text extraction by PDFium is not what is timed here (it grows faster
-    than linearly on a page of thousands of separate words, with or without this walk)."""
+    """The walk alone; the page's text extraction, walk included, is timed in
+    test_pdf_linear.py."""
     assert_linear(_many_words, _walk, 500, "a page of white and black words over boxes")

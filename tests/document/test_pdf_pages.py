@@ -142,6 +142,7 @@ def test_a_pages_text_is_its_text_read_rectangle_by_rectangle() -> None:
                                     or not any(c.isalnum() for c in text)]) if count > 0 else \
                 textpage.get_text_bounded()
             found = _page_text(textpage)
+            assert found is not None
             assert found == expected
             assert find_secrecy_marking(found) == find_secrecy_marking(expected)
             pages += 1

@@ -1,0 +1,85 @@
+"""A PDF page of thousands of separate words is read in time linear in its words, in every
+layout a hostile sender would use (``hostile_mail.crowded_page``), and ``govmilter check``
+answers within the deadline on a page of 50,000 words with the outcome of a budget cut.
+
+Laying a page out costs PDFium one pass over the page's characters per text rectangle read
+apart (its columns, its hidden words): past :data:`~govmilter.document.pdf.MAX_LAYOUT_WORK` the
+page is read as PDFium's plain text, all of it, and the scan says so (docs/security.md, "A PDF
+page of thousands of words").
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hostile_mail import (
+    PAGE_LAYOUTS,
+    SECRET,
+    UNSCANNABLE,
+    check_process,
+    crowded_page,
+    rule_action,
+    with_attachment,
+)
+from linear_time import assert_linear
+
+from govmilter.document.budget import ScanBudget
+from govmilter.document.markings import find_secrecy_marking
+from govmilter.document.pdf import pdf_text
+from govmilter.mail.limits import Limits
+from govmilter.policy import load_policy
+
+#: Words on the smaller page (the larger has 8 times as many): the smaller one is laid out
+#: column by column, the larger one is past the bound.
+WORDS = 1000
+#: A white KHẨU right after MẬT: read in place it makes *mật khẩu* (a password), no marking.
+WHITE_PARTNER = (b"BT /F2 12 Tf 72 770 Td (MAT) Tj ET\n"
+                 b"1 g BT /F1 12 Tf 100 770 Td (KHAU) Tj ET\n")
+
+
+def read(data: bytes) -> str:
+    """The page's text as the scan reads it, with room for any time it takes; the marking
+    drawn after the words must be in it, whatever the layout."""
+    text = pdf_text(data, ScanBudget(Limits(max_seconds=3600)))
+    assert find_secrecy_marking(text) == "MẬT", text[-200:]
+    return text
+
+
+@pytest.mark.parametrize("layout", PAGE_LAYOUTS)
+def test_a_page_of_many_words_is_read_in_linear_time(layout: str) -> None:
+    assert_linear(lambda count: crowded_page(layout, count), read, WORDS, layout)
+
+
+def test_a_page_past_the_bound_is_read_whole_and_the_cut_is_noted() -> None:
+    budget = ScanBudget(Limits())
+    text = pdf_text(crowded_page("text objects", 20_000), budget, "attachment 2: a.pdf")
+    assert text.count("thang") == 2000 and find_secrecy_marking(text) == "MẬT"
+    assert budget.reasons == ["attachment 2: a.pdf: PDF page 1 holds too many separate pieces "
+                              "of text to lay out; it was read as plain text (columns and "
+                              "hidden text not told apart)"]
+    small = ScanBudget(Limits())
+    assert "thang" in pdf_text(crowded_page("text objects", 100), small) and small.reasons == []
+
+
+@pytest.mark.parametrize(("layout", "marking", "outcome"), [
+    # the marking drawn after 50,000 invisible words: still found, the mail still refused
+    pytest.param("invisible", None, SECRET, id="MẬT after invisible words"),
+    pytest.param("overlapping", None, SECRET, id="MẬT after overlapping words"),
+    # no marking: the page is noted, the mail tagged for review
+    pytest.param("text objects", b"", UNSCANNABLE, id="no marking"),
+    # the one edit the bound leaves open: MẬT and a white KHẨU after it on such a page read
+    # "MẬT KHẨU" in place (hidden text is not told apart): tagged for review, not passed
+    pytest.param("text objects", WHITE_PARTNER, UNSCANNABLE, id="MẬT and a white KHẨU"),
+])
+def test_govmilter_check_answers_a_page_of_50000_words_within_the_deadline(
+        layout: str, marking: bytes | None, outcome: tuple[str, str], tmp_path: Path) -> None:
+    page = crowded_page(layout, 50_000) if marking is None else \
+        crowded_page(layout, 50_000, marking)
+    path = tmp_path / "message.eml"
+    path.write_bytes(with_attachment(page, "van-ban.pdf", "application/pdf"))
+    verdict, cpu = check_process(path)
+    assert cpu < load_policy(None).limits.max_seconds, f"{layout}: {cpu:.1f} s of CPU"
+    assert rule_action(verdict) == outcome, verdict
+    assert any("PDF page 1 holds too many separate pieces of text" in reason
+               for reason in verdict["unscannable"]), verdict  # type: ignore[attr-defined]
