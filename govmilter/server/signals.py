@@ -4,7 +4,9 @@ libmilter starts a thread that ``sigwait``s SIGHUP, SIGTERM and SIGINT and stops
 any of them, and it cannot be told not to. But a signal sent to the process (``kill``,
 ``systemctl``) goes to the main thread whenever the main thread can take it: Linux offers it to
 the thread group's leader first. So libmilter runs in another thread, every thread but the main
-one keeps these signals blocked, and the main thread takes them with Python handlers:
+one keeps these signals blocked, and the main thread takes them with Python handlers, from
+before libmilter starts (a signal pending while every thread blocks it would go to libmilter's
+``sigwait``):
 
 * SIGHUP and SIGUSR1 reload the policy (the administrator's reflex and the systemd unit's);
 * SIGTERM and SIGINT stop the milter at once.
@@ -85,20 +87,23 @@ def serve_until_stopped(serve: Callable[[], None], spec: str,
 
     def run_milter() -> None:
         try:
+            block_signals()  # before libmilter starts its threads, which inherit the mask
             serve()
         except BaseException as exc:
             failure.append(exc)
         finally:
             requests.put(_MILTER_ENDED)
 
-    milter_thread = threading.Thread(target=run_milter, name="govmilter-milter", daemon=True)
-    milter_thread.start()  # inherits the blocked signals: libmilter's threads never see them
-
     def on_signal(signum: int, frame: FrameType | None) -> None:
         requests.put(signum)
 
     previous = {signum: signal.signal(signum, on_signal) for signum in DAEMON_SIGNALS}
+    # Unblocked before libmilter starts: a signal still blocked here when libmilter's signal
+    # thread begins its sigwait (a SIGHUP sent as soon as the socket listens) would be taken by
+    # that thread, which stops the milter.
     signal.pthread_sigmask(signal.SIG_UNBLOCK, DAEMON_SIGNALS)
+    milter_thread = threading.Thread(target=run_milter, name="govmilter-milter", daemon=True)
+    milter_thread.start()
     try:
         while True:
             signum = requests.get()
