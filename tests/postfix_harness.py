@@ -177,10 +177,13 @@ class RunningMilter:
 
     def has_option(self, option: str) -> bool:
         """Whether the checkout's ``govmilter run`` knows ``option`` (an older commit may not)."""
-        daemon = self.root / "govmilter" / "server" / "daemon.py"
-        if not daemon.is_file():  # a checkout from before the layout by packages
-            daemon = self.root / "govmilter" / "daemon.py"
-        return option in daemon.read_text()
+        # where the options were defined: their own module, the daemon's, or (a checkout from
+        # before the layout by packages) the one daemon.py
+        for path in ("server/options.py", "server/daemon.py", "daemon.py"):
+            source = self.root / "govmilter" / path
+            if source.is_file():
+                return option in source.read_text()
+        return False
 
     def start(self, timeout: float = 20.0) -> RunningMilter:
         """Start the daemon and wait until it listens."""
@@ -849,10 +852,12 @@ class SmtpSource:
         return [count - len(done) for count, done in zip(self.counts, self.progress(),
                                                           strict=True)]
 
-    def pause(self) -> None:
-        """SIGSTOP every session still running: nothing more goes out until :meth:`resume`
-        (Postfix waits for the next command as for a slow client)."""
-        for process in self.processes:
+    def pause(self, sessions: Iterable[int] | None = None) -> None:
+        """SIGSTOP every session still running (or those numbered ``sessions``, in the order
+        of :meth:`progress`): nothing more goes out until :meth:`resume` (Postfix waits for
+        the next command as for a slow client)."""
+        chosen = self.processes if sessions is None else [self.processes[i] for i in sessions]
+        for process in chosen:
             if process.poll() is None:
                 process.send_signal(signal.SIGSTOP)
 

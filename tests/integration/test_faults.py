@@ -19,6 +19,7 @@ import os
 import re
 import smtplib
 import socket
+import statistics
 import subprocess
 import time
 from collections import Counter
@@ -169,26 +170,40 @@ class CutTransaction:
 
     def __init__(self, port: int, recipient: str, size: int) -> None:
         self.recipient = recipient
-        self.client = smtplib.SMTP("127.0.0.1", port, timeout=60)
-        self.client.ehlo("cut.test")
-        self.client.mail(OFFICIAL_SENDER)
-        code, _ = self.client.rcpt(recipient)
-        assert code == 250, f"the milter must accept the recipient before the kill: {code}"
-        code, _ = self.client.docmd("DATA")
-        assert code == 354, code
-        line = b"x" * 76 + b"\r\n"
-        self.client.send(f"From: <{OFFICIAL_SENDER}>\r\nTo: <{recipient}>\r\n"
-                         "Subject: cut in the milter\r\n\r\n".encode()
-                         + line * (size // len(line)))
         self.reply: tuple[int, bytes] | None = None
+        self.client = smtplib.SMTP("127.0.0.1", port, timeout=60)
+        try:
+            self.client.ehlo("cut.test")
+            self.client.mail(OFFICIAL_SENDER)
+            code, _ = self.client.rcpt(recipient)
+            assert code == 250, f"the milter must accept the recipient before the kill: {code}"
+            code, _ = self.client.docmd("DATA")
+            assert code == 354, code
+            line = b"x" * 76 + b"\r\n"
+            self.client.send(f"From: <{OFFICIAL_SENDER}>\r\nTo: <{recipient}>\r\n"
+                             "Subject: cut in the milter\r\n\r\n".encode()
+                             + line * (size // len(line)))
+        except BaseException:
+            self.close()
+            raise
 
     def finish(self) -> tuple[int, bytes]:
         """End the data (the milter is gone by now) and read Postfix's answer."""
-        self.client.send(b"\r\n.\r\n")
-        self.reply = self.client.getreply()
-        with contextlib.suppress(smtplib.SMTPException, OSError):
-            self.client.quit()
-        return self.reply
+        try:
+            self.client.send(b"\r\n.\r\n")
+            self.reply = self.client.getreply()
+            with contextlib.suppress(smtplib.SMTPException, OSError):
+                self.client.quit()
+            return self.reply
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Hang up, finished or not. A transaction left open (a failure between the start and
+        :meth:`finish`) keeps its smtpd, and the main.cf it started with, until Postfix's
+        smtpd_timeout: the next module's reset of the shared Postfix would wait for it."""
+        with contextlib.suppress(OSError):
+            self.client.close()
 
 
 def taken(source: SmtpSource) -> int:
@@ -206,22 +221,34 @@ def kill_and_restart(postfix: PrivatePostfix, milter: RunningMilter, marker: str
         cut.append(held)
         # freeze the milter first, so that smtp-source's sessions under way pile up waiting
         # for its replies too, then kill it: no goodbye to Postfix, transactions cut wherever
-        wait_until(lambda: milter.metric("govmilter_connections_in_progress") >= 2, 10,
+        wait_until(lambda: milter.metric("govmilter_connections_in_progress") >= 2, 60,
                    "messages in the milter", interval=0.01)
         milter.pause()
         time.sleep(0.5)
         milter.kill()
+        killed = time.monotonic()
         held.finish()
         at_kill = [len(done) for done in source.progress()]
-        time.sleep(2)  # mail keeps coming while it is down: from every session, at least once
-        wait_until(lambda: all(len(done) > before for done, before in
-                               zip(source.progress(), at_kill, strict=True)), 60,
-                   "a message from every session while the milter is down")
-        # The sessions wait while it starts again (seconds on a loaded machine): each then
-        # sends the rest of its mail to the restarted milter. One message of a session may be
-        # under way, begun while the milter was down; another must follow it.
-        source.pause()
+        # Mail keeps coming while it is down: from every session, at least once. Each session
+        # waits (SIGSTOP) from its first message after the kill until the milter is back, so
+        # that the quick ones do not use up their mail while a slow one is still on its way;
+        # and the milter stays down for 2 s at least.
+        waiting: set[int] = set()
+
+        def every_session_came() -> bool:
+            for index, (done, before) in enumerate(zip(source.progress(), at_kill,
+                                                       strict=True)):
+                if index not in waiting and len(done) > before:
+                    source.pause([index])
+                    waiting.add(index)
+            return len(waiting) == len(at_kill)
         try:
+            wait_until(every_session_came, 60,
+                       "a message from every session while the milter is down")
+            time.sleep(max(0.0, killed + 2 - time.monotonic()))
+            # each then sends the rest of its mail to the restarted milter. One message of a
+            # session may be under way, begun while the milter was down; another must follow
+            source.pause()
             assert min(source.left()) >= 2, f"the milter must die mid-stream: {source.left()}"
             milter.start()
         finally:
@@ -242,9 +269,13 @@ def killed_mid_stream(postfix: PrivatePostfix, default_action: str, marker: str
                       ) -> tuple[Outcome, CutTransaction]:
     """Kill and restart the milter under load; check what holds for every default action."""
     cut: list[CutTransaction] = []
-    with plugged_milter(postfix, policy_yaml(), default_action=default_action) as milter:
-        outcome = load(postfix, marker, 100, kill_and_restart(postfix, milter, marker, cut),
-                       size=KILL_SIZE)
+    try:
+        with plugged_milter(postfix, policy_yaml(), default_action=default_action) as milter:
+            outcome = load(postfix, marker, 100, kill_and_restart(postfix, milter, marker, cut),
+                           size=KILL_SIZE)
+    finally:
+        for held in cut:
+            held.close()
     record("milter killed (SIGKILL) mid-stream, restarted 2 s later", default_action, outcome)
     outcome.assert_nothing_lost(100)
     # the held transaction was cut inside the milter, and Postfix says so (waiting for a reply,
@@ -344,8 +375,12 @@ def test_silent_dns_delays_each_message_by_its_lookup_timeouts_only_and_mail_flo
     assert decided == messages == len(seconds)
     assert quick == 0  # every message really waited for the silent server
     # the whole message, MAIL FROM to verdict, within the budget: the two lookups overlap
-    # (about 0.6 s); one time-out after the other would be 1.2 s
-    assert max(seconds) < budget, f"a message took longer than the DNS budget: {max(seconds)}"
+    # (about 0.6 s); one time-out after the other would put every message past 1.0 s. The
+    # time also holds Postfix's own steps between MAIL FROM and the end of data, which a
+    # loaded machine stretches for a message or two: the median is within the budget, and no
+    # message took twice the budget
+    assert statistics.median(seconds) < budget, f"the lookups did not overlap: {seconds}"
+    assert max(seconds) < 2 * budget, f"a message waited past the DNS budget: {seconds}"
     # every lookup timed out and was counted; so would be one the budget left no time for
     assert dns_errors >= lookups > 0
 
