@@ -100,7 +100,7 @@ def _add_check(sub: Any) -> None:
 
 
 def _add_run(sub: Any) -> None:
-    from govmilter.server.daemon import add_run_arguments
+    from govmilter.server.options import add_run_arguments
 
     add_run_arguments(sub.add_parser("run", help="run the milter daemon for Postfix"))
 
@@ -540,12 +540,16 @@ def cmd_policy(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    """``govmilter run``: the milter daemon (its logic lives in :mod:`govmilter.server.daemon`)."""
-    from govmilter.server.daemon import DaemonError, options_from_args, run
+    """``govmilter run``: the milter daemon (its logic lives in :mod:`govmilter.server.daemon`,
+    imported once the options passed: a refused one costs the interpreter alone)."""
+    from govmilter.server.options import DaemonError, options_from_args
     from govmilter.server.privileges import PrivilegeError
 
     try:
-        return run(options_from_args(args))
+        options = options_from_args(args)
+        from govmilter.server.daemon import run
+
+        return run(options)
     except (DaemonError, PrivilegeError) as exc:
         print(f"govmilter run: {exc}", file=sys.stderr)
         return EXIT_USAGE

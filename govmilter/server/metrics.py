@@ -24,6 +24,7 @@ from govmilter import __version__
 from govmilter.policy import IMPLICIT_RULE_ID, Action, DocumentClass, FailureAction, Mode, Policy
 from govmilter.policy.units import NO_UNIT
 from govmilter.policy.verdict import FLOWS, Verdict, flow_label, flow_unit, message_mode
+from govmilter.server.options import DEFAULT_METRICS_PORT
 from govmilter.server.speedups import LabelledChildren
 from govmilter.server.workers import LANES, REPLACEMENT_CAUSES, ResidentMemory, ScanPool
 
@@ -54,7 +55,6 @@ MEMORY_PROCESSES = ("milter", "scan_workers", "ocr_workers")
 _LANE_MEMORY = {"ordinary": "scan_workers", "ocr": "ocr_workers"}
 
 DEFAULT_METRICS_HOST = "127.0.0.1"
-DEFAULT_METRICS_PORT = 9755
 
 
 def _compliance(compliant: bool) -> str:

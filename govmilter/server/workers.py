@@ -75,20 +75,21 @@ from govmilter.mail.limits import Limits
 from govmilter.policy.model import Policy
 from govmilter.policy.verdict import MessageFacts
 from govmilter.scan import OCR_LANE_BUSY, scan_deferring_ocr, scan_message, scan_with
+from govmilter.server.options import (
+    DEFAULT_INLINE_BELOW,
+    DEFAULT_MAX_RSS,
+    DEFAULT_OCR_NICE,
+)
 from govmilter.server.privileges import drop_privileges
 from govmilter.server.spool import Handover, SpooledFile, read_file
 
 log = logging.getLogger("govmilter.server.workers")
 
-#: Below this many bytes a message is scanned in the milter's own thread (see above).
-DEFAULT_INLINE_BELOW = 0
 #: Messages a worker scans before it is replaced by a fresh process, whatever its memory. High,
 #: because a new worker costs CPU (start, imports, first scans) and delays the message that waits
 #: for it, while a healthy worker's memory stays flat; memory, not the count, replaces a worker
 #: first (the figures: docs/performance.md, "Figures behind the code's choices").
 DEFAULT_MAX_TASKS = 50_000
-#: Resident memory (bytes) past which a worker is replaced after its current message.
-DEFAULT_MAX_RSS = 200 * 2**20
 #: Seconds a new worker may take to start (spawn, imports, user switch).
 START_SECONDS = 60.0
 #: glibc's allocator settings in each worker's environment (read once at its start; other C
@@ -103,13 +104,6 @@ WORKER_MALLOC = {"MALLOC_MMAP_THRESHOLD_": str(8 << 20), "MALLOC_TRIM_THRESHOLD_
 #: The lanes: the values of the worker metrics' ``lane`` label. ``ordinary`` scans every
 #: message without OCR; ``ocr`` scans again, with OCR, the messages that hold a scan or image.
 LANES = ("ordinary", "ocr")
-#: Workers of the OCR lane by default: scans take at most one of a small gateway's two cores at
-#: a time, whatever their number (``--ocr-workers``).
-DEFAULT_OCR_WORKERS = 1
-#: How much lower the OCR workers' CPU priority is by default (a ``nice`` increment, 0 to 19;
-#: ``--ocr-nice``): when ordinary mail needs a core an OCR worker holds, the kernel gives it to
-#: ordinary mail and OCR takes what is left; on an idle machine OCR runs at full speed.
-DEFAULT_OCR_NICE = 10
 _READY = b"ready"
 #: A request: the settings' length (0: the same as in this worker's previous request), the
 #: message's length, the scan's time limit in seconds, whether to read scans by OCR and whether

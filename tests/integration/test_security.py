@@ -28,7 +28,7 @@ from mta_session import MtaSession
 from postfix_harness import PrivatePostfix, RunningMilter, wait_until
 from samples import OFFICIAL_RCPT, OFFICIAL_SENDER, SECRET, policy_yaml
 
-from govmilter.server.daemon import add_run_arguments, options_from_args
+from govmilter.server.options import add_run_arguments, options_from_args
 
 TEST_USER = "govmilter-test"
 

@@ -25,9 +25,9 @@ from scans import degrade, image_bytes, long_scan, official_letter, render_page,
 from govmilter.document.ocr import ocr_status
 from govmilter.policy import load_policy
 from govmilter.scan import OCR_LANE_BUSY, OCR_LANE_BUSY_REASON, scan_message
+from govmilter.server.options import DEFAULT_OCR_NICE
 from govmilter.server.spool import MessageSpool, SpooledFile
 from govmilter.server.workers import (
-    DEFAULT_OCR_NICE,
     ScanFailed,
     ScanPool,
     _IdleWorkers,

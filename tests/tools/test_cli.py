@@ -128,18 +128,23 @@ def test_check_with_a_broken_policy_refuses_to_guess(tmp_path: Path) -> None:
     assert f"{bad}:1:" in result.stderr
 
 
-@pytest.mark.parametrize(("args", "not_loaded"), [
+@pytest.mark.parametrize(("args", "not_loaded", "code"), [
     pytest.param(("check", "--no-dns", str(SECRET_EML)),
-                 {"sqlalchemy", "Milter", "flask", "govmilter.server", "govmilter.store"},
+                 {"sqlalchemy", "Milter", "flask", "govmilter.server", "govmilter.store"}, 0,
                  id="check"),
-    pytest.param(("report", "--help"), {"Milter", "flask", "govmilter.server"}, id="report"),
+    pytest.param(("report", "--help"), {"Milter", "flask", "govmilter.server"}, 0, id="report"),
+    # a refused option of the daemon: told before the daemon, the store or a scanner loads
+    pytest.param(("run", "--socket-mode", "rw"),
+                 {"sqlalchemy", "Milter", "flask", "prometheus_client", "govmilter.server.daemon",
+                  "govmilter.store", "govmilter.document", "govmilter.policy"}, 2,
+                 id="run-refused"),
 ])
 def test_a_command_imports_only_what_it_does(args: tuple[str, ...],
-                                             not_loaded: set[str]) -> None:
+                                             not_loaded: set[str], code: int) -> None:
     """Each command is a new interpreter (the tests start hundreds): the store, the daemon and
     the console are imported by the commands that use them, not by every one."""
     result = govmilter(*args, env={"PYTHONPROFILEIMPORTTIME": "1"})
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == code, result.stderr
     loaded = {line.rsplit("|", 1)[1].strip() for line in result.stderr.splitlines()
               if line.startswith("import time:") and "|" in line}
     assert "govmilter.cli" in loaded  # what the import-time log looks like was read right
@@ -147,4 +152,13 @@ def test_a_command_imports_only_what_it_does(args: tuple[str, ...],
                 if module == top or module.startswith(f"{top}.")}
     full = govmilter("--help", env={"PYTHONPROFILEIMPORTTIME": "1"})  # every command's options
     assert all(name in full.stdout for name in ("check", "run", "incidents", "console", "report"))
-    assert "govmilter.server.daemon" in full.stderr and "sqlalchemy" in full.stderr
+    assert "govmilter.server.options" in full.stderr and "sqlalchemy" in full.stderr
+
+
+def test_the_daemons_default_state_directory_holds_the_default_store() -> None:
+    """``--state-dir``'s default is written out in govmilter/server/options.py (which must not
+    import the store): it is where the store's default database lives."""
+    from govmilter.server.options import DEFAULT_STATE_DIR
+    from govmilter.store import DEFAULT_DATABASE
+
+    assert Path(DEFAULT_DATABASE).parent == Path(DEFAULT_STATE_DIR)
