@@ -88,11 +88,22 @@ def queue_helper(postfix: PrivatePostfix, directory: Path) -> Iterator[Path]:
         env=checkout_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         start_new_session=True)
     try:
-        wait_until(path.exists, 30, "the queue helper's socket")
+        # listening, not only bound (connect() is refused between the two); no test connection,
+        # which would start a helper
+        wait_until(lambda: unix_listening(path), 30, "the queue helper's socket")
         path.chmod(0o600)
         yield path
     finally:
         stop_process(helper, 10)  # type: ignore[arg-type]
+
+
+def unix_listening(path: Path) -> bool:
+    """Whether a unix socket listens at ``path`` (/proc/net/unix: flag __SO_ACCEPTCON)."""
+    for line in Path("/proc/net/unix").read_text().splitlines()[1:]:
+        fields = line.split()
+        if len(fields) >= 8 and fields[7] == str(path) and int(fields[3], 16) & 0x10000:
+            return True
+    return False
 
 
 def open_to(path: Path, group: str) -> None:
