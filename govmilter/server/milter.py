@@ -361,6 +361,11 @@ class GovMilter(Milter.Base):  # type: ignore[misc]
         # one byte past the scanner's cut-off so it still notices (and says) that it was cut
         limit = self.policy.limits.raw_scan_bytes + 1
         spool = txn.spool
+        if spool is not None:
+            try:
+                spool.finish()  # the file's last block: a full disk fails the body, as there
+            except OSError as exc:
+                return self.failed("body", exc)
         try:
             # handed over only once a scan worker is free, and without a copy (a view of the
             # spool's memory, or its file for the worker to read)

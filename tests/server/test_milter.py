@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import email
+import errno
 import io
 import logging
 import os
+import random
 from collections.abc import Callable
 from email.header import decode_header, make_header
 from pathlib import Path
@@ -40,7 +42,7 @@ from govmilter.server.milter import (
     is_local_submission,
     milter_factory,
 )
-from govmilter.server.spool import Handover, MessageSpool, SpooledFile
+from govmilter.server.spool import FILE_BLOCK, Handover, MessageSpool, SpooledFile
 from govmilter.server.workers import ScanPool
 
 ENCRYPTED = (
@@ -522,7 +524,7 @@ def test_the_spool_hands_its_message_over_without_a_copy_and_the_file_read_only(
     small.close()
     spool = MessageSpool(100, directory=str(tmp_path))
     spool.write(b"x" * 150)
-    spool.write(b"y" * 10)  # still in the file object's own buffer until handed over
+    spool.write(b"y" * 10)  # waiting for its block (the file's last) until handed over
     handed = spool.handover(1000)
     assert isinstance(handed, SpooledFile) and handed.size == 160
     assert handed.read() == b"x" * 150 + b"y" * 10
@@ -532,6 +534,56 @@ def test_the_spool_hands_its_message_over_without_a_copy_and_the_file_read_only(
     spool.close()
     with pytest.raises(OSError):  # closed with the message
         os.fstat(handed.fd)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_the_spool_file_holds_exactly_what_was_written_in_whole_blocks_as_it_arrives(
+        tmp_path: Path, seed: int) -> None:
+    """Differential: whatever the pieces (header lines, Postfix's 65,535-byte chunks, empty
+    ones, pieces larger than a block; bytes, bytearray or memoryview), the file and what is
+    handed over are the bytes written, in order. While the message arrives the file grows in
+    whole blocks and less than one block waits in memory; a bytearray the caller changes after
+    writing it does not change the message."""
+    rng = random.Random(seed)
+    declared = rng.choice([None, 10**7])
+    spool = MessageSpool(1000, directory=str(tmp_path), declared_size=declared)
+    written = bytearray()
+    for _ in range(rng.randrange(20, 80)):
+        size = rng.choice([0, 1, 40, 200, 65535, FILE_BLOCK, FILE_BLOCK + 7,
+                           rng.randrange(1, 3 * FILE_BLOCK)])
+        data = rng.randbytes(size)
+        kind = rng.choice(["bytes", "bytearray", "memoryview"])
+        piece: bytes | bytearray | memoryview = (
+            data if kind == "bytes" else bytearray(data) if kind == "bytearray"
+            else memoryview(bytearray(data)))
+        spool.write(piece)
+        if isinstance(piece, bytearray) and piece:
+            piece[0] ^= 0xFF  # the caller's buffer, reused: the message keeps what was written
+        written += data
+        if spool.on_disk:
+            assert spool._file is not None
+            in_file = os.fstat(spool._file.fileno()).st_size
+            assert in_file % FILE_BLOCK == 0 and 0 <= len(written) - in_file < FILE_BLOCK
+    assert spool.size == len(written)
+    handed = spool.handover(len(written) + 1)
+    assert isinstance(handed, SpooledFile if spool.on_disk else memoryview)
+    assert (handed.read() if isinstance(handed, SpooledFile) else bytes(handed)) == written
+    assert spool.read(777) == written[:777]
+    spool.close()
+
+
+def test_a_full_disk_at_the_spool_file_s_last_block_tempfails_the_message_as_in_the_body(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The last, partial block is written at end of message: a full disk there is answered as
+    one during the body (the policy's on_error, counted at stage body), not scanned short."""
+    h = harness(memory_bytes=4096)
+
+    def full(spool: MessageSpool) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+    monkeypatch.setattr(MessageSpool, "finish", full)
+    assert h.feed(large_secret(), OFFICIAL_SENDER, FREEMAIL_RCPT) == Milter.TEMPFAIL
+    assert h.sample("govmilter_errors_total", stage="body") == 1
+    assert h.milter.txn is None
 
 
 def test_a_spooled_message_the_client_abandons_is_freed() -> None:
