@@ -361,11 +361,12 @@ def _pdf_stream(data: bytes, dictionary: bytes = b"") -> bytes:
         len(packed), dictionary, packed)
 
 
-#: /F2 is Helvetica whose code ``A`` reads U+1EAC (Ậ): ``(MAT) Tj`` in it draws MẬT.
+#: /F2 is Helvetica whose codes ``A`` and ``B`` read U+1EAC (Ậ) and U+1EA8 (Ẩ): ``(MAT) Tj``
+#: in it draws MẬT, ``(KHBU) Tj`` KHẨU.
 _MARKING_CMAP = (b"/CIDInit /ProcSet findresource begin 12 dict begin begincmap /CMapName /M def"
-                 b" 1 begincodespacerange <00> <FF> endcodespacerange 3 beginbfchar <41> <1EAC>"
-                 b" <4D> <004D> <54> <0054> endbfchar endcmap CMapName currentdict /CMap"
-                 b" defineresource pop end end")
+                 b" 1 begincodespacerange <00> <FF> endcodespacerange 2 beginbfchar <41> <1EAC>"
+                 b" <42> <1EA8> endbfchar endcmap CMapName currentdict /CMap defineresource pop"
+                 b" end end")
 PDF_MARKING = b"BT /F2 12 Tf 72 770 Td (MAT) Tj ET\n"
 _PAGE_WORDS = (b"van", b"ban", b"so", b"ngay", b"thang", b"nam", b"kinh", b"gui", b"bo", b"cong")
 #: The ways a hostile sender lays ``n`` words out on one page (see :func:`crowded_page`).
@@ -374,10 +375,11 @@ PAGE_LAYOUTS = ("text objects", "scattered", "overlapping", "tiny fonts", "one t
                 "a form per word")
 
 
-def crowded_page(layout: str, count: int, marking: bytes = PDF_MARKING, seed: int = 1) -> bytes:
+def crowded_page(layout: str, count: int, marking: bytes = PDF_MARKING, seed: int = 1,
+                 before: bytes = b"") -> bytes:
     """A one-page PDF of ``count`` words laid out as a hostile sender would, and ``marking``
     (MẬT on a line of its own above them unless told otherwise) drawn after them, where padding
-    before a marking puts it.
+    before a marking puts it; ``before`` is drawn before them.
 
     ``text objects``: a ``BT .. Tj ET`` per word, in lines; ``scattered``: each at a random
     place; ``overlapping``: all within 3 points; ``tiny fonts``: 0.3 to 1.5 points, scattered;
@@ -443,7 +445,7 @@ def crowded_page(layout: str, count: int, marking: bytes = PDF_MARKING, seed: in
                b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
                b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R"
                b" /Resources 8 0 R >>",
-               _pdf_stream(b"0 Tr 0 g ".join([b"".join(ops), marking])),
+               _pdf_stream(b"0 Tr 0 g ".join([before, b"".join(ops), marking])),
                PDF_FONT, b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /ToUnicode 7 0 R >>",
                _pdf_stream(_MARKING_CMAP), resources]
     objects += [_pdf_stream(body, b"/Type /XObject /Subtype /Form /BBox [-1000 -1000 2000 2000]"

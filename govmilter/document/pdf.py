@@ -378,11 +378,78 @@ MAX_LAYOUT_WORK = 8_000_000
 _MAX_TEXT_RECTS = 20_000
 
 
-def plain_page_text(textpage: Any) -> str:
+#: Characters of one hidden text object cut from a page's plain text, at most (each side of
+#: the character found at the middle of its box).
+_MAX_HIDDEN_CHARS = 512
+
+
+def _hidden_chars(raw: Any, count: int, hidden: list[Box]) -> list[tuple[int, int]]:
+    """Ranges ``(start, end)`` of a text page's characters that lie in the ``hidden`` boxes
+    (:func:`_inside`): from the character PDFium finds at the middle of each box, on both sides
+    while the characters are inside it, up to a line break. One pass over the page per box, at most
+    :data:`_MAX_SHAPES` boxes."""
+    import pypdfium2.raw as pdfium_c
+
+    left, right, bottom, top = (ctypes.c_double() for _ in range(4))
+
+    def inside(index: int, box: Box) -> bool:  # a line break ends the hidden text's line
+        if pdfium_c.FPDFText_GetUnicode(raw, index) in (10, 13):
+            return False
+        pdfium_c.FPDFText_GetCharBox(raw, index, left, right, bottom, top)
+        return _inside((left.value, bottom.value, right.value, top.value), [box])
+
+    ranges = []
+    for box in hidden[:_MAX_SHAPES]:
+        half_width, half_height = (box[2] - box[0]) / 2, (box[3] - box[1]) / 2
+        found = pdfium_c.FPDFText_GetCharIndexAtPos(raw, box[0] + half_width,
+                                                    box[1] + half_height, half_width,
+                                                    half_height)
+        if not 0 <= found < count or not inside(found, box):
+            continue
+        start = end = found
+        while start > 0 and found - start < _MAX_HIDDEN_CHARS and inside(start - 1, box):
+            start -= 1
+        while end + 1 < count and end - found < _MAX_HIDDEN_CHARS and inside(end + 1, box):
+            end += 1
+        ranges.append((start, end + 1))
+    return ranges
+
+
+def plain_page_text(textpage: Any, hidden: list[Box] | None = None) -> str:
     """A page's text as PDFium gives it in one call, linear in its characters: all of it, in
-    the order it is drawn, a line break where a line ends; columns are not told apart, and
-    hidden text stays in its place."""
-    return str(textpage.get_text_range()).replace("\r\n", "\n").replace("\r", "\n")
+    the order it is drawn, a line break where a line ends; columns are not told apart. The
+    characters in the ``hidden`` boxes (:func:`hidden_text_boxes`) are cut from their place
+    and given after the text, a line per box, as :func:`_page_text` does."""
+    import pypdfium2.raw as pdfium_c
+
+    raw = textpage.raw
+    count = pdfium_c.FPDFText_CountChars(raw)
+    text_index = [pdfium_c.FPDFText_GetTextIndexFromCharIndex(raw, index)
+                  for index in (0, count - 1)] if count > 0 else [-1, -1]
+    if not hidden or min(text_index) < 0:  # an edge character PDFium leaves out of the text
+        return str(textpage.get_text_range()).replace("\r\n", "\n").replace("\r", "\n")
+    buffer = (ctypes.c_ushort * (text_index[1] - text_index[0] + 2))()
+    written = pdfium_c.FPDFText_GetText(raw, 0, count, buffer)
+    units = bytes(memoryview(buffer)[:max(written - 1, 0)])  # UTF-16LE, two bytes a unit
+
+    def at(index: int) -> int:  # the byte in ``units`` where a character's text starts
+        return 2 * max(int(pdfium_c.FPDFText_GetTextIndexFromCharIndex(raw, index))
+                       - text_index[0], 0)
+
+    pieces: list[bytes] = []
+    apart: list[bytes] = []
+    done = 0
+    for start, end in sorted(_hidden_chars(raw, count, hidden)):
+        start = max(at(start), done)
+        end = max(at(end) if end < count else len(units), start)
+        pieces.append(units[done:start])
+        apart.append(units[start:end])
+        done = end
+    pieces.append(units[done:])
+    text = b"".join(pieces).decode("utf-16-le", "ignore")
+    lines = [part.decode("utf-16-le", "ignore").strip() for part in apart]
+    return "\n".join([text, *(line for line in lines if line)]).replace(
+        "\r\n", "\n").replace("\r", "\n")
 
 
 def _page_text(textpage: Any, hidden: list[Box] | None = None) -> str | None:
@@ -512,6 +579,7 @@ def pdf_text(data: bytes, budget: ScanBudget, source: str = "PDF",
         try:
             textpage = page.get_textpage()
             try:
+                hidden = None
                 text = _page_text(textpage)
                 if text is not None and may_hide_a_marking(text):
                     hidden = hidden_text_boxes(page.raw)
@@ -519,9 +587,13 @@ def pdf_text(data: bytes, budget: ScanBudget, source: str = "PDF",
                         text = _page_text(textpage, hidden)
                 if text is None:  # past MAX_LAYOUT_WORK: all its text, not laid out
                     text = plain_page_text(textpage)
+                    if hidden is None and may_hide_a_marking(text):
+                        hidden = hidden_text_boxes(page.raw)
+                    if hidden:
+                        text = plain_page_text(textpage, hidden)
                     budget.note(f"{source}: PDF page {index + 1} holds too many separate "
                                 "pieces of text to lay out; it was read as plain text "
-                                "(columns and hidden text not told apart)")
+                                "(its columns not told apart)")
             finally:
                 textpage.close()
             notes = _annotation_text(page, form)

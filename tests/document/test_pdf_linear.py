@@ -33,9 +33,9 @@ from govmilter.policy import load_policy
 #: Words on the smaller page (the larger has 8 times as many): the smaller one is laid out
 #: column by column, the larger one is past the bound.
 WORDS = 1000
-#: A white KHẨU right after MẬT: read in place it makes *mật khẩu* (a password), no marking.
-WHITE_PARTNER = (b"BT /F2 12 Tf 72 770 Td (MAT) Tj ET\n"
-                 b"1 g BT /F1 12 Tf 100 770 Td (KHAU) Tj ET\n")
+#: MẬT and a KHẨU right after it: read together they make *mật khẩu* (a password), no marking.
+PARTNER = b"BT /F2 12 Tf 72 770 Td (MAT) Tj ET\n%s BT /F2 12 Tf 100 770 Td (KHBU) Tj ET\n"
+WHITE_PARTNER, BLACK_PARTNER = PARTNER % b"1 g", PARTNER % b"0 g"
 
 
 def read(data: bytes) -> str:
@@ -56,10 +56,26 @@ def test_a_page_past_the_bound_is_read_whole_and_the_cut_is_noted() -> None:
     text = pdf_text(crowded_page("text objects", 20_000), budget, "attachment 2: a.pdf")
     assert text.count("thang") == 2000 and find_secrecy_marking(text) == "MẬT"
     assert budget.reasons == ["attachment 2: a.pdf: PDF page 1 holds too many separate pieces "
-                              "of text to lay out; it was read as plain text (columns and "
-                              "hidden text not told apart)"]
+                              "of text to lay out; it was read as plain text (its columns not "
+                              "told apart)"]
     small = ScanBudget(Limits())
     assert "thang" in pdf_text(crowded_page("text objects", 100), small) and small.reasons == []
+
+
+@pytest.mark.parametrize("layout", ["text objects", "overlapping", "scattered", "invisible"])
+def test_a_white_partner_word_on_a_page_past_the_bound_is_read_apart(layout: str) -> None:
+    """MẬT and a white KHẨU drawn first, then 20,000 words: the page is read as plain text,
+    and the characters in the hidden text's box are cut from it and read after it, so MẬT is
+    a marking; the same words in black stay *mật khẩu*."""
+    budget = ScanBudget(Limits())
+    white = pdf_text(crowded_page(layout, 20_000, marking=b"", before=WHITE_PARTNER), budget)
+    assert budget.reasons and find_secrecy_marking(white) == "MẬT"
+    assert "KHẨU" in white.split("\n") and white.count("KHẨU") == 1
+    black = pdf_text(crowded_page(layout, 20_000, marking=b"", before=BLACK_PARTNER),
+                     ScanBudget(Limits()))
+    assert find_secrecy_marking(black) is None and "KHẨU" not in black.split("\n")
+    # nothing else is cut (PDFium leaves out some of the overlapping words' letters itself)
+    assert white.count("thang") == black.count("thang") > 1900
 
 
 @pytest.mark.parametrize(("layout", "marking", "outcome"), [
@@ -68,8 +84,8 @@ def test_a_page_past_the_bound_is_read_whole_and_the_cut_is_noted() -> None:
     pytest.param("overlapping", None, SECRET, id="MẬT after overlapping words"),
     # no marking: the page is noted, the mail tagged for review
     pytest.param("text objects", b"", UNSCANNABLE, id="no marking"),
-    # the one edit the bound leaves open: MẬT and a white KHẨU after it on such a page read
-    # "MẬT KHẨU" in place (hidden text is not told apart): tagged for review, not passed
+    # the one edit the bound leaves open: MẬT and a white KHẨU drawn after 50,000 words lie
+    # past the objects the hidden-text walk looks at and read "MẬT KHẨU": tagged, not passed
     pytest.param("text objects", WHITE_PARTNER, UNSCANNABLE, id="MẬT and a white KHẨU"),
 ])
 def test_govmilter_check_answers_a_page_of_50000_words_within_the_deadline(
