@@ -443,7 +443,7 @@ def counted_base64_runs(data: bytes, end: int, keep: int = 0
     the lines after the first 64 read at C speed where they are regular (:func:`_run_end`);
     how many CR and LF bytes the runs hold (the lines' count, for the line limit); and, for each
     run of at most ``keep`` bytes that is strict base64 once CR and LF are deleted, the blocks it
-    decodes to (:class:`govmilter.mail.speedups.DecodedRunText`), decoded as the run is read.
+    decodes to (:class:`govmilter.mail.speedups.DecodedRun`), decoded as the run is read.
     """
     runs: list[Run] = []
     decoded: dict[Run, tuple[bytes, ...]] = {}

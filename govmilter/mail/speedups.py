@@ -12,7 +12,7 @@ under it (the daemon's own, on pymilter, prometheus_client and logging, are
   first; a body that is strict base64 once CR and LF are taken out is decoded by pybase64's
   SIMD decoder instead (:func:`strict_base64_decoded`), where the stdlib's decoder would give
   the same bytes and no defect; a body that is one collapsed run (and line ends) is not decoded
-  again at all: the run search decoded it already (:class:`DecodedRunText`).
+  again at all: the run search decoded it already (:class:`DecodedRun`).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import email.message
 import functools
 import re
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from email import _encoded_words  # type: ignore[attr-defined]  # the stdlib's own decoder
 
 #: pybase64's strict decoder (alphabet only, padding only at the end), or None without it: a
@@ -33,7 +34,7 @@ try:
 except ImportError:
     STRICT_DECODER = None
 
-#: A run's bytes decoded block by block, by (start, end) of the run (see :class:`DecodedRunText`).
+#: A run's bytes decoded block by block, by (start, end) of the run (see :class:`DecodedRun`).
 DecodedRuns = Mapping[tuple[int, int], tuple[bytes, ...]]
 
 #: Parses bytes into a message tree (:func:`govmilter.mail.message.parse_message`'s feeder).
@@ -51,28 +52,25 @@ def _holds(data: memoryview, needle: bytes, block: int = 1 << 20) -> bool:
                for start in range(0, len(data), block))
 
 
-class DecodedRunText(str):
-    """A part's body that is one base64 run and nothing after it but CR and LF, as the parser
-    keeps it, with the run decoded by the run search (``blocks``, joined by :meth:`decoded`).
+@dataclass(frozen=True, slots=True)
+class DecodedRun:
+    """A part's body that is one base64 run and nothing after it but CR and LF (``text``, the
+    very string the parse put into the part), and the run as the run search decoded it, block
+    by block (``blocks``). Kept on the part (:data:`DECODED_RUN_ATTRIBUTE`) by
+    :func:`parse_collapsed`.
 
-    Made only by :func:`parse_collapsed`, from a run whose blocks were each a multiple of 4
-    characters that :func:`strict_decoded` accepted, padding in the last one only: then the
-    whole body, CR and LF deleted, is such text too, and :func:`strict_base64_decoded` would
-    give the blocks' concatenation for it. A str like any other to everything else.
+    Only from a run whose blocks were each a multiple of 4 characters that
+    :func:`strict_decoded` accepted, padding in the last one only: then the whole body, CR and
+    LF deleted, is such text too, and :func:`strict_base64_decoded` gives the blocks joined.
     """
 
+    text: str
     blocks: tuple[bytes, ...]
 
-    @classmethod
-    def of(cls, text: memoryview, blocks: tuple[bytes, ...]) -> DecodedRunText:
-        """The body ``text`` (ASCII bytes), whose run decodes to ``blocks``."""
-        body = cls(text, "ascii")
-        body.blocks = blocks
-        return body
 
-    def decoded(self) -> bytes:
-        """The body decoded, as :func:`strict_base64_decoded` decodes it."""
-        return b"".join(self.blocks)
+#: The part's attribute that holds its :class:`DecodedRun`; used only while the part's
+#: ``_payload`` is still that run's ``text`` (the same object).
+DECODED_RUN_ATTRIBUTE = "_govmilter_decoded_run"
 
 
 def parse_collapsed(data: memoryview, found: list[tuple[int, int]], feed: Feed,
@@ -83,8 +81,8 @@ def parse_collapsed(data: memoryview, found: list[tuple[int, int]], feed: Feed,
     end. Each run becomes one token line (keeping the run's last line end, which the parser may
     strip before a boundary) and is put back into the parsed texts. Unless every token is found
     exactly once in a part's body, preamble or epilogue (and in no header), ``data`` is parsed as
-    is. ``decoded``: the blocks some runs decode to (see :class:`DecodedRunText`); a part's body
-    that is one of those runs and line ends is put back as a :class:`DecodedRunText`.
+    is. ``decoded``: the blocks some runs decode to; a part whose body is one of those runs and
+    line ends keeps them (:class:`DecodedRun`).
     """
     runs: list[tuple[int, int]] = []  # run start, end of its last line's text
     pieces: list[bytes | memoryview] = []
@@ -124,19 +122,15 @@ def _restore_runs(message: email.message.Message, data: memoryview,
         start, end = runs[index]
         return str(data[start:end], "ascii")  # decoded from the view: no bytes copy
 
-    def restore_body(value: str) -> str:
-        # a body that is one token and line ends, those the bytes after its run: the run's
-        # text and those bytes, in one piece with the run's decoded blocks
+    def restore_body(part: email.message.Message, value: str) -> str:
+        # a body that is one token and line ends keeps its run's decoded blocks
+        body = _RUN_TOKEN_RE.sub(restore, value)
         token = _RUN_TOKEN_RE.fullmatch(value.rstrip("\r\n"))
-        index = int(token.group(1)) if token else len(runs)
-        run_blocks = blocks[index] if index < len(runs) else None
-        if token is not None and run_blocks is not None:
-            start, end = runs[index]
-            tail = value[token.end():].encode("ascii")
-            if data[end:end + len(tail)] == tail:
-                seen[index] += 1
-                return DecodedRunText.of(data[start:end + len(tail)], run_blocks)
-        return _RUN_TOKEN_RE.sub(restore, value)
+        run_blocks = blocks[int(token.group(1))] if token and int(token.group(1)) < len(runs) \
+            else None
+        if run_blocks is not None:
+            setattr(part, DECODED_RUN_ATTRIBUTE, DecodedRun(body, run_blocks))
+        return body
 
     stack = [message]
     while stack:
@@ -146,7 +140,7 @@ def _restore_runs(message: email.message.Message, data: memoryview,
         for attribute in ("_payload", "preamble", "epilogue"):
             value = getattr(part, attribute, None)
             if isinstance(value, str) and _RUN_PREFIX in value:
-                setattr(part, attribute, restore_body(value) if attribute == "_payload"
+                setattr(part, attribute, restore_body(part, value) if attribute == "_payload"
                         else _RUN_TOKEN_RE.sub(restore, value))
             elif isinstance(value, list):
                 stack.extend(child for child in value if isinstance(child, email.message.Message))
@@ -157,13 +151,14 @@ def stdlib_decoded_payload(part: email.message.Message) -> object:
     """``part.get_payload(decode=True)``, with base64 ASCII bodies decoded as it does (same
     decoder, same defects) but without splitting them into a list of lines first: deleting CR
     and LF gives the same bytes as joining ``bytes.splitlines()``, without the list. A body
-    that is one run the run search decoded (:class:`DecodedRunText`) is not decoded again."""
+    that is one run the run search decoded (:class:`DecodedRun`) is not decoded again."""
     # the body as parsed: get_payload() would first decode an 8-bit body with its charset
     payload = getattr(part, "_payload", None)
     if isinstance(payload, str) and payload.isascii() and \
             str(part.get("content-transfer-encoding", "")).lower() == "base64":
-        if isinstance(payload, DecodedRunText):
-            return payload.decoded()
+        kept = getattr(part, DECODED_RUN_ATTRIBUTE, None)
+        if isinstance(kept, DecodedRun) and kept.text is payload:
+            return b"".join(kept.blocks)
         body = payload.encode("ascii")
         strict = strict_base64_decoded(body)
         if strict is not None:
