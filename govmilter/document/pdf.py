@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ctypes
 import re
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -415,22 +416,83 @@ def _hidden_chars(raw: Any, count: int, hidden: list[Box]) -> list[tuple[int, in
     return ranges
 
 
+#: Marking words looked around for letters in small type on a page read as plain text: the
+#: first and the last so many (the scored text is a document's head and tail), and characters
+#: on each side of each.
+_MAX_MARKING_WORDS = 64
+_NEAR_MARKING_CHARS = 48
+_MARKING_WORD_RE = re.compile("|".join(_MARKING_STEMS), re.IGNORECASE)
+
+
+def _small_letters(raw: Any, text: str, offset: int) -> list[tuple[int, int]]:
+    """Ranges ``(start, end)`` of a text page's characters that are letters or digits drawn
+    smaller than :data:`MIN_LETTER_HEIGHT` next to a marking word of ``text`` (the page's
+    text from PDFium's text index ``offset`` on, one character a UTF-16 unit), within
+    :data:`_NEAR_MARKING_CHARS` of it on its line: the decoy a layout leaves out (``MẬT``
+    then ``KHẨU`` in 1 pt). Bounded: :data:`_MAX_MARKING_WORDS` words from each end."""
+    import pypdfium2.raw as pdfium_c
+
+    words = list(_MARKING_WORD_RE.finditer(text))
+    if len(words) > 2 * _MAX_MARKING_WORDS:
+        words = words[:_MAX_MARKING_WORDS] + words[-_MAX_MARKING_WORDS:]
+    left, right, bottom, top = (ctypes.c_double() for _ in range(4))
+    count = pdfium_c.FPDFText_CountChars(raw)
+
+    def small(index: int) -> bool | None:  # None: a line break, where the search stops
+        unicode = pdfium_c.FPDFText_GetUnicode(raw, index)
+        if unicode in (10, 13):
+            return None
+        pdfium_c.FPDFText_GetCharBox(raw, index, left, right, bottom, top)
+        return top.value - bottom.value < MIN_LETTER_HEIGHT and unicode <= sys.maxunicode \
+            and chr(unicode).isalnum()
+
+    found: set[int] = set()
+    for word in words:
+        first = pdfium_c.FPDFText_GetCharIndexFromTextIndex(raw, offset + word.start())
+        last = pdfium_c.FPDFText_GetCharIndexFromTextIndex(raw, offset + word.end() - 1)
+        if first < 0 or last < 0:
+            continue
+        for start, step in ((last + 1, 1), (first - 1, -1)):
+            index = start
+            while 0 <= index < count and abs(index - start) < _NEAR_MARKING_CHARS:
+                letter = small(index)
+                if letter is None:
+                    break
+                if letter:
+                    found.add(index)
+                index += step
+    ranges: list[tuple[int, int]] = []
+    for index in sorted(found):
+        if ranges and ranges[-1][1] == index:
+            ranges[-1] = (ranges[-1][0], index + 1)
+        else:
+            ranges.append((index, index + 1))
+    return ranges
+
+
 def plain_page_text(textpage: Any, hidden: list[Box] | None = None) -> str:
     """A page's text as PDFium gives it in one call, linear in its characters: all of it, in
     the order it is drawn, a line break where a line ends; columns are not told apart. The
-    characters in the ``hidden`` boxes (:func:`hidden_text_boxes`) are cut from their place
-    and given after the text, a line per box, as :func:`_page_text` does."""
+    characters in the ``hidden`` boxes (:func:`hidden_text_boxes`) and letters in small type
+    beside a marking word (:func:`_small_letters`) are cut from their place and given after
+    the text, a line each, as :func:`_page_text` reads hidden text apart."""
     import pypdfium2.raw as pdfium_c
 
     raw = textpage.raw
     count = pdfium_c.FPDFText_CountChars(raw)
     text_index = [pdfium_c.FPDFText_GetTextIndexFromCharIndex(raw, index)
                   for index in (0, count - 1)] if count > 0 else [-1, -1]
-    if not hidden or min(text_index) < 0:  # an edge character PDFium leaves out of the text
+    if min(text_index) < 0:  # an edge character PDFium leaves out of the text
         return str(textpage.get_text_range()).replace("\r\n", "\n").replace("\r", "\n")
     buffer = (ctypes.c_ushort * (text_index[1] - text_index[0] + 2))()
     written = pdfium_c.FPDFText_GetText(raw, 0, count, buffer)
     units = bytes(memoryview(buffer)[:max(written - 1, 0)])  # UTF-16LE, two bytes a unit
+    whole = units.decode("utf-16-le", "ignore")
+    cuts = _hidden_chars(raw, count, hidden) if hidden else []
+    if may_hide_a_marking(whole) and 2 * len(whole) == len(units):
+        cuts += _small_letters(raw, whole, text_index[0])
+    if not cuts:
+        return whole.replace("\r\n", "\n").replace("\r", "\n")
 
     def at(index: int) -> int:  # the byte in ``units`` where a character's text starts
         return 2 * max(int(pdfium_c.FPDFText_GetTextIndexFromCharIndex(raw, index))
@@ -439,7 +501,7 @@ def plain_page_text(textpage: Any, hidden: list[Box] | None = None) -> str:
     pieces: list[bytes] = []
     apart: list[bytes] = []
     done = 0
-    for start, end in sorted(_hidden_chars(raw, count, hidden)):
+    for start, end in sorted(cuts):
         start = max(at(start), done)
         end = max(at(end) if end < count else len(units), start)
         pieces.append(units[done:start])

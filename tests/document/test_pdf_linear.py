@@ -34,8 +34,10 @@ from govmilter.policy import load_policy
 #: column by column, the larger one is past the bound.
 WORDS = 1000
 #: MẬT and a KHẨU right after it: read together they make *mật khẩu* (a password), no marking.
-PARTNER = b"BT /F2 12 Tf 72 770 Td (MAT) Tj ET\n%s BT /F2 12 Tf 100 770 Td (KHBU) Tj ET\n"
-WHITE_PARTNER, BLACK_PARTNER = PARTNER % b"1 g", PARTNER % b"0 g"
+PARTNER = b"BT /F2 12 Tf 72 770 Td (MAT) Tj ET\n%s BT /F2 %d Tf 100 770 Td (KHBU) Tj ET\n"
+WHITE_PARTNER, BLACK_PARTNER = PARTNER % (b"1 g", 12), PARTNER % (b"0 g", 12)
+#: KHẨU in 1 pt: a decoy no reader reads, which a layout leaves out.
+SMALL_PARTNER = PARTNER % (b"0 g", 1)
 
 
 def read(data: bytes) -> str:
@@ -62,20 +64,27 @@ def test_a_page_past_the_bound_is_read_whole_and_the_cut_is_noted() -> None:
     assert "thang" in pdf_text(crowded_page("text objects", 100), small) and small.reasons == []
 
 
-@pytest.mark.parametrize("layout", ["text objects", "overlapping", "scattered", "invisible"])
-def test_a_white_partner_word_on_a_page_past_the_bound_is_read_apart(layout: str) -> None:
-    """MẬT and a white KHẨU drawn first, then 20,000 words: the page is read as plain text,
-    and the characters in the hidden text's box are cut from it and read after it, so MẬT is
-    a marking; the same words in black stay *mật khẩu*."""
+@pytest.mark.parametrize(("layout", "partner", "first"), [
+    *((layout, WHITE_PARTNER, True) for layout in ("text objects", "overlapping", "scattered",
+                                                   "invisible")),
+    ("text objects", SMALL_PARTNER, True), ("text objects", SMALL_PARTNER, False),
+    ("tiny fonts", SMALL_PARTNER, False)])
+def test_a_partner_word_not_read_on_a_page_past_the_bound_is_read_apart(
+        layout: str, partner: bytes, first: bool) -> None:
+    """MẬT and KHẨU in white (drawn first, where the hidden-text walk sees it) or in 1 pt
+    (first or last), and 20,000 words: the page is read as plain text, and the characters in
+    the hidden text's box, or the small letters beside MẬT, are cut from it and read after it,
+    so MẬT is a marking; the same words in black stay *mật khẩu*."""
     budget = ScanBudget(Limits())
-    white = pdf_text(crowded_page(layout, 20_000, marking=b"", before=WHITE_PARTNER), budget)
-    assert budget.reasons and find_secrecy_marking(white) == "MẬT"
-    assert "KHẨU" in white.split("\n") and white.count("KHẨU") == 1
+    apart = pdf_text(crowded_page(layout, 20_000, marking=b"" if first else partner,
+                                  before=partner if first else b""), budget)
+    assert budget.reasons and find_secrecy_marking(apart) == "MẬT"
+    assert "KHẨU" in apart.split("\n") and apart.count("KHẨU") == 1
     black = pdf_text(crowded_page(layout, 20_000, marking=b"", before=BLACK_PARTNER),
                      ScanBudget(Limits()))
     assert find_secrecy_marking(black) is None and "KHẨU" not in black.split("\n")
     # nothing else is cut (PDFium leaves out some of the overlapping words' letters itself)
-    assert white.count("thang") == black.count("thang") > 1900
+    assert apart.count("thang") == black.count("thang") > 1900
 
 
 @pytest.mark.parametrize(("layout", "marking", "outcome"), [
