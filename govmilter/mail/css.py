@@ -1,10 +1,9 @@
 """CSS as a mail client applies it to text: colours, the declarations that hide text, and the
-rules of a message's own style sheets whose selectors are simple.
+rules of a message's own style sheets.
 
-Supported selectors: a tag, ``.class``, ``#id``, ``*`` and their compounds (``td.x``, ``.a.b``,
-``p#n``), joined by descendant and child combinators (``div .x``, ``td > span``), in selector
-lists, with ``::before``/``::after``; a selector with a sibling combinator, an attribute or a
-pseudo-class is not applied. Rules inside ``@media`` and ``@supports`` are applied
+Selectors are those of :mod:`govmilter.mail.selectors` (tags, classes, ids, attributes,
+``:nth-child()`` and the like, ``:not()``, all four combinators), in selector lists. Rules
+inside ``@media`` and ``@supports`` are applied
 unless the query names ``print``, ``speech`` or ``prefers-color-scheme``. Everything here is
 linear in its input and never raises on bad input.
 """
@@ -17,6 +16,14 @@ import re
 from dataclasses import dataclass, field
 
 from govmilter.mail.colournames import NAMED_COLOURS
+from govmilter.mail.selectors import (
+    Element,
+    Place,
+    Selector,
+    element_keys,
+    in_place,
+    parse_selector,
+)
 
 #: A colour: red, green, blue (0-255) and alpha (0-1).
 Colour = tuple[float, float, float, float]
@@ -33,10 +40,10 @@ _MAX_VALUE = 256
 #: class or id (past these a rule is not applied: the cost of an element stays bounded).
 MAX_SELECTORS = 2000
 MAX_SELECTORS_PER_KEY = 8
-#: Classes of one element that are looked up.
-MAX_CLASSES = 16
 #: Distinct compounds that selectors ask of ancestors and parents (``div .x``: ``div``).
 MAX_CONTEXT = 32
+#: Distinct places (``:nth-child(2n)`` of ``li``) that selectors ask of elements.
+MAX_PLACES = 32
 
 #: Properties that decide whether text is seen; other declarations are not kept.
 PROPERTIES = frozenset({
@@ -178,7 +185,9 @@ def font_shorthand_size(value: str, parent: float) -> float | None:
     return None
 
 
-_TRANSFORM_RE = re.compile(r"([a-z0-9]++)\(([^()]*+)\)")
+#: A CSS function and its arguments; a name starts after a character that is none of its own
+#: (so a long run of letters is not retried from each of them).
+_TRANSFORM_RE = re.compile(r"(?<![a-z0-9])([a-z0-9]++)\(([^()]*+)\)")
 _ANGLE_UNITS = {"deg": 3.141592653589793 / 180, "grad": 3.141592653589793 / 200,
                 "turn": 2 * 3.141592653589793, "rad": 1.0}
 
@@ -297,11 +306,7 @@ def empty_clip(value: str) -> bool:
 _TOKEN_RE = re.compile(r"""[{};]|"(?:[^"\\]|\\.)*+"?|'(?:[^'\\]|\\.)*+'?""", re.DOTALL)
 _COMMENT_RE = re.compile(r"/\*")
 _IMPORTANT_RE = re.compile(r"!\s*important\s*$", re.IGNORECASE)
-_COMPOUND_RE = re.compile(r"(\*|[a-z][a-z0-9-]*+)?((?:[.#][\w-]++)*+)(?:::?(before|after))?")
-_PART_RE = re.compile(r"[.#][\w-]++")
-_COMBINATOR_RE = re.compile(r"\s*+([>+~])\s*+|\s++")
 _SKIPPED_MEDIA_RE = re.compile(r"print|speech|prefers-color-scheme")
-_MAX_SELECTOR = 256
 
 
 def strip_comments(css: str) -> str:
@@ -355,95 +360,6 @@ def declarations(block: str) -> dict[str, Declaration]:
     return found
 
 
-@dataclass(frozen=True, slots=True)
-class Selector:
-    """A selector: its subject compound (tag or None for any, id, classes in lower case, the
-    pseudo-element it selects: ``""``, ``"before"``, ``"after"``) and what its combinators ask
-    of the elements around it: compounds some open ancestor must match (``div .x``: ``div``),
-    and the one the parent must match (``td > .x``: ``td``)."""
-
-    tag: str | None
-    id: str | None
-    classes: frozenset[str]
-    pseudo: str
-    ancestors: frozenset[Selector] = frozenset()
-    parent: Selector | None = None
-    #: (ids, classes, tags) over all its compounds
-    weight: tuple[int, int, int] = (0, 0, 0)
-
-    @property
-    def specificity(self) -> tuple[int, int, int]:
-        return self.weight
-
-    @property
-    def key(self) -> str:
-        """The one name an element must carry for this selector to match it: its index key."""
-        if self.id is not None:
-            return "#" + self.id
-        if self.classes:
-            return "." + min(self.classes)
-        return self.tag or "*"
-
-    def matches(self, tag: str, element_id: str | None, classes: list[str]) -> bool:
-        """Whether the subject compound matches an element (its context aside)."""
-        return (self.tag is None or self.tag == tag) and \
-            (self.id is None or self.id == element_id) and self.classes.issubset(classes)
-
-
-#: Compounds every element is inside (browsers imply ``<html>`` and ``<body>``): dropped from a
-#: selector's context, so ``body .x`` applies to a document written without ``<body>``.
-_ALWAYS_OPEN = frozenset({"html", "body", "*"})
-#: Compounds in one selector, at most.
-_MAX_COMPOUNDS = 8
-
-
-def _compound(text: str, last: bool) -> Selector | None:
-    match = _COMPOUND_RE.fullmatch(text)
-    if match is None or not (match.group(1) or match.group(2)) or (match.group(3) and not last):
-        return None
-    ids = [part[1:] for part in _PART_RE.findall(match.group(2)) if part[0] == "#"]
-    classes = frozenset(part[1:] for part in _PART_RE.findall(match.group(2)) if part[0] == ".")
-    if len(set(ids)) > 1:
-        return None
-    tag = match.group(1)
-    tag = None if tag in (None, "*") else tag
-    return Selector(tag, ids[0] if ids else None, classes, match.group(3) or "",
-                    weight=(len(ids[:1]), len(classes), int(tag is not None)))
-
-
-def parse_selector(text: str) -> Selector | None:
-    """A selector of compounds (tags, classes, ids) joined by descendant (blank) or child
-    (``>``) combinators, or None when it has a sibling combinator, an attribute, a pseudo-class
-    or anything else not applied. The order of the ancestors is not checked (``a b c`` is
-    taken as ``c`` inside an ``a`` and inside a ``b``): a rule may apply where a browser's
-    would not, never the other way round."""
-    text = text.strip().lower()
-    if not text or len(text) > _MAX_SELECTOR:
-        return None
-    parts = _COMBINATOR_RE.split(text)
-    texts, combinators = parts[0::2], parts[1::2]
-    if len(texts) > _MAX_COMPOUNDS or any(combinator in ("+", "~") for combinator in combinators):
-        return None
-    compounds = [_compound(part, index == len(texts) - 1) for index, part in enumerate(texts)]
-    if any(compound is None for compound in compounds):
-        return None
-    subject = compounds[-1]
-    assert subject is not None
-    context = [compound for compound in compounds[:-1] if compound is not None]
-    weight = tuple(sum(compound.weight[i] for compound in context) + subject.weight[i]
-                   for i in range(3))
-    parent = context.pop() if combinators and combinators[-1] == ">" else None
-    if parent is not None and _always_open(parent):
-        parent = None
-    ancestors = frozenset(compound for compound in context if not _always_open(compound))
-    return Selector(subject.tag, subject.id, subject.classes, subject.pseudo, ancestors, parent,
-                    (weight[0], weight[1], weight[2]))
-
-
-def _always_open(compound: Selector) -> bool:
-    return compound.id is None and not compound.classes and (compound.tag or "*") in _ALWAYS_OPEN
-
-
 #: A property's declaration from a style sheet: value, important, specificity, order.
 Ranked = tuple[str, bool, tuple[int, int, int], int]
 
@@ -456,9 +372,13 @@ class StyleSheet:
 
     rules: dict[Selector, dict[str, Ranked]] = field(default_factory=dict)
     index: dict[str, list[Selector]] = field(default_factory=dict)
-    #: the compounds selectors ask of an element's ancestors or parent, by key
+    #: the compounds selectors ask of an element's ancestors, parent or earlier siblings, by key
     context: dict[str, list[Selector]] = field(default_factory=dict)
     order: int = 0
+    #: what selectors ask of elements' places among their siblings, by tag (``*``: any)
+    places: dict[str, list[Place]] = field(default_factory=dict)
+    #: whether a selector asks of an element's earlier siblings
+    asks_siblings: bool = False
 
     def __bool__(self) -> bool:
         return bool(self.rules)
@@ -497,10 +417,11 @@ class StyleSheet:
             if merged is None:
                 listed = self.index.setdefault(selector.key, [])
                 if len(self.rules) >= MAX_SELECTORS or len(listed) >= MAX_SELECTORS_PER_KEY \
-                        or not self._add_context(selector):
+                        or not self._add_places(selector) or not self._add_context(selector):
                     continue
                 listed.append(selector)
                 merged = self.rules[selector] = {}
+                self.asks_siblings = self.asks_siblings or selector.sibling is not None
             for name, (value, important) in found.items():
                 if name in merged and merged[name][1] and not important:
                     continue
@@ -509,8 +430,7 @@ class StyleSheet:
     def _add_context(self, selector: Selector) -> bool:
         """Index the compounds ``selector`` asks of the elements around it; False when there
         would be more than :data:`MAX_CONTEXT` of them (the selector is then not applied)."""
-        wanted = [*selector.ancestors, *([selector.parent] if selector.parent else [])]
-        new = [compound for compound in wanted
+        new = [compound for compound in self._wanted(selector)
                if compound not in self.context.get(compound.key, ())]
         if sum(len(listed) for listed in self.context.values()) + len(new) > MAX_CONTEXT:
             return False
@@ -518,35 +438,64 @@ class StyleSheet:
             self.context.setdefault(compound.key, []).append(compound)
         return True
 
-    def context_of(self, tag: str, element_id: str | None,
-                   classes: list[str]) -> frozenset[Selector]:
+    def _add_places(self, selector: Selector) -> bool:
+        """Keep what ``selector`` asks of elements' places; False when there would be more than
+        :data:`MAX_PLACES` of them (the selector is then not applied)."""
+        wanted = {(compound.tag or "*", place) for compound in (selector, *self._wanted(selector))
+                  for place in compound.all_places}
+        new = [(tag, place) for tag, place in wanted if place not in self.places.get(tag, ())]
+        if sum(len(listed) for listed in self.places.values()) + len(new) > MAX_PLACES:
+            return False
+        for tag, place in new:
+            self.places.setdefault(tag, []).append(place)
+        return True
+
+    def place_of(self, tag: str, index: int, type_index: int) -> tuple[bool, ...]:
+        """Which of the places selectors ask of an element ``tag`` one at ``index`` (and
+        ``type_index``) is in: all that decides how those selectors match it."""
+        if tag not in self.places and "*" not in self.places:
+            return ()
+        return tuple(in_place(place, index, type_index)
+                     for listed in (self.places.get(tag, ()), self.places.get("*", ()))
+                     for place in listed)
+
+    @staticmethod
+    def _wanted(selector: Selector) -> list[Selector]:
+        """The compounds ``selector`` asks of the elements around the one it selects."""
+        return [*selector.ancestors, *(compound for compound in (selector.parent,
+                                                                 selector.sibling)
+                                       if compound is not None)]
+
+    def context_of(self, element: Element) -> frozenset[Selector]:
         """The compounds of :attr:`context` an element matches."""
         if not self.context:
             return frozenset()
-        return frozenset(compound for key in _keys(tag, element_id, classes)
+        return frozenset(compound for key in element_keys(element)
                          for compound in self.context.get(key, ())
-                         if compound.matches(tag, element_id, classes))
+                         if compound.matches(element))
 
-    def matching(self, tag: str, element_id: str | None, classes: list[str],
-                 ancestors: frozenset[Selector] = frozenset(),
-                 parent: frozenset[Selector] = frozenset(),
-                 ) -> list[tuple[Selector, dict[str, Ranked]]]:
-        """The rules whose selector matches an element (its pseudo-elements' rules too), inside
-        open elements matching the compounds ``ancestors`` and a parent matching ``parent``."""
+    def matching(self, element: Element, around: Around) -> list[tuple[Selector,
+                                                                       dict[str, Ranked]]]:
+        """The rules whose selector matches an element (its pseudo-elements' rules too), where
+        the elements ``around`` it match the compounds they hold."""
+        ancestors, parent, previous, earlier = around
         found = []
-        for key in _keys(tag, element_id, classes):
+        for key in element_keys(element):
             for selector in self.index.get(key, ()):
-                if selector.matches(tag, element_id, classes) and \
-                        selector.ancestors.issubset(ancestors) and \
-                        (selector.parent is None or selector.parent in parent):
+                if selector.matches(element) and selector.ancestors.issubset(ancestors) and \
+                        (selector.parent is None or selector.parent in parent) and \
+                        (selector.sibling is None or selector.sibling in (
+                            previous if selector.adjacent else earlier)):
                     found.append((selector, self.rules[selector]))
         return found
 
 
-def _keys(tag: str, element_id: str | None, classes: list[str]) -> list[str]:
-    """The index keys an element may be found under (:attr:`Selector.key`)."""
-    return [tag, "*"] + ([f"#{element_id}"] if element_id else []) + \
-        [f".{name}" for name in classes[:MAX_CLASSES]]
+#: The compounds of a style sheet's selectors' context (:attr:`StyleSheet.context`) that the
+#: elements around one match: its open ancestors, its parent, its previous element sibling and
+#: all its earlier ones.
+Around = tuple[frozenset[Selector], frozenset[Selector], frozenset[Selector],
+               frozenset[Selector]]
+NOTHING_AROUND: Around = (frozenset(), frozenset(), frozenset(), frozenset())
 
 
 def _block_kind(prelude: str, outer: str) -> str:

@@ -30,12 +30,12 @@ from dataclasses import dataclass, replace
 
 from govmilter.mail.css import (
     BLACK,
-    MAX_CLASSES,
+    NOTHING_AROUND,
     WHITE,
+    Around,
     Colour,
     Declaration,
     Ranked,
-    Selector,
     StyleSheet,
     blend,
     declarations,
@@ -50,6 +50,7 @@ from govmilter.mail.css import (
     scale_factor,
     transform,
 )
+from govmilter.mail.selectors import MAX_CLASSES, Element, Selector
 
 _SKIP_TAGS = {name: re.compile(rf"(?i)</{name}\s*>") for name in ("script", "style", "title",
                                                                    "template")}
@@ -223,11 +224,20 @@ def _background_colour(value: str) -> Colour | None:
     return None
 
 
+#: The properties :func:`_clipped` reads.
+_BOX_PROPERTIES = frozenset({
+    "overflow", "max-height", "height", "max-width", "width", "text-indent", "position",
+    "margin", "margin-left", "margin-top", "transform", "clip", "clip-path",
+    "content-visibility"})
+
+
 def _clipped(props: dict[str, str]) -> bool:
     """Whether the element's box shows nothing of its content: no height or width with its
     overflow hidden (``line-height:0`` and no height too), its text indented out of it, moved
     far off the page (``left``, ``margin``, ``translate()``), clipped to an empty rectangle or
     shape (``clip``, ``clip-path``), or its content skipped (``content-visibility``)."""
+    if _BOX_PROPERTIES.isdisjoint(props):
+        return False
     overflow_hidden = props.get("overflow", "").strip().lower() in ("hidden", "clip")
     if overflow_hidden:
         for prop in ("max-height", "height", "max-width", "width"):
@@ -409,11 +419,31 @@ class _Reading:
         return HtmlReading("".join(self.seen), "".join(self.unseen))
 
 
+class _Children:
+    """What an open element's element children so far say to the next one's selectors: how
+    many there were (of each tag), and the compounds the last one and all of them matched."""
+
+    __slots__ = ("count", "earlier", "last", "of_tag")
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.of_tag: dict[str, int] = {}
+        self.last: frozenset[Selector] = _NONE
+        self.earlier: frozenset[Selector] = _NONE
+
+
 class _OpenElements:
     """The stack of open elements, with each name's open positions (so that an end tag is
-    matched in constant time) and the positions of the open special and scope elements."""
+    matched in constant time) and the positions of the open special and scope elements; for
+    each, what its children so far were (only what the style sheets ask of: the places of
+    elements for ``:nth-child``, the compounds of earlier siblings for ``+`` and ``~``)."""
 
-    def __init__(self, reading: _Reading) -> None:
+    def __init__(self, reading: _Reading, sheet: StyleSheet) -> None:
+        self.sheet = sheet
+        self.counts_places = bool(sheet.places)
+        self.asks_siblings = sheet.asks_siblings
+        self.tracks_children = self.counts_places or self.asks_siblings
+        self.children = [_Children()]
         self.names: list[str] = []
         self.elements: list[_Element] = []
         self.at: dict[str, list[int]] = {}
@@ -423,11 +453,39 @@ class _OpenElements:
         self.open_matches: dict[Selector, int] = {}  # open elements matching each compound
         self.ancestors: frozenset[Selector] = frozenset()
 
-    @property
-    def context(self) -> Context:
-        if not self.ancestors:
-            return NO_CONTEXT
-        return (self.ancestors, self.elements[-1].context if self.elements else frozenset())
+    def context(self, name: str) -> Context:
+        """Where an element ``name`` opened now stands (:data:`Context`)."""
+        if not self.tracks_children:
+            if not self.ancestors:
+                return NO_CONTEXT
+            return ((self.ancestors, self.elements[-1].context if self.elements else _NONE,
+                     _NONE, _NONE), ())
+        children = self.children[-1]
+        place = self.sheet.place_of(name, *self.place(name)) if self.counts_places else ()
+        if not self.ancestors and not children.earlier:
+            return (NOTHING_AROUND, place)
+        return ((self.ancestors, self.elements[-1].context if self.elements else _NONE,
+                 children.last, children.earlier), place)
+
+    def place(self, name: str) -> tuple[int, int]:
+        """The place of an element ``name`` opened now among its parent's element children
+        and among those of its tag (from 1; 0 when no selector asks)."""
+        if not self.counts_places:
+            return (0, 0)
+        children = self.children[-1]
+        return (children.count + 1, children.of_tag.get(name, 0) + 1)
+
+    def add_child(self, name: str, element: _Element) -> None:
+        """Count an element just opened (or a void one) among its parent's children (when the
+        style sheets ask: :attr:`tracks_children`)."""
+        children = self.children[-1]
+        if self.counts_places:
+            children.count += 1
+            children.of_tag[name] = children.of_tag.get(name, 0) + 1
+        if self.asks_siblings:
+            children.last = element.context
+            if not element.context.issubset(children.earlier):
+                children.earlier = children.earlier | element.context
 
     @property
     def style(self) -> TextStyle:
@@ -449,6 +507,8 @@ class _OpenElements:
         index = len(self.names)
         self.names.append(name)
         self.elements.append(element)
+        if self.tracks_children:
+            self.children.append(_Children())
         self.at.setdefault(name, []).append(index)
         if name in _SPECIAL:
             self.special.append(index)
@@ -460,6 +520,8 @@ class _OpenElements:
         while len(self.names) > index:
             name = self.names.pop()
             element = self.elements.pop()
+            if self.tracks_children:
+                self.children.pop()
             after = element.after
             for compound in element.context:
                 self.open_matches[compound] -= 1
@@ -506,24 +568,29 @@ class _OpenElements:
 
 
 #: Where an element stands: the compounds of the style sheets' selectors that its open
-#: ancestors match, and those its parent matches (:meth:`StyleSheet.context_of`).
-Context = tuple[frozenset[Selector], frozenset[Selector]]
-NO_CONTEXT: Context = (frozenset(), frozenset())
+#: ancestors, its parent and its earlier siblings match (:data:`Around`), and which of the places
+#: the style sheets ask of it it is in (:meth:`StyleSheet.place_of`).
+Context = tuple[Around, tuple[bool, ...]]
+_NONE: frozenset[Selector] = frozenset()
+NO_CONTEXT: Context = (NOTHING_AROUND, ())
 
 
-def _matched(sheet: StyleSheet, name: str, attributes: dict[str, str], context: Context
-             ) -> tuple[list[dict[str, Ranked]], list[dict[str, Ranked]],
-                        list[dict[str, Ranked]], frozenset[Selector]]:
-    """The rules of ``sheet`` matching an element, for itself, its ``::before`` and its
-    ``::after``, and the compounds of the sheet's selectors' context it matches."""
+def _matched(sheet: StyleSheet, name: str, attributes: dict[str, str], around: Around,
+             place: tuple[int, int]) -> tuple[list[dict[str, Ranked]], list[dict[str, Ranked]],
+                                              list[dict[str, Ranked]], frozenset[Selector]]:
+    """The rules of ``sheet`` matching an element at ``place`` among its siblings (see
+    :meth:`_OpenElements.place`), for itself, its ``::before`` and its ``::after``, and the
+    compounds of the sheet's selectors' context it matches."""
     own: list[dict[str, Ranked]] = []
     before: list[dict[str, Ranked]] = []
     after: list[dict[str, Ranked]] = []
-    element_id = attributes.get("id", "").strip().lower() or None
-    classes = attributes.get("class", "").lower().split()[:MAX_CLASSES]
-    for selector, rules in sheet.matching(name, element_id, classes, *context):
+    index, type_index = place
+    element = Element(name, attributes.get("id", "").strip().lower() or None,
+                      tuple(attributes.get("class", "").lower().split()[:MAX_CLASSES]),
+                      attributes, index, type_index)
+    for selector, rules in sheet.matching(element, around):
         {"": own, "before": before, "after": after}[selector.pseudo].append(rules)
-    return own, before, after, sheet.context_of(name, element_id, classes)
+    return own, before, after, sheet.context_of(element)
 
 
 def _pseudo(style: TextStyle, rules: list[dict[str, Ranked]],
@@ -557,15 +624,16 @@ _MAX_COMPUTED = 4096
 
 
 def _element(sheet: StyleSheet, parent: TextStyle, name: str, tag: str,
-             context: Context) -> _Element:
-    """The element a start tag ``tag`` opens inside an element of style ``parent``, where
-    ``context`` is (see :data:`Context`)."""
+             around: Around, place: tuple[int, int]) -> _Element:
+    """The element a start tag ``tag`` opens inside an element of style ``parent``, where the
+    elements ``around`` it match those compounds (:data:`Around`), at ``place`` among its
+    siblings (:meth:`_OpenElements.place`)."""
     attributes = _attributes(tag, 1 + len(name)) if len(tag) > len(name) + 2 else {}
     style, before, after = parent, None, None
     matches: frozenset[Selector] = frozenset()
     if attributes or sheet:
-        own, before_rules, after_rules, matches = _matched(sheet, name, attributes, context) \
-            if sheet else ([], [], [], matches)
+        own, before_rules, after_rules, matches = _matched(
+            sheet, name, attributes, around, place) if sheet else ([], [], [], matches)
         inline = declarations(attributes["style"]) if "style" in attributes else {}
         hints = _hints(name, attributes)
         if own or inline or hints:
@@ -592,7 +660,7 @@ def read_html(text: str) -> HtmlReading:
     sheet = style_sheets(text) if "<style" in text or "<STYLE" in text or "<Style" in text \
         else StyleSheet()
     reading = _Reading()
-    elements = _OpenElements(reading)
+    elements = _OpenElements(reading, sheet)
     # by the parent's style, the tag and where it stands
     computed: dict[tuple[TextStyle, str, Context], _Element] = {}
     pos = 0
@@ -628,12 +696,15 @@ def read_html(text: str) -> HtmlReading:
         elements.start_tag(name)
         if name in _BREAK_TAGS:
             reading.line_break()
-        key = (elements.style, match.group(), elements.context)
+        key = (elements.style, match.group(), elements.context(name))
         element = computed.get(key)
         if element is None:
             if len(computed) >= _MAX_COMPUTED:
                 computed.clear()
-            element = computed[key] = _element(sheet, key[0], name, key[1], key[2])
+            element = computed[key] = _element(sheet, key[0], name, key[1], key[2][0],
+                                               elements.place(name))
+        if elements.tracks_children:
+            elements.add_child(name, element)
         if element.alt:
             reading.put(element.alt, element.sight)
         if name in _VOID:

@@ -262,6 +262,22 @@ CARRIERS: dict[str, Callable[[], bytes]] = {
         'overflow:hidden"> KHẨU</span>'),
     "HTML: a partner word with its content skipped (content-visibility)": lambda: html_body(
         'MẬT<span style="content-visibility:hidden"> KHẨU</span>'),
+    "HTML: a partner word hidden by an adjacent sibling selector (i + .k)": lambda: html_body(
+        "<style>i + .k{color:#fff}</style><i></i>MẬT<span class=k> KHẨU</span>"),
+    "HTML: a partner word hidden by a general sibling selector (i ~ .k)": lambda: html_body(
+        "<style>i ~ .k{display:none}</style><i></i>MẬT<b></b><span class=k> KHẨU</span>"),
+    "HTML: a partner word hidden by an attribute selector [class~=k]": lambda: html_body(
+        "<style>[class~=k]{display:none}</style>MẬT<span class='a k'> KHẨU</span>"),
+    "HTML: a partner word hidden by span[data-x]": lambda: html_body(
+        "<style>span[data-x]{font-size:0}</style>MẬT<span data-x> KHẨU</span>"),
+    "HTML: a partner word hidden by [style*=...]": lambda: html_body(
+        "<style>[style*='11px']{color:#fff}</style>MẬT<span style='font-size:11px'> KHẨU</span>"),
+    "HTML: a partner word hidden by :first-child": lambda: html_body(
+        "<style>span:first-child{display:none}</style>MẬT<span> KHẨU</span>"),
+    "HTML: a partner word hidden by :nth-child()": lambda: html_body(
+        "<style>span:nth-child(2){color:#fff}</style><b>MẬT</b><span> KHẨU</span>"),
+    "HTML: a partner word hidden by :not()": lambda: html_body(
+        "<style>span:not(.v){display:none}</style>MẬT<span> KHẨU</span>"),
     "HTML: a white partner word on a white image over a dark colour": lambda: html_body(
         'MẬT<span style="color:#fff;background:#000 url(trang.png)"> KHẨU</span>'),
     "HTML: a partner word over a page background image": lambda: (
@@ -313,6 +329,11 @@ def html_note(html: str) -> bytes:
     "<table background='nen.jpg'><tr><td style='color:#fff;background:#222 url(nen.jpg)'>"
     "<p>Mật <b>khẩu</b> mới của anh</p><p>Mật ong rừng U Minh</p></td></tr></table>",
     "<div style='background-image:linear-gradient(#123,#456)'><p>Mật <i>khẩu</i></p></div>",
+    # the selectors that hide, in an ordinary newsletter's sheet, hiding nothing of the phrase
+    "<style>p + p{margin-top:0} [data-x]{color:#333} li:first-child{color:#111} "
+    "tr:nth-child(even) td{background:#eee;color:#111} span:not(.x){color:#222} "
+    ".ad ~ .ad{display:none}</style><table><tr><td>x</td></tr><tr><td><p>Mật "
+    "<span data-x>khẩu</span> mới</p><p>Mật <b class=ad>ong</b></p></td></tr></table>",
 ])
 def test_password_mail_whose_words_are_styled_is_no_marking(html: str) -> None:
     """The false positive to guard: a partner word in another element, with a class or colour

@@ -71,6 +71,18 @@ def test_a_colour_without_hash_is_read_only_in_an_attribute() -> None:
     "<style>body .k{color:#fff}</style>MẬT<span class=k> KHẨU</span>",
     "<style>td > span.k{color:#fff}</style><table><tr><td>MẬT<span class=k> KHẨU</span>",
     "<style>.a .b > .k{font-size:0}</style><p class=a><i class=b>MẬT<b class=k> KHẨU</b>",
+    "<style>i + .k{color:#fff}</style><i></i>MẬT<span class=k> KHẨU</span>",
+    "<style>i ~ .k{display:none}</style><i></i><b>MẬT</b><u></u><span class=k> KHẨU</span>",
+    "<style>.a + .b > .k{color:#fff}</style><i class=a></i><p class=b>MẬT<span class=k> KHẨU",
+    "<style>[class~=k]{display:none}</style>MẬT<span class='a k'> KHẨU</span>",
+    "<style>span[data-x]{font-size:0}</style>MẬT<span data-x> KHẨU</span>",
+    "<style>[style*='12px']{color:#fff}</style>MẬT<span style='font-size:12px'> KHẨU</span>",
+    '<style>[lang|="vi"], [title$=z]{opacity:0}</style>MẬT<span lang=vi-VN> KHẨU</span>',
+    "<style>p span:first-child{display:none}</style><p>MẬT<span> KHẨU</span></p>",
+    "<style>span:nth-child(2){display:none}</style><p><b>MẬT</b><span> KHẨU</span></p>",
+    "<style>b:nth-of-type(2n){color:#fff}</style><p><b>MẬT</b><i></i><b> KHẨU</b></p>",
+    "<style>span:not(.v){display:none}</style>MẬT<span> KHẨU</span>",
+    "<style>:first-child + .k{color:#fff}</style><p><i></i>MẬT<span class=k> KHẨU</span>",
     'MẬT<span style="display:none"><b> KHẨU</b></span>',
     'MẬT<span style="max-height:0;overflow:hidden"> KHẨU</span>',
     'MẬT<span style="position:absolute;left:-9999px"> KHẨU</span>',
@@ -87,7 +99,13 @@ def test_a_hidden_partner_word_is_given_apart(html: str) -> None:
     "<style>.x{font-weight:bold;color:#333}</style>Mật <b class=x>khẩu</b>",
     "<style>.x{display:none} span.x{display:inline}</style>Mật <span class=x>khẩu</span>",
     "<style>.x{display:none}</style>Mật <span class=x style='display:inline'>khẩu</span>",
-    "<style>i + .x{display:none}</style><i></i>Mật <span class=x>khẩu</span>",
+    "<style>i + .x{display:none}</style><i></i><b></b>Mật <span class=x>khẩu</span>",
+    "<style>b ~ .x{display:none}</style><p><b></b></p>Mật <span class=x>khẩu</span>",
+    "<style>.x:first-child{display:none}</style><p><i></i>Mật <span class=x>khẩu</span>",
+    "<style>.x:nth-child(2n+3){display:none}</style><p><i></i>Mật <span class=x>khẩu</span>",
+    "<style>.x:not([data-k]){display:none}</style>Mật <span class=x data-k>khẩu</span>",
+    "<style>[data-k=a]{display:none}</style>Mật <span data-k=ab>khẩu</span>",
+    "<style>.x:last-child{display:none}</style><p>Mật <span class=x>khẩu</span></p>",
     "<style>.m .x{display:none}</style><i class=m></i>Mật <span class=x>khẩu</span>",
     "<style>p > .x{display:none}</style><p>Mật <b><span class=x>khẩu</span></b></p>",
     "<style>.x:hover{display:none}</style>Mật <span class=x>khẩu</span>",
@@ -195,7 +213,28 @@ def _descendant_rules(count: int) -> str:
     return f"<style>{rules}</style>" + f'<div class="{classes}"><b class="k k1">x' * count
 
 
+def _sibling_rules(count: int) -> str:
+    rules = "".join(f".s{i} + .k{i}, .s{i} ~ .k{{color:#fff}}\n" for i in range(count))
+    classes = " ".join(f"s{i} k{i}" for i in range(8))
+    return f"<style>{rules}</style><p>" + f'<b class="{classes}">x</b>' * count
+
+
+def _places(count: int) -> str:
+    return ("<style>li:nth-child(3n+1), li:nth-of-type(odd) + li:not(:first-child)"
+            "{color:#fff}</style><ul>" + "<li>x" * count)
+
+
+def _attribute_rules(count: int) -> str:
+    rules = "".join(f"[data-{i}*=a], [style$='{i}'] {{color:#fff}}\n" for i in range(count))
+    attributes = " ".join(f"data-{i}='{'b' * 50}'" for i in range(16))
+    return f"<style>{rules}</style>" + f"<b {attributes} style='{{}}'>x</b>" * count
+
+
 @pytest.mark.parametrize(("shape", "make"), [
+    ("sibling rules, many siblings", _sibling_rules),
+    ("nth-child rules, a long list", _places),
+    ("attribute rules, elements of many attributes", _attribute_rules),
+    ("siblings nested", lambda n: "<style>i + b > i{color:#fff}</style>" + "<i></i><b>" * n),
     ("nested elements never closed", _deep),
     ("end tags that close nothing", _end_tags_closing_nothing),
     ("start tags that close others", _implied_ends),
