@@ -384,6 +384,24 @@ _MAX_TEXT_RECTS = 20_000
 _MAX_HIDDEN_CHARS = 512
 
 
+def _char_boxes(raw: Any) -> Callable[[int], tuple[str, Box] | None]:
+    """A reader of a text page's characters: the character at an index and its box, or None
+    for a line break."""
+    import pypdfium2.raw as pdfium_c
+
+    left, right, bottom, top = (ctypes.c_double() for _ in range(4))
+
+    def char_box(index: int) -> tuple[str, Box] | None:
+        code = pdfium_c.FPDFText_GetUnicode(raw, index)
+        if code in (10, 13):
+            return None
+        pdfium_c.FPDFText_GetCharBox(raw, index, left, right, bottom, top)
+        char = chr(code) if code <= sys.maxunicode else "\ufffd"
+        return char, (left.value, bottom.value, right.value, top.value)
+
+    return char_box
+
+
 def _hidden_chars(raw: Any, count: int, hidden: list[Box]) -> list[tuple[int, int]]:
     """Ranges ``(start, end)`` of a text page's characters that lie in the ``hidden`` boxes
     (:func:`_inside`): from the character PDFium finds at the middle of each box, on both sides
@@ -391,13 +409,11 @@ def _hidden_chars(raw: Any, count: int, hidden: list[Box]) -> list[tuple[int, in
     :data:`_MAX_SHAPES` boxes."""
     import pypdfium2.raw as pdfium_c
 
-    left, right, bottom, top = (ctypes.c_double() for _ in range(4))
+    char_box = _char_boxes(raw)
 
     def inside(index: int, box: Box) -> bool:  # a line break ends the hidden text's line
-        if pdfium_c.FPDFText_GetUnicode(raw, index) in (10, 13):
-            return False
-        pdfium_c.FPDFText_GetCharBox(raw, index, left, right, bottom, top)
-        return _inside((left.value, bottom.value, right.value, top.value), [box])
+        found = char_box(index)
+        return found is not None and _inside(found[1], [box])
 
     ranges = []
     for box in hidden[:_MAX_SHAPES]:
@@ -435,16 +451,15 @@ def _small_letters(raw: Any, text: str, offset: int) -> list[tuple[int, int]]:
     words = list(_MARKING_WORD_RE.finditer(text))
     if len(words) > 2 * _MAX_MARKING_WORDS:
         words = words[:_MAX_MARKING_WORDS] + words[-_MAX_MARKING_WORDS:]
-    left, right, bottom, top = (ctypes.c_double() for _ in range(4))
+    char_box = _char_boxes(raw)
     count = pdfium_c.FPDFText_CountChars(raw)
 
     def small(index: int) -> bool | None:  # None: a line break, where the search stops
-        unicode = pdfium_c.FPDFText_GetUnicode(raw, index)
-        if unicode in (10, 13):
+        found = char_box(index)
+        if found is None:
             return None
-        pdfium_c.FPDFText_GetCharBox(raw, index, left, right, bottom, top)
-        return top.value - bottom.value < MIN_LETTER_HEIGHT and unicode <= sys.maxunicode \
-            and chr(unicode).isalnum()
+        char, box = found
+        return box[3] - box[1] < MIN_LETTER_HEIGHT and char.isalnum()
 
     found: set[int] = set()
     for word in words:
