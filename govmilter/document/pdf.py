@@ -20,7 +20,7 @@ from typing import Any
 from govmilter.document.budget import ScanBudget, Unscannable
 from govmilter.document.images import PageImage, render_dpi
 from govmilter.mail.css import WHITE, same_colour
-from govmilter.mail.vntext import nfc
+from govmilter.mail.vntext import fold_lookalikes, nfc
 
 _PDFIUM_LOCK = threading.Lock()
 _SIG_RE = re.compile(rb"/(?:Type|FT)\s*/Sig\b")
@@ -194,6 +194,9 @@ def single_lines(boxes: list[Box]) -> list[tuple[int, int]]:
 #: ``MẬT`` makes *mật khẩu*, a white ``CẤP`` after ``KHẨN`` *khẩn cấp*). A page whose text holds
 #: none of them is not searched for hidden text (its page objects are not walked).
 _MARKING_STEMS = ("mật", "khẩn", "tốc")
+#: One of them, its letters maybe apart (blanks, dots, hyphens, dashes between them).
+_MARKING_STEM_RE = re.compile("|".join(
+    r"[\s.\-\u2010-\u2015\u00b7]*+".join(stem) for stem in _MARKING_STEMS))
 #: Page objects looked at for hidden text, and the shapes under text and hidden text objects
 #: kept (past these, text is read as it is: each text rectangle is checked against at most
 #: :data:`_MAX_SHAPES` boxes, so the cost of a page stays linear).
@@ -207,9 +210,10 @@ _FILL_AND_STROKE_MODES = (2, 6)
 
 
 def may_hide_a_marking(text: str) -> bool:
-    """Whether a page's text holds a word that a hidden word beside it would change."""
-    folded = nfc(text).lower()
-    return any(stem in folded for stem in _MARKING_STEMS)
+    """Whether a page's text holds a word that a hidden word beside it would change, as the
+    detector reads it: look-alike letters folded (``МẬТ`` in Cyrillic), and letters spaced or
+    dotted apart (``M Ậ T``, ``M.Ậ.T``) joined."""
+    return _MARKING_STEM_RE.search(fold_lookalikes(nfc(text))[0].lower()) is not None
 
 
 def _colour(getter: Callable[..., int], obj: Any) -> tuple[float, float, float, float] | None:

@@ -103,11 +103,11 @@ def forwarded(raw: bytes, times: int) -> bytes:
 
 
 def pdf_with_marking(glyph_step: float = 0.0, decoy: str = "", decoy_as: str = "1 pt",
-                     under: tuple[int, int, int] | None = None) -> bytes:
-    """The letter as a PDF whose marking is one word (or three glyphs drawn ``glyph_step`` mm
-    apart), followed by ``decoy`` drawn ``decoy_as``: in 1 pt, ``white`` (fill colour),
-    ``near-white``, ``invisible`` (text render mode 3, drawn last: the mode stays set), or
-    ``covered`` by a white box;
+                     under: tuple[int, int, int] | None = None, marking: str = "MẬT") -> bytes:
+    """The letter as a PDF whose ``marking`` is one word (or its three glyphs drawn
+    ``glyph_step`` mm apart), followed by ``decoy`` drawn ``decoy_as``: in 1 pt, ``white`` (fill
+    colour), ``near-white``, ``invisible`` (text render mode 3, drawn last: the mode stays set),
+    ``covered`` by a white box, or as the rest (``black``);
     ``under``: the colour of a box filled under both."""
     from fpdf import FPDF
     from fpdf.enums import TextMode
@@ -122,18 +122,18 @@ def pdf_with_marking(glyph_step: float = 0.0, decoy: str = "", decoy_as: str = "
         pdf.set_fill_color(*under)
         pdf.rect(70, 14, 70, 9, style="F")
     if glyph_step:
-        for i, letter in enumerate("MẬT"):
+        for i, letter in enumerate(marking):
             pdf.text(80 + i * glyph_step, 20, letter)
         end = 81 + 3 * glyph_step
     else:  # one word, the decoy right after it
-        pdf.text(80, 20, "MẬT")
-        end = 80.5 + pdf.get_string_width("MẬT")
+        pdf.text(80, 20, marking)
+        end = 80.5 + pdf.get_string_width(marking)
     if decoy:
         if decoy_as == "1 pt":
             pdf.set_font_size(1)
         elif decoy_as == "invisible":
             pdf.text_mode = TextMode.INVISIBLE
-        elif decoy_as != "covered":
+        elif decoy_as in ("white", "near-white"):
             pdf.set_text_color(255 if decoy_as == "white" else 248)
         pdf.text(end, 20, decoy)
         if decoy_as == "covered":  # a white box drawn over it ("in front of text" in Word)
@@ -295,6 +295,12 @@ CARRIERS: dict[str, Callable[[], bytes]] = {
         "vb.pdf", pdf_with_marking(decoy="KHẨU", decoy_as="invisible"), "application/pdf"),
     "PDF with a partner word covered by a white box": lambda: attached(
         "vb.pdf", pdf_with_marking(decoy="KHẨU", decoy_as="covered"), "application/pdf"),
+    "PDF with a look-alike marking (Cyrillic МẬТ) and a white partner word": lambda: attached(
+        "vb.pdf", pdf_with_marking(decoy="KHẨU", decoy_as="white", marking="\u041cẬ\u0422"),
+        "application/pdf"),
+    "PDF with a marking spaced apart and a white partner word": lambda: attached(
+        "vb.pdf", pdf_with_marking(glyph_step=5, decoy="KHẨU", decoy_as="white"),
+        "application/pdf"),
     "PDF with a white partner word on a white box": lambda: attached(
         "vb.pdf", pdf_with_marking(decoy="KHẨU", decoy_as="white", under=(255, 255, 255)),
         "application/pdf"),
@@ -360,6 +366,18 @@ def test_white_text_on_a_dark_box_in_a_pdf_is_read_in_place() -> None:
     """White on something dark drawn under it is seen: the phrase stands (``MẬT KHẨU`` on a
     dark banner is a password's heading, not a marking)."""
     pdf = pdf_with_marking(decoy="KHẨU", decoy_as="white", under=(20, 40, 90))
+    verdict = verdict_of(attached("vb.pdf", pdf, "application/pdf"))
+    assert verdict.action is Action.TAG, verdict.evidence
+    assert not any("secrecy" in cue for cue in verdict.evidence), verdict.evidence
+
+
+@pytest.mark.parametrize(("marking", "glyph_step"), [("\u041cật", 0), ("Mật", 4)])
+def test_a_password_heading_in_look_alike_or_spaced_letters_in_a_pdf_is_no_marking(
+        marking: str, glyph_step: float) -> None:
+    """The page walk that a look-alike or spaced marking word now starts leaves a partner word
+    that is seen in place: ``Мật khẩu`` (Cyrillic М) or ``M ậ t khẩu`` stays a password."""
+    pdf = pdf_with_marking(decoy="khẩu", decoy_as="black", marking=marking,
+                           glyph_step=glyph_step)
     verdict = verdict_of(attached("vb.pdf", pdf, "application/pdf"))
     assert verdict.action is Action.TAG, verdict.evidence
     assert not any("secrecy" in cue for cue in verdict.evidence), verdict.evidence
