@@ -9,12 +9,13 @@ from collections.abc import Callable
 
 import pytest
 
-from govmilter.document import cues
+from govmilter.document import cues, office
 from govmilter.document.edxml import attachment_blocks
 from govmilter.document.office import (
     docx_xml_text,
     drawing_xml_text,
     drop_hidden_text,
+    drop_vanished_runs,
     header_footer_text,
     odt_xml_text,
     properties_xml_text,
@@ -75,6 +76,104 @@ def test_a_bad_utf8_byte_in_a_word_part_spoils_only_itself() -> None:
     xml = "<w:p><w:r><w:t>\xff MẬT</w:t></w:r></w:p>".encode("utf-8", "surrogateescape")
     xml = xml.replace(b"\xc3\xbf", b"\xff")
     assert docx_xml_text(xml) == "\ufffd MẬT\n"
+
+
+# ---- the Word reader by kind of run of tags, against the reader in passes it replaced ----
+
+_NAME_END = rb"(?![\w\x80-\xff])"
+
+
+def _word_text_in_passes(xml: bytes) -> str:
+    """:func:`docx_xml_text` as it was before runs of tags were read once per kind: every pass
+    over the whole part, each tag cut on its own."""
+    rare_re = re.compile(rb"<(w:(?:tab|instrText|delText|vanish|webHidden|txbxContent)"
+                         rb"|v:textpath)")
+    hiding = {b"w:instrText", b"w:delText", b"w:vanish", b"w:webHidden"}
+    rare = set(rare_re.findall(xml))
+    if rare & hiding:
+        xml = drop_vanished_runs(drop_hidden_text(xml))
+        rare = set(rare_re.findall(xml))
+    if b"w:txbxContent" in rare:
+        xml = xml.replace(b"<w:txbxContent", b"\n<w:txbxContent")
+    if b"v:textpath" in rare:
+        xml = re.sub(rb'<v:textpath' + _NAME_END + rb'[^<>]*\bstring="([^"<>]*)"[^<>]*>',
+                     lambda m: b"\n" + m.group(1) + b"\n", xml)
+    xml = re.sub(rb"</w:p>|<w:(?:br|cr)" + _NAME_END + rb"[^<>]*>", b"\n", xml)
+    if b"w:tab" in rare:
+        xml = re.sub(rb"<w:tab" + _NAME_END + rb"[^<>]*>", b"\t", xml)
+    text = re.sub(rb"<[^<>]*>", b"", xml)
+    decoded = text.decode("utf-8", errors="replace")
+    return html.unescape(decoded) if b"&" in text else decoded
+
+
+#: Runs of tags of a Word part (the usual ones, several kinds of each) and the rarer elements.
+_WORD_RUNS = [
+    b"<w:p><w:r><w:t>", b"</w:t></w:r></w:p>", b"</w:t></w:r><w:r><w:t>",
+    b'<w:p w:rsidR="00A1"><w:pPr><w:jc w:val="both"/></w:pPr><w:r w:rsidRPr="00B2"><w:rPr>'
+    b'<w:b/><w:sz w:val="28"/></w:rPr><w:t xml:space="preserve">',
+    b'</w:t></w:r><w:r w:rsidRPr="00C3"><w:t>', b"<w:br/>", b'<w:br w:type="page"/>',
+    b"<w:cr/>", b"<w:brX/>", b"<w:tab/>", b"<w:tabs><w:tab w:val=\"left\"/></w:tabs>",
+    "<w:tabẠ/>".encode(), b"<w:txbxContent>", b"</w:txbxContent>",
+    b"<w:p/>", b"<w:r><w:rPr><w:vanish/></w:rPr><w:t>", b"<w:vanish w:val='0'/>",
+    b"<w:webHidden/>", b"<w:instrText>", b"</w:instrText>", b"<w:delText>", b"</w:delText>",
+    b'<w:instrText xml:space="preserve">', b"<w:delText/>", b'<v:textpath string="M&#7852;T"/>',
+    '<v:textpath style="x" string="TỐI MẬT"/>'.encode(),
+    "<w:instrTextẠ>".encode(), b"<w:pict>", b"</w:pict>",
+]
+#: The text between the runs, and what a hostile part puts there: bare brackets, pieces of
+#: tags that cutting hidden text may join, entities, bad UTF-8.
+_WORD_TEXTS = ["MẬT", "TỐI MẬT", "Số: 12/UBND-VP", "KHẨN", "Công văn ", "a", " ", "\t", "\n",
+               "&amp;", "&#7852;", "&lt;", "&bogus;", "&", "x>y"]
+_WORD_HOSTILE = [b"<", b">", b"<<", b"<w:ta", b"b/>", b"</w:p", b"<w:instrText", b"\xff",
+                 b"\xe1\xba", b"\xc3", b"<a</w:p>b>", b"<w:p><w:r><w:t", b"</w:t>>",
+                 "ẬT".encode()[:2]]
+
+
+def _word_part(rng: random.Random, hostile: bool) -> bytes:
+    """A generated Word part: a few paragraph patterns from the runs and texts above repeated
+    (so that its runs of tags repeat, as in a real part), some with a hostile piece put in."""
+    patterns = []
+    for _ in range(rng.randrange(1, 4)):
+        pattern = b"".join(rng.choice(_WORD_RUNS) + rng.choice(_WORD_TEXTS).encode()
+                           for _ in range(rng.randrange(1, 6)))
+        patterns.append(pattern + b"</w:t></w:r></w:p>")
+    pieces = [rng.choice(patterns) for _ in range(rng.randrange(4, 40))]
+    for _ in range(rng.randrange(1, 4) if hostile else 0):
+        at = rng.randrange(len(pieces))
+        cut = rng.randrange(len(pieces[at]) + 1)
+        pieces[at] = pieces[at][:cut] + rng.choice(_WORD_HOSTILE) + pieces[at][cut:]
+    return b"".join(pieces)
+
+
+def test_word_parts_read_by_kind_of_run_read_as_in_passes() -> None:
+    """Every Word part reads as the reader in passes read it, whichever way it is read: by kind
+    of run of tags, in passes (a part with a bare ``<`` or WordArt), with hidden text cut first;
+    over generated parts and hostile ones (brackets, pieces of tags, entities, bad UTF-8)."""
+    rng = random.Random(23)
+    by_kind = marked = 0
+    for number in range(4000):
+        xml = _word_part(rng, hostile=number % 2 == 1)
+        expected = _word_text_in_passes(xml)
+        assert docx_xml_text(xml) == expected, xml
+        fast = office._cut_by_kind_of_run(xml)
+        if fast is not None:  # whether or not the part's head would have chosen it
+            by_kind += 1
+            assert office._decoded(fast) == expected, xml
+        marked += "MẬT" in expected
+    assert by_kind > 2000 and marked > 1000
+
+
+def test_a_long_word_part_is_read_by_kind_of_run_when_its_runs_repeat() -> None:
+    """The bench's kind of part (one run of tags between each two paragraphs) is read by kind of
+    run; a part with a new ``w:rsid`` on each run, in passes; both as before."""
+    alike = b"".join(b"<w:p><w:r><w:t>" + "Đoạn MẬT số %d".encode() % i + b"</w:t></w:r></w:p>"
+                     for i in range(5000))
+    assert office._runs_repeat(alike)
+    edited = b"".join(b'<w:p><w:r w:rsidR="%08X"><w:t>' % i + "Đoạn %d".encode() % i
+                      + b"</w:t></w:r></w:p>" for i in range(5000))
+    assert not office._runs_repeat(edited)
+    for xml in (alike, edited):
+        assert docx_xml_text(xml) == _word_text_in_passes(xml)
 
 
 def test_edxml_attachment_blocks_stop_at_the_first_unclosed_one() -> None:
