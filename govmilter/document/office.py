@@ -188,14 +188,18 @@ def _cut_shown_markup(xml: bytes, rare: set[bytes]) -> bytes:
 
 #: The head of a part on which :func:`_runs_repeat` judges it.
 _RUN_SAMPLE = 64 * 1024
+#: The fewest bytes per run of tags read by kind of run (Word writes a hundred or more).
+_RUN_SPACING = 32
 
 
 def _runs_repeat(xml: bytes) -> bool:
     """Whether the runs of tags in the part's head are mostly repeats (at most one in four of a
-    kind not seen before), as in a part whose paragraphs and runs are formatted alike; a part
-    written in many editing sessions (a ``w:rsid`` on each run) has a new kind in nearly each."""
+    kind not seen before), as in a part whose paragraphs and runs are formatted alike, and not
+    denser than :data:`_RUN_SPACING`; a part written in many editing sessions (a ``w:rsid`` on
+    each run) has a new kind in nearly each."""
     runs = _TAG_RUN_RE.findall(xml, 0, _RUN_SAMPLE)
-    return len(set(runs)) * 4 <= len(runs)
+    return (len(set(runs)) * 4 <= len(runs)
+            and len(runs) * _RUN_SPACING <= min(len(xml), _RUN_SAMPLE))
 
 
 def _cut_by_kind_of_run(xml: bytes, hidden_cut: bool = False) -> bytes | None:
@@ -209,7 +213,10 @@ def _cut_by_kind_of_run(xml: bytes, hidden_cut: bool = False) -> bytes | None:
     run's: such a part is read in passes. Hidden text seen in a run is in the part too: it is
     cut from the part first, as :func:`_cut_in_passes` does, and the rest read likewise.
     """
-    pieces = _TAG_RUN_RE.split(xml)  # text, run, text, ..., run, text
+    # text, run, text, ..., run, text; at most a run per _RUN_SPACING bytes (more are left in
+    # the last text, whose "<" sends the part to the passes): a run is an object of its own,
+    # and a part of tiny runs would hold several times its size in them
+    pieces = _TAG_RUN_RE.split(xml, 1 + len(xml) // _RUN_SPACING)
     runs = pieces[1::2]
     kinds = dict.fromkeys(runs)
     # a blank stands outside every tag, and no pass makes one of tags: it separates the results

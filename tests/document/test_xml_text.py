@@ -145,10 +145,15 @@ def _word_part(rng: random.Random, hostile: bool) -> bytes:
     return b"".join(pieces)
 
 
-def test_word_parts_read_by_kind_of_run_read_as_in_passes() -> None:
+@pytest.mark.parametrize("spacing", [office._RUN_SPACING, 1])
+def test_word_parts_read_by_kind_of_run_read_as_in_passes(spacing: int,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     """Every Word part reads as the reader in passes read it, whichever way it is read: by kind
     of run of tags, in passes (a part with a bare ``<`` or WordArt), with hidden text cut first;
-    over generated parts and hostile ones (brackets, pieces of tags, entities, bad UTF-8)."""
+    over generated parts and hostile ones (brackets, pieces of tags, entities, bad UTF-8). The
+    generated parts are short and dense: with a run allowed per byte, the reading by kind of
+    run is given nearly all of them."""
+    monkeypatch.setattr(office, "_RUN_SPACING", spacing)
     rng = random.Random(23)
     by_kind = {False: 0, True: 0}
     marked = 0
@@ -162,21 +167,27 @@ def test_word_parts_read_by_kind_of_run_read_as_in_passes() -> None:
             by_kind[hostile] += 1
             assert office._decoded(fast) == expected, xml
         marked += "MẬT" in expected
-    # (1,354 of the plain parts and 406 of the hostile ones; the others hold WordArt or a
-    # bare "<", read in passes)
-    assert by_kind[False] > 1000 and by_kind[True] > 200 and marked > 1000
+    # a run per byte: 1,354 of the plain parts and 406 of the hostile ones (the others hold
+    # WordArt or a bare "<"); with the split stopping at a run per 32 bytes, 568 and 164
+    least = (1000, 200) if spacing == 1 else (300, 100)
+    assert by_kind[False] > least[0] and by_kind[True] > least[1] and marked > 1000
 
 
 def test_a_long_word_part_is_read_by_kind_of_run_when_its_runs_repeat() -> None:
     """The bench's kind of part (one run of tags between each two paragraphs) is read by kind of
-    run; a part with a new ``w:rsid`` on each run, in passes; both as before."""
+    run; a part with a new ``w:rsid`` on each run, or of tiny runs, in passes; all as before."""
     alike = b"".join(b"<w:p><w:r><w:t>" + "Đoạn MẬT số %d".encode() % i + b"</w:t></w:r></w:p>"
                      for i in range(5000))
     assert office._runs_repeat(alike)
     edited = b"".join(b'<w:p><w:r w:rsidR="%08X"><w:t>' % i + "Đoạn %d".encode() % i
                       + b"</w:t></w:r></w:p>" for i in range(5000))
     assert not office._runs_repeat(edited)
-    for xml in (alike, edited):
+    # a part of tiny runs would hold several times its size in runs: read in passes, and a
+    # head that looks ordinary does not change that (the split stops, a "<" is left)
+    tiny = b"<a>x" * 50_000
+    assert not office._runs_repeat(tiny)
+    assert office._runs_repeat(alike + tiny) and office._cut_by_kind_of_run(alike + tiny) is None
+    for xml in (alike, edited, tiny, alike + tiny):
         assert docx_xml_text(xml) == _word_text_in_passes(xml)
 
 
