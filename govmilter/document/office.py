@@ -37,8 +37,9 @@ _ODT_BREAK_RE = re.compile(rb"</text:(?:p|h)>|<text:line-break" + _NAME_END + rb
 _ODT_TAB_RE = re.compile(rb"<text:(?:tab|s)" + _NAME_END + rb"[^<>]*>")
 #: A run of whole tags, one after another. A tag's extent depends only on where its ``<`` is
 #: (up to the next ``<`` or ``>``, a ``>`` making it whole), so cutting the runs cuts the very
-#: bytes that cutting each tag cut, in a fraction of the matches (a paragraph's ``</w:t></w:r>
-#: </w:p><w:p><w:r><w:t>`` is one run). Each repetition is possessive: a failed one retries nothing.
+#: bytes that cutting each tag cut, in a fraction of the matches (between two paragraphs,
+#: ``</w:t></w:r></w:p><w:p><w:r><w:t>`` is one run). It opens with the literal ``<``, which the
+#: regex engine skips ahead to; each repetition is possessive, so a failed one retries nothing.
 _TAG_RUN_RE = re.compile(rb"(<[^<>]*+>(?:<[^<>]*+>)*+)")
 #: The parts of a Word document read as WordprocessingML (:func:`docx_xml_text`).
 _DOCX_PARTS_RE = re.compile(r"^word/(document|header\d*|footer\d*|footnotes|endnotes|comments)"
