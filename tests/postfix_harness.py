@@ -98,6 +98,18 @@ def port_open(port: int) -> bool:
         return False
 
 
+def port_listening(port: int) -> bool:
+    """True when a socket listens on 127.0.0.1:``port`` (``/proc/net/tcp``), found without a
+    connection: a test connection to Postfix makes its master start an smtpd for it, and an
+    smtpd started just before a reload may outlive it (with the old main.cf) by minutes."""
+    local = f"0100007F:{port:04X}"
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if len(fields) > 3 and fields[1] == local and fields[3] == "0A":  # TCP_LISTEN
+            return True
+    return False
+
+
 def stop_process(process: subprocess.Popen[bytes], timeout: float) -> int:
     """SIGTERM ``process`` (one we started), SIGKILL it after ``timeout`` s; its exit code."""
     if process.poll() is None:
@@ -454,9 +466,14 @@ class PrivatePostfix:
         # Postfix must find the sink at once: a deferred first message waits a retry cycle.
         wait_until(lambda: port_open(self.sink_port), 10, "smtp-sink to listen")
         self._postfix("check")
+        log_offset = self.maillog_path.stat().st_size if self.maillog_path.exists() else 0
         self._postfix("start")
         self.started = True
-        wait_until(lambda: port_open(self.smtp_port), 20, "Postfix to accept SMTP")
+        # up when the master logged its start (a reload sent before then is lost) and smtpd's
+        # port listens, seen without a connection: a probe's smtpd, started just before the
+        # first reset's reload, may outlive that reload with the old main.cf
+        wait_until(lambda: b" daemon started -- " in self.maillog_bytes(log_offset)
+                   and port_listening(self.smtp_port), 20, "Postfix to accept SMTP")
         return self
 
 
