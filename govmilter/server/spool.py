@@ -11,10 +11,9 @@ message, and one that declares more only has its message in a file.
 
 The file is written in whole blocks of :data:`FILE_BLOCK` bytes, the last one at end of message:
 the kernel then keeps the file in large page-cache folios, each allocated and freed once, rather
-than in the pieces that Postfix's 65,535-byte body chunks, one write each, made of it (a 1.4 MB
-message cost a third more CPU to write and free that way: docs/performance.md, "Milter
-process"). What waits for its block is kept by reference where it can be (the tail of a body
-chunk), so nothing of the message is copied on its way to the file.
+than in the pieces that Postfix's 65,535-byte body chunks, one write each, made of it
+(docs/performance.md, "Milter process"). Less than a block waits for the file at any time: the
+tail of a body chunk by reference, a header line or a few bytes copied.
 
 At end of message the spool hands the message to a scan worker without copying it
 (:meth:`MessageSpool.handover`): a view of its memory buffer, or a read-only descriptor of its
