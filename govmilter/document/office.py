@@ -189,8 +189,10 @@ def _cut_shown_markup(xml: bytes, rare: set[bytes]) -> bytes:
 
 #: The head of a part on which :func:`_runs_repeat` judges it.
 _RUN_SAMPLE = 64 * 1024
-#: The fewest bytes per run of tags read by kind of run (Word writes a hundred or more).
-_RUN_SPACING = 32
+#: The fewest bytes per run of tags read by kind of run: each run and each text between is an
+#: object of its own, and a part of many short ones would have the allocator map pages afresh
+#: for them at every scan (250 page faults a scan for a part of 8,000 one-line paragraphs).
+_RUN_SPACING = 256
 
 
 def _runs_repeat(xml: bytes) -> bool:

@@ -168,16 +168,17 @@ def test_word_parts_read_by_kind_of_run_read_as_in_passes(spacing: int,
             assert office._decoded(fast) == expected, xml
         marked += "MẬT" in expected
     # a run per byte: 1,354 of the plain parts and 406 of the hostile ones (the others hold
-    # WordArt or a bare "<"); with the split stopping at a run per 32 bytes, 568 and 164
-    least = (1000, 200) if spacing == 1 else (300, 100)
+    # WordArt or a bare "<"); with the split stopping at a run per 256 bytes, 18 and 5 of
+    # these short, dense parts
+    least = (1000, 200) if spacing == 1 else (10, 1)
     assert by_kind[False] > least[0] and by_kind[True] > least[1] and marked > 1000
 
 
 def test_a_long_word_part_is_read_by_kind_of_run_when_its_runs_repeat() -> None:
     """The bench's kind of part (one run of tags between each two paragraphs) is read by kind of
     run; a part with a new ``w:rsid`` on each run, or of tiny runs, in passes; all as before."""
-    alike = b"".join(b"<w:p><w:r><w:t>" + "Đoạn MẬT số %d".encode() % i + b"</w:t></w:r></w:p>"
-                     for i in range(5000))
+    alike = b"".join(b"<w:p><w:r><w:t>" + "Đoạn MẬT số %d: ".encode() % i + b"x" * 300
+                     + b"</w:t></w:r></w:p>" for i in range(5000))
     assert office._runs_repeat(alike)
     edited = b"".join(b'<w:p><w:r w:rsidR="%08X"><w:t>' % i + "Đoạn %d".encode() % i
                       + b"</w:t></w:r></w:p>" for i in range(5000))
