@@ -35,12 +35,13 @@ _DOCX_RARE_RE = re.compile(rb"<(w:(?:tab|instrText|delText|vanish|webHidden|txbx
 _DOCX_HIDING = frozenset({b"w:instrText", b"w:delText", b"w:vanish", b"w:webHidden"})
 _ODT_BREAK_RE = re.compile(rb"</text:(?:p|h)>|<text:line-break" + _NAME_END + rb"[^<>]*>")
 _ODT_TAB_RE = re.compile(rb"<text:(?:tab|s)" + _NAME_END + rb"[^<>]*>")
-#: A run of whole tags, one after another. A tag's extent depends only on where its ``<`` is
-#: (up to the next ``<`` or ``>``, a ``>`` making it whole), so cutting the runs cuts the very
-#: bytes that cutting each tag cut, in a fraction of the matches (between two paragraphs,
-#: ``</w:t></w:r></w:p><w:p><w:r><w:t>`` is one run). It opens with the literal ``<``, which the
-#: regex engine skips ahead to; each repetition is possessive, so a failed one retries nothing.
+#: A run of whole tags, one after another (between two paragraphs,
+#: ``</w:t></w:r></w:p><w:p><w:r><w:t>`` is one). A tag's extent depends only on where its ``<``
+#: is (up to the next ``<`` or ``>``, a ``>`` making it whole). It opens with the literal ``<``,
+#: which the regex engine skips ahead to; each repetition is possessive, so a failed one
+#: retries nothing.
 _TAG_RUN_RE = re.compile(rb"(<[^<>]*+>(?:<[^<>]*+>)*+)")
+_TAG_BYTES_RE = re.compile(rb"<[^<>]*>")
 #: The parts of a Word document read as WordprocessingML (:func:`docx_xml_text`).
 _DOCX_PARTS_RE = re.compile(r"^word/(document|header\d*|footer\d*|footnotes|endnotes|comments)"
                             r"\.xml$")
@@ -77,7 +78,7 @@ def _strip_utf8(xml: bytes) -> str:
     bytes as in the text; only the text between the tags is decoded (a part's markup is often
     most of it). Every reader here works so on the part's bytes.
     """
-    return _decoded(_TAG_RUN_RE.sub(b"", xml))
+    return _decoded(_TAG_BYTES_RE.sub(b"", xml))
 
 
 def drop_hidden_text(xml: bytes) -> bytes:
@@ -184,7 +185,7 @@ def _cut_shown_markup(xml: bytes, rare: set[bytes]) -> bytes:
     xml = _DOCX_BREAK_RE.sub(b"\n", xml)
     if b"w:tab" in rare:
         xml = _DOCX_TAB_RE.sub(b"\t", xml)
-    return _TAG_RUN_RE.sub(b"", xml)
+    return _TAG_BYTES_RE.sub(b"", xml)
 
 
 #: The head of a part on which :func:`_runs_repeat` judges it.
