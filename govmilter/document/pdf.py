@@ -495,6 +495,12 @@ def plain_page_text(textpage: Any, hidden: list[Box] | None = None) -> str:
     characters in the ``hidden`` boxes (:func:`hidden_text_boxes`) and letters in small type
     beside a marking word (:func:`_small_letters`) are cut from their place and given after
     the text, a line each, as :func:`_page_text` reads hidden text apart."""
+    return _plain_reading(textpage, hidden)[0]
+
+
+def _plain_reading(textpage: Any, hidden: list[Box] | None) -> tuple[str, bool]:
+    """:func:`plain_page_text`, and whether letters in small type beside a marking word were
+    cut from it."""
     import pypdfium2.raw as pdfium_c
 
     raw = textpage.raw
@@ -502,16 +508,18 @@ def plain_page_text(textpage: Any, hidden: list[Box] | None = None) -> str:
     text_index = [pdfium_c.FPDFText_GetTextIndexFromCharIndex(raw, index)
                   for index in (0, count - 1)] if count > 0 else [-1, -1]
     if min(text_index) < 0:  # an edge character PDFium leaves out of the text
-        return str(textpage.get_text_range()).replace("\r\n", "\n").replace("\r", "\n")
+        return str(textpage.get_text_range()).replace("\r\n", "\n").replace("\r", "\n"), False
     buffer = (ctypes.c_ushort * (text_index[1] - text_index[0] + 2))()
     written = pdfium_c.FPDFText_GetText(raw, 0, count, buffer)
     units = bytes(memoryview(buffer)[:max(written - 1, 0)])  # UTF-16LE, two bytes a unit
     whole = units.decode("utf-16-le", "ignore")
     cuts = _hidden_chars(raw, count, hidden) if hidden else []
+    small: list[tuple[int, int]] = []
     if may_hide_a_marking(whole) and 2 * len(whole) == len(units):
-        cuts += _small_letters(raw, whole, text_index[0])
+        small = _small_letters(raw, whole, text_index[0])
+    cuts += small
     if not cuts:
-        return whole.replace("\r\n", "\n").replace("\r", "\n")
+        return whole.replace("\r\n", "\n").replace("\r", "\n"), False
 
     def at(index: int) -> int:  # the byte in ``units`` where a character's text starts
         return 2 * max(int(pdfium_c.FPDFText_GetTextIndexFromCharIndex(raw, index))
@@ -530,7 +538,7 @@ def plain_page_text(textpage: Any, hidden: list[Box] | None = None) -> str:
     text = b"".join(pieces).decode("utf-16-le", "ignore")
     lines = [part.decode("utf-16-le", "ignore").strip() for part in apart]
     return "\n".join([text, *(line for line in lines if line)]).replace(
-        "\r\n", "\n").replace("\r", "\n")
+        "\r\n", "\n").replace("\r", "\n"), bool(small)
 
 
 def _page_text(textpage: Any, hidden: list[Box] | None = None) -> str | None:
@@ -666,6 +674,12 @@ def pdf_text(data: bytes, budget: ScanBudget, source: str = "PDF",
                     hidden = hidden_text_boxes(page.raw)
                     if hidden:
                         text = _page_text(textpage, hidden)
+                    # A letter in small type over a marking word's box is read in the word's
+                    # rectangle (MẬT and a 1 pt KHẨU across its end read "MẬTK"); the plain
+                    # reading cuts such letters from beside the word and reads them apart.
+                    plain, decoy = _plain_reading(textpage, hidden)
+                    if decoy:
+                        text = plain
                 if text is None:  # past MAX_LAYOUT_WORK: all its text, not laid out
                     text = plain_page_text(textpage)
                     if hidden is None and may_hide_a_marking(text):

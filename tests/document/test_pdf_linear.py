@@ -38,6 +38,8 @@ PARTNER = b"BT /F2 12 Tf 72 770 Td (MAT) Tj ET\n%s BT /F2 %d Tf 100 770 Td (KHBU
 WHITE_PARTNER, BLACK_PARTNER = PARTNER % (b"1 g", 12), PARTNER % (b"0 g", 12)
 #: KHẨU in 1 pt: a decoy no reader reads, which a layout leaves out.
 SMALL_PARTNER = PARTNER % (b"0 g", 1)
+#: The same decoy drawn across the end of MẬT: PDFium reads its first letter in MẬT's rectangle.
+SMALL_PARTNER_ACROSS = SMALL_PARTNER.replace(b"100 770", b"97 770")
 
 
 def read(data: bytes) -> str:
@@ -108,3 +110,18 @@ def test_govmilter_check_answers_a_page_of_50000_words_within_the_deadline(
     assert rule_action(verdict) == outcome, verdict
     assert any("PDF page 1 holds too many separate pieces of text" in reason
                for reason in verdict["unscannable"]), verdict  # type: ignore[attr-defined]
+
+
+def test_a_small_partner_word_across_a_marking_on_an_ordinary_page_is_read_apart() -> None:
+    """One edit on a page that is laid out: KHẨU in 1 pt drawn over the end of MẬT. Its first
+    letter lies in MẬT's rectangle, so the layout read "MẬTK", no marking, and the letter was
+    accepted; the small letters beside the marking word are read apart, as on a page read as
+    plain text. The same words in 12 pt stay *mật khẩu*."""
+    budget = ScanBudget(Limits())
+    across = pdf_text(crowded_page("text objects", 40, marking=b"",
+                                   before=SMALL_PARTNER_ACROSS), budget)
+    assert find_secrecy_marking(across) == "MẬT" and "KHẨU" in across.split("\n")
+    assert budget.reasons == [] and across.count("thang") == 4
+    black = pdf_text(crowded_page("text objects", 40, marking=b"", before=BLACK_PARTNER),
+                     ScanBudget(Limits()))
+    assert find_secrecy_marking(black) is None and "KHẨU" not in black.split("\n")
